@@ -1,0 +1,1 @@
+"""Segments and campaigns. Not built yet (see the open issues)."""

@@ -1,0 +1,16 @@
+from django.contrib import admin
+
+from crm.models import IdempotencyRecord
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    list_display = ["key", "shop", "status_code", "created_at"]
+    list_filter = ["shop"]
+    list_select_related = ["shop"]
+    search_fields = ["=key"]
+    ordering = ["-created_at"]
+    readonly_fields = ["shop", "key", "request_fingerprint", "status_code", "response_body", "created_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,323 @@
+"""Shops, customers and the commerce data they push: orders, refunds, events.
+
+This app imports none of the other apps (see docs/architecture.md). Workflows live in
+``customers.services``; this module holds data, constraints and indexes only.
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+ZERO = Decimal("0.00")
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Shop(TimeStampedModel):
+    """A sales channel: a storefront or checkout that pushes data through the API."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name
+
+
+class ApiKey(TimeStampedModel):
+    """A shop's API key. Only a SHA-256 hash is stored; the key is shown once, at creation.
+
+    Keys look like ``crm_<prefix>_<secret>``. The prefix is stored in clear so a request's key
+    is found by an indexed lookup and shown in the admin to tell keys apart.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.shop.slug}: {self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Customer(TimeStampedModel):
+    """One person across all shops, unified by normalised email.
+
+    The aggregate fields (orders_count … avg_order_value) are derived from orders and refunds
+    by ``customers.services.aggregates`` and never written anywhere else.
+    """
+
+    email = models.EmailField(blank=True)
+    # Lower-cased, trimmed email: the key that unifies a person across shops.
+    email_normalized = models.CharField(max_length=254, null=True, blank=True, unique=True, editable=False)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    birthday = models.DateField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
+    marketing_consent = models.BooleanField(default=False)
+    marketing_consent_at = models.DateTimeField(null=True, blank=True)
+    # Where the customer was first seen.
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    first_seen_shop = models.ForeignKey(
+        Shop, null=True, blank=True, on_delete=models.SET_NULL, related_name="first_seen_customers"
+    )
+    source = models.CharField(max_length=100, blank=True)
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
+
+    # Aggregates, in the base currency, net of refunds, excluding cancelled orders.
+    orders_count = models.PositiveIntegerField(default=0)
+    net_revenue = models.DecimalField(**MONEY, default=ZERO)
+    avg_order_value = models.DecimalField(**MONEY, default=ZERO)
+    first_order_at = models.DateTimeField(null=True, blank=True)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+    aggregates_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(net_revenue__gte=0), name="customer_net_revenue_gte_0"),
+            models.CheckConstraint(condition=Q(avg_order_value__gte=0), name="customer_aov_gte_0"),
+        ]
+        indexes = [
+            # Admin "country" filter and segment rules on country.
+            models.Index(fields=["country"], name="customer_country_idx"),
+            # Admin ordering and filters by recency of purchase.
+            models.Index(fields=["last_order_at"], name="customer_last_order_idx"),
+            # API list filter `updated_since` and sync jobs.
+            models.Index(fields=["updated_at"], name="customer_updated_idx"),
+        ]
+
+    def __str__(self):
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or f"Customer {self.pk}"
+
+
+class CustomerIdentity(TimeStampedModel):
+    """A shop's own reference to a customer: (shop, external_id) is unique."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="identities")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
+    external_id = models.CharField(max_length=255)
+
+    class Meta:
+        verbose_name_plural = "customer identities"
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "external_id"], name="identity_shop_external_id_uniq"),
+        ]
+        indexes = [
+            # "Is this customer linked to the key's shop?" (API scoping).
+            models.Index(fields=["customer", "shop"], name="identity_customer_shop_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.shop.slug}:{self.external_id}"
+
+
+class ExchangeRate(models.Model):
+    """How many units of the base currency one unit of ``currency`` is worth."""
+
+    currency = models.CharField(max_length=3, unique=True)
+    rate_to_base = models.DecimalField(max_digits=18, decimal_places=8)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate_to_base__gt=0), name="exchange_rate_gt_0"),
+        ]
+
+    def __str__(self):
+        return f"1 {self.currency} = {self.rate_to_base}"
+
+
+class Product(TimeStampedModel):
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="products")
+    sku = models.CharField(max_length=100)
+    name = models.CharField(max_length=255)
+    category = models.CharField(max_length=100, blank=True)
+    price = models.DecimalField(**MONEY, default=ZERO)
+    currency = models.CharField(max_length=3, blank=True)
+
+    class Meta:
+        ordering = ["shop", "sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "sku"], name="product_shop_sku_uniq"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_gte_0"),
+        ]
+        indexes = [models.Index(fields=["category"], name="product_category_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.sku})"
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "placed"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class Order(TimeStampedModel):
+    Status = OrderStatus
+
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders")
+    external_id = models.CharField(max_length=255)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    placed_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PLACED)
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(**MONEY, default=ZERO)
+    discount_total = models.DecimalField(**MONEY, default=ZERO)
+    shipping_total = models.DecimalField(**MONEY, default=ZERO)
+    tax_total = models.DecimalField(**MONEY, default=ZERO)
+    total = models.DecimalField(**MONEY)
+    # The total converted to settings.BASE_CURRENCY at the rate in force when ingested.
+    total_base = models.DecimalField(**MONEY)
+    exchange_rate = models.DecimalField(max_digits=18, decimal_places=8, default=Decimal(1))
+    discount_code = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=100, blank=True)
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
+    # SHA-256 of the normalised payload: a replay of the same body is recognised as unchanged.
+    payload_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-placed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "external_id"], name="order_shop_external_id_uniq"),
+            models.CheckConstraint(
+                condition=Q(subtotal__gte=0)
+                & Q(discount_total__gte=0)
+                & Q(shipping_total__gte=0)
+                & Q(tax_total__gte=0)
+                & Q(total__gte=0)
+                & Q(total_base__gte=0),
+                name="order_money_gte_0",
+            ),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
+        ]
+        indexes = [
+            # Per-customer aggregates and the customer's order history, newest first.
+            models.Index(fields=["customer", "placed_at"], name="order_customer_placed_idx"),
+            # Admin changelist ordering (-placed_at) and date drill-down.
+            models.Index(fields=["placed_at"], name="order_placed_idx"),
+            # Admin status filter with its default ordering.
+            models.Index(fields=["status", "placed_at"], name="order_status_placed_idx"),
+        ]
+
+    def __str__(self):
+        return f"Order {self.external_id} ({self.shop_id})"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines")
+    sku = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=255)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="orderline_quantity_gte_1"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_unit_price_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.name}"
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class Refund(TimeStampedModel):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
+    # The shop's reference; a replay of the same refund is recognised by it.
+    external_id = models.CharField(max_length=255, blank=True)
+    amount = models.DecimalField(**MONEY)
+    amount_base = models.DecimalField(**MONEY)
+    reason = models.CharField(max_length=255, blank=True)
+    refunded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-refunded_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0"),
+            models.CheckConstraint(condition=Q(amount_base__gte=0), name="refund_amount_base_gte_0"),
+            models.UniqueConstraint(
+                fields=["order", "external_id"], condition=~Q(external_id=""), name="refund_order_external_id_uniq"
+            ),
+        ]
+        indexes = [models.Index(fields=["refunded_at"], name="refund_refunded_at_idx")]
+
+    def __str__(self):
+        return f"Refund {self.amount} on {self.order_id}"
+
+
+class Event(TimeStampedModel):
+    """Something a customer did in a shop (``cart_abandoned``, ``product_viewed`` …)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="events")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    # Optional shop reference: a replayed event with the same one is stored once.
+    external_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "external_id"], condition=~Q(external_id=""), name="event_shop_external_id_uniq"
+            ),
+        ]
+        indexes = [
+            # Triggers and segment rules: "this customer did TYPE in the last N days".
+            models.Index(fields=["customer", "type", "occurred_at"], name="event_customer_type_idx"),
+            # Admin ordering and type filter.
+            models.Index(fields=["type", "occurred_at"], name="event_type_occurred_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} by {self.customer_id}"
+

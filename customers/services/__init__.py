@@ -1,0 +1,1 @@
+"""Writes for the customers app: plain typed functions, one module per domain."""

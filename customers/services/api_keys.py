@@ -1,0 +1,70 @@
+"""API keys: created once (the clear key is returned and never stored), checked, revoked."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from customers.models import ApiKey, Shop
+
+KEY_PREFIX = "crm"
+# last_used_at is refreshed at most this often, so a busy key does not write on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    key: str  # the clear key: show it once, it cannot be recovered
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_material() -> tuple[str, str, str]:
+    """A new key: (prefix, clear key, hash). Only the prefix and the hash are stored."""
+    prefix = secrets.token_hex(6)
+    key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    return prefix, key, _hash(key)
+
+
+def api_key_create(*, shop: Shop, name: str = "default") -> IssuedKey:
+    prefix, key, key_hash = api_key_material()
+    api_key = ApiKey.objects.create(shop=shop, name=name, prefix=prefix, key_hash=key_hash)
+    return IssuedKey(api_key=api_key, key=key)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at", "updated_at"])
+    return api_key
+
+
+def api_key_authenticate(*, key: str) -> ApiKey | None:
+    """The active key matching ``key``, with its shop, or None. Constant-time comparison."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    api_key = (
+        ApiKey.objects.select_related("shop")
+        .filter(prefix=parts[1], revoked_at__isnull=True, shop__is_active=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, _hash(key)):
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    return api_key
+
+
+def shop_create(*, slug: str, name: str) -> tuple[Shop, IssuedKey]:
+    with transaction.atomic():
+        shop = Shop.objects.create(slug=slug, name=name)
+        return shop, api_key_create(shop=shop)

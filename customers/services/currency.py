@@ -1,0 +1,36 @@
+"""Currencies: their minor units and their rate to the base currency."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+
+from customers.models import ExchangeRate
+
+# ISO 4217 currencies with no minor unit. Everything else that the CRM accepts has two.
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+CENT = Decimal("0.01")
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency``: 1 for JPY, 0.01 for USD."""
+    return Decimal(1) if currency in ZERO_DECIMAL_CURRENCIES else CENT
+
+
+def base_currency() -> str:
+    return settings.BASE_CURRENCY
+
+
+def rates_for(currencies: set[str]) -> dict[str, Decimal]:
+    """Rates to the base currency for those of ``currencies`` that have one (one query)."""
+    base = base_currency()
+    rates = {base: Decimal(1)} if base in currencies else {}
+    others = currencies - {base}
+    if others:
+        rates.update(ExchangeRate.objects.filter(currency__in=others).values_list("currency", "rate_to_base"))
+    return rates
+
+
+def to_base(amount: Decimal, rate: Decimal) -> Decimal:
+    return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)

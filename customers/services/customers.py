@@ -1,0 +1,191 @@
+"""Customer unification: find or create the one person behind a shop's customer reference.
+
+A shop names a customer by its own ``external_id`` and usually an email. The rules:
+1. a known (shop, external_id) identity wins;
+2. otherwise a customer with the same normalised email is the same person;
+3. otherwise a new customer is created.
+A shop's non-empty values overwrite the stored profile; empty values never erase it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from customers.models import Customer, CustomerIdentity, Shop, Tag
+
+PROFILE_FIELDS = ("email", "first_name", "last_name", "phone", "country", "birthday")
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    external_id: str = ""
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    country: str = ""
+    birthday: date | None = None
+    marketing_consent: bool | None = None
+    source: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def normalize_email(email: str) -> str | None:
+    email = (email or "").strip().lower()
+    return email or None
+
+
+def _batch_key(item: CustomerData) -> tuple[str, str]:
+    email = normalize_email(item.email)
+    return ("email", email) if email else ("external_id", item.external_id)
+
+
+def _new_customer(shop: Shop, item: CustomerData, seen_at: datetime, now: datetime) -> Customer:
+    return Customer(
+        email=item.email.strip(),
+        email_normalized=normalize_email(item.email),
+        first_name=item.first_name,
+        last_name=item.last_name,
+        phone=item.phone,
+        country=item.country,
+        birthday=item.birthday,
+        marketing_consent=bool(item.marketing_consent),
+        marketing_consent_at=now if item.marketing_consent else None,
+        first_seen_at=seen_at,
+        first_seen_shop=shop,
+        source=item.source or shop.slug,
+        utm_source=item.utm_source,
+        utm_medium=item.utm_medium,
+        utm_campaign=item.utm_campaign,
+    )
+
+
+def _apply_profile(customer: Customer, item: CustomerData, now: datetime) -> bool:
+    """Copy the item's non-empty values onto ``customer``; True if anything changed."""
+    changed = False
+    for name in PROFILE_FIELDS:
+        value = getattr(item, name)
+        if name == "email" and (value or "").strip().lower() != (customer.email_normalized or ""):
+            continue  # the email is the unifying key: it is only filled in, never switched
+        if value not in ("", None) and getattr(customer, name) != value:
+            setattr(customer, name, value)
+            changed = True
+    if item.marketing_consent is not None and item.marketing_consent != customer.marketing_consent:
+        customer.marketing_consent = item.marketing_consent
+        customer.marketing_consent_at = now
+        changed = True
+    return changed
+
+
+def customers_resolve(
+    *, shop: Shop, items: Sequence[CustomerData], seen_at: Sequence[datetime] | None = None
+) -> list[int]:
+    """Customer ids for ``items`` (same order), creating customers and identities as needed.
+
+    Set-based: a fixed number of queries whatever the number of items. Safe under concurrent
+    calls: creation is an upsert on the unique email and identity keys, so two requests that
+    introduce the same person end with one customer.
+    """
+    now = timezone.now()
+    seen_at = seen_at or [now] * len(items)
+    external_ids = {i.external_id for i in items if i.external_id}
+    identities = dict(
+        CustomerIdentity.objects.filter(shop=shop, external_id__in=external_ids).values_list(
+            "external_id", "customer_id"
+        )
+    )
+    emails = {normalize_email(i.email) for i in items} - {None}
+    existing = {
+        c.pk: c
+        for c in Customer.objects.filter(Q(pk__in=set(identities.values())) | Q(email_normalized__in=emails))
+    }
+    by_email = {c.email_normalized: c.pk for c in existing.values() if c.email_normalized}
+
+    # Which customer each item is, where one exists; the rest are created once per batch key.
+    resolved: list[int | None] = []
+    to_create: dict[tuple[str, str], Customer] = {}
+    for item, seen in zip(items, seen_at, strict=True):
+        customer_id = identities.get(item.external_id) if item.external_id else None
+        if customer_id is None:
+            customer_id = by_email.get(normalize_email(item.email))
+        resolved.append(customer_id)
+        if customer_id is None:
+            key = _batch_key(item)
+            if key not in to_create:
+                to_create[key] = _new_customer(shop, item, seen, now)
+            else:
+                _apply_profile(to_create[key], item, now)
+
+    changed = {}
+    for item, customer_id in zip(items, resolved, strict=True):
+        if customer_id is not None and _apply_profile(existing[customer_id], item, now):
+            changed[customer_id] = existing[customer_id]
+    if changed:
+        for customer in changed.values():
+            if customer.email and not customer.email_normalized:
+                customer.email_normalized = normalize_email(customer.email)
+        Customer.objects.bulk_update(
+            list(changed.values()),
+            [*PROFILE_FIELDS, "email_normalized", "marketing_consent", "marketing_consent_at", "updated_at"],
+        )
+
+    if to_create:
+        # An upsert on the email: a concurrent request that created the same person first
+        # makes this a no-op update that still returns that customer's id.
+        Customer.objects.bulk_create(
+            list(to_create.values()),
+            update_conflicts=True,
+            unique_fields=["email_normalized"],
+            update_fields=["updated_at"],
+        )
+        for i, item in enumerate(items):
+            if resolved[i] is None:
+                resolved[i] = to_create[_batch_key(item)].pk
+
+    # Link every (shop, external_id) to its customer; a concurrent request's link wins.
+    missing = {i.external_id: cid for i, cid in zip(items, resolved, strict=True) if i.external_id}
+    missing = {ext: cid for ext, cid in missing.items() if ext not in identities}
+    if missing:
+        CustomerIdentity.objects.bulk_create(
+            [CustomerIdentity(shop=shop, external_id=ext, customer_id=cid) for ext, cid in missing.items()],
+            ignore_conflicts=True,
+        )
+        winners = dict(
+            CustomerIdentity.objects.filter(shop=shop, external_id__in=missing).values_list(
+                "external_id", "customer_id"
+            )
+        )
+        resolved = [winners.get(i.external_id, cid) for i, cid in zip(items, resolved, strict=True)]
+
+    tagged = [(cid, item.tags) for item, cid in zip(items, resolved, strict=True) if item.tags]
+    if tagged:
+        customers_add_tags(pairs=tagged)
+    return resolved
+
+
+def customers_add_tags(*, pairs: Sequence[tuple[int, Sequence[str]]]) -> None:
+    """Add tags to customers (never removes any). Three queries for any number of pairs."""
+    names = {name for _, tags in pairs for name in tags}
+    Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
+    tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
+    through = Customer.tags.through
+    through.objects.bulk_create(
+        [through(customer_id=cid, tag_id=tag_ids[n]) for cid, tags in pairs for n in set(tags)],
+        ignore_conflicts=True,
+    )
+
+
+def customer_upsert(*, shop: Shop, data: CustomerData) -> tuple[Customer, bool]:
+    """Create or update one customer by external id or email; True if it was created."""
+    before = CustomerIdentity.objects.filter(shop=shop, external_id=data.external_id).exists() or (
+        normalize_email(data.email) is not None
+        and Customer.objects.filter(email_normalized=normalize_email(data.email)).exists()
+    )
+    (customer_id,) = customers_resolve(shop=shop, items=[data])
+    return Customer.objects.get(pk=customer_id), not before

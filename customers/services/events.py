@@ -1,0 +1,33 @@
+"""Customer events pushed by shops, stored for triggers and segments."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+
+from customers.models import Event, Shop
+from customers.services.customers import CustomerData, customers_resolve
+
+
+@dataclass(frozen=True)
+class EventData:
+    type: str
+    occurred_at: datetime
+    customer: CustomerData
+    payload: dict
+    external_id: str = ""
+
+
+def event_record(*, shop: Shop, data: EventData) -> tuple[Event, bool]:
+    """Store an event for the customer (created if unknown); False for a replayed external_id."""
+    with transaction.atomic():
+        if data.external_id:
+            replay = Event.objects.filter(shop=shop, external_id=data.external_id).first()
+            if replay is not None:
+                return replay, False
+        (customer_id,) = customers_resolve(shop=shop, items=[data.customer], seen_at=[data.occurred_at])
+        values = {"customer_id": customer_id, "type": data.type, "payload": data.payload, "occurred_at": data.occurred_at}
+        if not data.external_id:
+            return Event.objects.create(shop=shop, **values), True
+        # get_or_create retries the read if a concurrent replay inserted the same key first.
+        return Event.objects.get_or_create(shop=shop, external_id=data.external_id, defaults=values)

@@ -1,0 +1,272 @@
+"""Order ingestion: create or update orders by (shop, external_id), set-based.
+
+Single orders, bulk requests and CSV imports all come through ``orders_ingest``. It checks
+every item first (currency, totals, duplicates), then writes all valid items in one
+transaction with a fixed number of queries, whatever the batch size. An invalid item is
+never written; it comes back with its errors, named by field.
+"""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from django.db import IntegrityError, transaction
+
+from customers.models import ZERO, Order, OrderLine, Product, Shop
+from customers.services.currency import minor_unit, rates_for, to_base
+from customers.services.customers import CustomerData, customers_resolve
+
+# A concurrent request that inserts the same new order makes ours fail on the unique key;
+# the whole batch is then re-run and finds the order already there.
+MAX_ATTEMPTS = 3
+ORDER_FIELDS = (
+    "customer_id",
+    "placed_at",
+    "status",
+    "currency",
+    "subtotal",
+    "discount_total",
+    "shipping_total",
+    "tax_total",
+    "total",
+    "total_base",
+    "exchange_rate",
+    "discount_code",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "payload_hash",
+)
+
+
+@dataclass(frozen=True)
+class LineData:
+    name: str
+    quantity: int
+    unit_price: Decimal
+    sku: str = ""
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class OrderData:
+    external_id: str
+    placed_at: datetime
+    currency: str
+    total: Decimal
+    customer: CustomerData
+    status: str = Order.Status.PLACED
+    subtotal: Decimal | None = None
+    discount_total: Decimal = ZERO
+    shipping_total: Decimal = ZERO
+    tax_total: Decimal = ZERO
+    discount_code: str = ""
+    source: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    lines: tuple[LineData, ...] = field(default_factory=tuple)
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    ERROR = "error"
+
+
+@dataclass
+class OrderResult:
+    external_id: str
+    outcome: Outcome
+    order: Order | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in (Outcome.CREATED, Outcome.UPDATED)
+
+
+def payload_hash(data: OrderData) -> str:
+    canonical = json.dumps(asdict(data), sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def lines_subtotal(data: OrderData) -> Decimal:
+    return sum((line.unit_price * line.quantity for line in data.lines), ZERO)
+
+
+def order_check(data: OrderData, rates: dict[str, Decimal]) -> dict[str, list[str]]:
+    """Business-rule errors for one order, by field; empty if the order can be written."""
+    errors: dict[str, list[str]] = {}
+    if data.currency not in rates:
+        errors["currency"] = [f"No exchange rate from {data.currency} to the base currency; add one first."]
+    unit = minor_unit(data.currency)
+    amounts = {
+        "total": data.total,
+        "subtotal": data.subtotal,
+        "discount_total": data.discount_total,
+        "shipping_total": data.shipping_total,
+        "tax_total": data.tax_total,
+    }
+    for name, amount in amounts.items():
+        if amount is not None and amount != amount.quantize(unit):
+            errors[name] = [f"{data.currency} amounts have at most {abs(unit.as_tuple().exponent)} decimal places."]
+    if errors:
+        return errors
+    subtotal = data.subtotal
+    if data.lines:
+        from_lines = lines_subtotal(data)
+        if subtotal is not None and abs(subtotal - from_lines) > unit:
+            return {"subtotal": [f"Subtotal {subtotal} does not match the lines, which add up to {from_lines}."]}
+        subtotal = from_lines
+    if subtotal is None:
+        subtotal = data.total - data.shipping_total - data.tax_total + data.discount_total
+        if subtotal < 0:
+            return {"total": ["Total is less than shipping plus tax minus discount."]}
+    expected = subtotal - data.discount_total + data.shipping_total + data.tax_total
+    if abs(expected - data.total) > unit:
+        return {
+            "total": [
+                f"Total {data.total} does not add up: subtotal {subtotal} − discount {data.discount_total} "
+                f"+ shipping {data.shipping_total} + tax {data.tax_total} = {expected}."
+            ]
+        }
+    return {}
+
+
+def _subtotal(data: OrderData) -> Decimal:
+    if data.lines:
+        return lines_subtotal(data)
+    if data.subtotal is not None:
+        return data.subtotal
+    return data.total - data.shipping_total - data.tax_total + data.discount_total
+
+
+def _order_values(data: OrderData, customer_id: int, rate: Decimal, digest: str) -> dict:
+    return {
+        "customer_id": customer_id,
+        "placed_at": data.placed_at,
+        "status": data.status,
+        "currency": data.currency,
+        "subtotal": _subtotal(data),
+        "discount_total": data.discount_total,
+        "shipping_total": data.shipping_total,
+        "tax_total": data.tax_total,
+        "total": data.total,
+        "total_base": to_base(data.total, rate),
+        "exchange_rate": rate,
+        "discount_code": data.discount_code,
+        "source": data.source,
+        "utm_source": data.utm_source,
+        "utm_medium": data.utm_medium,
+        "utm_campaign": data.utm_campaign,
+        "payload_hash": digest,
+    }
+
+
+def _products_resolve(shop: Shop, orders: Sequence[OrderData]) -> dict[str, int]:
+    """Product ids by sku, adding products the catalogue does not know yet (two queries)."""
+    first_seen: dict[str, tuple[LineData, str]] = {}
+    for order in orders:
+        for line in order.lines:
+            if line.sku and line.sku not in first_seen:
+                first_seen[line.sku] = (line, order.currency)
+    if not first_seen:
+        return {}
+    Product.objects.bulk_create(
+        [
+            Product(shop=shop, sku=sku, name=line.name, category=line.category, price=line.unit_price, currency=cur)
+            for sku, (line, cur) in first_seen.items()
+        ],
+        ignore_conflicts=True,
+    )
+    return dict(Product.objects.filter(shop=shop, sku__in=first_seen).values_list("sku", "id"))
+
+
+def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: list[OrderResult]) -> None:
+    """Write the valid items, filling in their results. One transaction; raises on a race."""
+    existing = {
+        o.external_id: o
+        for o in Order.objects.select_for_update().filter(shop=shop, external_id__in=[d.external_id for _, d, _ in items])
+    }
+    pending = []
+    for i, data, digest in items:
+        order = existing.get(data.external_id)
+        if order is not None and order.payload_hash == digest:
+            results[i] = OrderResult(data.external_id, Outcome.UNCHANGED, order)
+        else:
+            pending.append((i, data, digest))
+    if not pending:
+        return
+    customer_ids = customers_resolve(
+        shop=shop, items=[d.customer for _, d, _ in pending], seen_at=[d.placed_at for _, d, _ in pending]
+    )
+    products = _products_resolve(shop, [d for _, d, _ in pending])
+    to_create, to_update = [], []
+    for (i, data, digest), customer_id in zip(pending, customer_ids, strict=True):
+        values = _order_values(data, customer_id, rates[data.currency], digest)
+        order = existing.get(data.external_id)
+        if order is None:
+            order = Order(shop=shop, external_id=data.external_id, **values)
+            to_create.append(order)
+            results[i] = OrderResult(data.external_id, Outcome.CREATED, order)
+        else:
+            for name, value in values.items():
+                setattr(order, name, value)
+            to_update.append(order)
+            results[i] = OrderResult(data.external_id, Outcome.UPDATED, order)
+    Order.objects.bulk_create(to_create)
+    if to_update:
+        Order.objects.bulk_update(to_update, [*ORDER_FIELDS, "updated_at"])
+        OrderLine.objects.filter(order__in=to_update).delete()
+    by_external_id = {o.external_id: o for o in (*to_create, *to_update)}
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=by_external_id[data.external_id],
+                product_id=products.get(line.sku),
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for _, data, _ in pending
+            for line in data.lines
+        ]
+    )
+
+
+def orders_ingest(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResult]:
+    """Create, update or recognise as unchanged each order; results in the input's order."""
+    results: list[OrderResult] = [None] * len(orders)  # type: ignore[list-item]
+    rates = rates_for({o.currency for o in orders})
+    seen: dict[str, int] = {}
+    valid: list[tuple[int, OrderData, str]] = []
+    for i, data in enumerate(orders):
+        errors = order_check(data, rates)
+        if data.external_id in seen:
+            errors.setdefault("external_id", []).append(
+                f"Order {data.external_id} appears twice in this request (first at item {seen[data.external_id]})."
+            )
+        seen.setdefault(data.external_id, i)
+        if errors:
+            results[i] = OrderResult(data.external_id, Outcome.ERROR, errors=errors)
+        else:
+            valid.append((i, data, payload_hash(data)))
+    if not valid:
+        return results
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                _write(shop, valid, rates, results)
+            break
+        except IntegrityError:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+    return results

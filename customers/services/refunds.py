@@ -1,0 +1,61 @@
+"""Refunds against an order: never more than what is left to refund."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from customers.models import ZERO, Order, Refund, Shop
+from customers.services.currency import minor_unit, to_base
+from customers.services.errors import DomainError, NotFound
+
+
+@dataclass(frozen=True)
+class RefundData:
+    amount: Decimal
+    refunded_at: datetime
+    reason: str = ""
+    external_id: str = ""
+
+
+def refund_create(*, shop: Shop, order_external_id: str, data: RefundData) -> tuple[Refund, bool]:
+    """Record a refund; True if new, False for a replay of the same ``external_id``.
+
+    The order row is locked, so two concurrent refunds cannot together exceed the total.
+    A refund that brings the refunded amount to the total marks the order refunded.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(shop=shop, external_id=order_external_id).first()
+        if order is None:
+            raise NotFound(f"No order {order_external_id} in this shop.", field="external_id")
+        if data.external_id:
+            replay = order.refunds.filter(external_id=data.external_id).first()
+            if replay is not None:
+                return replay, False
+        if data.amount != data.amount.quantize(minor_unit(order.currency)):
+            raise DomainError(f"{order.currency} amounts have too many decimal places.", field="amount")
+        if order.status == Order.Status.CANCELLED:
+            raise DomainError("A cancelled order cannot be refunded.", field="external_id")
+        refunded = order.refunds.aggregate(s=Sum("amount"))["s"] or ZERO
+        left = order.total - refunded
+        if data.amount > left:
+            raise DomainError(
+                f"Refund of {data.amount} exceeds what is left to refund on this order ({left}).", field="amount"
+            )
+        try:
+            with transaction.atomic():
+                refund = Refund.objects.create(
+                    order=order,
+                    external_id=data.external_id,
+                    amount=data.amount,
+                    amount_base=to_base(data.amount, order.exchange_rate),
+                    reason=data.reason,
+                    refunded_at=data.refunded_at,
+                )
+        except IntegrityError as exc:  # pragma: no cover - the lock above serialises replays
+            raise DomainError("This refund was already recorded.", field="external_id") from exc
+        if data.amount == left:
+            Order.objects.filter(pk=order.pk).update(status=Order.Status.REFUNDED)
+        return refund, True

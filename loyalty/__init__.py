@@ -1,0 +1,1 @@
+"""Loyalty programme: points ledger, tiers, rewards, referrals. Not built yet (see the open issues)."""

@@ -1,0 +1,1 @@
+"""Support desk: tickets, SLAs, CSAT, reviews and NPS. Not built yet (see the open issues)."""
