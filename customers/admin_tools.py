@@ -19,7 +19,9 @@ class LargeTablePaginator(Paginator):
         qs = self.object_list
         if connection.vendor == "postgresql" and not qs.query.where:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [qs.model._meta.db_table])
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [qs.model._meta.db_table]
+                )
                 row = cursor.fetchone()
             if row and row[0] > COUNT_CAP:
                 return row[0]

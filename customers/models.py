@@ -320,4 +320,3 @@ class Event(TimeStampedModel):
 
     def __str__(self):
         return f"{self.type} by {self.customer_id}"
-

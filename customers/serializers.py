@@ -13,6 +13,25 @@ from customers.services.events import EventData
 from customers.services.orders import LineData, OrderData
 from customers.services.refunds import RefundData
 
+
+def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = prefix if key == "non_field_errors" and prefix else (f"{prefix}.{key}" if prefix else str(key))
+            for k, v in flatten_errors(value, name).items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(data, list) and any(isinstance(item, dict | list) for item in data):
+        for i, item in enumerate(data):
+            for k, v in flatten_errors(item, f"{prefix}[{i}]").items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(data, list):
+        out[prefix or "non_field_errors"] = [str(item) for item in data]
+    else:
+        out[prefix or "non_field_errors"] = [str(data)]
+    return out
+
+
 MAX_MONEY = Decimal("999999999999.99")
 
 

@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 
 from crm import pipeline
 from crm.api.auth import request_shop
-from crm.api.errors import flatten_errors
 from crm.api.filters import CustomerFilter
 from crm.api.idempotency import idempotent
 from crm.api.schema import errors
@@ -25,11 +24,15 @@ from customers.serializers import (
     OrderOutSerializer,
     RefundInSerializer,
     RefundOutSerializer,
+    flatten_errors,
 )
 from customers.services.orders import Outcome
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="A retry with the same key and body returns the first response.",
 )
 
@@ -48,7 +51,9 @@ class OrderUpsertView(APIView):
         def handle():
             serializer = OrderInSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            (result,) = pipeline.orders_receive(shop=shop, orders=[OrderInSerializer.to_data(serializer.validated_data)])
+            (result,) = pipeline.orders_receive(
+                shop=shop, orders=[OrderInSerializer.to_data(serializer.validated_data)]
+            )
             if result.outcome == Outcome.ERROR:
                 return Response(
                     {"detail": "Invalid input: " + next(iter(result.errors.values()))[0], "errors": result.errors},
@@ -85,8 +90,12 @@ class OrderBulkView(APIView):
                 valid_data.append(OrderInSerializer.to_data(serializer.validated_data))
             else:
                 external_id = item.get("external_id") if isinstance(item, dict) else None
-                rows[i] = _bulk_row(i, external_id if isinstance(external_id, str) else None, "error",
-                                    errors=flatten_errors(serializer.errors))
+                rows[i] = _bulk_row(
+                    i,
+                    external_id if isinstance(external_id, str) else None,
+                    "error",
+                    errors=flatten_errors(serializer.errors),
+                )
         for i, result in zip(valid_index, pipeline.orders_receive(shop=shop, orders=valid_data), strict=True):
             order = result.order
             rows[i] = _bulk_row(i, result.external_id, str(result.outcome), order=order, errors=result.errors)
@@ -131,7 +140,9 @@ class CustomerListCreateView(generics.GenericAPIView):
     def get_queryset(self):
         return selectors.customer_profiles_for_shop(shop=request_shop(self.request))
 
-    @extend_schema(operation_id="customers_list", responses={200: CustomerOutSerializer(many=True), **errors(400, 401, 404)})
+    @extend_schema(
+        operation_id="customers_list", responses={200: CustomerOutSerializer(many=True), **errors(400, 401, 404)}
+    )
     def get(self, request):
         """Customers linked to this shop, newest first, with cursor pagination and filters."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

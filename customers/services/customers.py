@@ -102,8 +102,7 @@ def customers_resolve(
     )
     emails = {normalize_email(i.email) for i in items} - {None}
     existing = {
-        c.pk: c
-        for c in Customer.objects.filter(Q(pk__in=set(identities.values())) | Q(email_normalized__in=emails))
+        c.pk: c for c in Customer.objects.filter(Q(pk__in=set(identities.values())) | Q(email_normalized__in=emails))
     }
     by_email = {c.email_normalized: c.pk for c in existing.values() if c.email_normalized}
 

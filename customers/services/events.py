@@ -26,7 +26,12 @@ def event_record(*, shop: Shop, data: EventData) -> tuple[Event, bool]:
             if replay is not None:
                 return replay, False
         (customer_id,) = customers_resolve(shop=shop, items=[data.customer], seen_at=[data.occurred_at])
-        values = {"customer_id": customer_id, "type": data.type, "payload": data.payload, "occurred_at": data.occurred_at}
+        values = {
+            "customer_id": customer_id,
+            "type": data.type,
+            "payload": data.payload,
+            "occurred_at": data.occurred_at,
+        }
         if not data.external_id:
             return Event.objects.create(shop=shop, **values), True
         # get_or_create retries the read if a concurrent replay inserted the same key first.

@@ -193,7 +193,9 @@ def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: 
     """Write the valid items, filling in their results. One transaction; raises on a race."""
     existing = {
         o.external_id: o
-        for o in Order.objects.select_for_update().filter(shop=shop, external_id__in=[d.external_id for _, d, _ in items])
+        for o in Order.objects.select_for_update().filter(
+            shop=shop, external_id__in=[d.external_id for _, d, _ in items]
+        )
     }
     pending = []
     for i, data, digest in items:

@@ -1,0 +1,43 @@
+# Django 6.1 needs Python 3.12 or newer: the first one found on PATH or under pyenv is used.
+PYTHON ?= $(shell for p in python3.13 python3.12 $$HOME/.pyenv/versions/3.13*/bin/python3 $$HOME/.pyenv/versions/3.12*/bin/python3 python3; do \
+	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_CUSTOMERS ?= 3000
+
+.PHONY: demo test lint bench worker beat serve migrate
+
+$(VENV)/.installed: requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+migrate: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo --customers $(DEMO_CUSTOMERS) --seed 1 --if-empty
+	DJANGO_SUPERUSER_PASSWORD=demo $(PY) manage.py createsuperuser --noinput --username demo --email demo@example.com 2>/dev/null || true
+	@echo
+	@echo "  Admin:  http://127.0.0.1:8000/admin/   login: demo / demo"
+	@echo "  API docs: http://127.0.0.1:8000/api/docs/"
+	@echo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
+
+worker: $(VENV)/.installed
+	$(VENV)/bin/celery -A config worker --loglevel=INFO
+
+beat: $(VENV)/.installed
+	$(VENV)/bin/celery -A config beat --loglevel=INFO

@@ -1,0 +1,43 @@
+from datetime import UTC, date, datetime, time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from tqdm import tqdm
+
+from customers.models import Shop
+from customers.services.aggregates import aggregates_recompute_range, customer_id_ranges
+from customers.services.demo_data import SHOPS, seed
+
+
+class Command(BaseCommand):
+    help = "Fill the CRM with realistic synthetic shop history (deterministic for a seed and end date)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=3000)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--end", type=date.fromisoformat, default=None, help="Last day of the history, YYYY-MM-DD (default: today)"
+        )
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing if the demo shops exist already")
+
+    def handle(self, customers, end, if_empty, verbosity, **options):
+        rng_seed = options["seed"]
+        if customers < 1 or customers > 10_000_000:
+            raise CommandError("--customers must be between 1 and 10,000,000.")
+        if Shop.objects.filter(slug__in=[s[0] for s in SHOPS]).exists():
+            if if_empty:
+                self.stdout.write("Demo data is already there; nothing to do.")
+                return
+            raise CommandError("The demo shops exist already. Seed an empty database, or pass --if-empty.")
+        end_at = datetime.combine(end or datetime.now(UTC).date(), time(0), tzinfo=UTC)
+        quiet = verbosity == 0
+        with tqdm(total=customers, desc="Customers", unit=" customers", disable=quiet) as bar:
+            with transaction.atomic():
+                stats = seed(customers=customers, rng_seed=rng_seed, end=end_at, progress=bar.update)
+        ranges = customer_id_ranges()
+        for first_id, last_id in tqdm(ranges, desc="Aggregates", unit=" chunks", disable=quiet):
+            aggregates_recompute_range(first_id=first_id, last_id=last_id)
+        self.stdout.write(
+            f"Seeded {stats.customers} customers, {stats.orders} orders, {stats.lines} lines, "
+            f"{stats.refunds} refunds, {stats.events} events."
+        )

@@ -1,0 +1,79 @@
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from customers.models import Customer, CustomerIdentity, ExchangeRate, Order, OrderLine, Refund, Shop
+
+
+class ShopFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Shop
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"shop-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.title())
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    email_normalized = factory.LazyAttribute(lambda o: o.email.lower())
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+
+
+class IdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomerIdentity
+
+    shop = factory.SubFactory(ShopFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    external_id = factory.Sequence(lambda n: f"c-{n}")
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    shop = factory.SubFactory(ShopFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    external_id = factory.Sequence(lambda n: f"o-{n}")
+    placed_at = factory.LazyFunction(timezone.now)
+    status = Order.Status.PAID
+    currency = "USD"
+    total = Decimal("10.00")
+    subtotal = factory.LazyAttribute(lambda o: o.total)
+    total_base = factory.LazyAttribute(lambda o: o.total)
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderLine
+
+    order = factory.SubFactory(OrderFactory)
+    sku = "SKU-1"
+    name = "Mug"
+    quantity = 1
+    unit_price = Decimal("10.00")
+
+
+class RefundFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Refund
+
+    order = factory.SubFactory(OrderFactory)
+    amount = Decimal("1.00")
+    amount_base = factory.LazyAttribute(lambda o: o.amount)
+    refunded_at = factory.LazyFunction(timezone.now)
+
+
+class ExchangeRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ExchangeRate
+        django_get_or_create = ("currency",)
+
+    currency = "EUR"
+    rate_to_base = Decimal("1.10")
