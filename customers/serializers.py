@@ -15,10 +15,16 @@ from customers.services.refunds import RefundData
 
 
 def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as ``{"customer.email": [...], "lines[2].quantity": [...]}``."""
     out: dict[str, list[str]] = {}
     if isinstance(data, dict):
         for key, value in data.items():
-            name = prefix if key == "non_field_errors" and prefix else (f"{prefix}.{key}" if prefix else str(key))
+            if key == "non_field_errors" and prefix:
+                name = prefix
+            elif isinstance(key, int):  # a list's item errors, keyed by index
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
             for k, v in flatten_errors(value, name).items():
                 out.setdefault(k, []).extend(v)
     elif isinstance(data, list) and any(isinstance(item, dict | list) for item in data):

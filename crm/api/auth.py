@@ -1,5 +1,6 @@
 """Shop API keys: ``Authorization: Bearer <key>``. A key acts for its shop and nothing else."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
@@ -47,3 +48,13 @@ class HasShopApiKey(BasePermission):
 
 def request_shop(request) -> Shop:
     return request.auth.shop
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describes the shop API key in the OpenAPI schema as an HTTP bearer scheme."""
+
+    target_class = ApiKeyAuthentication
+    name = "ShopApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A shop's API key (manage.py create_shop)."}
