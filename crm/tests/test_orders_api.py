@@ -82,9 +82,7 @@ def test_same_email_in_two_shops_is_one_customer(api, other_api, order_payload):
     assert Order.objects.count() == 2  # same external_id, different shops
 
 
-def test_aggregates_are_recomputed_after_the_order_commits(
-    api, order_payload, django_capture_on_commit_callbacks
-):
+def test_aggregates_are_recomputed_after_the_order_commits(api, order_payload, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         post(api, order_payload)
         order_payload.update(external_id="1002", total="10.00", placed_at="2026-02-01T00:00:00+01:00")
@@ -197,9 +195,7 @@ def test_a_body_that_is_not_an_object_is_400(api, body):
 
 
 def test_a_lone_surrogate_is_refused_not_a_500(api):
-    response = api.post(
-        "/api/v1/orders", data='{"external_id": "\\ud800"}', content_type="application/json"
-    )
+    response = api.post("/api/v1/orders", data='{"external_id": "\\ud800"}', content_type="application/json")
 
     assert response.status_code == 400
 

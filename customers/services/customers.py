@@ -41,6 +41,15 @@ def normalize_email(email: str) -> str | None:
     return email or None
 
 
+def identity_key(item: CustomerData) -> str:
+    """The shop's reference for the customer: its external_id, or ``email:<email>`` without one,
+    so every customer a shop sends is linked to that shop."""
+    if item.external_id:
+        return item.external_id
+    email = normalize_email(item.email)
+    return f"email:{email}" if email else ""
+
+
 def _batch_key(item: CustomerData) -> tuple[str, str]:
     email = normalize_email(item.email)
     return ("email", email) if email else ("external_id", item.external_id)
@@ -94,7 +103,8 @@ def customers_resolve(
     """
     now = timezone.now()
     seen_at = seen_at or [now] * len(items)
-    external_ids = {i.external_id for i in items if i.external_id}
+    keys = [identity_key(i) for i in items]
+    external_ids = set(keys) - {""}
     identities = dict(
         CustomerIdentity.objects.filter(shop=shop, external_id__in=external_ids).values_list(
             "external_id", "customer_id"
@@ -109,17 +119,17 @@ def customers_resolve(
     # Which customer each item is, where one exists; the rest are created once per batch key.
     resolved: list[int | None] = []
     to_create: dict[tuple[str, str], Customer] = {}
-    for item, seen in zip(items, seen_at, strict=True):
-        customer_id = identities.get(item.external_id) if item.external_id else None
+    for item, key, seen in zip(items, keys, seen_at, strict=True):
+        customer_id = identities.get(key) if key else None
         if customer_id is None:
             customer_id = by_email.get(normalize_email(item.email))
         resolved.append(customer_id)
         if customer_id is None:
-            key = _batch_key(item)
-            if key not in to_create:
-                to_create[key] = _new_customer(shop, item, seen, now)
+            batch_key = _batch_key(item)
+            if batch_key not in to_create:
+                to_create[batch_key] = _new_customer(shop, item, seen, now)
             else:
-                _apply_profile(to_create[key], item, now)
+                _apply_profile(to_create[batch_key], item, now)
 
     changed = {}
     for item, customer_id in zip(items, resolved, strict=True):
@@ -148,7 +158,7 @@ def customers_resolve(
                 resolved[i] = to_create[_batch_key(item)].pk
 
     # Link every (shop, external_id) to its customer; a concurrent request's link wins.
-    missing = {i.external_id: cid for i, cid in zip(items, resolved, strict=True) if i.external_id}
+    missing = {key: cid for key, cid in zip(keys, resolved, strict=True) if key}
     missing = {ext: cid for ext, cid in missing.items() if ext not in identities}
     if missing:
         CustomerIdentity.objects.bulk_create(
@@ -160,7 +170,7 @@ def customers_resolve(
                 "external_id", "customer_id"
             )
         )
-        resolved = [winners.get(i.external_id, cid) for i, cid in zip(items, resolved, strict=True)]
+        resolved = [winners.get(key, cid) for key, cid in zip(keys, resolved, strict=True)]
 
     tagged = [(cid, item.tags) for item, cid in zip(items, resolved, strict=True) if item.tags]
     if tagged:
@@ -182,7 +192,7 @@ def customers_add_tags(*, pairs: Sequence[tuple[int, Sequence[str]]]) -> None:
 
 def customer_upsert(*, shop: Shop, data: CustomerData) -> tuple[Customer, bool]:
     """Create or update one customer by external id or email; True if it was created."""
-    before = CustomerIdentity.objects.filter(shop=shop, external_id=data.external_id).exists() or (
+    before = CustomerIdentity.objects.filter(shop=shop, external_id=identity_key(data)).exists() or (
         normalize_email(data.email) is not None
         and Customer.objects.filter(email_normalized=normalize_email(data.email)).exists()
     )

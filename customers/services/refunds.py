@@ -57,5 +57,6 @@ def refund_create(*, shop: Shop, order_external_id: str, data: RefundData) -> tu
         except IntegrityError as exc:  # pragma: no cover - the lock above serialises replays
             raise DomainError("This refund was already recorded.", field="external_id") from exc
         if data.amount == left:
-            Order.objects.filter(pk=order.pk).update(status=Order.Status.REFUNDED)
+            order.status = Order.Status.REFUNDED
+            order.save(update_fields=["status", "updated_at"])
         return refund, True
