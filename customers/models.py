@@ -132,7 +132,8 @@ class CustomerIdentity(TimeStampedModel):
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="identities")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
-    external_id = models.CharField(max_length=255)
+    # A shop's customer id (up to 255 characters), or "email:<email>" for a shop that sends none.
+    external_id = models.CharField(max_length=320)
 
     class Meta:
         verbose_name_plural = "customer identities"

@@ -1,0 +1,50 @@
+"""The Celery path with a real worker consuming from a real Redis (not eager mode)."""
+
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+
+from config.celery import app
+from customers.models import Customer
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def worker():
+    assert not settings.CELERY_TASK_ALWAYS_EAGER, "REDIS_URL is set, so tasks must go through the broker"
+    app.control.purge()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield
+
+
+def _wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_an_ingested_order_has_its_aggregates_computed_by_the_worker(worker, api, order_payload):
+    response = api.post("/api/v1/orders", order_payload, format="json")
+    assert response.status_code == 201
+    customer_id = response.json()["customer_id"]
+
+    assert _wait_for(lambda: Customer.objects.get(pk=customer_id).orders_count == 1)
+    customer = Customer.objects.get(pk=customer_id)
+    assert str(customer.net_revenue) == "59.90"
+    assert customer.aggregates_updated_at is not None
+
+
+def test_a_full_recompute_is_split_into_range_tasks_that_the_worker_runs(worker, api, order_payload):
+    from customers.tasks import enqueue_full_recompute
+
+    api.post("/api/v1/orders", order_payload, format="json")
+    Customer.objects.update(orders_count=0, net_revenue=0)
+
+    assert enqueue_full_recompute() == 1
+    assert _wait_for(lambda: Customer.objects.get().orders_count == 1)

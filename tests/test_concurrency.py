@@ -1,0 +1,72 @@
+"""Races that only a real PostgreSQL shows: concurrent duplicates end as one row."""
+
+import threading
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from customers.models import Customer, Order, OrderLine, Refund
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _race(n, fn):
+    """Run ``fn`` in ``n`` threads released at the same instant; return their results."""
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = fn()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _client(key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def test_simultaneous_posts_of_the_same_new_order_give_one_order(shop_and_key, order_payload):
+    key = shop_and_key[1].key
+    for attempt in range(5):
+        order_payload["external_id"] = f"race-{attempt}"
+        order_payload["customer"] = {"external_id": f"c-{attempt}", "email": f"race{attempt}@example.com"}
+        statuses = _race(4, lambda: _client(key).post("/api/v1/orders", order_payload, format="json").status_code)
+
+        assert sorted(statuses) == [200, 200, 200, 201]
+    assert Order.objects.count() == 5
+    assert OrderLine.objects.count() == 5
+    assert Customer.objects.count() == 5
+
+
+def test_simultaneous_bulk_requests_with_overlapping_orders(shop_and_key, order_payload):
+    key = shop_and_key[1].key
+    items = [dict(order_payload, external_id=f"b{i}", customer={"email": f"b{i % 7}@example.com"}) for i in range(200)]
+
+    responses = _race(3, lambda: _client(key).post("/api/v1/orders/bulk", {"orders": items}, format="json").json())
+
+    assert sum(r["created"] for r in responses) == 200
+    assert Order.objects.count() == 200 and Customer.objects.count() == 7
+
+
+def test_concurrent_refunds_never_exceed_the_total(shop_and_key, order_payload):
+    key = shop_and_key[1].key
+    _client(key).post("/api/v1/orders", order_payload, format="json")
+
+    statuses = _race(
+        4, lambda: _client(key).post("/api/v1/orders/1001/refunds", {"amount": "20.00"}, format="json").status_code
+    )
+
+    assert sorted(statuses) == [201, 201, 400, 400]
+    assert Refund.objects.count() == 2
