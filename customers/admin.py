@@ -187,3 +187,12 @@ class EventAdmin(LargeTableAdmin):
     raw_id_fields = ["customer"]
     autocomplete_fields = ["shop"]
     ordering = ["-occurred_at"]
+
+
+@admin.register(OrderLine)
+class OrderLineAdmin(LargeTableAdmin):
+    list_display = ["order", "sku", "name", "quantity", "unit_price"]
+    list_select_related = ["order"]
+    search_fields = ["=sku", "=order__external_id"]
+    raw_id_fields = ["order", "product"]
+    ordering = ["-id"]

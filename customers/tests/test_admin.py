@@ -1,0 +1,82 @@
+"""The admin: every model is there, big changelists keep a fixed query count, keys show once."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from customers.models import ApiKey, Customer, Order
+from customers.services.api_keys import api_key_authenticate
+from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ShopFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_model_of_the_app_is_registered():
+    from django.apps import apps
+
+    for model in apps.get_app_config("customers").get_models():
+        if model._meta.auto_created:
+            continue
+        assert admin.site.is_registered(model), model
+
+
+@pytest.mark.parametrize("model", [Customer, Order])
+def test_changelist_query_count_does_not_grow_with_rows(admin_client, model, django_assert_max_num_queries):
+    shop = ShopFactory()
+    for _ in range(60):
+        OrderLineFactory(order=OrderFactory(shop=shop))
+    url = reverse(f"admin:customers_{model._meta.model_name}_changelist")
+
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(url)
+
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == 50
+
+
+def test_customer_search_finds_by_email_case_insensitively(admin_client):
+    CustomerFactory(email="Zed@Example.com", email_normalized="zed@example.com")
+    CustomerFactory()
+
+    response = admin_client.get(reverse("admin:customers_customer_changelist"), {"q": "ZED@example.com "})
+
+    assert [c.email for c in response.context["cl"].result_list] == ["Zed@Example.com"]
+
+
+def test_order_filters_and_detail_page_render(admin_client):
+    order = OrderFactory(status="refunded")
+    OrderLineFactory(order=order)
+
+    listing = admin_client.get(reverse("admin:customers_order_changelist"), {"status__exact": "refunded"})
+    detail = admin_client.get(reverse("admin:customers_order_change", args=[order.pk]))
+
+    assert list(listing.context["cl"].result_list) == [order]
+    assert detail.status_code == 200
+
+
+def test_adding_a_key_in_the_admin_shows_it_once(admin_client):
+    shop = ShopFactory()
+
+    response = admin_client.post(
+        reverse("admin:customers_apikey_add"), {"shop": shop.pk, "name": "checkout"}, follow=True
+    )
+
+    message = next(str(m) for m in response.context["messages"] if "shown only this once" in str(m))
+    key = message.rsplit(" ", 1)[1]
+    assert api_key_authenticate(key=key).shop == shop
+    assert ApiKey.objects.get().name == "checkout"
+    page = admin_client.get(reverse("admin:customers_apikey_change", args=[ApiKey.objects.get().pk]))
+    assert key not in page.content.decode()
+
+
+def test_revoke_action_revokes(admin_client):
+    from customers.services.api_keys import api_key_create
+
+    issued = api_key_create(shop=ShopFactory())
+
+    admin_client.post(
+        reverse("admin:customers_apikey_changelist"),
+        {"action": "revoke", "_selected_action": [issued.api_key.pk]},
+    )
+
+    assert api_key_authenticate(key=issued.key) is None

@@ -1,0 +1,182 @@
+"""Management commands: create_shop, import_orders, seed_demo; and the deploy checks."""
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Sum
+from rest_framework.test import APIClient
+
+from customers.models import ApiKey, Customer, Event, Order, OrderLine, Refund, Shop
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+class TestCreateShop:
+    def test_prints_a_key_that_works_once_and_is_stored_hashed(self):
+        out, _ = run("create_shop", "north", "--name", "North Store")
+
+        key = out.split("API key (shown once, store it now): ")[1].strip()
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert client.get("/api/v1/customers").status_code == 200
+        assert Shop.objects.get().name == "North Store"
+        assert key not in ApiKey.objects.get().key_hash
+
+    def test_an_existing_shop_needs_new_key_flag(self):
+        run("create_shop", "north")
+        with pytest.raises(CommandError, match="--new-key"):
+            run("create_shop", "north")
+        run("create_shop", "north", "--new-key")
+        assert ApiKey.objects.count() == 2
+
+    def test_a_bad_slug_is_a_clear_error(self):
+        with pytest.raises(CommandError, match="Invalid slug"):
+            run("create_shop", "no spaces")
+
+
+CSV = """Order,Date,Email,Customer,Total,Currency,SKU,Item,Qty,Price
+A1,02/01/2026 10:00,ann@example.com,c-1,59.90,USD,MUG,Mug,2,29.95
+A2,03/01/2026 11:30,bob@example.com,c-2,15.00,USD,TEA,Tea,1,10.00
+A2,03/01/2026 11:30,bob@example.com,c-2,15.00,USD,SPOON,Spoon,1,5.00
+A3,bad date,cy@example.com,c-3,5.00,USD,,,,
+A4,04/01/2026 09:00,dee@example.com,c-4,-3.00,USD,,,,
+A5,05/01/2026 09:00,ann@example.com,c-1,20.00,USD,,,,
+"""
+MAP = ["--map", "order_id=Order", "--map", "placed_at=Date", "--map", "email=Email", "--map", "customer_id=Customer"]
+MAP += ["--map", "total=Total", "--map", "currency=Currency", "--map", "sku=SKU", "--map", "name=Item"]
+MAP += ["--map", "quantity=Qty", "--map", "unit_price=Price"]
+
+
+class TestImportOrders:
+    @pytest.fixture
+    def csv_file(self, tmp_path):
+        path = tmp_path / "orders.csv"
+        path.write_text(CSV)
+        Shop.objects.create(slug="north", name="North")
+        return path
+
+    def test_imports_good_rows_and_reports_bad_ones_by_line(self, csv_file):
+        out, err = run("import_orders", str(csv_file), "--shop", "north", "--date-format", "%d/%m/%Y %H:%M", *MAP)
+
+        assert "3 created, 0 updated, 0 unchanged, 2 with errors" in out
+        assert "line 5: placed_at:" in err
+        assert "line 6: total:" in err
+        assert sorted(Order.objects.values_list("external_id", flat=True)) == ["A1", "A2", "A5"]
+        assert sorted(OrderLine.objects.filter(order__external_id="A2").values_list("sku", flat=True)) == [
+            "SPOON",
+            "TEA",
+        ]
+        assert Order.objects.get(external_id="A1").placed_at.isoformat() == "2026-01-02T10:00:00+00:00"
+        assert Customer.objects.get(email_normalized="ann@example.com").orders.count() == 2
+
+    def test_a_rerun_changes_nothing(self, csv_file):
+        args = ("import_orders", str(csv_file), "--shop", "north", "--date-format", "%d/%m/%Y %H:%M", *MAP)
+        run(*args)
+
+        out, _ = run(*args)
+
+        assert "0 created, 0 updated, 3 unchanged, 2 with errors" in out
+        assert Order.objects.count() == 3 and OrderLine.objects.count() == 3
+
+    def test_a_missing_column_names_it_and_the_map_option(self, csv_file):
+        with pytest.raises(CommandError, match=r"order_id.*--map"):
+            run("import_orders", str(csv_file), "--shop", "north")
+
+    def test_unknown_shop_is_a_clear_error(self, csv_file):
+        with pytest.raises(CommandError, match="No shop 'south'"):
+            run("import_orders", str(csv_file), "--shop", "south")
+
+
+class TestSeedDemo:
+    def _snapshot(self):
+        return (
+            Customer.objects.count(),
+            Order.objects.count(),
+            OrderLine.objects.count(),
+            Refund.objects.count(),
+            Event.objects.count(),
+            Order.objects.aggregate(s=Sum("total_base"))["s"],
+            list(Order.objects.order_by("id").values_list("placed_at", "total", "status")[:50]),
+            Customer.objects.aggregate(s=Sum("net_revenue"))["s"],
+        )
+
+    def test_is_deterministic_for_a_seed_and_end_date(self, django_db_blocker):
+        run("seed_demo", "--customers", "300", "--seed", "5", "--end", "2026-06-30", "-v", "0")
+        first = self._snapshot()
+        for model in (Event, Refund, OrderLine, Order, Customer, Shop):
+            model.objects.all().delete()
+        run("seed_demo", "--customers", "300", "--seed", "5", "--end", "2026-06-30", "-v", "0")
+
+        assert self._snapshot()[:6] == first[:6]
+        assert first[1] > 300  # repeat buyers exist
+
+    def test_history_is_realistic_and_aggregates_are_filled(self):
+        run("seed_demo", "--customers", "500", "--seed", "3", "--end", "2026-06-30", "-v", "0")
+
+        assert Shop.objects.count() == 2
+        prospects = Customer.objects.filter(orders_count=0).count()
+        repeaters = Customer.objects.filter(orders_count__gte=2).count()
+        assert 20 < prospects < 150 and repeaters > 150
+        assert Order.objects.filter(status="refunded").exists() and Order.objects.filter(status="cancelled").exists()
+        assert Order.objects.filter(currency="EUR").exists()
+        # Every order's lines add up to its subtotal, and totals follow from it.
+        for order in Order.objects.prefetch_related("lines")[:200]:
+            assert sum(line.line_total for line in order.lines.all()) == order.subtotal
+            assert order.total == order.subtotal - order.discount_total + order.shipping_total
+        # Aggregates agree with the orders they summarise.
+        customer = Customer.objects.filter(orders_count__gte=3).first()
+        counted = customer.orders.exclude(status__in=["cancelled", "refunded"])
+        assert customer.orders_count == counted.count()
+        refunds = Refund.objects.filter(order__in=counted).aggregate(s=Sum("amount_base"))["s"] or Decimal(0)
+        assert customer.net_revenue == counted.aggregate(s=Sum("total_base"))["s"] - refunds
+
+    def test_refuses_to_seed_twice_unless_if_empty(self):
+        run("seed_demo", "--customers", "10", "-v", "0")
+        with pytest.raises(CommandError, match="exist already"):
+            run("seed_demo", "--customers", "10", "-v", "0")
+        out, _ = run("seed_demo", "--customers", "10", "--if-empty", "-v", "0")
+        assert "nothing to do" in out
+
+
+def test_deploy_checks_are_clean_under_production_settings():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "x" * 20 + "production-secret-from-the-environment-0123456789",
+        "ALLOWED_HOSTS": "crm.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.production", ALLOWED_HOSTS="crm.example.com")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
