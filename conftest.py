@@ -62,3 +62,18 @@ def other_api(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.key}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(request):
+    """Tasks run in-process in every test except the real-worker ones (marked ``redis``),
+    so a suite run with REDIS_URL set does not leave tasks queued with nobody to run them."""
+    from config.celery import app
+
+    if request.node.get_closest_marker("redis"):
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

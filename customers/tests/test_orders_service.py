@@ -57,12 +57,22 @@ class TestIngest:
 @pytest.mark.django_db
 def test_aggregates_exclude_cancelled_and_subtract_refunds_in_base_currency():
     customer = CustomerFactory()
-    kept = OrderFactory(customer=customer, total=Decimal("100.00"), total_base=Decimal("110.00"), currency="EUR",
-                        placed_at=datetime(2026, 1, 1, tzinfo=UTC))
-    OrderFactory(customer=customer, total=Decimal("40.00"), total_base=Decimal("40.00"),
-                 placed_at=datetime(2026, 3, 1, tzinfo=UTC))
-    OrderFactory(customer=customer, status="cancelled", total_base=Decimal("999.00"),
-                 placed_at=datetime(2026, 5, 1, tzinfo=UTC))
+    kept = OrderFactory(
+        customer=customer,
+        total=Decimal("100.00"),
+        total_base=Decimal("110.00"),
+        currency="EUR",
+        placed_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    OrderFactory(
+        customer=customer,
+        total=Decimal("40.00"),
+        total_base=Decimal("40.00"),
+        placed_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    OrderFactory(
+        customer=customer, status="cancelled", total_base=Decimal("999.00"), placed_at=datetime(2026, 5, 1, tzinfo=UTC)
+    )
     RefundFactory(order=kept, amount=Decimal("10.00"), amount_base=Decimal("11.00"))
     RefundFactory(order=kept, amount=Decimal("5.00"), amount_base=Decimal("5.50"))
     untouched = CustomerFactory()
