@@ -304,15 +304,28 @@ def main() -> None:
     }
     (ROOT / "bench/out").mkdir(exist_ok=True)
     (ROOT / "bench/out/results.json").write_text(json.dumps(results, indent=2))
-    print(f"""
-| measure | result |
-| --- | --- |
-| bulk API, 1,000 orders × 3 lines per request, {WORKERS} gunicorn workers | {bulk["orders_per_second"]:,.0f} orders/s ({bulk["orders"]:,} orders in {bulk["seconds"]:.1f} s) |
-| COPY of the same orders and lines, same run | {copy["orders_per_second"]:,.0f} orders/s ({copy["seconds"]:.2f} s) |
-| API rate as a share of COPY | {bulk["orders_per_second"] / copy["orders_per_second"]:.0%} |
-| single-order POST latency ({single["requests"]} sequential) | p50 {single["p50_ms"]:.1f} ms, p95 {single["p95_ms"]:.1f} ms, max {single["max_ms"]:.1f} ms |
-| full aggregates recompute | {aggregates["customers"]:,} customers in {aggregates["seconds"]:.2f} s |
-""")
+    rows = [
+        (
+            f"bulk API, 1,000 orders × 3 lines per request, {WORKERS} gunicorn workers",
+            f"{bulk['orders_per_second']:,.0f} orders/s ({bulk['orders']:,} orders in {bulk['seconds']:.1f} s)",
+        ),
+        (
+            "COPY of the same orders and lines, same run",
+            f"{copy['orders_per_second']:,.0f} orders/s ({copy['seconds']:.2f} s)",
+        ),
+        ("API rate as a share of COPY", f"{bulk['orders_per_second'] / copy['orders_per_second']:.0%}"),
+        (
+            f"single-order POST latency ({single['requests']} sequential)",
+            f"p50 {single['p50_ms']:.1f} ms, p95 {single['p95_ms']:.1f} ms, max {single['max_ms']:.1f} ms",
+        ),
+        (
+            "full aggregates recompute",
+            f"{aggregates['customers']:,} customers in {aggregates['seconds']:.2f} s",
+        ),
+    ]
+    print("| measure | result |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
 
 
 if __name__ == "__main__":

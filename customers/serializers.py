@@ -1,17 +1,8 @@
-"""DRF serializers: validate a shop's JSON and translate it to service dataclasses (and back)."""
+"""DRF serializers for what the API returns. What shops send is read by ``customers.payloads``."""
 
-from decimal import Decimal
-
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from customers.models import Customer, Order, OrderLine, Refund
-from customers.services.currency import CENT
-from customers.services.customers import CustomerData
-from customers.services.events import EventData
-from customers.services.orders import LineData, OrderData
-from customers.services.refunds import RefundData
 
 
 def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
@@ -36,127 +27,6 @@ def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
     else:
         out[prefix or "non_field_errors"] = [str(data)]
     return out
-
-
-MAX_MONEY = Decimal("999999999999.99")
-
-
-def money(**kwargs) -> serializers.DecimalField:
-    kwargs.setdefault("min_value", Decimal(0))
-    return serializers.DecimalField(max_digits=14, decimal_places=2, max_value=MAX_MONEY, **kwargs)
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time that must carry its offset: a naive time is ambiguous, so it is refused."""
-
-    default_error_messages = {
-        "naive": "Include a time zone offset, e.g. 2026-01-02T10:00:00Z.",
-    }
-
-    def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and timezone.is_naive(parsed):
-                self.fail("naive")
-        return super().to_internal_value(value)
-
-
-class CurrencyField(serializers.RegexField):
-    def __init__(self, **kwargs):
-        super().__init__(r"^[A-Z]{3}$", max_length=3, **kwargs)
-        self.error_messages["invalid"] = "Use a three-letter ISO 4217 code, e.g. USD."
-
-    def to_internal_value(self, data):
-        return super().to_internal_value(data.upper() if isinstance(data, str) else data)
-
-
-def text(max_length: int, **kwargs) -> serializers.CharField:
-    kwargs.setdefault("required", False)
-    kwargs.setdefault("allow_blank", True)
-    kwargs.setdefault("default", "")
-    return serializers.CharField(max_length=max_length, **kwargs)
-
-
-class CustomerInSerializer(serializers.Serializer):
-    external_id = text(255)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    first_name = text(150)
-    last_name = text(150)
-    phone = text(32)
-    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True, default="")
-    birthday = serializers.DateField(required=False, allow_null=True, default=None)
-    marketing_consent = serializers.BooleanField(required=False, allow_null=True, default=None)
-    source = text(100)
-    utm_source = text(100)
-    utm_medium = text(100)
-    utm_campaign = text(100)
-    tags = serializers.ListField(child=serializers.CharField(max_length=64), max_length=50, required=False)
-
-    def validate(self, attrs):
-        if not attrs.get("external_id") and not attrs.get("email"):
-            raise serializers.ValidationError({"external_id": "Give the customer an external_id or an email."})
-        return attrs
-
-    @staticmethod
-    def to_data(attrs: dict) -> CustomerData:
-        return CustomerData(
-            **{**attrs, "country": attrs.get("country", "").upper(), "tags": tuple(attrs.get("tags", ()))}
-        )
-
-
-class OrderLineInSerializer(serializers.Serializer):
-    sku = text(100)
-    name = text(255)
-    category = text(100)
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
-    unit_price = money()
-
-    def validate(self, attrs):
-        if not attrs.get("name") and not attrs.get("sku"):
-            raise serializers.ValidationError({"name": "A line needs a name or a sku."})
-        return attrs
-
-
-class OrderInSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=255)
-    placed_at = AwareDateTimeField()
-    status = serializers.ChoiceField(choices=Order.Status.choices, default=Order.Status.PLACED)
-    currency = CurrencyField()
-    subtotal = money(required=False, allow_null=True, default=None)
-    discount_total = money(required=False, default=Decimal("0.00"))
-    shipping_total = money(required=False, default=Decimal("0.00"))
-    tax_total = money(required=False, default=Decimal("0.00"))
-    total = money()
-    discount_code = text(100)
-    source = text(100)
-    utm_source = text(100)
-    utm_medium = text(100)
-    utm_campaign = text(100)
-    customer = CustomerInSerializer()
-    lines = OrderLineInSerializer(many=True, required=False, max_length=500)
-
-    @staticmethod
-    def to_data(attrs: dict) -> OrderData:
-        lines = tuple(
-            LineData(
-                name=line["name"] or line["sku"],
-                quantity=line["quantity"],
-                unit_price=line["unit_price"],
-                sku=line["sku"],
-                category=line["category"],
-            )
-            for line in attrs.get("lines", ())
-        )
-        return OrderData(**{**attrs, "customer": CustomerInSerializer.to_data(attrs["customer"]), "lines": lines})
-
-
-class OrderBulkInSerializer(serializers.Serializer):
-    """The envelope only: each item is validated on its own, so one bad order fails alone."""
-
-    orders = serializers.ListField(min_length=1, max_length=1000)
 
 
 class OrderLineOutSerializer(serializers.ModelSerializer):
@@ -213,17 +83,6 @@ class BulkResultSerializer(serializers.Serializer):
     results = BulkItemResultSerializer(many=True)
 
 
-class RefundInSerializer(serializers.Serializer):
-    amount = money(min_value=CENT)
-    refunded_at = AwareDateTimeField(required=False)
-    reason = text(255)
-    external_id = text(255)
-
-    @staticmethod
-    def to_data(attrs: dict) -> RefundData:
-        return RefundData(**{**attrs, "refunded_at": attrs.get("refunded_at") or timezone.now()})
-
-
 class RefundOutSerializer(serializers.ModelSerializer):
     order_id = serializers.IntegerField()
     order_status = serializers.CharField(source="order.status")
@@ -231,30 +90,6 @@ class RefundOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Refund
         fields = ["id", "order_id", "order_status", "external_id", "amount", "amount_base", "reason", "refunded_at"]
-
-
-class EventInSerializer(serializers.Serializer):
-    type = serializers.RegexField(r"^[a-z][a-z0-9_.:-]{0,63}$", max_length=64)
-    occurred_at = AwareDateTimeField(required=False)
-    customer = CustomerInSerializer()
-    payload = serializers.DictField(required=False, default=dict)
-    external_id = text(255)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["type"].error_messages["invalid"] = (
-            "Use lower-case letters, digits and _ . : - (e.g. cart_abandoned)."
-        )
-
-    @staticmethod
-    def to_data(attrs: dict) -> EventData:
-        return EventData(
-            type=attrs["type"],
-            occurred_at=attrs.get("occurred_at") or timezone.now(),
-            customer=CustomerInSerializer.to_data(attrs["customer"]),
-            payload=attrs["payload"],
-            external_id=attrs["external_id"],
-        )
 
 
 class EventOutSerializer(serializers.Serializer):

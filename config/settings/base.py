@@ -91,7 +91,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["crm.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.auth.HasShopApiKey"],
-    "DEFAULT_PARSER_CLASSES": ["crm.api.parsers.OrjsonParser"],
+    # Bodies are read by customers.payloads (msgspec) in the views, not by DRF parsers.
+    "DEFAULT_PARSER_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.CustomerCursorPagination",
     "PAGE_SIZE": 50,
@@ -108,6 +109,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.api.schema.add_payload_components",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "customers.models.OrderStatus",
         "BulkItemStatusEnum": ["created", "updated", "unchanged", "error"],

@@ -18,7 +18,8 @@ def error_body(detail: str, errors: dict[str, list[str]] | None = None) -> dict:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.message, {exc.field: [exc.message]}), status=exc.status_code)
+        field_errors = getattr(exc, "errors", None) or {exc.field: [exc.message]}
+        return Response(error_body(exc.message, field_errors), status=exc.status_code)
     response = exception_handler(exc, context)
     if response is None:
         return None

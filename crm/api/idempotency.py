@@ -15,7 +15,11 @@ HEADER = "Idempotency-Key"
 
 
 def _fingerprint(request) -> str:
-    body = orjson.dumps(request.data, option=orjson.OPT_SORT_KEYS, default=str)
+    """The request's method, path and body; key order in the JSON does not matter."""
+    try:
+        body = orjson.dumps(orjson.loads(request.body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        body = request.body
     return hashlib.sha256(request.method.encode() + request.path.encode() + body).hexdigest()
 
 

@@ -1,9 +1,13 @@
-"""OpenAPI helpers: every endpoint documents the error statuses it can return."""
+"""OpenAPI helpers: request bodies from the payload structs, and the error responses."""
 
+import msgspec
 from drf_spectacular.utils import OpenApiResponse
 
 from crm.api.errors import ErrorSerializer
+from customers.payloads import BulkOrdersDoc, CustomerIn, EventIn, OrderIn, RefundIn
 
+REF = "#/components/schemas/{name}"
+PAYLOADS = [OrderIn, BulkOrdersDoc, CustomerIn, RefundIn, EventIn]
 ERROR_DESCRIPTIONS = {
     400: "Invalid input; `errors` names each field.",
     401: "Missing, unknown or revoked API key.",
@@ -15,3 +19,15 @@ ERROR_DESCRIPTIONS = {
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
+
+
+def payload(struct: type[msgspec.Struct]) -> dict:
+    """The request body of an endpoint: a reference to the struct's schema component."""
+    return {"application/json": {"$ref": REF.format(name=struct.__name__)}}
+
+
+def add_payload_components(result, generator, request, public):
+    """drf-spectacular post-processing hook: add the payload structs' JSON schemas."""
+    _, components = msgspec.json.schema_components(PAYLOADS, ref_template=REF)
+    result.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    return result

@@ -1,6 +1,10 @@
-"""API views: validate with a serializer, call one pipeline function, serialise the result."""
+"""API views: decode the body into a payload struct, call one pipeline function, serialise.
 
-from django.conf import settings
+Request bodies are read and validated by ``customers.payloads`` (msgspec), not by DRF
+parsers; responses are DRF serializers.
+"""
+
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -11,21 +15,16 @@ from crm import pipeline
 from crm.api.auth import request_shop
 from crm.api.filters import CustomerFilter
 from crm.api.idempotency import idempotent
-from crm.api.schema import errors
+from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import Customer
+from customers.payloads import BulkOrdersDoc, BulkOrdersIn, CustomerIn, EventIn, OrderIn, PayloadError, RefundIn, decode
 from customers.serializers import (
     BulkResultSerializer,
-    CustomerInSerializer,
     CustomerOutSerializer,
-    EventInSerializer,
     EventOutSerializer,
-    OrderBulkInSerializer,
-    OrderInSerializer,
     OrderOutSerializer,
-    RefundInSerializer,
     RefundOutSerializer,
-    flatten_errors,
 )
 from customers.services.orders import Outcome
 
@@ -41,7 +40,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 class OrderUpsertView(APIView):
     @extend_schema(
         operation_id="orders_upsert",
-        request=OrderInSerializer,
+        request=payload(OrderIn),
         parameters=[IDEMPOTENCY_HEADER],
         responses={201: OrderOutSerializer, 200: OrderOutSerializer, **errors(400, 401, 409, 413)},
         description="Create an order, or update it by its external_id. Replaying the same body returns 200.",
@@ -50,19 +49,12 @@ class OrderUpsertView(APIView):
         shop = request_shop(request)
 
         def handle():
-            serializer = OrderInSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            (result,) = pipeline.orders_receive(
-                shop=shop, orders=[OrderInSerializer.to_data(serializer.validated_data)]
-            )
+            data = decode(request.body, OrderIn).to_data()
+            (result,) = pipeline.orders_receive(shop=shop, orders=[data])
             if result.outcome == Outcome.ERROR:
-                return Response(
-                    {"detail": "Invalid input: " + next(iter(result.errors.values()))[0], "errors": result.errors},
-                    status=status.HTTP_400_BAD_REQUEST,
-                )
-            order = selectors.order_with_lines(order_id=result.order.pk)
+                raise PayloadError(result.errors)
             code = status.HTTP_201_CREATED if result.outcome == Outcome.CREATED else status.HTTP_200_OK
-            return Response(OrderOutSerializer(order).data, status=code)
+            return Response(OrderOutSerializer(result.order).data, status=code)
 
         return idempotent(request, shop, handle)
 
@@ -70,36 +62,28 @@ class OrderUpsertView(APIView):
 class OrderBulkView(APIView):
     @extend_schema(
         operation_id="orders_bulk",
-        request=OrderBulkInSerializer,
+        request=payload(BulkOrdersDoc),
         responses={200: BulkResultSerializer, **errors(400, 401, 413)},
         description=(
-            f"Create or update up to {settings.API_BULK_MAX_ITEMS} orders. Each order is applied whole or not "
-            "at all; the result lists every item's outcome or its field errors."
+            "Create or update up to 1,000 orders. Each order is applied whole or not at all; the result lists "
+            "every item's outcome or its field errors."
         ),
     )
     def post(self, request):
         shop = request_shop(request)
-        envelope = OrderBulkInSerializer(data=request.data)
-        envelope.is_valid(raise_exception=True)
-        items = envelope.validated_data["orders"]
+        items = decode(request.body, BulkOrdersIn).orders
         rows: list[dict] = [{} for _ in items]
         valid_index, valid_data = [], []
-        for i, item in enumerate(items):
-            serializer = OrderInSerializer(data=item)
-            if serializer.is_valid():
-                valid_index.append(i)
-                valid_data.append(OrderInSerializer.to_data(serializer.validated_data))
+        for i, raw in enumerate(items):
+            try:
+                order = decode(raw, OrderIn)
+            except PayloadError as exc:
+                rows[i] = _bulk_row(i, None, "error", errors=exc.errors)
             else:
-                external_id = item.get("external_id") if isinstance(item, dict) else None
-                rows[i] = _bulk_row(
-                    i,
-                    external_id if isinstance(external_id, str) else None,
-                    "error",
-                    errors=flatten_errors(serializer.errors),
-                )
+                valid_index.append(i)
+                valid_data.append(order.to_data())
         for i, result in zip(valid_index, pipeline.orders_receive(shop=shop, orders=valid_data), strict=True):
-            order = result.order
-            rows[i] = _bulk_row(i, result.external_id, str(result.outcome), order=order, errors=result.errors)
+            rows[i] = _bulk_row(i, result.external_id, str(result.outcome), order=result.order, errors=result.errors)
         counts = {name: sum(1 for r in rows if r["status"] == name) for name in ("created", "updated", "unchanged")}
         counts["errors"] = sum(1 for r in rows if r["status"] == "error")
         return Response({**counts, "results": rows})
@@ -119,18 +103,13 @@ def _bulk_row(index, external_id, outcome, *, order=None, errors=None) -> dict:
 class RefundCreateView(APIView):
     @extend_schema(
         operation_id="orders_refund",
-        request=RefundInSerializer,
+        request=payload(RefundIn),
         responses={201: RefundOutSerializer, 200: RefundOutSerializer, **errors(400, 401, 404, 413)},
         description="Refund part or all of an order. A replay with the same refund external_id returns 200.",
     )
     def post(self, request, external_id: str):
-        serializer = RefundInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        refund, created = pipeline.refund_receive(
-            shop=request_shop(request),
-            order_external_id=external_id,
-            data=RefundInSerializer.to_data(serializer.validated_data),
-        )
+        data = decode(request.body, RefundIn).to_data(timezone.now())
+        refund, created = pipeline.refund_receive(shop=request_shop(request), order_external_id=external_id, data=data)
         return Response(RefundOutSerializer(refund).data, status=201 if created else 200)
 
 
@@ -153,16 +132,13 @@ class CustomerListCreateView(generics.GenericAPIView):
 
     @extend_schema(
         operation_id="customers_upsert",
-        request=CustomerInSerializer,
+        request=payload(CustomerIn),
         responses={201: CustomerOutSerializer, 200: CustomerOutSerializer, **errors(400, 401, 413)},
         description="Create or update a customer by external_id or email.",
     )
     def post(self, request):
-        serializer = CustomerInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        customer, created = pipeline.customer_receive(
-            shop=request_shop(request), data=CustomerInSerializer.to_data(serializer.validated_data)
-        )
+        data = decode(request.body, CustomerIn).to_data()
+        customer, created = pipeline.customer_receive(shop=request_shop(request), data=data)
         customer = self.get_queryset().get(pk=customer.pk)
         return Response(self.get_serializer(customer).data, status=201 if created else 200)
 
@@ -182,14 +158,11 @@ class CustomerDetailView(generics.GenericAPIView):
 class EventCreateView(APIView):
     @extend_schema(
         operation_id="events_create",
-        request=EventInSerializer,
+        request=payload(EventIn),
         responses={201: EventOutSerializer, 200: EventOutSerializer, **errors(400, 401, 413)},
         description="Record a customer event such as cart_abandoned. A replayed external_id returns 200.",
     )
     def post(self, request):
-        serializer = EventInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        event, created = pipeline.event_receive(
-            shop=request_shop(request), data=EventInSerializer.to_data(serializer.validated_data)
-        )
+        data = decode(request.body, EventIn).to_data(timezone.now())
+        event, created = pipeline.event_receive(shop=request_shop(request), data=data)
         return Response(EventOutSerializer(event).data, status=201 if created else 200)

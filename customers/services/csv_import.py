@@ -1,4 +1,4 @@
-"""Read orders from a CSV file into ``OrderData``, validated exactly like the API's.
+"""Read orders from a CSV file into ``OrderData``, validated by the API's own payload struct.
 
 One row is an order, or one line of an order: rows with the same ``order_id`` on
 consecutive lines form one order (order-level columns are read from its first row).
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from customers.serializers import OrderInSerializer, flatten_errors
+from customers.payloads import OrderIn, PayloadError, convert
 from customers.services.orders import OrderData
 
 COLUMNS = (
@@ -114,11 +114,11 @@ class CsvOrderReader:
         return payload
 
     def _parse(self, line_numbers: list[int], rows: list[dict]) -> ParsedOrder:
-        serializer = OrderInSerializer(data=self._payload(rows))
-        if serializer.is_valid():
-            return line_numbers, OrderInSerializer.to_data(serializer.validated_data), ""
-        errors = flatten_errors(serializer.errors)
-        return line_numbers, None, "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+        try:
+            order = convert(self._payload(rows), OrderIn)
+        except PayloadError as exc:
+            return line_numbers, None, "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())
+        return line_numbers, order.to_data(), ""
 
     def orders(self) -> Iterator[ParsedOrder]:
         group: list[dict] = []

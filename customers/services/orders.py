@@ -7,13 +7,13 @@ never written; it comes back with its errors, named by field.
 """
 
 import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+import orjson
 from django.db import IntegrityError, transaction
 
 from customers.models import ZERO, Order, OrderLine, Product, Shop
@@ -93,8 +93,9 @@ class OrderResult:
 
 
 def payload_hash(data: OrderData) -> str:
-    canonical = json.dumps(asdict(data), sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """A digest of the normalised order, so a replayed body is recognised as unchanged."""
+    canonical = orjson.dumps(data, default=str, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def lines_subtotal(data: OrderData) -> Decimal:
