@@ -21,7 +21,8 @@ def write_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequen
     cols = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            # The raw psycopg cursor: wrap its errors so a duplicate key is Django's IntegrityError.
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
@@ -50,3 +51,34 @@ def timestamps(seconds) -> list[str]:
 def money(cents) -> list[str]:
     """Integer cents (a numpy array) as exact decimal strings."""
     return [f"{c // 100}.{c % 100:02d}" for c in cents.tolist()]
+
+
+def allocate_ids(model: type[Model], count: int) -> list[int]:
+    """Take ``count`` ids from the table's sequence (PostgreSQL), in one query."""
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def insert_objects(model: type[Model], objs: list[Model]) -> None:
+    """Insert new model instances and set their primary keys: ``bulk_create``'s job, faster.
+
+    On PostgreSQL the ids are taken from the sequence first and the rows go in with COPY,
+    about twice as fast as a multi-row INSERT for thousands of rows. Elsewhere it is
+    ``bulk_create``. Only for plain inserts: a duplicate key raises IntegrityError as usual.
+    """
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs)
+        return
+    fields = model._meta.concrete_fields
+    for obj, pk in zip(objs, allocate_ids(model, len(objs)), strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+    rows = ([field.pre_save(obj, True) for field in fields] for obj in objs)
+    write_rows(model, [field.column for field in fields], rows)

@@ -17,6 +17,7 @@ import orjson
 from django.db import IntegrityError, transaction
 
 from customers.models import ZERO, Order, OrderLine, Product, Shop
+from customers.services.bulk_writer import insert_objects
 from customers.services.currency import minor_unit, rates_for, to_base
 from customers.services.customers import CustomerData, customers_resolve
 
@@ -224,12 +225,13 @@ def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: 
                 setattr(order, name, value)
             to_update.append(order)
             results[i] = OrderResult(data.external_id, Outcome.UPDATED, order)
-    Order.objects.bulk_create(to_create)
+    insert_objects(Order, to_create)
     if to_update:
         Order.objects.bulk_update(to_update, [*ORDER_FIELDS, "updated_at"])
         OrderLine.objects.filter(order__in=to_update).delete()
     by_external_id = {o.external_id: o for o in (*to_create, *to_update)}
-    OrderLine.objects.bulk_create(
+    insert_objects(
+        OrderLine,
         [
             OrderLine(
                 order=by_external_id[data.external_id],
