@@ -32,8 +32,10 @@ BULK_REQUESTS = int(os.environ.get("BENCH_BULK_REQUESTS", "30"))
 BULK_SIZE = 1000
 SINGLE_REQUESTS = int(os.environ.get("BENCH_SINGLE_REQUESTS", "400"))
 WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
-CLIENT_THREADS = 2
+CLIENT_THREADS = int(os.environ.get("BENCH_CLIENT_THREADS", WORKERS))
 CUSTOMER_POOL = 40_000
+(ROOT / "bench/out").mkdir(exist_ok=True)
+LOG = (ROOT / "bench/out/gunicorn.log").open("w")
 
 
 def fresh_database() -> None:
@@ -96,13 +98,15 @@ def start_gunicorn() -> subprocess.Popen:
         ],
         cwd=ROOT,
         env=env(),
+        stdout=LOG,
+        stderr=subprocess.STDOUT,
     )
     for _ in range(100):
         try:
-            requests.get(f"http://127.0.0.1:{PORT}/api/v1/schema/", timeout=1)
+            requests.get(f"http://127.0.0.1:{PORT}/api/v1/customers", timeout=5)  # 401 once it serves
             return proc
-        except requests.ConnectionError:
-            time.sleep(0.1)
+        except requests.RequestException:
+            time.sleep(0.2)
     proc.kill()
     raise SystemExit("gunicorn did not start")
 

@@ -70,3 +70,29 @@ def test_concurrent_refunds_never_exceed_the_total(shop_and_key, order_payload):
 
     assert sorted(statuses) == [201, 201, 400, 400]
     assert Refund.objects.count() == 2
+
+
+def test_concurrent_bulk_requests_with_the_same_new_customers_in_different_orders(shop_and_key, order_payload):
+    """Each request brings the same new people in its own order: no deadlock, no duplicates."""
+    key = shop_and_key[1].key
+    people = [{"external_id": f"p{i}", "email": f"p{i}@example.com"} for i in range(60)]
+    bodies = []
+    for t in range(3):
+        shuffled = people[t:] + people[:t]
+        shuffled = shuffled[::-1] if t % 2 else shuffled
+        bodies.append(
+            {"orders": [dict(order_payload, external_id=f"t{t}-{i}", customer=p) for i, p in enumerate(shuffled)]}
+        )
+    index = iter(range(3))
+    lock = threading.Lock()
+
+    def send():
+        with lock:
+            body = bodies[next(index)]
+        return _client(key).post("/api/v1/orders/bulk", body, format="json")
+
+    responses = _race(3, send)
+
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert sum(r.json()["created"] for r in responses) == 180
+    assert Customer.objects.count() == 60

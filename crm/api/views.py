@@ -37,6 +37,11 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+# One instance renders every order: a ModelSerializer builds its fields on first use, which
+# costs more than rendering one order, so it is built once per process.
+ORDER_OUT = OrderOutSerializer()
+
+
 class OrderUpsertView(APIView):
     @extend_schema(
         operation_id="orders_upsert",
@@ -54,7 +59,7 @@ class OrderUpsertView(APIView):
             if result.outcome == Outcome.ERROR:
                 raise PayloadError(result.errors)
             code = status.HTTP_201_CREATED if result.outcome == Outcome.CREATED else status.HTTP_200_OK
-            return Response(OrderOutSerializer(result.order).data, status=code)
+            return Response(ORDER_OUT.to_representation(result.order), status=code)
 
         return idempotent(request, shop, handle)
 

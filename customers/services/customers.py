@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
 from customers.models import Customer, CustomerIdentity, Shop, Tag
@@ -111,9 +111,11 @@ def customers_resolve(
         )
     )
     emails = {normalize_email(i.email) for i in items} - {None}
-    existing = {
-        c.pk: c for c in Customer.objects.filter(Q(pk__in=set(identities.values())) | Q(email_normalized__in=emails))
-    }
+    # Two index lookups: by id for known identities, by email for the rest (an OR of the two
+    # would make PostgreSQL scan the table).
+    existing = {c.pk: c for c in Customer.objects.filter(pk__in=set(identities.values()))}
+    if emails - {c.email_normalized for c in existing.values()}:
+        existing.update((c.pk, c) for c in Customer.objects.filter(email_normalized__in=emails))
     by_email = {c.email_normalized: c.pk for c in existing.values() if c.email_normalized}
 
     # Which customer each item is, where one exists; the rest are created once per batch key.
@@ -140,7 +142,7 @@ def customers_resolve(
             if customer.email and not customer.email_normalized:
                 customer.email_normalized = normalize_email(customer.email)
         Customer.objects.bulk_update(
-            list(changed.values()),
+            sorted(changed.values(), key=lambda c: c.pk),
             [*PROFILE_FIELDS, "email_normalized", "marketing_consent", "marketing_consent_at", "updated_at"],
         )
 
@@ -148,7 +150,8 @@ def customers_resolve(
         # An upsert on the email: a concurrent request that created the same person first
         # makes this a no-op update that still returns that customer's id.
         Customer.objects.bulk_create(
-            list(to_create.values()),
+            # Sorted, so concurrent batches lock the same emails in the same order (no deadlock).
+            sorted(to_create.values(), key=lambda c: c.email_normalized or ""),
             update_conflicts=True,
             unique_fields=["email_normalized"],
             update_fields=["updated_at"],
@@ -161,21 +164,40 @@ def customers_resolve(
     missing = {key: cid for key, cid in zip(keys, resolved, strict=True) if key}
     missing = {ext: cid for ext, cid in missing.items() if ext not in identities}
     if missing:
-        CustomerIdentity.objects.bulk_create(
-            [CustomerIdentity(shop=shop, external_id=ext, customer_id=cid) for ext, cid in missing.items()],
-            ignore_conflicts=True,
-        )
-        winners = dict(
-            CustomerIdentity.objects.filter(shop=shop, external_id__in=missing).values_list(
-                "external_id", "customer_id"
-            )
-        )
+        winners = _identities_link(shop.pk, missing, now)
         resolved = [winners.get(key, cid) for key, cid in zip(keys, resolved, strict=True)]
 
     tagged = [(cid, item.tags) for item, cid in zip(items, resolved, strict=True) if item.tags]
     if tagged:
         customers_add_tags(pairs=tagged)
     return resolved
+
+
+IDENTITY_BATCH = 5000  # rows per statement: 5 parameters each stays under SQLite's 32,766
+
+
+def _identities_link(shop_id: int, links: dict[str, int], now: datetime) -> dict[str, int]:
+    """Insert (shop, external_id) → customer links; returns each external_id's customer.
+
+    One statement per batch: an upsert whose no-op update makes RETURNING give back the row
+    that won, so a link a concurrent request made first is the one used.
+    """
+    table = CustomerIdentity._meta.db_table
+    winners: dict[str, int] = {}
+    items = sorted(links.items())  # one lock order for every concurrent batch
+    for start in range(0, len(items), IDENTITY_BATCH):
+        batch = items[start : start + IDENTITY_BATCH]
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
+        params = [p for ext, cid in batch for p in (now, now, shop_id, cid, ext)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (created_at, updated_at, shop_id, customer_id, external_id) VALUES {values} "
+                f"ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = {table}.updated_at "
+                "RETURNING external_id, customer_id",
+                params,
+            )
+            winners.update(cursor.fetchall())
+    return winners
 
 
 def customers_add_tags(*, pairs: Sequence[tuple[int, Sequence[str]]]) -> None:

@@ -14,15 +14,15 @@ from decimal import Decimal
 from enum import StrEnum
 
 import orjson
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from customers.models import ZERO, Order, OrderLine, Product, Shop
-from customers.services.bulk_writer import insert_objects
+from customers.services.bulk_writer import insert_objects, insert_rows
 from customers.services.currency import minor_unit, rates_for, to_base
 from customers.services.customers import CustomerData, customers_resolve
 
-# A concurrent request that inserts the same new order makes ours fail on the unique key;
-# the whole batch is then re-run and finds the order already there.
+# A concurrent request that inserts the same new order makes ours fail on the unique key
+# (or, rarely, deadlock with ours); the whole batch is then re-run against its rows.
 MAX_ATTEMPTS = 3
 ORDER_FIELDS = (
     "customer_id",
@@ -173,7 +173,7 @@ def _order_values(data: OrderData, customer_id: int, rate: Decimal, digest: str)
 
 
 def _products_resolve(shop: Shop, orders: Sequence[OrderData]) -> dict[str, int]:
-    """Product ids by sku, adding products the catalogue does not know yet (two queries)."""
+    """Product ids by sku, adding products the catalogue does not know yet (one to three queries)."""
     first_seen: dict[str, tuple[LineData, str]] = {}
     for order in orders:
         for line in order.lines:
@@ -181,14 +181,18 @@ def _products_resolve(shop: Shop, orders: Sequence[OrderData]) -> dict[str, int]
                 first_seen[line.sku] = (line, order.currency)
     if not first_seen:
         return {}
-    Product.objects.bulk_create(
-        [
-            Product(shop=shop, sku=sku, name=line.name, category=line.category, price=line.unit_price, currency=cur)
-            for sku, (line, cur) in first_seen.items()
-        ],
-        ignore_conflicts=True,
-    )
-    return dict(Product.objects.filter(shop=shop, sku__in=first_seen).values_list("sku", "id"))
+    known = dict(Product.objects.filter(shop=shop, sku__in=first_seen).values_list("sku", "id"))
+    new = {sku: seen for sku, seen in first_seen.items() if sku not in known}
+    if new:
+        Product.objects.bulk_create(
+            [
+                Product(shop=shop, sku=sku, name=line.name, category=line.category, price=line.unit_price, currency=cur)
+                for sku, (line, cur) in sorted(new.items())
+            ],
+            ignore_conflicts=True,  # a concurrent request may add the same sku
+        )
+        known.update(Product.objects.filter(shop=shop, sku__in=new).values_list("sku", "id"))
+    return known
 
 
 def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: list[OrderResult]) -> None:
@@ -230,21 +234,22 @@ def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: 
         Order.objects.bulk_update(to_update, [*ORDER_FIELDS, "updated_at"])
         OrderLine.objects.filter(order__in=to_update).delete()
     by_external_id = {o.external_id: o for o in (*to_create, *to_update)}
-    insert_objects(
+    insert_rows(
         OrderLine,
+        ["order_id", "product_id", "sku", "name", "quantity", "unit_price"],
         [
-            OrderLine(
-                order=by_external_id[data.external_id],
-                product_id=products.get(line.sku),
-                sku=line.sku,
-                name=line.name,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-            )
-            for _, data, _ in pending
-            for line in data.lines
-        ]
+            (by_external_id[d.external_id].pk, products.get(ln.sku), ln.sku, ln.name, ln.quantity, ln.unit_price)
+            for _, d, _ in pending
+            for ln in d.lines
+        ],
     )
+
+
+def _is_race(exc: Exception) -> bool:
+    """A unique-key clash or a deadlock with a concurrent request: re-running the batch fixes it."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return type(exc.__cause__).__name__ in ("DeadlockDetected", "SerializationFailure")
 
 
 def orders_ingest(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResult]:
@@ -271,7 +276,7 @@ def orders_ingest(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResul
             with transaction.atomic():
                 _write(shop, valid, rates, results)
             break
-        except IntegrityError:
-            if attempt == MAX_ATTEMPTS - 1:
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == MAX_ATTEMPTS - 1 or not _is_race(exc):
                 raise
     return results
