@@ -2,7 +2,7 @@
 
 One SQL statement per chunk of customers computes orders count, net revenue, first and
 last order time and average order value from orders and refunds, and writes them back
-(UPDATE … FROM an aggregate subquery; PostgreSQL and SQLite ≥ 3.33 both run it). No
+(WITH … UPDATE … FROM; PostgreSQL and SQLite ≥ 3.33 both run it). No
 Python loop touches a customer. Cancelled orders are left out; refunds are subtracted.
 """
 
@@ -34,13 +34,32 @@ COUNTED_STATUSES_EXCLUDED = (Order.Status.CANCELLED, Order.Status.REFUNDED)
 def _sql(where: str) -> str:
     """The UPDATE for one chunk of customers.
 
-    ``where`` is a condition on the customer id column ``{col}``; it is applied twice (to the
-    refunds and to the customers), so its params come twice: see ``_params``.
+    ``where`` is a condition on a customer id column ``{col}``, used twice (the chunk's orders,
+    the chunk's customers); its params come twice too: see ``_params``. Each stage runs once
+    per chunk: the chunk's counted orders, their refunds, the per-customer sums, the write.
     """
     customer = Customer._meta.db_table
     order = Order._meta.db_table
     refund = Refund._meta.db_table
     return f"""
+        WITH chunk_orders AS (
+            SELECT o.id, o.customer_id, o.placed_at, o.total_base
+            FROM {order} o
+            WHERE {where.format(col="o.customer_id")} AND o.status NOT IN (%s, %s)
+        ), refunded AS (
+            SELECT r.order_id, SUM(r.amount_base) AS amount
+            FROM {refund} r JOIN chunk_orders co ON co.id = r.order_id
+            GROUP BY r.order_id
+        ), per_customer AS (
+            SELECT co.customer_id,
+                   COUNT(*) AS orders_count,
+                   SUM(CASE WHEN co.total_base > COALESCE(rf.amount, 0)
+                            THEN co.total_base - COALESCE(rf.amount, 0) ELSE 0 END) AS net_revenue,
+                   MIN(co.placed_at) AS first_order_at,
+                   MAX(co.placed_at) AS last_order_at
+            FROM chunk_orders co LEFT JOIN refunded rf ON rf.order_id = co.id
+            GROUP BY co.customer_id
+        )
         UPDATE {customer} SET
             orders_count = agg.orders_count,
             net_revenue = agg.net_revenue,
@@ -51,33 +70,30 @@ def _sql(where: str) -> str:
             aggregates_updated_at = %s
         FROM (
             SELECT c.id AS customer_id,
-                   COUNT(o.id) AS orders_count,
-                   COALESCE(SUM(o.net), 0) AS net_revenue,
-                   MIN(o.placed_at) AS first_order_at,
-                   MAX(o.placed_at) AS last_order_at
-            FROM {customer} c
-            LEFT JOIN (
-                SELECT o.id, o.customer_id, o.placed_at,
-                       CASE WHEN o.total_base > COALESCE(rf.refunded, 0)
-                            THEN o.total_base - COALESCE(rf.refunded, 0) ELSE 0 END AS net
-                FROM {order} o
-                LEFT JOIN (
-                    SELECT r.order_id, SUM(r.amount_base) AS refunded
-                    FROM {refund} r JOIN {order} ro ON ro.id = r.order_id
-                    WHERE {where.format(col="ro.customer_id")}
-                    GROUP BY r.order_id
-                ) rf ON rf.order_id = o.id
-                WHERE o.status NOT IN (%s, %s)
-            ) o ON o.customer_id = c.id
+                   COALESCE(pc.orders_count, 0) AS orders_count,
+                   COALESCE(pc.net_revenue, 0) AS net_revenue,
+                   pc.first_order_at,
+                   pc.last_order_at
+            FROM {customer} c LEFT JOIN per_customer pc ON pc.customer_id = c.id
             WHERE {where.format(col="c.id")}
-            GROUP BY c.id
         ) AS agg
         WHERE {customer}.id = agg.customer_id
     """
 
 
 def _params(*where_params) -> list:
-    return [timezone.now(), *where_params, *COUNTED_STATUSES_EXCLUDED, *where_params]
+    return [*where_params, *COUNTED_STATUSES_EXCLUDED, timezone.now(), *where_params]
+
+
+def _run(sql: str, params: list) -> int:
+    """Execute one chunk's UPDATE; return how many customers it updated."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount >= 0:
+            return cursor.rowcount
+        # Python's sqlite3 reports no rowcount for a statement that starts with WITH.
+        cursor.execute("SELECT changes()")
+        return cursor.fetchone()[0]
 
 
 def aggregates_recompute(*, customer_ids: Sequence[int]) -> int:
@@ -85,17 +101,13 @@ def aggregates_recompute(*, customer_ids: Sequence[int]) -> int:
     updated = 0
     for chunk in chunked(sorted(set(customer_ids))):
         placeholders = ", ".join(["%s"] * len(chunk))
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_sql(f"{{col}} IN ({placeholders})"), _params(*chunk))
-            updated += cursor.rowcount
+        updated += _run(_sql(f"{{col}} IN ({placeholders})"), _params(*chunk))
     return updated
 
 
 def aggregates_recompute_range(*, first_id: int, last_id: int) -> int:
     """Recompute every customer with first_id ≤ id ≤ last_id (one chunk of a full recompute)."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_sql("{col} BETWEEN %s AND %s"), _params(first_id, last_id))
-        return cursor.rowcount
+    return _run(_sql("{col} BETWEEN %s AND %s"), _params(first_id, last_id))
 
 
 def customer_id_ranges(size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
