@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
+from django.db.models import Q
 
-from customers.admin_tools import LargeTablePaginator
+from customers.admin_tools import CountryFilter, LargeTablePaginator
 from customers.models import (
     ApiKey,
     Customer,
@@ -90,11 +91,9 @@ class IdentityInline(admin.TabularInline):
 @admin.register(Customer)
 class CustomerAdmin(LargeTableAdmin):
     list_display = ["id", "email", "first_name", "last_name", "country", "orders_count", "net_revenue", "last_order_at"]
-    list_filter = ["marketing_consent", "first_seen_shop", "country"]
+    list_filter = ["marketing_consent", "first_seen_shop", CountryFilter]
     list_select_related = ["first_seen_shop"]
-    # Exact matches on indexed columns: instant on a million customers. Emails match
-    # case-insensitively because the term is normalised like the stored email.
-    search_fields = ["=email_normalized", "=identities__external_id", "=phone", "^last_name"]
+    search_help_text = "An email, a shop's customer id, a phone number or a CRM id (exact)."
     autocomplete_fields = ["tags", "first_seen_shop"]
     ordering = ["-id"]
     inlines = [IdentityInline]
@@ -111,7 +110,19 @@ class CustomerAdmin(LargeTableAdmin):
     ]
 
     def get_search_results(self, request, queryset, search_term):
-        return super().get_search_results(request, queryset, search_term.strip().lower())
+        """Exact matches on indexed columns only, chosen by the term's shape: instant on a
+        million customers, where Django's OR of icontains lookups scans the table."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if "@" in term:
+            return queryset.filter(email_normalized=term.lower()), False
+        by_identity = Q(pk__in=CustomerIdentity.objects.filter(external_id=term).values("customer_id"))
+        by_id = Q(pk=int(term)) if term.isdigit() and len(term) < 19 else Q()
+        return queryset.filter(by_identity | Q(phone=term) | by_id), False
+
+    def get_search_fields(self, request):
+        return ["email"]  # shows the search box; get_search_results does the work
 
 
 @admin.register(CustomerIdentity)
@@ -158,7 +169,7 @@ class OrderAdmin(LargeTableAdmin):
     list_display = ["external_id", "shop", "customer", "placed_at", "status", "total", "currency", "total_base"]
     list_filter = ["status", "shop"]
     list_select_related = ["shop", "customer"]
-    search_fields = ["=external_id", "=customer__email_normalized"]
+    search_help_text = "An order's external id or the customer's email (exact)."
     raw_id_fields = ["customer"]
     autocomplete_fields = ["shop"]
     ordering = ["-placed_at"]
@@ -166,7 +177,16 @@ class OrderAdmin(LargeTableAdmin):
     readonly_fields = ["total_base", "exchange_rate", "created_at", "updated_at"]
 
     def get_search_results(self, request, queryset, search_term):
-        return super().get_search_results(request, queryset, search_term.strip())
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if "@" in term:
+            customers = Customer.objects.filter(email_normalized=term.lower()).values("pk")
+            return queryset.filter(customer_id__in=customers), False
+        return queryset.filter(external_id=term), False
+
+    def get_search_fields(self, request):
+        return ["external_id"]
 
 
 @admin.register(Refund)

@@ -116,8 +116,8 @@ class Customer(TimeStampedModel):
         indexes = [
             # Admin "country" filter and segment rules on country.
             models.Index(fields=["country"], name="customer_country_idx"),
-            # Admin ordering and filters by recency of purchase.
-            models.Index(fields=["last_order_at"], name="customer_last_order_idx"),
+            # Admin ordering by recency of purchase (the admin adds -id to every ordering).
+            models.Index(fields=["last_order_at", "id"], name="customer_last_order_idx"),
             # API list filter `updated_since` and sync jobs.
             models.Index(fields=["updated_at"], name="customer_updated_idx"),
         ]
@@ -241,6 +241,8 @@ class Order(TimeStampedModel):
             models.Index(fields=["placed_at"], name="order_placed_idx"),
             # Admin status filter with its default ordering.
             models.Index(fields=["status", "placed_at"], name="order_status_placed_idx"),
+            # Admin search by a shop's order id, whatever the shop.
+            models.Index(fields=["external_id"], name="order_external_id_idx"),
         ]
 
     def __str__(self):

@@ -80,3 +80,42 @@ def test_revoke_action_revokes(admin_client):
     )
 
     assert api_key_authenticate(key=issued.key) is None
+
+
+def test_customer_search_by_shop_id_phone_or_crm_id(admin_client):
+    from customers.tests.factories import IdentityFactory
+
+    identity = IdentityFactory(external_id="shop-77")
+    by_phone = CustomerFactory(phone="+4930123")
+    url = reverse("admin:customers_customer_changelist")
+
+    def found(term):
+        return list(admin_client.get(url, {"q": term}).context["cl"].result_list)
+
+    assert found("shop-77") == [identity.customer]
+    assert found("+4930123") == [by_phone]
+    assert found(str(by_phone.pk)) == [by_phone]
+    assert found("nobody@example.com") == []
+
+
+def test_order_search_by_external_id_or_customer_email(admin_client):
+    order = OrderFactory(external_id="X-1")
+    OrderFactory()
+    url = reverse("admin:customers_order_changelist")
+
+    assert list(admin_client.get(url, {"q": "X-1"}).context["cl"].result_list) == [order]
+    assert list(admin_client.get(url, {"q": order.customer.email.upper()}).context["cl"].result_list) == [order]
+
+
+def test_country_filter_offers_the_countries_present(admin_client):
+    CustomerFactory(country="DE")
+    CustomerFactory(country="FR")
+    CustomerFactory(country="")
+
+    response = admin_client.get(reverse("admin:customers_customer_changelist"), {"country": "FR"})
+
+    choices = [
+        c["display"] for spec in response.context["cl"].filter_specs for c in spec.choices(response.context["cl"])
+    ]
+    assert "DE" in choices and "FR" in choices
+    assert [c.country for c in response.context["cl"].result_list] == ["FR"]
