@@ -111,7 +111,7 @@ def simulate_chunk(rng, n: int, start: int, end: int):
     # Customer arrivals grow over time: more recent customers than old ones.
     arrival = span * (1 - rng.random(n) ** 1.6)
     buyer = rng.random(n) > 0.14
-    rate = rng.gamma(1.0, 1 / 13, n)  # purchases per day while alive, before seasonal thinning
+    rate = rng.gamma(1.0, 1 / 11, n)  # purchases per day while alive, before seasonal thinning
     dropout = rng.beta(1.0, 7.0, n)  # chance of leaving after each purchase
     spend = rng.gamma(4.0, 16.0, n)  # typical order value in dollars
     gaps = rng.exponential(1.0, (n, MAX_ORDERS)) / rate[:, None]
