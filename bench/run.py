@@ -185,6 +185,7 @@ def copy_phase() -> dict:
 
     from customers.models import Customer, Order, OrderLine, Shop
     from customers.services import bulk_writer as bw
+    from customers.services.demo_data import ORDER_COLUMNS
 
     rng = random.Random(42)
     when = datetime(2026, 6, 1, tzinfo=UTC)
@@ -197,30 +198,7 @@ def copy_phase() -> dict:
         stamp = when.isoformat()
         bw.write_rows(
             Order,
-            [
-                "id",
-                "shop_id",
-                "external_id",
-                "customer_id",
-                "placed_at",
-                "status",
-                "currency",
-                "subtotal",
-                "discount_total",
-                "shipping_total",
-                "tax_total",
-                "total",
-                "total_base",
-                "exchange_rate",
-                "discount_code",
-                "source",
-                "utm_source",
-                "utm_medium",
-                "utm_campaign",
-                "payload_hash",
-                "created_at",
-                "updated_at",
-            ],
+            ORDER_COLUMNS,
             (
                 (
                     first_order + i,

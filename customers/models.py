@@ -246,7 +246,7 @@ class Order(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"Order {self.external_id} ({self.shop_id})"
+        return f"Order {self.external_id}"
 
 
 class OrderLine(models.Model):

@@ -17,9 +17,10 @@ from customers.models import Customer, Order, Refund
 CHUNK_SIZE = 5000
 
 
-def chunked(ids: Iterable[int], size: int = CHUNK_SIZE) -> Iterator[list[int]]:
-    chunk: list[int] = []
-    for i in ids:
+def chunked[T](items: Iterable[T], size: int = CHUNK_SIZE) -> Iterator[list[T]]:
+    """Lists of up to ``size`` items, in order."""
+    chunk: list[T] = []
+    for i in items:
         chunk.append(i)
         if len(chunk) == size:
             yield chunk

@@ -49,6 +49,14 @@ SOURCES = ["google", "instagram", "newsletter", "facebook", "direct", "tiktok"]
 SEASON = np.array([0.8, 0.75, 0.85, 0.9, 0.95, 0.9, 0.85, 0.9, 0.95, 1.0, 1.35, 1.6])
 
 
+# Every column of the order table, in the order the COPY rows give them.
+ORDER_COLUMNS = [
+    "id", "shop_id", "external_id", "customer_id", "placed_at", "status", "currency", "subtotal",
+    "discount_total", "shipping_total", "tax_total", "total", "total_base", "exchange_rate", "discount_code",
+    "source", "utm_source", "utm_medium", "utm_campaign", "payload_hash", "created_at", "updated_at",
+]  # fmt: skip
+
+
 @dataclass
 class SeedStats:
     customers: int = 0
@@ -283,30 +291,7 @@ def _write_orders(
     m_sub, m_disc, m_ship, m_tot, m_base = (bw.money(a) for a in (subtotal, discount, shipping, total, total_base))
     bw.write_rows(
         Order,
-        [
-            "id",
-            "shop_id",
-            "external_id",
-            "customer_id",
-            "placed_at",
-            "status",
-            "currency",
-            "subtotal",
-            "discount_total",
-            "shipping_total",
-            "tax_total",
-            "total",
-            "total_base",
-            "exchange_rate",
-            "discount_code",
-            "source",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "payload_hash",
-            "created_at",
-            "updated_at",
-        ],
+        ORDER_COLUMNS,
         (
             (
                 oid,

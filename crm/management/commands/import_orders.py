@@ -1,7 +1,6 @@
 """Import orders from a CSV file: one row per order, or one row per order line."""
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -9,6 +8,7 @@ from tqdm import tqdm
 
 from crm import pipeline
 from customers.models import Shop
+from customers.services.aggregates import chunked
 from customers.services.csv_import import COLUMNS, CsvOrderReader
 
 BATCH = 500
@@ -63,7 +63,7 @@ class Command(BaseCommand):
             totals = {"created": 0, "updated": 0, "unchanged": 0, "error": 0}
             bad_rows: list[str] = []
             with tqdm(desc="Importing", unit=" rows", disable=options["verbosity"] == 0) as bar:
-                for batch in _batches(reader.orders(), BATCH):
+                for batch in chunked(reader.orders(), BATCH):
                     good = [(rows, data) for rows, data, _ in batch if data is not None]
                     for rows, _, errors in batch:
                         if errors:
@@ -81,17 +81,6 @@ class Command(BaseCommand):
             f"Imported {file.name}: {totals['created']} created, {totals['updated']} updated, "
             f"{totals['unchanged']} unchanged, {totals['error']} with errors."
         )
-
-
-def _batches(items: Iterator, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _lines(rows: list[int]) -> str:
