@@ -5,30 +5,6 @@ from rest_framework import serializers
 from customers.models import Customer, Order, OrderLine, Refund
 
 
-def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested errors as ``{"customer.email": [...], "lines[2].quantity": [...]}``."""
-    out: dict[str, list[str]] = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key == "non_field_errors" and prefix:
-                name = prefix
-            elif isinstance(key, int):  # a list's item errors, keyed by index
-                name = f"{prefix}[{key}]"
-            else:
-                name = f"{prefix}.{key}" if prefix else str(key)
-            for k, v in flatten_errors(value, name).items():
-                out.setdefault(k, []).extend(v)
-    elif isinstance(data, list) and any(isinstance(item, dict | list) for item in data):
-        for i, item in enumerate(data):
-            for k, v in flatten_errors(item, f"{prefix}[{i}]").items():
-                out.setdefault(k, []).extend(v)
-    elif isinstance(data, list):
-        out[prefix or "non_field_errors"] = [str(item) for item in data]
-    else:
-        out[prefix or "non_field_errors"] = [str(data)]
-    return out
-
-
 class OrderLineOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderLine

@@ -1,15 +1,39 @@
 """One error body for the whole API: ``{"detail": "...", "errors": {"field.path": ["..."]}}``.
 
-Nested fields are named by path (``customer.email``, ``lines[2].quantity``; see
-``customers.serializers.flatten_errors``), so a client always learns which field to fix.
+Nested fields are named by path (``customer.email``, ``lines[2].quantity``), so a client
+always learns which field to fix. Payload errors come named already (``customers.payloads``);
+DRF's own (filters, for example) are flattened here.
 """
 
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from customers.serializers import flatten_errors
 from customers.services.errors import DomainError
+
+
+def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as ``{"customer.email": [...], "lines[2].quantity": [...]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "non_field_errors" and prefix:
+                name = prefix
+            elif isinstance(key, int):  # a list's item errors, keyed by index
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            for k, v in flatten_errors(value, name).items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(data, list) and any(isinstance(item, dict | list) for item in data):
+        for i, item in enumerate(data):
+            for k, v in flatten_errors(item, f"{prefix}[{i}]").items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(data, list):
+        out[prefix or "non_field_errors"] = [str(item) for item in data]
+    else:
+        out[prefix or "non_field_errors"] = [str(data)]
+    return out
 
 
 def error_body(detail: str, errors: dict[str, list[str]] | None = None) -> dict:

@@ -1,0 +1,51 @@
+"""The payload parser: any bytes either decode to a valid order or fail with named fields."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from customers.payloads import BulkOrdersIn, OrderIn, PayloadError, decode
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    max_leaves=20,
+)
+ORDER_KEYS = ["external_id", "placed_at", "currency", "total", "customer", "lines", "status", "subtotal"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(ORDER_KEYS), json_values, max_size=8))
+def test_any_json_object_is_an_order_or_named_errors(body):
+    try:
+        order = decode(json.dumps(body).encode(), OrderIn)
+    except PayloadError as exc:
+        assert exc.errors and all(isinstance(m, str) for msgs in exc.errors.values() for m in msgs)
+        assert all(field for field in exc.errors)
+    else:
+        assert order.to_data().external_id
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_are_refused_cleanly_or_decoded(raw):
+    try:
+        decode(raw, BulkOrdersIn)
+    except PayloadError as exc:
+        assert exc.errors
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"orders": []}', "orders"),
+        (b"[]", "non_field_errors"),
+        (b'{"external_id": "1"', "body"),
+    ],
+)
+def test_error_fields(body, field):
+    with pytest.raises(PayloadError) as exc:
+        decode(body, BulkOrdersIn)
+    assert field in exc.value.errors
