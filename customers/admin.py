@@ -15,7 +15,7 @@ from customers.models import (
     Shop,
     Tag,
 )
-from customers.services.api_keys import api_key_material, api_key_revoke
+from customers.services.api_keys import api_key_material, api_key_revoke, api_keys_forget
 
 
 class LargeTableAdmin(admin.ModelAdmin):
@@ -38,12 +38,28 @@ class ApiKeyInline(admin.TabularInline):
         return False
 
 
+def _forget_keys(shops) -> None:
+    api_keys_forget(prefixes=list(ApiKey.objects.filter(shop__in=shops).values_list("prefix", flat=True)))
+
+
 @admin.register(Shop)
 class ShopAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["slug", "name"]
     inlines = [ApiKeyInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _forget_keys([obj])  # a deactivated shop's keys stop working at once
+
+    def delete_model(self, request, obj):
+        _forget_keys([obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        _forget_keys(queryset)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(ApiKey)
@@ -69,6 +85,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
             messages.warning(request, f"The new API key, shown only this once: {key}")
             return
         super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        api_keys_forget(prefixes=[obj.prefix])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        api_keys_forget(prefixes=list(queryset.values_list("prefix", flat=True)))
+        super().delete_queryset(request, queryset)
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):

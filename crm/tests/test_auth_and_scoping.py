@@ -26,7 +26,9 @@ def test_missing_or_wrong_key_is_401(shop, header, order_payload):
     assert response.json()["detail"]
 
 
-def test_a_revoked_key_is_401(api, shop_and_key, order_payload):
+def test_a_revoked_key_is_401_at_once_even_after_use(api, shop_and_key, order_payload):
+    assert api.get("/api/v1/customers").status_code == 200  # the key's lookup is now cached
+
     api_key_revoke(api_key=shop_and_key[1].api_key)
 
     assert api.post("/api/v1/orders", order_payload, format="json").status_code == 401

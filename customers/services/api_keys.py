@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from customers.models import ApiKey, Shop
 KEY_PREFIX = "crm"
 # last_used_at is refreshed at most this often, so a busy key does not write on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -39,28 +41,50 @@ def api_key_create(*, shop: Shop, name: str = "default") -> IssuedKey:
     return IssuedKey(api_key=api_key, key=key)
 
 
+def _cache_key(prefix: str) -> str:
+    return f"crm:api-key:{prefix}"
+
+
+def api_keys_forget(*, prefixes: list[str]) -> None:
+    """Drop cached lookups, so a revoked or deleted key stops working at once."""
+    cache.delete_many([_cache_key(p) for p in prefixes])
+
+
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at", "updated_at"])
+    api_keys_forget(prefixes=[api_key.prefix])
     return api_key
 
 
 def api_key_authenticate(*, key: str) -> ApiKey | None:
-    """The active key matching ``key``, with its shop, or None. Constant-time comparison."""
+    """The active key matching ``key``, with its shop, or None. Constant-time comparison.
+
+    The lookup is cached (Redis when configured) for CACHE_SECONDS: every API request
+    needs it. Revoking or deleting a key, or deactivating its shop, clears the entry.
+    """
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    api_key = (
-        ApiKey.objects.select_related("shop")
-        .filter(prefix=parts[1], revoked_at__isnull=True, shop__is_active=True)
-        .first()
-    )
-    if api_key is None or not hmac.compare_digest(api_key.key_hash, _hash(key)):
+    cache_key = _cache_key(parts[1])
+    api_key = cache.get(cache_key)
+    if api_key is None:
+        api_key = (
+            ApiKey.objects.select_related("shop")
+            .filter(prefix=parts[1], revoked_at__isnull=True, shop__is_active=True)
+            .first()
+        )
+        if api_key is None:
+            return None
+        cache.set(cache_key, api_key, CACHE_SECONDS)
+    if not hmac.compare_digest(api_key.key_hash, _hash(key)):
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+        cache.set(cache_key, api_key, CACHE_SECONDS)
     return api_key
 
 

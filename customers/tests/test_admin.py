@@ -119,3 +119,29 @@ def test_country_filter_offers_the_countries_present(admin_client):
     ]
     assert "DE" in choices and "FR" in choices
     assert [c.country for c in response.context["cl"].result_list] == ["FR"]
+
+
+def test_deactivating_a_shop_or_deleting_a_key_in_the_admin_stops_its_key_at_once(admin_client):
+    from customers.services.api_keys import api_key_create
+
+    first, second = api_key_create(shop=ShopFactory()), api_key_create(shop=ShopFactory())
+    assert api_key_authenticate(key=first.key) and api_key_authenticate(key=second.key)  # both now cached
+    shop = first.api_key.shop
+
+    admin_client.post(
+        reverse("admin:customers_shop_change", args=[shop.pk]),
+        {
+            "slug": shop.slug,
+            "name": shop.name,
+            "api_keys-TOTAL_FORMS": 1,
+            "api_keys-INITIAL_FORMS": 1,
+            "api_keys-0-id": first.api_key.pk,
+            "api_keys-0-shop": shop.pk,
+        },
+    )
+    admin_client.post(reverse("admin:customers_apikey_delete", args=[second.api_key.pk]), {"post": "yes"})
+
+    shop.refresh_from_db()
+    assert shop.is_active is False
+    assert api_key_authenticate(key=first.key) is None
+    assert api_key_authenticate(key=second.key) is None
