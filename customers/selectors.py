@@ -2,7 +2,7 @@
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
-from customers.models import Customer, CustomerIdentity, Order, Shop
+from customers.models import Customer, CustomerIdentity, Shop
 
 
 def customers_for_shop(*, shop: Shop) -> QuerySet[Customer]:
@@ -17,11 +17,3 @@ def customer_profiles_for_shop(*, shop: Shop) -> QuerySet[Customer]:
         "tags",
         Prefetch("identities", queryset=CustomerIdentity.objects.filter(shop=shop), to_attr="shop_identities"),
     )
-
-
-def orders_for_shop(*, shop: Shop) -> QuerySet[Order]:
-    return Order.objects.filter(shop=shop)
-
-
-def order_with_lines(*, order_id: int) -> Order:
-    return Order.objects.prefetch_related("lines").get(pk=order_id)
