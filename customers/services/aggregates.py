@@ -8,13 +8,14 @@ Python loop touches a customer. Cancelled orders are left out; refunds are subtr
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db import OperationalError, connection, transaction
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, Order, Refund
 
 CHUNK_SIZE = 5000
+MAX_ATTEMPTS = 3
 
 
 def chunked[T](items: Iterable[T], size: int = CHUNK_SIZE) -> Iterator[list[T]]:
@@ -86,15 +87,27 @@ def _params(*where_params) -> list:
     return [*where_params, *COUNTED_STATUSES_EXCLUDED, timezone.now(), *where_params]
 
 
-def _run(sql: str, params: list) -> int:
-    """Execute one chunk's UPDATE; return how many customers it updated."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if cursor.rowcount >= 0:
-            return cursor.rowcount
-        # Python's sqlite3 reports no rowcount for a statement that starts with WITH.
-        cursor.execute("SELECT changes()")
-        return cursor.fetchone()[0]
+def _run(sql: str, params: list, lock: QuerySet) -> int:
+    """Execute one chunk's UPDATE; return how many customers it updated.
+
+    The chunk's customer rows are locked in id order first: two recomputes (or a recompute
+    and an ingestion) over overlapping customers then queue instead of deadlocking. A
+    deadlock that still happens (with an ingestion, which locks by email) is retried.
+    """
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                list(lock.select_for_update().order_by("pk").values_list("pk", flat=True))
+                cursor.execute(sql, params)
+                if cursor.rowcount >= 0:
+                    return cursor.rowcount
+                # Python's sqlite3 reports no rowcount for a statement that starts with WITH.
+                cursor.execute("SELECT changes()")
+                return cursor.fetchone()[0]
+        except OperationalError as exc:
+            if attempt == MAX_ATTEMPTS - 1 or type(exc.__cause__).__name__ != "DeadlockDetected":
+                raise
+    raise AssertionError("unreachable")
 
 
 def aggregates_recompute(*, customer_ids: Sequence[int]) -> int:
@@ -102,13 +115,17 @@ def aggregates_recompute(*, customer_ids: Sequence[int]) -> int:
     updated = 0
     for chunk in chunked(sorted(set(customer_ids))):
         placeholders = ", ".join(["%s"] * len(chunk))
-        updated += _run(_sql(f"{{col}} IN ({placeholders})"), _params(*chunk))
+        updated += _run(_sql(f"{{col}} IN ({placeholders})"), _params(*chunk), Customer.objects.filter(pk__in=chunk))
     return updated
 
 
 def aggregates_recompute_range(*, first_id: int, last_id: int) -> int:
     """Recompute every customer with first_id ≤ id ≤ last_id (one chunk of a full recompute)."""
-    return _run(_sql("{col} BETWEEN %s AND %s"), _params(first_id, last_id))
+    return _run(
+        _sql("{col} BETWEEN %s AND %s"),
+        _params(first_id, last_id),
+        Customer.objects.filter(pk__gte=first_id, pk__lte=last_id),
+    )
 
 
 def customer_id_ranges(size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
