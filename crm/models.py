@@ -7,6 +7,7 @@ class IdempotencyRecord(models.Model):
     """The stored response to a request sent with an ``Idempotency-Key`` header.
 
     A retry with the same key and body gets this response again instead of running twice.
+    Records are kept for a day (``crm.services.IDEMPOTENCY_TTL``), then purged hourly.
     """
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="idempotency_records")
@@ -18,7 +19,7 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop", "key"], name="idempotency_shop_key_uniq")]
-        # Expiry sweeps delete by age.
+        # The hourly purge deletes by age.
         indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
 
     def __str__(self):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from customers.models import Customer, Event, Refund, Shop
+from customers.models import Event, Refund, Shop
 from customers.services.customers import CustomerData, customer_upsert
 from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
@@ -35,7 +35,7 @@ def refund_receive(*, shop: Shop, order_external_id: str, data: RefundData) -> t
     return refund, created
 
 
-def customer_receive(*, shop: Shop, data: CustomerData) -> tuple[Customer, bool]:
+def customer_receive(*, shop: Shop, data: CustomerData) -> tuple[int, bool]:
     return customer_upsert(shop=shop, data=data)
 
 

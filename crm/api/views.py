@@ -143,8 +143,8 @@ class CustomerListCreateView(generics.GenericAPIView):
     )
     def post(self, request):
         data = decode(request.body, CustomerIn).to_data()
-        customer, created = pipeline.customer_receive(shop=request_shop(request), data=data)
-        customer = self.get_queryset().get(pk=customer.pk)
+        customer_id, created = pipeline.customer_receive(shop=request_shop(request), data=data)
+        customer = self.get_queryset().get(pk=customer_id)
         return Response(self.get_serializer(customer).data, status=201 if created else 200)
 
 

@@ -8,14 +8,14 @@ Python loop touches a customer. Cancelled orders are left out; refunds are subtr
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from django.db import OperationalError, connection, transaction
+from django.db import connection
 from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, Order, Refund
+from customers.services.transactions import atomic_retrying
 
 CHUNK_SIZE = 5000
-MAX_ATTEMPTS = 3
 
 
 def chunked[T](items: Iterable[T], size: int = CHUNK_SIZE) -> Iterator[list[T]]:
@@ -94,20 +94,18 @@ def _run(sql: str, params: list, lock: QuerySet) -> int:
     and an ingestion) over overlapping customers then queue instead of deadlocking. A
     deadlock that still happens (with an ingestion, which locks by email) is retried.
     """
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                list(lock.select_for_update().order_by("pk").values_list("pk", flat=True))
-                cursor.execute(sql, params)
-                if cursor.rowcount >= 0:
-                    return cursor.rowcount
-                # Python's sqlite3 reports no rowcount for a statement that starts with WITH.
-                cursor.execute("SELECT changes()")
-                return cursor.fetchone()[0]
-        except OperationalError as exc:
-            if attempt == MAX_ATTEMPTS - 1 or type(exc.__cause__).__name__ != "DeadlockDetected":
-                raise
-    raise AssertionError("unreachable")
+
+    def update() -> int:
+        list(lock.select_for_update().order_by("pk").values_list("pk", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if cursor.rowcount >= 0:
+                return cursor.rowcount
+            # Python's sqlite3 reports no rowcount for a statement that starts with WITH.
+            cursor.execute("SELECT changes()")
+            return cursor.fetchone()[0]
+
+    return atomic_retrying(update)
 
 
 def aggregates_recompute(*, customer_ids: Sequence[int]) -> int:

@@ -1,7 +1,8 @@
-"""Write many rows fast: COPY on PostgreSQL, executemany on SQLite.
+"""Write many rows fast: COPY on PostgreSQL; executemany or ``bulk_create`` elsewhere.
 
-Only for generated data (the demo seeder and benchmarks): rows go in as they are, with
-explicit ids, and the id sequences are moved past them afterwards.
+- ``insert_objects`` / ``insert_rows``: plain inserts on the ingestion path (orders, lines).
+- ``write_rows`` with explicit ids, then ``reset_sequences``: generated data (the demo
+  seeder, benchmarks), whose datetimes and money arrive as strings both databases read.
 """
 
 from collections.abc import Iterable, Sequence
@@ -19,7 +20,7 @@ def next_id(model: type[Model]) -> int:
 
 
 def write_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence]) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order; datetimes and money as strings)."""
+    """Insert ``rows``, tuples in ``columns`` order (COPY on PostgreSQL, executemany elsewhere)."""
     table = connection.ops.quote_name(model._meta.db_table)
     cols = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:

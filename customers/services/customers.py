@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerIdentity, Shop, Tag
 
-PROFILE_FIELDS = ("email", "first_name", "last_name", "phone", "country", "birthday")
+PROFILE_FIELDS = ("first_name", "last_name", "phone", "country", "birthday")
 
 
 @dataclass(frozen=True)
@@ -76,12 +76,14 @@ def _new_customer(shop: Shop, item: CustomerData, seen_at: datetime, now: dateti
 
 
 def _apply_profile(customer: Customer, item: CustomerData, now: datetime) -> bool:
-    """Copy the item's non-empty values onto ``customer``; True if anything changed."""
+    """Copy the item's non-empty values onto ``customer``; True if anything changed.
+
+    The email is not among them: it is the unifying key, so ``customers_resolve`` fills it
+    in where a customer has none and never switches it.
+    """
     changed = False
     for name in PROFILE_FIELDS:
         value = getattr(item, name)
-        if name == "email" and (value or "").strip().lower() != (customer.email_normalized or ""):
-            continue  # the email is the unifying key: it is only filled in, never switched
         if value not in ("", None) and getattr(customer, name) != value:
             setattr(customer, name, value)
             changed = True
@@ -92,10 +94,16 @@ def _apply_profile(customer: Customer, item: CustomerData, now: datetime) -> boo
     return changed
 
 
+@dataclass(frozen=True)
+class Resolved:
+    ids: list[int]  # the customer of each item, in the items' order
+    created: set[int]  # those of them this call created (or a concurrent call, a moment before)
+
+
 def customers_resolve(
     *, shop: Shop, items: Sequence[CustomerData], seen_at: Sequence[datetime] | None = None
-) -> list[int]:
-    """Customer ids for ``items`` (same order), creating customers and identities as needed.
+) -> Resolved:
+    """The customer of each item, creating customers and identities as needed.
 
     Set-based: a fixed number of queries whatever the number of items. Safe under concurrent
     calls: creation is an upsert on the unique email and identity keys, so two requests that
@@ -119,6 +127,7 @@ def customers_resolve(
     by_email = {c.email_normalized: c.pk for c in existing.values() if c.email_normalized}
 
     # Which customer each item is, where one exists; the rest are created once per batch key.
+    created: set[int] = set()
     resolved: list[int | None] = []
     to_create: dict[tuple[str, str], Customer] = {}
     for item, key, seen in zip(items, keys, seen_at, strict=True):
@@ -135,15 +144,21 @@ def customers_resolve(
 
     changed = {}
     for item, customer_id in zip(items, resolved, strict=True):
-        if customer_id is not None and _apply_profile(existing[customer_id], item, now):
-            changed[customer_id] = existing[customer_id]
+        if customer_id is None:
+            continue
+        customer = existing[customer_id]
+        email = normalize_email(item.email)
+        # A customer known only by a shop's id gets the email, unless another customer has it.
+        filled = bool(email) and customer.email_normalized is None and email not in by_email
+        if filled:
+            customer.email, customer.email_normalized = item.email.strip(), email
+            by_email[email] = customer_id
+        if _apply_profile(customer, item, now) or filled:
+            changed[customer_id] = customer
     if changed:
-        for customer in changed.values():
-            if customer.email and not customer.email_normalized:
-                customer.email_normalized = normalize_email(customer.email)
         Customer.objects.bulk_update(
             sorted(changed.values(), key=lambda c: c.pk),
-            [*PROFILE_FIELDS, "email_normalized", "marketing_consent", "marketing_consent_at", "updated_at"],
+            [*PROFILE_FIELDS, "email", "email_normalized", "marketing_consent", "marketing_consent_at", "updated_at"],
         )
 
     if to_create:
@@ -159,6 +174,7 @@ def customers_resolve(
         for i, item in enumerate(items):
             if resolved[i] is None:
                 resolved[i] = to_create[_batch_key(item)].pk
+    created = {c.pk for c in to_create.values()}
 
     # Link every (shop, external_id) to its customer; a concurrent request's link wins.
     missing = {key: cid for key, cid in zip(keys, resolved, strict=True) if key}
@@ -170,7 +186,7 @@ def customers_resolve(
     tagged = [(cid, item.tags) for item, cid in zip(items, resolved, strict=True) if item.tags]
     if tagged:
         customers_add_tags(pairs=tagged)
-    return resolved
+    return Resolved(ids=resolved, created=created & set(resolved))
 
 
 IDENTITY_BATCH = 5000  # rows per statement: 5 parameters each stays under SQLite's 32,766
@@ -212,11 +228,8 @@ def customers_add_tags(*, pairs: Sequence[tuple[int, Sequence[str]]]) -> None:
     )
 
 
-def customer_upsert(*, shop: Shop, data: CustomerData) -> tuple[Customer, bool]:
-    """Create or update one customer by external id or email; True if it was created."""
-    before = CustomerIdentity.objects.filter(shop=shop, external_id=identity_key(data)).exists() or (
-        normalize_email(data.email) is not None
-        and Customer.objects.filter(email_normalized=normalize_email(data.email)).exists()
-    )
-    (customer_id,) = customers_resolve(shop=shop, items=[data])
-    return Customer.objects.get(pk=customer_id), not before
+def customer_upsert(*, shop: Shop, data: CustomerData) -> tuple[int, bool]:
+    """Create or update one customer by external id or email: (its id, whether it is new)."""
+    result = customers_resolve(shop=shop, items=[data])
+    (customer_id,) = result.ids
+    return customer_id, customer_id in result.created

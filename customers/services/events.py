@@ -25,7 +25,7 @@ def event_record(*, shop: Shop, data: EventData) -> tuple[Event, bool]:
             replay = Event.objects.filter(shop=shop, external_id=data.external_id).first()
             if replay is not None:
                 return replay, False
-        (customer_id,) = customers_resolve(shop=shop, items=[data.customer], seen_at=[data.occurred_at])
+        (customer_id,) = customers_resolve(shop=shop, items=[data.customer], seen_at=[data.occurred_at]).ids
         values = {
             "customer_id": customer_id,
             "type": data.type,

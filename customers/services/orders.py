@@ -14,16 +14,13 @@ from decimal import Decimal
 from enum import StrEnum
 
 import orjson
-from django.db import IntegrityError, OperationalError, transaction
 
 from customers.models import ZERO, Order, OrderLine, Product, Shop
 from customers.services.bulk_writer import insert_objects, insert_rows
 from customers.services.currency import minor_unit, rates_for, to_base
 from customers.services.customers import CustomerData, customers_resolve
+from customers.services.transactions import atomic_retrying
 
-# A concurrent request that inserts the same new order makes ours fail on the unique key
-# (or, rarely, deadlock with ours); the whole batch is then re-run against its rows.
-MAX_ATTEMPTS = 3
 ORDER_FIELDS = (
     "customer_id",
     "placed_at",
@@ -103,6 +100,15 @@ def lines_subtotal(data: OrderData) -> Decimal:
     return sum((line.unit_price * line.quantity for line in data.lines), ZERO)
 
 
+def derived_subtotal(data: OrderData) -> Decimal:
+    """The subtotal stored: the lines' sum, else the one sent, else what the total implies."""
+    if data.lines:
+        return lines_subtotal(data)
+    if data.subtotal is not None:
+        return data.subtotal
+    return data.total - data.shipping_total - data.tax_total + data.discount_total
+
+
 def order_check(data: OrderData, rates: dict[str, Decimal]) -> dict[str, list[str]]:
     """Business-rule errors for one order, by field; empty if the order can be written."""
     errors: dict[str, list[str]] = {}
@@ -121,16 +127,11 @@ def order_check(data: OrderData, rates: dict[str, Decimal]) -> dict[str, list[st
             errors[name] = [f"{data.currency} amounts have at most {abs(unit.as_tuple().exponent)} decimal places."]
     if errors:
         return errors
-    subtotal = data.subtotal
-    if data.lines:
-        from_lines = lines_subtotal(data)
-        if subtotal is not None and abs(subtotal - from_lines) > unit:
-            return {"subtotal": [f"Subtotal {subtotal} does not match the lines, which add up to {from_lines}."]}
-        subtotal = from_lines
-    if subtotal is None:
-        subtotal = data.total - data.shipping_total - data.tax_total + data.discount_total
-        if subtotal < 0:
-            return {"total": ["Total is less than shipping plus tax minus discount."]}
+    subtotal = derived_subtotal(data)
+    if data.lines and data.subtotal is not None and abs(data.subtotal - subtotal) > unit:
+        return {"subtotal": [f"Subtotal {data.subtotal} does not match the lines, which add up to {subtotal}."]}
+    if subtotal < 0:
+        return {"total": ["Total is less than shipping plus tax minus discount."]}
     expected = subtotal - data.discount_total + data.shipping_total + data.tax_total
     if abs(expected - data.total) > unit:
         return {
@@ -142,21 +143,13 @@ def order_check(data: OrderData, rates: dict[str, Decimal]) -> dict[str, list[st
     return {}
 
 
-def _subtotal(data: OrderData) -> Decimal:
-    if data.lines:
-        return lines_subtotal(data)
-    if data.subtotal is not None:
-        return data.subtotal
-    return data.total - data.shipping_total - data.tax_total + data.discount_total
-
-
 def _order_values(data: OrderData, customer_id: int, rate: Decimal, digest: str) -> dict:
     return {
         "customer_id": customer_id,
         "placed_at": data.placed_at,
         "status": data.status,
         "currency": data.currency,
-        "subtotal": _subtotal(data),
+        "subtotal": derived_subtotal(data),
         "discount_total": data.discount_total,
         "shipping_total": data.shipping_total,
         "tax_total": data.tax_total,
@@ -214,7 +207,7 @@ def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: 
         return
     customer_ids = customers_resolve(
         shop=shop, items=[d.customer for _, d, _ in pending], seen_at=[d.placed_at for _, d, _ in pending]
-    )
+    ).ids
     products = _products_resolve(shop, [d for _, d, _ in pending])
     to_create, to_update = [], []
     for (i, data, digest), customer_id in zip(pending, customer_ids, strict=True):
@@ -245,13 +238,6 @@ def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: 
     )
 
 
-def _is_race(exc: Exception) -> bool:
-    """A unique-key clash or a deadlock with a concurrent request: re-running the batch fixes it."""
-    if isinstance(exc, IntegrityError):
-        return True
-    return type(exc.__cause__).__name__ in ("DeadlockDetected", "SerializationFailure")
-
-
 def orders_ingest(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResult]:
     """Create, update or recognise as unchanged each order; results in the input's order."""
     results: list[OrderResult] = [None] * len(orders)  # type: ignore[list-item]
@@ -271,12 +257,7 @@ def orders_ingest(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResul
             valid.append((i, data, payload_hash(data)))
     if not valid:
         return results
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                _write(shop, valid, rates, results)
-            break
-        except (IntegrityError, OperationalError) as exc:
-            if attempt == MAX_ATTEMPTS - 1 or not _is_race(exc):
-                raise
+    # A concurrent request that inserts the same new order makes ours fail on the unique key
+    # (or deadlock with ours); the whole batch is then re-run against its rows.
+    atomic_retrying(lambda: _write(shop, valid, rates, results), retry_integrity_errors=True)
     return results

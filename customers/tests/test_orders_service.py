@@ -138,3 +138,27 @@ def test_an_unknown_currency_is_reported_not_written():
     assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.ERROR]
     assert "currency" in results[1].errors
     assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db
+class TestEmailFillIn:
+    def test_a_customer_known_by_id_only_gets_the_email_when_one_arrives(self):
+        shop = ShopFactory()
+        orders_ingest(shop=shop, orders=[order(customer=CustomerData(external_id="c9"))])
+        orders_ingest(shop=shop, orders=[order("2", customer=CustomerData(external_id="c9", email=" Zoe@Example.com"))])
+
+        customer = Customer.objects.get()
+        assert (customer.email, customer.email_normalized) == ("Zoe@Example.com", "zoe@example.com")
+
+    def test_an_email_another_customer_has_is_not_taken(self):
+        shop = ShopFactory()
+        orders_ingest(shop=shop, orders=[order(customer=CustomerData(external_id="c9"))])
+        other = CustomerFactory(email="taken@example.com", email_normalized="taken@example.com")
+
+        results = orders_ingest(
+            shop=shop, orders=[order("2", customer=CustomerData(external_id="c9", email="taken@example.com"))]
+        )
+
+        assert results[0].outcome == Outcome.CREATED
+        assert results[0].order.customer_id != other.pk
+        assert Customer.objects.get(pk=results[0].order.customer_id).email_normalized is None
