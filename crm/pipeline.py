@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
+from crm.after_response import after_response
 from customers.models import Event, Refund, Shop
 from customers.services.customers import CustomerData, customer_upsert
 from customers.services.events import EventData, event_record
@@ -18,8 +19,9 @@ from customers.tasks import enqueue_aggregates
 
 
 def _after_commit_recompute(customer_ids: list[int]) -> None:
+    """Queue the recompute once the data is committed and, in a request, the response sent."""
     if customer_ids:
-        transaction.on_commit(lambda: enqueue_aggregates(customer_ids))
+        transaction.on_commit(lambda: after_response(lambda: enqueue_aggregates(customer_ids)))
 
 
 def orders_receive(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResult]:

@@ -22,6 +22,12 @@ def recompute_customer_aggregates_range(first_id: int, last_id: int) -> int:
     return aggregates_recompute_range(first_id=first_id, last_id=last_id)
 
 
+@shared_task
+def recompute_all_customers() -> int:
+    """Daily (CELERY_BEAT_SCHEDULE): queue a recompute of every customer; returns the task count."""
+    return enqueue_full_recompute()
+
+
 def enqueue_aggregates(customer_ids: list[int]) -> None:
     """Queue the recompute in chunks, so a big import spreads over the workers."""
     for chunk in chunked(sorted(set(customer_ids)), CHUNK_SIZE):

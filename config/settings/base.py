@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -29,6 +30,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "crm.after_response.AfterResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "crm.api.middleware.ApiBodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -138,6 +140,11 @@ CELERY_TIMEZONE = "UTC"
 # Periodic tasks are declared here and run by `make beat` (celery's own scheduler).
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "crm.tasks.purge_idempotency_records", "schedule": 3600.0},
+    # Rebuilds every customer's derived figures: the safety net under the per-order updates.
+    "recompute-all-customers": {
+        "task": "customers.tasks.recompute_all_customers",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }
 
 CACHES = (

@@ -266,3 +266,26 @@ class TestBulk:
         assert response.json()["created"] == 1000
         assert Order.objects.count() == 1000 and OrderLine.objects.count() == 1000
         assert Customer.objects.count() == 1000
+
+
+def test_a_single_order_for_a_known_customer_takes_a_fixed_number_of_queries(
+    api, order_payload, django_assert_max_num_queries
+):
+    post(api, order_payload)
+    order_payload.update(external_id="1002")
+
+    # Order lookup, customer by identity, products, order insert, lines insert, savepoints.
+    with django_assert_max_num_queries(8):
+        response = post(api, order_payload)
+
+    assert response.status_code == 201
+    assert [line["sku"] for line in response.json()["lines"]] == ["SKU-1"]
+
+
+def test_a_replayed_order_still_returns_its_lines(api, order_payload):
+    post(api, order_payload)
+
+    replay = post(api, order_payload)
+
+    assert replay.status_code == 200
+    assert replay.json()["lines"][0]["unit_price"] == "29.95"

@@ -86,12 +86,12 @@ def insert_objects(model: type[Model], objs: list[Model]) -> None:
     write_rows(model, [field.column for field in fields], rows)
 
 
-def insert_rows(model: type[Model], columns: Sequence[str], rows: list[tuple]) -> None:
-    """Insert rows given as tuples of field attnames (no ids needed back): COPY on
-    PostgreSQL without building model instances, ``bulk_create`` elsewhere."""
+def insert_rows(model: type[Model], columns: Sequence[str], rows: list[tuple]) -> list[Model] | None:
+    """Insert rows given as tuples of field attnames: COPY on PostgreSQL without building
+    model instances (returns None), else ``bulk_create`` (returns the instances it built)."""
     if not rows:
-        return
+        return []
     if connection.vendor != "postgresql" or len(rows) < COPY_THRESHOLD:
-        model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
-        return
+        return model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
     write_rows(model, [model._meta.get_field(name).column for name in columns], rows)
+    return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from customers.models import Customer, CustomerIdentity, Shop, Tag
@@ -113,15 +114,19 @@ def customers_resolve(
     seen_at = seen_at or [now] * len(items)
     keys = [identity_key(i) for i in items]
     external_ids = set(keys) - {""}
-    identities = dict(
-        CustomerIdentity.objects.filter(shop=shop, external_id__in=external_ids).values_list(
-            "external_id", "customer_id"
-        )
+    # Two index lookups: customers by this shop's identities, then by email for the rest (an
+    # OR of the two would make PostgreSQL scan the table).
+    linked = (
+        Customer.objects.filter(identities__shop_id=shop.pk, identities__external_id__in=external_ids)
+        .annotate(linked_external_id=F("identities__external_id"))
+        .order_by()
     )
+    existing: dict[int, Customer] = {}
+    identities: dict[str, int] = {}
+    for customer in linked if external_ids else ():
+        existing[customer.pk] = customer
+        identities[customer.linked_external_id] = customer.pk
     emails = {normalize_email(i.email) for i in items} - {None}
-    # Two index lookups: by id for known identities, by email for the rest (an OR of the two
-    # would make PostgreSQL scan the table).
-    existing = {c.pk: c for c in Customer.objects.filter(pk__in=set(identities.values()))}
     if emails - {c.email_normalized for c in existing.values()}:
         existing.update((c.pk, c) for c in Customer.objects.filter(email_normalized__in=emails))
     by_email = {c.email_normalized: c.pk for c in existing.values() if c.email_normalized}

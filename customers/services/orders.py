@@ -174,7 +174,8 @@ def _products_resolve(shop: Shop, orders: Sequence[OrderData]) -> dict[str, int]
                 first_seen[line.sku] = (line, order.currency)
     if not first_seen:
         return {}
-    known = dict(Product.objects.filter(shop=shop, sku__in=first_seen).values_list("sku", "id"))
+    products = Product.objects.filter(shop_id=shop.pk).order_by()  # no join for the default ordering
+    known = dict(products.filter(sku__in=first_seen).values_list("sku", "id"))
     new = {sku: seen for sku, seen in first_seen.items() if sku not in known}
     if new:
         Product.objects.bulk_create(
@@ -184,7 +185,7 @@ def _products_resolve(shop: Shop, orders: Sequence[OrderData]) -> dict[str, int]
             ],
             ignore_conflicts=True,  # a concurrent request may add the same sku
         )
-        known.update(Product.objects.filter(shop=shop, sku__in=new).values_list("sku", "id"))
+        known.update(products.filter(sku__in=new).values_list("sku", "id"))
     return known
 
 
@@ -227,7 +228,7 @@ def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: 
         Order.objects.bulk_update(to_update, [*ORDER_FIELDS, "updated_at"])
         OrderLine.objects.filter(order__in=to_update).delete()
     by_external_id = {o.external_id: o for o in (*to_create, *to_update)}
-    insert_rows(
+    lines = insert_rows(
         OrderLine,
         ["order_id", "product_id", "sku", "name", "quantity", "unit_price"],
         [
@@ -236,6 +237,20 @@ def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: 
             for ln in d.lines
         ],
     )
+    if lines is not None:
+        _keep_lines([*to_create, *to_update], lines)
+
+
+def _keep_lines(orders: list[Order], lines: list[OrderLine]) -> None:
+    """Leave each order's lines in memory, as ``prefetch_related("lines")`` would, so the
+    API response renders them without reading back what was just written."""
+    by_order: dict[int, list[OrderLine]] = {o.pk: [] for o in orders}
+    for line in lines:
+        by_order[line.order_id].append(line)
+    for order in orders:
+        cached = order.lines.get_queryset()
+        cached._result_cache, cached._prefetch_done = by_order[order.pk], True
+        order._prefetched_objects_cache = {"lines": cached}
 
 
 def orders_ingest(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResult]:
