@@ -24,8 +24,8 @@ def _after_commit_recompute(customer_ids: list[int]) -> None:
         transaction.on_commit(lambda: after_response(lambda: enqueue_aggregates(customer_ids)))
 
 
-def orders_receive(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResult]:
-    results = orders_ingest(shop=shop, orders=orders)
+def orders_receive(*, shop: Shop, orders: Sequence[OrderData], keep_lines: bool = False) -> list[OrderResult]:
+    results = orders_ingest(shop=shop, orders=orders, keep_lines=keep_lines)
     _after_commit_recompute([r.order.customer_id for r in results if r.changed])
     return results
 

@@ -55,7 +55,7 @@ class OrderUpsertView(APIView):
 
         def handle():
             data = decode(request.body, OrderIn).to_data()
-            (result,) = pipeline.orders_receive(shop=shop, orders=[data])
+            (result,) = pipeline.orders_receive(shop=shop, orders=[data], keep_lines=True)
             if result.outcome == Outcome.ERROR:
                 raise PayloadError(result.errors)
             code = status.HTTP_201_CREATED if result.outcome == Outcome.CREATED else status.HTTP_200_OK

@@ -21,6 +21,7 @@ from customers.services.currency import minor_unit, rates_for, to_base
 from customers.services.customers import CustomerData, customers_resolve
 from customers.services.transactions import atomic_retrying
 
+LINE_COLUMNS = ("order_id", "product_id", "sku", "name", "quantity", "unit_price")
 ORDER_FIELDS = (
     "customer_id",
     "placed_at",
@@ -189,13 +190,15 @@ def _products_resolve(shop: Shop, orders: Sequence[OrderData]) -> dict[str, int]
     return known
 
 
-def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: list[OrderResult]) -> None:
+def _write(
+    shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: list[OrderResult], keep_lines: bool
+) -> None:
     """Write the valid items, filling in their results. One transaction; raises on a race."""
     existing = {
         o.external_id: o
-        for o in Order.objects.select_for_update().filter(
-            shop=shop, external_id__in=[d.external_id for _, d, _ in items]
-        )
+        for o in Order.objects.select_for_update()
+        .filter(shop_id=shop.pk, external_id__in=[d.external_id for _, d, _ in items])
+        .order_by()  # the default ordering would only cost time here
     }
     pending = []
     for i, data, digest in items:
@@ -227,23 +230,21 @@ def _write(shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: 
     if to_update:
         Order.objects.bulk_update(to_update, [*ORDER_FIELDS, "updated_at"])
         OrderLine.objects.filter(order__in=to_update).delete()
-    by_external_id = {o.external_id: o for o in (*to_create, *to_update)}
-    lines = insert_rows(
-        OrderLine,
-        ["order_id", "product_id", "sku", "name", "quantity", "unit_price"],
-        [
-            (by_external_id[d.external_id].pk, products.get(ln.sku), ln.sku, ln.name, ln.quantity, ln.unit_price)
-            for _, d, _ in pending
-            for ln in d.lines
-        ],
-    )
-    if lines is not None:
-        _keep_lines([*to_create, *to_update], lines)
+    written = [*to_create, *to_update]
+    by_external_id = {o.external_id: o for o in written}
+    line_rows = [
+        (by_external_id[d.external_id].pk, products.get(ln.sku), ln.sku, ln.name, ln.quantity, ln.unit_price)
+        for _, d, _ in pending
+        for ln in d.lines
+    ]
+    insert_rows(OrderLine, LINE_COLUMNS, line_rows)
+    if keep_lines:
+        _keep_lines(written, [OrderLine(**dict(zip(LINE_COLUMNS, row, strict=True))) for row in line_rows])
 
 
 def _keep_lines(orders: list[Order], lines: list[OrderLine]) -> None:
-    """Leave each order's lines in memory, as ``prefetch_related("lines")`` would, so the
-    API response renders them without reading back what was just written."""
+    """Leave each order's lines in memory, as ``prefetch_related("lines")`` would, so a
+    response renders them without reading back what was just written."""
     by_order: dict[int, list[OrderLine]] = {o.pk: [] for o in orders}
     for line in lines:
         by_order[line.order_id].append(line)
@@ -253,8 +254,12 @@ def _keep_lines(orders: list[Order], lines: list[OrderLine]) -> None:
         order._prefetched_objects_cache = {"lines": cached}
 
 
-def orders_ingest(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResult]:
-    """Create, update or recognise as unchanged each order; results in the input's order."""
+def orders_ingest(*, shop: Shop, orders: Sequence[OrderData], keep_lines: bool = False) -> list[OrderResult]:
+    """Create, update or recognise as unchanged each order; results in the input's order.
+
+    ``keep_lines``: leave the written lines on each result's order, for a caller that
+    renders them (the single-order API); bulk callers skip building them.
+    """
     results: list[OrderResult] = [None] * len(orders)  # type: ignore[list-item]
     rates = rates_for({o.currency for o in orders})
     seen: dict[str, int] = {}
@@ -274,5 +279,5 @@ def orders_ingest(*, shop: Shop, orders: Sequence[OrderData]) -> list[OrderResul
         return results
     # A concurrent request that inserts the same new order makes ours fail on the unique key
     # (or deadlock with ours); the whole batch is then re-run against its rows.
-    atomic_retrying(lambda: _write(shop, valid, rates, results), retry_integrity_errors=True)
+    atomic_retrying(lambda: _write(shop, valid, rates, results, keep_lines), retry_integrity_errors=True)
     return results
