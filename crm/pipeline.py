@@ -15,13 +15,13 @@ from customers.services.customers import CustomerData, customer_upsert
 from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
 from customers.services.refunds import RefundData, refund_create
-from customers.tasks import enqueue_aggregates
+from customers.tasks import enqueue_recompute
 
 
 def _after_commit_recompute(customer_ids: list[int]) -> None:
     """Queue the recompute once the data is committed and, in a request, the response sent."""
     if customer_ids:
-        transaction.on_commit(lambda: after_response(lambda: enqueue_aggregates(customer_ids)))
+        transaction.on_commit(lambda: after_response(lambda: enqueue_recompute(customer_ids)))
 
 
 def orders_receive(*, shop: Shop, orders: Sequence[OrderData], keep_lines: bool = False) -> list[OrderResult]:

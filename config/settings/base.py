@@ -140,9 +140,10 @@ CELERY_TIMEZONE = "UTC"
 # Periodic tasks are declared here and run by `make beat` (celery's own scheduler).
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "crm.tasks.purge_idempotency_records", "schedule": 3600.0},
-    # Rebuilds every customer's derived figures: the safety net under the per-order updates.
-    "recompute-all-customers": {
-        "task": "customers.tasks.recompute_all_customers",
+    # Refits the CLV model, then rebuilds every customer's figures (also the safety net under
+    # the per-order updates, and what moves customers along as days pass without orders).
+    "refit-and-recompute-all-customers": {
+        "task": "customers.tasks.refit_and_recompute_all",
         "schedule": crontab(hour=3, minute=0),
     },
 }

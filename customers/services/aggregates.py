@@ -6,7 +6,7 @@ last order time and average order value from orders and refunds, and writes them
 Python loop touches a customer. Cancelled orders are left out; refunds are subtracted.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from django.db import connection
 from django.db.models import Max, Min, QuerySet
@@ -87,8 +87,12 @@ def _params(*where_params) -> list:
     return [*where_params, *COUNTED_STATUSES_EXCLUDED, timezone.now(), *where_params]
 
 
-def _run(sql: str, params: list, lock: QuerySet) -> int:
-    """Execute one chunk's UPDATE; return how many customers it updated.
+# Called with (where, where_params) inside a chunk's transaction, after its aggregates.
+ChunkHook = Callable[[str, list], object]
+
+
+def _run(sql: str, params: list, lock: QuerySet, then: Callable[[], object] | None) -> int:
+    """Execute one chunk's UPDATE, then ``then``; return how many customers it updated.
 
     The chunk's customer rows are locked in id order first: two recomputes (or a recompute
     and an ingestion) over overlapping customers then queue instead of deadlocking. A
@@ -100,29 +104,43 @@ def _run(sql: str, params: list, lock: QuerySet) -> int:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             if cursor.rowcount >= 0:
-                return cursor.rowcount
-            # Python's sqlite3 reports no rowcount for a statement that starts with WITH.
-            cursor.execute("SELECT changes()")
-            return cursor.fetchone()[0]
+                count = cursor.rowcount
+            else:  # Python's sqlite3 reports no rowcount for a statement that starts with WITH.
+                cursor.execute("SELECT changes()")
+                count = cursor.fetchone()[0]
+        if then is not None:
+            then()
+        return count
 
     return atomic_retrying(update)
 
 
-def aggregates_recompute(*, customer_ids: Sequence[int]) -> int:
-    """Recompute the aggregates of ``customer_ids``; returns how many customers were updated."""
+def aggregates_recompute(*, customer_ids: Sequence[int], then: ChunkHook | None = None) -> int:
+    """Recompute the aggregates of ``customer_ids``; returns how many customers were updated.
+
+    ``then(where, params)`` runs in each chunk's transaction after its update; ``where`` is
+    the chunk's condition on a customer id column ``{col}``.
+    """
     updated = 0
     for chunk in chunked(sorted(set(customer_ids))):
-        placeholders = ", ".join(["%s"] * len(chunk))
-        updated += _run(_sql(f"{{col}} IN ({placeholders})"), _params(*chunk), Customer.objects.filter(pk__in=chunk))
+        where = f"{{col}} IN ({', '.join(['%s'] * len(chunk))})"
+        updated += _run(
+            _sql(where),
+            _params(*chunk),
+            Customer.objects.filter(pk__in=chunk),
+            (lambda w=where, c=chunk: then(w, list(c))) if then else None,
+        )
     return updated
 
 
-def aggregates_recompute_range(*, first_id: int, last_id: int) -> int:
+def aggregates_recompute_range(*, first_id: int, last_id: int, then: ChunkHook | None = None) -> int:
     """Recompute every customer with first_id ≤ id ≤ last_id (one chunk of a full recompute)."""
+    where = "{col} BETWEEN %s AND %s"
     return _run(
-        _sql("{col} BETWEEN %s AND %s"),
+        _sql(where),
         _params(first_id, last_id),
         Customer.objects.filter(pk__gte=first_id, pk__lte=last_id),
+        (lambda: then(where, [first_id, last_id])) if then else None,
     )
 
 

@@ -5,8 +5,11 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from customers.models import Shop
-from customers.services.aggregates import aggregates_recompute_range, customer_id_ranges
+from customers.services.aggregates import customer_id_ranges
+from customers.services.clv_fitting import clv_fit
 from customers.services.demo_data import SHOPS, seed
+from customers.services.lifecycle import Context
+from customers.services.recompute import customers_recompute_range
 
 
 class Command(BaseCommand):
@@ -41,9 +44,12 @@ class Command(BaseCommand):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:  # fresh statistics, or the planner guesses wrong
                 cursor.execute("ANALYZE")
-        ranges = customer_id_ranges()
-        for first_id, last_id in tqdm(ranges, desc="Aggregates", unit=" chunks", disable=quiet):
-            aggregates_recompute_range(first_id=first_id, last_id=last_id)
+        model = clv_fit(until=end_at.date())
+        if not quiet:
+            self.stdout.write(f"CLV model: {model.get_status_display()}. {model.message}".strip())
+        ctx = Context.load()
+        for first_id, last_id in tqdm(customer_id_ranges(), desc="Customers' figures", unit=" chunks", disable=quiet):
+            customers_recompute_range(first_id=first_id, last_id=last_id, ctx=ctx)
         self.stdout.write(
             f"Seeded {stats.customers} customers, {stats.orders} orders, {stats.lines} lines, "
             f"{stats.refunds} refunds, {stats.events} events."

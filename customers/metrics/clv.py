@@ -1,0 +1,39 @@
+"""Lifetime value: historical, the marketers' simple formula, and predicted from BG/NBD + Gamma-Gamma."""
+
+import numpy as np
+
+from customers.metrics.bgnbd import BgNbd, expected_purchases
+
+DAYS_PER_MONTH = 30.0
+
+
+def simple_clv(avg_order_value, orders_per_year, lifespan_years: float) -> np.ndarray:
+    """Average order value × purchases per year × expected lifespan in years."""
+    return np.asarray(avg_order_value, dtype=np.float64) * np.asarray(orders_per_year) * lifespan_years
+
+
+def predicted_clv(
+    params: BgNbd,
+    expected_spend,
+    x,
+    t_x,
+    T,
+    *,
+    days_per_unit: float,
+    months: int = 12,
+    monthly_discount_rate: float = 0.01,
+    margin: float = 1.0,
+) -> np.ndarray:
+    """Discounted value of the purchases expected in each of the next ``months`` months.
+
+    Month i's purchases are E[Y(i months)] − E[Y(i − 1 months)], valued at the expected
+    spend per purchase, discounted by (1 + rate)^i, times the margin (1 = revenue).
+    """
+    spend = np.asarray(expected_spend, dtype=np.float64)
+    value = np.zeros_like(spend)
+    previous = np.zeros_like(spend)
+    for i in range(1, months + 1):
+        cumulative = expected_purchases(params, i * DAYS_PER_MONTH / days_per_unit, x, t_x, T)
+        value += (cumulative - previous) * spend / (1.0 + monthly_discount_rate) ** i
+        previous = cumulative
+    return value * margin

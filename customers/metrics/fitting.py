@@ -1,0 +1,58 @@
+"""Maximum-likelihood fitting shared by the BG/NBD and Gamma-Gamma models."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+
+class FitError(Exception):
+    """The optimiser did not reach a usable maximum; the message says why."""
+
+
+@dataclass(frozen=True)
+class Optimum:
+    params: np.ndarray
+    log_likelihood: float
+    iterations: int
+
+
+def maximise(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]], start: np.ndarray, total_weight: float
+) -> Optimum:
+    """Maximise a log-likelihood over log-parameters (so every parameter stays positive).
+
+    ``objective(log_params)`` returns (log-likelihood, gradient by log-parameter). The
+    optimiser sees the mean per customer, which keeps its tolerances independent of N.
+    """
+
+    def negative_mean(log_params):
+        ll, grad = objective(log_params)
+        if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
+            return np.inf, np.zeros_like(log_params)
+        return -ll / total_weight, -grad / total_weight
+
+    result = minimize(
+        negative_mean,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-20.0, 20.0)] * len(start),  # exp(±20): far beyond any plausible parameter
+        options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8},
+    )
+    if not np.isfinite(result.fun) or not np.all(np.isfinite(result.x)):
+        raise FitError(f"the likelihood is not finite at the optimiser's last point ({result.message})")
+    if not result.success:
+        raise FitError(f"the optimiser did not converge: {result.message}")
+    if np.any(np.abs(result.x) >= 19.99):
+        raise FitError("a parameter ran to the edge of its range (the data do not identify the model)")
+    return Optimum(params=np.exp(result.x), log_likelihood=-result.fun * total_weight, iterations=result.nit)
+
+
+def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct rows of ``columns`` and how many times each occurs: the likelihood is a sum
+    over customers, so customers with identical data are counted once with a weight."""
+    stacked = np.column_stack(columns)
+    unique, counts = np.unique(stacked, axis=0, return_counts=True)
+    return [unique[:, i] for i in range(unique.shape[1])], counts.astype(np.float64)
