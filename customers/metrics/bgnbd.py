@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, gammaln, hyp2f1, psi
 
-from customers.metrics.fitting import compress, maximise
+from customers.metrics.fitting import FitError, compress, maximise
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ def _objective(log_params, x, t_x, T, weights):
 def fit(x, t_x, T) -> BgNbdFit:
     """Maximum-likelihood parameters. Customers with identical (x, t_x, T) are weighted, not repeated."""
     x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
+    if not (x > 0).any():
+        raise FitError("no customer has a repeat purchase, so the dropout process cannot be estimated")
     (ux, utx, uT), weights = compress(x, t_x, T)
     scale = max(float(np.mean(T)), 1e-9)
     start = np.log([1.0, scale, 1.0, 1.0])
