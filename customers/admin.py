@@ -1,11 +1,20 @@
 from django.contrib import admin, messages
 from django.db.models import Q
 
+from customers.admin_lifecycle import (
+    ClvBandFilter,
+    PAliveFilter,
+    RfmSegmentFilter,
+    StageFilter,
+    metrics_summary,
+    stage_history,
+)
 from customers.admin_tools import CountryFilter, LargeTablePaginator
 from customers.models import (
     ApiKey,
     Customer,
     CustomerIdentity,
+    CustomerMetrics,
     Event,
     ExchangeRate,
     Order,
@@ -106,6 +115,13 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+def _metrics(customer: Customer) -> CustomerMetrics | None:
+    try:
+        return customer.metrics
+    except CustomerMetrics.DoesNotExist:
+        return None
+
+
 class IdentityInline(admin.TabularInline):
     model = CustomerIdentity
     extra = 0
@@ -114,14 +130,37 @@ class IdentityInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(LargeTableAdmin):
-    list_display = ["id", "email", "first_name", "last_name", "country", "orders_count", "net_revenue", "last_order_at"]
-    list_filter = ["marketing_consent", "first_seen_shop", CountryFilter]
-    list_select_related = ["first_seen_shop"]
+    list_display = [
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "country",
+        "orders_count",
+        "net_revenue",
+        "last_order_at",
+        "stage",
+        "rfm_segment",
+        "clv_predicted",
+        "p_alive",
+    ]
+    list_filter = [
+        StageFilter,
+        RfmSegmentFilter,
+        ClvBandFilter,
+        PAliveFilter,
+        "marketing_consent",
+        "first_seen_shop",
+        CountryFilter,
+    ]
+    list_select_related = ["first_seen_shop", "metrics"]
     search_help_text = "An email, a shop's customer id, a phone number or a CRM id (exact)."
     autocomplete_fields = ["tags", "first_seen_shop"]
     ordering = ["-id"]
     inlines = [IdentityInline]
     readonly_fields = [
+        "lifecycle",
+        "stage_history",
         "orders_count",
         "net_revenue",
         "avg_order_value",
@@ -132,6 +171,34 @@ class CustomerAdmin(LargeTableAdmin):
         "created_at",
         "updated_at",
     ]
+
+    @admin.display(description="stage", ordering="metrics__stage")
+    def stage(self, obj):
+        metrics = _metrics(obj)
+        return metrics.get_stage_display() if metrics else "—"
+
+    @admin.display(description="RFM segment")
+    def rfm_segment(self, obj):
+        metrics = _metrics(obj)
+        return (metrics.get_rfm_segment_display() or "—") if metrics else "—"
+
+    @admin.display(description="predicted CLV (12 months)", ordering="metrics__clv_predicted")
+    def clv_predicted(self, obj):
+        metrics = _metrics(obj)
+        return "—" if metrics is None or metrics.clv_predicted is None else f"{metrics.clv_predicted:,.2f}"
+
+    @admin.display(description="P(alive)", ordering="metrics__p_alive")
+    def p_alive(self, obj):
+        metrics = _metrics(obj)
+        return "—" if metrics is None or metrics.p_alive is None else f"{metrics.p_alive:.2f}"
+
+    @admin.display(description="lifecycle and value")
+    def lifecycle(self, obj):
+        return metrics_summary(_metrics(obj))
+
+    @admin.display(description="stage history")
+    def stage_history(self, obj):
+        return stage_history(list(obj.stage_changes.all()[:20]))
 
     def get_search_results(self, request, queryset, search_term):
         """Exact matches on indexed columns only, chosen by the term's shape: instant on a
@@ -199,6 +266,34 @@ class OrderAdmin(LargeTableAdmin):
     ordering = ["-placed_at"]
     inlines = [OrderLineInline, RefundInline]
     readonly_fields = ["total_base", "exchange_rate", "created_at", "updated_at"]
+
+    @admin.display(description="stage", ordering="metrics__stage")
+    def stage(self, obj):
+        metrics = _metrics(obj)
+        return metrics.get_stage_display() if metrics else "—"
+
+    @admin.display(description="RFM segment")
+    def rfm_segment(self, obj):
+        metrics = _metrics(obj)
+        return (metrics.get_rfm_segment_display() or "—") if metrics else "—"
+
+    @admin.display(description="predicted CLV (12 months)", ordering="metrics__clv_predicted")
+    def clv_predicted(self, obj):
+        metrics = _metrics(obj)
+        return "—" if metrics is None or metrics.clv_predicted is None else f"{metrics.clv_predicted:,.2f}"
+
+    @admin.display(description="P(alive)", ordering="metrics__p_alive")
+    def p_alive(self, obj):
+        metrics = _metrics(obj)
+        return "—" if metrics is None or metrics.p_alive is None else f"{metrics.p_alive:.2f}"
+
+    @admin.display(description="lifecycle and value")
+    def lifecycle(self, obj):
+        return metrics_summary(_metrics(obj))
+
+    @admin.display(description="stage history")
+    def stage_history(self, obj):
+        return stage_history(list(obj.stage_changes.all()[:20]))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

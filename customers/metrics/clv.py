@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from customers.metrics.bgnbd import BgNbd, expected_purchases
+from customers.metrics.bgnbd import BgNbd, expected_purchases_if_alive, p_alive
 
 DAYS_PER_MONTH = 30.0
 
@@ -27,13 +27,14 @@ def predicted_clv(
     """Discounted value of the purchases expected in each of the next ``months`` months.
 
     Month i's purchases are E[Y(i months)] − E[Y(i − 1 months)], valued at the expected
-    spend per purchase, discounted by (1 + rate)^i, times the margin (1 = revenue).
+    spend per purchase, discounted by (1 + rate)^i, times the margin (1 = revenue). As
+    E[Y] = P(alive) × E[Y | alive], the discounted sum is P(alive) × spend × Σ_i
+    (E[Y_i | alive] − E[Y_{i−1} | alive]) / (1 + rate)^i.
     """
+    horizons = np.arange(1, months + 1) * DAYS_PER_MONTH / days_per_unit
+    if_alive = expected_purchases_if_alive(params, horizons, x, T)  # months × customers
+    increments = np.diff(if_alive, axis=0, prepend=0.0)
+    discount = (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1)
+    discounted = discount @ increments
     spend = np.asarray(expected_spend, dtype=np.float64)
-    value = np.zeros_like(spend)
-    previous = np.zeros_like(spend)
-    for i in range(1, months + 1):
-        cumulative = expected_purchases(params, i * DAYS_PER_MONTH / days_per_unit, x, t_x, T)
-        value += (cumulative - previous) * spend / (1.0 + monthly_discount_rate) ** i
-        previous = cumulative
-    return value * margin
+    return p_alive(params, x, t_x, T) * spend * discounted * margin

@@ -50,9 +50,28 @@ def maximise(
     return Optimum(params=np.exp(result.x), log_likelihood=-result.fun * total_weight, iterations=result.nit)
 
 
+def unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Distinct rows of ``columns``, how often each occurs, and each input row's index into them.
+
+    Each column is coded by a 1-D ``np.unique`` and the codes combined into one integer key:
+    several times faster than ``np.unique(axis=0)`` on a million rows.
+    """
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    values = []
+    for column in columns:
+        distinct, codes = np.unique(column, return_inverse=True)
+        key = key * distinct.size + codes
+        values.append(distinct)
+    keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    unique_columns = []
+    for distinct in reversed(values):
+        unique_columns.append(distinct[keys % distinct.size])
+        keys = keys // distinct.size
+    return unique_columns[::-1], counts.astype(np.float64), inverse
+
+
 def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Distinct rows of ``columns`` and how many times each occurs: the likelihood is a sum
     over customers, so customers with identical data are counted once with a weight."""
-    stacked = np.column_stack(columns)
-    unique, counts = np.unique(stacked, axis=0, return_counts=True)
-    return [unique[:, i] for i in range(unique.shape[1])], counts.astype(np.float64)
+    unique, counts, _ = unique_rows(*columns)
+    return unique, counts

@@ -80,6 +80,11 @@ def _sql(where: str) -> str:
             WHERE {where.format(col="c.id")}
         ) AS agg
         WHERE {customer}.id = agg.customer_id
+          -- Only rows whose figures changed: a nightly pass rewrites almost nothing.
+          AND ({customer}.orders_count IS DISTINCT FROM agg.orders_count
+               OR {customer}.net_revenue IS DISTINCT FROM agg.net_revenue
+               OR {customer}.first_order_at IS DISTINCT FROM agg.first_order_at
+               OR {customer}.last_order_at IS DISTINCT FROM agg.last_order_at)
     """
 
 
@@ -92,7 +97,7 @@ ChunkHook = Callable[[str, list], object]
 
 
 def _run(sql: str, params: list, lock: QuerySet, then: Callable[[], object] | None) -> int:
-    """Execute one chunk's UPDATE, then ``then``; return how many customers it updated.
+    """Execute one chunk's UPDATE, then ``then``; return how many customers' figures changed.
 
     The chunk's customer rows are locked in id order first: two recomputes (or a recompute
     and an ingestion) over overlapping customers then queue instead of deadlocking. A
@@ -116,7 +121,7 @@ def _run(sql: str, params: list, lock: QuerySet, then: Callable[[], object] | No
 
 
 def aggregates_recompute(*, customer_ids: Sequence[int], then: ChunkHook | None = None) -> int:
-    """Recompute the aggregates of ``customer_ids``; returns how many customers were updated.
+    """Recompute the aggregates of ``customer_ids``; returns how many customers' figures changed.
 
     ``then(where, params)`` runs in each chunk's transaction after its update; ``where`` is
     the chunk's condition on a customer id column ``{col}``.

@@ -125,14 +125,50 @@ def order_days_sql(where: str) -> tuple[str, list]:
     return sql, list(date_params)
 
 
+# One row of ``COPY … TO STDOUT (FORMAT BINARY)`` for (bigint, integer, float8): a field
+# count, then each field's byte length and value, big-endian.
+_BINARY_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("len1", ">i4"),
+        ("customer", ">i8"),
+        ("len2", ">i4"),
+        ("day", ">i4"),
+        ("len3", ">i4"),
+        ("amount", ">f8"),
+    ]
+)
+_BINARY_HEADER = 19  # signature (11), flags (4), header extension length (4)
+
+
 def fetch_order_days(where: str, params: list, before: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(customer ids, day numbers, net amounts) of the counted orders matching ``where``.
+
+    On PostgreSQL the rows come back as binary COPY, read by numpy in one step: for five
+    million orders that is about ten times faster than building Python tuples.
+    """
     sql, leading = order_days_sql(where)
+    all_params = [*leading, *params, before]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*leading, *params, before])
-        rows = cursor.fetchall()
-    if not rows:
+        if connection.vendor == "postgresql":
+            query = cursor.cursor.mogrify(sql, all_params)
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy,
+            ):
+                data = b"".join(bytes(block) for block in copy)
+            rows = np.frombuffer(
+                data,
+                dtype=_BINARY_ROW,
+                offset=_BINARY_HEADER,
+                count=(len(data) - _BINARY_HEADER - 2) // _BINARY_ROW.itemsize,
+            )
+            return rows["customer"].astype(np.int64), rows["day"].astype(np.int64), rows["amount"].astype(np.float64)
+        cursor.execute(sql, all_params)
+        fetched = cursor.fetchall()
+    if not fetched:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
-    cid, day, amount = zip(*rows, strict=True)
+    cid, day, amount = zip(*fetched, strict=True)
     return np.array(cid, np.int64), np.array(day, np.int64), np.array(amount, np.float64)
 
 

@@ -10,20 +10,26 @@ from customers.services.aggregates import aggregates_recompute, aggregates_recom
 from customers.services.lifecycle import Context, lifecycle_recompute_chunk
 
 
+class _Lifecycle:
+    """The per-chunk hook: recomputes the chunk's metrics and counts the customers."""
+
+    def __init__(self, ctx: Context | None):
+        self.ctx = ctx or Context.load()
+        self.customers = 0
+
+    def __call__(self, where: str, params: list) -> None:
+        self.customers += lifecycle_recompute_chunk(self.ctx, where=where, params=params)
+
+
 def customers_recompute(*, customer_ids: Sequence[int], ctx: Context | None = None) -> int:
-    """Recompute these customers; returns how many were updated."""
-    ctx = ctx or Context.load()
-    return aggregates_recompute(
-        customer_ids=customer_ids,
-        then=lambda where, params: lifecycle_recompute_chunk(ctx, where=where, params=params),
-    )
+    """Recompute these customers; returns how many there were."""
+    hook = _Lifecycle(ctx)
+    aggregates_recompute(customer_ids=customer_ids, then=hook)
+    return hook.customers
 
 
 def customers_recompute_range(*, first_id: int, last_id: int, ctx: Context | None = None) -> int:
     """Recompute every customer with first_id ≤ id ≤ last_id: one chunk of a full recompute."""
-    ctx = ctx or Context.load()
-    return aggregates_recompute_range(
-        first_id=first_id,
-        last_id=last_id,
-        then=lambda where, params: lifecycle_recompute_chunk(ctx, where=where, params=params),
-    )
+    hook = _Lifecycle(ctx)
+    aggregates_recompute_range(first_id=first_id, last_id=last_id, then=hook)
+    return hook.customers

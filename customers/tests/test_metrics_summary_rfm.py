@@ -28,9 +28,7 @@ def test_an_empty_input_gives_an_empty_summary():
     assert summarise([], [], []).customer_ids.size == 0
 
 
-orders = st.lists(
-    st.tuples(st.integers(1, 6), st.integers(0, 60), st.integers(1, 500)), min_size=1, max_size=60
-)
+orders = st.lists(st.tuples(st.integers(1, 6), st.integers(0, 60), st.integers(1, 500)), min_size=1, max_size=60)
 
 
 @settings(max_examples=200, deadline=None)
