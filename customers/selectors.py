@@ -13,7 +13,11 @@ def customers_for_shop(*, shop: Shop) -> QuerySet[Customer]:
 
 def customer_profiles_for_shop(*, shop: Shop) -> QuerySet[Customer]:
     """Customers of ``shop`` with what the API profile shows: tags and this shop's identities."""
-    return customers_for_shop(shop=shop).prefetch_related(
-        "tags",
-        Prefetch("identities", queryset=CustomerIdentity.objects.filter(shop=shop), to_attr="shop_identities"),
+    return (
+        customers_for_shop(shop=shop)
+        .select_related("metrics")
+        .prefetch_related(
+            "tags",
+            Prefetch("identities", queryset=CustomerIdentity.objects.filter(shop=shop), to_attr="shop_identities"),
+        )
     )

@@ -1,8 +1,9 @@
 """DRF serializers for what the API returns. What shops send is read by ``customers.payloads``."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from customers.models import Customer, Order, OrderLine, Refund
+from customers.models import Customer, CustomerMetrics, LifecycleSettings, Order, OrderLine, Refund
 
 
 class OrderLineOutSerializer(serializers.ModelSerializer):
@@ -76,9 +77,46 @@ class EventOutSerializer(serializers.Serializer):
     external_id = serializers.CharField()
 
 
+class LifecycleOutSerializer(serializers.ModelSerializer):
+    """A customer's stage (with its reason), RFM, P(alive) and CLV, as last recomputed."""
+
+    stage_reason = serializers.SerializerMethodField(help_text="The stage and why, in plain English.")
+
+    class Meta:
+        model = CustomerMetrics
+        fields = [
+            "stage",
+            "stage_reason",
+            "stage_since",
+            "rfm_r",
+            "rfm_f",
+            "rfm_m",
+            "rfm_segment",
+            "p_alive",
+            "expected_purchases_30",
+            "expected_purchases_90",
+            "expected_purchases_365",
+            "clv_predicted",
+            "clv_simple",
+            "purchase_days",
+            "days_since_last",
+            "gap_median_days",
+            "computed_at",
+        ]
+
+    def get_stage_reason(self, metrics) -> str:
+        if "thresholds" not in self.context:  # one settings read per response, not per customer
+            self.context["thresholds"] = LifecycleSettings.load().thresholds()
+        return metrics.reason(self.context["thresholds"])
+
+
 class CustomerOutSerializer(serializers.ModelSerializer):
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     external_ids = serializers.SerializerMethodField(help_text="This shop's references to the customer.")
+    clv_historical = serializers.DecimalField(
+        source="net_revenue", max_digits=14, decimal_places=2, read_only=True, help_text="Net revenue to date."
+    )
+    lifecycle = serializers.SerializerMethodField()
 
     class Meta:
         model = Customer
@@ -105,9 +143,19 @@ class CustomerOutSerializer(serializers.ModelSerializer):
             "first_order_at",
             "last_order_at",
             "aggregates_updated_at",
+            "clv_historical",
+            "lifecycle",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(LifecycleOutSerializer(allow_null=True))
+    def get_lifecycle(self, customer) -> dict | None:
+        try:
+            metrics = customer.metrics
+        except CustomerMetrics.DoesNotExist:
+            return None
+        return LifecycleOutSerializer(metrics, context=self.context).data
 
     def get_external_ids(self, customer) -> list[str]:
         return [identity.external_id for identity in customer.shop_identities]
