@@ -210,6 +210,9 @@ class Order(TimeStampedModel):
     total = models.DecimalField(**MONEY)
     # The total converted to settings.BASE_CURRENCY at the rate in force when ingested.
     total_base = models.DecimalField(**MONEY)
+    # The sum of the order's refunds in base currency, kept by the refunds service: metrics
+    # read net revenue from the order row alone instead of joining refunds per chunk.
+    refunded_base = models.DecimalField(**MONEY, default=ZERO, db_default=ZERO)
     exchange_rate = models.DecimalField(max_digits=18, decimal_places=8, default=Decimal(1))
     discount_code = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=100, blank=True)
@@ -233,6 +236,7 @@ class Order(TimeStampedModel):
                 name="order_money_gte_0",
             ),
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
+            models.CheckConstraint(condition=Q(refunded_base__gte=0), name="order_refunded_base_gte_0"),
         ]
         indexes = [
             # Per-customer aggregates and the customer's order history, newest first.

@@ -145,12 +145,12 @@ class CustomerMetrics(models.Model):
 
     class Meta:
         verbose_name_plural = "customer metrics"
+        # Admin filters and segment conditions on stage and RFM segment, which change rarely.
+        # P(alive) and CLV change every day for every buyer: an index on them would turn each
+        # nightly in-place (HOT) update into index writes; filters on them scan this narrow table.
         indexes = [
-            # Admin filters and segment conditions on stage, RFM segment, CLV and P(alive).
             models.Index(fields=["stage"], name="metrics_stage_idx"),
             models.Index(fields=["rfm_segment"], name="metrics_rfm_segment_idx"),
-            models.Index(fields=["clv_predicted"], name="metrics_clv_predicted_idx"),
-            models.Index(fields=["p_alive"], name="metrics_p_alive_idx"),
         ]
 
     def __str__(self):

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
-from customers.models import Customer, Order, Refund
+from customers.models import Customer, Order
 from customers.services.transactions import atomic_retrying
 
 CHUNK_SIZE = 5000
@@ -37,30 +37,22 @@ def _sql(where: str) -> str:
     """The UPDATE for one chunk of customers.
 
     ``where`` is a condition on a customer id column ``{col}``, used twice (the chunk's orders,
-    the chunk's customers); its params come twice too: see ``_params``. Each stage runs once
-    per chunk: the chunk's counted orders, their refunds, the per-customer sums, the write.
+    the chunk's customers); its params come twice too: see ``_params``. Net revenue is
+    read from each order's ``refunded_base``, so no join to refunds is needed.
     """
     customer = Customer._meta.db_table
     order = Order._meta.db_table
-    refund = Refund._meta.db_table
     return f"""
-        WITH chunk_orders AS (
-            SELECT o.id, o.customer_id, o.placed_at, o.total_base
+        WITH per_customer AS (
+            SELECT o.customer_id,
+                   COUNT(*) AS orders_count,
+                   SUM(CASE WHEN o.total_base > o.refunded_base
+                            THEN o.total_base - o.refunded_base ELSE 0 END) AS net_revenue,
+                   MIN(o.placed_at) AS first_order_at,
+                   MAX(o.placed_at) AS last_order_at
             FROM {order} o
             WHERE {where.format(col="o.customer_id")} AND o.status NOT IN (%s, %s)
-        ), refunded AS (
-            SELECT r.order_id, SUM(r.amount_base) AS amount
-            FROM {refund} r JOIN chunk_orders co ON co.id = r.order_id
-            GROUP BY r.order_id
-        ), per_customer AS (
-            SELECT co.customer_id,
-                   COUNT(*) AS orders_count,
-                   SUM(CASE WHEN co.total_base > COALESCE(rf.amount, 0)
-                            THEN co.total_base - COALESCE(rf.amount, 0) ELSE 0 END) AS net_revenue,
-                   MIN(co.placed_at) AS first_order_at,
-                   MAX(co.placed_at) AS last_order_at
-            FROM chunk_orders co LEFT JOIN refunded rf ON rf.order_id = co.id
-            GROUP BY co.customer_id
+            GROUP BY o.customer_id
         )
         UPDATE {customer} SET
             orders_count = agg.orders_count,

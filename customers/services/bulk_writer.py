@@ -115,9 +115,9 @@ def upsert_rows(model: type[Model], columns: Sequence[str], rows: list[tuple]) -
     conflict = f"ON CONFLICT ({qn(columns[0])}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS upsert_{model._meta.db_table} (LIKE {table})")
             staging = qn(f"upsert_{model._meta.db_table}")
-            cursor.execute(f"TRUNCATE {staging}")
+            # Emptied at each commit; created once per connection.
+            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
             with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {staging} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

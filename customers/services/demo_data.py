@@ -28,6 +28,7 @@ from customers.models import (
     Shop,
 )
 from customers.services import bulk_writer as bw
+from customers.services.refunds import orders_refunded_backfill
 
 DAY = 86_400
 HISTORY_DAYS = 3 * 365
@@ -255,6 +256,7 @@ def seed(*, customers: int, rng_seed: int, end: datetime, chunk: int = 20_000, p
         done += n
         if progress:
             progress(n)
+    orders_refunded_backfill()  # once, after every refund is written
     bw.reset_sequences(Customer, CustomerIdentity, Order, OrderLine, Refund, Event, Product)
     return stats
 

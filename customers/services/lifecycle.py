@@ -28,7 +28,6 @@ from customers.models import (
     CustomerSignal,
     LifecycleSettings,
     Order,
-    Refund,
     StageChange,
 )
 from customers.services.bulk_writer import insert_rows, upsert_rows
@@ -105,21 +104,18 @@ def order_days_sql(where: str) -> tuple[str, list]:
     before the where params; the upper bound on placed_at follows them. Shared by the
     recompute and the CLV fit.
     """
-    order, refund = Order._meta.db_table, Refund._meta.db_table
+    order = Order._meta.db_table
     local_date, date_params = connection.ops.datetime_cast_date_sql("o.placed_at", (), settings.TIME_ZONE)
     if connection.vendor == "postgresql":
         day = f"({local_date} - DATE '1970-01-01')"
-        net = "GREATEST(o.total_base - COALESCE(rf.amount, 0), 0)::float8"
+        net = "GREATEST(o.total_base - o.refunded_base, 0)::float8"
     else:
         day = f"CAST(julianday({local_date}) - 2440587.5 AS INTEGER)"
-        net = "MAX(CAST(o.total_base AS REAL) - COALESCE(CAST(rf.amount AS REAL), 0), 0)"
+        net = "MAX(CAST(o.total_base AS REAL) - CAST(o.refunded_base AS REAL), 0)"
     excluded = ", ".join(f"'{s}'" for s in (Order.Status.CANCELLED, Order.Status.REFUNDED))
     sql = f"""
         SELECT o.customer_id, {day}, {net}
         FROM {order} o
-        LEFT JOIN (
-            SELECT r.order_id, SUM(r.amount_base) AS amount FROM {refund} r GROUP BY r.order_id
-        ) rf ON rf.order_id = o.id
         WHERE {where} AND o.status NOT IN ({excluded}) AND o.placed_at < %s
     """
     return sql, list(date_params)

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Sum
 
 from customers.models import ZERO, Order, Refund, Shop
 from customers.services.currency import minor_unit, to_base
@@ -56,7 +56,24 @@ def refund_create(*, shop: Shop, order_external_id: str, data: RefundData) -> tu
                 )
         except IntegrityError as exc:  # pragma: no cover - the lock above serialises replays
             raise DomainError("This refund was already recorded.", field="external_id") from exc
+        order.refunded_base = F("refunded_base") + refund.amount_base
+        fields = ["refunded_base", "updated_at"]
         if data.amount == left:
             order.status = Order.Status.REFUNDED
-            order.save(update_fields=["status", "updated_at"])
+            fields.append("status")
+        order.save(update_fields=fields)
+        order.refresh_from_db(fields=["refunded_base"])
         return refund, True
+
+
+REFUNDED_BASE_SQL = f"""
+    UPDATE {Order._meta.db_table} SET refunded_base = r.amount
+    FROM (SELECT order_id, SUM(amount_base) AS amount FROM {Refund._meta.db_table} GROUP BY order_id) AS r
+    WHERE {Order._meta.db_table}.id = r.order_id
+"""
+
+
+def orders_refunded_backfill() -> None:
+    """Set every order's refunded_base from its refunds (after refunds written in bulk)."""
+    with connection.cursor() as cursor:
+        cursor.execute(REFUNDED_BASE_SQL)

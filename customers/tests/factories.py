@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import factory
+from django.db.models import F
 from django.utils import timezone
 
 from customers.models import Customer, CustomerIdentity, ExchangeRate, Order, OrderLine, Refund, Shop
@@ -68,6 +69,12 @@ class RefundFactory(factory.django.DjangoModelFactory):
     amount = Decimal("1.00")
     amount_base = factory.LazyAttribute(lambda o: o.amount)
     refunded_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def add_to_order(obj, create, extracted, **kwargs):
+        """Keep the order's refunded_base, as the refunds service does."""
+        if create:
+            Order.objects.filter(pk=obj.order_id).update(refunded_base=F("refunded_base") + obj.amount_base)
 
 
 class ExchangeRateFactory(factory.django.DjangoModelFactory):
