@@ -4,7 +4,7 @@ import numpy as np
 
 from customers.metrics.bgnbd import BgNbd, expected_purchases_if_alive, p_alive
 
-DAYS_PER_MONTH = 30.0
+DAYS_PER_MONTH = 365.25 / 12  # an average month; lifetimes uses 4.345 weeks (30.415 days)
 
 
 def simple_clv(avg_order_value, orders_per_year, lifespan_years: float) -> np.ndarray:
