@@ -48,3 +48,21 @@ def test_a_full_recompute_is_split_into_range_tasks_that_the_worker_runs(worker,
 
     assert enqueue_full_recompute() == 1
     assert _wait_for(lambda: Customer.objects.get().orders_count == 1)
+
+
+def test_a_new_order_reaches_the_customers_stage_and_clv_within_two_seconds(worker, api, order_payload):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from customers.models import CustomerMetrics
+
+    order_payload["placed_at"] = (timezone.now() - timedelta(days=1)).isoformat()
+    response = api.post("/api/v1/orders", order_payload, format="json")
+    answered = time.monotonic()
+    assert response.status_code == 201
+    customer_id = response.json()["customer_id"]
+
+    assert _wait_for(lambda: CustomerMetrics.objects.filter(customer_id=customer_id, stage="new").exists(), 2.0)
+    assert time.monotonic() - answered <= 2.0
+    assert "first purchase" in CustomerMetrics.objects.get(customer_id=customer_id).reason()

@@ -1,0 +1,211 @@
+"""Lifecycle and CLV benchmark (`make bench-lifecycle`) on a seeded PostgreSQL database.
+
+Needs a database seeded with `seed_demo` (default: crm_big, 1,000,000 customers) in
+BENCH_LIFECYCLE_DATABASE_URL, and Redis for the Celery phase. Measures, in one run:
+1. the bare aggregate over all orders (the reference the full recompute is compared to);
+2. loading the fit's inputs, the BG/NBD and Gamma-Gamma fits, and predicting P(alive),
+   expected purchases and 12-month CLV for every customer;
+3. the full recompute in one process, then through Celery with 1 and with 2 workers;
+4. a straightforward per-customer ORM loop on a 10,000-customer slice, per customer;
+5. with LIFETIMES_PYTHON set (a venv with `lifetimes` and `setuptools<82`), the same fit
+   and predictions by the lifetimes package, side by side.
+Results go to bench/out/lifecycle.json and are printed as Markdown.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_URL = os.environ.get("BENCH_LIFECYCLE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm_big")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ.update(DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL, DJANGO_SETTINGS_MODULE="config.settings.local")
+sys.path.insert(0, str(ROOT))
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from customers.metrics import bgnbd, clv, gamma_gamma  # noqa: E402
+from customers.models import ClvModel, Customer, CustomerMetrics, Order  # noqa: E402
+from customers.services.aggregates import customer_id_ranges  # noqa: E402
+from customers.services.clv_fitting import clv_fit, load_inputs  # noqa: E402
+from customers.services.lifecycle import Context  # noqa: E402
+from customers.services.recompute import customers_recompute_range  # noqa: E402
+from customers.tasks import enqueue_full_recompute  # noqa: E402
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def bare_aggregate() -> float:
+    """The issue's reference query, computed in full by the database (one row returned)."""
+    sql = (
+        "SELECT count(*) FROM (SELECT customer_id, count(*), sum(total_base), min(placed_at), max(placed_at) "
+        "FROM customers_order GROUP BY customer_id) s"
+    )
+    best = []
+    for _ in range(3):
+        with connection.cursor() as cursor:
+            start = time.perf_counter()
+            cursor.execute(sql)
+            cursor.fetchone()
+            best.append(time.perf_counter() - start)
+    return min(best)
+
+
+def fit_phase() -> dict:
+    load_s, inputs = timed(lambda: load_inputs(until=timezone.localdate(), time_unit="weeks"))
+    x, t_x, T = inputs.x_tx_T()
+    m = inputs.summary.monetary
+    bg_s, bg = timed(lambda: bgnbd.fit(x, t_x, T))
+    gg_s, gg = timed(lambda: gamma_gamma.fit(x, m))
+
+    def predict():
+        bgnbd.p_alive(bg.params, x, t_x, T)
+        for days in (30, 90, 365):
+            bgnbd.expected_purchases(bg.params, days / 7, x, t_x, T)
+        spend = gamma_gamma.expected_spend(gg.params, x, m)
+        return clv.predicted_clv(bg.params, spend, x, t_x, T, days_per_unit=7)
+
+    predict_s, _ = timed(predict)
+    arrays = Path(tempfile.gettempdir()) / "crm_lifecycle_inputs.npz"
+    np.savez(arrays, x=x, t_x=t_x, T=T, m=m)
+    return {
+        "customers": int(x.size),
+        "load_s": load_s,
+        "bgnbd_fit_s": bg_s,
+        "gamma_gamma_fit_s": gg_s,
+        "fit_s": bg_s + gg_s,
+        "predict_s": predict_s,
+        "bgnbd": bg.params.as_dict(),
+        "gamma_gamma": gg.params.as_dict(),
+        "arrays": str(arrays),
+    }
+
+
+def in_process_recompute() -> float:
+    ctx = Context.load()
+    start = time.perf_counter()
+    for first_id, last_id in customer_id_ranges():
+        customers_recompute_range(first_id=first_id, last_id=last_id, ctx=ctx)
+    return time.perf_counter() - start
+
+
+def celery_recompute(workers: int) -> float:
+    """Queue every chunk, let ``workers`` worker processes run them, wait until all are done."""
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    subprocess.run([str(ROOT / ".venv/bin/celery"), "-A", "config", "purge", "-f"], env=env, capture_output=True)
+    worker = subprocess.Popen(
+        [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-c", str(workers), "--loglevel", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(8)  # the worker imports Django and connects
+        total = Customer.objects.count()
+        start_at = timezone.now()
+        start = time.perf_counter()
+        enqueue_full_recompute()
+        while CustomerMetrics.objects.filter(computed_at__gte=start_at).count() < total:
+            time.sleep(0.25)
+        return time.perf_counter() - start
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+def naive_orm_loop(n: int = 10_000) -> float:
+    """What the set-based path replaces: one customer at a time through the ORM. Returns
+    seconds per customer. Same formulas, so only the data access pattern differs."""
+    model = ClvModel.current()
+    params = bgnbd.BgNbd(model.r, model.alpha, model.a, model.b)
+    spend_params = gamma_gamma.GammaGamma(model.p, model.q, model.v)
+    today = timezone.localdate()
+    customers = list(Customer.objects.order_by("pk").values_list("pk", flat=True)[200_000 : 200_000 + n])
+    start = time.perf_counter()
+    for customer_id in customers:
+        orders = Order.objects.filter(customer_id=customer_id).exclude(status__in=["cancelled", "refunded"])
+        by_day: dict = {}
+        for placed_at, total, refunded in orders.values_list("placed_at", "total_base", "refunded_base"):
+            day = timezone.localtime(placed_at).date()
+            by_day[day] = by_day.get(day, 0.0) + max(float(total - refunded), 0.0)
+        values = {"computed_at": timezone.now(), "stage_since": timezone.now(), "purchase_days": len(by_day)}
+        if by_day:
+            days = sorted(by_day)
+            x = len(days) - 1
+            t_x, T = (days[-1] - days[0]).days / 7, (today - days[0]).days / 7
+            m = sum(by_day[d] for d in days[1:]) / x if x else 0.0
+            values["p_alive"] = float(bgnbd.p_alive(params, x, t_x, T))
+            values["expected_purchases_90"] = float(bgnbd.expected_purchases(params, 90 / 7, x, t_x, T))
+            spend = gamma_gamma.expected_spend(spend_params, x, m)
+            values["clv_predicted"] = float(clv.predicted_clv(params, spend, x, t_x, T, days_per_unit=7))
+        CustomerMetrics.objects.update_or_create(customer_id=customer_id, defaults=values)
+    return (time.perf_counter() - start) / n
+
+
+def lifetimes_side_by_side(arrays: str) -> dict | None:
+    python = os.environ.get("LIFETIMES_PYTHON")
+    if not python:
+        return None
+    script = ROOT / "bench/lifetimes_compare.py"
+    out = subprocess.run([python, str(script), arrays], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def main() -> None:
+    results: dict = {"customers": Customer.objects.count(), "orders": Order.objects.count()}
+    results["bare_aggregate_s"] = bare_aggregate()
+    clv_fit(with_holdout=False)  # the model the recompute uses
+    results["fit"] = fit_phase()
+    results["recompute_in_process_s"] = in_process_recompute()
+    results["recompute_celery_1_worker_s"] = celery_recompute(1)
+    results["recompute_celery_2_workers_s"] = celery_recompute(2)
+    results["naive_orm_s_per_customer"] = naive_orm_loop()
+    results["set_based_s_per_customer"] = results["recompute_in_process_s"] / results["customers"]
+    results["lifetimes"] = lifetimes_side_by_side(results["fit"]["arrays"])
+    (ROOT / "bench/out").mkdir(exist_ok=True)
+    (ROOT / "bench/out/lifecycle.json").write_text(json.dumps(results, indent=2))
+    fit = results["fit"]
+    rows = [
+        ("customers / orders", f"{results['customers']:,} / {results['orders']:,}"),
+        ("bare aggregate (reference)", f"{results['bare_aggregate_s']:.2f} s"),
+        ("full recompute, one process", f"{results['recompute_in_process_s']:.1f} s"),
+        ("full recompute, Celery, 1 worker", f"{results['recompute_celery_1_worker_s']:.1f} s"),
+        ("full recompute, Celery, 2 workers", f"{results['recompute_celery_2_workers_s']:.1f} s"),
+        (
+            "per customer: ORM loop vs set-based",
+            f"{results['naive_orm_s_per_customer'] * 1e3:.2f} ms vs {results['set_based_s_per_customer'] * 1e6:.0f} µs "
+            f"({results['naive_orm_s_per_customer'] / results['set_based_s_per_customer']:.0f}×)",
+        ),
+        ("fit inputs loaded (5 M orders → summaries)", f"{fit['load_s']:.2f} s"),
+        (
+            "BG/NBD + Gamma-Gamma fit",
+            f"{fit['fit_s']:.2f} s ({fit['bgnbd_fit_s']:.2f} + {fit['gamma_gamma_fit_s']:.2f})",
+        ),
+        ("P(alive), 3 horizons, 12-month CLV for all", f"{fit['predict_s']:.2f} s"),
+    ]
+    if results["lifetimes"]:
+        lt = results["lifetimes"]
+        rows.append(("lifetimes: fit (BG/NBD + Gamma-Gamma)", f"{lt['fit_s']:.1f} s"))
+        rows.append(("lifetimes: P(alive), 3 horizons, 12-month CLV", f"{lt['predict_s']:.1f} s"))
+    print("| measure | result |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
