@@ -172,11 +172,11 @@ def holdout_chart(holdout: dict):
         x = 40 + i * width
         for j, (key, color) in enumerate((("predicted", "#79aec8"), ("actual", "#417690"))):
             h = b[key] / top * height
-            bars.append((x + j * (bar + gap), 10 + height - h, bar, h, color, f"{key}: {b[key]:.2f}"))
+            bars.append((x + j * (bar + gap), f"{10 + height - h:.1f}", bar, f"{h:.1f}", color, f"{key}: {b[key]:.2f}"))
         bars.append(None)
     svg_bars = format_html_join(
         "",
-        '<rect x="{}" y="{:.1f}" width="{}" height="{:.1f}" fill="{}"><title>{}</title></rect>',
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
         [b for b in bars if b],
     )
     labels = format_html_join(
@@ -186,20 +186,20 @@ def holdout_chart(holdout: dict):
     )
     rows = format_html_join(
         "",
-        "<tr><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td></tr>",
-        [(b["frequency"], f"{b['customers']:,}", b["predicted"], b["actual"]) for b in buckets],
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        [(b["frequency"], f"{b['customers']:,}", f"{b['predicted']:.3f}", f"{b['actual']:.3f}") for b in buckets],
     )
     return format_html(
         "<p>Calibration to {}, then {} days held out. Mean purchases per customer in the holdout, by "
         "repeat purchases in calibration: <b style='color:#79aec8'>predicted</b> vs "
-        "<b style='color:#417690'>actual</b>. Total predicted {:.0f}, actual {}.</p>"
+        "<b style='color:#417690'>actual</b>. Total predicted {}, actual {}.</p>"
         '<svg role="img" aria-label="Predicted vs actual holdout purchases" width="{}" height="{}">{}{}'
         '<text x="40" y="{}" font-size="11">repeat purchases in calibration</text></svg>'
         "<table><tr><th>frequency</th><th>customers</th><th>predicted</th><th>actual</th></tr>{}</table>",
         holdout["calibration_end"],
         holdout["holdout_days"],
-        holdout["predicted_total"],
-        holdout["actual_total"],
+        f"{holdout['predicted_total']:,.0f}",
+        f"{holdout['actual_total']:,}",
         40 + len(buckets) * width,
         height + 50,
         svg_bars,

@@ -142,3 +142,21 @@ def test_extreme_parameters_never_store_nan_or_infinity():
     for row in CustomerMetrics.objects.values():
         for name, value in row.items():
             assert not (isinstance(value, float) and not math.isfinite(value)), name
+
+
+def test_a_signal_sent_twice_is_recorded_once_and_makes_an_advocate():
+    from customers.services.signals import PROMOTER, signal_record
+
+    customer = customer_with_orders(70, 40, 10)
+    for _ in range(2):
+        signal_record(customer_id=customer.pk, kind=PROMOTER, source="nps", source_id="s7", occurred_at=days_ago(1))
+
+    assert CustomerSignal.objects.filter(customer=customer).count() == 1
+    assert recompute(customer)[customer.pk].stage == "advocate"
+
+
+def test_an_unknown_signal_kind_is_refused():
+    from customers.services.signals import signal_record
+
+    with pytest.raises(ValueError, match="kind must be one of promoter, detractor"):
+        signal_record(customer_id=1, kind="fan", source="nps", occurred_at=days_ago(1))
