@@ -100,4 +100,5 @@ def expected_spend(params: GammaGamma, x, m) -> np.ndarray:
     p, q, v = params.p, params.q, params.v
     x, m = np.asarray(x, dtype=np.float64), np.asarray(m, dtype=np.float64)
     m = np.where(x > 0, m, 0.0)
-    return p * (v + x * m) / (p * x + q - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # q ≤ 1: no finite mean; stored as NULL
+        return p * (v + x * m) / (p * x + q - 1)

@@ -64,6 +64,7 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
 class RefundFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Refund
+        skip_postgeneration_save = True  # the hook updates the order, not the refund
 
     order = factory.SubFactory(OrderFactory)
     amount = Decimal("1.00")
