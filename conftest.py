@@ -19,6 +19,9 @@ ORDER = {
 }
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
 def on_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql", "pgsql"))
 
@@ -26,7 +29,11 @@ def on_postgres() -> bool:
 def pytest_collection_modifyitems(config, items):
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL")
     skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL")
+    skip_browser = pytest.mark.skip(reason=f"needs Chromium at {CHROMIUM} (apt install chromium)")
+    no_browser = not os.path.exists(CHROMIUM) and not os.environ.get("CI")
     for item in items:
+        if "browser" in item.keywords and no_browser:
+            item.add_marker(skip_browser)
         if "postgres" in item.keywords and not on_postgres():
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not os.environ.get("REDIS_URL"):

@@ -130,19 +130,18 @@ class IdentityInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(LargeTableAdmin):
+    # The lifecycle columns first: they are what a list of a million customers is read for.
     list_display = [
         "id",
         "email",
-        "first_name",
-        "last_name",
-        "country",
+        "name",
+        "stage",
+        "rfm_segment",
+        "p_alive",
+        "clv_predicted",
         "orders_count",
         "net_revenue",
         "last_order_at",
-        "stage",
-        "rfm_segment",
-        "clv_predicted",
-        "p_alive",
     ]
     list_filter = [
         StageFilter,
@@ -158,6 +157,41 @@ class CustomerAdmin(LargeTableAdmin):
     autocomplete_fields = ["tags", "first_seen_shop"]
     ordering = ["-id"]
     inlines = [IdentityInline]
+    fieldsets = [
+        ("Lifecycle and value", {"fields": ["lifecycle", "stage_history"]}),
+        (
+            "Profile",
+            {
+                "fields": [
+                    "email",
+                    ("first_name", "last_name"),
+                    ("phone", "country", "birthday"),
+                    "tags",
+                    ("marketing_consent", "marketing_consent_at"),
+                ]
+            },
+        ),
+        (
+            "Orders",
+            {
+                "fields": [
+                    ("orders_count", "net_revenue", "avg_order_value"),
+                    ("first_order_at", "last_order_at", "aggregates_updated_at"),
+                ]
+            },
+        ),
+        (
+            "Acquisition",
+            {
+                "fields": [
+                    ("first_seen_at", "first_seen_shop", "source"),
+                    ("utm_source", "utm_medium", "utm_campaign"),
+                    ("created_at", "updated_at"),
+                ],
+                "classes": ["collapse"],
+            },
+        ),
+    ]
     readonly_fields = [
         "lifecycle",
         "stage_history",
@@ -172,17 +206,21 @@ class CustomerAdmin(LargeTableAdmin):
         "updated_at",
     ]
 
+    @admin.display(description="name")
+    def name(self, obj):
+        return " ".join(part for part in (obj.first_name, obj.last_name) if part) or "—"
+
     @admin.display(description="stage", ordering="metrics__stage")
     def stage(self, obj):
         metrics = _metrics(obj)
         return metrics.get_stage_display() if metrics else "—"
 
-    @admin.display(description="RFM segment")
+    @admin.display(description="RFM")
     def rfm_segment(self, obj):
         metrics = _metrics(obj)
         return (metrics.get_rfm_segment_display() or "—") if metrics else "—"
 
-    @admin.display(description="predicted CLV (12 months)", ordering="metrics__clv_predicted")
+    @admin.display(description="CLV, 12 months", ordering="metrics__clv_predicted")
     def clv_predicted(self, obj):
         metrics = _metrics(obj)
         return "—" if metrics is None or metrics.clv_predicted is None else f"{metrics.clv_predicted:,.2f}"
@@ -267,17 +305,21 @@ class OrderAdmin(LargeTableAdmin):
     inlines = [OrderLineInline, RefundInline]
     readonly_fields = ["total_base", "exchange_rate", "created_at", "updated_at"]
 
+    @admin.display(description="name")
+    def name(self, obj):
+        return " ".join(part for part in (obj.first_name, obj.last_name) if part) or "—"
+
     @admin.display(description="stage", ordering="metrics__stage")
     def stage(self, obj):
         metrics = _metrics(obj)
         return metrics.get_stage_display() if metrics else "—"
 
-    @admin.display(description="RFM segment")
+    @admin.display(description="RFM")
     def rfm_segment(self, obj):
         metrics = _metrics(obj)
         return (metrics.get_rfm_segment_display() or "—") if metrics else "—"
 
-    @admin.display(description="predicted CLV (12 months)", ordering="metrics__clv_predicted")
+    @admin.display(description="CLV, 12 months", ordering="metrics__clv_predicted")
     def clv_predicted(self, obj):
         metrics = _metrics(obj)
         return "—" if metrics is None or metrics.clv_predicted is None else f"{metrics.clv_predicted:,.2f}"

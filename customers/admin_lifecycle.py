@@ -263,7 +263,7 @@ def metrics_summary(metrics: CustomerMetrics | None):
     )
     rows = [
         ("Stage", f"{metrics.get_stage_display()} — {metrics.reason()}"),
-        ("RFM", f"{metrics.get_rfm_segment_display() or '—'} ({scores})"),
+        ("RFM", f"{metrics.get_rfm_segment_display()} ({scores})" if metrics.rfm_segment else "not scored yet"),
         ("P(alive)", fmt(metrics.p_alive, "{:.2f}")),
         (
             "Expected purchases",
