@@ -97,31 +97,3 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: list[tuple]) -
         model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
         return
     write_rows(model, [model._meta.get_field(name).column for name in columns], rows)
-
-
-def upsert_rows(model: type[Model], columns: Sequence[str], rows: list[tuple]) -> None:
-    """Insert rows, or overwrite the existing row with the same primary key (the first column).
-
-    PostgreSQL: COPY into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO
-    UPDATE``. Elsewhere: ``executemany`` of the same upsert. Rows are tuples of column names'
-    values in ``columns`` order; call inside a transaction.
-    """
-    if not rows:
-        return
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    cols = ", ".join(qn(c) for c in columns)
-    updates = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in columns[1:])
-    conflict = f"ON CONFLICT ({qn(columns[0])}) DO UPDATE SET {updates}"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            staging = qn(f"upsert_{model._meta.db_table}")
-            # Emptied at each commit; created once per connection.
-            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
-            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {staging} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} {conflict}")
-        else:
-            placeholders = ", ".join(["%s"] * len(columns))
-            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({placeholders}) {conflict}", rows)

@@ -30,39 +30,10 @@ from customers.models import (
     Order,
     StageChange,
 )
-from customers.services.bulk_writer import insert_rows, upsert_rows
+from customers.services.bulk_writer import insert_rows
+from customers.services.column_writer import Column, upsert_columns
 
 EPOCH = date(1970, 1, 1)
-METRIC_COLUMNS = (
-    "customer_id",
-    "computed_at",
-    "model_id",
-    "purchase_days",
-    "first_purchase_on",
-    "last_purchase_on",
-    "recency_days",
-    "tenure_days",
-    "days_since_last",
-    "gap_median_days",
-    "gap_mean_days",
-    "repeat_spend_mean",
-    "rfm_r",
-    "rfm_f",
-    "rfm_m",
-    "rfm_segment",
-    "p_alive",
-    "expected_purchases_30",
-    "expected_purchases_90",
-    "expected_purchases_365",
-    "expected_spend",
-    "clv_predicted",
-    "clv_simple",
-    "promoter",
-    "detractor",
-    "stage",
-    "stage_rule",
-    "stage_since",
-)
 
 
 @dataclass(frozen=True)
@@ -223,41 +194,49 @@ def lifecycle_recompute_chunk(ctx: Context, *, where: str, params: list) -> int:
         ctx.thresholds,
     )
     changed = stage != previous["stage"]
-    stage_since = [ctx.now if c else since for c, since in zip(changed.tolist(), previous["since"], strict=True)]
+    now_us = ctx.now.timestamp() * 1e6
+    stage_since = np.where(changed, now_us, previous["since_us"])
+    scored = buyer & has_bounds
 
-    columns = {
-        "customer_id": ids,
-        "computed_at": [ctx.now] * n,
-        "model_id": [ctx.model.pk if ctx.model else None] * n,
+    columns = [
+        Column("customer_id", "int8", ids),
+        Column("computed_at", "timestamptz", np.full(n, now_us)),
+        Column("model_id", "int8", np.full(n, ctx.model.pk if ctx.model else np.nan)),
+        Column("purchase_days", "int4", purchase_days),
+        Column("first_purchase_on", "date", first_day),
+        Column("last_purchase_on", "date", last_day),
+        Column("recency_days", "int4", last_day - first_day),
+        Column("tenure_days", "int4", tenure),
+        Column("days_since_last", "int4", days_since_last),
+        Column("gap_median_days", "float8", gap_median),
+        Column("gap_mean_days", "float8", gap_mean),
+        Column("repeat_spend_mean", "float8", np.where(purchase_days > 1, repeat_mean, np.nan)),
+        Column("rfm_r", "int2", np.where(scored, r_score, np.nan)),
+        Column("rfm_f", "int2", np.where(scored, f_score, np.nan)),
+        Column("rfm_m", "int2", np.where(scored, m_score, np.nan)),
+        Column("rfm_segment", "text", segment),
+        Column("p_alive", "float8", p_alive),
+        Column("expected_purchases_30", "float8", predictions["expected_30"]),
+        Column("expected_purchases_90", "float8", predictions["expected_90"]),
+        Column("expected_purchases_365", "float8", predictions["expected_365"]),
+        Column("expected_spend", "float8", predictions["expected_spend"]),
+        Column("clv_predicted", "float8", predictions["clv"]),
+        Column("clv_simple", "float8", np.round(clv_simple, 2)),
+        Column("promoter", "bool", promoter),
+        Column("detractor", "bool", detractor),
+        Column("stage", "text", stage),
+        Column("stage_rule", "text", rule),
+        Column("stage_since", "timestamptz", stage_since),
+    ]
+    # Anything not finite (a model at the edge of its range) is stored as NULL, never as NaN.
+    upsert_columns(CustomerMetrics, columns)
+    facts = {
         "purchase_days": purchase_days,
-        "first_purchase_on": _dates(first_day),
-        "last_purchase_on": _dates(last_day),
-        "recency_days": _ints(last_day - first_day),
-        "tenure_days": _ints(tenure),
-        "days_since_last": _ints(days_since_last),
-        "gap_median_days": _floats(gap_median),
-        "gap_mean_days": _floats(gap_mean),
-        "repeat_spend_mean": _floats(np.where(purchase_days > 1, repeat_mean, np.nan)),
-        "rfm_r": _ints(np.where(buyer & has_bounds, r_score, np.nan)),
-        "rfm_f": _ints(np.where(buyer & has_bounds, f_score, np.nan)),
-        "rfm_m": _ints(np.where(buyer & has_bounds, m_score, np.nan)),
-        "rfm_segment": segment,
-        "p_alive": _floats(p_alive),
-        "expected_purchases_30": _floats(predictions["expected_30"]),
-        "expected_purchases_90": _floats(predictions["expected_90"]),
-        "expected_purchases_365": _floats(predictions["expected_365"]),
-        "expected_spend": _floats(predictions["expected_spend"]),
-        "clv_predicted": _floats(predictions["clv"]),
-        "clv_simple": _floats(np.round(clv_simple, 2)),
-        "promoter": promoter,
-        "detractor": detractor,
-        "stage": stage,
-        "stage_rule": rule,
-        "stage_since": stage_since,
+        "days_since_last": days_since_last,
+        "gap_median": gap_median,
+        "p_alive": p_alive,
     }
-    as_lists = [c if isinstance(c, list) else c.tolist() for c in columns.values()]
-    upsert_rows(CustomerMetrics, METRIC_COLUMNS, list(zip(*as_lists, strict=True)))
-    _record_changes(ctx, ids, changed, previous["stage"], stage, rule, columns)
+    _record_changes(ctx, ids, changed, previous["stage"], stage, rule, facts)
     return n
 
 
@@ -270,13 +249,13 @@ def _previous_stages(where: str, params: list) -> dict:
             params,
         )
         rows = cursor.fetchall()
-    now = timezone.now()
-    since = [s for _, _, s in rows]
+    now = timezone.now().timestamp()
+    since = np.array([s.timestamp() if s else np.nan for _, _, s in rows], dtype=np.float64)
     return {
         "ids": np.array([r[0] for r in rows], dtype=np.int64),
         "stage": np.array([r[1] or "" for r in rows], dtype=object),
-        "since": since,
-        "days_in_stage": np.array([(now - s).days if s else np.nan for s in since], dtype=np.float64),
+        "since_us": since * 1e6,
+        "days_in_stage": np.floor((now - since) / 86_400),
     }
 
 
@@ -327,37 +306,18 @@ def _predictions(ctx: Context, buyer, purchase_days, recency_days, tenure_days, 
     return out
 
 
-def _record_changes(ctx, ids, changed, before, after, rule, columns) -> None:
+def _record_changes(ctx, ids, changed, before, after, rule, facts) -> None:
     if not changed.any():
         return
     rows = []
     for i in np.flatnonzero(changed).tolist():
         text = rules.reason(
-            rule[i],
-            purchase_days=int(columns["purchase_days"][i]),
-            days_since_last=columns["days_since_last"][i],
-            gap_median=columns["gap_median_days"][i],
-            p_alive=columns["p_alive"][i],
+            str(rule[i]),
+            purchase_days=int(facts["purchase_days"][i]),
+            days_since_last=float(facts["days_since_last"][i]),
+            gap_median=float(facts["gap_median"][i]),
+            p_alive=float(facts["p_alive"][i]),
             t=ctx.thresholds,
         )
-        rows.append((int(ids[i]), before[i], after[i], ctx.now, text))
+        rows.append((int(ids[i]), str(before[i]), str(after[i]), ctx.now, text))
     insert_rows(StageChange, ["customer_id", "from_stage", "to_stage", "changed_at", "reason"], rows)
-
-
-def _floats(values) -> list:
-    """Floats for the database: NaN and ±infinity become NULL, never stored."""
-    values = np.asarray(values, dtype=np.float64)
-    return np.where(np.isfinite(values), values, None).tolist()
-
-
-def _ints(values) -> list:
-    values = np.asarray(values, dtype=np.float64)
-    ok = np.isfinite(values)
-    return np.where(ok, np.nan_to_num(values).astype(np.int64), None).tolist()
-
-
-def _dates(day_numbers) -> list:
-    values = np.asarray(day_numbers, dtype=np.float64)
-    ok = np.isfinite(values)
-    as_dates = np.nan_to_num(values).astype(np.int64).astype("datetime64[D]").tolist()
-    return [d if k else None for d, k in zip(as_dates, ok.tolist(), strict=True)]
