@@ -180,3 +180,34 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
 
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+class TestRecomputeCustomers:
+    def test_full_refits_then_gives_every_customer_a_stage(self):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from customers.models import ClvModel, CustomerMetrics
+        from customers.tests.factories import CustomerFactory, OrderFactory
+
+        OrderFactory(placed_at=timezone.now() - timedelta(days=3))
+        CustomerFactory()
+        out = StringIO()
+
+        call_command("recompute_customers", "--full", stdout=out, verbosity=0)
+
+        assert "CLV model: Not enough data. 0 repeat buyers; the model needs at least 200." in out.getvalue()
+        assert "Recomputed 2 customers" in out.getvalue()
+        assert ClvModel.objects.get().status == ClvModel.Status.NOT_ENOUGH_DATA
+        assert sorted(CustomerMetrics.objects.values_list("stage", flat=True)) == ["new", "prospect"]
+
+    def test_async_queues_one_task_per_chunk(self):
+        from customers.tests.factories import CustomerFactory
+
+        CustomerFactory()
+        out = StringIO()
+
+        call_command("recompute_customers", "--async", stdout=out)  # eager without REDIS_URL
+
+        assert "Queued 1 chunk tasks." in out.getvalue()

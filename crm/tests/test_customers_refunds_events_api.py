@@ -1,6 +1,8 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from customers.models import Customer, CustomerIdentity, Event, Order, Refund
 
@@ -93,6 +95,41 @@ class TestCustomers:
         assert len(response.json()["results"]) == 30
 
 
+class TestCustomerLifecycle:
+    def test_the_profile_carries_stage_reason_rfm_and_clv(self, api, order_payload, django_capture_on_commit_callbacks):
+        order_payload["placed_at"] = (timezone.now() - timedelta(days=2)).isoformat()
+        with django_capture_on_commit_callbacks(execute=True):
+            customer_id = api.post("/api/v1/orders", order_payload, format="json").json()["customer_id"]
+
+        body = api.get(f"/api/v1/customers/{customer_id}").json()
+
+        assert body["clv_historical"] == "59.90"
+        lifecycle = body["lifecycle"]
+        assert lifecycle["stage"] == "new"
+        assert lifecycle["stage_reason"] == "new: last order 2 days ago; first purchase"
+        assert lifecycle["purchase_days"] == 1 and lifecycle["days_since_last"] == 2
+        assert lifecycle["p_alive"] is None and lifecycle["clv_predicted"] is None  # no fitted model yet
+        assert set(lifecycle) >= {"rfm_r", "rfm_f", "rfm_m", "rfm_segment", "expected_purchases_90", "clv_simple"}
+
+    def test_a_customer_never_recomputed_has_no_lifecycle_yet(self, api):
+        customer_id = api.post("/api/v1/customers", {"external_id": "c1"}, format="json").json()["id"]
+
+        assert api.get(f"/api/v1/customers/{customer_id}").json()["lifecycle"] is None
+
+    def test_the_list_with_lifecycle_keeps_a_constant_query_count(
+        self, api, order_payload, django_assert_max_num_queries, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            for i in range(20):
+                order = dict(order_payload, external_id=f"o{i}", customer={"external_id": f"c{i}"})
+                api.post("/api/v1/orders", order, format="json")
+
+        with django_assert_max_num_queries(6):
+            response = api.get("/api/v1/customers?page_size=20")
+
+        assert [c["lifecycle"]["stage"] for c in response.json()["results"]] == ["at_risk"] * 20
+
+
 class TestRefunds:
     @pytest.fixture
     def order(self, api, order_payload):
@@ -104,6 +141,7 @@ class TestRefunds:
             first = api.post("/api/v1/orders/1001/refunds", {"amount": "9.90", "reason": "dent"}, format="json")
         order.refresh_from_db()
         assert first.status_code == 201 and order.status == "paid"
+        assert order.refunded_base == Decimal("9.90")
         assert Customer.objects.get().net_revenue == Decimal("50.00")
 
         with django_capture_on_commit_callbacks(execute=True):
