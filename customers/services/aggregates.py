@@ -9,7 +9,7 @@ Python loop touches a customer. Cancelled orders are left out; refunds are subtr
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from django.db import connection
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from customers.models import Customer, Order
@@ -88,17 +88,22 @@ def _params(*where_params) -> list:
 ChunkHook = Callable[[str, list], object]
 
 
-def _run(sql: str, params: list, lock: QuerySet, then: Callable[[], object] | None) -> int:
+def _run(sql: str, params: list, where: str, where_params: list, then: Callable[[], object] | None) -> int:
     """Execute one chunk's UPDATE, then ``then``; return how many customers' figures changed.
 
     The chunk's customer rows are locked in id order first: two recomputes (or a recompute
     and an ingestion) over overlapping customers then queue instead of deadlocking. A
-    deadlock that still happens (with an ingestion, which locks by email) is retried.
+    deadlock that still happens (with an ingestion, which locks by email) is retried. The
+    lock is raw SQL on the chunk's own condition: the ORM's ``pk__in`` with 5,000
+    placeholders cost more than the lock itself.
     """
+    customer = Customer._meta.db_table
+    lock = f"SELECT c.id FROM {customer} c WHERE {where.format(col='c.id')} ORDER BY c.id FOR UPDATE"
 
     def update() -> int:
-        list(lock.select_for_update().order_by("pk").values_list("pk", flat=True))
         with connection.cursor() as cursor:
+            if connection.features.has_select_for_update:  # SQLite locks the whole file on write
+                cursor.execute(lock, where_params)
             cursor.execute(sql, params)
             if cursor.rowcount >= 0:
                 count = cursor.rowcount
@@ -120,14 +125,23 @@ def aggregates_recompute(*, customer_ids: Sequence[int], then: ChunkHook | None 
     """
     updated = 0
     for chunk in chunked(sorted(set(customer_ids))):
-        where = f"{{col}} IN ({', '.join(['%s'] * len(chunk))})"
+        where, params = _id_list_condition(chunk)
         updated += _run(
             _sql(where),
-            _params(*chunk),
-            Customer.objects.filter(pk__in=chunk),
-            (lambda w=where, c=chunk: then(w, list(c))) if then else None,
+            _params(*params),
+            where,
+            params,
+            (lambda w=where, p=params: then(w, list(p))) if then else None,
         )
     return updated
+
+
+def _id_list_condition(ids: list[int]) -> tuple[str, list]:
+    """``{col}`` among ``ids``: one array parameter on PostgreSQL (an IN list of 5,000
+    placeholders, repeated in each query, doubled the chunk's time), an IN list elsewhere."""
+    if connection.vendor == "postgresql":
+        return "{col} = ANY(%s)", [list(ids)]
+    return f"{{col}} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
 def aggregates_recompute_range(*, first_id: int, last_id: int, then: ChunkHook | None = None) -> int:
@@ -136,7 +150,8 @@ def aggregates_recompute_range(*, first_id: int, last_id: int, then: ChunkHook |
     return _run(
         _sql(where),
         _params(first_id, last_id),
-        Customer.objects.filter(pk__gte=first_id, pk__lte=last_id),
+        where,
+        [first_id, last_id],
         (lambda: then(where, [first_id, last_id])) if then else None,
     )
 
