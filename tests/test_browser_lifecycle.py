@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from conftest import CHROMIUM
@@ -41,6 +42,9 @@ def page(live_server, admin_user):
         page.wait_for_url(f"{live_server.url}/admin/")
         yield page
         browser.close()
+        # The ORM calls a test makes while Playwright runs get connections of their own
+        # (another context); close them, or they outlive the session's test database.
+        connections.close_all()
 
 
 def test_a_customer_page_shows_stage_reason_value_and_journey(page, live_server):
