@@ -307,40 +307,6 @@ class OrderAdmin(LargeTableAdmin):
     inlines = [OrderLineInline, RefundInline]
     readonly_fields = ["total_base", "exchange_rate", "created_at", "updated_at"]
 
-    @admin.display(description="name")
-    def name(self, obj):
-        return " ".join(part for part in (obj.first_name, obj.last_name) if part) or "—"
-
-    @admin.display(description="stage", ordering="metrics__stage")
-    def stage(self, obj):
-        metrics = _metrics(obj)
-        return metrics.get_stage_display() if metrics else "—"
-
-    @admin.display(description="RFM")
-    def rfm_segment(self, obj):
-        metrics = _metrics(obj)
-        return (metrics.get_rfm_segment_display() or "—") if metrics else "—"
-
-    # Not sortable: with no index on a figure that changes daily (see docs/architecture.md),
-    # sorting a million customers by it took 2.7 s; the CLV band filter finds the top ones.
-    @admin.display(description="CLV, 12 months")
-    def clv_predicted(self, obj):
-        metrics = _metrics(obj)
-        return "—" if metrics is None or metrics.clv_predicted is None else f"{metrics.clv_predicted:,.2f}"
-
-    @admin.display(description="P(alive)")
-    def p_alive(self, obj):
-        metrics = _metrics(obj)
-        return "—" if metrics is None or metrics.p_alive is None else f"{metrics.p_alive:.2f}"
-
-    @admin.display(description="lifecycle and value")
-    def lifecycle(self, obj):
-        return metrics_summary(_metrics(obj))
-
-    @admin.display(description="stage history")
-    def stage_history(self, obj):
-        return stage_history(list(obj.stage_changes.all()[:20]))
-
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:

@@ -141,11 +141,3 @@ def expected_purchases(params: BgNbd, t, x, t_x, T) -> np.ndarray:
     """E[purchases in (T, T + t] | x, t_x, T]: equation (10) of Fader, Hardie & Lee (2005),
     the purchases expected if alive times P(alive)."""
     return expected_purchases_if_alive(params, t, x, T) * p_alive(params, x, t_x, T)
-
-
-def expected_purchases_new(params: BgNbd, t) -> np.ndarray:
-    """E[repeat purchases in (0, t]] for a customer who just made a first purchase."""
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    t = np.asarray(t, dtype=np.float64)
-    hyp = hyp2f1(r, b, a + b - 1, t / (alpha + t))
-    return (a + b - 1) / (a - 1) * (1.0 - (alpha / (alpha + t)) ** r * hyp)

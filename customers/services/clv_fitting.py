@@ -19,7 +19,7 @@ from customers.metrics import bgnbd, gamma_gamma, rfm
 from customers.metrics.fitting import FitError
 from customers.metrics.summary import TIME_UNITS, Summary, summarise
 from customers.models import ClvModel, LifecycleSettings, Shop
-from customers.services.lifecycle import EPOCH, day_number, fetch_order_days
+from customers.services.lifecycle import day_number, fetch_order_days
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def clv_fit(
     else:
         try:
             _fit_into(model, inputs)
-            if with_holdout and (until - EPOCH).days - lifecycle.holdout_days > 0:
+            if with_holdout:
                 model.holdout = _holdout_or_reason(until, lifecycle.holdout_days, time_unit, shop)
             model.status = ClvModel.Status.FITTED
         except FitError as exc:

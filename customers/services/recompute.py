@@ -11,14 +11,19 @@ from customers.services.lifecycle import Context, lifecycle_recompute_chunk
 
 
 class _Lifecycle:
-    """The per-chunk hook: recomputes the chunk's metrics and counts the customers."""
+    """The per-chunk hook: recomputes the chunk's metrics and counts the customers (once per
+    chunk, even when a deadlock makes the chunk's transaction run again)."""
 
     def __init__(self, ctx: Context | None):
         self.ctx = ctx or Context.load()
-        self.customers = 0
+        self.per_chunk: dict[str, int] = {}
 
     def __call__(self, where: str, params: list) -> None:
-        self.customers += lifecycle_recompute_chunk(self.ctx, where=where, params=params)
+        self.per_chunk[repr(params)] = lifecycle_recompute_chunk(self.ctx, where=where, params=params)
+
+    @property
+    def customers(self) -> int:
+        return sum(self.per_chunk.values())
 
 
 def customers_recompute(*, customer_ids: Sequence[int], ctx: Context | None = None) -> int:

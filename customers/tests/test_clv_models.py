@@ -151,7 +151,8 @@ class TestClosedFormsAgainstIntegration:
         rng = np.random.default_rng(3)
         T = np.full(200_000, 30.0)
         x, _ = simulate_bgnbd(self.params, T, rng)
-        assert float(bgnbd.expected_purchases_new(self.params, 30.0)) == pytest.approx(x.mean(), rel=0.02)
+        # A customer who has just made a first purchase: x = t_x = T = 0.
+        assert float(bgnbd.expected_purchases(self.params, 30.0, 0, 0.0, 0.0)) == pytest.approx(x.mean(), rel=0.02)
 
     @pytest.mark.parametrize("x,m", [(1, 10.0), (4, 35.0), (12, 8.0)])
     def test_gamma_gamma_expected_spend(self, x, m):
