@@ -36,7 +36,7 @@ from django.utils import timezone  # noqa: E402
 
 from customers.metrics import bgnbd, clv, gamma_gamma  # noqa: E402
 from customers.models import ClvModel, Customer, CustomerMetrics, Order  # noqa: E402
-from customers.services.aggregates import customer_id_ranges  # noqa: E402
+from customers.services.chunks import customer_id_ranges  # noqa: E402
 from customers.services.clv_fitting import clv_fit, load_inputs  # noqa: E402
 from customers.services.lifecycle import Context  # noqa: E402
 from customers.services.recompute import customers_recompute_range  # noqa: E402

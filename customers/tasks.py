@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from customers.services.aggregates import CHUNK_SIZE, chunked, customer_id_ranges
+from customers.services.chunks import CHUNK_SIZE, chunked, customer_id_ranges
 from customers.services.clv_fitting import clv_fit
 from customers.services.recompute import customers_recompute, customers_recompute_range
 

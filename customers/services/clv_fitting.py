@@ -49,7 +49,8 @@ def _end_of(day: date) -> datetime:
 def load_inputs(*, until: date, time_unit: str, shop: Shop | None = None) -> FitInputs:
     """Every counted order placed up to and including ``until`` (a day in the CRM's time zone)."""
     where, params = ("o.shop_id = %s", [shop.pk]) if shop else ("1 = 1", [])
-    summary = summarise(*fetch_order_days(where, params, _end_of(until)))
+    orders = fetch_order_days(where, params, _end_of(until))
+    summary = summarise(orders.customer_ids, orders.days, orders.amounts)
     return FitInputs(summary=summary, end_day=day_number(until), time_unit=time_unit)
 
 

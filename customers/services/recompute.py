@@ -1,40 +1,30 @@
-"""Recompute everything derived about customers: aggregates, then metrics, RFM, CLV and stage.
+"""Recompute everything derived about customers, one chunk per transaction.
 
-Both run per chunk of customers in one transaction (``aggregates`` locks the chunk first).
-The Celery tasks and ``manage.py recompute_customers`` call these two functions.
+A chunk's aggregates (orders count, net revenue, first and last order), metrics, RFM, CLV
+and stage all come from one read of its orders (``customers.services.lifecycle``). The
+Celery tasks and ``manage.py recompute_customers`` call these two functions.
 """
 
 from collections.abc import Sequence
 
-from customers.services.aggregates import aggregates_recompute, aggregates_recompute_range
+from customers.services.chunks import chunked, id_list_condition
 from customers.services.lifecycle import Context, lifecycle_recompute_chunk
-
-
-class _Lifecycle:
-    """The per-chunk hook: recomputes the chunk's metrics and counts the customers (once per
-    chunk, even when a deadlock makes the chunk's transaction run again)."""
-
-    def __init__(self, ctx: Context | None):
-        self.ctx = ctx or Context.load()
-        self.per_chunk: dict[str, int] = {}
-
-    def __call__(self, where: str, params: list) -> None:
-        self.per_chunk[repr(params)] = lifecycle_recompute_chunk(self.ctx, where=where, params=params)
-
-    @property
-    def customers(self) -> int:
-        return sum(self.per_chunk.values())
+from customers.services.transactions import atomic_retrying
 
 
 def customers_recompute(*, customer_ids: Sequence[int], ctx: Context | None = None) -> int:
     """Recompute these customers; returns how many there were."""
-    hook = _Lifecycle(ctx)
-    aggregates_recompute(customer_ids=customer_ids, then=hook)
-    return hook.customers
+    ctx = ctx or Context.load()
+    total = 0
+    for chunk in chunked(sorted(set(customer_ids))):
+        where, params = id_list_condition(chunk)
+        total += atomic_retrying(lambda: lifecycle_recompute_chunk(ctx, where=where, params=params))  # noqa: B023
+    return total
 
 
 def customers_recompute_range(*, first_id: int, last_id: int, ctx: Context | None = None) -> int:
     """Recompute every customer with first_id ≤ id ≤ last_id: one chunk of a full recompute."""
-    hook = _Lifecycle(ctx)
-    aggregates_recompute_range(first_id=first_id, last_id=last_id, then=hook)
-    return hook.customers
+    ctx = ctx or Context.load()
+    return atomic_retrying(
+        lambda: lifecycle_recompute_chunk(ctx, where="{col} BETWEEN %s AND %s", params=[first_id, last_id])
+    )

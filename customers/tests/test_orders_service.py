@@ -8,9 +8,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from customers.models import Customer, ExchangeRate, Order
-from customers.services.aggregates import aggregates_recompute, aggregates_recompute_range, customer_id_ranges
+from customers.services.chunks import customer_id_ranges
 from customers.services.customers import CustomerData
 from customers.services.orders import LineData, OrderData, Outcome, order_check, orders_ingest
+from customers.services.recompute import customers_recompute, customers_recompute_range
 from customers.tests.factories import CustomerFactory, OrderFactory, RefundFactory, ShopFactory
 
 WHEN = datetime(2026, 1, 2, 10, tzinfo=UTC)
@@ -77,7 +78,7 @@ def test_aggregates_exclude_cancelled_and_subtract_refunds_in_base_currency():
     RefundFactory(order=kept, amount=Decimal("5.00"), amount_base=Decimal("5.50"))
     untouched = CustomerFactory()
 
-    assert aggregates_recompute(customer_ids=[customer.pk]) == 1
+    assert customers_recompute(customer_ids=[customer.pk]) == 1
 
     customer.refresh_from_db()
     assert customer.orders_count == 2
@@ -96,7 +97,7 @@ def test_full_recompute_ranges_cover_every_customer_once():
         OrderFactory(customer=c)
 
     ranges = customer_id_ranges(size=3)
-    updated = sum(aggregates_recompute_range(first_id=a, last_id=b) for a, b in ranges)
+    updated = sum(customers_recompute_range(first_id=a, last_id=b) for a, b in ranges)
 
     assert updated == 7
     assert set(Customer.objects.values_list("orders_count", flat=True)) == {1}

@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from crm import pipeline
 from customers.models import Shop
-from customers.services.aggregates import chunked
+from customers.services.chunks import chunked
 from customers.services.csv_import import COLUMNS, CsvOrderReader
 
 BATCH = 500

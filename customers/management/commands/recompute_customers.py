@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from customers.services.aggregates import customer_id_ranges
+from customers.services.chunks import customer_id_ranges
 from customers.services.clv_fitting import clv_fit
 from customers.services.lifecycle import Context
 from customers.services.recompute import customers_recompute_range

@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from customers.models import Shop
-from customers.services.aggregates import customer_id_ranges
+from customers.services.chunks import customer_id_ranges
 from customers.services.clv_fitting import clv_fit
 from customers.services.demo_data import SHOPS, seed
 from customers.services.lifecycle import Context
