@@ -1,13 +1,11 @@
-"""Recompute customers' metrics, RFM, CLV predictions and lifecycle stage, set-based.
+"""Recompute customers' aggregates, metrics, RFM, CLV predictions and lifecycle stage, set-based.
 
-Per chunk of customers: three queries (the chunk's customers with their previous stage, their
-counted orders by day, their recent promoter/detractor signals), numpy for every figure
-(``customers.metrics``), then one upsert of the chunk's ``CustomerMetrics`` rows and one
-insert of its stage changes. No query per customer anywhere.
-
-It runs in the same transaction as the aggregates update, after that has locked the
-chunk's customers in id order, so two recomputes of one customer queue rather than both
-recording the same stage change.
+Per chunk of customers, in one transaction (``customers.services.recompute``): three reads
+(the chunk's customers, locked in id order, with their stored aggregates and previous
+stage; their counted orders; their recent promoter/detractor signals), numpy for every
+figure (``customers.metrics``), then the writes: the aggregates of the customers whose
+figures changed, one upsert of the chunk's ``CustomerMetrics`` rows, and one insert of its
+stage changes. No query per customer anywhere.
 """
 
 from dataclasses import dataclass
