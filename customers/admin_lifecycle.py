@@ -3,6 +3,7 @@ stage history and the signals other apps feed. Imported by ``customers.admin``."
 
 from django.contrib import admin
 from django.db.models import Q
+from django.shortcuts import redirect
 from django.utils.html import format_html, format_html_join
 
 from customers.admin_tools import LargeTablePaginator
@@ -110,8 +111,6 @@ class LifecycleSettingsAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        from django.shortcuts import redirect
-
         settings_row = LifecycleSettings.load()
         return redirect("admin:customers_lifecyclesettings_change", settings_row.pk)
 

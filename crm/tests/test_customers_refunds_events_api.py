@@ -68,6 +68,16 @@ class TestCustomers:
         assert [c["external_ids"] for c in first["results"]] == [["c4"], ["c3"]]
         assert [c["external_ids"] for c in second["results"]] == [["c2"], ["c1"]]
 
+    @pytest.mark.parametrize("offset", ["-17:22", "%2B23:59", "Z"])
+    def test_updated_since_takes_any_iso_offset(self, api, offset):
+        api.post("/api/v1/customers", {"external_id": "a"}, format="json")
+
+        past = api.get(f"/api/v1/customers?updated_since=1884-03-17T08:52:14{offset}")
+        future = api.get(f"/api/v1/customers?updated_since=2999-01-01T00:00:00{offset}")
+
+        assert past.status_code == 200 and len(past.json()["results"]) == 1
+        assert future.status_code == 200 and future.json()["results"] == []
+
     def test_list_filters(self, api):
         api.post("/api/v1/customers", {"external_id": "a", "country": "FR", "email": "fr@example.com"}, format="json")
         api.post("/api/v1/customers", {"external_id": "b", "country": "US"}, format="json")

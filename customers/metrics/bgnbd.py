@@ -33,25 +33,6 @@ class BgNbdFit:
     iterations: int
 
 
-def _log_terms(r, alpha, a, b, x, t_x, T):
-    """The per-customer pieces: the constant part, ln A3 ("still alive at T") and ln A4
-    ("dropped out right after the last purchase", only possible when x > 0)."""
-    const = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
-    log_a3 = -(r + x) * np.log(alpha + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_a4 = np.where(
-            x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf
-        )
-    return const, log_a3, log_a4
-
-
-def log_likelihood(params: BgNbd, x, t_x, T) -> np.ndarray:
-    """Each customer's log-likelihood."""
-    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
-    const, log_a3, log_a4 = _log_terms(params.r, params.alpha, params.a, params.b, x, t_x, T)
-    return const + np.logaddexp(log_a3, log_a4)
-
-
 class _Data:
     """Weighted distinct (x, t_x, T) rows, with each column's distinct values and codes: the
     x-only terms (gammaln, psi) are computed once per distinct x, the logs once per distinct

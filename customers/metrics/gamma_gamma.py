@@ -30,21 +30,6 @@ class GammaGammaFit:
     iterations: int
 
 
-def log_likelihood(params: GammaGamma, x, m) -> np.ndarray:
-    """Each repeat buyer's log-likelihood of their mean spend ``m`` over ``x`` purchases."""
-    p, q, v = params.p, params.q, params.v
-    x, m = np.asarray(x, dtype=np.float64), np.asarray(m, dtype=np.float64)
-    return (
-        gammaln(p * x + q)
-        - gammaln(p * x)
-        - gammaln(q)
-        + q * np.log(v)
-        + (p * x - 1) * np.log(m)
-        + p * x * np.log(x)
-        - (p * x + q) * np.log(x * m + v)
-    )
-
-
 class _Data:
     """Repeat buyers' (x, m) with the sums the likelihood needs precomputed: only
     ln(x·m + v) has to be evaluated per customer at each step; the x-only terms are

@@ -10,7 +10,7 @@ current model; too few repeat buyers gives "not enough data".
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 from django.utils import timezone
@@ -19,7 +19,7 @@ from customers.metrics import bgnbd, gamma_gamma, rfm
 from customers.metrics.fitting import FitError
 from customers.metrics.summary import TIME_UNITS, Summary, summarise
 from customers.models import ClvModel, LifecycleSettings, Shop
-from customers.services.lifecycle import day_number, fetch_order_days
+from customers.services.lifecycle import day_number, end_of_day, fetch_order_days
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +41,10 @@ class FitInputs:
         return s.frequency.astype(np.float64), s.recency(self.time_unit), s.age(self.end_day, self.time_unit)
 
 
-def _end_of(day: date) -> datetime:
-    """The first instant after ``day`` in the CRM's time zone."""
-    return timezone.make_aware(datetime.combine(day + timedelta(days=1), datetime.min.time()))
-
-
 def load_inputs(*, until: date, time_unit: str, shop: Shop | None = None) -> FitInputs:
     """Every counted order placed up to and including ``until`` (a day in the CRM's time zone)."""
     where, params = ("o.shop_id = %s", [shop.pk]) if shop else ("1 = 1", [])
-    orders = fetch_order_days(where, params, _end_of(until))
+    orders = fetch_order_days(where, params, end_of_day(until))
     summary = summarise(orders.customer_ids, orders.days, orders.amounts)
     return FitInputs(summary=summary, end_day=day_number(until), time_unit=time_unit)
 

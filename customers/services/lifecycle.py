@@ -66,6 +66,11 @@ def day_number(day: date) -> int:
     return (day - EPOCH).days
 
 
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` in the CRM's time zone."""
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), datetime.min.time()))
+
+
 def order_days_sql(where: str) -> tuple[str, list]:
     """Counted orders (not cancelled or refunded) as (customer, day number, net cents, placed
     at in microseconds since 1970-01-01 UTC): the day in the CRM's time zone, the amount in
@@ -147,7 +152,7 @@ def fetch_order_days(where: str, params: list, before: datetime) -> OrderRows:
         empty = np.empty(0, np.int64)
         return OrderRows(empty, empty, empty, empty)
     cid, day, cents, placed = zip(*fetched, strict=True)
-    placed_us = np.array([str(p) for p in placed], dtype="datetime64[us]").astype(np.int64)
+    placed_us = np.array([_micros(p) for p in placed], dtype=np.int64)
     return OrderRows(np.array(cid, np.int64), np.array(day, np.int64), np.array(cents, np.int64), placed_us)
 
 
@@ -158,8 +163,9 @@ def lifecycle_recompute_chunk(ctx: Context, *, where: str, params: list) -> int:
     ids = previous["ids"]
     if ids.size == 0:
         return 0
-    tomorrow = timezone.make_aware(datetime.combine(EPOCH + timedelta(days=ctx.today + 1), datetime.min.time()))
-    orders = fetch_order_days(where.format(col="o.customer_id"), params, tomorrow)
+    # Orders up to the end of today: one dated in the future counts from its day on.
+    today = EPOCH + timedelta(days=ctx.today)
+    orders = fetch_order_days(where.format(col="o.customer_id"), params, end_of_day(today))
     summary = summarise(orders.customer_ids, orders.days, orders.amounts)
     _update_aggregates(ctx, ids, orders, previous)
     promoter, detractor = _signals(ctx, where, params, ids)
@@ -284,12 +290,12 @@ def _previous_stages(where: str, params: list) -> dict:
         )
         rows = cursor.fetchall()
     ids, stages, since_us, counts, net_cents, first_us, last_us = zip(*rows, strict=True) if rows else ([],) * 7
-    since_s = np.array(micros(since_us, np.nan), dtype=np.float64) / 1e6
+    since = np.array(micros(since_us, np.nan), dtype=np.float64)
     return {
         "ids": np.array(ids, dtype=np.int64),
         "stage": np.array([s or "" for s in stages], dtype=object),
-        "since_us": since_s * 1e6,
-        "days_in_stage": np.floor((timezone.now().timestamp() - since_s) / 86_400),
+        "since_us": since,
+        "days_in_stage": np.floor((timezone.now().timestamp() * 1e6 - since) / 86_400e6),
         "orders_count": np.array(counts, dtype=np.int64),
         "net_cents": np.array(cents(net_cents, 0), dtype=np.int64),
         "first_us": np.array(micros(first_us, NO_ORDER), dtype=np.int64),
@@ -316,8 +322,6 @@ def _micros(value) -> int:
     """A stored datetime in µs since 1970, exactly. SQLite's raw cursor gives naive UTC."""
     if value is None:
         return NO_ORDER
-    if isinstance(value, str):
-        return int(np.datetime64(value, "us").astype(np.int64))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
