@@ -1,30 +1,62 @@
 """Celery tasks: thin and idempotent; they take ids and call services."""
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.utils import timezone
 
 from customers.services.chunks import CHUNK_SIZE, chunked, customer_id_ranges
 from customers.services.clv_fitting import clv_fit
-from customers.services.recompute import customers_recompute, customers_recompute_range
+from customers.services.recompute import (
+    changed_customer_ids,
+    customers_recompute,
+    customers_recompute_range,
+    customers_rescore_range,
+)
+
+# The nightly pass recomputes from orders every customer whose orders changed this recently,
+# so a lost per-order update is repaired by the next night even if one night is missed.
+REPAIR_LOOKBACK = timedelta(days=3)
 
 
 @shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def recompute_customers(customer_ids: list[int]) -> int:
-    """Recompute these customers' aggregates, metrics and stage. Safe to run twice: it converges."""
+    """Recompute these customers from their orders. Safe to run twice: it converges."""
     return customers_recompute(customer_ids=customer_ids)
 
 
 @shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+def rescore_customers_range(first_id: int, last_id: int) -> int:
+    """One primary-key chunk of the nightly pass; a chunk that dies can simply run again."""
+    return customers_rescore_range(first_id=first_id, last_id=last_id)
+
+
+@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def recompute_customers_range(first_id: int, last_id: int) -> int:
-    """One primary-key chunk of a full recompute; a chunk that dies can simply run again."""
+    """One primary-key chunk of a rebuild from orders."""
     return customers_recompute_range(first_id=first_id, last_id=last_id)
 
 
 @shared_task
 def refit_and_recompute_all() -> int:
-    """Nightly (CELERY_BEAT_SCHEDULE): refit the CLV model, then queue a recompute of every
-    customer in chunks. Returns the number of chunk tasks queued."""
+    """Nightly (CELERY_BEAT_SCHEDULE): queue the repair of customers whose orders changed
+    lately, refit the CLV model, then queue the pass over every customer in chunks. Returns
+    the number of chunk tasks of that pass.
+
+    The repair and the pass may run in any order: a pass chunk never overwrites a row
+    recomputed from orders after it read it, and the repair reads the orders themselves.
+    """
+    since = timezone.now() - REPAIR_LOOKBACK
+    enqueue_recompute(changed_customer_ids(since))
     clv_fit()
     return enqueue_full_recompute()
+
+
+@shared_task
+def rebuild_all_from_orders() -> int:
+    """Weekly (CELERY_BEAT_SCHEDULE): rebuild every customer from their orders, the deep
+    repair under the nightly one. Returns the number of chunk tasks queued."""
+    return enqueue_full_recompute(from_orders=True)
 
 
 def enqueue_recompute(customer_ids: list[int]) -> None:
@@ -33,9 +65,10 @@ def enqueue_recompute(customer_ids: list[int]) -> None:
         recompute_customers.delay(chunk)
 
 
-def enqueue_full_recompute() -> int:
+def enqueue_full_recompute(*, from_orders: bool = False) -> int:
     """Queue one task per primary-key range of customers; returns the number of tasks."""
+    task = recompute_customers_range if from_orders else rescore_customers_range
     ranges = customer_id_ranges()
     for first_id, last_id in ranges:
-        recompute_customers_range.delay(first_id, last_id)
+        task.delay(first_id, last_id)
     return len(ranges)

@@ -144,11 +144,16 @@ CELERY_TIMEZONE = "UTC"
 # Periodic tasks are declared here and run by `make beat` (celery's own scheduler).
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "crm.tasks.purge_idempotency_records", "schedule": 3600.0},
-    # Refits the CLV model, then rebuilds every customer's figures (also the safety net under
-    # the per-order updates, and what moves customers along as days pass without orders).
+    # Repairs customers whose orders changed lately, refits the CLV model, then moves every
+    # customer's figures and stage on by a day (from the stored purchase summaries).
     "refit-and-recompute-all-customers": {
         "task": "customers.tasks.refit_and_recompute_all",
         "schedule": crontab(hour=3, minute=0),
+    },
+    # The deep repair under the nightly one: every customer rebuilt from their orders.
+    "rebuild-all-customers-from-orders": {
+        "task": "customers.tasks.rebuild_all_from_orders",
+        "schedule": crontab(hour=4, minute=0, day_of_week=0),
     },
 }
 

@@ -46,6 +46,7 @@ class Facts:
     detractor: np.ndarray  # bool: a recent detractor signal
     previous_stage: np.ndarray  # str, "" when never computed
     days_in_previous_stage: np.ndarray  # NaN when never computed
+    previous_purchase_days: np.ndarray  # purchase days when the previous stage was computed
 
 
 # (rule, stage): rule names are stored with the stage and pick the reason's wording.
@@ -78,7 +79,8 @@ def assign(facts: Facts, t: Thresholds) -> tuple[np.ndarray, np.ndarray]:
             "no_purchase": n == 0,
             "no_purchase_for_long": since > t.lapsed_days,
             "p_alive_very_low": facts.p_alive < t.lapsed_p_alive,
-            "returned_after_lapse": lapsed_before,
+            # Only a new purchase reactivates: a refitted model raising P(alive) does not.
+            "returned_after_lapse": lapsed_before & (n > facts.previous_purchase_days),
             "recently_returned": (facts.previous_stage == REACTIVATED)
             & (facts.days_in_previous_stage <= t.reactivated_days)
             & (since <= t.reactivated_days),

@@ -247,6 +247,8 @@ class Order(TimeStampedModel):
             models.Index(fields=["status", "placed_at"], name="order_status_placed_idx"),
             # Admin search by a shop's order id, whatever the shop.
             models.Index(fields=["external_id"], name="order_external_id_idx"),
+            # The nightly repair: customers whose orders changed lately.
+            models.Index(fields=["updated_at"], name="order_updated_idx"),
         ]
 
     def __str__(self):

@@ -19,7 +19,7 @@ from customers.metrics import bgnbd, gamma_gamma, rfm
 from customers.metrics.fitting import FitError
 from customers.metrics.summary import TIME_UNITS, Summary, summarise
 from customers.models import ClvModel, LifecycleSettings, Shop
-from customers.services.lifecycle import day_number, end_of_day, fetch_order_days
+from customers.services.order_days import day_number, end_of_day, fetch_order_days
 
 logger = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ together with index arithmetic. Elsewhere (SQLite) the columns become Python row
 ``executemany``.
 """
 
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -129,3 +130,48 @@ def upsert_columns(model: type[Model], columns: list[Column]) -> None:
             rows = list(zip(*(_python_values(c) for c in columns), strict=True))
             placeholders = ", ".join(["%s"] * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders}) {conflict}", rows)
+
+
+def update_columns(model: type[Model], columns: list[Column], *, guard: Column) -> np.ndarray:
+    """Overwrite existing rows (keyed by the first column) with these values, but only where
+    ``guard.name`` still holds ``guard.values``: a row rewritten by someone else since it was
+    read is left alone. Returns the keys of the rows written.
+
+    SQLite has a single writer at a time and no concurrent rewrite to guard against, so
+    there every row is written.
+    """
+    keys = np.asarray(columns[0].values, dtype=np.int64)
+    if not keys.size:
+        return keys
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    key = qn(columns[0].name)
+    sets = ", ".join(f"{qn(c.name)} = s.{qn(c.name)}" for c in columns[1:])
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            rows = list(zip(*(_python_values(c) for c in [*columns[1:], columns[0]]), strict=True))
+            sets = ", ".join(f"{qn(c.name)} = %s" for c in columns[1:])
+            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {key} = %s", rows)
+            return keys
+        names = [qn(c.name) for c in columns]
+        # One staging table per column list, for the session; emptied at commit.
+        staging = qn(f"update_{model._meta.db_table}_{zlib.crc32(' '.join(names).encode())}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(names)}, {qn(guard.name)} AS expected FROM {table} WITH NO DATA"
+        )
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {staging} ({', '.join(names)}, expected) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.write(binary_copy_payload([*columns, Column("expected", guard.kind, guard.values)]))
+        # The key range lets PostgreSQL read the table's rows by index range and merge.
+        cursor.execute(
+            f"UPDATE {table} t SET {sets} FROM {staging} s "
+            f"WHERE t.{key} BETWEEN %s AND %s AND t.{key} = s.{key} AND t.{qn(guard.name)} = s.expected "
+            f"RETURNING t.{key}",
+            [int(keys.min()), int(keys.max())],
+        )
+        written = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+        cursor.execute(f"DELETE FROM {staging}")  # a later update in this transaction starts empty
+    return np.sort(written)

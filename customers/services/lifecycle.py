@@ -1,19 +1,26 @@
-"""Recompute customers' aggregates, metrics, RFM, CLV predictions and lifecycle stage, set-based.
+"""Recompute customers' metrics, RFM, CLV predictions and lifecycle stage, set-based.
 
-Per chunk of customers, in one transaction (``customers.services.recompute``): three reads
-(the chunk's customers, locked in id order, with their stored aggregates and previous
-stage; their counted orders; their recent promoter/detractor signals), numpy for every
-figure (``customers.metrics``), then the writes: the aggregates of the customers whose
-figures changed, one upsert of the chunk's ``CustomerMetrics`` rows, and one insert of its
-stage changes. No query per customer anywhere.
+Two ways in, per chunk of customers and in one transaction (``customers.services.recompute``):
+
+- **from orders** (``lifecycle_recompute_chunk``): after an order or refund, for a full
+  rebuild, and to repair customers whose orders changed without their update. Reads the
+  chunk's customers (locked), their counted orders and their recent signals; rebuilds the
+  purchase summary (purchase days, first and last day, gaps, repeat spend) and the
+  aggregates on ``Customer``; writes the whole metrics row.
+- **from the stored summary** (``lifecycle_rescore_chunk``): the nightly pass. Orders have
+  not changed, only the date and perhaps the model, so it reads one narrow row per customer
+  (the summary kept by the path above) instead of every order, and writes back only the
+  figures that move with time: RFM, P(alive), expected purchases, CLV, stage.
+
+Both compute every figure with numpy (``customers.metrics``, through ``_score``). No query
+per customer anywhere.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -26,13 +33,15 @@ from customers.models import (
     CustomerMetrics,
     CustomerSignal,
     LifecycleSettings,
-    Order,
     StageChange,
 )
 from customers.services.bulk_writer import insert_rows
-from customers.services.column_writer import Column, upsert_columns
+from customers.services.chunks import id_list_condition
+from customers.services.column_reader import Field, read_columns
+from customers.services.column_writer import Column, update_columns, upsert_columns
+from customers.services.order_days import EPOCH, OrderRows, day_number, end_of_day, fetch_order_days
 
-EPOCH = date(1970, 1, 1)
+STAGES = tuple(rules.STAGE_LABELS)
 
 
 @dataclass(frozen=True)
@@ -61,104 +70,50 @@ class Context:
             rfm_bounds=latest.rfm_breakpoints if latest else {},
         )
 
-
-def day_number(day: date) -> int:
-    return (day - EPOCH).days
-
-
-def end_of_day(day: date) -> datetime:
-    """The first instant after ``day`` in the CRM's time zone."""
-    return timezone.make_aware(datetime.combine(day + timedelta(days=1), datetime.min.time()))
-
-
-def order_days_sql(where: str) -> tuple[str, list]:
-    """Counted orders (not cancelled or refunded) as (customer, day number, net cents, placed
-    at in microseconds since 1970-01-01 UTC): the day in the CRM's time zone, the amount in
-    base currency net of refunds, never below 0.
-
-    ``where`` is a condition on ``o.customer_id``. Returns the SQL and the params that come
-    before the where params; the upper bound on placed_at follows them. Shared by the
-    recompute and the CLV fit.
-    """
-    order = Order._meta.db_table
-    local_date, date_params = connection.ops.datetime_cast_date_sql("o.placed_at", (), settings.TIME_ZONE)
-    if connection.vendor == "postgresql":
-        day = f"({local_date} - DATE '1970-01-01')"
-        cents = "(GREATEST(o.total_base - o.refunded_base, 0) * 100)::int8"
-        placed = "(EXTRACT(EPOCH FROM o.placed_at) * 1000000)::int8"
-    else:
-        day = f"CAST(julianday({local_date}) - 2440587.5 AS INTEGER)"
-        cents = "CAST(ROUND(MAX(o.total_base - o.refunded_base, 0) * 100) AS INTEGER)"
-        placed = "o.placed_at"  # stored as UTC text; parsed by numpy
-    excluded = ", ".join(f"'{s}'" for s in (Order.Status.CANCELLED, Order.Status.REFUNDED))
-    sql = f"""
-        SELECT o.customer_id, {day}, {cents}, {placed}
-        FROM {order} o
-        WHERE {where} AND o.status NOT IN ({excluded}) AND o.placed_at < %s
-    """
-    return sql, list(date_params)
-
-
-# One row of ``COPY … TO STDOUT (FORMAT BINARY)`` for (bigint, integer, bigint, bigint): a
-# field count, then each field's byte length and value, big-endian.
-_BINARY_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("len1", ">i4"),
-        ("customer", ">i8"),
-        ("len2", ">i4"),
-        ("day", ">i4"),
-        ("len3", ">i4"),
-        ("cents", ">i8"),
-        ("len4", ">i4"),
-        ("placed", ">i8"),
-    ]
-)
-_BINARY_HEADER = 19  # signature (11), flags (4), header extension length (4)
+    @property
+    def now_us(self) -> float:
+        return self.now.timestamp() * 1e6
 
 
 @dataclass(frozen=True)
-class OrderRows:
-    customer_ids: np.ndarray  # int64
-    days: np.ndarray  # int64 day numbers in the CRM's time zone
-    cents: np.ndarray  # int64 net amount in base-currency cents
-    placed_us: np.ndarray  # int64 microseconds since 1970-01-01 UTC
+class Purchases:
+    """Per customer of a chunk, what every figure is computed from. Floats, NaN where a
+    figure does not exist (prospects have no purchase day)."""
 
-    @property
-    def amounts(self) -> np.ndarray:
-        return self.cents / 100.0
+    purchase_days: np.ndarray  # int64, 0 for prospects
+    first_day: np.ndarray  # day numbers
+    last_day: np.ndarray
+    gap_median: np.ndarray
+    gap_mean: np.ndarray
+    repeat_mean: np.ndarray  # mean spend per repeat purchase day; NaN below two purchase days
+    total: np.ndarray  # net spend, 0 for prospects
+    orders: np.ndarray  # counted orders, 0 for prospects
 
 
-def fetch_order_days(where: str, params: list, before: datetime) -> OrderRows:
-    """The counted orders matching ``where`` (see ``order_days_sql``).
+@dataclass(frozen=True)
+class Before:
+    """What was stored for a chunk's customers before this recompute."""
 
-    On PostgreSQL the rows come back as binary COPY, read by numpy in one step: for five
-    million orders that is about ten times faster than building Python tuples.
-    """
-    sql, leading = order_days_sql(where)
-    all_params = [*leading, *params, before]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            query = cursor.cursor.mogrify(sql, all_params)
-            copy_sql = f"COPY ({query}) TO STDOUT (FORMAT BINARY)"
-            with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
-                data = b"".join(bytes(block) for block in copy)
-            count = (len(data) - _BINARY_HEADER - 2) // _BINARY_ROW.itemsize
-            rows = np.frombuffer(data, dtype=_BINARY_ROW, offset=_BINARY_HEADER, count=count)
-            return OrderRows(*(rows[f].astype(np.int64) for f in ("customer", "day", "cents", "placed")))
-        cursor.execute(sql, all_params)
-        fetched = cursor.fetchall()
-    if not fetched:
-        empty = np.empty(0, np.int64)
-        return OrderRows(empty, empty, empty, empty)
-    cid, day, cents, placed = zip(*fetched, strict=True)
-    placed_us = np.array([_micros(p) for p in placed], dtype=np.int64)
-    return OrderRows(np.array(cid, np.int64), np.array(day, np.int64), np.array(cents, np.int64), placed_us)
+    stage: np.ndarray  # str, "" when never computed
+    since_us: np.ndarray  # float µs, NaN when never computed
+    purchase_days: np.ndarray  # int64
+
+
+@dataclass(frozen=True)
+class Scored:
+    columns: list[Column]  # the figures that move with time (and the key)
+    stage: np.ndarray
+    rule: np.ndarray
+    changed: np.ndarray
+    facts: dict
+
+
+# ---------------------------------------------------------------------------- from orders
 
 
 def lifecycle_recompute_chunk(ctx: Context, *, where: str, params: list) -> int:
-    """Recompute the customers matching ``where`` (a condition on column ``{col}``); returns
-    how many. Call inside the transaction that locked them."""
+    """Recompute the customers matching ``where`` (a condition on column ``{col}``) from
+    their orders; returns how many. Call inside a transaction."""
     previous = _previous_stages(where, params)
     ids = previous["ids"]
     if ids.size == 0:
@@ -166,170 +121,95 @@ def lifecycle_recompute_chunk(ctx: Context, *, where: str, params: list) -> int:
     # Orders up to the end of today: one dated in the future counts from its day on.
     today = EPOCH + timedelta(days=ctx.today)
     orders = fetch_order_days(where.format(col="o.customer_id"), params, end_of_day(today))
-    summary = summarise(orders.customer_ids, orders.days, orders.amounts)
     _update_aggregates(ctx, ids, orders, previous)
-    promoter, detractor = _signals(ctx, where, params, ids)
 
-    # Align the buyers' summary to the chunk's customers (prospects have no summary row).
+    summary = summarise(orders.customer_ids, orders.days, orders.amounts)
     n = ids.size
     pos = np.searchsorted(ids, summary.customer_ids)
-    purchase_days = np.zeros(n, np.int64)
-    purchase_days[pos] = summary.purchase_days
 
     def spread(values, fill=np.nan):
         out = np.full(n, fill, dtype=np.float64)
         out[pos] = values
         return out
 
-    first_day, last_day = spread(summary.first_day), spread(summary.last_day)
-    days_since_last = ctx.today - last_day
-    tenure = ctx.today - first_day
-    gap_median, gap_mean = spread(summary.gap_median), spread(summary.gap_mean)
-    total, orders = spread(summary.total, 0.0), spread(summary.orders, 0.0)
-    repeat_mean = spread(summary.monetary)
-
-    buyer = purchase_days > 0
-    r_score, f_score, m_score = rfm.scores(days_since_last, purchase_days, total, ctx.rfm_bounds)
-    has_bounds = bool(ctx.rfm_bounds)
-    segment = np.where(buyer & has_bounds, rfm.segments(r_score, f_score, m_score), "")
-
-    predictions = _predictions(ctx, buyer, purchase_days, last_day - first_day, tenure, repeat_mean)
-    p_alive = predictions["p_alive"]
-
-    aov = np.divide(total, orders, out=np.zeros(n), where=orders > 0)
-    years = np.maximum(np.nan_to_num(tenure, nan=0.0), 365.0) / 365.0
-    clv_simple = np.where(buyer, clv.simple_clv(aov, orders / years, ctx.settings.simple_lifespan_years), np.nan)
-
-    stage, rule = rules.assign(
-        rules.Facts(
-            purchase_days=purchase_days,
-            days_since_last=days_since_last,
-            gap_median=gap_median,
-            p_alive=p_alive,
-            promoter=promoter,
-            detractor=detractor,
-            previous_stage=previous["stage"],
-            days_in_previous_stage=previous["days_in_stage"],
-        ),
-        ctx.thresholds,
+    purchase_days = np.zeros(n, np.int64)
+    purchase_days[pos] = summary.purchase_days
+    purchases = Purchases(
+        purchase_days=purchase_days,
+        first_day=spread(summary.first_day),
+        last_day=spread(summary.last_day),
+        gap_median=spread(summary.gap_median),
+        gap_mean=spread(summary.gap_mean),
+        repeat_mean=np.where(purchase_days > 1, spread(summary.monetary), np.nan),
+        total=spread(summary.total, 0.0),
+        orders=spread(summary.orders, 0.0),
     )
-    changed = stage != previous["stage"]
-    now_us = ctx.now.timestamp() * 1e6
-    stage_since = np.where(changed, now_us, previous["since_us"])
-    scored = buyer & has_bounds
-
-    columns = [
-        Column("customer_id", "int8", ids),
-        Column("computed_at", "timestamptz", np.full(n, now_us)),
-        Column("model_id", "int8", np.full(n, ctx.model.pk if ctx.model else np.nan)),
-        Column("purchase_days", "int4", purchase_days),
-        Column("first_purchase_on", "date", first_day),
-        Column("last_purchase_on", "date", last_day),
-        Column("recency_days", "int4", last_day - first_day),
-        Column("tenure_days", "int4", tenure),
-        Column("days_since_last", "int4", days_since_last),
-        Column("gap_median_days", "float8", gap_median),
-        Column("gap_mean_days", "float8", gap_mean),
-        Column("repeat_spend_mean", "float8", np.where(purchase_days > 1, repeat_mean, np.nan)),
-        Column("rfm_r", "int2", np.where(scored, r_score, np.nan)),
-        Column("rfm_f", "int2", np.where(scored, f_score, np.nan)),
-        Column("rfm_m", "int2", np.where(scored, m_score, np.nan)),
-        Column("rfm_segment", "text", segment),
-        Column("p_alive", "float8", p_alive),
-        Column("expected_purchases_30", "float8", predictions["expected_30"]),
-        Column("expected_purchases_90", "float8", predictions["expected_90"]),
-        Column("expected_purchases_365", "float8", predictions["expected_365"]),
-        Column("expected_spend", "float8", predictions["expected_spend"]),
-        Column("clv_predicted", "float8", predictions["clv"]),
-        Column("clv_simple", "float8", np.round(clv_simple, 2)),
-        Column("promoter", "bool", promoter),
-        Column("detractor", "bool", detractor),
-        Column("stage", "text", stage),
-        Column("stage_rule", "text", rule),
-        Column("stage_since", "timestamptz", stage_since),
+    before = Before(stage=previous["stage"], since_us=previous["since_us"], purchase_days=previous["purchase_days"])
+    promoter, detractor = _signals(ctx, where, params, ids)
+    scored = _score(ctx, ids, purchases, before, promoter, detractor)
+    stored_summary = [
+        Column("purchase_days", "int4", purchases.purchase_days),
+        Column("first_purchase_on", "date", purchases.first_day),
+        Column("last_purchase_on", "date", purchases.last_day),
+        Column("recency_days", "int4", purchases.last_day - purchases.first_day),
+        Column("gap_median_days", "float8", purchases.gap_median),
+        Column("gap_mean_days", "float8", purchases.gap_mean),
+        Column("repeat_spend_mean", "float8", purchases.repeat_mean),
     ]
     # Anything not finite (a model at the edge of its range) is stored as NULL, never as NaN.
-    upsert_columns(CustomerMetrics, columns)
-    facts = {
-        "purchase_days": purchase_days,
-        "days_since_last": days_since_last,
-        "gap_median": gap_median,
-        "p_alive": p_alive,
-    }
-    _record_changes(ctx, ids, changed, previous["stage"], stage, rule, facts)
+    upsert_columns(CustomerMetrics, [*scored.columns, *stored_summary])
+    _record_changes(ctx, ids, scored, before.stage)
     return n
 
 
 def _previous_stages(where: str, params: list) -> dict:
     """The chunk's customers, locked in id order, with their stored aggregates and stage.
 
-    The lock makes two recomputes of one customer (or a recompute and an ingestion) queue
-    instead of both recording the same stage change, and in one order, so they cannot
-    deadlock each other; a deadlock with an ingestion (which locks by email) is retried.
+    The locks (metrics rows, then customers, both in id order) make two recomputes of one
+    customer, or a recompute and an ingestion, queue instead of both recording the same
+    stage change; the nightly pass, which takes no lock, skips rows rewritten since it read
+    them. A deadlock with an ingestion (which locks by email) is retried.
     """
     customer, metrics = Customer._meta.db_table, CustomerMetrics._meta.db_table
-    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
-    if connection.vendor == "postgresql":  # integers straight from the database: no Python conversion
-        columns = [
-            "(EXTRACT(EPOCH FROM m.stage_since) * 1000000)::int8",
-            "(c.net_revenue * 100)::int8",
-            "(EXTRACT(EPOCH FROM c.first_order_at) * 1000000)::int8",
-            "(EXTRACT(EPOCH FROM c.last_order_at) * 1000000)::int8",
-        ]
-        micros, cents = _none_as, _none_as
-    else:
-        columns = ["m.stage_since", "c.net_revenue", "c.first_order_at", "c.last_order_at"]
-        micros, cents = _micros_or, _cents_or
-    since, net, first, last = columns
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT c.id, m.stage, {since}, c.orders_count, {net}, {first}, {last} "
-            f"FROM {customer} c LEFT JOIN {metrics} m ON m.customer_id = c.id "
-            f"WHERE {where.format(col='c.id')} ORDER BY c.id{lock}",
-            params,
-        )
-        rows = cursor.fetchall()
-    ids, stages, since_us, counts, net_cents, first_us, last_us = zip(*rows, strict=True) if rows else ([],) * 7
-    since = np.array(micros(since_us, np.nan), dtype=np.float64)
-    return {
-        "ids": np.array(ids, dtype=np.int64),
-        "stage": np.array([s or "" for s in stages], dtype=object),
-        "since_us": since,
-        "days_in_stage": np.floor((timezone.now().timestamp() * 1e6 - since) / 86_400e6),
-        "orders_count": np.array(counts, dtype=np.int64),
-        "net_cents": np.array(cents(net_cents, 0), dtype=np.int64),
-        "first_us": np.array(micros(first_us, NO_ORDER), dtype=np.int64),
-        "last_us": np.array(micros(last_us, NO_ORDER), dtype=np.int64),
-    }
+    lock = ""
+    if connection.features.has_select_for_update_of:
+        lock = " FOR UPDATE OF c"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {metrics} m WHERE {where.format(col='m.customer_id')} "
+                "ORDER BY m.customer_id FOR UPDATE",
+                params,
+            )
+    fields = [
+        Field("id", "c.id"),
+        Field("stage", "m.stage", "choice", choices=STAGES),
+        Field("since", "m.stage_since", "micros", missing=NO_ORDER),
+        Field("purchase_days", "m.purchase_days"),
+        Field("orders_count", "c.orders_count"),
+        Field("net_cents", "ROUND(c.net_revenue * 100)"),
+        Field("first_us", "c.first_order_at", "micros", missing=NO_ORDER),
+        Field("last_us", "c.last_order_at", "micros", missing=NO_ORDER),
+    ]
+    rows = read_columns(
+        fields,
+        f"FROM {customer} c LEFT JOIN {metrics} m ON m.customer_id = c.id "
+        f"WHERE {where.format(col='c.id')} ORDER BY c.id{lock}",
+        params,
+    )
+    since = np.where(rows["since"] == NO_ORDER, np.nan, rows["since"].astype(np.float64))
+    return {**rows, "ids": rows["id"], "stage": _stage_names(rows["stage"]), "since_us": since}
 
 
-def _none_as(values, missing) -> list:
-    return [missing if v is None else v for v in values]
+NO_ORDER = -(2**62)  # stands for a missing time in comparisons
 
 
-def _micros_or(values, missing) -> list:
-    return [missing if v is None else _micros(v) for v in values]
-
-
-def _cents_or(values, missing) -> list:
-    return [missing if v is None else round(Decimal(str(v)) * 100) for v in values]
-
-
-NO_ORDER = -(2**62)  # stands for a missing first/last order time in comparisons
-
-
-def _micros(value) -> int:
-    """A stored datetime in µs since 1970, exactly. SQLite's raw cursor gives naive UTC."""
-    if value is None:
-        return NO_ORDER
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+def _stage_names(codes: np.ndarray) -> np.ndarray:
+    return np.array(("", *STAGES), dtype=object)[codes]
 
 
 def _update_aggregates(ctx: Context, ids: np.ndarray, orders: OrderRows, previous: dict) -> None:
     """Orders count, net revenue, AOV and first/last order per customer, from the rows just
-    read; written only for customers whose figures changed (few, on a nightly pass)."""
+    read; written only for customers whose figures changed."""
     n = ids.size
     pos = np.searchsorted(ids, orders.customer_ids)
     count = np.bincount(pos, minlength=n)
@@ -375,6 +255,87 @@ def _update_aggregates(ctx: Context, ids: np.ndarray, orders: OrderRows, previou
         )
 
 
+# ----------------------------------------------------------------- from the stored summary
+
+
+def lifecycle_rescore_chunk(ctx: Context, *, first_id: int, last_id: int) -> int:
+    """The nightly pass over customers first_id ≤ id ≤ last_id, from their stored purchase
+    summaries; returns how many customers. Customers never computed are computed from their
+    orders. Call inside a transaction."""
+    customer, metrics = Customer._meta.db_table, CustomerMetrics._meta.db_table
+    fields = [
+        Field("id", "c.id"),
+        Field("computed", "m.customer_id"),  # 0: no metrics row yet
+        Field("seen_us", "m.computed_at", "micros"),
+        Field("purchase_days", "m.purchase_days"),
+        Field("first_day", "m.first_purchase_on", "day", missing=NO_DAY),
+        Field("last_day", "m.last_purchase_on", "day", missing=NO_DAY),
+        Field("gap_median", "m.gap_median_days", "float"),
+        Field("gap_mean", "m.gap_mean_days", "float"),
+        Field("repeat_mean", "m.repeat_spend_mean", "float"),
+        Field("net_cents", "ROUND(c.net_revenue * 100)"),
+        Field("orders", "c.orders_count"),
+        Field("stage", "m.stage", "choice", choices=STAGES),
+        Field("since_us", "m.stage_since", "micros"),
+        Field("promoter", "CASE WHEN m.promoter THEN 1 ELSE 0 END"),
+        Field("detractor", "CASE WHEN m.detractor THEN 1 ELSE 0 END"),
+    ]
+    stored = read_columns(
+        fields,
+        f"FROM {customer} c LEFT JOIN {metrics} m ON m.customer_id = c.id WHERE c.id BETWEEN %s AND %s ORDER BY c.id",
+        [first_id, last_id],
+    )
+    new = stored["computed"] == 0
+    if new.any():
+        where, params = id_list_condition(stored["id"][new].tolist())
+        lifecycle_recompute_chunk(ctx, where=where, params=params)
+    keep = ~new
+    s = {name: values[keep] for name, values in stored.items()}
+    ids = s["id"]
+    if ids.size == 0:
+        return int(new.sum())
+
+    def day(values):
+        return np.where(values == NO_DAY, np.nan, values.astype(np.float64))
+
+    purchases = Purchases(
+        purchase_days=s["purchase_days"],
+        first_day=day(s["first_day"]),
+        last_day=day(s["last_day"]),
+        gap_median=s["gap_median"],
+        gap_mean=s["gap_mean"],
+        repeat_mean=s["repeat_mean"],
+        total=s["net_cents"] / 100.0,
+        orders=s["orders"].astype(np.float64),
+    )
+    before = Before(
+        stage=_stage_names(s["stage"]), since_us=s["since_us"].astype(np.float64), purchase_days=s["purchase_days"]
+    )
+    promoter, detractor = _signals(ctx, "{col} BETWEEN %s AND %s", [first_id, last_id], ids)
+    scored = _score(ctx, ids, purchases, before, promoter, detractor)
+    # Prospects whose stage and signals stand still have nothing new to store.
+    write = (
+        (purchases.purchase_days > 0)
+        | scored.changed
+        | (promoter != s["promoter"].astype(bool))
+        | (detractor != s["detractor"].astype(bool))
+    )
+    columns = [Column(c.name, c.kind, c.values[write]) for c in scored.columns]
+    written = update_columns(CustomerMetrics, columns, guard=Column("computed_at", "timestamptz", s["seen_us"][write]))
+    # A row recomputed from orders since it was read was skipped: its stage change is that
+    # recompute's to record.
+    recorded = np.zeros(ids.size, dtype=bool)
+    recorded[np.searchsorted(ids, written)] = True
+    _record_changes(ctx, ids, scored, before.stage, only=recorded)
+    return int(new.sum()) + ids.size
+
+
+NO_DAY = -(2**31)
+
+
+# ---------------------------------------------------------------------------------- shared
+
+
 def _signals(ctx: Context, where: str, params: list, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     table = CustomerSignal._meta.db_table
     cutoff = ctx.now - timedelta(days=ctx.settings.signal_days)
@@ -390,6 +351,72 @@ def _signals(ctx: Context, where: str, params: list, ids: np.ndarray) -> tuple[n
         target = promoter if kind == CustomerSignal.Kind.PROMOTER else detractor
         target[np.searchsorted(ids, customer_id)] = True
     return promoter, detractor
+
+
+def _score(ctx: Context, ids, purchases: Purchases, before: Before, promoter, detractor) -> Scored:
+    """Every figure that depends on the date or the model, and the stage, from the purchases."""
+    p = purchases
+    n = ids.size
+    days_since_last = ctx.today - p.last_day
+    tenure = ctx.today - p.first_day
+    buyer = p.purchase_days > 0
+    r_score, f_score, m_score = rfm.scores(days_since_last, p.purchase_days, p.total, ctx.rfm_bounds)
+    scored = buyer & bool(ctx.rfm_bounds)
+    segment = np.where(scored, rfm.segments(r_score, f_score, m_score), "")
+
+    predictions = _predictions(ctx, buyer, p.purchase_days, p.last_day - p.first_day, tenure, p.repeat_mean)
+    p_alive = predictions["p_alive"]
+
+    aov = np.divide(p.total, p.orders, out=np.zeros(n), where=p.orders > 0)
+    years = np.maximum(np.nan_to_num(tenure, nan=0.0), 365.0) / 365.0
+    clv_simple = np.where(buyer, clv.simple_clv(aov, p.orders / years, ctx.settings.simple_lifespan_years), np.nan)
+
+    days_in_stage = np.floor((ctx.now_us - before.since_us) / 86_400e6)
+    stage, rule = rules.assign(
+        rules.Facts(
+            purchase_days=p.purchase_days,
+            days_since_last=days_since_last,
+            gap_median=p.gap_median,
+            p_alive=p_alive,
+            promoter=promoter,
+            detractor=detractor,
+            previous_stage=before.stage,
+            days_in_previous_stage=days_in_stage,
+            previous_purchase_days=before.purchase_days,
+        ),
+        ctx.thresholds,
+    )
+    changed = stage != before.stage
+    columns = [
+        Column("customer_id", "int8", ids),
+        Column("computed_at", "timestamptz", np.full(n, ctx.now_us)),
+        Column("model_id", "int8", np.full(n, ctx.model.pk if ctx.model else np.nan)),
+        Column("tenure_days", "int4", tenure),
+        Column("days_since_last", "int4", days_since_last),
+        Column("rfm_r", "int2", np.where(scored, r_score, np.nan)),
+        Column("rfm_f", "int2", np.where(scored, f_score, np.nan)),
+        Column("rfm_m", "int2", np.where(scored, m_score, np.nan)),
+        Column("rfm_segment", "text", segment),
+        Column("p_alive", "float8", p_alive),
+        Column("expected_purchases_30", "float8", predictions["expected_30"]),
+        Column("expected_purchases_90", "float8", predictions["expected_90"]),
+        Column("expected_purchases_365", "float8", predictions["expected_365"]),
+        Column("expected_spend", "float8", predictions["expected_spend"]),
+        Column("clv_predicted", "float8", predictions["clv"]),
+        Column("clv_simple", "float8", np.round(clv_simple, 2)),
+        Column("promoter", "bool", promoter),
+        Column("detractor", "bool", detractor),
+        Column("stage", "text", stage),
+        Column("stage_rule", "text", rule),
+        Column("stage_since", "timestamptz", np.where(changed, ctx.now_us, before.since_us)),
+    ]
+    facts = {
+        "purchase_days": p.purchase_days,
+        "days_since_last": days_since_last,
+        "gap_median": p.gap_median,
+        "p_alive": p_alive,
+    }
+    return Scored(columns=columns, stage=stage, rule=rule, changed=changed, facts=facts)
 
 
 def _predictions(ctx: Context, buyer, purchase_days, recency_days, tenure_days, repeat_mean) -> dict:
@@ -422,18 +449,20 @@ def _predictions(ctx: Context, buyer, purchase_days, recency_days, tenure_days, 
     return out
 
 
-def _record_changes(ctx, ids, changed, before, after, rule, facts) -> None:
+def _record_changes(ctx: Context, ids, scored: Scored, before_stage, only=None) -> None:
+    changed = scored.changed if only is None else scored.changed & only
     if not changed.any():
         return
+    facts = scored.facts
     rows = []
     for i in np.flatnonzero(changed).tolist():
         text = rules.reason(
-            str(rule[i]),
+            str(scored.rule[i]),
             purchase_days=int(facts["purchase_days"][i]),
             days_since_last=float(facts["days_since_last"][i]),
             gap_median=float(facts["gap_median"][i]),
             p_alive=float(facts["p_alive"][i]),
             t=ctx.thresholds,
         )
-        rows.append((int(ids[i]), str(before[i]), str(after[i]), ctx.now, text))
+        rows.append((int(ids[i]), str(before_stage[i]), str(scored.stage[i]), ctx.now, text))
     insert_rows(StageChange, ["customer_id", "from_stage", "to_stage", "changed_at", "reason"], rows)

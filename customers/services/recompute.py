@@ -1,19 +1,28 @@
 """Recompute everything derived about customers, one chunk per transaction.
 
-A chunk's aggregates (orders count, net revenue, first and last order), metrics, RFM, CLV
-and stage all come from one read of its orders (``customers.services.lifecycle``). The
-Celery tasks and ``manage.py recompute_customers`` call these two functions.
+- ``customers_recompute``: the given customers, from their orders (after an order or refund).
+- ``customers_refresh_changed``: the customers whose orders changed lately, from their
+  orders; the nightly repair of an update that was lost (a worker that died, an order
+  edited in the admin, an order dated in the future when it was pushed).
+- ``customers_rescore_range``: one chunk of the nightly pass, from the stored summaries.
+- ``customers_recompute_range``: one chunk of a rebuild from orders (``--from-orders``).
+
+The Celery tasks and ``manage.py recompute_customers`` call these functions.
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from django.db.models import Q
+
+from customers.models import Order
 from customers.services.chunks import chunked, id_list_condition
-from customers.services.lifecycle import Context, lifecycle_recompute_chunk
+from customers.services.lifecycle import Context, lifecycle_recompute_chunk, lifecycle_rescore_chunk
 from customers.services.transactions import atomic_retrying
 
 
 def customers_recompute(*, customer_ids: Sequence[int], ctx: Context | None = None) -> int:
-    """Recompute these customers; returns how many there were."""
+    """Recompute these customers from their orders; returns how many there were."""
     ctx = ctx or Context.load()
     total = 0
     for chunk in chunked(sorted(set(customer_ids))):
@@ -22,8 +31,26 @@ def customers_recompute(*, customer_ids: Sequence[int], ctx: Context | None = No
     return total
 
 
+def changed_customer_ids(since: datetime) -> list[int]:
+    """Customers with an order written, changed or placed since ``since`` (both indexed)."""
+    changed = Order.objects.filter(Q(updated_at__gte=since) | Q(placed_at__gte=since)).order_by()
+    return list(changed.values_list("customer_id", flat=True).distinct())
+
+
+def customers_refresh_changed(*, since: datetime, ctx: Context | None = None) -> int:
+    """Recompute from their orders the customers whose orders changed since ``since``;
+    returns how many."""
+    return customers_recompute(customer_ids=changed_customer_ids(since), ctx=ctx)
+
+
+def customers_rescore_range(*, first_id: int, last_id: int, ctx: Context | None = None) -> int:
+    """The nightly pass over every customer with first_id ≤ id ≤ last_id."""
+    ctx = ctx or Context.load()
+    return atomic_retrying(lambda: lifecycle_rescore_chunk(ctx, first_id=first_id, last_id=last_id))
+
+
 def customers_recompute_range(*, first_id: int, last_id: int, ctx: Context | None = None) -> int:
-    """Recompute every customer with first_id ≤ id ≤ last_id: one chunk of a full recompute."""
+    """Rebuild every customer with first_id ≤ id ≤ last_id from their orders."""
     ctx = ctx or Context.load()
     return atomic_retrying(
         lambda: lifecycle_recompute_chunk(ctx, where="{col} BETWEEN %s AND %s", params=[first_id, last_id])

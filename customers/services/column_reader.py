@@ -1,0 +1,108 @@
+"""Read a query's rows as numpy columns: binary COPY on PostgreSQL, DB-API rows elsewhere.
+
+The recompute reads whole chunks of customers (and the CLV fit every order) this way. On
+PostgreSQL every field is a non-NULL 8-byte number, so each row of ``COPY … TO STDOUT
+(FORMAT BINARY)`` has the same layout and numpy reads the whole stream in one step: for
+five million orders that is about ten times faster than building Python tuples. On SQLite
+(the demo and the tests) the rows come back as tuples and are converted per field.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+from django.db import connection
+
+_BINARY_HEADER = 19  # signature (11), flags (4), header extension length (4)
+EPOCH_DAY = date(1970, 1, 1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One selected column.
+
+    ``kind``: ``int`` and ``float`` are numbers; ``day`` is a date as days since 1970-01-01;
+    ``micros`` a timestamp as microseconds since 1970-01-01 UTC; ``choice`` a text value as
+    its 1-based position in ``choices`` (0 when absent). NULL reads as ``missing`` (NaN for
+    floats).
+    """
+
+    name: str
+    sql: str
+    kind: str = "int"
+    missing: float = 0
+    choices: tuple[str, ...] = ()
+
+    def select(self) -> str:
+        """The expression, as a non-NULL int8 or float8 on PostgreSQL, raw elsewhere."""
+        if connection.vendor != "postgresql":
+            return self.sql
+        if self.kind == "float":
+            return f"COALESCE(({self.sql})::float8, 'NaN')"
+        value = {
+            "int": f"({self.sql})",
+            "day": f"(({self.sql}) - DATE '1970-01-01')",
+            "micros": f"(EXTRACT(EPOCH FROM {self.sql}) * 1000000)",
+            "choice": f"array_position(ARRAY[{', '.join(map(_quoted, self.choices))}]::text[], ({self.sql})::text)",
+        }[self.kind]
+        return f"COALESCE({value}::int8, {int(self.missing)})"
+
+    def convert(self, values: tuple) -> np.ndarray:
+        """Python values from a DB-API cursor as this field's numpy column."""
+        if self.kind == "float":
+            return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+        convert = {
+            "int": int,
+            "day": _day,
+            "micros": micros,
+            "choice": lambda v: self.choices.index(v) + 1 if v in self.choices else 0,
+        }[self.kind]
+        missing = int(self.missing)
+        return np.array([missing if v is None else convert(v) for v in values], dtype=np.int64)
+
+    @property
+    def dtype(self) -> str:
+        return ">f8" if self.kind == "float" else ">i8"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _day(value) -> int:
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return (value - EPOCH_DAY).days
+
+
+def micros(value: datetime) -> int:
+    """A stored datetime as µs since 1970, exactly. SQLite's raw cursor gives naive UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+def read_columns(fields: list[Field], from_where: str, params: list) -> dict[str, np.ndarray]:
+    """``SELECT <fields> <from_where>`` as one numpy array per field (int64 or float64)."""
+    sql = f"SELECT {', '.join(f.select() for f in fields)} {from_where}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            query = cursor.cursor.mogrify(sql, params)
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy,
+            ):
+                data = b"".join(bytes(block) for block in copy)
+            layout = [("fields", ">i2")]
+            for i, f in enumerate(fields):
+                layout += [(f"length{i}", ">i4"), (f.name, f.dtype)]
+            row = np.dtype(layout)
+            count = (len(data) - _BINARY_HEADER - 2) // row.itemsize
+            rows = np.frombuffer(data, dtype=row, offset=_BINARY_HEADER, count=count)
+            return {f.name: rows[f.name].astype(np.float64 if f.kind == "float" else np.int64) for f in fields}
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    columns = list(zip(*fetched, strict=True)) if fetched else [()] * len(fields)
+    return {f.name: f.convert(values) for f, values in zip(fields, columns, strict=True)}

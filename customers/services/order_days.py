@@ -1,0 +1,63 @@
+"""Counted orders as numpy columns: what the recompute from orders and the CLV fit read."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from customers.models import Order
+from customers.services.column_reader import Field, read_columns
+
+EPOCH = date(1970, 1, 1)
+
+
+def day_number(day: date) -> int:
+    return (day - EPOCH).days
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` in the CRM's time zone."""
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), datetime.min.time()))
+
+
+@dataclass(frozen=True)
+class OrderRows:
+    customer_ids: np.ndarray  # int64
+    days: np.ndarray  # int64 day numbers in the CRM's time zone
+    cents: np.ndarray  # int64 net amount in base-currency cents
+    placed_us: np.ndarray  # int64 microseconds since 1970-01-01 UTC
+
+    @property
+    def amounts(self) -> np.ndarray:
+        return self.cents / 100.0
+
+
+def fetch_order_days(where: str, params: list, before: datetime) -> OrderRows:
+    """Counted orders (not cancelled or refunded) placed before ``before`` whose
+    ``o.customer_id`` matches ``where``: the day in the CRM's time zone, the amount in base
+    currency net of refunds (never below 0) and the time placed."""
+    local_date, date_params = connection.ops.datetime_cast_date_sql("o.placed_at", (), settings.TIME_ZONE)
+    if connection.vendor == "postgresql":
+        day = Field("day", local_date, "day")
+    else:
+        day = Field("day", f"CAST(julianday({local_date}) - 2440587.5 AS INTEGER)")
+    fields = [
+        Field("customer", "o.customer_id"),
+        day,
+        Field("cents", f"ROUND({_greatest()}(o.total_base - o.refunded_base, 0) * 100)"),
+        Field("placed", "o.placed_at", "micros"),
+    ]
+    excluded = ", ".join(f"'{s}'" for s in (Order.Status.CANCELLED, Order.Status.REFUNDED))
+    columns = read_columns(
+        fields,
+        f"FROM {Order._meta.db_table} o WHERE {where} AND o.status NOT IN ({excluded}) AND o.placed_at < %s",
+        [*date_params, *params, before],
+    )
+    return OrderRows(columns["customer"], columns["day"], columns["cents"], columns["placed"])
+
+
+def _greatest() -> str:
+    return "GREATEST" if connection.vendor == "postgresql" else "MAX"
