@@ -5,8 +5,12 @@ BENCH_LIFECYCLE_DATABASE_URL, and Redis for the Celery phase. Measures, in one r
 1. the bare aggregate over all orders (the reference the full recompute is compared to);
 2. loading the fit's inputs, the BG/NBD and Gamma-Gamma fits, and predicting P(alive),
    expected purchases and 12-month CLV for every customer;
-3. the full recompute in one process, then through Celery with 1 and with 2 workers;
-4. a straightforward per-customer ORM loop on a 10,000-customer slice, per customer;
+3. the full recompute (the nightly pass, from the stored purchase summaries) in one process,
+   then through Celery with 1 and with 2 workers; the rebuild of everyone from orders in one
+   process; the recompute from orders of one day's buyers (the per-order path and the
+   nightly repair);
+4. a straightforward per-customer ORM loop on a 10,000-customer slice, per customer, against
+   both set-based paths on the same slice;
 5. with LIFETIMES_PYTHON set (a venv with `lifetimes` and `setuptools<82`), the same fit
    and predictions by the lifetimes package, side by side.
 Results go to bench/out/lifecycle.json and are printed as Markdown.
@@ -18,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +44,12 @@ from customers.models import ClvModel, Customer, CustomerMetrics, Order  # noqa:
 from customers.services.chunks import customer_id_ranges  # noqa: E402
 from customers.services.clv_fitting import clv_fit, load_inputs  # noqa: E402
 from customers.services.lifecycle import Context  # noqa: E402
-from customers.services.recompute import customers_recompute_range  # noqa: E402
-from customers.tasks import enqueue_full_recompute  # noqa: E402
+from customers.services.recompute import (  # noqa: E402
+    customers_recompute,
+    customers_recompute_range,
+    customers_rescore_range,
+)
+from customers.tasks import rescore_customers_range  # noqa: E402
 
 
 def timed(fn):
@@ -55,10 +64,11 @@ BARE_AGGREGATE = (
 )
 
 
-def bare_aggregate() -> tuple[float, float]:
+def bare_aggregate() -> tuple[float, float, float]:
     """The issue's reference query, best of three: computed by the database alone (its rows
-    counted there), and with its million rows fetched into Python as a client would."""
-    server, fetched = [], []
+    counted there); with its million rows streamed to the client as binary COPY (the
+    fastest way a client can receive them); and fetched into Python tuples."""
+    server, streamed, fetched = [], [], []
     for _ in range(3):
         with connection.cursor() as cursor:
             start = time.perf_counter()
@@ -66,10 +76,15 @@ def bare_aggregate() -> tuple[float, float]:
             cursor.fetchone()
             server.append(time.perf_counter() - start)
             start = time.perf_counter()
+            with cursor.cursor.copy(f"COPY ({BARE_AGGREGATE}) TO STDOUT (FORMAT BINARY)") as copy:
+                for _block in copy:
+                    pass
+            streamed.append(time.perf_counter() - start)
+            start = time.perf_counter()
             cursor.execute(BARE_AGGREGATE)
             cursor.fetchall()
             fetched.append(time.perf_counter() - start)
-    return min(server), min(fetched)
+    return min(server), min(streamed), min(fetched)
 
 
 def fit_phase() -> dict:
@@ -102,16 +117,31 @@ def fit_phase() -> dict:
     }
 
 
-def in_process_recompute() -> float:
+def in_process(step) -> float:
+    """Every chunk through ``step`` (the nightly pass or the rebuild from orders), one process."""
     ctx = Context.load()
     start = time.perf_counter()
     for first_id, last_id in customer_id_ranges():
-        customers_recompute_range(first_id=first_id, last_id=last_id, ctx=ctx)
+        step(first_id=first_id, last_id=last_id, ctx=ctx)
     return time.perf_counter() - start
 
 
+def one_day_of_buyers() -> tuple[int, float]:
+    """The recompute from orders of everyone who ordered in the last 24 hours: what the
+    per-order updates do over a day, and the nightly repair at most."""
+    ids = list(
+        Order.objects.filter(placed_at__gte=timezone.now() - timedelta(days=1))
+        .order_by()
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    seconds, _ = timed(lambda: customers_recompute(customer_ids=ids))
+    return len(ids), seconds
+
+
 def celery_recompute(workers: int) -> float:
-    """Queue every chunk, let ``workers`` worker processes run them, wait until all are done."""
+    """Queue every chunk of the nightly pass as the nightly task does, let ``workers`` worker
+    processes run them, and wait for every chunk's result (asked for here only)."""
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     subprocess.run([str(ROOT / ".venv/bin/celery"), "-A", "config", "purge", "-f"], env=env, capture_output=True)
     worker = subprocess.Popen(
@@ -123,12 +153,10 @@ def celery_recompute(workers: int) -> float:
     )
     try:
         time.sleep(8)  # the worker imports Django and connects
-        total = Customer.objects.count()
-        start_at = timezone.now()
         start = time.perf_counter()
-        enqueue_full_recompute()
-        while CustomerMetrics.objects.filter(computed_at__gte=start_at).count() < total:
-            time.sleep(0.25)
+        results = [rescore_customers_range.apply_async(r, ignore_result=False) for r in customer_id_ranges()]
+        for result in results:
+            result.get(timeout=600)
         return time.perf_counter() - start
     finally:
         worker.terminate()
@@ -143,14 +171,14 @@ def slice_ids() -> list[int]:
     return list(Customer.objects.order_by("pk").values_list("pk", flat=True)[start : start + size])
 
 
-def set_based_slice() -> float:
-    """The set-based recompute of the same 10,000 customers (a contiguous id range, in two
-    chunks, as the nightly task runs it): seconds per customer."""
+def set_based_slice(step) -> float:
+    """``step`` over the same 10,000 customers (a contiguous id range, in two chunks, as the
+    nightly task runs it): seconds per customer."""
     ids = slice_ids()
     ctx = Context.load()
     start = time.perf_counter()
     for first in range(0, len(ids), 5000):
-        customers_recompute_range(first_id=ids[first], last_id=ids[min(first + 4999, len(ids) - 1)], ctx=ctx)
+        step(first_id=ids[first], last_id=ids[min(first + 4999, len(ids) - 1)], ctx=ctx)
     return (time.perf_counter() - start) / len(ids)
 
 
@@ -194,14 +222,18 @@ def lifetimes_side_by_side(arrays: str) -> dict | None:
 
 def main() -> None:
     results: dict = {"customers": Customer.objects.count(), "orders": Order.objects.count()}
-    results["bare_aggregate_s"], results["bare_aggregate_fetched_s"] = bare_aggregate()
+    aggregate = bare_aggregate()
+    results["bare_aggregate_s"], results["bare_aggregate_streamed_s"], results["bare_aggregate_fetched_s"] = aggregate
     clv_fit(with_holdout=False)  # the model the recompute uses
     results["fit"] = fit_phase()
-    results["recompute_in_process_s"] = in_process_recompute()
+    results["recompute_in_process_s"] = in_process(customers_rescore_range)
     results["recompute_celery_1_worker_s"] = celery_recompute(1)
     results["recompute_celery_2_workers_s"] = celery_recompute(2)
+    results["rebuild_from_orders_s"] = in_process(customers_recompute_range)
+    results["one_day_buyers"], results["one_day_buyers_s"] = one_day_of_buyers()
     results["naive_orm_s_per_customer"] = naive_orm_loop()
-    results["set_based_slice_s_per_customer"] = set_based_slice()
+    results["set_based_slice_s_per_customer"] = set_based_slice(customers_rescore_range)
+    results["from_orders_slice_s_per_customer"] = set_based_slice(customers_recompute_range)
     results["set_based_s_per_customer"] = results["recompute_in_process_s"] / results["customers"]
     results["lifetimes"] = lifetimes_side_by_side(results["fit"]["arrays"])
     (ROOT / "bench/out").mkdir(exist_ok=True)
@@ -210,17 +242,25 @@ def main() -> None:
     rows = [
         ("customers / orders", f"{results['customers']:,} / {results['orders']:,}"),
         (
-            "bare aggregate (reference): in the database / fetched into Python",
-            f"{results['bare_aggregate_s']:.2f} s / {results['bare_aggregate_fetched_s']:.2f} s",
+            "bare aggregate (reference): in the database / streamed to the client / fetched into Python",
+            f"{results['bare_aggregate_s']:.2f} s / {results['bare_aggregate_streamed_s']:.2f} s / "
+            f"{results['bare_aggregate_fetched_s']:.2f} s",
         ),
-        ("full recompute, one process", f"{results['recompute_in_process_s']:.1f} s"),
+        ("full recompute (nightly pass), one process", f"{results['recompute_in_process_s']:.1f} s"),
         ("full recompute, Celery, 1 worker", f"{results['recompute_celery_1_worker_s']:.1f} s"),
         ("full recompute, Celery, 2 workers", f"{results['recompute_celery_2_workers_s']:.1f} s"),
+        ("rebuild of everyone from orders, one process", f"{results['rebuild_from_orders_s']:.1f} s"),
         (
-            "per customer, same 10,000-customer slice: ORM loop vs set-based",
+            "recompute from orders of one day's buyers",
+            f"{results['one_day_buyers']:,} customers: {results['one_day_buyers_s']:.2f} s",
+        ),
+        (
+            "per customer, same 10,000-customer slice: ORM loop vs nightly pass vs from orders",
             f"{results['naive_orm_s_per_customer'] * 1e3:.2f} ms vs "
             f"{results['set_based_slice_s_per_customer'] * 1e6:.0f} µs "
-            f"({results['naive_orm_s_per_customer'] / results['set_based_slice_s_per_customer']:.0f}×)",
+            f"({results['naive_orm_s_per_customer'] / results['set_based_slice_s_per_customer']:.0f}×) vs "
+            f"{results['from_orders_slice_s_per_customer'] * 1e6:.0f} µs "
+            f"({results['naive_orm_s_per_customer'] / results['from_orders_slice_s_per_customer']:.0f}×)",
         ),
         (
             "per customer: ORM loop vs the whole set-based run (one process)",

@@ -1,11 +1,19 @@
-"""Upsert rows given as numpy columns: binary COPY built by numpy on PostgreSQL.
+"""Write rows given as numpy columns: binary COPY built by numpy on PostgreSQL.
 
-Writing the 5,000 metrics rows of a chunk through ``copy.write_row`` cost 62 ms, twice the
-upsert itself: a Python call per row and a conversion per value. Here each column is
-encoded once, vectorised, into PostgreSQL's binary COPY format (a field count per row, then
-per field a length, −1 for NULL, and the big-endian value), and the rows are stitched
-together with index arithmetic. Elsewhere (SQLite) the columns become Python rows for
-``executemany``.
+On PostgreSQL the rows go through a temporary staging table in binary COPY format, then
+one ``INSERT … ON CONFLICT`` (``upsert_columns``) or one ``UPDATE … FROM``
+(``update_columns``). Every staged field has a fixed width, so the whole stream is one numpy
+structured array turned into bytes:
+
+- NULL is staged as a sentinel and turned back by ``NULLIF``: NaN for float8, the type's
+  minimum for integers, and ``-infinity`` for dates and timestamps (whose binary form is
+  that same minimum);
+- text is staged as its 1-based position in the chunk's distinct values, sent once as an
+  array parameter.
+
+Built that way, the stream of a 5,000-row chunk takes about a millisecond; encoding each
+field with its own length (the general format) took 50 ms, more than the write itself.
+Elsewhere (SQLite) the columns become Python rows for ``executemany``.
 """
 
 import zlib
@@ -19,14 +27,25 @@ from django.db.models import Model
 PG_EPOCH_DAY = 10_957  # 2000-01-01, PostgreSQL's epoch, in days since 1970-01-01
 PG_EPOCH_US = PG_EPOCH_DAY * 86_400 * 1_000_000
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-FIXED = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float8": ">f8", "date": ">i4", "timestamptz": ">i8"}
+TRAILER = b"\xff\xff"
+# kind: (binary type, staging SQL type, NULL sentinel as SQL or None when never NULL)
+KINDS = {
+    "int2": (">i2", "int2", "-32768"),
+    "int4": (">i4", "int4", "-2147483648"),
+    "int8": (">i8", "int8", "-9223372036854775808"),
+    "float8": (">f8", "float8", "'NaN'::float8"),
+    "date": (">i4", "date", "'-infinity'::date"),
+    "timestamptz": (">i8", "timestamptz", "'-infinity'::timestamptz"),
+    "bool": ("u1", "bool", None),
+    "text": (">i4", "int4", None),
+}
 
 
 @dataclass(frozen=True)
 class Column:
     """One column's values. Numbers, dates (day numbers since 1970-01-01) and timestamps
-    (microseconds since 1970-01-01 UTC) are numpy arrays where NaN means NULL; ``text`` is
-    an array of str; ``bool`` has no NULL."""
+    (microseconds since 1970-01-01 UTC) are numpy arrays where NaN or ±inf means NULL;
+    ``text`` is an array of str; ``bool`` has no NULL."""
 
     name: str
     kind: str
@@ -38,52 +57,70 @@ class Column:
         return ~np.isfinite(np.asarray(self.values, dtype=np.float64))
 
 
-def _encode(column: Column) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes matrix n × width, byte length per row or −1 for NULL)."""
-    null = column.null()
-    n = len(column.values)
-    if column.kind == "text":
-        encoded = np.char.encode(np.asarray(column.values, dtype=str), "utf-8")
-        width = max(encoded.dtype.itemsize, 1)
-        data = np.frombuffer(encoded.astype(f"S{width}").tobytes(), dtype=np.uint8).reshape(n, width)
-        lengths = np.char.str_len(encoded).astype(np.int64)
-    elif column.kind == "bool":
-        data = np.asarray(column.values, dtype=bool).astype(np.uint8).reshape(n, 1)
-        lengths = np.ones(n, dtype=np.int64)
-    else:
-        values = np.where(null, 0, np.asarray(column.values, dtype=np.float64))
-        if column.kind == "date":
-            values = values - PG_EPOCH_DAY
-        elif column.kind == "timestamptz":
-            values = values - PG_EPOCH_US
-        if column.kind != "float8":
-            values = np.rint(values)
-        typed = values.astype(FIXED[column.kind])
-        width = typed.dtype.itemsize
-        data = typed.view(np.uint8).reshape(n, width)
-        lengths = np.full(n, width, dtype=np.int64)
-    return data, np.where(null, -1, lengths)
+@dataclass(frozen=True)
+class _Staged:
+    payload: bytes
+    types: list[str]  # staging column types, in order
+    values: list[str]  # per column, the SQL giving the real value from staging alias s
+    params: list  # for the text columns' arrays, in column order
 
 
-def binary_copy_payload(columns: list[Column]) -> bytes:
-    """The whole ``COPY … FROM STDIN (FORMAT BINARY)`` stream for these columns."""
+def _stage(columns: list[Column]) -> _Staged:
+    """The binary COPY stream of these columns, and how to read them back from staging."""
     n = len(columns[0].values)
-    encoded = [_encode(c) for c in columns]
-    field_sizes = [4 + np.maximum(lengths, 0) for _, lengths in encoded]
-    row_sizes = 2 + np.sum(field_sizes, axis=0)
-    starts = len(HEADER) + np.concatenate([[0], np.cumsum(row_sizes)[:-1]])
-    buffer = np.zeros(len(HEADER) + int(row_sizes.sum()) + 2, dtype=np.uint8)
-    buffer[: len(HEADER)] = np.frombuffer(HEADER, dtype=np.uint8)
-    buffer[starts[:, None] + np.arange(2)] = np.frombuffer(np.array([len(columns)], ">i2").tobytes(), np.uint8)
-    position = starts + 2
-    for (data, lengths), size in zip(encoded, field_sizes, strict=True):
-        buffer[position[:, None] + np.arange(4)] = lengths.astype(">i4").view(np.uint8).reshape(n, 4)
-        width = data.shape[1]
-        present = np.arange(width)[None, :] < np.maximum(lengths, 0)[:, None]
-        buffer[(position[:, None] + 4 + np.arange(width))[present]] = data[present]
-        position = position + size
-    buffer[-2:] = np.frombuffer(np.array([-1], ">i2").tobytes(), np.uint8)
-    return buffer.tobytes()
+    layout = [("fields", ">i2")]
+    for i, c in enumerate(columns):
+        layout += [(f"length{i}", ">i4"), (f"value{i}", KINDS[c.kind][0])]
+    rows = np.zeros(n, dtype=np.dtype(layout))
+    rows["fields"] = len(columns)
+    types, values, params = [], [], []
+    qn = connection.ops.quote_name
+    for i, c in enumerate(columns):
+        binary, sql_type, sentinel = KINDS[c.kind]
+        rows[f"length{i}"] = np.dtype(binary).itemsize
+        staged = f"s.{qn(c.name)}"
+        if c.kind == "text":
+            distinct, codes = np.unique(np.asarray(c.values, dtype=str), return_inverse=True)
+            rows[f"value{i}"] = codes + 1
+            values.append(f"(%s::text[])[{staged}]")
+            params.append(distinct.tolist())
+        elif c.kind == "bool":
+            rows[f"value{i}"] = np.asarray(c.values, dtype=bool)
+            values.append(staged)
+        else:
+            null = c.null()
+            raw = np.where(null, 0, np.asarray(c.values, dtype=np.float64))
+            if c.kind == "float8":
+                rows[f"value{i}"] = np.where(null, np.nan, raw)
+            else:
+                if c.kind == "date":
+                    raw = raw - PG_EPOCH_DAY
+                elif c.kind == "timestamptz":
+                    raw = raw - PG_EPOCH_US
+                typed = np.rint(raw).astype(binary.replace(">", "<"))
+                typed[null] = np.iinfo(typed.dtype).min
+                rows[f"value{i}"] = typed
+            values.append(f"NULLIF({staged}, {sentinel})" if null.any() else staged)
+        types.append(sql_type)
+    return _Staged(HEADER + rows.tobytes() + TRAILER, types, values, params)
+
+
+def _copy_to_staging(cursor, purpose: str, model: type[Model], columns: list[Column]) -> tuple[_Staged, str]:
+    """Stage the columns in a temporary table (one per column list, emptied at commit);
+    returns how to read them back and the table's name."""
+    qn = connection.ops.quote_name
+    staged = _stage(columns)
+    definition = ", ".join(f"{qn(c.name)} {t}" for c, t in zip(columns, staged.types, strict=True))
+    table = qn(f"{purpose}_{model._meta.db_table}_{zlib.crc32(definition.encode())}")
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} ({definition}) ON COMMIT DELETE ROWS")
+    cursor.execute(f"TRUNCATE {table}")  # an earlier write in this transaction left its rows
+    names = ", ".join(qn(c.name) for c in columns)
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.write(staged.payload)
+    return staged, table
 
 
 def _python_values(column: Column) -> list:
@@ -117,15 +154,11 @@ def upsert_columns(model: type[Model], columns: list[Column]) -> None:
     conflict = f"ON CONFLICT ({qn(columns[0].name)}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            staging = qn(f"upsert_{model._meta.db_table}")
-            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
-            with (
-                connection.wrap_database_errors,
-                cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT BINARY)") as copy,
-            ):
-                copy.write(binary_copy_payload(columns))
-            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {conflict}")
-            cursor.execute(f"DELETE FROM {staging}")  # a later upsert in this transaction starts empty
+            staged, staging = _copy_to_staging(cursor, "upsert", model, columns)
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {', '.join(staged.values)} FROM {staging} s {conflict}",
+                staged.params,
+            )
         else:
             rows = list(zip(*(_python_values(c) for c in columns), strict=True))
             placeholders = ", ".join(["%s"] * len(columns))
@@ -135,7 +168,7 @@ def upsert_columns(model: type[Model], columns: list[Column]) -> None:
 def update_columns(model: type[Model], columns: list[Column], *, guard: Column) -> np.ndarray:
     """Overwrite existing rows (keyed by the first column) with these values, but only where
     ``guard.name`` still holds ``guard.values``: a row rewritten by someone else since it was
-    read is left alone. Returns the keys of the rows written.
+    read is left alone. Returns the keys of the rows written, sorted.
 
     SQLite has a single writer at a time and no concurrent rewrite to guard against, so
     there every row is written.
@@ -146,32 +179,21 @@ def update_columns(model: type[Model], columns: list[Column], *, guard: Column) 
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     key = qn(columns[0].name)
-    sets = ", ".join(f"{qn(c.name)} = s.{qn(c.name)}" for c in columns[1:])
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             rows = list(zip(*(_python_values(c) for c in [*columns[1:], columns[0]]), strict=True))
             sets = ", ".join(f"{qn(c.name)} = %s" for c in columns[1:])
             cursor.executemany(f"UPDATE {table} SET {sets} WHERE {key} = %s", rows)
-            return keys
-        names = [qn(c.name) for c in columns]
-        # One staging table per column list, for the session; emptied at commit.
-        staging = qn(f"update_{model._meta.db_table}_{zlib.crc32(' '.join(names).encode())}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
-            f"SELECT {', '.join(names)}, {qn(guard.name)} AS expected FROM {table} WITH NO DATA"
-        )
-        with (
-            connection.wrap_database_errors,
-            cursor.cursor.copy(f"COPY {staging} ({', '.join(names)}, expected) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            copy.write(binary_copy_payload([*columns, Column("expected", guard.kind, guard.values)]))
-        # The key range lets PostgreSQL read the table's rows by index range and merge.
+            return np.sort(keys)
+        expected = Column(f"expected_{guard.name}", guard.kind, guard.values)
+        staged, staging = _copy_to_staging(cursor, "update", model, [*columns, expected])
+        sets = ", ".join(f"{qn(c.name)} = {v}" for c, v in zip(columns[1:], staged.values[1:-1], strict=True))
+        # The key range lets PostgreSQL read the table's rows by an index range and merge.
         cursor.execute(
             f"UPDATE {table} t SET {sets} FROM {staging} s "
-            f"WHERE t.{key} BETWEEN %s AND %s AND t.{key} = s.{key} AND t.{qn(guard.name)} = s.expected "
+            f"WHERE t.{key} BETWEEN %s AND %s AND t.{key} = s.{key} AND t.{qn(guard.name)} = {staged.values[-1]} "
             f"RETURNING t.{key}",
-            [int(keys.min()), int(keys.max())],
+            [*staged.params, int(keys.min()), int(keys.max())],
         )
         written = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
-        cursor.execute(f"DELETE FROM {staging}")  # a later update in this transaction starts empty
     return np.sort(written)
