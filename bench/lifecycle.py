@@ -41,7 +41,7 @@ from django.utils import timezone  # noqa: E402
 
 from customers.metrics import bgnbd, clv, gamma_gamma  # noqa: E402
 from customers.models import ClvModel, Customer, CustomerMetrics, Order  # noqa: E402
-from customers.services.chunks import customer_id_ranges  # noqa: E402
+from customers.services.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, customer_id_ranges  # noqa: E402
 from customers.services.clv_fitting import clv_fit, load_inputs  # noqa: E402
 from customers.services.lifecycle import Context  # noqa: E402
 from customers.services.recompute import (  # noqa: E402
@@ -117,11 +117,11 @@ def fit_phase() -> dict:
     }
 
 
-def in_process(step) -> float:
+def in_process(step, size: int) -> float:
     """Every chunk through ``step`` (the nightly pass or the rebuild from orders), one process."""
     ctx = Context.load()
     start = time.perf_counter()
-    for first_id, last_id in customer_id_ranges():
+    for first_id, last_id in customer_id_ranges(size):
         step(first_id=first_id, last_id=last_id, ctx=ctx)
     return time.perf_counter() - start
 
@@ -154,7 +154,8 @@ def celery_recompute(workers: int) -> float:
     try:
         time.sleep(8)  # the worker imports Django and connects
         start = time.perf_counter()
-        results = [rescore_customers_range.apply_async(r, ignore_result=False) for r in customer_id_ranges()]
+        ranges = customer_id_ranges(NIGHTLY_CHUNK_SIZE)
+        results = [rescore_customers_range.apply_async(r, ignore_result=False) for r in ranges]
         for result in results:
             result.get(timeout=600)
         return time.perf_counter() - start
@@ -171,14 +172,14 @@ def slice_ids() -> list[int]:
     return list(Customer.objects.order_by("pk").values_list("pk", flat=True)[start : start + size])
 
 
-def set_based_slice(step) -> float:
-    """``step`` over the same 10,000 customers (a contiguous id range, in two chunks, as the
-    nightly task runs it): seconds per customer."""
+def set_based_slice(step, size: int) -> float:
+    """``step`` over the same 10,000 customers (a contiguous id range, in chunks of at most
+    ``size``, as the nightly task runs it): seconds per customer."""
     ids = slice_ids()
     ctx = Context.load()
     start = time.perf_counter()
-    for first in range(0, len(ids), 5000):
-        step(first_id=ids[first], last_id=ids[min(first + 4999, len(ids) - 1)], ctx=ctx)
+    for first in range(0, len(ids), size):
+        step(first_id=ids[first], last_id=ids[min(first + size - 1, len(ids) - 1)], ctx=ctx)
     return (time.perf_counter() - start) / len(ids)
 
 
@@ -226,14 +227,14 @@ def main() -> None:
     results["bare_aggregate_s"], results["bare_aggregate_streamed_s"], results["bare_aggregate_fetched_s"] = aggregate
     clv_fit(with_holdout=False)  # the model the recompute uses
     results["fit"] = fit_phase()
-    results["recompute_in_process_s"] = in_process(customers_rescore_range)
+    results["recompute_in_process_s"] = in_process(customers_rescore_range, NIGHTLY_CHUNK_SIZE)
     results["recompute_celery_1_worker_s"] = celery_recompute(1)
     results["recompute_celery_2_workers_s"] = celery_recompute(2)
-    results["rebuild_from_orders_s"] = in_process(customers_recompute_range)
+    results["rebuild_from_orders_s"] = in_process(customers_recompute_range, CHUNK_SIZE)
     results["one_day_buyers"], results["one_day_buyers_s"] = one_day_of_buyers()
     results["naive_orm_s_per_customer"] = naive_orm_loop()
-    results["set_based_slice_s_per_customer"] = set_based_slice(customers_rescore_range)
-    results["from_orders_slice_s_per_customer"] = set_based_slice(customers_recompute_range)
+    results["set_based_slice_s_per_customer"] = set_based_slice(customers_rescore_range, NIGHTLY_CHUNK_SIZE)
+    results["from_orders_slice_s_per_customer"] = set_based_slice(customers_recompute_range, CHUNK_SIZE)
     results["set_based_s_per_customer"] = results["recompute_in_process_s"] / results["customers"]
     results["lifetimes"] = lifetimes_side_by_side(results["fit"]["arrays"])
     (ROOT / "bench/out").mkdir(exist_ok=True)

@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from customers.services.chunks import CHUNK_SIZE, chunked, customer_id_ranges
+from customers.services.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, chunked, customer_id_ranges
 from customers.services.clv_fitting import clv_fit
 from customers.services.recompute import (
     changed_customer_ids,
@@ -68,7 +68,7 @@ def enqueue_recompute(customer_ids: list[int]) -> None:
 def enqueue_full_recompute(*, from_orders: bool = False) -> int:
     """Queue one task per primary-key range of customers; returns the number of tasks."""
     task = recompute_customers_range if from_orders else rescore_customers_range
-    ranges = customer_id_ranges()
+    ranges = customer_id_ranges(CHUNK_SIZE if from_orders else NIGHTLY_CHUNK_SIZE)
     for first_id, last_id in ranges:
         task.delay(first_id, last_id)
     return len(ranges)

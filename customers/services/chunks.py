@@ -8,6 +8,10 @@ from django.db.models import Max, Min
 from customers.models import Customer
 
 CHUNK_SIZE = 5000
+# The nightly pass reads one narrow row per customer, so it takes bigger ranges: the models'
+# per-distinct-value work is shared by more customers and fixed costs by more rows
+# (14.5 µs a customer at 25,000, 21 µs at 5,000, 18 µs at 50,000).
+NIGHTLY_CHUNK_SIZE = 25_000
 
 
 def chunked[T](items: Iterable[T], size: int = CHUNK_SIZE) -> Iterator[list[T]]:

@@ -190,10 +190,9 @@ def update_columns(model: type[Model], columns: list[Column], *, guard: Column) 
         sets = ", ".join(f"{qn(c.name)} = {v}" for c, v in zip(columns[1:], staged.values[1:-1], strict=True))
         # The key range lets PostgreSQL read the table's rows by an index range and merge.
         cursor.execute(
-            f"UPDATE {table} t SET {sets} FROM {staging} s "
-            f"WHERE t.{key} BETWEEN %s AND %s AND t.{key} = s.{key} AND t.{qn(guard.name)} = {staged.values[-1]} "
-            f"RETURNING t.{key}",
+            f"UPDATE {table} t SET {sets} FROM {staging} s WHERE t.{key} BETWEEN %s AND %s AND t.{key} = s.{key} "
+            f"AND t.{qn(guard.name)} = {staged.values[-1]} RETURNING t.{key}",
             [*staged.params, int(keys.min()), int(keys.max())],
         )
-        written = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+        written = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1)
     return np.sort(written)
