@@ -131,3 +131,21 @@ def test_a_row_rewritten_since_it_was_read_is_left_alone():
     assert written.tolist() == [kept.pk]
     assert CustomerMetrics.objects.get(pk=kept.pk).stage == "lapsed"
     assert CustomerMetrics.objects.get(pk=stale.pk).stage == "at_risk"
+
+
+def test_the_nightly_repair_takes_customers_whose_orders_were_changed_or_placed_lately():
+    from customers.models import Order
+    from customers.services.recompute import changed_customer_ids
+
+    long_ago = timezone.now() - timedelta(days=30)
+    edited, placed, untouched = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    for customer in (edited, untouched):
+        OrderFactory(customer=customer, placed_at=long_ago)
+    Order.objects.update(updated_at=long_ago)
+    OrderFactory(customer=placed, placed_at=timezone.now() + timedelta(days=1))  # dated tomorrow
+    Order.objects.filter(customer=placed).update(updated_at=long_ago)
+    order = Order.objects.get(customer=edited)
+    order.status = Order.Status.CANCELLED
+    order.save()  # an edit in the admin: no per-order update ran
+
+    assert sorted(changed_customer_ids(timezone.now() - timedelta(days=3))) == sorted([edited.pk, placed.pk])
