@@ -433,22 +433,27 @@ def _predictions(ctx: Context, buyer, purchase_days, recency_days, tenure_days, 
     x = (purchase_days[buyer] - 1).astype(np.float64)
     t_x, T = recency_days[buyer] / unit, tenure_days[buyer] / unit
     params = bgnbd.BgNbd(model.r, model.alpha, model.a, model.b)
-    out["p_alive"][buyer] = bgnbd.p_alive(params, x, t_x, T)
-    for days in (30, 90, 365):
-        out[f"expected_{days}"][buyer] = bgnbd.expected_purchases(params, days / unit, x, t_x, T)
     spend = gamma_gamma.expected_spend(gamma_gamma.GammaGamma(model.p, model.q, model.v), x, repeat_mean[buyer])
-    out["expected_spend"][buyer] = spend
-    out["clv"][buyer] = clv.predicted_clv(
+    predicted = clv.predict(
         params,
         spend,
         x,
         t_x,
         T,
+        horizons=np.array(HORIZON_DAYS) / unit,
         days_per_unit=unit,
         monthly_discount_rate=ctx.settings.monthly_discount_rate,
         margin=ctx.settings.margin,
     )
+    out["p_alive"][buyer] = predicted.p_alive
+    for days, expected in zip(HORIZON_DAYS, predicted.expected_purchases, strict=True):
+        out[f"expected_{days}"][buyer] = expected
+    out["expected_spend"][buyer] = spend
+    out["clv"][buyer] = predicted.clv
     return out
+
+
+HORIZON_DAYS = (30, 90, 365)
 
 
 def _record_changes(ctx: Context, ids, scored: Scored, before_stage, only=None) -> None:

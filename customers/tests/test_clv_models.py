@@ -182,6 +182,21 @@ def test_predicted_clv_discounts_each_month():
     assert with_margin[0] == pytest.approx(0.3 * clv.predicted_clv(params, [20.0], 2, 10.0, 20.0, days_per_unit=7)[0])
 
 
+def test_all_predictions_together_equal_each_one_alone(cdnow):
+    x, t_x, T, m = cdnow
+    params = bgnbd.BgNbd(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    spend = gamma_gamma.expected_spend(gamma_gamma.GammaGamma(6.25, 3.74, 15.44), x, m)
+    horizons = np.array([30, 90, 365]) / 7
+
+    together = clv.predict(params, spend, x, t_x, T, horizons=horizons, days_per_unit=7, margin=0.4)
+
+    np.testing.assert_allclose(together.p_alive, bgnbd.p_alive(params, x, t_x, T), rtol=1e-12)
+    for row, horizon in zip(together.expected_purchases, horizons, strict=True):
+        np.testing.assert_allclose(row, bgnbd.expected_purchases(params, horizon, x, t_x, T), rtol=1e-12)
+    alone = clv.predicted_clv(params, spend, x, t_x, T, days_per_unit=7, margin=0.4)
+    np.testing.assert_allclose(together.clv, alone, rtol=1e-12)
+
+
 def test_a_base_without_repeat_purchases_cannot_be_fitted():
     with pytest.raises(FitError, match="no customer has a repeat purchase"):
         bgnbd.fit(np.zeros(500), np.zeros(500), np.full(500, 30.0))
