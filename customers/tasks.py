@@ -12,6 +12,7 @@ from customers.services.recompute import (
     customers_recompute,
     customers_recompute_range,
     customers_rescore_range,
+    metrics_vacuum,
 )
 
 # The nightly pass recomputes from orders every customer whose orders changed this recently,
@@ -40,7 +41,8 @@ def recompute_customers_range(first_id: int, last_id: int) -> int:
 @shared_task
 def refit_and_recompute_all() -> int:
     """Nightly (CELERY_BEAT_SCHEDULE): queue the repair of customers whose orders changed
-    lately, refit the CLV model, then queue the pass over every customer in chunks. Returns
+    lately, vacuum the metrics table, refit the CLV model, then queue the pass over every
+    customer in chunks. Returns
     the number of chunk tasks of that pass.
 
     The repair and the pass may run in any order: a pass chunk never overwrites a row
@@ -48,6 +50,7 @@ def refit_and_recompute_all() -> int:
     """
     since = timezone.now() - REPAIR_LOOKBACK
     enqueue_recompute(changed_customer_ids(since))
+    metrics_vacuum()  # last night's row versions
     clv_fit()
     return enqueue_full_recompute()
 

@@ -13,9 +13,10 @@ The Celery tasks and ``manage.py recompute_customers`` call these functions.
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q
 
-from customers.models import Order
+from customers.models import CustomerMetrics, Order
 from customers.services.chunks import chunked, id_list_condition
 from customers.services.lifecycle import Context, lifecycle_recompute_chunk, lifecycle_rescore_chunk
 from customers.services.transactions import atomic_retrying
@@ -55,3 +56,15 @@ def customers_recompute_range(*, first_id: int, last_id: int, ctx: Context | Non
     return atomic_retrying(
         lambda: lifecycle_recompute_chunk(ctx, where="{col} BETWEEN %s AND %s", params=[first_id, last_id])
     )
+
+
+def metrics_vacuum() -> None:
+    """Reclaim the row versions the last nightly pass left in ``CustomerMetrics``, so the
+    next pass can again rewrite every row in place (a HOT update needs free room on the
+    row's page). Autovacuum would do it eventually; the nightly task does not wait for it.
+    PostgreSQL only; VACUUM cannot run inside a transaction, so within one (a caller's
+    atomic block, a test) it is left to autovacuum."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(CustomerMetrics._meta.db_table)}")

@@ -149,3 +149,24 @@ def test_the_nightly_repair_takes_customers_whose_orders_were_changed_or_placed_
     order.save()  # an edit in the admin: no per-order update ran
 
     assert sorted(changed_customer_ids(timezone.now() - timedelta(days=3))) == sorted([edited.pk, placed.pk])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_metrics_table_is_vacuumed_outside_a_transaction():
+    if connection.vendor != "postgresql":
+        pytest.skip("VACUUM is PostgreSQL's")
+    from customers.services.recompute import metrics_vacuum
+
+    varied_customers()
+    customers_recompute(customer_ids=list(CustomerMetrics.objects.values_list("pk", flat=True)))  # dead versions
+
+    metrics_vacuum()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute(
+            "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = %s",
+            [CustomerMetrics._meta.db_table],
+        )
+        assert cursor.fetchone() == (True,)

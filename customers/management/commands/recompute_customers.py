@@ -7,7 +7,12 @@ from tqdm import tqdm
 from customers.services.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, customer_id_ranges
 from customers.services.clv_fitting import clv_fit
 from customers.services.lifecycle import Context
-from customers.services.recompute import customers_recompute_range, customers_refresh_changed, customers_rescore_range
+from customers.services.recompute import (
+    customers_recompute_range,
+    customers_refresh_changed,
+    customers_rescore_range,
+    metrics_vacuum,
+)
 from customers.tasks import REPAIR_LOOKBACK, enqueue_full_recompute, refit_and_recompute_all
 
 
@@ -38,6 +43,7 @@ class Command(BaseCommand):
         if full:
             repaired = customers_refresh_changed(since=timezone.now() - REPAIR_LOOKBACK)
             self.stdout.write(f"Repaired {repaired} customers whose orders changed lately.")
+            metrics_vacuum()
             model = clv_fit()
             self.stdout.write(f"CLV model: {model.get_status_display()}. {model.message}".strip())
         ctx = Context.load()
