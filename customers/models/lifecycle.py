@@ -116,7 +116,12 @@ class CustomerMetrics(models.Model):
 
     customer = models.OneToOneField(Customer, primary_key=True, on_delete=models.CASCADE, related_name="metrics")
     computed_at = models.DateTimeField()
-    model = models.ForeignKey(ClvModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No index: each nightly refit makes a new model, and an indexed column that changes turns
+    # the nightly in-place (HOT) rewrite of every buyer's row into index writes (twice the
+    # time). Deleting a model, which would use it, is rare and may scan this narrow table.
+    model = models.ForeignKey(
+        ClvModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     purchase_days = models.PositiveIntegerField(default=0)
     first_purchase_on = models.DateField(null=True, blank=True)
     last_purchase_on = models.DateField(null=True, blank=True)
