@@ -1,0 +1,90 @@
+"""Segments: who a campaign or a report is about, with versioned rules and membership history."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from customers.models import Customer
+
+
+class Segment(models.Model):
+    class Kind(models.TextChoices):
+        DYNAMIC = "dynamic", "Dynamic (a rule)"
+        STATIC = "static", "Static (a list)"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DYNAMIC)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Kept by the refresh.
+    member_count = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def current_version(self) -> "SegmentVersion | None":
+        return self.versions.order_by("-number").first()
+
+
+class SegmentVersion(models.Model):
+    """One version of a dynamic segment's rule; editing the rule adds a version."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    rule = models.JSONField()
+    sentence = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["segment", "-number"]
+        constraints = [models.UniqueConstraint(fields=["segment", "number"], name="segmentversion_number_uniq")]
+
+    def __str__(self):
+        return f"{self.segment} v{self.number}"
+
+
+class SegmentMembership(models.Model):
+    """A customer's stay in a segment: from entered_at until exited_at (open while a member).
+
+    The rows are the history: entries and exits over time, and the version of the rule the
+    customer matched. Campaigns trigger on them (entered or left since a time)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="segment_memberships")
+    version = models.ForeignKey(SegmentVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    entered_at = models.DateTimeField()
+    exited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-entered_at"]
+        constraints = [
+            # At most one open stay per customer and segment; it also serves "current members".
+            models.UniqueConstraint(
+                fields=["segment", "customer"], condition=Q(exited_at__isnull=True), name="membership_open_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(exited_at__isnull=True) | Q(exited_at__gte=models.F("entered_at")),
+                name="membership_exit_after_entry",
+            ),
+        ]
+        indexes = [
+            # A customer's segments (API, the 360 page) and the incremental refresh.
+            models.Index(
+                fields=["customer", "segment"], name="membership_customer_idx", condition=Q(exited_at__isnull=True)
+            ),
+            # Entries and exits over time, per segment (chart, triggers).
+            models.Index(fields=["segment", "entered_at"], name="membership_entered_idx"),
+            models.Index(fields=["segment", "exited_at"], name="membership_exited_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} in {self.segment_id}"

@@ -1,0 +1,102 @@
+"""Segment writes: rules with versions, and membership kept current, set-based.
+
+A refresh is a few statements per segment, never one per customer: close the open stays
+of customers the rule no longer matches (one ``UPDATE … NOT IN (rule)``), open a stay for
+customers it newly matches (one ``INSERT … SELECT (rule) … NOT EXISTS``), and store the
+count. The incremental refresh does the same restricted to the customers just recomputed.
+"""
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigns.models import Segment, SegmentMembership, SegmentVersion
+from campaigns.segments.compiler import matching
+from campaigns.segments.rules import Group, parse
+from campaigns.segments.sentence import sentence
+
+
+def segment_rule_save(*, segment: Segment, rule: dict, user=None) -> SegmentVersion:
+    """Store ``rule`` as the segment's new version (``RuleError`` if it is not valid). Saving
+    the same rule again keeps the current version."""
+    parsed = parse(rule)
+    normalised = parsed.as_json()
+    with transaction.atomic():
+        current = SegmentVersion.objects.select_for_update().filter(segment=segment).order_by("-number").first()
+        if current is not None and current.rule == normalised:
+            return current
+        return SegmentVersion.objects.create(
+            segment=segment,
+            number=(current.number + 1) if current else 1,
+            rule=normalised,
+            sentence=sentence(parsed),
+            created_by=user,
+        )
+
+
+def segment_create(*, name: str, rule: dict | None = None, kind: str = Segment.Kind.DYNAMIC, user=None, **extra):
+    with transaction.atomic():
+        segment = Segment.objects.create(name=name, kind=kind, owner=user, **extra)
+        if rule is not None:
+            segment_rule_save(segment=segment, rule=rule, user=user)
+    return segment
+
+
+def segment_refresh(*, segment: Segment, now: datetime | None = None) -> tuple[int, int]:
+    """Bring a dynamic segment's membership up to date; returns (entered, exited)."""
+    version = segment.current_version
+    if segment.kind != Segment.Kind.DYNAMIC or version is None:
+        return 0, 0
+    now = now or timezone.now()
+    start = time.perf_counter()
+    with transaction.atomic():
+        entered, exited = _apply(segment, version, now, customer_ids=None)
+        count = SegmentMembership.objects.filter(segment=segment, exited_at=None).count()
+        Segment.objects.filter(pk=segment.pk).update(
+            member_count=count, refreshed_at=now, refresh_seconds=time.perf_counter() - start
+        )
+    return entered, exited
+
+
+def segments_refresh_customers(*, customer_ids: Sequence[int], now: datetime | None = None) -> None:
+    """After the ingestion pipeline recomputed these customers: their memberships of every
+    dynamic segment, brought up to date (two statements per segment)."""
+    if not customer_ids:
+        return
+    now = now or timezone.now()
+    ids = sorted(set(customer_ids))
+    for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC):
+        version = segment.current_version
+        if version is None:
+            continue
+        with transaction.atomic():
+            entered, exited = _apply(segment, version, now, customer_ids=ids)
+            if entered or exited:
+                Segment.objects.filter(pk=segment.pk).update(member_count=F("member_count") + entered - exited)
+
+
+def _apply(segment: Segment, version: SegmentVersion, now, *, customer_ids) -> tuple[int, int]:
+    rule: Group = parse(version.rule)
+    members = matching(rule, now=now)
+    stays = SegmentMembership.objects.filter(segment=segment, exited_at=None)
+    if customer_ids is not None:
+        members = members.filter(pk__in=customer_ids)
+        stays = stays.filter(customer_id__in=customer_ids)
+    exited = stays.exclude(customer_id__in=members.values("pk")).update(exited_at=now)
+    newcomers = members.exclude(pk__in=stays.values("customer_id")).values(member=F("pk"))
+    sql, params = newcomers.query.sql_with_params()
+    table = SegmentMembership._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (segment_id, customer_id, version_id, entered_at) "
+            f"SELECT %s, n.member, %s, %s FROM ({sql}) n WHERE true "
+            # A concurrent refresh may have opened the same stay: theirs stands.
+            "ON CONFLICT DO NOTHING",
+            [segment.pk, version.pk, now, *params],
+        )
+        entered = cursor.rowcount
+    return entered, exited

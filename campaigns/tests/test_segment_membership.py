@@ -1,0 +1,111 @@
+"""Segment versions and membership history: entries and exits, in full and incrementally."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from campaigns.models import Segment, SegmentMembership
+from campaigns.segments.rules import RuleError
+from campaigns.services import segment_create, segment_refresh, segment_rule_save, segments_refresh_customers
+from customers.tests.factories import CustomerFactory, OrderFactory
+
+pytestmark = pytest.mark.django_db
+
+GERMANY = {"match": "all", "children": [{"field": "country", "operator": "eq", "value": "DE"}]}
+BIG_SPENDERS = {
+    "match": "all",
+    "children": [{"field": "spent", "operator": "gte", "value": 100, "within_days": 30}],
+}
+
+
+def open_members(segment) -> set[int]:
+    return set(SegmentMembership.objects.filter(segment=segment, exited_at=None).values_list("customer_id", flat=True))
+
+
+def test_editing_a_rule_keeps_the_previous_version_and_saving_it_unchanged_adds_none():
+    segment = segment_create(name="Germany", rule=GERMANY)
+
+    segment_rule_save(segment=segment, rule=GERMANY)
+    segment_rule_save(segment=segment, rule=BIG_SPENDERS)
+
+    versions = list(segment.versions.order_by("number").values_list("number", "sentence"))
+    assert versions == [
+        (1, "customers where country is DE"),
+        (2, "customers where spent ≥ 100 in the last 30 days"),
+    ]
+
+
+def test_an_invalid_rule_is_refused_and_no_version_is_written():
+    segment = segment_create(name="Germany", rule=GERMANY)
+
+    with pytest.raises(RuleError):
+        segment_rule_save(segment=segment, rule={"match": "all", "children": [{"field": "nope"}]})
+
+    assert segment.versions.count() == 1
+
+
+def test_a_refresh_records_who_entered_and_who_left_with_the_rule_version():
+    de, fr = CustomerFactory(country="DE"), CustomerFactory(country="FR")
+    segment = segment_create(name="Germany", rule=GERMANY)
+    t1 = timezone.now()
+
+    assert segment_refresh(segment=segment, now=t1) == (1, 0)
+    assert open_members(segment) == {de.pk}
+
+    fr.country = "DE"
+    fr.save()
+    de.country = "AT"
+    de.save()
+    t2 = t1 + timedelta(hours=1)
+    assert segment_refresh(segment=segment, now=t2) == (1, 1)
+
+    history = {(m.customer_id, m.entered_at, m.exited_at, m.version.number) for m in SegmentMembership.objects.all()}
+    assert history == {(de.pk, t1, t2, 1), (fr.pk, t2, None, 1)}
+    segment.refresh_from_db()
+    assert (segment.member_count, segment.refreshed_at) == (1, t2)
+    assert segment.refresh_seconds is not None
+
+    assert segment_refresh(segment=segment, now=t2 + timedelta(hours=1)) == (0, 0)  # nothing changed
+    assert SegmentMembership.objects.count() == 2
+
+
+def test_a_refresh_is_a_few_statements_whatever_the_number_of_customers():
+    for _ in range(30):
+        CustomerFactory(country="DE")
+    segment = segment_create(name="Germany", rule=GERMANY)
+
+    with CaptureQueriesContext(connection) as queries:
+        segment_refresh(segment=segment)
+
+    assert segment.memberships.count() == 30
+    assert len(queries) <= 8
+
+
+def test_a_new_order_moves_its_customer_in_and_the_others_are_not_touched():
+    buyer, other = CustomerFactory(), CustomerFactory()
+    segment = segment_create(name="Big spenders", rule=BIG_SPENDERS)
+    segment_refresh(segment=segment)
+    assert open_members(segment) == set()
+
+    OrderFactory(customer=buyer, total=Decimal("150"), placed_at=timezone.now() - timedelta(days=1))
+    OrderFactory(customer=other, total=Decimal("150"), placed_at=timezone.now() - timedelta(days=1))
+    segments_refresh_customers(customer_ids=[buyer.pk])
+
+    assert open_members(segment) == {buyer.pk}  # the other customer waits for the full refresh
+    segment.refresh_from_db()
+    assert segment.member_count == 1
+
+
+def test_static_segments_are_left_as_they_are():
+    segment = segment_create(name="Hand-picked", kind=Segment.Kind.STATIC)
+    customer = CustomerFactory()
+    SegmentMembership.objects.create(segment=segment, customer=customer, entered_at=timezone.now())
+
+    assert segment_refresh(segment=segment) == (0, 0)
+    segments_refresh_customers(customer_ids=[customer.pk])
+
+    assert open_members(segment) == {customer.pk}

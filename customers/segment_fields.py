@@ -1,0 +1,209 @@
+"""What segment rules can test about customers: attributes, computed metrics and behaviour.
+
+Plain declarations read by ``campaigns.segments.registry`` (this app imports nothing from
+campaigns). A ``build`` function gets the operator, a validated value, the window as a
+``timedelta`` (or None) and the time the rule is evaluated, and returns a ``Q`` on
+``Customer``. Behaviour is tested with uncorrelated ``pk IN (subquery)`` conditions, which
+PostgreSQL runs as one hashed semi-join per condition, never a query per customer.
+"""
+
+import operator as op
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from customers.metrics import rfm
+from customers.models import Customer, Event, Order, OrderLine, Stage
+
+COUNTED = ~Q(status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
+_COMPARE = {"eq": op.eq, "ne": op.ne, "lt": op.lt, "lte": op.le, "gt": op.gt, "gte": op.ge}
+_LOOKUP = {"eq": "exact", "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}
+
+
+def _total_condition(totals, operator: str, value) -> Q:
+    """Customers whose windowed total (``totals``: customer_id with ``total``, only for
+    customers with any orders in the window) compares to ``value``. A customer with no
+    order in the window has a total of 0, so when 0 itself passes, the condition is taken
+    as "not among those whose total fails"."""
+
+    def passes(values) -> Q:
+        if operator == "between":
+            return Q(total__gte=values[0], total__lte=values[1])
+        if operator == "ne":
+            return ~Q(total=values)
+        return Q(**{f"total__{_LOOKUP[operator]}": values})
+
+    if operator == "between":
+        zero_passes = value[0] <= 0 <= value[1]
+    else:
+        zero_passes = _COMPARE[operator](0, value)
+    condition = passes(value)
+    if zero_passes:
+        return ~Q(pk__in=totals.exclude(condition).values("customer_id"))
+    return Q(pk__in=totals.filter(condition).values("customer_id"))
+
+
+def _orders_in(window: timedelta, now):
+    return Order.objects.filter(COUNTED, placed_at__gte=now - window, placed_at__lt=now).order_by()
+
+
+def spent_in_window(operator, value, window, now) -> Q:
+    totals = _orders_in(window, now).values("customer_id").annotate(total=Sum(F("total_base") - F("refunded_base")))
+    amount = [Decimal(str(v)) for v in value] if operator == "between" else Decimal(str(value))
+    return _total_condition(totals, operator, amount)
+
+
+def orders_in_window(operator, value, window, now) -> Q:
+    totals = _orders_in(window, now).values("customer_id").annotate(total=Count("id"))
+    return _total_condition(totals, operator, value)
+
+
+def _bought(column: str):
+    def build(operator, value, window, now) -> Q:
+        lines = OrderLine.objects.filter(
+            order__placed_at__gte=now - window,
+            order__placed_at__lt=now,
+            **{f"{column}__in": value},
+        ).exclude(order__status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
+        bought = Q(pk__in=lines.order_by().values("order__customer_id"))
+        return bought if operator == "in" else ~bought
+
+    return build
+
+
+def event_in_window(operator, value, window, now) -> Q:
+    events = Event.objects.filter(type=value, occurred_at__gte=now - window, occurred_at__lte=now).order_by()
+    happened = Q(pk__in=events.values("customer_id"))
+    return happened if operator == "eq" else ~happened
+
+
+def has_tags(operator, value, window, now) -> Q:
+    tagged = Q(pk__in=Customer.tags.through.objects.filter(tag__name__in=value).values("customer_id"))
+    return tagged if operator == "in" else ~tagged
+
+
+def days_since_last_order(operator, value, window, now) -> Q:
+    """``days since the last order`` compared to N is the last purchase day compared to
+    today − N, turned around; a customer who never bought has no such number."""
+    today = timezone.localdate(now)
+    turned = {"lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte", "eq": "exact"}
+    path = "metrics__last_purchase_on"
+    if operator == "is_set":
+        return Q(**{f"{path}__isnull": False})
+    if operator == "is_not_set":
+        return Q(**{f"{path}__isnull": True})
+    if operator == "between":
+        low, high = value
+        return Q(**{f"{path}__lte": today - timedelta(days=low), f"{path}__gte": today - timedelta(days=high)})
+    if operator == "ne":
+        return Q(**{f"{path}__isnull": False}) & ~Q(**{path: today - timedelta(days=value)})
+    return Q(**{f"{path}__{turned[operator]}": today - timedelta(days=value)})
+
+
+def _stages():
+    return Stage.choices
+
+
+def _rfm_segments():
+    return list(rfm.SEGMENT_LABELS.items())
+
+
+def _countries():
+    return [
+        (c, c) for c in Customer.objects.exclude(country="").order_by().values_list("country", flat=True).distinct()
+    ]
+
+
+SEGMENT_FIELDS = [
+    # Customer attributes
+    {"name": "country", "label": "country", "type": "text", "path": "country", "help": "ISO code, e.g. DE"},
+    {"name": "tags", "label": "tags", "type": "tags", "build": has_tags},
+    {"name": "marketing_consent", "label": "marketing consent", "type": "bool", "path": "marketing_consent"},
+    {"name": "birthday_month", "label": "birthday month", "type": "month", "path": "birthday__month"},
+    {"name": "first_seen", "label": "first seen", "type": "date", "path": "first_seen_at", "datetime": True},
+    {"name": "source", "label": "acquisition source", "type": "text", "path": "source"},
+    {"name": "utm_source", "label": "UTM source", "type": "text", "path": "utm_source"},
+    # Computed metrics
+    {
+        "name": "stage",
+        "label": "lifecycle stage",
+        "group": "Metrics",
+        "type": "choice",
+        "path": "metrics__stage",
+        "choices": _stages,
+    },
+    {
+        "name": "rfm_segment",
+        "label": "RFM segment",
+        "group": "Metrics",
+        "type": "choice",
+        "path": "metrics__rfm_segment",
+        "choices": _rfm_segments,
+    },
+    {"name": "rfm_r", "label": "RFM recency score", "group": "Metrics", "type": "number", "path": "metrics__rfm_r"},
+    {"name": "rfm_f", "label": "RFM frequency score", "group": "Metrics", "type": "number", "path": "metrics__rfm_f"},
+    {"name": "rfm_m", "label": "RFM monetary score", "group": "Metrics", "type": "number", "path": "metrics__rfm_m"},
+    {"name": "clv_historical", "label": "historical CLV", "group": "Metrics", "type": "number", "path": "net_revenue"},
+    {
+        "name": "clv_predicted",
+        "label": "predicted 12-month CLV",
+        "group": "Metrics",
+        "type": "number",
+        "path": "metrics__clv_predicted",
+    },
+    {"name": "p_alive", "label": "P(alive)", "group": "Metrics", "type": "number", "path": "metrics__p_alive"},
+    {"name": "orders_count", "label": "orders", "group": "Metrics", "type": "number", "path": "orders_count"},
+    {"name": "net_revenue", "label": "net revenue", "group": "Metrics", "type": "number", "path": "net_revenue"},
+    {"name": "aov", "label": "average order value", "group": "Metrics", "type": "number", "path": "avg_order_value"},
+    {
+        "name": "days_since_last_order",
+        "label": "days since the last order",
+        "group": "Metrics",
+        "type": "number",
+        "build": days_since_last_order,
+    },
+    # Behaviour over a time window
+    {
+        "name": "spent",
+        "label": "spent",
+        "group": "Behaviour",
+        "type": "window_number",
+        "window": "days",
+        "build": spent_in_window,
+    },
+    {
+        "name": "orders_in_window",
+        "label": "orders placed",
+        "group": "Behaviour",
+        "type": "window_number",
+        "window": "days",
+        "build": orders_in_window,
+    },
+    {
+        "name": "bought_sku",
+        "label": "bought SKU",
+        "group": "Behaviour",
+        "type": "window_items",
+        "window": "days",
+        "build": _bought("sku"),
+    },
+    {
+        "name": "bought_category",
+        "label": "bought from category",
+        "group": "Behaviour",
+        "type": "window_items",
+        "window": "days",
+        "build": _bought("product__category"),
+    },
+    {
+        "name": "event",
+        "label": "event",
+        "group": "Behaviour",
+        "type": "event",
+        "window": "days_or_hours",
+        "build": event_in_window,
+        "help": "an event type a shop sends, e.g. cart_abandoned",
+    },
+]
