@@ -1,27 +1,36 @@
 """What happens after data arrives: the one place that fans out to the apps.
 
-An order goes: customers (upsert, order rows) → after commit, customers' aggregates
-(Celery). Later apps join here in the same explicit way (loyalty points, segment
-membership), so a reader follows an order from the API to every table by reading down.
+An order goes: customers (upsert, order rows) → after commit, a Celery chain per chunk of
+touched customers: their figures and stage (customers), then their segment memberships
+(campaigns). Later apps join here in the same explicit way (loyalty points), so a reader
+follows an order from the API to every table by reading down.
 """
 
 from collections.abc import Sequence
 
 from django.db import transaction
 
+from campaigns.tasks import refresh_segments_for_customers
 from crm.after_response import after_response
 from customers.models import Event, Refund, Shop
+from customers.services.chunks import CHUNK_SIZE, chunked
 from customers.services.customers import CustomerData, customer_upsert
 from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
 from customers.services.refunds import RefundData, refund_create
-from customers.tasks import enqueue_recompute
+from customers.tasks import recompute_customers
+
+
+def customers_updates_enqueue(customer_ids: Sequence[int]) -> None:
+    """Per chunk of customers: recompute their figures, then their segment memberships."""
+    for chunk in chunked(sorted(set(customer_ids)), CHUNK_SIZE):
+        (recompute_customers.si(chunk) | refresh_segments_for_customers.si(chunk)).delay()
 
 
 def _after_commit_recompute(customer_ids: list[int]) -> None:
-    """Queue the recompute once the data is committed and, in a request, the response sent."""
+    """Queue the updates once the data is committed and, in a request, the response sent."""
     if customer_ids:
-        transaction.on_commit(lambda: after_response(lambda: enqueue_recompute(customer_ids)))
+        transaction.on_commit(lambda: after_response(lambda: customers_updates_enqueue(customer_ids)))
 
 
 def orders_receive(*, shop: Shop, orders: Sequence[OrderData], keep_lines: bool = False) -> list[OrderResult]:
@@ -42,4 +51,9 @@ def customer_receive(*, shop: Shop, data: CustomerData) -> tuple[int, bool]:
 
 
 def event_receive(*, shop: Shop, data: EventData) -> tuple[Event, bool]:
-    return event_record(shop=shop, data=data)
+    """An event can move its customer into a segment (e.g. cart_abandoned in the last day)."""
+    event, created = event_record(shop=shop, data=data)
+    if created:
+        customer_id = event.customer_id
+        transaction.on_commit(lambda: after_response(lambda: refresh_segments_for_customers.delay([customer_id])))
+    return event, created

@@ -11,6 +11,7 @@ from django.utils import timezone
 from campaigns.models import Segment, SegmentMembership
 from campaigns.segments.rules import RuleError
 from campaigns.services import segment_create, segment_refresh, segment_rule_save, segments_refresh_customers
+from customers.models import Customer
 from customers.tests.factories import CustomerFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +110,38 @@ def test_static_segments_are_left_as_they_are():
     segments_refresh_customers(customer_ids=[customer.pk])
 
     assert open_members(segment) == {customer.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_through_the_api_makes_its_customer_a_member(api, order_payload):
+    """The rule reads the customer's order count, so it holds only if the chain recomputed
+    the customer before refreshing their memberships."""
+    rule = {"match": "all", "children": [{"field": "orders_count", "operator": "gte", "value": 1}]}
+    segment = segment_create(name="Buyers", rule=rule)
+    segment_refresh(segment=segment)
+
+    response = api.post("/api/v1/orders", order_payload, format="json")
+
+    assert response.status_code == 201
+    assert open_members(segment) == {Customer.objects.get().pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_abandoned_cart_through_the_api_makes_its_customer_a_member(api, shop):
+    segment = segment_create(
+        name="Abandoned cart",
+        rule={
+            "match": "all",
+            "children": [{"field": "event", "operator": "eq", "value": "cart_abandoned", "within_hours": 24}],
+        },
+    )
+    payload = {
+        "type": "cart_abandoned",
+        "customer": {"email": "cart@example.com"},
+        "occurred_at": timezone.now().isoformat(),
+    }
+
+    response = api.post("/api/v1/events", payload, format="json")
+
+    assert response.status_code == 201, response.content
+    assert len(open_members(segment)) == 1

@@ -151,6 +151,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.refit_and_recompute_all",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Every dynamic segment's membership, in full (changed customers are done as they change).
+    "refresh-all-segments": {"task": "campaigns.tasks.refresh_all_segments", "schedule": crontab(minute=15)},
     # The deep repair under the nightly one: every customer rebuilt from their orders.
     "rebuild-all-customers-from-orders": {
         "task": "customers.tasks.rebuild_all_from_orders",

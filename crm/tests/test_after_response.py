@@ -62,7 +62,7 @@ def test_a_broker_failure_after_the_response_loses_no_order(api, order_payload, 
     def broker_down(customer_ids):
         raise ConnectionError("Redis is unreachable")
 
-    monkeypatch.setattr("crm.pipeline.enqueue_recompute", broker_down)
+    monkeypatch.setattr("crm.pipeline.customers_updates_enqueue", broker_down)
     with caplog.at_level(logging.ERROR, logger="crm.after_response"):
         response = api.post("/api/v1/orders", order_payload, format="json")
 
