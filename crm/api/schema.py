@@ -3,11 +3,12 @@
 import msgspec
 from drf_spectacular.utils import OpenApiResponse
 
+from campaigns.payloads import SegmentPreviewIn
 from crm.api.errors import ErrorSerializer
 from customers.payloads import BulkOrdersDoc, CustomerIn, EventIn, OrderIn, RefundIn
 
 REF = "#/components/schemas/{name}"
-PAYLOADS = [OrderIn, BulkOrdersDoc, CustomerIn, RefundIn, EventIn]
+PAYLOADS = [OrderIn, BulkOrdersDoc, CustomerIn, RefundIn, EventIn, SegmentPreviewIn]
 ERROR_DESCRIPTIONS = {
     400: "Invalid input; `errors` names each field.",
     401: "Missing, unknown or revoked API key.",

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from crm.api import views
+from crm.api import segment_views, views
 from crm.api.converters import ExternalIdConverter, IdConverter
 
 register_converter(IdConverter, "id")
@@ -13,4 +13,8 @@ urlpatterns = [
     path("customers", views.CustomerListCreateView.as_view(), name="api-customers"),
     path("customers/<id:pk>", views.CustomerDetailView.as_view(), name="api-customer"),
     path("events", views.EventCreateView.as_view(), name="api-events"),
+    path("customers/<id:pk>/segments", segment_views.CustomerSegmentsView.as_view(), name="api-customer-segments"),
+    path("segments", segment_views.SegmentListView.as_view(), name="api-segments"),
+    path("segments/preview", segment_views.SegmentPreviewView.as_view(), name="api-segments-preview"),
+    path("segments/<id:pk>/members", segment_views.SegmentMembersView.as_view(), name="api-segment-members"),
 ]

@@ -1,0 +1,48 @@
+"""What the API returns about segments (DRF)."""
+
+from rest_framework import serializers
+
+from campaigns.models import Segment, SegmentMembership
+
+
+class SegmentOutSerializer(serializers.ModelSerializer):
+    rule = serializers.SerializerMethodField()
+    sentence = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "description", "kind", "rule", "sentence", "refreshed_at"]
+
+    def _version(self, segment):
+        versions = getattr(segment, "latest_versions", None)
+        return versions[0] if versions else None
+
+    def get_rule(self, segment) -> dict | None:
+        version = self._version(segment)
+        return version.rule if version else None
+
+    def get_sentence(self, segment) -> str:
+        version = self._version(segment)
+        return version.sentence if version else ""
+
+
+class CustomerSegmentSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(source="segment.id")
+    name = serializers.CharField(source="segment.name")
+
+    class Meta:
+        model = SegmentMembership
+        fields = ["id", "name", "entered_at"]
+
+
+class SegmentMemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+
+
+class SegmentPreviewOutSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    sentence = serializers.CharField()
+    sample = SegmentMemberSerializer(many=True)

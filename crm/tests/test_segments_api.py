@@ -1,0 +1,78 @@
+"""Segments over the API: previews, members and a customer's segments, within the key's shop."""
+
+import pytest
+
+from campaigns.services import segment_create, segment_refresh
+from customers.tests.factories import CustomerFactory, IdentityFactory
+
+pytestmark = pytest.mark.django_db
+
+GERMANY = {"match": "all", "children": [{"field": "country", "operator": "eq", "value": "DE"}]}
+
+
+@pytest.fixture
+def germans(shop):
+    """Two German customers of this shop, one French, and one German of another shop."""
+    ours = [CustomerFactory(country=c) for c in ("DE", "DE", "FR")]
+    for customer in ours:
+        IdentityFactory(shop=shop, customer=customer)
+    theirs = CustomerFactory(country="DE")
+    IdentityFactory(customer=theirs)
+    return ours, theirs
+
+
+def test_a_preview_counts_this_shops_customers_and_reads_the_rule(api, germans):
+    response = api.post("/api/v1/segments/preview", {"rule": GERMANY}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2
+    assert body["sentence"] == "customers where country is DE"
+    assert {c["id"] for c in body["sample"]} == {germans[0][0].pk, germans[0][1].pk}
+
+
+@pytest.mark.parametrize(
+    "body,field,message",
+    [
+        (
+            {"rule": {"match": "all", "children": [{"field": "country", "operator": "gt", "value": "DE"}]}},
+            "rule",
+            "condition 1 of the rule (country): operator 'gt' does not apply",
+        ),
+        ({"rule": {"match": "all", "children": []}}, "rule", "a group needs a non-empty list of children"),
+        ({}, "rule", "required"),
+        ({"rule": "country = DE"}, "rule", "Expected `object`"),
+    ],
+)
+def test_a_bad_preview_is_a_400_naming_the_field(api, body, field, message):
+    response = api.post("/api/v1/segments/preview", body, format="json")
+
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert field in errors, errors
+    assert any(message.lower() in m.lower() for m in errors[field]), errors
+
+
+def test_members_and_a_customers_segments_stay_within_the_shop(api, other_api, germans):
+    ours, theirs = germans
+    segment = segment_create(name="Germany", rule=GERMANY)
+    segment_refresh(segment=segment)
+
+    members = api.get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
+    assert {m["id"] for m in members} == {ours[0].pk, ours[1].pk}
+    mine = api.get(f"/api/v1/customers/{ours[0].pk}/segments").json()
+    assert [(s["id"], s["name"]) for s in mine] == [(segment.pk, "Germany")]
+    assert api.get(f"/api/v1/customers/{ours[2].pk}/segments").json() == []
+    assert api.get(f"/api/v1/customers/{theirs.pk}/segments").status_code == 404
+    assert other_api.get(f"/api/v1/segments/{segment.pk}/members").json()["results"] == []
+    assert api.get("/api/v1/segments/999999/members").status_code == 404
+
+
+def test_the_segment_list_shows_each_rule_and_its_sentence(api):
+    segment_create(name="Germany", rule=GERMANY)
+
+    listed = api.get("/api/v1/segments").json()["results"]
+
+    assert [(s["name"], s["rule"]["children"][0]["value"], s["sentence"]) for s in listed] == [
+        ("Germany", "DE", "customers where country is DE")
+    ]
