@@ -11,11 +11,12 @@ import operator as op
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Window
+from django.db.models.functions import PercentRank
 from django.utils import timezone
 
 from customers.metrics import rfm
-from customers.models import Customer, Event, Order, OrderLine, Stage
+from customers.models import Customer, CustomerMetrics, Event, Order, OrderLine, Stage
 
 COUNTED = ~Q(status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
 _COMPARE = {"eq": op.eq, "ne": op.ne, "lt": op.lt, "lte": op.le, "gt": op.gt, "gte": op.ge}
@@ -102,6 +103,27 @@ def days_since_last_order(operator, value, window, now) -> Q:
     return Q(**{f"{path}__{turned[operator]}": today - timedelta(days=value)})
 
 
+def birthday_this_month(operator, value, window, now) -> Q:
+    this_month = Q(birthday__month=timezone.localdate(now).month)
+    return this_month if value else ~this_month | Q(birthday__isnull=True)
+
+
+def clv_top_percent(operator, value, window, now) -> Q:
+    """Customers ranked by predicted CLV, highest first, as a percentage of those who have one
+    (the top decile is "≤ 10"): one window function in a subquery."""
+    ranked = CustomerMetrics.objects.filter(clv_predicted__isnull=False).annotate(
+        top=Window(PercentRank(), order_by=F("clv_predicted").desc()) * 100
+    )
+    if operator == "between":
+        chosen = ranked.filter(top__gte=value[0], top__lte=value[1])
+    elif operator in ("eq", "ne"):
+        chosen = ranked.filter(top=value)
+    else:
+        chosen = ranked.filter(**{f"top__{_LOOKUP[operator]}": value})
+    inside = Q(pk__in=chosen.values("customer_id"))
+    return ~inside if operator == "ne" else inside
+
+
 def _stages():
     return Stage.choices
 
@@ -122,6 +144,7 @@ SEGMENT_FIELDS = [
     {"name": "tags", "label": "tags", "type": "tags", "build": has_tags},
     {"name": "marketing_consent", "label": "marketing consent", "type": "bool", "path": "marketing_consent"},
     {"name": "birthday_month", "label": "birthday month", "type": "month", "path": "birthday__month"},
+    {"name": "birthday_this_month", "label": "birthday this month", "type": "bool", "build": birthday_this_month},
     {"name": "first_seen", "label": "first seen", "type": "date", "path": "first_seen_at", "datetime": True},
     {"name": "source", "label": "acquisition source", "type": "text", "path": "source"},
     {"name": "utm_source", "label": "UTM source", "type": "text", "path": "utm_source"},
@@ -152,6 +175,14 @@ SEGMENT_FIELDS = [
         "group": "Metrics",
         "type": "number",
         "path": "metrics__clv_predicted",
+    },
+    {
+        "name": "clv_top_percent",
+        "label": "predicted CLV rank (top %)",
+        "group": "Metrics",
+        "type": "window_number",
+        "build": clv_top_percent,
+        "help": "10 or less: the top decile",
     },
     {"name": "p_alive", "label": "P(alive)", "group": "Metrics", "type": "number", "path": "metrics__p_alive"},
     {"name": "orders_count", "label": "orders", "group": "Metrics", "type": "number", "path": "orders_count"},

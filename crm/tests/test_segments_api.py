@@ -73,6 +73,10 @@ def test_the_segment_list_shows_each_rule_and_its_sentence(api):
 
     listed = api.get("/api/v1/segments").json()["results"]
 
-    assert [(s["name"], s["rule"]["children"][0]["value"], s["sentence"]) for s in listed] == [
-        ("Germany", "DE", "customers where country is DE")
-    ]
+    newest = listed[0]  # the ready-made segments come before it
+    assert (newest["name"], newest["rule"]["children"][0]["value"], newest["sentence"]) == (
+        "Germany",
+        "DE",
+        "customers where country is DE",
+    )
+    assert "High CLV (top decile)" in {s["name"] for s in listed}
