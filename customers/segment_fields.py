@@ -10,13 +10,13 @@ PostgreSQL runs as one hashed semi-join per condition, never a query per custome
 import operator as op
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
-from django.db.models import Count, F, Q, Sum, Window
-from django.db.models.functions import PercentRank
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from customers.metrics import rfm
-from customers.models import Customer, CustomerMetrics, Event, Order, OrderLine, Stage
+from customers.metrics import clv, rfm
+from customers.models import ClvModel, Customer, Event, Order, OrderLine, Stage
 
 COUNTED = ~Q(status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
 _COMPARE = {"eq": op.eq, "ne": op.ne, "lt": op.lt, "lte": op.le, "gt": op.gt, "gte": op.ge}
@@ -109,19 +109,18 @@ def birthday_this_month(operator, value, window, now) -> Q:
 
 
 def clv_top_percent(operator, value, window, now) -> Q:
-    """Customers ranked by predicted CLV, highest first, as a percentage of those who have one
-    (the top decile is "≤ 10"): one window function in a subquery."""
-    ranked = CustomerMetrics.objects.filter(clv_predicted__isnull=False).annotate(
-        top=Window(PercentRank(), order_by=F("clv_predicted").desc()) * 100
-    )
+    """Customers among the top N % by predicted CLV ("≤ 10": the top decile), against the
+    percentiles of every buyer's CLV stored with the current model: a constant threshold,
+    so the condition is a plain comparison however many customers there are."""
+    model = ClvModel.current()
+    if model is None or not model.clv_percentiles:
+        return Q(pk__isnull=True)  # no model, no ranking: nobody (an empty IN would not compile to SQL)
+    at = partial(clv.threshold_for_top, model.clv_percentiles)
+    path = "metrics__clv_predicted"
     if operator == "between":
-        chosen = ranked.filter(top__gte=value[0], top__lte=value[1])
-    elif operator in ("eq", "ne"):
-        chosen = ranked.filter(top=value)
-    else:
-        chosen = ranked.filter(**{f"top__{_LOOKUP[operator]}": value})
-    inside = Q(pk__in=chosen.values("customer_id"))
-    return ~inside if operator == "ne" else inside
+        return Q(**{f"{path}__gte": at(value[1]), f"{path}__lte": at(value[0])})
+    turned = {"lte": "gte", "lt": "gt", "gte": "lte", "gt": "lt"}[operator]
+    return Q(**{f"{path}__{turned}": at(value)})
 
 
 def _stages():
@@ -180,7 +179,7 @@ SEGMENT_FIELDS = [
         "name": "clv_top_percent",
         "label": "predicted CLV rank (top %)",
         "group": "Metrics",
-        "type": "window_number",
+        "type": "percent",
         "build": clv_top_percent,
         "help": "10 or less: the top decile",
     },

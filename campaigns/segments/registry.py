@@ -52,6 +52,7 @@ OPERATORS = {
     "month": ("eq", "ne", "in", "not_in", "is_set", "is_not_set"),
     "tags": ("in", "not_in"),  # has any of / has none of
     "window_number": ("eq", "ne", "lt", "lte", "gt", "gte", "between"),  # a total over a window
+    "percent": ("lte", "lt", "gte", "gt", "between"),  # a rank, as the top N % (0–100)
     "window_items": ("in", "not_in"),  # bought any of / none of, in a window
     "event": ("eq", "ne"),  # did / did not do this event type, in a window
 }

@@ -199,6 +199,12 @@ def _number(value) -> float | int:
     return value
 
 
+def _percent(value) -> float | int:
+    if _number(value) < 0 or value > 100:
+        raise ValueError(f"{value!r} is not a percentage (0–100)")
+    return value
+
+
 def _text(value) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{value!r} is not a non-empty text")
@@ -240,6 +246,7 @@ def _value(spec: FieldSpec, operator: str, value):
         "choice": _choice(spec) if spec.type == "choice" else None,
         "number": _number,
         "window_number": _number,
+        "percent": _percent,
         "month": _month,
         "date": _date,
         "bool": None,

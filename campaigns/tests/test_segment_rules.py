@@ -209,6 +209,7 @@ def _good_value(spec, operator):
         "choice": st.sampled_from([v for v, _ in spec.choice_list()] or ["x"]),
         "number": st.floats(-1e6, 1e6, allow_nan=False) | st.integers(-1000, 1000),
         "window_number": st.integers(0, 1000),
+        "percent": st.integers(0, 100) | st.floats(0, 100),
         "month": st.integers(1, 12),
         "date": st.dates().map(lambda d: d.isoformat()),
         "bool": st.booleans(),

@@ -10,10 +10,11 @@ from campaigns.models import Segment
 from campaigns.segments.compiler import matching
 from campaigns.segments.rules import parse
 from campaigns.segments.sentence import sentence
-from customers.metrics import rfm
+from customers.metrics import clv, rfm
 from customers.models import CustomerMetrics
 from customers.services.recompute import customers_recompute
 from customers.tests.factories import CustomerFactory, OrderFactory
+from customers.tests.test_lifecycle_service import fitted_model
 
 pytestmark = pytest.mark.django_db
 
@@ -41,12 +42,16 @@ def test_every_ready_made_segment_is_there_and_reads_as_stored():
         assert sentence(parse(version.rule)) == version.sentence, segment.name
 
 
-def test_high_clv_is_the_top_decile_by_predicted_clv():
+def test_high_clv_is_the_top_decile_by_predicted_clv_at_the_last_fit():
     customers = [CustomerFactory() for _ in range(20)]
     now = timezone.now()
-    for value, customer in enumerate(customers):
-        CustomerMetrics.objects.create(customer=customer, computed_at=now, stage_since=now, clv_predicted=value * 10.0)
+    values = [value * 10.0 for value in range(20)]
+    for value, customer in zip(values, customers, strict=True):
+        CustomerMetrics.objects.create(customer=customer, computed_at=now, stage_since=now, clv_predicted=value)
     CustomerFactory()  # no prediction: not ranked
+    assert members("High CLV (top decile)") == set()  # no model yet: nobody
+
+    fitted_model(clv_percentiles=clv.percentiles(values))
 
     assert members("High CLV (top decile)") == {customers[-1].pk, customers[-2].pk}
 

@@ -50,6 +50,18 @@ def _discounted(if_alive_by_month: np.ndarray, monthly_discount_rate: float) -> 
     return (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1) @ increments
 
 
+def percentiles(values) -> list[float]:
+    """The values at percentiles 0, 1, …, 100 (finite values only; empty when there are none)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return np.percentile(values, np.arange(101)).tolist() if values.size else []
+
+
+def threshold_for_top(percentile_values: list[float], top_percent: float) -> float:
+    """The CLV above which a customer is in the top ``top_percent`` % (0–100)."""
+    return float(np.interp(100.0 - top_percent, np.arange(len(percentile_values)), percentile_values))
+
+
 @dataclass(frozen=True)
 class Predictions:
     p_alive: np.ndarray

@@ -95,6 +95,9 @@ class ClvModel(models.Model):
     v = models.FloatField(null=True, blank=True)
     gamma_gamma_log_likelihood = models.FloatField(null=True, blank=True)
     rfm_breakpoints = models.JSONField(default=dict, blank=True)
+    clv_percentiles = models.JSONField(
+        default=list, blank=True, help_text="Predicted 12-month CLV at each percentile 0…100 of buyers, at the fit."
+    )
     holdout = models.JSONField(default=dict, blank=True, help_text="Predicted vs actual purchases by frequency.")
     fit_seconds = models.FloatField(default=0.0)
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 from django.utils import timezone
 
-from customers.metrics import bgnbd, gamma_gamma, rfm
+from customers.metrics import bgnbd, clv, gamma_gamma, rfm
 from customers.metrics.fitting import FitError
 from customers.metrics.summary import TIME_UNITS, Summary, summarise
 from customers.models import ClvModel, LifecycleSettings, Shop
@@ -122,6 +122,7 @@ def clv_fit(
     else:
         try:
             _fit_into(model, inputs)
+            model.clv_percentiles = _clv_percentiles(model, inputs, lifecycle)
             if with_holdout:
                 model.holdout = _holdout_or_reason(until, lifecycle.holdout_days, time_unit, shop)
             model.status = ClvModel.Status.FITTED
@@ -148,6 +149,25 @@ def _fit_into(model: ClvModel, inputs: FitInputs) -> None:
         raise FitError(f"Gamma-Gamma q = {spend.params.q:.3f} ≤ 1 gives no finite mean spend")
     for name, value in values.items():
         setattr(model, name, float(value))
+
+
+def _clv_percentiles(model: ClvModel, inputs: FitInputs, lifecycle: LifecycleSettings) -> list[float]:
+    """Every buyer's predicted 12-month CLV at the fit, summarised as percentiles: what a
+    "top N %" segment condition compares with, a constant instead of a ranking of the base."""
+    x, t_x, T = inputs.x_tx_T()
+    params = bgnbd.BgNbd(model.r, model.alpha, model.a, model.b)
+    spend = gamma_gamma.expected_spend(gamma_gamma.GammaGamma(model.p, model.q, model.v), x, inputs.summary.monetary)
+    predicted = clv.predicted_clv(
+        params,
+        spend,
+        x,
+        t_x,
+        T,
+        days_per_unit=inputs.unit,
+        monthly_discount_rate=lifecycle.monthly_discount_rate,
+        margin=lifecycle.margin,
+    )
+    return clv.percentiles(predicted)
 
 
 def _holdout_or_reason(until: date, holdout_days: int, time_unit: str, shop: Shop | None) -> dict:

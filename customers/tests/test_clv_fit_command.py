@@ -62,6 +62,8 @@ def test_the_fit_on_cdnow_matches_the_published_parameters(cdnow_orders):
 
     model = ClvModel.current()
     assert model.n_repeat_buyers == 946
+    assert len(model.clv_percentiles) == 101 and model.clv_percentiles == sorted(model.clv_percentiles)
+    assert 0 <= model.clv_percentiles[0] < model.clv_percentiles[50] < model.clv_percentiles[100]
     buckets = model.holdout["buckets"]
     assert buckets[0]["frequency"] == "0" and buckets[-1]["frequency"] == "6+"
     assert all(b["predicted"] >= 0 and b["actual"] >= 0 for b in buckets)
