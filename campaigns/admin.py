@@ -1,0 +1,150 @@
+"""Segments in the admin: the list with member counts and refresh times, each segment's
+rule versions and members, and actions to refresh, duplicate and export members as CSV.
+
+The structured rule builder with its live preview is the next step; until then a rule is
+set through ``campaigns.services.segment_rule_save`` (the API's preview checks one).
+"""
+
+import csv
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from campaigns.models import Segment, SegmentMembership, SegmentVersion
+from campaigns.services import segment_create, segment_refresh
+from customers.admin import LargeTableAdmin
+
+
+class SegmentVersionInline(admin.TabularInline):
+    model = SegmentVersion
+    extra = 0
+    fields = ["number", "sentence", "created_at", "created_by"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-number"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer rows."""
+
+    def write(self, value):
+        return value
+
+
+CSV_COLUMNS = ["customer_id", "email", "first_name", "last_name", "country", "entered_at"]
+
+
+def _member_rows(segments):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(["segment", *CSV_COLUMNS])
+    for segment in segments:
+        stays = (
+            SegmentMembership.objects.filter(segment=segment, exited_at=None)
+            .order_by("customer_id")
+            .values_list(
+                "customer_id",
+                "customer__email",
+                "customer__first_name",
+                "customer__last_name",
+                "customer__country",
+                "entered_at",
+            )
+        )
+        for row in stays.iterator(chunk_size=5000):
+            yield writer.writerow([segment.name, *row[:-1], row[-1].isoformat()])
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "members_count", "refreshed_at", "last_refresh", "owner"]
+    list_filter = ["kind"]
+    search_fields = ["name", "description"]
+    fields = ["name", "description", "kind", "owner", "rule_sentence", "members", "refreshed_at", "last_refresh"]
+    readonly_fields = ["rule_sentence", "members", "refreshed_at", "last_refresh"]
+    inlines = [SegmentVersionInline]
+    actions = ["refresh_now", "duplicate", "export_members"]
+
+    @admin.display(description="members", ordering="member_count")
+    def members_count(self, segment):
+        return f"{segment.member_count:,}"
+
+    @admin.display(description="last refresh took")
+    def last_refresh(self, segment):
+        return "" if segment.refresh_seconds is None else f"{segment.refresh_seconds:.2f} s"
+
+    @admin.display(description="rule")
+    def rule_sentence(self, segment):
+        version = segment.current_version if segment.pk else None
+        return f"v{version.number}: {version.sentence}" if version else "—"
+
+    @admin.display(description="members")
+    def members(self, segment):
+        if not segment.pk:
+            return "—"
+        url = reverse("admin:campaigns_segmentmembership_changelist")
+        return format_html(
+            '<a href="{}?segment__id__exact={}&amp;exited_at__isempty=1">{} current members</a> · '
+            '<a href="{}?segment__id__exact={}">entries and exits</a>',
+            url,
+            segment.pk,
+            f"{segment.member_count:,}",
+            url,
+            segment.pk,
+        )
+
+    @admin.action(description="Refresh membership now")
+    def refresh_now(self, request, queryset):
+        for segment in queryset.filter(kind=Segment.Kind.DYNAMIC):
+            entered, exited = segment_refresh(segment=segment)
+            self.message_user(request, f"{segment}: {entered} entered, {exited} left.")
+
+    @admin.action(description="Duplicate")
+    def duplicate(self, request, queryset):
+        for segment in queryset:
+            version = segment.current_version
+            name = f"Copy of {segment.name}"
+            if Segment.objects.filter(name=name).exists():
+                self.message_user(request, f"“{name}” exists already.", level=messages.WARNING)
+                continue
+            with transaction.atomic():
+                segment_create(
+                    name=name,
+                    description=segment.description,
+                    kind=segment.kind,
+                    rule=version.rule if version else None,
+                    user=request.user,
+                )
+            self.message_user(request, f"Created “{name}”.")
+
+    @admin.action(description="Export current members as CSV")
+    def export_members(self, request, queryset):
+        response = StreamingHttpResponse(_member_rows(list(queryset.order_by("name"))), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="segment-members.csv"'
+        return response
+
+
+@admin.register(SegmentMembership)
+class SegmentMembershipAdmin(LargeTableAdmin):
+    list_display = ["customer_link", "segment", "entered_at", "exited_at", "version"]
+    list_filter = ["segment", ("exited_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["customer", "segment", "version"]
+    search_fields = ["=customer__email_normalized"]
+    ordering = ["-id"]  # newest stays first, by the primary key
+    readonly_fields = ["segment", "customer", "version", "entered_at", "exited_at"]
+
+    @admin.display(description="customer")
+    def customer_link(self, stay):
+        url = reverse("admin:customers_customer_change", args=[stay.customer_id])
+        return format_html('<a href="{}">{}</a>', url, stay.customer)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

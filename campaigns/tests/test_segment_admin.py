@@ -1,0 +1,75 @@
+"""Segments in the admin: list, page with versions and member links, refresh, duplicate,
+CSV export, and the members list with entries and exits."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from campaigns.models import Segment, SegmentMembership
+from campaigns.services import segment_create, segment_refresh
+from customers.tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+GERMANY = {"match": "all", "children": [{"field": "country", "operator": "eq", "value": "DE"}]}
+
+
+@pytest.fixture
+def germany():
+    for _ in range(3):
+        CustomerFactory(country="DE")
+    CustomerFactory(country="FR")
+    segment = segment_create(name="Germany", rule=GERMANY)
+    segment_refresh(segment=segment)
+    return segment
+
+
+def act(admin_client, action, segment):
+    return admin_client.post(
+        reverse("admin:campaigns_segment_changelist"), {"action": action, "_selected_action": [segment.pk]}
+    )
+
+
+def test_the_list_shows_members_refresh_time_and_how_long_it_took(admin_client, germany, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):
+        page = admin_client.get(reverse("admin:campaigns_segment_changelist")).content.decode()
+
+    assert "Germany" in page and "High CLV (top decile)" in page
+    germany.refresh_from_db()
+    assert f"{germany.refresh_seconds:.2f} s" in page
+
+
+def test_the_segment_page_shows_the_rule_versions_and_links_to_members(admin_client, germany):
+    page = admin_client.get(reverse("admin:campaigns_segment_change", args=[germany.pk])).content.decode()
+
+    assert "v1: customers where country is DE" in page
+    assert "3 current members" in page
+    members = admin_client.get(
+        reverse("admin:campaigns_segmentmembership_changelist")
+        + f"?segment__id__exact={germany.pk}&exited_at__isempty=1"
+    )
+    assert members.status_code == 200
+    assert members.content.decode().count("/admin/customers/customer/") >= 3
+
+
+def test_refresh_now_and_duplicate(admin_client, germany):
+    CustomerFactory(country="DE")
+    act(admin_client, "refresh_now", germany)
+    germany.refresh_from_db()
+    assert germany.member_count == 4
+
+    act(admin_client, "duplicate", germany)
+    copy = Segment.objects.get(name="Copy of Germany")
+    assert copy.current_version.rule == germany.current_version.rule
+
+
+def test_members_export_as_csv(admin_client, germany):
+    response = act(admin_client, "export_members", germany)
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert response["Content-Type"] == "text/csv"
+    expected = set(SegmentMembership.objects.filter(segment=germany).values_list("customer_id", flat=True))
+    assert {int(r["customer_id"]) for r in rows} == expected
+    assert {r["country"] for r in rows} == {"DE"} and all(r["segment"] == "Germany" for r in rows)
