@@ -8,7 +8,7 @@ PostgreSQL runs as one hashed semi-join per condition, never a query per custome
 """
 
 import operator as op
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -89,6 +89,10 @@ def days_since_last_order(operator, value, window, now) -> Q:
     """``days since the last order`` compared to N is the last purchase day compared to
     today − N, turned around; a customer who never bought has no such number."""
     today = timezone.localdate(now)
+
+    def days_ago(n) -> date:  # any number of days, kept within the calendar
+        return today - timedelta(days=min(max(n, (today - date.max).days), (today - date.min).days))
+
     turned = {"lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte", "eq": "exact"}
     path = "metrics__last_purchase_on"
     if operator == "is_set":
@@ -97,10 +101,10 @@ def days_since_last_order(operator, value, window, now) -> Q:
         return Q(**{f"{path}__isnull": True})
     if operator == "between":
         low, high = value
-        return Q(**{f"{path}__lte": today - timedelta(days=low), f"{path}__gte": today - timedelta(days=high)})
+        return Q(**{f"{path}__lte": days_ago(low), f"{path}__gte": days_ago(high)})
     if operator == "ne":
-        return Q(**{f"{path}__isnull": False}) & ~Q(**{path: today - timedelta(days=value)})
-    return Q(**{f"{path}__{turned[operator]}": today - timedelta(days=value)})
+        return Q(**{f"{path}__isnull": False}) & ~Q(**{path: days_ago(value)})
+    return Q(**{f"{path}__{turned[operator]}": days_ago(value)})
 
 
 def birthday_this_month(operator, value, window, now) -> Q:

@@ -213,11 +213,17 @@ def _text(value) -> str:
     return value.strip()
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def _date(value) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{value} is not between {EARLIEST} and {LATEST}")
+    return day
 
 
 def _month(value) -> int:
@@ -230,7 +236,7 @@ def _choice(spec: FieldSpec):
     allowed = dict(spec.choice_list())
 
     def check(value) -> str:
-        if value not in allowed:
+        if not isinstance(value, str) or value not in allowed:
             raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
         return value
 

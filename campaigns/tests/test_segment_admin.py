@@ -3,6 +3,7 @@ CSV export, and the members list with entries and exits."""
 
 import csv
 import io
+import json
 
 import pytest
 from django.urls import reverse
@@ -73,3 +74,44 @@ def test_members_export_as_csv(admin_client, germany):
     expected = set(SegmentMembership.objects.filter(segment=germany).values_list("customer_id", flat=True))
     assert {int(r["customer_id"]) for r in rows} == expected
     assert {r["country"] for r in rows} == {"DE"} and all(r["segment"] == "Germany" for r in rows)
+
+
+PREVIEW = "admin:campaigns_segment_preview"
+
+
+def preview(client, body):
+    return client.post(reverse(PREVIEW), body, content_type="application/json")
+
+
+def test_the_live_preview_counts_samples_and_reads_the_rule(admin_client, germany):
+    response = preview(admin_client, json.dumps({"rule": GERMANY}))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 3 and body["sentence"] == "customers where country is DE"
+    assert len(body["sample"]) == 3
+    assert all(s["url"].startswith("/admin/customers/customer/") for s in body["sample"])
+
+
+@pytest.mark.parametrize(
+    "body,field,message",
+    [
+        (json.dumps({"rule": {"match": "all", "children": [{"field": "nope"}]}}), "rule", "unknown field 'nope'"),
+        (json.dumps({"rule": {"match": "all", "children": []}}), "rule", "non-empty list of children"),
+        (json.dumps({}), "rule", "required"),
+        ("{not json", "body", "Malformed JSON"),
+        (b"\xff\xfe", "body", "Malformed JSON"),
+    ],
+)
+def test_a_bad_preview_is_a_400_naming_the_field(admin_client, body, field, message):
+    response = preview(admin_client, body)
+
+    assert response.status_code == 400
+    assert any(message in m for m in response.json()["errors"][field])
+
+
+def test_the_preview_is_for_staff_only(client, django_user_model):
+    assert preview(client, json.dumps({"rule": GERMANY})).status_code == 302  # to the login page
+    django_user_model.objects.create_user("clerk", password="pw-123456789", is_staff=True)  # no segment permission
+    client.login(username="clerk", password="pw-123456789")
+    assert preview(client, json.dumps({"rule": GERMANY})).status_code == 403
