@@ -33,10 +33,18 @@ def predicted_clv(
     E[Y] = P(alive) × E[Y | alive], the discounted sum is P(alive) × spend × Σ_i
     (E[Y_i | alive] − E[Y_{i−1} | alive]) / (1 + rate)^i.
     """
-    horizons = _month_horizons(months, days_per_unit)
-    if_alive = expected_purchases_if_alive(params, horizons, x, T)  # months × customers
-    alive = p_alive(params, x, t_x, T)
-    return alive * np.asarray(expected_spend, dtype=np.float64) * _discounted(if_alive, monthly_discount_rate) * margin
+    return predict(
+        params,
+        expected_spend,
+        x,
+        t_x,
+        T,
+        horizons=[],
+        days_per_unit=days_per_unit,
+        months=months,
+        monthly_discount_rate=monthly_discount_rate,
+        margin=margin,
+    ).clv
 
 
 def _month_horizons(months: int, days_per_unit: float) -> np.ndarray:

@@ -24,8 +24,8 @@ import numpy as np
 from django.db import connection
 from django.db.models import Model
 
-PG_EPOCH_DAY = 10_957  # 2000-01-01, PostgreSQL's epoch, in days since 1970-01-01
-PG_EPOCH_US = PG_EPOCH_DAY * 86_400 * 1_000_000
+from customers.services.column_reader import PG_EPOCH_DAY, PG_EPOCH_US
+
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
 # kind: (binary type, staging SQL type, NULL sentinel as SQL or None when never NULL)
