@@ -116,16 +116,10 @@ def fit_phase() -> dict:
     }
 
 
-def vacuumed() -> None:
-    """This machine's PostgreSQL runs without autovacuum; vacuum the metrics table before each
-    timed pass, as the nightly task does before its pass (not timed)."""
-    metrics_vacuum()
-
-
 def in_process(*flags: str) -> float:
     """``manage.py recompute_customers`` (the nightly pass, or with ``--from-orders`` the
     rebuild) in a process of its own, as an operator runs it: its own timing of the work."""
-    vacuumed()
+    metrics_vacuum()  # autovacuum is off here; the nightly task vacuums before its pass too
     out = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "recompute_customers", "-v0", *flags],
         cwd=ROOT,
@@ -162,7 +156,7 @@ def celery_recompute(workers: int) -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        vacuumed()
+        metrics_vacuum()  # autovacuum is off here; the nightly task vacuums before its pass too
         time.sleep(8)  # the worker imports Django and connects
         start = time.perf_counter()
         ranges = customer_id_ranges(NIGHTLY_CHUNK_SIZE)
@@ -188,7 +182,7 @@ def set_based_slice(step, size: int) -> float:
     ``size``, as the nightly task runs it): seconds per customer."""
     ids = slice_ids()
     ctx = Context.load()
-    vacuumed()
+    metrics_vacuum()  # autovacuum is off here; the nightly task vacuums before its pass too
     start = time.perf_counter()
     for first in range(0, len(ids), size):
         step(first_id=ids[first], last_id=ids[min(first + size - 1, len(ids) - 1)], ctx=ctx)

@@ -13,16 +13,12 @@ class SegmentOutSerializer(serializers.ModelSerializer):
         model = Segment
         fields = ["id", "name", "description", "kind", "rule", "sentence", "refreshed_at"]
 
-    def _version(self, segment):
-        versions = getattr(segment, "latest_versions", None)
-        return versions[0] if versions else None
-
     def get_rule(self, segment) -> dict | None:
-        version = self._version(segment)
+        version = segment.current_version
         return version.rule if version else None
 
     def get_sentence(self, segment) -> str:
-        version = self._version(segment)
+        version = segment.current_version
         return version.sentence if version else ""
 
 

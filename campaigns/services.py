@@ -69,11 +69,11 @@ def segments_refresh_customers(*, customer_ids: Sequence[int], now: datetime | N
         return
     now = now or timezone.now()
     ids = sorted(set(customer_ids))
-    for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC):
-        version = segment.current_version
-        if version is None:
-            continue
-        with transaction.atomic():
+    with transaction.atomic():
+        for segment in Segment.with_rules().filter(kind=Segment.Kind.DYNAMIC):
+            version = segment.current_version
+            if version is None:
+                continue
             entered, exited = _apply(segment, version, now, customer_ids=ids)
             if entered or exited:
                 Segment.objects.filter(pk=segment.pk).update(member_count=F("member_count") + entered - exited)

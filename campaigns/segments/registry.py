@@ -19,7 +19,7 @@ Adding a field is adding a dict; the validator, compiler and sentence need no ch
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 from django.utils.module_loading import module_has_submodule
@@ -70,7 +70,6 @@ class FieldSpec:
     choices: tuple | Callable = ()
     datetime: bool = False
     help: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def operators(self) -> tuple[str, ...]:

@@ -145,3 +145,17 @@ def test_an_abandoned_cart_through_the_api_makes_its_customer_a_member(api, shop
 
     assert response.status_code == 201, response.content
     assert len(open_members(segment)) == 1
+
+
+def test_refreshing_changed_customers_is_two_statements_per_segment(django_assert_max_num_queries):
+    segment_create(name="Germany", rule=GERMANY)
+    dynamic = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).count()  # with the ready-made ones
+    customers = [CustomerFactory(country="DE") for _ in range(20)]
+
+    # segments and their rules (2); per segment a closing UPDATE and an opening INSERT; the
+    # member count of the one segment that changed; the current CLV model (for the top-%
+    # condition); the transaction around it all (2). Not one query per customer.
+    with django_assert_max_num_queries(2 + 2 * dynamic + 1 + 1 + 2):
+        segments_refresh_customers(customer_ids=[c.pk for c in customers])
+
+    assert open_members(Segment.objects.get(name="Germany")) == {c.pk for c in customers}

@@ -1,13 +1,12 @@
 """Segments over the API: definitions, a preview of a rule, and members, all limited to the
 key's shop's customers."""
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.models import Segment, SegmentVersion
+from campaigns.models import Segment
 from campaigns.payloads import SegmentPreviewIn
 from campaigns.segments.rules import RuleError
 from campaigns.selectors import customer_segments, segment_members, segment_preview
@@ -32,8 +31,7 @@ class SegmentListView(generics.GenericAPIView):
     serializer_class = SegmentOutSerializer
 
     def get_queryset(self):
-        latest = SegmentVersion.objects.order_by("-number")
-        return Segment.objects.prefetch_related(Prefetch("versions", queryset=latest, to_attr="latest_versions"))
+        return Segment.with_rules()
 
     @extend_schema(operation_id="segments_list", responses={200: SegmentOutSerializer(many=True), **errors(401, 404)})
     def get(self, request):

@@ -18,13 +18,13 @@ Elsewhere (SQLite) the columns become Python rows for ``executemany``.
 
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 from django.db import connection
 from django.db.models import Model
 
-from customers.services.column_reader import PG_EPOCH_DAY, PG_EPOCH_US
+from customers.services.column_reader import EPOCH, PG_EPOCH_DAY, PG_EPOCH_US
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
@@ -136,8 +136,7 @@ def _python_values(column: Column) -> list:
     elif column.kind == "date":
         values = [date(1970, 1, 1) + timedelta(days=int(v)) for v in raw.tolist()]
     elif column.kind == "timestamptz":
-        epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        values = [epoch + timedelta(microseconds=int(v)) for v in raw.tolist()]
+        values = [EPOCH + timedelta(microseconds=int(v)) for v in raw.tolist()]
     else:
         values = np.rint(raw).astype(np.int64).tolist()
     return [None if is_null else v for v, is_null in zip(values, null, strict=True)]

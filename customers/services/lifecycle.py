@@ -17,7 +17,7 @@ per customer anywhere.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -37,6 +37,7 @@ from customers.models import (
 )
 from customers.services.bulk_writer import insert_rows
 from customers.services.chunks import id_list_condition
+from customers.services.column_reader import EPOCH as UNIX_EPOCH
 from customers.services.column_reader import Field, read_columns
 from customers.services.column_writer import Column, update_columns, upsert_columns
 from customers.services.order_days import EPOCH, OrderRows, day_number, end_of_day, fetch_order_days
@@ -227,10 +228,9 @@ def _update_aggregates(ctx: Context, ids: np.ndarray, orders: OrderRows, previou
     )
     if not changed.any():
         return
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
 
     def moment(us: int):
-        return None if us == NO_ORDER else epoch + timedelta(microseconds=us)
+        return None if us == NO_ORDER else UNIX_EPOCH + timedelta(microseconds=us)
 
     rows = []
     for i in np.flatnonzero(changed).tolist():

@@ -9,9 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from customers.models import Order
+from customers.services.column_reader import EPOCH_DAY as EPOCH
 from customers.services.column_reader import Field, read_columns
-
-EPOCH = date(1970, 1, 1)
 
 
 def day_number(day: date) -> int:
