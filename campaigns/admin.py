@@ -1,8 +1,7 @@
-"""Segments in the admin: the list with member counts and refresh times, each segment's
-rule versions and members, and actions to refresh, duplicate and export members as CSV.
-
-The structured rule builder with its live preview is the next step; until then a rule is
-set through ``campaigns.services.segment_rule_save`` (the API's preview checks one).
+"""Segments in the admin: the list with member counts and refresh times; each segment's
+page with the rule builder and its live preview (dynamic segments) or the member list
+(static ones), its members, a chart of member count over time, and entries and exits;
+actions to refresh, duplicate and export members as CSV.
 """
 
 import csv
@@ -14,10 +13,13 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from campaigns.admin_forms import SegmentForm
+from campaigns.charts import member_chart
 from campaigns.models import Segment, SegmentMembership, SegmentVersion
 from campaigns.segments.rules import RuleError
-from campaigns.selectors import segment_preview
-from campaigns.services import segment_create, segment_refresh
+from campaigns.selectors import segment_history, segment_member_page, segment_preview
+from campaigns.services import segment_create, segment_members_set, segment_refresh, segment_rule_save
+from campaigns.tasks import refresh_segment
 from customers.admin import LargeTableAdmin
 from customers.models import Customer
 
@@ -69,10 +71,61 @@ class SegmentAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "members_count", "refreshed_at", "last_refresh", "owner"]
     list_filter = ["kind"]
     search_fields = ["name", "description"]
-    fields = ["name", "description", "kind", "owner", "rule_sentence", "members", "refreshed_at", "last_refresh"]
+    form = SegmentForm
+    fieldsets = [
+        (None, {"fields": ["name", "description", "kind", "owner"]}),
+        (
+            "Rule (dynamic segments)",
+            {"fields": ["rule"], "description": "Who the segment is; the preview beside it updates as you edit."},
+        ),
+        (
+            "Members (static segments)",
+            {"fields": ["members_upload", "upload_mode", "members_add", "members_remove"]},
+        ),
+        ("Status", {"fields": ["rule_sentence", "members", "refreshed_at", "last_refresh"]}),
+    ]
     readonly_fields = ["rule_sentence", "members", "refreshed_at", "last_refresh"]
     inlines = [SegmentVersionInline]
     actions = ["refresh_now", "duplicate", "export_members"]
+    change_form_template = "admin/campaigns/segment/change_form.html"
+
+    def save_model(self, request, segment, form, change):
+        if not change and segment.owner_id is None:
+            segment.owner = request.user
+        super().save_model(request, segment, form, change)
+        if segment.kind == Segment.Kind.DYNAMIC:
+            segment_rule_save(segment=segment, rule=form.cleaned_data["rule"], user=request.user)
+            # Members follow the rule once the change is committed (a worker, or in-process).
+            transaction.on_commit(lambda: refresh_segment.delay(segment.pk))
+        else:
+            add, remove, replace = form.member_changes
+            if add or remove or replace is not None:
+                entered, exited = segment_members_set(segment=segment, add=add, remove=remove, replace=replace)
+                self.message_user(request, f"{segment}: {entered} added, {exited} removed.")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        segment = self.get_object(request, object_id)
+        if segment is not None:
+            try:
+                page = max(int(request.GET.get("members_page", 1)), 1)
+            except ValueError:
+                page = 1
+            query = request.GET.get("members_q", "")[:200]
+            members, has_next = segment_member_page(segment=segment, query=query, page=page)
+            history = segment_history(segment=segment)
+            extra_context = {
+                **(extra_context or {}),
+                "segment_page": {
+                    "query": query,
+                    "page": page,
+                    "members": members,
+                    "has_next": has_next,
+                    "history": history,
+                    "chart": member_chart(history),
+                    "recent": [day for day in reversed(history) if day.entered or day.exited][:14],
+                },
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
         preview = path("preview/", self.admin_site.admin_view(self.preview_view), name="campaigns_segment_preview")

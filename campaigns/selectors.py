@@ -1,8 +1,12 @@
 """Reads about segments for the API and the admin."""
 
+import heapq
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from campaigns.models import Segment, SegmentMembership
 from campaigns.segments.compiler import compile_rule
@@ -45,3 +49,81 @@ def customer_segments(*, customer_id: int) -> QuerySet[SegmentMembership]:
         .select_related("segment")
         .order_by("segment__name")
     )
+
+
+MEMBERS_PER_PAGE = 25
+
+
+def segment_member_page(*, segment: Segment, query: str = "", page: int = 1):
+    """One page of a segment's current stays, newest first, with their customers; ``query``
+    matches an email exactly (indexed) or a name, or a customer id. Paginated by the stay's
+    id so no page counts the whole membership."""
+    stays = (
+        SegmentMembership.objects.filter(segment=segment, exited_at=None)
+        .select_related("customer")
+        .order_by("-entered_at", "-id")
+    )
+    query = query.strip()
+    if query:
+        if query.isdigit() and len(query) < 19:
+            stays = stays.filter(customer_id=int(query))
+        elif "@" in query:
+            stays = stays.filter(customer__email_normalized=query.lower())
+        else:
+            stays = stays.filter(Q(customer__first_name__istartswith=query) | Q(customer__last_name__istartswith=query))
+    page = max(page, 1)
+    start = (page - 1) * MEMBERS_PER_PAGE
+    rows = list(stays[start : start + MEMBERS_PER_PAGE + 1])
+    return rows[:MEMBERS_PER_PAGE], len(rows) > MEMBERS_PER_PAGE
+
+
+@dataclass(frozen=True)
+class HistoryDay:
+    day: date
+    members: int  # at the end of the day
+    entered: int
+    exited: int
+
+
+def segment_history(*, segment: Segment, days: int = 90, today: date | None = None) -> list[HistoryDay]:
+    """Member count at the end of each of the last ``days`` days, with each day's entries and
+    exits, read back from the membership history (two grouped queries on indexed columns)."""
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    stays = SegmentMembership.objects.filter(segment=segment).order_by()
+
+    def per_day(column: str) -> dict[date, int]:
+        rows = (
+            stays.filter(**{f"{column}__gte": since})
+            .annotate(day=TruncDate(column))
+            .values("day")
+            .annotate(n=Count("id"))
+            .values_list("day", "n")
+        )
+        return dict(rows)
+
+    entered, exited = per_day("entered_at"), per_day("exited_at")
+    members = stays.filter(exited_at=None).count()
+    history = []
+    for offset in range(days):
+        day = today - timedelta(days=offset)
+        history.append(HistoryDay(day, members, entered.get(day, 0), exited.get(day, 0)))
+        members += exited.get(day, 0) - entered.get(day, 0)  # the count at the end of the day before
+    return history[::-1]
+
+
+def segment_transitions(*, since: datetime, segment: Segment | None = None):
+    """Entries and exits since a time, oldest first: what campaigns trigger on. Each is
+    (at, "entered" | "exited", segment_id, customer_id); read from the membership history,
+    so a trigger that runs late misses nothing."""
+    stays = SegmentMembership.objects.order_by()
+    if segment is not None:
+        stays = stays.filter(segment=segment)
+
+    def read(column: str, kind: str):
+        rows = stays.filter(**{f"{column}__gte": since}).order_by(column, "id")
+        for at, segment_id, customer_id in rows.values_list(column, "segment_id", "customer_id").iterator(2000):
+            yield at, kind, segment_id, customer_id
+
+    return heapq.merge(read("entered_at", "entered"), read("exited_at", "exited"), key=lambda event: event[0])

@@ -19,6 +19,8 @@ from campaigns.segments.compiler import matching
 from campaigns.segments.rules import Group, parse
 from campaigns.segments.sentence import sentence
 
+_CHUNK = 5000  # ids per statement when a static list is written
+
 
 def segment_rule_save(*, segment: Segment, rule: dict, user=None) -> SegmentVersion:
     """Store ``rule`` as the segment's new version (``RuleError`` if it is not valid). Saving
@@ -100,3 +102,35 @@ def _apply(segment: Segment, version: SegmentVersion, now, *, customer_ids) -> t
         )
         entered = cursor.rowcount
     return entered, exited
+
+
+def segment_members_set(
+    *,
+    segment: Segment,
+    add: set[int] = frozenset(),
+    remove: set[int] = frozenset(),
+    replace: set[int] | None = None,
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """A static segment's hand-picked members: add and remove customers, or ``replace`` the
+    whole list. Returns (entered, exited); the history is kept as for dynamic segments."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        Segment.objects.select_for_update().filter(pk=segment.pk).first()  # one change at a time
+        stays = SegmentMembership.objects.filter(segment=segment, exited_at=None)
+        current = set(stays.values_list("customer_id", flat=True))
+        if replace is not None:
+            add, remove = replace - current, current - replace
+        else:
+            add, remove = set(add) - current, set(remove) & current
+        leaving = sorted(remove)
+        for start in range(0, len(leaving), _CHUNK):
+            stays.filter(customer_id__in=leaving[start : start + _CHUNK]).update(exited_at=now)
+        SegmentMembership.objects.bulk_create(
+            [SegmentMembership(segment=segment, customer_id=pk, entered_at=now) for pk in sorted(add)],
+            batch_size=_CHUNK,
+        )
+        Segment.objects.filter(pk=segment.pk).update(
+            member_count=len(current) + len(add) - len(remove), refreshed_at=now, refresh_seconds=None
+        )
+    return len(add), len(remove)

@@ -150,7 +150,7 @@ def _condition(data, where: str, errors: list[str]) -> Condition | None:
             errors.append(f"{where}: {operator} takes no value")
         value = None
     else:
-        if "value" not in data:
+        if data.get("value") is None:
             errors.append(f"{where}: a value is required")
             return None
         try:
@@ -257,6 +257,8 @@ def _value(spec: FieldSpec, operator: str, value):
         "date": _date,
         "bool": None,
     }[spec.type]
+    if value is None or (isinstance(value, list) and None in value):
+        raise ValueError("a value is required" if value is None else "every value is required")
     if spec.type == "bool":
         if not isinstance(value, bool):
             raise ValueError(f"{value!r} is not true or false")

@@ -1,0 +1,41 @@
+"""Browser tests: an admin session in Debian's chromium, driven by Playwright.
+
+Screenshots are saved under build/screenshots/ for a person to look at.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from conftest import CHROMIUM
+
+SHOTS = Path(__file__).resolve().parent.parent / "build/screenshots"
+
+
+@pytest.fixture
+def page(live_server, admin_user):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between page actions are still plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", "password")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{live_server.url}/admin/")
+        yield page
+        browser.close()
+        # The ORM calls a test makes while Playwright runs get connections of their own
+        # (another context); close them, or they outlive the session's test database.
+        connections.close_all()
