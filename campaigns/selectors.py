@@ -60,7 +60,7 @@ def segment_member_page(*, segment: Segment, query: str = "", page: int = 1):
     id so no page counts the whole membership."""
     stays = (
         SegmentMembership.objects.filter(segment=segment, exited_at=None)
-        .select_related("customer")
+        .select_related("customer", "version")
         .order_by("-entered_at", "-id")
     )
     query = query.strip()

@@ -115,3 +115,80 @@ def test_the_preview_is_for_staff_only(client, django_user_model):
     django_user_model.objects.create_user("clerk", password="pw-123456789", is_staff=True)  # no segment permission
     client.login(username="clerk", password="pw-123456789")
     assert preview(client, json.dumps({"rule": GERMANY})).status_code == 403
+
+
+def form_data(name, rule, **extra):
+    return {
+        "name": name,
+        "description": "",
+        "kind": "dynamic",
+        "owner": "",
+        "upload_mode": "add",
+        "rule": json.dumps(rule),
+        "versions-TOTAL_FORMS": 0,
+        "versions-INITIAL_FORMS": 0,
+        **extra,
+    }
+
+
+def test_saving_an_edited_rule_adds_a_version_and_refreshes_the_members(
+    admin_client, germany, django_capture_on_commit_callbacks
+):
+    CustomerFactory(country="AT")
+    austria = {
+        "match": "any",
+        "children": [*GERMANY["children"], {"field": "country", "operator": "eq", "value": "AT"}],
+    }
+    url = reverse("admin:campaigns_segment_change", args=[germany.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):  # the refresh runs once the save commits
+        assert admin_client.post(url, form_data("Germany", austria)).status_code == 302
+        assert admin_client.post(url, form_data("Germany", austria)).status_code == 302  # unchanged: no new version
+
+    germany.refresh_from_db()
+    assert list(germany.versions.values_list("number", flat=True)) == [2, 1]
+    assert germany.current_version.sentence == "customers where country is DE OR country is AT"
+    assert germany.member_count == 4
+    newcomer = SegmentMembership.objects.get(segment=germany, customer__country="AT")
+    assert newcomer.version == germany.current_version
+
+
+@pytest.mark.parametrize(
+    "rule,message",
+    [
+        ("{oops", "The rule is not valid JSON."),
+        ("", "A dynamic segment needs a rule."),
+        (json.dumps({"match": "all", "children": [{"field": "spent", "operator": "gte", "value": 5}]}), "within_days"),
+    ],
+)
+def test_a_bad_rule_in_the_form_is_explained_on_the_field(admin_client, rule, message):
+    data = form_data("Bad", {}) | {"rule": rule}
+    response = admin_client.post(reverse("admin:campaigns_segment_add"), data)
+
+    assert response.status_code == 200
+    assert message in str(response.context["adminform"].form.errors["rule"])
+    assert not Segment.objects.filter(name="Bad").exists()
+
+
+def test_the_segment_page_searches_and_pages_its_members(admin_client, germany, django_assert_max_num_queries):
+    from campaigns.selectors import MEMBERS_PER_PAGE
+
+    for i in range(MEMBERS_PER_PAGE):
+        CustomerFactory(country="DE", first_name=f"Zed{i}")
+    segment_refresh(segment=germany)
+    url = reverse("admin:campaigns_segment_change", args=[germany.pk])
+
+    with django_assert_max_num_queries(25):
+        first = admin_client.get(url).context["segment_page"]
+    assert len(first["members"]) == MEMBERS_PER_PAGE and first["has_next"]
+    second = admin_client.get(url, {"members_page": 2}).context["segment_page"]
+    assert len(second["members"]) == 3 and not second["has_next"]
+    assert {s.customer_id for s in first["members"]}.isdisjoint(s.customer_id for s in second["members"])
+
+    found = admin_client.get(url, {"members_q": "zed1"}).context["segment_page"]["members"]
+    assert sorted(s.customer.first_name for s in found) == ["Zed1"] + [f"Zed{i}" for i in range(10, 20)]
+    one = SegmentMembership.objects.filter(segment=germany).first().customer
+    assert [
+        s.customer for s in admin_client.get(url, {"members_q": one.email.upper()}).context["segment_page"]["members"]
+    ] == [one]
+    assert admin_client.get(url, {"members_q": "nobody", "members_page": "x"}).status_code == 200

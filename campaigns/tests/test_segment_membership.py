@@ -159,3 +159,29 @@ def test_refreshing_changed_customers_is_two_statements_per_segment(django_asser
         segments_refresh_customers(customer_ids=[c.pk for c in customers])
 
     assert open_members(Segment.objects.get(name="Germany")) == {c.pk for c in customers}
+
+
+def test_the_history_gives_the_member_count_at_each_day_end_with_entries_and_exits():
+    from datetime import datetime, time
+
+    from campaigns.selectors import segment_history, segment_transitions
+
+    segment = segment_create(name="Germany", rule=GERMANY)
+    today = timezone.localdate()
+    noon = timezone.make_aware(datetime.combine(today, time(12)))
+    a, b, c = (CustomerFactory(country="DE") for _ in range(3))
+    segment_refresh(segment=segment, now=noon - timedelta(days=3))  # a, b, c enter
+    Customer.objects.filter(pk=a.pk).update(country="FR")
+    segment_refresh(segment=segment, now=noon - timedelta(days=1))  # a leaves
+    d = CustomerFactory(country="DE")
+    segment_refresh(segment=segment, now=noon)  # d enters
+
+    days = {h.day: h for h in segment_history(segment=segment, days=5, today=today)}
+    assert [days[today - timedelta(days=n)].members for n in (4, 3, 2, 1, 0)] == [0, 3, 3, 2, 3]
+    assert (days[today - timedelta(days=3)].entered, days[today - timedelta(days=1)].exited) == (3, 1)
+    assert days[today].entered == 1
+
+    events = list(segment_transitions(since=noon - timedelta(days=2)))
+    assert [(kind, customer) for _, kind, _, customer in events] == [("exited", a.pk), ("entered", d.pk)]
+    assert len(list(segment_transitions(since=noon - timedelta(days=10), segment=segment))) == 5
+    assert {c.pk, b.pk} < {customer for *_, customer in segment_transitions(since=noon - timedelta(days=10))}
