@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_CUSTOMERS ?= 3000
 
-.PHONY: demo test lint bench bench-lifecycle worker beat serve migrate
+.PHONY: demo test lint bench bench-lifecycle bench-segments worker beat serve migrate
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
@@ -39,6 +39,10 @@ bench: $(VENV)/.installed
 # Needs a seeded database (BENCH_LIFECYCLE_DATABASE_URL, default crm_big) and Redis; see docs/benchmarks.md.
 bench-lifecycle: $(VENV)/.installed
 	$(PY) bench/lifecycle.py
+
+# Same database as bench-lifecycle, after it (the metrics must be computed); see docs/benchmarks.md.
+bench-segments: $(VENV)/.installed
+	$(PY) bench/segments.py
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A config worker --loglevel=INFO

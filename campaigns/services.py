@@ -83,10 +83,9 @@ def segments_refresh_customers(*, customer_ids: Sequence[int], now: datetime | N
 
 def _apply(segment: Segment, version: SegmentVersion, now, *, customer_ids) -> tuple[int, int]:
     rule: Group = parse(version.rule)
-    members = matching(rule, now=now)
+    members = matching(rule, now=now, customer_ids=customer_ids)
     stays = SegmentMembership.objects.filter(segment=segment, exited_at=None)
     if customer_ids is not None:
-        members = members.filter(pk__in=customer_ids)
         stays = stays.filter(customer_id__in=customer_ids)
     exited = stays.exclude(customer_id__in=members.values("pk")).update(exited_at=now)
     newcomers = members.exclude(pk__in=stays.values("customer_id")).values(member=F("pk"))

@@ -46,18 +46,25 @@ def _total_condition(totals, operator: str, value) -> Q:
     return Q(pk__in=totals.filter(condition).values("customer_id"))
 
 
-def _orders_in(window: timedelta, now):
-    return Order.objects.filter(COUNTED, placed_at__gte=now - window, placed_at__lt=now).order_by()
+def _orders_in(window: timedelta, now, scope: Q | None):
+    """The window's counted orders; only those of the customers in ``scope`` if given, so the
+    total is summed for them alone (a hash semi-join, not an aggregate over every order)."""
+    orders = Order.objects.filter(COUNTED, placed_at__gte=now - window, placed_at__lt=now).order_by()
+    if scope is not None:
+        orders = orders.filter(customer_id__in=Customer.objects.filter(scope).order_by().values("pk"))
+    return orders
 
 
-def spent_in_window(operator, value, window, now) -> Q:
-    totals = _orders_in(window, now).values("customer_id").annotate(total=Sum(F("total_base") - F("refunded_base")))
+def spent_in_window(operator, value, window, now, scope=None) -> Q:
+    totals = (
+        _orders_in(window, now, scope).values("customer_id").annotate(total=Sum(F("total_base") - F("refunded_base")))
+    )
     amount = [Decimal(str(v)) for v in value] if operator == "between" else Decimal(str(value))
     return _total_condition(totals, operator, amount)
 
 
-def orders_in_window(operator, value, window, now) -> Q:
-    totals = _orders_in(window, now).values("customer_id").annotate(total=Count("id"))
+def orders_in_window(operator, value, window, now, scope=None) -> Q:
+    totals = _orders_in(window, now, scope).values("customer_id").annotate(total=Count("id"))
     return _total_condition(totals, operator, value)
 
 
@@ -206,6 +213,7 @@ SEGMENT_FIELDS = [
         "type": "window_number",
         "window": "days",
         "build": spent_in_window,
+        "scoped": True,
     },
     {
         "name": "orders_in_window",
@@ -214,6 +222,7 @@ SEGMENT_FIELDS = [
         "type": "window_number",
         "window": "days",
         "build": orders_in_window,
+        "scoped": True,
     },
     {
         "name": "bought_sku",

@@ -2,9 +2,19 @@
 
 Plain fields become lookups on their ORM path; fields with a ``build`` function (behaviour
 over a window, computed figures) return their own ``Q``, as uncorrelated subqueries.
+
+Scoping: a windowed total (spent, orders in a window) is an aggregate over every order in
+the window, which costs the same whether one customer or a million pass the rule's other
+conditions. So the compiler hands such a field's ``build`` a *scope*: the customers its
+AND-siblings (plain conditions) and the caller allow, and the aggregate reads only their
+orders. This is exact: inside an AND, the condition's answer matters only for customers the
+siblings let through (also under NOT: NOT (A AND B) is true wherever A is false).
 """
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from functools import reduce
+from operator import and_
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -15,25 +25,43 @@ from customers.models import Customer
 _LOOKUPS = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "before": "lt", "after": "gt"}
 
 
-def compile_rule(rule: Group, *, now: datetime | None = None) -> Q:
-    return _group(rule, now or timezone.now())
+def compile_rule(rule: Group, *, now: datetime | None = None, scope: Q | None = None) -> Q:
+    """The rule as a ``Q`` on ``Customer``, exact for the customers in ``scope`` (all if None)."""
+    return _group(rule, now or timezone.now(), scope)
 
 
-def matching(rule: Group, *, now: datetime | None = None) -> QuerySet[Customer]:
-    """The customers the rule matches, as of ``now``."""
-    return Customer.objects.filter(compile_rule(rule, now=now)).order_by()
+def matching(
+    rule: Group, *, now: datetime | None = None, customer_ids: Sequence[int] | None = None
+) -> QuerySet[Customer]:
+    """The customers the rule matches, as of ``now``; only among ``customer_ids`` if given."""
+    scope = None if customer_ids is None else Q(pk__in=customer_ids)
+    customers = Customer.objects.filter(compile_rule(rule, now=now, scope=scope))
+    return (customers if scope is None else customers.filter(scope)).order_by()
 
 
-def _group(group: Group, now) -> Q:
-    parts = [_group(c, now) if isinstance(c, Group) else _condition(c, now) for c in group.children]
+def _group(group: Group, now, scope: Q | None) -> Q:
+    # Plain conditions first (each compiled once): in an AND they narrow the others' scope.
+    plain = {
+        i: _condition(c, now, None)
+        for i, c in enumerate(group.children)
+        if isinstance(c, Condition) and not c.field.scoped
+    }
+    if group.match == "all" and plain:
+        scope = reduce(and_, [*plain.values()] if scope is None else [scope, *plain.values()])
+    parts = [
+        plain[i] if i in plain else _group(c, now, scope) if isinstance(c, Group) else _condition(c, now, scope)
+        for i, c in enumerate(group.children)
+    ]
     combined = parts[0]
     for part in parts[1:]:
         combined = combined & part if group.match == "all" else combined | part
     return ~combined if group.negate else combined
 
 
-def _condition(c: Condition, now) -> Q:
+def _condition(c: Condition, now, scope: Q | None) -> Q:
     spec = c.field
+    if spec.scoped:
+        return spec.build(c.operator, c.value, c.window, now, scope=scope)
     if spec.build is not None:
         return spec.build(c.operator, c.value, c.window, now)
     path, operator, value = spec.path, c.operator, c.value

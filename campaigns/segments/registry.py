@@ -13,6 +13,9 @@ plain dicts (so the app imports nothing from here, and dependencies keep pointin
 - ``window``: "days" (the condition needs ``within_days``) or "days_or_hours".
 - ``choices``: ``[(value, label), …]`` or a function returning them, for ``choice`` fields.
 - ``datetime``: true when a ``date`` field is stored as a datetime.
+- ``scoped``: true when ``build`` also takes ``scope=`` (a ``Q`` on ``Customer``, or None):
+  the customers whose answer matters, so an aggregate can read only their rows (see
+  ``campaigns.segments.compiler``).
 
 Adding a field is adding a dict; the validator, compiler and sentence need no change.
 """
@@ -69,6 +72,7 @@ class FieldSpec:
     window: str | None = None
     choices: tuple | Callable = ()
     datetime: bool = False
+    scoped: bool = False
     help: str = ""
 
     @property

@@ -1,6 +1,7 @@
 """Segment rules: validation that names the condition, one SQL query that matches what the
 rule says, a sentence, and random trees that compile or are refused cleanly."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from campaigns.segments.compiler import matching
 from campaigns.segments.registry import fields
 from campaigns.segments.rules import MAX_CONDITIONS, MAX_DEPTH, RuleError, parse
 from campaigns.segments.sentence import sentence
-from customers.models import Event, Tag
+from customers.models import Customer, Event, Tag
 from customers.services.recompute import customers_recompute
 from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ShopFactory
 
@@ -291,3 +292,26 @@ def test_random_rules_compile_to_a_working_query_or_are_refused_cleanly(shop_dat
     matching(parsed).count()  # runs on the database without error
     assert sentence(parsed).startswith("customers where ")
     assert parse(parsed.as_json()) == parsed  # the stored form reads back the same
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(data=trees, picks=st.lists(st.integers(0, 20), max_size=4))
+def test_narrowing_windowed_totals_to_the_siblings_customers_never_changes_who_matches(shop_data, data, picks):
+    """The compiler sums a window's orders only for the customers a condition's AND-siblings
+    (and the caller) allow; the members must be exactly those of the plain aggregate."""
+    try:
+        parsed = parse(data)
+    except RuleError:
+        return
+    everyone = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
+    members = set(matching(parsed).values_list("pk", flat=True))
+    chosen = {everyone[i % len(everyone)] for i in picks}
+    assert set(matching(parsed, customer_ids=sorted(chosen)).values_list("pk", flat=True)) == members & chosen
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, spec in fields().items():
+            if spec.scoped:
+                patch.setitem(fields(), name, replace(spec, scoped=False))  # builds called without a scope
+        assert set(matching(parse(data)).values_list("pk", flat=True)) == members

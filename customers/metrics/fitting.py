@@ -11,6 +11,22 @@ class FitError(Exception):
     """The optimiser did not reach a usable maximum; the message says why."""
 
 
+# Largest gradient (of the mean log-likelihood per customer, by log-parameter) at which a
+# search that stopped early is still at the maximum. L-BFGS-B stops "ABNORMAL" when no step
+# along its direction lowers the objective any more: on ~10^6 customers the sum's rounding
+# noise is then larger than what is left to gain. Seen on 600,000 repeat buyers' Gamma-Gamma
+# fit: gradient 9e-7 (each parameter within 1e-6 of the maximum), so the fit was sound.
+STALLED_GRADIENT_LIMIT = 1e-5
+
+
+def _check_converged(result) -> None:
+    if result.success:
+        return
+    stalled = "ABNORMAL" in str(result.message) and np.max(np.abs(result.jac)) <= STALLED_GRADIENT_LIMIT
+    if not stalled:
+        raise FitError(f"the optimiser did not converge: {result.message}")
+
+
 @dataclass(frozen=True)
 class Optimum:
     params: np.ndarray
@@ -43,8 +59,7 @@ def maximise(
     )
     if not np.isfinite(result.fun) or not np.all(np.isfinite(result.x)):
         raise FitError(f"the likelihood is not finite at the optimiser's last point ({result.message})")
-    if not result.success:
-        raise FitError(f"the optimiser did not converge: {result.message}")
+    _check_converged(result)
     if np.any(np.abs(result.x) >= 19.99):
         raise FitError("a parameter ran to the edge of its range (the data do not identify the model)")
     return Optimum(params=np.exp(result.x), log_likelihood=-result.fun * total_weight, iterations=result.nit)

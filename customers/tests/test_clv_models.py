@@ -274,3 +274,28 @@ class TestFastObjectivesAgainstTheTextbookFormulas:
         assert ll == pytest.approx(self.gamma_gamma_textbook(point, x, m), rel=1e-10)
         numeric = approx_fprime(point, self.gamma_gamma_textbook, 1e-6, x, m)
         assert grad == pytest.approx(numeric, rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("success", "message", "gradient", "accepted"),
+    [
+        (True, "CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH", 1e-3, True),
+        # Stalled at the maximum: the line search can gain nothing more than rounding noise.
+        (False, "ABNORMAL: ", 9e-7, True),
+        (False, "ABNORMAL_TERMINATION_IN_LNSRCH", 9e-7, True),
+        # Stalled far from it, or out of iterations: not a fit to use.
+        (False, "ABNORMAL: ", 4e-2, False),
+        (False, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT", 1e-9, False),
+    ],
+)
+def test_a_search_that_stalls_is_accepted_only_at_the_maximum(success, message, gradient, accepted):
+    from scipy.optimize import OptimizeResult
+
+    from customers.metrics.fitting import _check_converged
+
+    result = OptimizeResult(success=success, message=message, jac=np.array([gradient, -gradient / 2]))
+    if accepted:
+        _check_converged(result)
+    else:
+        with pytest.raises(FitError, match="did not converge"):
+            _check_converged(result)
