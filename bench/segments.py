@@ -80,7 +80,9 @@ def three_condition_count(plans: list[str]) -> dict:
 
 
 def preview_round_trip() -> float:
-    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True, "is_superuser": True})
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench", defaults={"is_staff": True, "is_superuser": True}
+    )
     client = Client()
     client.force_login(user)
     body = json.dumps({"rule": THREE_CONDITIONS})
@@ -169,16 +171,25 @@ def main() -> None:
     (OUT / "segments_plans.txt").write_text("\n\n".join(plans))
     rows = [
         ("customers", f"{results['customers']:,}"),
-        ("count, 3 conditions with a 90-day spend window (median of 5)", f"{results['count_s'] * 1e3:.0f} ms "
-         f"({results['count']:,} customers)"),
-        ("admin preview round-trip: count, sentence, 20 customers (median of 5)", f"{results['preview_s'] * 1e3:.0f} ms"),
-        ("full refresh, every shipped segment, first fill, one process",
-         f"{results['first_fill']['total_s']:.1f} s ({results['stays']:,} stays)"),
+        (
+            "count, 3 conditions with a 90-day spend window (median of 5)",
+            f"{results['count_s'] * 1e3:.0f} ms ({results['count']:,} customers)",
+        ),
+        (
+            "admin preview round-trip: count, sentence, 20 customers (median of 5)",
+            f"{results['preview_s'] * 1e3:.0f} ms",
+        ),
+        (
+            "full refresh, every shipped segment, first fill, one process",
+            f"{results['first_fill']['total_s']:.1f} s ({results['stays']:,} stays)",
+        ),
         ("full refresh, first fill, Celery, 2 workers", f"{results['first_fill_celery_2_workers_s']:.1f} s"),
         ("full refresh, nothing changed, one process", f"{results['steady']['total_s']:.1f} s"),
         ("full refresh, nothing changed, Celery, 2 workers", f"{results['steady_celery_2_workers_s']:.1f} s"),
-        ("incremental refresh, every segment, 1,000 changed customers (median of 5)",
-         f"{results['incremental_s'] * 1e3:.0f} ms"),
+        (
+            "incremental refresh, every segment, 1,000 changed customers (median of 5)",
+            f"{results['incremental_s'] * 1e3:.0f} ms",
+        ),
     ]
     print("| measure | result |\n| --- | --- |")
     for name, value in rows:
