@@ -23,11 +23,12 @@ _COMPARE = {"eq": op.eq, "ne": op.ne, "lt": op.lt, "lte": op.le, "gt": op.gt, "g
 _LOOKUP = {"eq": "exact", "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}
 
 
-def _total_condition(totals, operator: str, value) -> Q:
+def _total_condition(totals, operator: str, value, scoped: bool) -> tuple[Q, bool]:
     """Customers whose windowed total (``totals``: customer_id with ``total``, only for
-    customers with any orders in the window) compares to ``value``. A customer with no
-    order in the window has a total of 0, so when 0 itself passes, the condition is taken
-    as "not among those whose total fails"."""
+    customers with any orders in the window) compares to ``value``, and whether that only
+    matches customers of the scope the totals were read for. A customer with no order in the
+    window has a total of 0, so when 0 itself passes, the condition is taken as "not among
+    those whose total fails" (which also matches customers outside the scope)."""
 
     def passes(values) -> Q:
         if operator == "between":
@@ -42,8 +43,8 @@ def _total_condition(totals, operator: str, value) -> Q:
         zero_passes = _COMPARE[operator](0, value)
     condition = passes(value)
     if zero_passes:
-        return ~Q(pk__in=totals.exclude(condition).values("customer_id"))
-    return Q(pk__in=totals.filter(condition).values("customer_id"))
+        return ~Q(pk__in=totals.exclude(condition).values("customer_id")), False
+    return Q(pk__in=totals.filter(condition).values("customer_id")), scoped
 
 
 def _orders_in(window: timedelta, now, scope: Q | None):
@@ -55,17 +56,17 @@ def _orders_in(window: timedelta, now, scope: Q | None):
     return orders
 
 
-def spent_in_window(operator, value, window, now, scope=None) -> Q:
+def spent_in_window(operator, value, window, now, scope=None) -> tuple[Q, bool]:
     totals = (
         _orders_in(window, now, scope).values("customer_id").annotate(total=Sum(F("total_base") - F("refunded_base")))
     )
     amount = [Decimal(str(v)) for v in value] if operator == "between" else Decimal(str(value))
-    return _total_condition(totals, operator, amount)
+    return _total_condition(totals, operator, amount, scoped=scope is not None)
 
 
-def orders_in_window(operator, value, window, now, scope=None) -> Q:
+def orders_in_window(operator, value, window, now, scope=None) -> tuple[Q, bool]:
     totals = _orders_in(window, now, scope).values("customer_id").annotate(total=Count("id"))
-    return _total_condition(totals, operator, value)
+    return _total_condition(totals, operator, value, scoped=scope is not None)
 
 
 def _bought(column: str):

@@ -9,12 +9,17 @@ conditions. So the compiler hands such a field's ``build`` a *scope*: the custom
 AND-siblings (plain conditions) and the caller allow, and the aggregate reads only their
 orders. This is exact: inside an AND, the condition's answer matters only for customers the
 siblings let through (also under NOT: NOT (A AND B) is true wherever A is false).
+
+A scoped ``build`` also says whether its ``Q`` only matches customers inside the scope
+("spent ≥ 200" does; "spent < 50" does not, since it also matches customers with no order).
+When one does, the AND's plain conditions are implied by it and are not tested again: the
+query becomes one semi-join on the windowed totals of the narrowed customers.
 """
 
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from functools import reduce
-from operator import and_
+from operator import and_, or_
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -27,7 +32,7 @@ _LOOKUPS = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "before": "lt", 
 
 def compile_rule(rule: Group, *, now: datetime | None = None, scope: Q | None = None) -> Q:
     """The rule as a ``Q`` on ``Customer``, exact for the customers in ``scope`` (all if None)."""
-    return _group(rule, now or timezone.now(), scope)
+    return _group(rule, now or timezone.now(), scope)[0]
 
 
 def matching(
@@ -39,31 +44,46 @@ def matching(
     return (customers if scope is None else customers.filter(scope)).order_by()
 
 
-def _group(group: Group, now, scope: Q | None) -> Q:
+def _group(group: Group, now, scope: Q | None) -> tuple[Q, bool]:
+    """The group's ``Q``, and whether it only ever matches customers inside ``scope``."""
     # Plain conditions first (each compiled once): in an AND they narrow the others' scope.
     plain = {
-        i: _condition(c, now, None)
+        i: _condition(c, now, None)[0]
         for i, c in enumerate(group.children)
         if isinstance(c, Condition) and not c.field.scoped
     }
+    narrowed = scope
     if group.match == "all" and plain:
-        scope = reduce(and_, [*plain.values()] if scope is None else [scope, *plain.values()])
-    parts = [
-        plain[i] if i in plain else _group(c, now, scope) if isinstance(c, Group) else _condition(c, now, scope)
+        narrowed = reduce(and_, [*plain.values()] if scope is None else [scope, *plain.values()])
+    others = {
+        i: _group(c, now, narrowed) if isinstance(c, Group) else _condition(c, now, narrowed)
         for i, c in enumerate(group.children)
-    ]
-    combined = parts[0]
-    for part in parts[1:]:
-        combined = combined & part if group.match == "all" else combined | part
-    return ~combined if group.negate else combined
+        if i not in plain
+    }
+    if group.match == "all":
+        # A part that only matches inside the narrowed scope already implies the plain
+        # conditions (and the caller's scope): the query need not test them a second time.
+        within = any(inside for _, inside in others.values())
+        parts = [q for q, _ in others.values()] if within else [*plain.values(), *(q for q, _ in others.values())]
+    else:
+        within = not plain and all(inside for _, inside in others.values())
+        parts = [*plain.values(), *(q for q, _ in others.values())]
+    combined = reduce(and_ if group.match == "all" else or_, parts)
+    return (~combined, False) if group.negate else (combined, within and scope is not None)
 
 
-def _condition(c: Condition, now, scope: Q | None) -> Q:
+def _condition(c: Condition, now, scope: Q | None) -> tuple[Q, bool]:
+    """The condition's ``Q``, and whether it only ever matches customers inside ``scope``."""
     spec = c.field
     if spec.scoped:
         return spec.build(c.operator, c.value, c.window, now, scope=scope)
     if spec.build is not None:
-        return spec.build(c.operator, c.value, c.window, now)
+        return spec.build(c.operator, c.value, c.window, now), False
+    return _plain(c, now), False
+
+
+def _plain(c: Condition, now) -> Q:
+    spec = c.field
     path, operator, value = spec.path, c.operator, c.value
     if spec.type == "date":
         return _date(path, operator, value, spec.datetime, now)

@@ -14,8 +14,9 @@ plain dicts (so the app imports nothing from here, and dependencies keep pointin
 - ``choices``: ``[(value, label), …]`` or a function returning them, for ``choice`` fields.
 - ``datetime``: true when a ``date`` field is stored as a datetime.
 - ``scoped``: true when ``build`` also takes ``scope=`` (a ``Q`` on ``Customer``, or None):
-  the customers whose answer matters, so an aggregate can read only their rows (see
-  ``campaigns.segments.compiler``).
+  the customers whose answer matters, so an aggregate can read only their rows. Such a
+  ``build`` returns ``(Q, within)``, ``within`` being true when the ``Q`` only ever matches
+  customers inside the scope (see ``campaigns.segments.compiler``).
 
 Adding a field is adding a dict; the validator, compiler and sentence need no change.
 """

@@ -157,8 +157,9 @@ class CustomerMetrics(models.Model):
         # P(alive) and CLV change every day for every buyer: an index on them would turn each
         # nightly in-place (HOT) update into index writes; filters on them scan this narrow table.
         indexes = [
-            models.Index(fields=["stage"], name="metrics_stage_idx"),
-            models.Index(fields=["rfm_segment"], name="metrics_rfm_segment_idx"),
+            # With the customer id, segment rules on stage or RFM group read the index alone.
+            models.Index(fields=["stage", "customer"], name="metrics_stage_customer_idx"),
+            models.Index(fields=["rfm_segment", "customer"], name="metrics_rfm_customer_idx"),
         ]
 
     def __str__(self):
