@@ -1,8 +1,8 @@
 """Segment writes: rules with versions, and membership kept current, set-based.
 
 A refresh is a few statements per segment, never one per customer: close the open stays
-of customers the rule no longer matches (one ``UPDATE … NOT IN (rule)``), open a stay for
-customers it newly matches (one ``INSERT … SELECT (rule) … NOT EXISTS``), and store the
+of customers the rule no longer matches (one ``UPDATE … NOT EXISTS (rule)``), open a stay
+for customers it newly matches (one ``INSERT … SELECT (rule) … NOT EXISTS``), and store the
 count. The incremental refresh does the same restricted to the customers just recomputed.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from campaigns.models import Segment, SegmentMembership, SegmentVersion
@@ -87,8 +87,10 @@ def _apply(segment: Segment, version: SegmentVersion, now, *, customer_ids) -> t
     stays = SegmentMembership.objects.filter(segment=segment, exited_at=None)
     if customer_ids is not None:
         stays = stays.filter(customer_id__in=customer_ids)
-    exited = stays.exclude(customer_id__in=members.values("pk")).update(exited_at=now)
-    newcomers = members.exclude(pk__in=stays.values("customer_id")).values(member=F("pk"))
+    # NOT EXISTS, not NOT IN: PostgreSQL plans it as a hash anti-join whatever the size,
+    # where NOT IN over a subquery larger than work_mem is re-scanned for every row.
+    exited = stays.exclude(Exists(members.filter(pk=OuterRef("customer_id")))).update(exited_at=now)
+    newcomers = members.exclude(Exists(stays.filter(customer_id=OuterRef("pk")))).values(member=F("pk"))
     sql, params = newcomers.query.sql_with_params()
     table = SegmentMembership._meta.db_table
     with connection.cursor() as cursor:
