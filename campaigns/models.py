@@ -69,9 +69,14 @@ class SegmentMembership(models.Model):
     The rows are the history: entries and exits over time, and the version of the rule the
     customer matched. Campaigns trigger on them (entered or left since a time)."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="segment_memberships")
-    version = models.ForeignKey(SegmentVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No single-column indexes on the keys: the composite indexes below start with segment
+    # and with customer, and a version is only ever deleted with its segment. Every index
+    # costs each of the millions of stays a refresh writes (docs/benchmarks.md, "Segments").
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="segment_memberships", db_index=False)
+    version = models.ForeignKey(
+        SegmentVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField(null=True, blank=True)
 
@@ -88,13 +93,15 @@ class SegmentMembership(models.Model):
             ),
         ]
         indexes = [
-            # A customer's segments (API, the 360 page) and the incremental refresh.
-            models.Index(
-                fields=["customer", "segment"], name="membership_customer_idx", condition=Q(exited_at__isnull=True)
-            ),
-            # Entries and exits over time, per segment (chart, triggers).
+            # A customer's segments and stays (API, the 360 page), the incremental refresh,
+            # and deleting a customer.
+            models.Index(fields=["customer", "segment"], name="membership_customer_all_idx"),
+            # Entries and exits over time, per segment (chart, triggers). Open stays have no
+            # exit, so the exits index leaves them out: a first fill writes nothing to it.
             models.Index(fields=["segment", "entered_at"], name="membership_entered_idx"),
-            models.Index(fields=["segment", "exited_at"], name="membership_exited_idx"),
+            models.Index(
+                fields=["segment", "exited_at"], name="membership_exits_idx", condition=Q(exited_at__isnull=False)
+            ),
         ]
 
     def __str__(self):
