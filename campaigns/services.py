@@ -90,7 +90,12 @@ def _apply(segment: Segment, version: SegmentVersion, now, *, customer_ids) -> t
     # NOT EXISTS, not NOT IN: PostgreSQL plans it as a hash anti-join whatever the size,
     # where NOT IN over a subquery larger than work_mem is re-scanned for every row.
     exited = stays.exclude(Exists(members.filter(pk=OuterRef("customer_id")))).update(exited_at=now)
-    newcomers = members.exclude(Exists(stays.filter(customer_id=OuterRef("pk")))).values(member=F("pk"))
+    newcomers = members
+    if customer_ids is not None or stays.exists():
+        # Without this test a first fill would plan the anti-join against a table PostgreSQL
+        # believes empty: a nested loop rescanning the rows it is inserting (40 s for 78,000).
+        newcomers = members.exclude(Exists(stays.filter(customer_id=OuterRef("pk"))))
+    newcomers = newcomers.values(member=F("pk"))
     sql, params = newcomers.query.sql_with_params()
     table = SegmentMembership._meta.db_table
     with connection.cursor() as cursor:
