@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "customers",
     "campaigns",
+    "support",
     "crm",
 ]
 

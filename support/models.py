@@ -1,0 +1,275 @@
+"""The support desk: tickets with their message threads and SLA clocks, and the voice of the
+customer (product reviews and NPS answers)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from customers.models import Customer, Order, Product, Shop, Tag
+
+
+class Priority(models.TextChoices):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class BusinessHours(models.Model):
+    """When the support clock runs: opening hours per weekday in a time zone, and closed days.
+
+    ``weekly`` maps "0" (Monday) … "6" (Sunday) to ``["09:00", "17:00"]``; a missing day is
+    closed. ``holidays`` lists closed dates as "YYYY-MM-DD"."""
+
+    name = models.CharField(max_length=100, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    weekly = models.JSONField(default=dict)
+    holidays = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name_plural = "business hours"
+
+    def __str__(self):
+        return self.name
+
+
+class SlaPolicy(models.Model):
+    """Targets for a ticket's first response and resolution, counted in business time.
+
+    The most specific matching policy applies: one for the ticket's priority and the
+    customer's value band beats one for the priority alone (``value_band`` blank)."""
+
+    class ValueBand(models.TextChoices):
+        ANY = "", "any customer"
+        HIGH = "high", "high value (top 10 % predicted CLV)"
+
+    name = models.CharField(max_length=100)
+    priority = models.CharField(max_length=10, choices=Priority.choices)
+    value_band = models.CharField(max_length=10, choices=ValueBand.choices, blank=True, default="")
+    first_response_minutes = models.PositiveIntegerField()
+    resolution_minutes = models.PositiveIntegerField()
+    business_hours = models.ForeignKey(BusinessHours, null=True, blank=True, on_delete=models.PROTECT)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "SLA policies"
+        ordering = ["priority", "-value_band"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["priority", "value_band"], condition=Q(is_active=True), name="sla_policy_active_uniq"
+            ),
+            models.CheckConstraint(condition=Q(first_response_minutes__gt=0), name="sla_first_response_gt_0"),
+            models.CheckConstraint(
+                condition=Q(resolution_minutes__gte=models.F("first_response_minutes")),
+                name="sla_resolution_after_first_response",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Ticket(models.Model):
+    class Channel(models.TextChoices):
+        EMAIL = "email"
+        CHAT = "chat"
+        PHONE = "phone"
+        SOCIAL = "social"
+        WEB_FORM = "web_form", "web form"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        NEW = "new"
+        OPEN = "open"
+        PENDING = "pending", "pending (on the customer)"
+        ON_HOLD = "on_hold", "on hold"
+        SOLVED = "solved"
+        CLOSED = "closed"
+
+    OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+
+    shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tickets")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    # The negative review this ticket follows up, if a review opened it.
+    review = models.ForeignKey(
+        "Review", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_tickets"
+    )
+    # A shop's own reference (e.g. its contact form's submission id): a replay creates nothing.
+    external_id = models.CharField(max_length=255, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    subject = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    # The SLA clock: due times while it runs; while the ticket is pending on the customer the
+    # due times are cleared and the business minutes that were left are kept instead.
+    sla_policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    first_response_left_minutes = models.IntegerField(null=True, blank=True)
+    resolution_left_minutes = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "external_id"], condition=~Q(external_id=""), name="ticket_shop_external_id_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["new", "open", "pending", "on_hold", "solved", "closed"]),
+                name="ticket_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=["low", "normal", "high", "urgent"]), name="ticket_priority_valid"
+            ),
+        ]
+        indexes = [
+            # A customer's tickets, newest first (API, the 360 page).
+            models.Index(fields=["customer", "-created_at"], name="ticket_customer_idx"),
+            # The queue: open tickets by the next due time.
+            models.Index(
+                fields=["resolution_due_at"],
+                name="ticket_open_due_idx",
+                condition=Q(status__in=["new", "open", "pending", "on_hold"]),
+            ),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.subject}"
+
+
+class TicketMessage(models.Model):
+    """One message of a ticket's thread: a public reply, or an internal note agents alone see.
+
+    ``body`` is sanitised HTML (``support.services.sanitise``): what is stored can be shown
+    in the admin as is."""
+
+    class Author(models.TextChoices):
+        CUSTOMER = "customer"
+        AGENT = "agent"
+        SYSTEM = "system"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author_kind = models.CharField(max_length=10, choices=Author.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    public = models.BooleanField(default=True)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Customers write public messages only; internal notes are staff's.
+            models.CheckConstraint(condition=Q(public=True) | ~Q(author_kind="customer"), name="message_note_by_staff"),
+        ]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_idx")]
+
+    def __str__(self):
+        return f"{self.get_author_kind_display()} on {self.ticket_id}"
+
+
+class Review(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PUBLISHED = "published"
+        REJECTED = "rejected"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="reviews")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="reviews")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
+    external_id = models.CharField(max_length=255, blank=True)
+    rating = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    verified_buyer = models.BooleanField(default=False)
+    response = models.TextField(blank=True)
+    responded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="review_rating_1_5"),
+            models.UniqueConstraint(
+                fields=["shop", "external_id"], condition=~Q(external_id=""), name="review_shop_external_id_uniq"
+            ),
+        ]
+        indexes = [
+            # A product's published reviews, newest first (the public API).
+            models.Index(fields=["product", "status", "-created_at"], name="review_product_idx"),
+            models.Index(fields=["customer", "-created_at"], name="review_customer_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.rating}★ {self.title or self.product}"
+
+
+class ReviewModeration(models.Model):
+    """How new reviews are moderated (one row, edited in the admin): reviews rated at least
+    ``auto_publish_min_rating`` are published at once (never, if empty), optionally only
+    from verified buyers; the rest wait for a person."""
+
+    auto_publish_min_rating = models.PositiveSmallIntegerField(null=True, blank=True, default=4)
+    verified_buyers_only = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "review moderation"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(auto_publish_min_rating__isnull=True)
+                | Q(auto_publish_min_rating__gte=1, auto_publish_min_rating__lte=5),
+                name="moderation_rating_1_5",
+            )
+        ]
+
+    @classmethod
+    def current(cls) -> "ReviewModeration":
+        return cls.objects.order_by("pk").first() or cls()
+
+    def __str__(self):
+        return "Review moderation"
+
+
+class NpsResponse(models.Model):
+    """An answer to "how likely are you to recommend us?" (0–10)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="nps_responses")
+    shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.SET_NULL)
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "NPS response"
+        constraints = [models.CheckConstraint(condition=Q(score__lte=10), name="nps_score_0_10")]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="nps_customer_idx")]
+
+    @property
+    def category(self) -> str:
+        return "promoter" if self.score >= 9 else "passive" if self.score >= 7 else "detractor"
+
+    def __str__(self):
+        return f"NPS {self.score} ({self.category})"

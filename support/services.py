@@ -1,0 +1,263 @@
+"""Support writes: tickets and their threads with SLA clocks, and reviews.
+
+The SLA clock: when a ticket opens, the policy for its priority (and the customer's value
+band) sets the first-response and resolution due times in business time. While the ticket
+is pending on the customer, the clock stops: the due times are cleared and the business
+minutes still left are kept, to start again from the moment the ticket leaves pending.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import nh3
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.metrics import clv
+from customers.models import ClvModel, Customer, Order, OrderLine, Product, Shop
+from customers.services.errors import DomainError
+from support.models import Priority, Review, ReviewModeration, SlaPolicy, Ticket, TicketMessage
+from support.sla import Calendar, add_business_minutes, business_minutes_between
+
+MAX_BODY = 50_000
+Status = Ticket.Status
+
+
+def sanitise(html: str) -> str:
+    """Message HTML safe to show in the admin as is: no script, no event handlers, no
+    ``javascript:`` links (nh3's allow-list of tags and attributes)."""
+    return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+
+
+def _calendar(policy: SlaPolicy | None) -> Calendar | None:
+    hours = policy.business_hours if policy else None
+    if hours is None:
+        return None
+    return Calendar.parse(time_zone=hours.time_zone, weekly=hours.weekly, holidays=hours.holidays)
+
+
+def customer_is_high_value(customer: Customer) -> bool:
+    """In the top 10 % by predicted CLV, against the current model's stored percentiles."""
+    model = ClvModel.current()
+    predicted = getattr(getattr(customer, "metrics", None), "clv_predicted", None)
+    if model is None or not model.clv_percentiles or predicted is None:
+        return False
+    return predicted >= clv.threshold_for_top(model.clv_percentiles, 10)
+
+
+def sla_policy_for(*, priority: str, customer: Customer) -> SlaPolicy | None:
+    """The active policy for the priority: the high-value one for a high-value customer if
+    there is one, else the one for any customer."""
+    policies = {p.value_band: p for p in SlaPolicy.objects.filter(priority=priority, is_active=True)}
+    if SlaPolicy.ValueBand.HIGH in policies and customer_is_high_value(customer):
+        return policies[SlaPolicy.ValueBand.HIGH]
+    return policies.get(SlaPolicy.ValueBand.ANY)
+
+
+def _start_clock(ticket: Ticket, now: datetime) -> None:
+    policy = ticket.sla_policy
+    if policy is None:
+        return
+    calendar = _calendar(policy)
+    if ticket.first_responded_at is None:
+        ticket.first_response_due_at = add_business_minutes(now, policy.first_response_minutes, calendar)
+    ticket.resolution_due_at = add_business_minutes(now, policy.resolution_minutes, calendar)
+
+
+def _pause_clock(ticket: Ticket, now: datetime) -> None:
+    calendar = _calendar(ticket.sla_policy)
+    if ticket.first_response_due_at is not None:
+        ticket.first_response_left_minutes = business_minutes_between(now, ticket.first_response_due_at, calendar)
+    if ticket.resolution_due_at is not None:
+        ticket.resolution_left_minutes = business_minutes_between(now, ticket.resolution_due_at, calendar)
+    ticket.first_response_due_at = ticket.resolution_due_at = None
+
+
+def _resume_clock(ticket: Ticket, now: datetime) -> None:
+    calendar = _calendar(ticket.sla_policy)
+    if ticket.first_response_left_minutes is not None and ticket.first_responded_at is None:
+        ticket.first_response_due_at = add_business_minutes(now, ticket.first_response_left_minutes, calendar)
+    if ticket.resolution_left_minutes is not None:
+        ticket.resolution_due_at = add_business_minutes(now, ticket.resolution_left_minutes, calendar)
+    ticket.first_response_left_minutes = ticket.resolution_left_minutes = None
+
+
+def _stop_clock(ticket: Ticket) -> None:
+    ticket.first_response_due_at = ticket.resolution_due_at = None
+    ticket.first_response_left_minutes = ticket.resolution_left_minutes = None
+
+
+@dataclass(frozen=True)
+class TicketData:
+    subject: str
+    body: str
+    channel: str = Ticket.Channel.WEB_FORM
+    priority: str = Priority.NORMAL
+    order_external_id: str = ""
+    external_id: str = ""
+
+
+def ticket_open(
+    *, customer: Customer, data: TicketData, shop: Shop | None = None, user=None, now: datetime | None = None
+) -> tuple[Ticket, bool]:
+    """Open a ticket with its first message (from the customer, or from ``user``, an agent,
+    as an outbound ticket). A replayed shop ``external_id`` returns the ticket it opened
+    (False); an ``order_external_id`` the shop does not have is a ``DomainError``."""
+    now = now or timezone.now()
+    order = None
+    if data.order_external_id:
+        order = Order.objects.filter(shop=shop, external_id=data.order_external_id, customer=customer).first()
+        if order is None:
+            raise DomainError("No such order of this customer in this shop.", field="order_external_id")
+    with transaction.atomic():
+        if shop is not None and data.external_id:
+            replay = Ticket.objects.filter(shop=shop, external_id=data.external_id).first()
+            if replay is not None:
+                return replay, False
+        ticket = Ticket(
+            shop=shop,
+            customer=customer,
+            order=order,
+            external_id=data.external_id,
+            channel=data.channel,
+            subject=data.subject,
+            priority=data.priority,
+            created_at=now,
+        )
+        ticket.sla_policy = sla_policy_for(priority=data.priority, customer=customer)
+        _start_clock(ticket, now)
+        try:
+            with transaction.atomic():
+                ticket.save()
+        except IntegrityError:  # a concurrent replay of the same external_id won
+            return Ticket.objects.get(shop=shop, external_id=data.external_id), False
+        author = TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER
+        TicketMessage.objects.create(
+            ticket=ticket, author_kind=author, author=user, body=sanitise(data.body), created_at=now
+        )
+    return ticket, True
+
+
+def ticket_reply(
+    *, ticket: Ticket, body: str, user=None, public: bool = True, now: datetime | None = None
+) -> TicketMessage:
+    """Add a message: from ``user`` (an agent; ``public=False`` for an internal note) or,
+    without one, from the customer. An agent's first public reply stops the first-response
+    clock and opens a new ticket; a customer's reply reopens a pending or solved one."""
+    now = now or timezone.now()
+    if not user and not public:
+        raise DomainError("Only staff write internal notes.", field="public")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        message = TicketMessage.objects.create(
+            ticket=ticket,
+            author_kind=TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER,
+            author=user,
+            public=public,
+            body=sanitise(body),
+            created_at=now,
+        )
+        if user and public and ticket.first_responded_at is None:
+            ticket.first_responded_at = now
+            ticket.first_response_due_at = ticket.first_response_left_minutes = None
+        if user and public and ticket.status == Status.NEW:
+            ticket.status = Status.OPEN
+        elif not user and ticket.status in (Status.PENDING, Status.SOLVED):
+            _set_status(ticket, Status.OPEN, now)
+        ticket.save()
+    return message
+
+
+def ticket_set_status(*, ticket: Ticket, status: str, now: datetime | None = None) -> Ticket:
+    now = now or timezone.now()
+    if status not in Status.values:
+        raise DomainError(f"{status!r} is not a ticket status.", field="status")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        _set_status(ticket, status, now)
+        ticket.save()
+    return ticket
+
+
+def _set_status(ticket: Ticket, status: str, now: datetime) -> None:
+    before = ticket.status
+    if status == before:
+        return
+    if before == Status.CLOSED:
+        raise DomainError("A closed ticket stays closed; open a new one.", field="status")
+    if status == Status.PENDING:
+        _pause_clock(ticket, now)
+    elif status in (Status.SOLVED, Status.CLOSED):
+        _stop_clock(ticket)
+        ticket.solved_at = ticket.solved_at if before == Status.SOLVED else now
+    elif before == Status.PENDING:
+        _resume_clock(ticket, now)
+    elif before == Status.SOLVED:  # reopened: the resolution clock starts again
+        ticket.solved_at = None
+        _start_clock(ticket, now)
+    ticket.status = status
+
+
+@dataclass(frozen=True)
+class ReviewData:
+    sku: str
+    rating: int
+    title: str = ""
+    body: str = ""
+    external_id: str = ""
+
+
+def _bought(customer: Customer, product: Product) -> bool:
+    """A "verified buyer": an order of the product from the same shop, not cancelled or refunded."""
+    lines = OrderLine.objects.filter(order__customer=customer, order__shop=product.shop, sku=product.sku)
+    return lines.exclude(order__status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED]).exists()
+
+
+def review_submit(
+    *, shop: Shop, customer: Customer, data: ReviewData, now: datetime | None = None
+) -> tuple[Review, bool]:
+    """Store a review of one of the shop's products. Verified when the customer bought it
+    there; published at once if moderation allows (``ReviewModeration``). A negative one
+    (1–2 stars) opens a follow-up ticket. A replayed ``external_id`` returns the first."""
+    now = now or timezone.now()
+    product = Product.objects.filter(shop=shop, sku=data.sku).first()
+    if product is None:
+        raise DomainError("No such product in this shop.", field="sku")
+    with transaction.atomic():
+        if data.external_id:
+            replay = Review.objects.filter(shop=shop, external_id=data.external_id).first()
+            if replay is not None:
+                return replay, False
+        verified = _bought(customer, product)
+        moderation = ReviewModeration.current()
+        publish = (
+            moderation.auto_publish_min_rating is not None
+            and data.rating >= moderation.auto_publish_min_rating
+            and (verified or not moderation.verified_buyers_only)
+        )
+        review = Review.objects.create(
+            shop=shop,
+            customer=customer,
+            product=product,
+            external_id=data.external_id,
+            rating=data.rating,
+            title=data.title,
+            body=data.body,
+            verified_buyer=verified,
+            status=Review.Status.PUBLISHED if publish else Review.Status.PENDING,
+            created_at=now,
+        )
+        if review.rating <= 2:
+            ticket, _ = ticket_open(
+                customer=customer,
+                shop=shop,
+                data=TicketData(
+                    subject=f"Follow up: {review.rating}★ review of {product.name}",
+                    body=f"<p><b>{nh3.clean_text(data.title)}</b></p><p>{nh3.clean_text(data.body)}</p>",
+                    channel=Ticket.Channel.API,
+                    priority=Priority.HIGH,
+                ),
+                now=now,
+            )
+            Ticket.objects.filter(pk=ticket.pk).update(review=review)
+    return review, True
