@@ -244,12 +244,12 @@ class ReviewModeration(models.Model):
             )
         ]
 
+    def __str__(self):
+        return "Review moderation"
+
     @classmethod
     def current(cls) -> "ReviewModeration":
         return cls.objects.order_by("pk").first() or cls()
-
-    def __str__(self):
-        return "Review moderation"
 
 
 class NpsResponse(models.Model):
@@ -267,9 +267,9 @@ class NpsResponse(models.Model):
         constraints = [models.CheckConstraint(condition=Q(score__lte=10), name="nps_score_0_10")]
         indexes = [models.Index(fields=["customer", "-created_at"], name="nps_customer_idx")]
 
+    def __str__(self):
+        return f"NPS {self.score} ({self.category})"
+
     @property
     def category(self) -> str:
         return "promoter" if self.score >= 9 else "passive" if self.score >= 7 else "detractor"
-
-    def __str__(self):
-        return f"NPS {self.score} ({self.category})"
