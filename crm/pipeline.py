@@ -12,13 +12,15 @@ from django.db import transaction
 
 from campaigns.tasks import refresh_segments_for_customers
 from crm.after_response import after_response
-from customers.models import Event, Refund, Shop
+from customers.models import Customer, Event, Refund, Shop
 from customers.services.chunks import CHUNK_SIZE, chunked
-from customers.services.customers import CustomerData, customer_upsert
+from customers.services.customers import CustomerData, customer_upsert, customers_resolve
 from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
 from customers.services.refunds import RefundData, refund_create
 from customers.tasks import recompute_customers
+from support.models import Review, Ticket
+from support.services import ReviewData, TicketData, review_submit, ticket_open
 
 
 def customers_updates_enqueue(customer_ids: Sequence[int]) -> None:
@@ -48,6 +50,23 @@ def refund_receive(*, shop: Shop, order_external_id: str, data: RefundData) -> t
 
 def customer_receive(*, shop: Shop, data: CustomerData) -> tuple[int, bool]:
     return customer_upsert(shop=shop, data=data)
+
+
+def _customer(shop: Shop, data: CustomerData) -> Customer:
+    (customer_id,) = customers_resolve(shop=shop, items=[data]).ids
+    return Customer.objects.select_related("metrics").get(pk=customer_id)
+
+
+def ticket_receive(*, shop: Shop, customer: CustomerData, data: TicketData) -> tuple[Ticket, bool]:
+    """A shop's contact form: the customer (created if unknown), then the ticket, whole or
+    not at all."""
+    with transaction.atomic():
+        return ticket_open(customer=_customer(shop, customer), shop=shop, data=data)
+
+
+def review_receive(*, shop: Shop, customer: CustomerData, data: ReviewData) -> tuple[Review, bool]:
+    with transaction.atomic():
+        return review_submit(shop=shop, customer=_customer(shop, customer), data=data)
 
 
 def event_receive(*, shop: Shop, data: EventData) -> tuple[Event, bool]:

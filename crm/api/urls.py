@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from crm.api import segment_views, views
+from crm.api import segment_views, support_views, views
 from crm.api.converters import ExternalIdConverter, IdConverter
 
 register_converter(IdConverter, "id")
@@ -17,4 +17,8 @@ urlpatterns = [
     path("segments", segment_views.SegmentListView.as_view(), name="api-segments"),
     path("segments/preview", segment_views.SegmentPreviewView.as_view(), name="api-segments-preview"),
     path("segments/<id:pk>/members", segment_views.SegmentMembersView.as_view(), name="api-segment-members"),
+    path("tickets", support_views.TicketCreateView.as_view(), name="api-tickets"),
+    path("customers/<id:pk>/tickets", support_views.CustomerTicketsView.as_view(), name="api-customer-tickets"),
+    path("reviews", support_views.ReviewCreateView.as_view(), name="api-reviews"),
+    path("products/<external_id:sku>/reviews", support_views.ProductReviewsView.as_view(), name="api-product-reviews"),
 ]

@@ -1,0 +1,89 @@
+"""Support over the API: tickets from a shop's contact form, a customer's tickets, reviews
+pushed by the shop and a product's published reviews. All limited to the key's shop."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm import pipeline
+from crm.api.auth import request_shop
+from crm.api.schema import errors, payload
+from customers import selectors
+from customers.models import Product
+from customers.payloads import decode
+from support.models import Review, Ticket
+from support.payloads import ReviewIn, TicketIn
+from support.selectors import customer_tickets, product_reviews
+from support.serializers import ReviewOutSerializer, TicketOutSerializer
+
+
+def _not_found(what: str) -> Response:
+    return Response({"detail": f"No such {what} in this shop.", "errors": {}}, status=404)
+
+
+class TicketCreateView(APIView):
+    @extend_schema(
+        operation_id="tickets_create",
+        request=payload(TicketIn),
+        responses={201: TicketOutSerializer, 200: TicketOutSerializer, **errors(400, 401, 413)},
+        description="Open a ticket with its first message (a shop's contact form). The customer is created if "
+        "unknown. A replayed external_id returns the ticket it opened, with 200.",
+    )
+    def post(self, request):
+        body = decode(request.body, TicketIn)
+        shop = request_shop(request)
+        ticket, created = pipeline.ticket_receive(shop=shop, customer=body.customer.to_data(), data=body.to_data())
+        ticket = customer_tickets(customer=ticket.customer, shop=shop).get(pk=ticket.pk)
+        return Response(TicketOutSerializer(ticket).data, status=201 if created else 200)
+
+
+class CustomerTicketsView(generics.GenericAPIView):
+    serializer_class = TicketOutSerializer
+
+    def get_queryset(self):
+        return Ticket.objects.none()
+
+    @extend_schema(
+        operation_id="customers_tickets", responses={200: TicketOutSerializer(many=True), **errors(401, 404)}
+    )
+    def get(self, request, pk: int):
+        """The customer's tickets with this shop, newest first, with their public messages (cursor pages)."""
+        shop = request_shop(request)
+        customer = selectors.customers_for_shop(shop=shop).filter(pk=pk).first()
+        if customer is None:
+            return _not_found("customer")
+        page = self.paginate_queryset(customer_tickets(customer=customer, shop=shop))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class ReviewCreateView(APIView):
+    @extend_schema(
+        operation_id="reviews_create",
+        request=payload(ReviewIn),
+        responses={201: ReviewOutSerializer, 200: ReviewOutSerializer, **errors(400, 401, 413)},
+        description="Store a customer's review of one of the shop's products (by sku). Verified when the customer "
+        "bought it here; published at once or held for moderation. A replayed external_id returns 200.",
+    )
+    def post(self, request):
+        body = decode(request.body, ReviewIn)
+        review, created = pipeline.review_receive(
+            shop=request_shop(request), customer=body.customer.to_data(), data=body.to_data()
+        )
+        return Response(ReviewOutSerializer(review).data, status=201 if created else 200)
+
+
+class ProductReviewsView(generics.GenericAPIView):
+    serializer_class = ReviewOutSerializer
+
+    def get_queryset(self):
+        return Review.objects.none()
+
+    @extend_schema(operation_id="products_reviews", responses={200: ReviewOutSerializer(many=True), **errors(401, 404)})
+    def get(self, request, sku: str):
+        """The product's published reviews, newest first (cursor pages)."""
+        shop = request_shop(request)
+        if not Product.objects.filter(shop=shop, sku=sku).exists():
+            return _not_found("product")
+        page = self.paginate_queryset(product_reviews(shop=shop, sku=sku))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -1,0 +1,63 @@
+"""What shops send about support: a contact-form ticket and a product review (msgspec
+structs, like ``customers.payloads``; errors name the field)."""
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from customers.payloads import CustomerIn, Text, _check_text, _fail
+from support.services import MAX_BODY, ReviewData, TicketData
+
+Channel = Literal["email", "chat", "phone", "social", "web_form", "api"]
+PriorityIn = Literal["low", "normal", "high", "urgent"]
+
+
+class TicketIn(msgspec.Struct, kw_only=True):
+    customer: CustomerIn
+    subject: Text(255)
+    message: Annotated[str, msgspec.Meta(max_length=MAX_BODY, description="The first message; HTML is sanitised")]
+    channel: Channel = "web_form"
+    priority: PriorityIn = "normal"
+    order_external_id: Text(255) = ""
+    external_id: Text(255) = ""
+
+    def __post_init__(self):
+        _check_text(self)
+        self.subject = self.subject.strip()
+        if not self.subject:
+            _fail("subject", "This field may not be blank.")
+        if not self.message.strip():
+            _fail("message", "This field may not be blank.")
+
+    def to_data(self) -> TicketData:
+        return TicketData(
+            subject=self.subject,
+            body=self.message,
+            channel=self.channel,
+            priority=self.priority,
+            order_external_id=self.order_external_id.strip(),
+            external_id=self.external_id.strip(),
+        )
+
+
+class ReviewIn(msgspec.Struct, kw_only=True):
+    customer: CustomerIn
+    sku: Text(100)
+    rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    title: Text(200) = ""
+    body: Annotated[str, msgspec.Meta(max_length=MAX_BODY)] = ""
+    external_id: Text(255) = ""
+
+    def __post_init__(self):
+        _check_text(self)
+        if not self.sku.strip():
+            _fail("sku", "This field may not be blank.")
+
+    def to_data(self) -> ReviewData:
+        return ReviewData(
+            sku=self.sku.strip(),
+            rating=self.rating,
+            title=self.title.strip(),
+            body=self.body.strip(),
+            external_id=self.external_id.strip(),
+        )

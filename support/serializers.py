@@ -1,0 +1,60 @@
+"""What the API returns about tickets and reviews (DRF). Internal notes never leave."""
+
+from rest_framework import serializers
+
+from support.models import Review, Ticket, TicketMessage
+
+
+class TicketMessageOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketMessage
+        fields = ["id", "author_kind", "body", "created_at"]
+
+
+class TicketOutSerializer(serializers.ModelSerializer):
+    messages = TicketMessageOutSerializer(source="public_messages", many=True, read_only=True)
+    order_external_id = serializers.CharField(source="order.external_id", default="", read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "external_id",
+            "subject",
+            "status",
+            "priority",
+            "channel",
+            "order_external_id",
+            "created_at",
+            "first_responded_at",
+            "solved_at",
+            "messages",
+        ]
+
+
+class ReviewOutSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku", read_only=True)
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Review
+        fields = [
+            "id",
+            "external_id",
+            "sku",
+            "rating",
+            "title",
+            "body",
+            "author",
+            "verified_buyer",
+            "status",
+            "response",
+            "responded_at",
+            "created_at",
+        ]
+
+    def get_author(self, review) -> str:
+        """First name and initial: what a public review page shows, never the email."""
+        customer = review.customer
+        initial = f" {customer.last_name[:1]}." if customer.last_name else ""
+        return f"{customer.first_name}{initial}".strip() or "A customer"
