@@ -2,10 +2,12 @@
 customer (product reviews and NPS answers)."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from customers.models import Customer, Order, Product, Shop, Tag
+from support.sla import Calendar, CalendarError
 
 
 class Priority(models.TextChoices):
@@ -41,6 +43,12 @@ class BusinessHours(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        try:
+            Calendar.parse(time_zone=self.time_zone, weekly=self.weekly, holidays=self.holidays)
+        except CalendarError as error:
+            raise ValidationError({error.field: str(error)}) from None
 
 
 class SlaPolicy(models.Model):

@@ -14,7 +14,11 @@ MAX_DAYS = 3660  # how far ahead a due time may lie: ten years of calendar
 
 
 class CalendarError(ValueError):
-    pass
+    """Business hours that cannot be used; ``field`` is the stored field at fault."""
+
+    def __init__(self, message: str, field: str = "weekly"):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class Calendar:
         try:
             zone = ZoneInfo(time_zone)
         except (KeyError, ValueError, TypeError):
-            raise CalendarError(f"unknown time zone {time_zone!r}") from None
+            raise CalendarError(f"unknown time zone {time_zone!r}", "time_zone") from None
         if not isinstance(weekly, dict):
             raise CalendarError('weekly must map weekdays "0" (Monday) … "6" to ["09:00", "17:00"]')
         days: dict[int, tuple[time, time]] = {}
@@ -48,7 +52,7 @@ class Calendar:
         try:
             closed = frozenset(date.fromisoformat(d) for d in holidays)
         except (TypeError, ValueError):
-            raise CalendarError("holidays must be dates as YYYY-MM-DD") from None
+            raise CalendarError("holidays must be dates as YYYY-MM-DD", "holidays") from None
         return cls(zone=zone, weekly=days, holidays=closed)
 
     def open_spans(self, start: datetime):
