@@ -39,6 +39,7 @@ django.setup()
 import numpy as np  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from workers import celery_workers  # noqa: E402
 
 from customers.metrics import bgnbd, clv, gamma_gamma  # noqa: E402
 from customers.models import ClvModel, Customer, CustomerMetrics, Order  # noqa: E402
@@ -146,27 +147,14 @@ def one_day_of_buyers() -> tuple[int, float]:
 def celery_recompute(workers: int) -> float:
     """Queue every chunk of the nightly pass as the nightly task does, let ``workers`` worker
     processes run them, and wait for every chunk's result (asked for here only)."""
-    env = {**os.environ, "LOG_LEVEL": "WARNING"}
-    subprocess.run([str(ROOT / ".venv/bin/celery"), "-A", "config", "purge", "-f"], env=env, capture_output=True)
-    worker = subprocess.Popen(
-        [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-c", str(workers), "--loglevel", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        metrics_vacuum()  # autovacuum is off here; the nightly task vacuums before its pass too
-        time.sleep(8)  # the worker imports Django and connects
+    metrics_vacuum()  # autovacuum is off here; the nightly task vacuums before its pass too
+    with celery_workers(workers):
         start = time.perf_counter()
         ranges = customer_id_ranges(NIGHTLY_CHUNK_SIZE)
         results = [rescore_customers_range.apply_async(r, ignore_result=False) for r in ranges]
         for result in results:
             result.get(timeout=600)
         return time.perf_counter() - start
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
 
 
 SLICE = (200_000, 10_000)  # the 10,000 customers after the first 200,000, by id

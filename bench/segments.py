@@ -16,7 +16,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from workers import celery_workers  # noqa: E402
 
 from campaigns.models import Segment, SegmentMembership  # noqa: E402
 from campaigns.segments.compiler import matching  # noqa: E402
@@ -121,26 +121,14 @@ def full_refresh_in_process(plans: list[str]) -> dict:
 
 
 def full_refresh_celery(workers: int) -> float:
-    env = {**os.environ, "LOG_LEVEL": "WARNING"}
-    subprocess.run([str(ROOT / ".venv/bin/celery"), "-A", "config", "purge", "-f"], env=env, capture_output=True)
-    worker = subprocess.Popen(
-        [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-c", str(workers), "--loglevel", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(8)  # the worker imports Django and connects
-        ids = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("pk", flat=True))
+    """One refresh task per dynamic segment, as the hourly beat task queues them."""
+    ids = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("pk", flat=True))
+    with celery_workers(workers):
         start = time.perf_counter()
         results = [refresh_segment.apply_async((pk,), ignore_result=False) for pk in ids]
         for result in results:
             result.get(timeout=600)
         return time.perf_counter() - start
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
 
 
 def incremental(plans: list[str]) -> float:

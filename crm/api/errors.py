@@ -40,6 +40,11 @@ def error_body(detail: str, errors: dict[str, list[str]] | None = None) -> dict:
     return {"detail": detail, "errors": errors or {}}
 
 
+def not_found(what: str) -> Response:
+    """404 for something outside the key's shop, or not there at all: the same answer."""
+    return Response(error_body(f"No such {what} in this shop."), status=404)
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         field_errors = getattr(exc, "errors", None) or {exc.field: [exc.message]}

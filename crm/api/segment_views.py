@@ -17,14 +17,11 @@ from campaigns.serializers import (
     SegmentPreviewOutSerializer,
 )
 from crm.api.auth import request_shop
+from crm.api.errors import not_found
 from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import Customer
 from customers.payloads import PayloadError, decode
-
-
-def _not_found(what: str) -> Response:
-    return Response({"detail": f"No such {what} in this shop.", "errors": {}}, status=404)
 
 
 class SegmentListView(generics.GenericAPIView):
@@ -72,7 +69,7 @@ class SegmentMembersView(generics.GenericAPIView):
         """The segment's current members among this shop's customers, newest first (cursor pages)."""
         segment = Segment.objects.filter(pk=pk).first()
         if segment is None:
-            return _not_found("segment")
+            return not_found("segment")
         members = segment_members(segment=segment, customers=selectors.customers_for_shop(shop=request_shop(request)))
         page = self.paginate_queryset(members.only("id", "email", "first_name", "last_name"))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -85,5 +82,5 @@ class CustomerSegmentsView(APIView):
     def get(self, request, pk: int):
         """The segments a customer of this shop belongs to now."""
         if not selectors.customers_for_shop(shop=request_shop(request)).filter(pk=pk).exists():
-            return _not_found("customer")
+            return not_found("customer")
         return Response(CustomerSegmentSerializer(customer_segments(customer_id=pk), many=True).data)

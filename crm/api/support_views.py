@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from crm import pipeline
 from crm.api.auth import request_shop
+from crm.api.errors import not_found
 from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import Product
@@ -16,10 +17,6 @@ from support.models import Review, Ticket
 from support.payloads import ReviewIn, TicketIn
 from support.selectors import customer_tickets, product_reviews
 from support.serializers import ReviewOutSerializer, TicketOutSerializer
-
-
-def _not_found(what: str) -> Response:
-    return Response({"detail": f"No such {what} in this shop.", "errors": {}}, status=404)
 
 
 class TicketCreateView(APIView):
@@ -52,7 +49,7 @@ class CustomerTicketsView(generics.GenericAPIView):
         shop = request_shop(request)
         customer = selectors.customers_for_shop(shop=shop).filter(pk=pk).first()
         if customer is None:
-            return _not_found("customer")
+            return not_found("customer")
         page = self.paginate_queryset(customer_tickets(customer=customer, shop=shop))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -84,6 +81,6 @@ class ProductReviewsView(generics.GenericAPIView):
         """The product's published reviews, newest first (cursor pages)."""
         shop = request_shop(request)
         if not Product.objects.filter(shop=shop, sku=sku).exists():
-            return _not_found("product")
+            return not_found("product")
         page = self.paginate_queryset(product_reviews(shop=shop, sku=sku))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
