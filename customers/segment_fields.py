@@ -143,12 +143,6 @@ def _rfm_segments():
     return list(rfm.SEGMENT_LABELS.items())
 
 
-def _countries():
-    return [
-        (c, c) for c in Customer.objects.exclude(country="").order_by().values_list("country", flat=True).distinct()
-    ]
-
-
 SEGMENT_FIELDS = [
     # Customer attributes
     {"name": "country", "label": "country", "type": "text", "path": "country", "help": "ISO code, e.g. DE"},

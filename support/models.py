@@ -104,8 +104,6 @@ class Ticket(models.Model):
         SOLVED = "solved"
         CLOSED = "closed"
 
-    OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
-
     shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tickets")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")

@@ -87,6 +87,24 @@ def _stop_clock(ticket: Ticket) -> None:
     ticket.first_response_left_minutes = ticket.resolution_left_minutes = None
 
 
+def _create_once(model, *, shop: Shop | None, external_id: str, create):
+    """``(create(), True)`` in a savepoint, unless the shop's ``external_id`` names a row
+    already: then ``(that row, False)``, also when a concurrent replay wins the unique key
+    between the check and the insert."""
+    if external_id:
+        replay = model.objects.filter(shop=shop, external_id=external_id).first()
+        if replay is not None:
+            return replay, False
+    try:
+        with transaction.atomic():
+            return create(), True
+    except IntegrityError:
+        replay = model.objects.filter(shop=shop, external_id=external_id).first() if external_id else None
+        if replay is None:
+            raise
+        return replay, False
+
+
 @dataclass(frozen=True)
 class TicketData:
     subject: str
@@ -98,44 +116,50 @@ class TicketData:
 
 
 def ticket_open(
-    *, customer: Customer, data: TicketData, shop: Shop | None = None, user=None, now: datetime | None = None
+    *,
+    customer: Customer,
+    data: TicketData,
+    shop: Shop | None = None,
+    user=None,
+    review: Review | None = None,
+    now: datetime | None = None,
 ) -> tuple[Ticket, bool]:
     """Open a ticket with its first message (from the customer, or from ``user``, an agent,
-    as an outbound ticket). A replayed shop ``external_id`` returns the ticket it opened
-    (False); an ``order_external_id`` the shop does not have is a ``DomainError``."""
+    as an outbound ticket; ``review``: the review it follows up). A replayed shop
+    ``external_id`` returns the ticket it opened (False); an ``order_external_id`` the shop
+    does not have is a ``DomainError``."""
     now = now or timezone.now()
     order = None
     if data.order_external_id:
         order = Order.objects.filter(shop=shop, external_id=data.order_external_id, customer=customer).first()
         if order is None:
             raise DomainError("No such order of this customer in this shop.", field="order_external_id")
-    with transaction.atomic():
-        if shop is not None and data.external_id:
-            replay = Ticket.objects.filter(shop=shop, external_id=data.external_id).first()
-            if replay is not None:
-                return replay, False
+
+    def create() -> Ticket:
         ticket = Ticket(
             shop=shop,
             customer=customer,
             order=order,
+            review=review,
             external_id=data.external_id,
             channel=data.channel,
             subject=data.subject,
             priority=data.priority,
             created_at=now,
+            sla_policy=sla_policy_for(priority=data.priority, customer=customer),
         )
-        ticket.sla_policy = sla_policy_for(priority=data.priority, customer=customer)
         _start_clock(ticket, now)
-        try:
-            with transaction.atomic():
-                ticket.save()
-        except IntegrityError:  # a concurrent replay of the same external_id won
-            return Ticket.objects.get(shop=shop, external_id=data.external_id), False
-        author = TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER
+        ticket.save()
         TicketMessage.objects.create(
-            ticket=ticket, author_kind=author, author=user, body=sanitise(data.body), created_at=now
+            ticket=ticket,
+            author_kind=TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER,
+            author=user,
+            body=sanitise(data.body),
+            created_at=now,
         )
-    return ticket, True
+        return ticket
+
+    return _create_once(Ticket, shop=shop, external_id=data.external_id, create=create)
 
 
 def ticket_reply(
@@ -223,11 +247,8 @@ def review_submit(
     product = Product.objects.filter(shop=shop, sku=data.sku).first()
     if product is None:
         raise DomainError("No such product in this shop.", field="sku")
-    with transaction.atomic():
-        if data.external_id:
-            replay = Review.objects.filter(shop=shop, external_id=data.external_id).first()
-            if replay is not None:
-                return replay, False
+
+    def create() -> Review:
         verified = _bought(customer, product)
         moderation = ReviewModeration.current()
         publish = (
@@ -248,16 +269,13 @@ def review_submit(
             created_at=now,
         )
         if review.rating <= 2:
-            ticket, _ = ticket_open(
-                customer=customer,
-                shop=shop,
-                data=TicketData(
-                    subject=f"Follow up: {review.rating}★ review of {product.name}",
-                    body=f"<p><b>{nh3.clean_text(data.title)}</b></p><p>{nh3.clean_text(data.body)}</p>",
-                    channel=Ticket.Channel.API,
-                    priority=Priority.HIGH,
-                ),
-                now=now,
+            follow_up = TicketData(
+                subject=f"Follow up: {review.rating}★ review of {product.name}",
+                body=f"<p><b>{nh3.clean_text(data.title)}</b></p><p>{nh3.clean_text(data.body)}</p>",
+                channel=Ticket.Channel.API,
+                priority=Priority.HIGH,
             )
-            Ticket.objects.filter(pk=ticket.pk).update(review=review)
-    return review, True
+            ticket_open(customer=customer, shop=shop, data=follow_up, review=review, now=now)
+        return review
+
+    return _create_once(Review, shop=shop, external_id=data.external_id, create=create)

@@ -96,3 +96,24 @@ def test_concurrent_bulk_requests_with_the_same_new_customers_in_different_order
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert sum(r.json()["created"] for r in responses) == 180
     assert Customer.objects.count() == 60
+
+
+def test_simultaneous_replays_of_a_ticket_or_a_review_store_one(shop_and_key):
+    from customers.models import Product
+    from support.models import Review, Ticket
+
+    shop, issued = shop_and_key
+    Product.objects.create(shop=shop, sku="MUG-1", name="Mug")
+    customer = {"email": "race@example.com"}
+    ticket = {"customer": customer, "subject": "Help", "message": "Hi", "external_id": "form-1"}
+    review = {"customer": customer, "sku": "MUG-1", "rating": 1, "external_id": "rev-1"}
+
+    for path, body in (("/api/v1/tickets", ticket), ("/api/v1/reviews", review)):
+        statuses = _race(
+            4, lambda path=path, body=body: _client(issued.key).post(path, body, format="json").status_code
+        )
+        assert sorted(statuses) == [200, 200, 200, 201], path
+
+    assert Review.objects.count() == 1
+    # The contact-form ticket, and the one follow-up the 1-star review opened.
+    assert Ticket.objects.count() == 2 and Ticket.objects.filter(review__isnull=False).count() == 1

@@ -9,7 +9,6 @@ _TYPE_WORDS = {
     "window_items": {"in": "bought any of", "not_in": "bought none of"},
     "event": {"eq": "happened", "ne": "did not happen"},
     "tags": {"in": "include any of", "not_in": "include none of"},
-    "percent": {"lte": "is in the top ≤", "lt": "is in the top <", "gte": "is outside the top ≥"},
 }
 
 
