@@ -19,7 +19,8 @@ from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
 from customers.services.refunds import RefundData, refund_create
 from customers.tasks import recompute_customers
-from support.models import Review, Ticket
+from support.feedback import NpsData, nps_record
+from support.models import NpsResponse, Review, Ticket
 from support.services import ReviewData, TicketData, review_submit, ticket_open
 
 
@@ -67,6 +68,16 @@ def ticket_receive(*, shop: Shop, customer: CustomerData, data: TicketData) -> t
 def review_receive(*, shop: Shop, customer: CustomerData, data: ReviewData) -> tuple[Review, bool]:
     with transaction.atomic():
         return review_submit(shop=shop, customer=_customer(shop, customer), data=data)
+
+
+def nps_receive(*, shop: Shop, customer: CustomerData, data: NpsData) -> tuple[NpsResponse, bool]:
+    """An NPS answer; its promoter or detractor signal moves the stage at the next recompute,
+    queued here for this customer."""
+    with transaction.atomic():
+        answer, created = nps_record(customer=_customer(shop, customer), shop=shop, data=data)
+        if created:
+            _after_commit_recompute([answer.customer_id])
+        return answer, created
 
 
 def event_receive(*, shop: Shop, data: EventData) -> tuple[Event, bool]:

@@ -19,6 +19,9 @@ class Priority(models.TextChoices):
 
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    handles_escalations = models.BooleanField(
+        default=False, help_text="Escalated tickets (breached, or a high-value customer's) move to this team."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -104,12 +107,29 @@ class Ticket(models.Model):
         SOLVED = "solved"
         CLOSED = "closed"
 
+    class SlaState(models.TextChoices):
+        """Set by the scheduled sweep (``support.services.sla_sweep``)."""
+
+        OK = "ok", "on track"
+        AT_RISK = "at_risk", "about to breach"
+        BREACHED = "breached"
+
+    OPEN_STATUSES = ("new", "open", "pending", "on_hold")
+
     shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tickets")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
     # The negative review this ticket follows up, if a review opened it.
     review = models.ForeignKey(
         "Review", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_tickets"
+    )
+    # The CSAT answer this ticket follows up (a 1–2 rating opens one).
+    csat = models.ForeignKey(
+        "CsatResponse", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_tickets"
+    )
+    # Set when the ticket was merged into another: its messages moved there, it is closed.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_tickets"
     )
     # A shop's own reference (e.g. its contact form's submission id): a replay creates nothing.
     external_id = models.CharField(max_length=255, blank=True)
@@ -133,6 +153,9 @@ class Ticket(models.Model):
     resolution_due_at = models.DateTimeField(null=True, blank=True)
     first_response_left_minutes = models.IntegerField(null=True, blank=True)
     resolution_left_minutes = models.IntegerField(null=True, blank=True)
+    sla_state = models.CharField(max_length=10, choices=SlaState.choices, default=SlaState.OK)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalation_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -158,10 +181,41 @@ class Ticket(models.Model):
                 condition=Q(status__in=["new", "open", "pending", "on_hold"]),
             ),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
+            # The SLA sweep reads the open tickets by their first-response due time too.
+            models.Index(
+                fields=["first_response_due_at"],
+                name="ticket_open_first_due_idx",
+                condition=Q(status__in=["new", "open", "pending", "on_hold"]),
+            ),
         ]
 
     def __str__(self):
         return f"#{self.pk} {self.subject}"
+
+
+class Macro(models.Model):
+    """A canned reply: its body may use ``{{ variables }}`` (``support.macros.VARIABLES``);
+    applying it adds the reply (or an internal note) and may set the status and add tags."""
+
+    name = models.CharField(max_length=100, unique=True)
+    body = models.TextField(help_text="HTML. Variables: {{ first_name }}, {{ last_order_number }}, … (see below).")
+    public = models.BooleanField(default=True, help_text="Unticked: the macro adds an internal note.")
+    set_status = models.CharField(max_length=10, choices=Ticket.Status.choices, blank=True)
+    add_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from support.macros import unknown_variables
+
+        unknown = unknown_variables(self.body)
+        if unknown:
+            raise ValidationError({"body": f"Unknown variable(s): {', '.join(unknown)}."})
 
 
 class TicketMessage(models.Model):
@@ -184,6 +238,7 @@ class TicketMessage(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        permissions = [("view_internal_notes", "Can read internal ticket notes")]
         constraints = [
             # Customers write public messages only; internal notes are staff's.
             models.CheckConstraint(condition=Q(public=True) | ~Q(author_kind="customer"), name="message_note_by_staff"),
@@ -263,6 +318,7 @@ class NpsResponse(models.Model):
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="nps_responses")
     shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.SET_NULL)
+    external_id = models.CharField(max_length=255, blank=True)
     score = models.PositiveSmallIntegerField()
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField()
@@ -270,7 +326,12 @@ class NpsResponse(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "NPS response"
-        constraints = [models.CheckConstraint(condition=Q(score__lte=10), name="nps_score_0_10")]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__lte=10), name="nps_score_0_10"),
+            models.UniqueConstraint(
+                fields=["shop", "external_id"], condition=~Q(external_id=""), name="nps_shop_external_id_uniq"
+            ),
+        ]
         indexes = [models.Index(fields=["customer", "-created_at"], name="nps_customer_idx")]
 
     def __str__(self):
@@ -279,3 +340,25 @@ class NpsResponse(models.Model):
     @property
     def category(self) -> str:
         return "promoter" if self.score >= 9 else "passive" if self.score >= 7 else "detractor"
+
+
+class CsatResponse(models.Model):
+    """A customer's rating of how a solved ticket was handled, through the signed link sent
+    when it was solved: once per ticket. The agent and team are those of the ticket then."""
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="csat_response")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="csat_responses")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    rating = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "CSAT response"
+        constraints = [models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="csat_rating_1_5")]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="csat_customer_idx")]
+
+    def __str__(self):
+        return f"CSAT {self.rating} on #{self.ticket_id}"

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from customers.payloads import CustomerIn, Text, _check_text, _fail
+from support.feedback import NpsData
 from support.services import MAX_BODY, ReviewData, TicketData
 
 Channel = Literal["email", "chat", "phone", "social", "web_form", "api"]
@@ -61,3 +62,16 @@ class ReviewIn(msgspec.Struct, kw_only=True):
             body=self.body.strip(),
             external_id=self.external_id.strip(),
         )
+
+
+class NpsIn(msgspec.Struct, kw_only=True):
+    customer: CustomerIn
+    score: Annotated[int, msgspec.Meta(ge=0, le=10, description="0–10: 9–10 promoter, 7–8 passive, 0–6 detractor")]
+    comment: Annotated[str, msgspec.Meta(max_length=MAX_BODY)] = ""
+    external_id: Text(255) = ""
+
+    def __post_init__(self):
+        _check_text(self)
+
+    def to_data(self) -> NpsData:
+        return NpsData(score=self.score, comment=self.comment.strip(), external_id=self.external_id.strip())

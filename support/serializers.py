@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from support.models import Review, Ticket, TicketMessage
+from support.models import NpsResponse, Review, Ticket, TicketMessage
 
 
 class TicketMessageOutSerializer(serializers.ModelSerializer):
@@ -58,3 +58,17 @@ class ReviewOutSerializer(serializers.ModelSerializer):
         customer = review.customer
         initial = f" {customer.last_name[:1]}." if customer.last_name else ""
         return f"{customer.first_name}{initial}".strip() or "A customer"
+
+
+class NpsOutSerializer(serializers.ModelSerializer):
+    customer_id = serializers.IntegerField()
+    category = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = NpsResponse
+        fields = ["id", "external_id", "customer_id", "score", "category", "comment", "created_at"]
+
+
+class LinkOutSerializer(serializers.Serializer):
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()

@@ -16,7 +16,10 @@ from django.utils import timezone
 from customers.metrics import clv
 from customers.models import ClvModel, Customer, Order, OrderLine, Product, Shop
 from customers.services.errors import DomainError
-from support.models import Priority, Review, ReviewModeration, SlaPolicy, Ticket, TicketMessage
+from customers.services.signals import DETRACTOR, PROMOTER, signal_record
+from support import links
+from support.macros import render
+from support.models import Macro, Priority, Review, ReviewModeration, SlaPolicy, Team, Ticket, TicketMessage
 from support.sla import Calendar, add_business_minutes, business_minutes_between
 
 MAX_BODY = 50_000
@@ -45,13 +48,27 @@ def customer_is_high_value(customer: Customer) -> bool:
     return predicted >= clv.threshold_for_top(model.clv_percentiles, 10)
 
 
-def sla_policy_for(*, priority: str, customer: Customer) -> SlaPolicy | None:
+def sla_policy_for(*, priority: str, customer: Customer, high_value: bool | None = None) -> SlaPolicy | None:
     """The active policy for the priority: the high-value one for a high-value customer if
     there is one, else the one for any customer."""
     policies = {p.value_band: p for p in SlaPolicy.objects.filter(priority=priority, is_active=True)}
-    if SlaPolicy.ValueBand.HIGH in policies and customer_is_high_value(customer):
+    if high_value is None:
+        high_value = SlaPolicy.ValueBand.HIGH in policies and customer_is_high_value(customer)
+    if SlaPolicy.ValueBand.HIGH in policies and high_value:
         return policies[SlaPolicy.ValueBand.HIGH]
     return policies.get(SlaPolicy.ValueBand.ANY)
+
+
+def escalation_team_id() -> int | None:
+    return Team.objects.filter(handles_escalations=True).order_by("pk").values_list("pk", flat=True).first()
+
+
+def _escalate(ticket: Ticket, reason: str, now: datetime) -> None:
+    """Flag the ticket and hand it to the escalation team, if there is one."""
+    if ticket.escalated_at is None:
+        ticket.escalated_at = now
+        ticket.escalation_reason = reason
+        ticket.team_id = escalation_team_id() or ticket.team_id
 
 
 def _start_clock(ticket: Ticket, now: datetime) -> None:
@@ -85,6 +102,7 @@ def _resume_clock(ticket: Ticket, now: datetime) -> None:
 def _stop_clock(ticket: Ticket) -> None:
     ticket.first_response_due_at = ticket.resolution_due_at = None
     ticket.first_response_left_minutes = ticket.resolution_left_minutes = None
+    ticket.sla_state = Ticket.SlaState.OK
 
 
 def _create_once(model, *, shop: Shop | None, external_id: str, create):
@@ -122,12 +140,14 @@ def ticket_open(
     shop: Shop | None = None,
     user=None,
     review: Review | None = None,
+    csat=None,
     now: datetime | None = None,
 ) -> tuple[Ticket, bool]:
     """Open a ticket with its first message (from the customer, or from ``user``, an agent,
-    as an outbound ticket; ``review``: the review it follows up). A replayed shop
-    ``external_id`` returns the ticket it opened (False); an ``order_external_id`` the shop
-    does not have is a ``DomainError``."""
+    as an outbound ticket; ``review`` or ``csat``: the answer it follows up). A high-value
+    customer's ticket is escalated at once. A replayed shop ``external_id`` returns the
+    ticket it opened (False); an ``order_external_id`` the shop does not have is a
+    ``DomainError``."""
     now = now or timezone.now()
     order = None
     if data.order_external_id:
@@ -136,19 +156,23 @@ def ticket_open(
             raise DomainError("No such order of this customer in this shop.", field="order_external_id")
 
     def create() -> Ticket:
+        high_value = customer_is_high_value(customer)
         ticket = Ticket(
             shop=shop,
             customer=customer,
             order=order,
             review=review,
+            csat=csat,
             external_id=data.external_id,
             channel=data.channel,
             subject=data.subject,
             priority=data.priority,
             created_at=now,
-            sla_policy=sla_policy_for(priority=data.priority, customer=customer),
+            sla_policy=sla_policy_for(priority=data.priority, customer=customer, high_value=high_value),
         )
         _start_clock(ticket, now)
+        if high_value:
+            _escalate(ticket, "high-value customer (top 10 % predicted CLV)", now)
         ticket.save()
         TicketMessage.objects.create(
             ticket=ticket,
@@ -198,9 +222,81 @@ def ticket_set_status(*, ticket: Ticket, status: str, now: datetime | None = Non
         raise DomainError(f"{status!r} is not a ticket status.", field="status")
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        before = ticket.status
         _set_status(ticket, status, now)
         ticket.save()
+        if status == Status.SOLVED and before != Status.SOLVED:
+            _invite_csat(ticket, now)
     return ticket
+
+
+def _invite_csat(ticket: Ticket, now: datetime) -> None:
+    """The public message that asks the customer to rate the help (the shop's channel
+    delivers it, like any public reply), unless they have rated this ticket already."""
+    if hasattr(ticket, "csat_response"):
+        return
+    link = links.csat_link(ticket.pk)
+    TicketMessage.objects.create(
+        ticket=ticket,
+        author_kind=TicketMessage.Author.SYSTEM,
+        body=sanitise(f'<p>How did we do? <a href="{link.url}">Rate the help you got</a> (one click).</p>'),
+        created_at=now,
+    )
+
+
+def ticket_merge(*, source: Ticket, target: Ticket, user=None, now: datetime | None = None) -> Ticket:
+    """Merge ``source`` into ``target`` (the same customer's): every message moves to the
+    target, keeping its time, so the thread reads in order; tags are joined; the source is
+    closed with a link to the target and a note on each side."""
+    now = now or timezone.now()
+    if source.pk == target.pk:
+        raise DomainError("A ticket cannot be merged into itself.", field="target")
+    with transaction.atomic():
+        locked = {
+            t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("pk")
+        }
+        source, target = locked[source.pk], locked[target.pk]
+        if source.customer_id != target.customer_id:
+            raise DomainError("Only tickets of the same customer can be merged.", field="target")
+        for ticket, field in ((source, "source"), (target, "target")):
+            if ticket.status == Status.CLOSED:
+                raise DomainError(f"Ticket #{ticket.pk} is closed and cannot be merged.", field=field)
+        TicketMessage.objects.filter(ticket=source).update(ticket=target)
+        target.tags.add(*source.tags.all())
+        for ticket, text in (
+            (target, f"Ticket #{source.pk} ({source.subject}) was merged into this one."),
+            (source, f"Merged into ticket #{target.pk}."),
+        ):
+            TicketMessage.objects.create(
+                ticket=ticket,
+                author_kind=TicketMessage.Author.SYSTEM,
+                author=user,
+                public=False,
+                body=sanitise(f"<p>{nh3.clean_text(text)}</p>"),
+                created_at=now,
+            )
+        source.merged_into = target
+        _set_status(source, Status.CLOSED, now)
+        source.save()
+        target.save()
+    return target
+
+
+def macro_apply(*, ticket: Ticket, macro: Macro, user, now: datetime | None = None) -> TicketMessage:
+    """Add the macro's reply (or note), filled in for this ticket, then add its tags and
+    set its status: all or nothing."""
+    now = now or timezone.now()
+    if not macro.is_active:
+        raise DomainError("This macro is switched off.", field="macro")
+    with transaction.atomic():
+        body = render(macro.body, ticket, agent=user)
+        message = ticket_reply(ticket=ticket, body=body, user=user, public=macro.public, now=now)
+        tags = list(macro.add_tags.all())
+        if tags:
+            ticket.tags.add(*tags)
+        if macro.set_status:
+            ticket_set_status(ticket=ticket, status=macro.set_status, now=now)
+    return message
 
 
 def _set_status(ticket: Ticket, status: str, now: datetime) -> None:
@@ -268,6 +364,7 @@ def review_submit(
             status=Review.Status.PUBLISHED if publish else Review.Status.PENDING,
             created_at=now,
         )
+        _signal_from_rating(review, now)
         if review.rating <= 2:
             follow_up = TicketData(
                 subject=f"Follow up: {review.rating}★ review of {product.name}",
@@ -279,3 +376,29 @@ def review_submit(
         return review
 
     return _create_once(Review, shop=shop, external_id=data.external_id, create=create)
+
+
+def _signal_from_rating(review: Review, now: datetime) -> None:
+    """4–5 stars is a promoter fact for the lifecycle, 1–2 stars a detractor one."""
+    kind = PROMOTER if review.rating >= 4 else DETRACTOR if review.rating <= 2 else None
+    if kind:
+        signal_record(
+            customer_id=review.customer_id,
+            kind=kind,
+            source="review",
+            source_id=str(review.pk),
+            occurred_at=now,
+            detail=f"{review.rating}★ review of {review.product}",
+        )
+
+
+def review_respond(*, review: Review, text: str, user, now: datetime | None = None) -> Review:
+    """Staff's public answer under a review (plain text; blank removes it)."""
+    text = text.strip()
+    if len(text) > MAX_BODY:
+        raise DomainError(f"Ensure this field has no more than {MAX_BODY} characters.", field="response")
+    review.response = text
+    review.responded_by = user if text else None
+    review.responded_at = (now or timezone.now()) if text else None
+    review.save(update_fields=["response", "responded_by", "responded_at"])
+    return review

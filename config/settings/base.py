@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -146,6 +147,8 @@ CELERY_TIMEZONE = "UTC"
 # Periodic tasks are declared here and run by `make beat` (celery's own scheduler).
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "crm.tasks.purge_idempotency_records", "schedule": 3600.0},
+    # Flags open tickets that breached or are about to breach their SLA; escalates breaches.
+    "sweep-sla": {"task": "support.tasks.sweep_sla", "schedule": 60.0},
     # Repairs customers whose orders changed lately, refits the CLV model, then moves every
     # customer's figures and stage on by a day (from the stored purchase summaries).
     "refit-and-recompute-all-customers": {
@@ -160,6 +163,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=4, minute=0, day_of_week=0),
     },
 }
+
+# Where customers reach the CRM's own pages (CSAT and review links in messages).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+CSAT_LINK_MAX_AGE = timedelta(days=env.int("CSAT_LINK_DAYS", default=14))
+REVIEW_LINK_MAX_AGE = timedelta(days=env.int("REVIEW_LINK_DAYS", default=60))
+# The SLA sweep flags a ticket "about to breach" this long before a due time.
+SLA_WARNING = timedelta(minutes=env.int("SLA_WARNING_MINUTES", default=60))
 
 CACHES = (
     {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

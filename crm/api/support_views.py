@@ -11,12 +11,14 @@ from crm.api.auth import request_shop
 from crm.api.errors import not_found
 from crm.api.schema import errors, payload
 from customers import selectors
-from customers.models import Product
+from customers.models import Order, Product
 from customers.payloads import decode
+from support import links
+from support.feedback import order_reviewable
 from support.models import Review, Ticket
-from support.payloads import ReviewIn, TicketIn
+from support.payloads import NpsIn, ReviewIn, TicketIn
 from support.selectors import customer_tickets, product_reviews
-from support.serializers import ReviewOutSerializer, TicketOutSerializer
+from support.serializers import LinkOutSerializer, NpsOutSerializer, ReviewOutSerializer, TicketOutSerializer
 
 
 class TicketCreateView(APIView):
@@ -84,3 +86,35 @@ class ProductReviewsView(generics.GenericAPIView):
             return not_found("product")
         page = self.paginate_queryset(product_reviews(shop=shop, sku=sku))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class NpsCreateView(APIView):
+    @extend_schema(
+        operation_id="nps_create",
+        request=payload(NpsIn),
+        responses={201: NpsOutSerializer, 200: NpsOutSerializer, **errors(400, 401, 413)},
+        description="Store a customer's NPS answer (0–10). 9–10 counts toward the advocate stage, 0–6 toward at "
+        "risk. A replayed external_id returns the first answer, with 200.",
+    )
+    def post(self, request):
+        body = decode(request.body, NpsIn)
+        answer, created = pipeline.nps_receive(
+            shop=request_shop(request), customer=body.customer.to_data(), data=body.to_data()
+        )
+        return Response(NpsOutSerializer(answer).data, status=201 if created else 200)
+
+
+class OrderReviewLinkView(APIView):
+    @extend_schema(
+        operation_id="orders_review_link",
+        responses={200: LinkOutSerializer, **errors(400, 401, 404)},
+        description="A signed link where the customer reviews the products of a fulfilled order (to put in the "
+        "shop's 'how was your order?' email). It expires; each product can be reviewed once through it.",
+    )
+    def get(self, request, external_id: str):
+        order = Order.objects.filter(shop=request_shop(request), external_id=external_id).first()
+        if order is None:
+            return not_found("order")
+        order_reviewable(order)
+        link = links.review_link(order.pk)
+        return Response(LinkOutSerializer({"url": link.url, "expires_at": link.expires_at}).data)

@@ -20,5 +20,11 @@ urlpatterns = [
     path("tickets", support_views.TicketCreateView.as_view(), name="api-tickets"),
     path("customers/<id:pk>/tickets", support_views.CustomerTicketsView.as_view(), name="api-customer-tickets"),
     path("reviews", support_views.ReviewCreateView.as_view(), name="api-reviews"),
+    path("nps", support_views.NpsCreateView.as_view(), name="api-nps"),
+    path(
+        "orders/<external_id:external_id>/review-link",
+        support_views.OrderReviewLinkView.as_view(),
+        name="api-order-review-link",
+    ),
     path("products/<external_id:sku>/reviews", support_views.ProductReviewsView.as_view(), name="api-product-reviews"),
 ]

@@ -1,0 +1,82 @@
+"""Macro bodies: ``{{ variable }}`` placeholders filled from the ticket's customer.
+
+A small registry instead of Django's template language: an agent writing a macro can reach
+only these values (no attribute walking into the database), an unknown name is refused
+when the macro is saved, and every value is HTML-escaped. Another app adds a variable with
+``register`` (loyalty adds ``tier`` and ``points`` this way), so support imports none of them.
+"""
+
+import re
+from collections.abc import Callable
+from html import escape
+
+from customers.models import Order
+from support.models import Ticket
+
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+
+Resolver = Callable[[Ticket, dict], str]
+VARIABLES: dict[str, tuple[str, Resolver]] = {}
+
+
+def register(name: str, description: str, resolve: Resolver) -> None:
+    VARIABLES[name] = (description, resolve)
+
+
+def _last_order(ticket: Ticket, cache: dict) -> Order | None:
+    if "last_order" not in cache:
+        cache["last_order"] = ticket.order or (
+            Order.objects.filter(customer_id=ticket.customer_id).order_by("-placed_at", "-id").first()
+        )
+    return cache["last_order"]
+
+
+def _metrics(ticket: Ticket):
+    return getattr(ticket.customer, "metrics", None)
+
+
+register("first_name", "the customer's first name", lambda t, c: t.customer.first_name or "there")
+register("last_name", "the customer's last name", lambda t, c: t.customer.last_name)
+register("full_name", "first and last name", lambda t, c: f"{t.customer.first_name} {t.customer.last_name}".strip())
+register("email", "the customer's email", lambda t, c: t.customer.email)
+register(
+    "last_order_number",
+    "the ticket's order, else the customer's last order",
+    lambda t, c: (o := _last_order(t, c)) and o.external_id or "",
+)
+register(
+    "last_order_date",
+    "its date (YYYY-MM-DD)",
+    lambda t, c: (o := _last_order(t, c)) and f"{o.placed_at:%Y-%m-%d}" or "",
+)
+register(
+    "last_order_total",
+    "its total and currency",
+    lambda t, c: (o := _last_order(t, c)) and f"{o.total} {o.currency}" or "",
+)
+register("stage", "the lifecycle stage", lambda t, c: (m := _metrics(t)) and m.get_stage_display() or "")
+register("ticket_id", "the ticket number", lambda t, c: str(t.pk))
+register("subject", "the ticket's subject", lambda t, c: t.subject)
+
+
+def unknown_variables(body: str) -> list[str]:
+    return sorted({name for name in PLACEHOLDER.findall(body) if name not in VARIABLES})
+
+
+def render(body: str, ticket: Ticket, *, agent=None) -> str:
+    """The body with each placeholder replaced by its escaped value (``agent_name`` is the
+    agent applying the macro)."""
+    cache: dict = {}
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name == "agent_name":
+            return escape(agent.get_full_name() or agent.get_username()) if agent else ""
+        if name not in VARIABLES:
+            return match.group(0)
+        return escape(str(VARIABLES[name][1](ticket, cache) or ""))
+
+    return PLACEHOLDER.sub(value, body)
+
+
+register("agent_name", "the agent applying the macro", lambda t, c: "")
