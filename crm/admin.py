@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from crm import admin_360  # noqa: F401  (registers the customer 360 page)
 from crm.models import IdempotencyRecord
 
 

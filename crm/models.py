@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.db import models
 
-from customers.models import Shop
+from customers.models import Customer, Shop
 
 
 class IdempotencyRecord(models.Model):
@@ -24,3 +25,29 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.shop_id}:{self.key}"
+
+
+class Customer360(Customer):
+    """The customer 360 page's admin entry (a proxy: no table). Viewing it is its own
+    permission, given to every role; the page reads each part only if the role may."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "customer 360"
+        verbose_name_plural = "customers 360"
+
+
+class CustomerNote(models.Model):
+    """An internal note on a customer (not on a ticket), from the 360 page. Staff only."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="customernote_customer_idx")]
+
+    def __str__(self):
+        return f"Note on customer {self.customer_id}"

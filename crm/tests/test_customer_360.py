@@ -1,0 +1,170 @@
+"""The customer 360 page: the header, one merged timeline (paginated, filterable, a
+constant number of queries whatever the history), and the quick actions."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+
+from campaigns.models import Segment, SegmentMembership
+from crm.models import CustomerNote
+from customers.models import CustomerMetrics, Event, OrderLine, StageChange, Tag
+from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, RefundFactory, ShopFactory
+from support.models import NpsResponse, Ticket, TicketMessage
+from support.services import TicketData, ticket_open, ticket_reply
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def url(customer, **query):
+    base = reverse("admin:crm_customer360_change", args=[customer.pk])
+    return base + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+
+
+@pytest.fixture
+def customer():
+    return CustomerFactory(first_name="Ada", last_name="Lovelace", email="ada@example.com", marketing_consent=True)
+
+
+@pytest.fixture
+def story(customer, admin_user):
+    """A little of everything, one day apart, oldest first."""
+    shop = ShopFactory()
+    order = OrderFactory(customer=customer, shop=shop, external_id="A-100", placed_at=T0)
+    OrderLineFactory(order=order, sku="MUG", name="Blue mug", quantity=2)
+    RefundFactory(order=order, refunded_at=T0 + timedelta(days=1), reason="chipped")
+    ticket, _ = ticket_open(
+        customer=customer,
+        shop=shop,
+        data=TicketData(subject="Chipped mug", body="<p>It arrived chipped</p>"),
+        now=T0 + timedelta(days=2),
+    )
+    ticket_reply(
+        ticket=ticket, body="Secret: refund approved", user=admin_user, public=False, now=T0 + timedelta(days=3)
+    )
+    NpsResponse.objects.create(customer=customer, score=9, created_at=T0 + timedelta(days=4))
+    StageChange.objects.create(
+        customer=customer, to_stage="new", changed_at=T0 + timedelta(days=5), reason="first order"
+    )
+    vip = Segment.objects.create(name="VIP")
+    SegmentMembership.objects.create(segment=vip, customer=customer, entered_at=T0 + timedelta(days=6))
+    Event.objects.create(shop=shop, customer=customer, type="cart_abandoned", occurred_at=T0 + timedelta(days=7))
+    CustomerMetrics.objects.create(customer=customer, computed_at=T0, stage="new", stage_since=T0, clv_predicted=321.5)
+    customer.tags.add(Tag.objects.create(name="wholesale"))
+    return ticket
+
+
+def kinds(response) -> list[str]:
+    return [e.kind for e in response.context["page"].object_list]
+
+
+def test_the_page_shows_the_header_and_every_kind_of_history_newest_first(admin_client, customer, story):
+    response = admin_client.get(url(customer))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for fact in ("ada@example.com", "Marketing consent: <b>yes</b>", "321.50", "VIP", "wholesale", "Chipped mug"):
+        assert fact in html
+    assert kinds(response) == [
+        "event",
+        "segment_entry",
+        "stage",
+        "nps",
+        "message",  # the internal note, day 3
+        "message",  # the opening message, day 2, above the ticket opened with it
+        "ticket",
+        "refund",
+        "order",
+    ]
+    assert "Blue mug" in html and "Secret: refund approved" in html
+
+
+def test_the_timeline_filters_by_type(admin_client, customer, story):
+    assert kinds(admin_client.get(url(customer, type="orders"))) == ["refund", "order"]
+    both = admin_client.get(url(customer) + "?type=orders&type=feedback")
+    assert kinds(both) == ["nps", "refund", "order"]
+    assert kinds(admin_client.get(url(customer, type="nonsense"))) == kinds(admin_client.get(url(customer)))
+
+
+def test_the_timeline_is_paginated(admin_client, customer):
+    for day in range(60):
+        OrderFactory(customer=customer, placed_at=T0 + timedelta(days=day))
+    first = admin_client.get(url(customer))
+    last = admin_client.get(url(customer, page=3))
+    assert len(first.context["page"].object_list) == 25 and len(last.context["page"].object_list) == 10
+    assert first.context["page"].object_list[0].at == T0 + timedelta(days=59)
+    assert last.context["page"].object_list[-1].at == T0
+    assert admin_client.get(url(customer, page="zzz")).status_code == 200  # a bad page number shows page 1
+
+
+def test_an_unknown_customer_is_a_404(admin_client):
+    assert admin_client.get(reverse("admin:crm_customer360_change", args=[999999])).status_code == 404
+    assert admin_client.get("/admin/crm/customer360/abc/change/").status_code in (302, 404)
+
+
+def test_a_constant_number_of_queries_for_1000_orders_and_200_tickets(
+    admin_client, customer, django_assert_max_num_queries
+):
+    shop = ShopFactory()
+    orders = OrderFactory.create_batch(1000, customer=customer, shop=shop)
+    OrderLine.objects.bulk_create(OrderLine(order=o, sku="MUG", name="Mug", quantity=1, unit_price=10) for o in orders)
+    tickets = Ticket.objects.bulk_create(
+        Ticket(customer=customer, shop=shop, subject=f"Question {i}", created_at=T0 + timedelta(hours=i))
+        for i in range(200)
+    )
+    TicketMessage.objects.bulk_create(
+        TicketMessage(ticket=t, author_kind="customer", body="Hello", created_at=t.created_at) for t in tickets
+    )
+    with django_assert_max_num_queries(30) as big:
+        assert admin_client.get(url(customer)).status_code == 200
+    small = CustomerFactory()
+    OrderFactory(customer=small)
+    with django_assert_max_num_queries(30) as few:
+        assert admin_client.get(url(small)).status_code == 200
+    assert len(big.captured_queries) <= len(few.captured_queries) + 3  # the same page, more kinds on it
+
+
+def test_quick_actions_open_a_ticket_add_a_note_and_a_tag(admin_client, customer):
+    page = url(customer)
+    opened = admin_client.post(
+        page,
+        {"action": "open_ticket", "subject": "Called about returns", "message": "Wants a label", "priority": "normal"},
+    )
+    assert opened.status_code == 302
+    ticket = Ticket.objects.get(customer=customer)
+    assert ticket.subject == "Called about returns" and ticket.messages.get().author_kind == "agent"
+    assert admin_client.post(page, {"action": "note", "body": "Prefers phone"}).status_code == 302
+    assert CustomerNote.objects.get(customer=customer).body == "Prefers phone"
+    assert admin_client.post(page, {"action": "tag", "tag": "  VIP  "}).status_code == 302
+    assert list(customer.tags.values_list("name", flat=True)) == ["VIP"]
+    shown = admin_client.get(page)
+    assert kinds(shown)[:3] == ["note", "message", "ticket"]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"action": "open_ticket", "subject": "", "message": "x", "priority": "normal"}, "subject"),
+        ({"action": "open_ticket", "subject": "x", "message": "x", "priority": "asap"}, "priority"),
+        ({"action": "note", "body": "   "}, "body"),
+        ({"action": "tag", "tag": ""}, "tag"),
+        ({"action": "tag", "tag": "x" * 65}, "tag"),
+    ],
+)
+def test_bad_quick_actions_are_refused_naming_the_field(admin_client, customer, data, field):
+    response = admin_client.post(url(customer), data)
+    assert response.status_code == 400
+    assert field in response.context["forms"][data["action"]].errors
+    assert not Ticket.objects.exists() and not CustomerNote.objects.exists() and not customer.tags.exists()
+
+
+def test_an_unknown_action_is_forbidden(admin_client, customer):
+    assert admin_client.post(url(customer), {"action": "delete_everything"}).status_code == 403
+
+
+def test_a_search_result_and_a_ticket_link_to_the_page(admin_client, customer, story):
+    results = admin_client.get(reverse("admin:crm_customer360_changelist") + "?q=ada@example.com")
+    assert url(customer) in results.content.decode()
+    ticket_page = admin_client.get(reverse("admin:support_ticket_change", args=[story.pk]))
+    assert url(customer) in ticket_page.content.decode()
