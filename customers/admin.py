@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from customers.admin_lifecycle import (
     ClvBandFilter,
@@ -142,6 +144,7 @@ class CustomerAdmin(LargeTableAdmin):
         "orders_count",
         "net_revenue",
         "last_order_at",
+        "view_360",
     ]
     list_filter = [
         StageFilter,
@@ -205,6 +208,10 @@ class CustomerAdmin(LargeTableAdmin):
         "created_at",
         "updated_at",
     ]
+
+    @admin.display(description="")
+    def view_360(self, obj):
+        return customer_360_link(obj.pk, "360 view")
 
     @admin.display(description="name")
     def name(self, obj):
@@ -295,9 +302,14 @@ class RefundInline(admin.TabularInline):
     readonly_fields = ["amount_base"]
 
 
+def customer_360_link(customer_id, label) -> str:
+    """A link to the customer's 360 page (the crm app's admin, found by URL name only)."""
+    return format_html('<a href="{}">{}</a>', reverse("admin:crm_customer360_change", args=[customer_id]), label)
+
+
 @admin.register(Order)
 class OrderAdmin(LargeTableAdmin):
-    list_display = ["external_id", "shop", "customer", "placed_at", "status", "total", "currency", "total_base"]
+    list_display = ["external_id", "shop", "customer_360", "placed_at", "status", "total", "currency", "total_base"]
     list_filter = ["status", "shop"]
     list_select_related = ["shop", "customer"]
     search_help_text = "An order's external id or the customer's email (exact)."
@@ -305,7 +317,11 @@ class OrderAdmin(LargeTableAdmin):
     autocomplete_fields = ["shop"]
     ordering = ["-placed_at"]
     inlines = [OrderLineInline, RefundInline]
-    readonly_fields = ["total_base", "exchange_rate", "created_at", "updated_at"]
+    readonly_fields = ["customer_360", "total_base", "exchange_rate", "created_at", "updated_at"]
+
+    @admin.display(description="customer")
+    def customer_360(self, order):
+        return customer_360_link(order.customer_id, order.customer) if order.customer_id else "—"
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -8,11 +8,10 @@ CSAT invitation and the escalation rules hold whatever the screen."""
 
 from django.contrib import admin, messages
 from django.db.models import Avg, Count, F, Q
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from customers.admin import LargeTableAdmin
+from customers.admin import LargeTableAdmin, customer_360_link
 from customers.services.errors import DomainError
 from support.admin_forms import TicketForm
 from support.macros import VARIABLES
@@ -62,11 +61,6 @@ class TicketMessageInline(admin.TabularInline):
     def body_html(self, message):
         # Stored sanitised (support.services.sanitise): safe to render as HTML.
         return mark_safe(message.body)  # noqa: S308
-
-
-def customer_360_link(customer_id, label) -> str:
-    url = reverse("admin:crm_customer360_change", args=[customer_id])
-    return format_html('<a href="{}">{}</a>', url, label)
 
 
 class QueueFilter(admin.SimpleListFilter):

@@ -5,14 +5,25 @@ from django.urls import reverse
 
 from customers.models import Product
 from customers.tests.factories import CustomerFactory, ShopFactory
-from support.models import BusinessHours, Review
+from support.models import BusinessHours, CsatResponse, Macro, Review, Team, Ticket
 from support.services import TicketData, ticket_open
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize(
-    "model", ["ticket", "slapolicy", "businesshours", "team", "review", "reviewmoderation", "npsresponse"]
+    "model",
+    [
+        "ticket",
+        "slapolicy",
+        "businesshours",
+        "team",
+        "review",
+        "reviewmoderation",
+        "npsresponse",
+        "macro",
+        "csatresponse",
+    ],
 )
 def test_every_support_list_opens(admin_client, model):
     ticket_open(customer=CustomerFactory(), data=TicketData(subject="Help", body="Hi"))
@@ -56,3 +67,110 @@ def test_reviews_are_published_or_rejected_in_bulk(admin_client):
     admin_client.post(url, {"action": "publish", "_selected_action": [reviews[0].pk]})
     admin_client.post(url, {"action": "reject", "_selected_action": [reviews[1].pk]})
     assert [r.status for r in Review.objects.order_by("pk")] == ["published", "rejected"]
+
+
+def ticket_form(ticket, **changes):
+    """The ticket page's form as the browser posts it."""
+    data = {
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "channel": ticket.channel,
+        "assignee": "",
+        "team": "",
+        "customer": ticket.customer_id,
+        "order": "",
+        "review": "",
+        "csat": "",
+        "external_id": "",
+        "shop": "",
+        "reply": "",
+        "reply_as": "public",
+        "macro": "",
+        "merge_into": "",
+        "messages-TOTAL_FORMS": "0",
+        "messages-INITIAL_FORMS": "0",
+    }
+    return {**data, **changes}
+
+
+def open_for(customer, subject="Help"):
+    return ticket_open(customer=customer, data=TicketData(subject=subject, body="Hi"))[0]
+
+
+def test_an_agent_replies_and_sets_pending_from_the_ticket_page(admin_client, admin_user):
+    ticket = open_for(CustomerFactory())
+    page = reverse("admin:support_ticket_change", args=[ticket.pk])
+    response = admin_client.post(page, ticket_form(ticket, reply="On its way", status="pending"))
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.status == "pending" and ticket.first_responded_at is not None
+    reply = ticket.messages.last()
+    assert (reply.body, reply.author, reply.public) == ("On its way", admin_user, True)
+
+
+def test_a_macro_and_a_merge_from_the_ticket_page(admin_client):
+    customer = CustomerFactory(first_name="Ada")
+    first, second = open_for(customer, "One"), open_for(customer, "Two")
+    macro = Macro.objects.create(name="Thanks", body="Thanks {{ first_name }}", set_status="solved")
+    page = reverse("admin:support_ticket_change", args=[second.pk])
+    assert admin_client.post(page, ticket_form(second, macro=macro.pk, merge_into=first.pk)).status_code == 302
+    second.refresh_from_db()
+    assert second.status == "closed" and second.merged_into == first
+    assert "Thanks Ada" in list(first.messages.values_list("body", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("target", "message"), [("999999", "There is no ticket"), ("self", "into itself"), ("other", "another customer")]
+)
+def test_a_merge_that_cannot_be_is_refused_naming_the_field(admin_client, target, message):
+    ticket = open_for(CustomerFactory())
+    number = {"self": ticket.pk, "other": open_for(CustomerFactory()).pk}.get(target, target)
+    page = reverse("admin:support_ticket_change", args=[ticket.pk])
+    response = admin_client.post(page, ticket_form(ticket, merge_into=number, reply="should not be sent"))
+    assert response.status_code == 200
+    assert message in str(response.context["adminform"].form.errors["merge_into"])
+    assert ticket.messages.count() == 1
+
+
+def test_csat_results_show_per_agent_and_team(admin_client, admin_user):
+    team = Team.objects.create(name="Front line")
+    for rating in (5, 4, 1):
+        ticket = open_for(CustomerFactory())
+        ticket.status = Ticket.Status.SOLVED
+        ticket.save()
+        CsatResponse.objects.create(
+            ticket=ticket,
+            customer=ticket.customer,
+            agent=admin_user,
+            team=team,
+            rating=rating,
+            created_at=ticket.created_at,
+        )
+    response = admin_client.get(reverse("admin:support_csatresponse_changelist"))
+    (row,) = response.context["by_agent"]
+    assert (row["name"], row["answers"], round(row["mean"], 2), row["satisfied"]) == ("admin", 3, 3.33, 2)
+    assert response.context["by_team"][0]["name"] == "Front line"
+    assert "67 %" in response.content.decode()
+
+
+def test_staff_answer_a_review_publicly(admin_client, admin_user):
+    shop = ShopFactory()
+    product = Product.objects.create(shop=shop, sku="MUG", name="Mug")
+    review = Review.objects.create(
+        shop=shop,
+        customer=CustomerFactory(),
+        product=product,
+        rating=3,
+        created_at="2026-01-01T00:00:00Z",
+    )
+    page = reverse("admin:support_review_change", args=[review.pk])
+    response = admin_client.post(page, {"status": "published", "response": "Thank you, we are on it."})
+    assert response.status_code == 302
+    review.refresh_from_db()
+    assert (review.response, review.responded_by, review.status) == (
+        "Thank you, we are on it.",
+        admin_user,
+        "published",
+    )
+    assert review.responded_at is not None
