@@ -21,6 +21,7 @@ from campaigns.selectors import segment_history, segment_member_page, segment_pr
 from campaigns.services import segment_create, segment_members_set, segment_refresh, segment_rule_save
 from campaigns.tasks import refresh_segment
 from customers.admin import LargeTableAdmin
+from customers.admin_tools import AuditHistoryMixin
 from customers.models import Customer
 
 
@@ -67,7 +68,7 @@ def _member_rows(segments):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "members_count", "refreshed_at", "last_refresh", "owner"]
     list_filter = ["kind"]
     search_fields = ["name", "description"]

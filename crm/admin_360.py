@@ -35,7 +35,7 @@ ACTIONS = {
     # action: (form, the permission it needs)
     "open_ticket": (OpenTicketForm, "support.add_ticket"),
     "note": (NoteForm, "crm.add_customernote"),
-    "tag": (TagForm, "customers.change_customer"),
+    "tag": (TagForm, "crm.tag_customer"),
 }
 
 

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class CrmConfig(AppConfig):
     name = "crm"
     verbose_name = "CRM"
+
+    def ready(self):
+        from crm import audit
+
+        audit.register()

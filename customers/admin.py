@@ -11,7 +11,7 @@ from customers.admin_lifecycle import (
     metrics_summary,
     stage_history,
 )
-from customers.admin_tools import CountryFilter, LargeTablePaginator
+from customers.admin_tools import AuditHistoryMixin, CountryFilter, LargeTablePaginator
 from customers.models import (
     ApiKey,
     Customer,
@@ -74,7 +74,7 @@ class ShopAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ["prefix", "shop", "name", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["shop", ("revoked_at", admin.EmptyFieldListFilter)]
     list_select_related = ["shop"]
@@ -84,7 +84,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def get_fields(self, request, obj=None):
-        return ["shop", "name"] if obj is None else ["shop", "name", *self.readonly_fields]
+        return ["shop", "name", "role"] if obj is None else ["shop", "name", "role", *self.readonly_fields]
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is None else ["shop", *self.readonly_fields]
@@ -96,6 +96,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             messages.warning(request, f"The new API key, shown only this once: {key}")
             return
         super().save_model(request, obj, form, change)
+        api_keys_forget(prefixes=[obj.prefix])  # a new role applies at once
 
     def delete_model(self, request, obj):
         api_keys_forget(prefixes=[obj.prefix])
@@ -131,7 +132,7 @@ class IdentityInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(LargeTableAdmin):
+class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
     # The lifecycle columns first: they are what a list of a million customers is read for.
     list_display = [
         "id",

@@ -1,5 +1,6 @@
 """Admin helpers for tables with millions of rows."""
 
+from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
@@ -66,3 +67,13 @@ class CountryFilter(IndexedValuesFilter):
     title = "country"
     parameter_name = "country"
     column = "country"
+
+
+class AuditHistoryMixin(AuditlogHistoryAdminMixin):
+    """The admin's "History" button shows the audit log (who changed which field, from
+    what to what, and when) instead of Django's own admin log."""
+
+    show_auditlog_history_link = False
+
+    def history_view(self, request, object_id, extra_context=None):
+        return self.auditlog_history_view(request, object_id, extra_context)

@@ -12,6 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from customers.admin import LargeTableAdmin, customer_360_link
+from customers.admin_tools import AuditHistoryMixin
 from customers.services.errors import DomainError
 from support.admin_forms import TicketForm
 from support.macros import VARIABLES
@@ -87,7 +88,7 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Ticket)
-class TicketAdmin(LargeTableAdmin):
+class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
     form = TicketForm
     list_display = [
         "id",

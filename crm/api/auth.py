@@ -46,6 +46,46 @@ class HasShopApiKey(BasePermission):
         return isinstance(request.auth, ApiKey)
 
 
+# What each API call needs of a key with a role (view class → method → permissions).
+# A call missing here is refused to every role key: a new endpoint is closed until listed.
+REQUIRED_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "OrderUpsertView": {"POST": ("customers.add_order", "customers.change_order")},
+    "OrderBulkView": {"POST": ("customers.add_order", "customers.change_order")},
+    "RefundCreateView": {"POST": ("customers.add_refund",)},
+    "CustomerListCreateView": {"GET": ("customers.view_customer",), "POST": ("customers.add_customer",)},
+    "CustomerDetailView": {"GET": ("customers.view_customer",)},
+    "EventCreateView": {"POST": ("customers.add_event",)},
+    "SegmentListView": {"GET": ("campaigns.view_segment",)},
+    "SegmentPreviewView": {"POST": ("campaigns.view_segment",)},
+    "SegmentMembersView": {"GET": ("campaigns.view_segment",)},
+    "CustomerSegmentsView": {"GET": ("campaigns.view_segment",)},
+    "TicketCreateView": {"POST": ("support.add_ticket",)},
+    "CustomerTicketsView": {"GET": ("support.view_ticket",)},
+    "ReviewCreateView": {"POST": ("support.add_review",)},
+    "ProductReviewsView": {"GET": ("support.view_review",)},
+    "NpsCreateView": {"POST": ("support.add_npsresponse",)},
+    "OrderReviewLinkView": {"GET": ("customers.view_order",)},
+}
+
+
+class RolePermission(BasePermission):
+    """A key with a role may make only the calls whose permissions the role holds; a key
+    without one is the shop's integration key and may make every call (on its shop)."""
+
+    def has_permission(self, request, view):
+        granted = getattr(request.auth, "role_permissions", None)
+        if not isinstance(request.auth, ApiKey) or granted is None:
+            return True
+        needed = REQUIRED_PERMISSIONS.get(type(view).__name__, {}).get(request.method)
+        if needed is None and request.method in ("HEAD", "OPTIONS"):
+            needed = REQUIRED_PERMISSIONS.get(type(view).__name__, {}).get("GET")
+        missing = [p for p in needed or ("(not open to role keys)",) if p not in granted]
+        if missing:
+            self.message = f"This key's role ({request.auth.role}) may not do this: it lacks {', '.join(missing)}."
+            return False
+        return True
+
+
 def request_shop(request) -> Shop:
     return request.auth.shop
 

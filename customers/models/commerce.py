@@ -44,6 +44,17 @@ class ApiKey(TimeStampedModel):
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, default="default")
+    # Empty: the shop's integration key, allowed every API call on its shop's data. With a
+    # role (a staff group: Support agent, Marketer, Manager), only the calls whose
+    # permissions the role holds (``crm.api.auth.RolePermission``).
+    role = models.ForeignKey(
+        "auth.Group",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty: a full integration key for the shop. A role limits the key to what that role may do.",
+    )
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -35,9 +35,9 @@ def api_key_material() -> tuple[str, str, str]:
     return prefix, key, _hash(key)
 
 
-def api_key_create(*, shop: Shop, name: str = "default") -> IssuedKey:
+def api_key_create(*, shop: Shop, name: str = "default", role=None) -> IssuedKey:
     prefix, key, key_hash = api_key_material()
-    api_key = ApiKey.objects.create(shop=shop, name=name, prefix=prefix, key_hash=key_hash)
+    api_key = ApiKey.objects.create(shop=shop, name=name, prefix=prefix, key_hash=key_hash, role=role)
     return IssuedKey(api_key=api_key, key=key)
 
 
@@ -77,6 +77,15 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
         )
         if api_key is None:
             return None
+        # Cached with the key: the permissions its role grants, as "app_label.codename".
+        api_key.role_permissions = (
+            frozenset(
+                f"{app}.{codename}"
+                for app, codename in api_key.role.permissions.values_list("content_type__app_label", "codename")
+            )
+            if api_key.role_id
+            else None
+        )
         cache.set(cache_key, api_key, CACHE_SECONDS)
     if not hmac.compare_digest(api_key.key_hash, _hash(key)):
         return None

@@ -1,0 +1,35 @@
+"""Who changed what, and when: django-auditlog on customers, tickets, segments and API keys.
+
+Registered here, in the composition layer, so the apps themselves know nothing of it.
+auditlog hooks model signals: it records saves and deletes made one row at a time (the
+admin, the services' ``save()`` calls), with the signed-in user as actor
+(``AuditlogMiddleware``). Set-based writes (the nightly recompute, segment refreshes, the
+SLA sweep, bulk imports) send no signals and are not logged: they are the system's own
+derivations, traced by their task logs, and logging a million rows each night would
+bury the changes people make.
+"""
+
+from auditlog.registry import auditlog
+
+from campaigns.models import Segment
+from customers.models import ApiKey, Customer
+from support.models import Ticket
+
+
+def register() -> None:
+    auditlog.register(
+        Customer,
+        exclude_fields=[
+            "updated_at",
+            "orders_count",
+            "net_revenue",
+            "avg_order_value",
+            "first_order_at",
+            "last_order_at",
+            "aggregates_updated_at",
+        ],
+        m2m_fields={"tags"},
+    )
+    auditlog.register(Ticket, exclude_fields=["updated_at"], m2m_fields={"tags"})
+    auditlog.register(Segment, exclude_fields=["updated_at", "member_count", "refreshed_at", "refresh_seconds"])
+    auditlog.register(ApiKey, exclude_fields=["updated_at", "last_used_at"], mask_fields=["key_hash"])

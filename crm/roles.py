@@ -1,0 +1,88 @@
+"""The staff roles, as Django groups with permissions: what each kind of person may see
+and change, in the admin and through an API key given that role.
+
+``sync_roles`` makes the groups match ``ROLES`` and is run by data migrations: the first
+in ``crm/migrations/0003_roles.py``; when a later change adds models or moves a
+permission, add a migration that runs it again (it is idempotent). A permission named
+here that does not exist yet is skipped, so each run grants what exists by then.
+"""
+
+SUPPORT_AGENT = "Support agent"
+MARKETER = "Marketer"
+MANAGER = "Manager"
+
+_VIEW_CUSTOMERS = [
+    "customers.view_customer",
+    "customers.view_customeridentity",
+    "customers.view_order",
+    "customers.view_orderline",
+    "customers.view_refund",
+    "customers.view_event",
+    "customers.view_product",
+    "customers.view_tag",
+    "customers.view_customermetrics",
+    "customers.view_stagechange",
+    "crm.view_customer360",
+    "crm.view_customernote",
+    "crm.add_customernote",
+    "crm.tag_customer",
+]
+
+ROLES: dict[str, list[str]] = {
+    # Works tickets and reviews; reads customers, orders and segments. No segment,
+    # campaign, loyalty, shop or key changes.
+    SUPPORT_AGENT: [
+        *_VIEW_CUSTOMERS,
+        "campaigns.view_segment",
+        "campaigns.view_segmentversion",
+        *[f"support.{action}_{model}" for model in ("ticket", "ticketmessage") for action in ("view", "add", "change")],
+        "support.view_internal_notes",
+        "support.view_review",
+        "support.change_review",
+        "support.add_review",
+        "support.view_macro",
+        "support.view_team",
+        "support.view_slapolicy",
+        "support.view_businesshours",
+        "support.view_csatresponse",
+        "support.view_npsresponse",
+        "support.add_npsresponse",
+    ],
+    # Segments, campaigns and loyalty configuration; reads customers and orders, and
+    # tickets without their internal notes.
+    MARKETER: [
+        *_VIEW_CUSTOMERS,
+        "customers.add_tag",
+        *[
+            f"campaigns.{action}_{model}"
+            for model in ("segment", "segmentversion")
+            for action in ("view", "add", "change", "delete")
+        ],
+        "campaigns.view_segmentmembership",
+        "support.view_ticket",
+        "support.view_ticketmessage",
+        "support.view_review",
+        "support.view_npsresponse",
+        "support.view_csatresponse",
+    ],
+    # MANAGER: every permission there is (see sync_roles), shops and API keys included.
+    MANAGER: [],
+}
+
+
+def sync_roles(apps, schema_editor=None) -> None:
+    """Create the groups and set their permissions to ROLES (the manager: all of them)."""
+    from django.contrib.auth.management import create_permissions
+
+    # On a new database, permissions are created after all migrations; make them now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    everything = list(Permission.objects.all())
+    by_name = {f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")}
+    for name, codenames in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(everything if name == MANAGER else [by_name[c] for c in codenames if c in by_name])

@@ -1,0 +1,151 @@
+"""Roles: the groups the data migration creates, and what each may see and change, in the
+admin and through an API key given the role. One test per role and permission boundary."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from campaigns.models import Segment
+from crm.roles import MANAGER, MARKETER, ROLES, SUPPORT_AGENT
+from customers.services.api_keys import api_key_create
+from customers.tests.factories import CustomerFactory
+from support.services import TicketData, ticket_open, ticket_reply
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def login(client, django_user_model):
+    def as_role(role):
+        user = django_user_model.objects.create_user(role.lower().replace(" ", "_"), is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return user
+
+    return as_role
+
+
+@pytest.fixture
+def ticket(admin_user):
+    customer = CustomerFactory()
+    ticket, _ = ticket_open(customer=customer, data=TicketData(subject="Lost parcel", body="Where is it?"))
+    ticket_reply(ticket=ticket, body="INTERNAL: customer is a known reseller", user=admin_user, public=False)
+    return ticket
+
+
+@pytest.fixture
+def segment():
+    return Segment.objects.create(name="Germany")
+
+
+def test_every_permission_a_role_names_exists():
+    known = {f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.select_related("content_type")}
+    assert {name for names in ROLES.values() for name in names} <= known
+    assert Group.objects.get(name=MANAGER).permissions.count() == Permission.objects.count()
+
+
+def test_a_support_agent_works_tickets_and_reviews_but_changes_no_segments_shops_or_keys(
+    client, login, ticket, segment
+):
+    login(SUPPORT_AGENT)
+    page = client.get(reverse("admin:support_ticket_change", args=[ticket.pk]))
+    assert page.status_code == 200 and "INTERNAL: customer is a known reseller" in page.content.decode()
+    assert client.get(reverse("admin:crm_customer360_change", args=[ticket.customer_id])).status_code == 200
+    assert client.get(reverse("admin:customers_order_changelist")).status_code == 200
+    assert client.get(reverse("admin:support_review_changelist")).status_code == 200
+    # Segments: read-only.
+    assert client.get(reverse("admin:campaigns_segment_change", args=[segment.pk])).status_code == 200
+    assert client.post(reverse("admin:campaigns_segment_change", args=[segment.pk]), {"name": "X"}).status_code == 403
+    assert client.get(reverse("admin:campaigns_segment_add")).status_code == 403
+    # Shops and keys: nothing.
+    assert client.get(reverse("admin:customers_shop_changelist")).status_code == 403
+    assert client.get(reverse("admin:customers_apikey_changelist")).status_code == 403
+    assert client.get(reverse("admin:customers_customer_add")).status_code == 403
+
+
+def test_a_marketer_manages_segments_but_never_reads_internal_notes(client, login, ticket, segment):
+    login(MARKETER)
+    assert client.get(reverse("admin:campaigns_segment_add")).status_code == 200
+    assert client.get(reverse("admin:customers_customer_changelist")).status_code == 200
+    ticket_page = client.get(reverse("admin:support_ticket_change", args=[ticket.pk]))
+    assert ticket_page.status_code == 200
+    assert "Where is it?" in ticket_page.content.decode()
+    assert "INTERNAL" not in ticket_page.content.decode()
+    profile = client.get(reverse("admin:crm_customer360_change", args=[ticket.customer_id]))
+    assert "Where is it?" in profile.content.decode() and "INTERNAL" not in profile.content.decode()
+    # Cannot work tickets, open them from the 360 page, or touch shops and keys.
+    assert client.post(reverse("admin:support_ticket_change", args=[ticket.pk]), {"subject": "x"}).status_code == 403
+    assert "open_ticket" not in profile.context["forms"]
+    opened = client.post(
+        reverse("admin:crm_customer360_change", args=[ticket.customer_id]),
+        {"action": "open_ticket", "subject": "x", "message": "x", "priority": "normal"},
+    )
+    assert opened.status_code == 403
+    assert client.get(reverse("admin:customers_shop_changelist")).status_code == 403
+    assert client.get(reverse("admin:customers_apikey_changelist")).status_code == 403
+
+
+def test_a_manager_reaches_everything_including_shops_and_keys(client, login, ticket, segment):
+    login(MANAGER)
+    for name in ("customers_shop", "customers_apikey", "campaigns_segment", "support_ticket", "support_slapolicy"):
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
+    assert "INTERNAL" in client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+
+
+def test_staff_with_no_role_see_nothing(client, django_user_model, ticket):
+    client.force_login(django_user_model.objects.create_user("nobody", is_staff=True))
+    assert client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).status_code == 403
+    assert client.get(reverse("admin:crm_customer360_change", args=[ticket.customer_id])).status_code == 403
+
+
+# The API: a key given a role may make only that role's calls, on its shop.
+
+
+def role_api(shop, role) -> APIClient:
+    issued = api_key_create(shop=shop, name=role, role=Group.objects.get(name=role))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.key}")
+    return client
+
+
+TICKET = {"customer": {"email": "ada@example.com"}, "subject": "Hi", "message": "Hello"}
+
+
+def test_a_support_agent_key_opens_tickets_but_pushes_no_orders(shop, order_payload):
+    api = role_api(shop, SUPPORT_AGENT)
+    assert api.post("/api/v1/tickets", TICKET, format="json").status_code == 201
+    assert api.get("/api/v1/segments").status_code == 200
+    refused = api.post("/api/v1/orders", order_payload, format="json")
+    assert refused.status_code == 403
+    assert "customers.add_order" in refused.json()["detail"]
+    from customers.models import Order
+
+    assert not Order.objects.exists()
+
+
+def test_a_marketer_key_reads_segments_and_customers_but_opens_no_tickets(shop):
+    api = role_api(shop, MARKETER)
+    assert api.get("/api/v1/segments").status_code == 200
+    assert api.get("/api/v1/customers").status_code == 200
+    refused = api.post("/api/v1/tickets", TICKET, format="json")
+    assert refused.status_code == 403 and "support.add_ticket" in refused.json()["detail"]
+
+
+def test_a_manager_key_and_a_key_without_role_may_do_every_call(shop, api, order_payload):
+    manager = role_api(shop, MANAGER)
+    assert manager.post("/api/v1/orders", order_payload, format="json").status_code == 201
+    assert manager.post("/api/v1/tickets", TICKET, format="json").status_code == 201
+    assert api.post("/api/v1/tickets", {**TICKET, "subject": "Again"}, format="json").status_code == 201
+
+
+def test_every_api_view_is_listed_for_role_keys():
+    """A new endpoint must say what a role needs; until then role keys are refused."""
+    from django.urls import get_resolver
+
+    from crm.api.auth import REQUIRED_PERMISSIONS
+
+    api_views = {
+        p.callback.cls.__name__ for p in get_resolver("crm.api.urls").url_patterns if hasattr(p.callback, "cls")
+    }
+    assert api_views == set(REQUIRED_PERMISSIONS)
