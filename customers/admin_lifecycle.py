@@ -105,7 +105,7 @@ class LifecycleSettingsAdmin(admin.ModelAdmin):
     ]
 
     def has_add_permission(self, request):
-        return not LifecycleSettings.objects.exists()
+        return super().has_add_permission(request) and not LifecycleSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -113,6 +113,7 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
         "assignee",
         ("escalated_at", admin.EmptyFieldListFilter),
     ]
+    list_display_links = ["id", "subject"]
     list_select_related = ["customer", "assignee", "team"]
     search_fields = ["=id", "subject", "=customer__email_normalized"]
     raw_id_fields = ["customer", "order", "review", "csat", "merged_into"]
@@ -319,7 +320,7 @@ class ReviewModerationAdmin(admin.ModelAdmin):
     list_display = ["__str__", "auto_publish_min_rating", "verified_buyers_only"]
 
     def has_add_permission(self, request):
-        return not ReviewModeration.objects.exists()
+        return super().has_add_permission(request) and not ReviewModeration.objects.exists()
 
 
 @admin.register(NpsResponse)
@@ -330,6 +331,9 @@ class NpsResponseAdmin(LargeTableAdmin):
     raw_id_fields = ["customer", "shop"]
     search_fields = ["=customer__email_normalized"]
     ordering = ["-id"]
+
+    def has_add_permission(self, request):
+        return False  # answers come from customers (the API)
 
 
 @admin.register(CsatResponse)

@@ -15,7 +15,8 @@ SHOTS = Path(__file__).resolve().parent.parent / "build/screenshots"
 
 
 @pytest.fixture
-def page(live_server, admin_user):
+def browser_login(live_server):
+    """``login(username, password)`` → a Playwright page signed in to the admin as that user."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
@@ -28,14 +29,23 @@ def page(live_server, admin_user):
             headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{live_server.url}/admin/")
-        yield page
+
+        def login(username: str, password: str):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{live_server.url}/admin/login/")
+            page.fill("#id_username", username)
+            page.fill("#id_password", password)
+            page.click("input[type=submit]")
+            page.wait_for_url(f"{live_server.url}/admin/")
+            return page
+
+        yield login
         browser.close()
         # The ORM calls a test makes while Playwright runs get connections of their own
         # (another context); close them, or they outlive the session's test database.
         connections.close_all()
+
+
+@pytest.fixture
+def page(browser_login, admin_user):
+    return browser_login("admin", "password")
