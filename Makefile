@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_CUSTOMERS ?= 3000
 
-.PHONY: demo test lint bench bench-lifecycle bench-segments worker beat serve migrate
+.PHONY: demo test lint bench bench-lifecycle bench-segments bench-support worker beat serve migrate
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
@@ -43,6 +43,10 @@ bench-lifecycle: $(VENV)/.installed
 # Same database as bench-lifecycle, after it (the metrics must be computed); see docs/benchmarks.md.
 bench-segments: $(VENV)/.installed
 	$(PY) bench/segments.py
+
+# Its own database (BENCH_SUPPORT_DATABASE_URL, default crm_bench_support), seeded by the script.
+bench-support: $(VENV)/.installed
+	$(PY) bench/support.py
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A config worker --loglevel=INFO
