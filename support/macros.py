@@ -3,7 +3,7 @@
 A small registry instead of Django's template language: an agent writing a macro can reach
 only these values (no attribute walking into the database), an unknown name is refused
 when the macro is saved, and every value is HTML-escaped. Another app adds a variable with
-``register`` (loyalty adds ``tier`` and ``points`` this way), so support imports none of them.
+``register`` (loyalty will re-register ``tier`` as the loyalty tier and add ``points``), so support imports none of them.
 """
 
 import re
@@ -55,6 +55,16 @@ register(
     lambda t, c: (o := _last_order(t, c)) and f"{o.total} {o.currency}" or "",
 )
 register("stage", "the lifecycle stage", lambda t, c: (m := _metrics(t)) and m.get_stage_display() or "")
+
+
+def _value_tier(ticket: Ticket, cache: dict) -> str:
+    from support.services import customer_is_high_value  # services imports this module
+
+    return "high value" if customer_is_high_value(ticket.customer) else "standard"
+
+
+# The value tier the SLA policies use; loyalty re-registers "tier" as the loyalty tier.
+register("tier", "the customer's tier: high value (top 10 % predicted CLV) or standard", _value_tier)
 register("ticket_id", "the ticket number", lambda t, c: str(t.pk))
 register("subject", "the ticket's subject", lambda t, c: t.subject)
 

@@ -174,3 +174,49 @@ def test_staff_answer_a_review_publicly(admin_client, admin_user):
         "published",
     )
     assert review.responded_at is not None
+
+
+def test_an_agent_opens_a_ticket_in_the_admin_with_its_first_message(admin_client, admin_user):
+    customer = CustomerFactory()
+    response = admin_client.post(
+        reverse("admin:support_ticket_add"),
+        {
+            "customer": customer.pk,
+            "order": "",
+            "subject": "Called about a return",
+            "channel": "phone",
+            "priority": "high",
+            "assignee": admin_user.pk,
+            "team": "",
+            "reply": "<p>Wants a label</p>",
+            "messages-TOTAL_FORMS": "0",
+            "messages-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    ticket = Ticket.objects.get()
+    assert (ticket.subject, ticket.channel, ticket.priority, ticket.assignee) == (
+        "Called about a return",
+        "phone",
+        "high",
+        admin_user,
+    )
+    message = ticket.messages.get()
+    assert (message.body, message.author_kind, message.author) == ("<p>Wants a label</p>", "agent", admin_user)
+
+
+def test_a_ticket_without_a_customer_is_refused_naming_the_field(admin_client):
+    response = admin_client.post(
+        reverse("admin:support_ticket_add"),
+        {
+            "customer": "",
+            "subject": "x",
+            "channel": "phone",
+            "priority": "normal",
+            "reply": "x",
+            "messages-TOTAL_FORMS": "0",
+            "messages-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200 and "customer" in response.context["adminform"].form.errors
+    assert not Ticket.objects.exists()
