@@ -3,7 +3,8 @@
 A small registry instead of Django's template language: an agent writing a macro can reach
 only these values (no attribute walking into the database), an unknown name is refused
 when the macro is saved, and every value is HTML-escaped. Another app adds a variable with
-``register`` (loyalty will re-register ``tier`` as the loyalty tier and add ``points``), so support imports none of them.
+``register`` (loyalty will re-register ``tier`` as the loyalty tier and add ``points``), so
+support imports none of them.
 """
 
 import re
