@@ -193,7 +193,11 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
                 priority=obj.priority,
             )
             ticket, _ = ticket_open(customer=obj.customer, data=data, user=request.user)
-            Ticket.objects.filter(pk=ticket.pk).update(order=obj.order, assignee=obj.assignee, team=obj.team)
+            # What the form adds to an opened ticket; an escalation's team stays unless one is chosen.
+            ticket.order, ticket.assignee = obj.order, obj.assignee
+            ticket.team = obj.team or ticket.team
+            ticket.save(update_fields=["order", "assignee", "team", "updated_at"])  # audited, unlike update()
+            form.instance = ticket
             obj.pk = ticket.pk
             obj.refresh_from_db()
             return

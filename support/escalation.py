@@ -51,10 +51,11 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
             ),
             **handover,
         )
-        breached_before = breached.update(sla_state=State.BREACHED)
+        # Escalated already (a high-value customer's), breaching now.
+        escalated_before = breached.update(sla_state=State.BREACHED)
         at_risk = running.filter(_due_before(warn)).exclude(_due_before(now)).exclude(sla_state=State.AT_RISK)
         at_risk_count = at_risk.update(sla_state=State.AT_RISK)
         on_track = running.exclude(_due_before(warn)).exclude(sla_state=State.OK).update(sla_state=State.OK)
     return SweepResult(
-        breached=escalated + breached_before, escalated=escalated, at_risk=at_risk_count, on_track=on_track
+        breached=escalated + escalated_before, escalated=escalated, at_risk=at_risk_count, on_track=on_track
     )

@@ -27,45 +27,50 @@ def _check_comment(comment: str) -> str:
     return comment
 
 
+def _check_rating(rating) -> int:
+    if not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise DomainError("Choose a rating from 1 to 5.", field="rating")
+    return rating
+
+
 def csat_submit(*, ticket: Ticket, rating: int, comment: str = "", now: datetime | None = None) -> CsatResponse:
     """The customer's rating of a solved ticket, once. 1–2 opens a follow-up ticket and
     records a detractor signal."""
     now = now or timezone.now()
-    if not isinstance(rating, int) or not 1 <= rating <= 5:
-        raise DomainError("Choose a rating from 1 to 5.", field="rating")
-    comment = _check_comment(comment)
+    rating, comment = _check_rating(rating), _check_comment(comment)
     if ticket.status not in (Ticket.Status.SOLVED, Ticket.Status.CLOSED):
         raise DomainError("This ticket is not solved yet.", field="ticket")
-    try:
-        with transaction.atomic():
-            response = CsatResponse.objects.create(
-                ticket=ticket,
-                customer_id=ticket.customer_id,
-                agent_id=ticket.assignee_id,
-                team_id=ticket.team_id,
-                rating=rating,
-                comment=comment,
-                created_at=now,
-            )
-            if rating <= 2:
-                follow_up = TicketData(
-                    subject=f"Follow up: CSAT {rating}/5 on ticket #{ticket.pk}",
-                    body=f"<p>The customer rated ticket #{ticket.pk} ({ticket.subject}) {rating}/5.</p>"
-                    + (f"<blockquote>{escape(comment)}</blockquote>" if comment else ""),
-                    channel=Ticket.Channel.WEB_FORM,
-                    priority=Priority.HIGH,
-                )
-                ticket_open(customer=ticket.customer, shop=ticket.shop, data=follow_up, csat=response, now=now)
-                signal_record(
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # only a second answer for the ticket fails here
+                response = CsatResponse.objects.create(
+                    ticket=ticket,
                     customer_id=ticket.customer_id,
-                    kind=DETRACTOR,
-                    source="csat",
-                    source_id=str(response.pk),
-                    occurred_at=now,
-                    detail=f"CSAT {rating}/5 on ticket #{ticket.pk}",
+                    agent_id=ticket.assignee_id,
+                    team_id=ticket.team_id,
+                    rating=rating,
+                    comment=comment,
+                    created_at=now,
                 )
-    except IntegrityError:
-        raise DomainError("This ticket has been rated already. Thank you!", field="rating") from None
+        except IntegrityError:
+            raise DomainError("This ticket has been rated already. Thank you!", field="rating") from None
+        if rating <= 2:
+            follow_up = TicketData(
+                subject=f"Follow up: CSAT {rating}/5 on ticket #{ticket.pk}",
+                body=f"<p>The customer rated ticket #{ticket.pk} ({escape(ticket.subject)}) {rating}/5.</p>"
+                + (f"<blockquote>{escape(comment)}</blockquote>" if comment else ""),
+                channel=Ticket.Channel.WEB_FORM,
+                priority=Priority.HIGH,
+            )
+            ticket_open(customer=ticket.customer, shop=ticket.shop, data=follow_up, csat=response, now=now)
+            signal_record(
+                customer_id=ticket.customer_id,
+                kind=DETRACTOR,
+                source="csat",
+                source_id=str(response.pk),
+                occurred_at=now,
+                detail=f"CSAT {rating}/5 on ticket #{ticket.pk}",
+            )
     return response
 
 
@@ -129,8 +134,7 @@ def review_via_link(*, order: Order, sku: str, rating: int, title: str = "", bod
     order_reviewable(order)
     if not review_link_products(order).filter(sku=sku).exists():
         raise DomainError("This product is not on the order.", field="sku")
-    if not isinstance(rating, int) or not 1 <= rating <= 5:
-        raise DomainError("Choose a rating from 1 to 5.", field="rating")
+    _check_rating(rating)
     data = ReviewData(
         sku=sku,
         rating=rating,

@@ -16,6 +16,7 @@ from support.models import Ticket
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
+# (ticket, context) → value; the context holds the agent and what resolvers cache for one render.
 Resolver = Callable[[Ticket, dict], str]
 VARIABLES: dict[str, tuple[str, Resolver]] = {}
 
@@ -68,6 +69,11 @@ def _value_tier(ticket: Ticket, cache: dict) -> str:
 register("tier", "the customer's tier: high value (top 10 % predicted CLV) or standard", _value_tier)
 register("ticket_id", "the ticket number", lambda t, c: str(t.pk))
 register("subject", "the ticket's subject", lambda t, c: t.subject)
+register(
+    "agent_name",
+    "the agent applying the macro",
+    lambda t, c: c["agent"] and (c["agent"].get_full_name() or c["agent"].get_username()),
+)
 
 
 def unknown_variables(body: str) -> list[str]:
@@ -75,19 +81,12 @@ def unknown_variables(body: str) -> list[str]:
 
 
 def render(body: str, ticket: Ticket, *, agent=None) -> str:
-    """The body with each placeholder replaced by its escaped value (``agent_name`` is the
-    agent applying the macro)."""
-    cache: dict = {}
+    """The body with each placeholder replaced by its escaped value (``agent`` is the
+    person applying the macro, for ``agent_name``)."""
+    context: dict = {"agent": agent}
 
     def value(match: re.Match) -> str:
-        name = match.group(1)
-        if name == "agent_name":
-            return escape(agent.get_full_name() or agent.get_username()) if agent else ""
-        if name not in VARIABLES:
-            return match.group(0)
-        return escape(str(VARIABLES[name][1](ticket, cache) or ""))
+        variable = VARIABLES.get(match.group(1))
+        return escape(str(variable[1](ticket, context) or "")) if variable else match.group(0)
 
     return PLACEHOLDER.sub(value, body)
-
-
-register("agent_name", "the agent applying the macro", lambda t, c: "")

@@ -48,13 +48,11 @@ def customer_is_high_value(customer: Customer) -> bool:
     return predicted >= clv.threshold_for_top(model.clv_percentiles, 10)
 
 
-def sla_policy_for(*, priority: str, customer: Customer, high_value: bool | None = None) -> SlaPolicy | None:
+def sla_policy_for(*, priority: str, high_value: bool) -> SlaPolicy | None:
     """The active policy for the priority: the high-value one for a high-value customer if
     there is one, else the one for any customer."""
     policies = {p.value_band: p for p in SlaPolicy.objects.filter(priority=priority, is_active=True)}
-    if high_value is None:
-        high_value = SlaPolicy.ValueBand.HIGH in policies and customer_is_high_value(customer)
-    if SlaPolicy.ValueBand.HIGH in policies and high_value:
+    if high_value and SlaPolicy.ValueBand.HIGH in policies:
         return policies[SlaPolicy.ValueBand.HIGH]
     return policies.get(SlaPolicy.ValueBand.ANY)
 
@@ -168,7 +166,7 @@ def ticket_open(
             subject=data.subject,
             priority=data.priority,
             created_at=now,
-            sla_policy=sla_policy_for(priority=data.priority, customer=customer, high_value=high_value),
+            sla_policy=sla_policy_for(priority=data.priority, high_value=high_value),
         )
         _start_clock(ticket, now)
         if high_value:

@@ -76,14 +76,15 @@ class RolePermission(BasePermission):
         granted = getattr(request.auth, "role_permissions", None)
         if not isinstance(request.auth, ApiKey) or granted is None:
             return True
-        needed = REQUIRED_PERMISSIONS.get(type(view).__name__, {}).get(request.method)
-        if needed is None and request.method in ("HEAD", "OPTIONS"):
-            needed = REQUIRED_PERMISSIONS.get(type(view).__name__, {}).get("GET")
-        missing = [p for p in needed or ("(not open to role keys)",) if p not in granted]
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+        needed = REQUIRED_PERMISSIONS.get(type(view).__name__, {}).get(method)
+        if needed is None:
+            self.message = "This call is open to integration keys only, not to keys with a role."
+            return False
+        missing = [p for p in needed if p not in granted]
         if missing:
             self.message = f"This key's role ({request.auth.role}) may not do this: it lacks {', '.join(missing)}."
-            return False
-        return True
+        return not missing
 
 
 def request_shop(request) -> Shop:

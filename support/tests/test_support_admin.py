@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from customers.models import Product
 from customers.tests.factories import CustomerFactory, ShopFactory
@@ -220,3 +221,34 @@ def test_a_ticket_without_a_customer_is_refused_naming_the_field(admin_client):
     )
     assert response.status_code == 200 and "customer" in response.context["adminform"].form.errors
     assert not Ticket.objects.exists()
+
+
+def test_a_ticket_opened_in_the_admin_for_a_high_value_customer_stays_with_the_escalation_team(admin_client):
+    from customers.models import ClvModel, CustomerMetrics
+
+    escalations = Team.objects.create(name="Tier 2", handles_escalations=True)
+    ClvModel.objects.create(
+        status=ClvModel.Status.FITTED,
+        observation_end="2026-01-01",
+        time_unit="weeks",
+        clv_percentiles=[float(p) for p in range(0, 1010, 10)],
+    )
+    rich = CustomerFactory()
+    CustomerMetrics.objects.create(
+        customer=rich, clv_predicted=950, computed_at=timezone.now(), stage_since=timezone.now()
+    )
+    admin_client.post(
+        reverse("admin:support_ticket_add"),
+        {
+            "customer": rich.pk,
+            "subject": "Help",
+            "channel": "phone",
+            "priority": "normal",
+            "team": "",
+            "reply": "x",
+            "messages-TOTAL_FORMS": "0",
+            "messages-INITIAL_FORMS": "0",
+        },
+    )
+    ticket = Ticket.objects.get()
+    assert ticket.escalated_at is not None and ticket.team == escalations
