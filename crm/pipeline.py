@@ -1,9 +1,10 @@
 """What happens after data arrives: the one place that fans out to the apps.
 
 An order goes: customers (upsert, order rows) → after commit, a Celery chain per chunk of
-touched customers: their figures and stage (customers), then their segment memberships
-(campaigns). Later apps join here in the same explicit way (loyalty points), so a reader
-follows an order from the API to every table by reading down.
+touched customers: their figures and stage (customers), then their points (loyalty: new
+paid orders earn, refunds give back), then their segment memberships (campaigns), so a
+segment on points sees the new balance. A reader follows an order from the API to every
+table by reading down.
 """
 
 from collections.abc import Sequence
@@ -19,15 +20,20 @@ from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
 from customers.services.refunds import RefundData, refund_create
 from customers.tasks import recompute_customers
+from loyalty.tasks import award_points_for_customers
 from support.feedback import NpsData, nps_record
 from support.models import NpsResponse, Review, Ticket
 from support.services import ReviewData, TicketData, review_submit, ticket_open
 
 
 def customers_updates_enqueue(customer_ids: Sequence[int]) -> None:
-    """Per chunk of customers: recompute their figures, then their segment memberships."""
+    """Per chunk of customers: recompute their figures, their points, then their segment memberships."""
     for chunk in chunked(sorted(set(customer_ids)), CHUNK_SIZE):
-        (recompute_customers.si(chunk) | refresh_segments_for_customers.si(chunk)).delay()
+        (
+            recompute_customers.si(chunk)
+            | award_points_for_customers.si(chunk)
+            | refresh_segments_for_customers.si(chunk)
+        ).delay()
 
 
 def _after_commit_recompute(customer_ids: list[int]) -> None:

@@ -28,6 +28,18 @@ _VIEW_CUSTOMERS = [
     "crm.tag_customer",
 ]
 
+# Everyone with a role sees customers' points, tiers and codes (to answer "where are my
+# points?"); nobody but a manager adjusts points or sees the liability.
+_VIEW_LOYALTY = [
+    f"loyalty.view_{model}"
+    for model in ("programme", "tier", "earningrule", "ruletiermultiplier", "account", "pointsentry", "tierchange")
+] + ["loyalty.view_reward", "loyalty.view_rewardcode", "loyalty.view_referral"]
+_CONFIGURE_LOYALTY = [
+    f"loyalty.{action}_{model}"
+    for model in ("programme", "tier", "earningrule", "ruletiermultiplier", "reward")
+    for action in ("add", "change", "delete")
+]
+
 ROLES: dict[str, list[str]] = {
     # Works tickets and reviews; reads customers, orders and segments. No segment,
     # campaign, loyalty, shop or key changes.
@@ -47,6 +59,7 @@ ROLES: dict[str, list[str]] = {
         "support.view_csatresponse",
         "support.view_npsresponse",
         "support.add_npsresponse",
+        *_VIEW_LOYALTY,
     ],
     # Segments, campaigns and loyalty configuration; reads customers and orders, and
     # tickets without their internal notes.
@@ -64,6 +77,10 @@ ROLES: dict[str, list[str]] = {
         "support.view_review",
         "support.view_npsresponse",
         "support.view_csatresponse",
+        *_VIEW_LOYALTY,
+        *_CONFIGURE_LOYALTY,
+        # The referral review queue: approve or reject held referrals.
+        "loyalty.change_referral",
     ],
     # MANAGER: every permission there is (see sync_roles), shops and API keys included.
     MANAGER: [],

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "auditlog",
     "customers",
+    "loyalty",
     "campaigns",
     "support",
     "crm",
@@ -152,6 +153,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {"task": "crm.tasks.purge_idempotency_records", "schedule": 3600.0},
     # Flags open tickets that breached or are about to breach their SLA; escalates breaches.
     "sweep-sla": {"task": "support.tasks.sweep_sla", "schedule": 60.0},
+    # Pending points whose return window has passed become spendable.
+    "mature-points": {"task": "loyalty.tasks.mature_points", "schedule": crontab(minute=30)},
     # Repairs customers whose orders changed lately, refits the CLV model, then moves every
     # customer's figures and stage on by a day (from the stored purchase summaries).
     "refit-and-recompute-all-customers": {

@@ -65,6 +65,12 @@ REQUIRED_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "ProductReviewsView": {"GET": ("support.view_review",)},
     "NpsCreateView": {"POST": ("support.add_npsresponse",)},
     "OrderReviewLinkView": {"GET": ("customers.view_order",)},
+    "CustomerLoyaltyView": {"GET": ("loyalty.view_account",)},
+    "RewardListView": {"GET": ("loyalty.view_reward",)},
+    "RedeemView": {"POST": ("loyalty.add_rewardcode",)},
+    "CodeDetailView": {"GET": ("loyalty.view_rewardcode",)},
+    "CodeConsumeView": {"POST": ("loyalty.change_rewardcode",)},
+    "PointsAdjustView": {"POST": ("loyalty.adjust_points",)},
 }
 
 
@@ -74,8 +80,12 @@ class RolePermission(BasePermission):
 
     def has_permission(self, request, view):
         granted = getattr(request.auth, "role_permissions", None)
-        if not isinstance(request.auth, ApiKey) or granted is None:
+        if not isinstance(request.auth, ApiKey):
             return True
+        if granted is None:
+            # Views marked role_keys_only (manual adjustments) need a key with a role.
+            self.message = "This call needs a key with a role that allows it (Manager), not an integration key."
+            return not getattr(view, "role_keys_only", False)
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
         needed = REQUIRED_PERMISSIONS.get(type(view).__name__, {}).get(method)
         if needed is None:

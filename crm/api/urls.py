@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from crm.api import segment_views, support_views, views
+from crm.api import loyalty_views, segment_views, support_views, views
 from crm.api.converters import ExternalIdConverter, IdConverter
 
 register_converter(IdConverter, "id")
@@ -25,6 +25,18 @@ urlpatterns = [
         "orders/<external_id:external_id>/review-link",
         support_views.OrderReviewLinkView.as_view(),
         name="api-order-review-link",
+    ),
+    path("customers/<id:pk>/loyalty", loyalty_views.CustomerLoyaltyView.as_view(), name="api-customer-loyalty"),
+    path("customers/<id:pk>/loyalty/redeem", loyalty_views.RedeemView.as_view(), name="api-customer-loyalty-redeem"),
+    path(
+        "customers/<id:pk>/loyalty/adjust", loyalty_views.PointsAdjustView.as_view(), name="api-customer-loyalty-adjust"
+    ),
+    path("loyalty/rewards", loyalty_views.RewardListView.as_view(), name="api-loyalty-rewards"),
+    path("loyalty/codes/<external_id:code>", loyalty_views.CodeDetailView.as_view(), name="api-loyalty-code"),
+    path(
+        "loyalty/codes/<external_id:code>/consume",
+        loyalty_views.CodeConsumeView.as_view(),
+        name="api-loyalty-code-consume",
     ),
     path("products/<external_id:sku>/reviews", support_views.ProductReviewsView.as_view(), name="api-product-reviews"),
 ]

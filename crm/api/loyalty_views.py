@@ -1,0 +1,150 @@
+"""Loyalty over the API: a customer's points, the reward catalogue, redeeming a reward for a
+code, checking and consuming the code at checkout, and manual adjustments (manager keys
+only). All limited to the key's shop."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.api.auth import request_shop
+from crm.api.errors import not_found
+from crm.api.idempotency import idempotent
+from crm.api.schema import errors, payload
+from customers import selectors as customer_selectors
+from customers.payloads import decode
+from loyalty import selectors
+from loyalty.models import Reward
+from loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn
+from loyalty.serializers import (
+    AccountOutSerializer,
+    CodeOutSerializer,
+    LoyaltyOutSerializer,
+    RewardOutSerializer,
+)
+from loyalty.services import code_consume, code_for_shop, points_adjust, reward_redeem, rewards_available
+
+HISTORY_LENGTH = 20
+
+
+def _customer(request, pk: int):
+    return customer_selectors.customers_for_shop(shop=request_shop(request)).filter(pk=pk).first()
+
+
+class CustomerLoyaltyView(APIView):
+    @extend_schema(
+        operation_id="customers_loyalty",
+        responses={200: LoyaltyOutSerializer, **errors(401, 404)},
+        description=f"The customer's points: balance, pending, tier, progress to the next tier, and the last "
+        f"{HISTORY_LENGTH} ledger entries.",
+    )
+    def get(self, request, pk: int):
+        customer = _customer(request, pk)
+        if customer is None:
+            return not_found("customer")
+        account = selectors.account_of(customer.pk)
+        progress = selectors.tier_progress(account)
+        body = {
+            "customer_id": customer.pk,
+            "balance": account.balance,
+            "pending": account.pending,
+            "tier": account.tier,
+            "tier_since": account.tier_since,
+            "referral_code": account.referral_code,
+            "progress": {
+                "basis": selectors.tier_basis(),
+                "qualifying": progress.qualifying,
+                "next_tier": progress.next_tier,
+                "needed": progress.needed,
+                "percent": progress.percent,
+            },
+            "history": selectors.history(customer.pk)[:HISTORY_LENGTH],
+        }
+        return Response(LoyaltyOutSerializer(body).data)
+
+
+class RewardListView(generics.ListAPIView):
+    """The rewards this shop's customers can redeem now (cursor pages)."""
+
+    serializer_class = RewardOutSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator
+            return Reward.objects.none()
+        return rewards_available(shop=request_shop(self.request))
+
+    @extend_schema(operation_id="loyalty_rewards", responses={200: RewardOutSerializer(many=True), **errors(401)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class RedeemView(APIView):
+    @extend_schema(
+        operation_id="customers_loyalty_redeem",
+        request=payload(RedeemIn),
+        responses={201: CodeOutSerializer, **errors(400, 401, 404)},
+        description="Spend the customer's points on a reward. Returns a single-use code for this shop. Refused, with "
+        "nothing spent, when the balance is short, the reward is not on offer here, or its limits are reached. Send "
+        "an Idempotency-Key to retry safely.",
+    )
+    def post(self, request, pk: int):
+        shop = request_shop(request)
+
+        def handle():
+            body = decode(request.body, RedeemIn)
+            customer = _customer(request, pk)
+            if customer is None:
+                return not_found("customer")
+            code = reward_redeem(customer=customer, shop=shop, reward_id=body.reward_id)
+            return Response(CodeOutSerializer(code).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, shop, handle)
+
+
+class CodeDetailView(APIView):
+    @extend_schema(
+        operation_id="loyalty_codes_retrieve",
+        responses={200: CodeOutSerializer, **errors(401, 404)},
+        description="Check a reward code at checkout: what it gives, and whether it is still usable.",
+    )
+    def get(self, request, code: str):
+        return Response(CodeOutSerializer(code_for_shop(shop=request_shop(request), code=code)).data)
+
+
+class CodeConsumeView(APIView):
+    @extend_schema(
+        operation_id="loyalty_codes_consume",
+        request=payload(ConsumeIn),
+        responses={200: CodeOutSerializer, **errors(400, 401, 404, 409, 410)},
+        description="Use a reward code, once (with the order it was used on). A code already used gets 409; an "
+        "expired one 410; another shop's code 404.",
+    )
+    def post(self, request, code: str):
+        body = decode(request.body or b"{}", ConsumeIn)
+        used = code_consume(shop=request_shop(request), code=code, order_external_id=body.order_external_id.strip())
+        return Response(CodeOutSerializer(used).data)
+
+
+class PointsAdjustView(APIView):
+    # Managers only: a key with a role that holds loyalty.adjust_points, not an integration key.
+    role_keys_only = True
+
+    @extend_schema(
+        operation_id="customers_loyalty_adjust",
+        request=payload(AdjustIn),
+        responses={200: AccountOutSerializer, **errors(400, 401, 403, 404)},
+        description="Add or take points by hand, with a reason. Only keys with the Manager role. A deduction may not "
+        "take the balance below zero. Send an Idempotency-Key to retry safely.",
+    )
+    def post(self, request, pk: int):
+        shop = request_shop(request)
+
+        def handle():
+            body = decode(request.body, AdjustIn)
+            customer = _customer(request, pk)
+            if customer is None:
+                return not_found("customer")
+            account = points_adjust(customer=customer, points=body.points, reason=body.reason, api_key=request.auth)
+            return Response(AccountOutSerializer(account).data)
+
+        return idempotent(request, shop, handle)

@@ -1,0 +1,250 @@
+"""Points from orders, set-based per chunk of customers.
+
+``orders_award`` brings a chunk of customers' order points in line with their orders, in
+one transaction and a fixed number of queries:
+
+- a paid order not yet rewarded earns, per rule in force when it was placed: the spend
+  rule on its net amount (base currency, after discounts, without shipping and tax, less
+  refunds), and the first-order bonus if it is the customer's first paid order. Earned
+  points are pending until ``placed_at + pending_days`` (the return window);
+- an order whose net amount fell (a refund) or that was cancelled gives back its points in
+  proportion: while still pending they are cancelled, after the window they are reversed;
+- pending points whose date has come become available (``points_mature``).
+
+An order's points for one rule form a stream of entries keyed ``order:<id>:rule:<id>:…``;
+the first is the earn, so replaying an order or re-running the task awards nothing twice.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import transaction
+from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q, Sum
+from django.utils import timezone
+
+from customers.models import Order
+from customers.services.chunks import chunked
+from loyalty.ledger import Entry, accounts_lock, entries_post
+from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, RuleKind
+from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points
+
+EARNING_STATUSES = (Order.Status.PAID, Order.Status.FULFILLED)
+ZERO = Decimal(0)
+# The scheduled maturation looks back this far for pending points whose date has come, so
+# a missed run is caught up by the next one.
+MATURE_LOOKBACK = timedelta(days=30)
+NET = ExpressionWrapper(
+    F("total_base") - (F("shipping_total") + F("tax_total")) * F("exchange_rate") - F("refunded_base"),
+    output_field=DecimalField(max_digits=20, decimal_places=8),
+)
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    id: int
+    customer_id: int
+    placed_at: datetime
+    status: str
+    net: Decimal
+
+    @property
+    def earning(self) -> bool:
+        return self.status in EARNING_STATUSES and self.net > 0
+
+
+@dataclass
+class Stream:
+    """What the ledger holds for one (order, rule)."""
+
+    customer_id: int
+    total: int
+    earned: int
+    basis: Decimal | None
+    matured: bool
+    rows: int
+    matures_at: datetime | None
+
+
+def stream_key(order_id: int, rule_id: int, suffix: str | int) -> str:
+    return f"order:{order_id}:rule:{rule_id}:{suffix}"
+
+
+def _orders(customer_ids: list[int]) -> dict[int, list[OrderRow]]:
+    by_customer: dict[int, list[OrderRow]] = defaultdict(list)
+    rows = (
+        Order.objects.filter(customer_id__in=customer_ids)
+        .annotate(net=NET)
+        .order_by("placed_at", "id")
+        .values_list("id", "customer_id", "placed_at", "status", "net")
+    )
+    for oid, cid, placed_at, status, net in rows:
+        by_customer[cid].append(
+            OrderRow(oid, cid, placed_at, status, max(ZERO, Decimal(net).quantize(Decimal("0.01"))))
+        )
+    return by_customer
+
+
+def _streams(customer_ids: list[int]) -> dict[int, dict[int, Stream]]:
+    """The ledger's streams of these customers' orders, by order then rule."""
+    rows = (
+        PointsEntry.objects.filter(customer_id__in=customer_ids, order__isnull=False, rule__isnull=False)
+        .values("order_id", "rule_id")
+        .annotate(
+            customer=Min("customer_id"),
+            total=Sum(F("available") + F("pending")),
+            earned=Sum(F("available") + F("pending"), filter=Q(kind=EntryKind.EARN)),
+            basis=Max("basis"),
+            matured=Count("id", filter=Q(kind=EntryKind.MATURE)),
+            rows=Count("id"),
+            matures_at=Max("matures_at", filter=Q(kind=EntryKind.EARN)),
+        )
+        .order_by()
+    )
+    streams: dict[int, dict[int, Stream]] = defaultdict(dict)
+    for r in rows:
+        streams[r["order_id"]][r["rule_id"]] = Stream(
+            r["customer"], r["total"], r["earned"] or 0, r["basis"], r["matured"] > 0, r["rows"], r["matures_at"]
+        )
+    return streams
+
+
+def _stream_target(stream: Stream, rule: EarningRule | None, order: OrderRow) -> int:
+    """What a stream should hold now: nothing for an order no longer paid; for spend, the
+    points earned in proportion to what is left of the net amount; a bonus stays whole."""
+    if not order.earning:
+        return 0
+    if rule is not None and rule.kind != RuleKind.SPEND:
+        return stream.earned
+    if not stream.basis or order.net >= stream.basis:
+        return stream.earned
+    return int((Decimal(stream.earned) * order.net / stream.basis).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def orders_award(customer_ids: list[int], *, now: datetime | None = None) -> int:
+    """Bring these customers' order points in line with their orders; returns the entries written."""
+    programme = programme_get()
+    if not programme.is_active or not customer_ids:
+        return 0
+    now = now or timezone.now()
+    rules = {r.id: r for r in EarningRule.objects.filter(kind__in=[RuleKind.SPEND, RuleKind.FIRST_ORDER])}
+    multipliers = Multipliers.load()
+    delay = timedelta(days=programme.pending_days)
+    written = 0
+    for chunk in chunked(sorted(set(customer_ids))):
+        with transaction.atomic():
+            accounts_lock(chunk)
+            tiers = dict(Account.objects.filter(pk__in=chunk).values_list("pk", "tier_id"))
+            orders = _orders(chunk)
+            streams = _streams(chunk)
+            entries: list[Entry] = []
+            for cid, customer_orders in orders.items():
+                first_paid = next((o for o in customer_orders if o.earning), None)
+                for order in customer_orders:
+                    if order.placed_at < programme.starts_at:
+                        continue
+                    entries.extend(_reconcile(order, rules, streams))
+                    if order.earning:
+                        entries.extend(
+                            _earn(order, order is first_paid, rules, streams, multipliers.get, tiers.get(cid), delay)
+                        )
+            written += len(entries_post(entries))
+            written += _mature_locked(chunk, now)
+    return written
+
+
+def _earn(order, is_first, rules, streams, multiplier, tier_id, delay) -> list[Entry]:
+    entries = []
+    for rule in rules.values():
+        if rule.id in streams.get(order.id, {}) or not rule_in_force(rule, order.placed_at):
+            continue
+        if rule.kind == RuleKind.FIRST_ORDER and not is_first:
+            continue
+        points = rule_points(rule, amount=order.net, multiplier=multiplier(rule.id, tier_id))
+        if points <= 0:
+            continue
+        # A first-order bonus is keyed on the customer: once, whichever order turns out first.
+        key = f"first_order:customer:{order.customer_id}:rule:{rule.id}" if rule.kind == RuleKind.FIRST_ORDER else None
+        entries.append(
+            Entry(
+                customer_id=order.customer_id,
+                kind=EntryKind.EARN,
+                key=key or stream_key(order.id, rule.id, "earn"),
+                source=f"order:{order.id}",
+                pending=points,
+                rule_id=rule.id,
+                order_id=order.id,
+                basis=order.net,
+                matures_at=order.placed_at + delay,
+            )
+        )
+    return entries
+
+
+def _reconcile(order: OrderRow, rules, streams) -> list[Entry]:
+    """Give back what the order's streams hold beyond their target (refunds, cancellation)."""
+    entries = []
+    for rule_id, stream in streams.get(order.id, {}).items():
+        surplus = stream.total - _stream_target(stream, rules.get(rule_id), order)
+        if surplus <= 0:
+            continue
+        kind = EntryKind.REVERSE if stream.matured else EntryKind.CANCEL
+        entries.append(
+            Entry(
+                customer_id=order.customer_id,
+                kind=kind,
+                key=stream_key(order.id, rule_id, stream.rows),
+                source=f"order:{order.id}",
+                available=-surplus if stream.matured else 0,
+                pending=0 if stream.matured else -surplus,
+                rule_id=rule_id,
+                order_id=order.id,
+                reason="order refunded" if order.status in EARNING_STATUSES else f"order {order.status}",
+            )
+        )
+    return entries
+
+
+def _mature_locked(customer_ids: list[int], now: datetime) -> int:
+    """Pending points of these (locked) customers whose date has come become available."""
+    entries = []
+    for order_id, by_rule in _streams(customer_ids).items():
+        for rule_id, stream in by_rule.items():
+            if stream.matured or stream.matures_at is None or stream.matures_at > now:
+                continue
+            entries.append(
+                Entry(
+                    customer_id=stream.customer_id,
+                    kind=EntryKind.MATURE,
+                    key=stream_key(order_id, rule_id, "mature"),
+                    source=f"order:{order_id}",
+                    available=stream.total,
+                    pending=-stream.total,
+                    rule_id=rule_id,
+                    order_id=order_id,
+                )
+            )
+    return len(entries_post(entries))
+
+
+def points_mature(*, now: datetime | None = None, lookback: timedelta = MATURE_LOOKBACK) -> int:
+    """Scheduled: every customer's pending points whose date has come become available."""
+    now = now or timezone.now()
+    matured = PointsEntry.objects.filter(
+        kind=EntryKind.MATURE, order_id=OuterRef("order_id"), rule_id=OuterRef("rule_id")
+    )
+    customers = (
+        PointsEntry.objects.filter(
+            kind=EntryKind.EARN, order__isnull=False, matures_at__lte=now, matures_at__gt=now - lookback
+        )
+        .filter(~Exists(matured))
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    written = 0
+    for chunk in chunked(sorted(customers)):
+        with transaction.atomic():
+            accounts_lock(chunk)
+            written += _mature_locked(chunk, now)
+    return written

@@ -1,0 +1,153 @@
+"""Writing to the points ledger: the one way points move.
+
+Every write goes the same way, inside one transaction:
+
+1. ``accounts_lock``: create the customers' accounts if missing, then lock their rows
+   (in id order, so two writers never wait on each other in a cycle). While a customer's
+   row is locked nobody else moves their points, so what a writer reads of the ledger is
+   what it writes against.
+2. ``entries_post``: insert the entries; an entry whose ``key`` is already there is skipped
+   (``ON CONFLICT DO NOTHING``), which makes a replayed order or a re-run task a no-op.
+   Then each account moves by the entries that went in: ``balance = balance + delta``,
+   relative to the stored value like an ``F()`` update, for many accounts in one statement.
+
+So the cached balance and the ledger change together or not at all; ``loyalty_verify``
+checks that they agree.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.utils import timezone
+
+from customers.services.chunks import chunked
+from loyalty.models import Account, PointsEntry
+
+# Rows per INSERT: 13 parameters each stays under both databases' limits on parameters.
+INSERT_BATCH = 1000
+COLUMNS = (
+    "customer_id",
+    "kind",
+    "available",
+    "pending",
+    "key",
+    "source",
+    "rule_id",
+    "order_id",
+    "basis",
+    "matures_at",
+    "reason",
+    "staff_id",
+    "api_key_id",
+    "created_at",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    customer_id: int
+    kind: str
+    key: str
+    source: str
+    available: int = 0
+    pending: int = 0
+    rule_id: int | None = None
+    order_id: int | None = None
+    basis: Decimal | None = None
+    matures_at: datetime | None = None
+    reason: str = ""
+    staff_id: int | None = None
+    api_key_id: int | None = None
+
+
+def accounts_lock(customer_ids: Iterable[int]) -> list[int]:
+    """Create the accounts that are missing and lock all of them until the transaction ends."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return []
+    for chunk in chunked(ids, 5000):
+        Account.objects.bulk_create([Account(customer_id=i) for i in chunk], ignore_conflicts=True)
+    locked = []
+    for chunk in chunked(ids, 5000):
+        locked.extend(
+            Account.objects.filter(pk__in=chunk).order_by("pk").select_for_update().values_list("pk", flat=True)
+        )
+    return locked
+
+
+def entries_post(entries: Sequence[Entry]) -> list[Entry]:
+    """Insert the entries not there yet (by key) and move their accounts; returns those inserted.
+
+    Call inside a transaction, after ``accounts_lock`` for every customer among them."""
+    if not entries:
+        return []
+    now = timezone.now()
+    by_key = {e.key: e for e in entries}
+    if len(by_key) != len(entries):
+        raise ValueError("Two entries share a key.")
+    inserted: list[Entry] = []
+    table = PointsEntry._meta.db_table
+    qn = connection.ops.quote_name
+    names = ", ".join(qn(c) for c in COLUMNS)
+    row = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+    with connection.cursor() as cursor:
+        for batch in chunked(entries, INSERT_BATCH):
+            params = []
+            for e in batch:
+                params.extend(
+                    (
+                        e.customer_id,
+                        e.kind,
+                        e.available,
+                        e.pending,
+                        e.key,
+                        e.source,
+                        e.rule_id,
+                        e.order_id,
+                        e.basis,
+                        e.matures_at,
+                        e.reason,
+                        e.staff_id,
+                        e.api_key_id,
+                        now,
+                    )
+                )
+            cursor.execute(
+                f"INSERT INTO {qn(table)} ({names}) VALUES {', '.join([row] * len(batch))} "
+                f"ON CONFLICT ({qn('key')}) DO NOTHING RETURNING {qn('key')}",
+                params,
+            )
+            inserted.extend(by_key[k] for (k,) in cursor.fetchall())
+    accounts_apply(inserted)
+    return inserted
+
+
+def accounts_apply(entries: Iterable[Entry]) -> None:
+    """Move each account by the sum of its entries, relative to its stored figures."""
+    deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for e in entries:
+        deltas[e.customer_id][0] += e.available
+        deltas[e.customer_id][1] += e.pending
+    rows = [(cid, a, p) for cid, (a, p) in sorted(deltas.items()) if a or p]
+    if not rows:
+        return
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids, available, pending = (list(col) for col in zip(*rows, strict=True))
+            cursor.execute(
+                "UPDATE loyalty_account a SET balance = a.balance + d.available, pending = a.pending + d.pending, "
+                "updated_at = %s FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS d(id, available, pending) "
+                "WHERE a.customer_id = d.id",
+                [now, ids, available, pending],
+            )
+        else:
+            cursor.executemany(
+                "UPDATE loyalty_account SET balance = balance + %s, pending = pending + %s, updated_at = %s "
+                "WHERE customer_id = %s",
+                [(a, p, now, cid) for cid, a, p in rows],
+            )

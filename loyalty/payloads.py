@@ -1,0 +1,35 @@
+"""What shops send about loyalty: a redemption, a code consumed at checkout, a manual
+adjustment (msgspec structs, like ``customers.payloads``; errors name the field)."""
+
+from typing import Annotated
+
+import msgspec
+
+from customers.payloads import Text, _check_text, _fail
+from loyalty.services import MAX_ADJUST
+
+
+class RedeemIn(msgspec.Struct, kw_only=True):
+    reward_id: Annotated[int, msgspec.Meta(ge=1, description="A reward from GET /loyalty/rewards")]
+
+
+class ConsumeIn(msgspec.Struct, kw_only=True):
+    order_external_id: Text(255) = ""
+
+    def __post_init__(self):
+        _check_text(self)
+
+
+class AdjustIn(msgspec.Struct, kw_only=True):
+    points: Annotated[
+        int, msgspec.Meta(ge=-MAX_ADJUST, le=MAX_ADJUST, description="Points to add (or, negative, to take)")
+    ]
+    reason: Text(255)
+
+    def __post_init__(self):
+        _check_text(self)
+        if self.points == 0:
+            _fail("points", "Must not be zero.")
+        self.reason = self.reason.strip()
+        if not self.reason:
+            _fail("reason", "This field may not be blank.")
