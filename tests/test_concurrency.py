@@ -117,3 +117,56 @@ def test_simultaneous_replays_of_a_ticket_or_a_review_store_one(shop_and_key):
     assert Review.objects.count() == 1
     # The contact-form ticket, and the one follow-up the 1-star review opened.
     assert Ticket.objects.count() == 2 and Ticket.objects.filter(review__isnull=False).count() == 1
+
+
+def _customer_with_points(shop, points: int):
+    from django.contrib.auth import get_user_model
+
+    from customers.models import CustomerIdentity
+    from loyalty.services import points_adjust
+
+    person = Customer.objects.create(email="pts@example.com", email_normalized="pts@example.com")
+    CustomerIdentity.objects.create(shop=shop, customer=person, external_id="pts")
+    staff = get_user_model().objects.create_user("boss", is_staff=True)
+    points_adjust(customer=person, points=points, reason="opening balance", staff_id=staff.pk)
+    return person
+
+
+def test_concurrent_redemptions_never_overspend(shop_and_key):
+    """Six redemptions of 100 points at once against 250, each of a different reward (so only
+    the balance row's lock stands between them): two succeed, the rest are refused."""
+    from loyalty.models import Account, Reward, RewardCode
+    from loyalty.verify import balances_verify
+
+    shop, issued = shop_and_key
+    person = _customer_with_points(shop, 250)
+    # One reward per thread; taking the next id from a list iterator is atomic under the GIL.
+    reward_ids = iter([Reward.objects.create(name=f"R{i}", kind="free_shipping", points_cost=100).pk for i in range(6)])
+    url = f"/api/v1/customers/{person.pk}/loyalty/redeem"
+
+    statuses = _race(
+        6, lambda: _client(issued.key).post(url, {"reward_id": next(reward_ids)}, format="json").status_code
+    )
+
+    assert sorted(statuses) == [201, 201, 400, 400, 400, 400]
+    assert Account.objects.get(pk=person.pk).balance == 50
+    assert RewardCode.objects.count() == 2
+    assert balances_verify()[1] == []
+
+
+def test_a_code_consumed_at_once_by_two_checkouts_is_used_once(shop_and_key):
+    from loyalty.models import Reward
+    from loyalty.services import reward_redeem
+
+    shop, issued = shop_and_key
+    person = _customer_with_points(shop, 100)
+    code = reward_redeem(
+        customer=person,
+        shop=shop,
+        reward_id=Reward.objects.create(name="Free shipping", kind="free_shipping", points_cost=100).pk,
+    ).code
+    url = f"/api/v1/loyalty/codes/{code}/consume"
+
+    statuses = _race(4, lambda: _client(issued.key).post(url).status_code)
+
+    assert sorted(statuses) == [200, 409, 409, 409]
