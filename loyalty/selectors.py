@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Sum
 
 from loyalty.models import Account, PointsEntry, Tier
 from loyalty.programme import programme_get
@@ -43,3 +43,29 @@ def history(customer_id: int) -> QuerySet[PointsEntry]:
 
 def tier_basis() -> str:
     return programme_get().tier_basis
+
+
+@dataclass(frozen=True)
+class Liability:
+    """What the programme owes: points customers can spend, and pending ones, at their value."""
+
+    available_points: int
+    pending_points: int
+    point_value: Decimal
+
+    @property
+    def available_value(self) -> Decimal:
+        return (self.available_points * self.point_value).quantize(Decimal("0.01"))
+
+    @property
+    def pending_value(self) -> Decimal:
+        return (self.pending_points * self.point_value).quantize(Decimal("0.01"))
+
+
+def points_liability() -> Liability:
+    """One pass over the accounts; a negative balance (points reversed after being spent)
+    owes nothing, so it does not lower the figure."""
+    totals = Account.objects.aggregate(
+        available=Sum("balance", filter=Q(balance__gt=0), default=0), pending=Sum("pending", default=0)
+    )
+    return Liability(totals["available"], totals["pending"], programme_get().point_value)

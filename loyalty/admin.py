@@ -1,0 +1,242 @@
+"""The loyalty programme in the admin: settings, tiers, earning rules and rewards for
+marketers; each customer's points (read-only, from the ledger) with a manual adjustment
+for managers; the ledger itself, append-only; codes; tier changes; the referral queue.
+
+Nothing here writes points directly: the adjustment goes through ``loyalty.services``."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from customers.admin import LargeTableAdmin, customer_360_link
+from customers.services.errors import DomainError
+from loyalty.admin_forms import AdjustForm
+from loyalty.models import (
+    Account,
+    EarningRule,
+    PointsEntry,
+    Programme,
+    Referral,
+    Reward,
+    RewardCode,
+    RuleTierMultiplier,
+    Tier,
+    TierChange,
+)
+from loyalty.selectors import history, points_liability
+from loyalty.services import points_adjust
+
+ADJUST = "loyalty.adjust_points"
+LIABILITY = "loyalty.view_liability"
+RECENT_ENTRIES = 50
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only services write: listed and opened, never added, changed or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Programme)
+class ProgrammeAdmin(admin.ModelAdmin):
+    """One settings row: the list goes straight to it."""
+
+    fieldsets = [
+        (None, {"fields": ["name", "is_active", "starts_at", "pending_days", "point_value"]}),
+        ("Tiers", {"fields": ["tier_basis", "tier_term", "tier_grace_days"]}),
+        ("Expiry", {"fields": ["expiry_mode", "expiry_months", "expiry_warning_days", "refund_expired_codes"]}),
+        ("Referrals", {"fields": ["referral_weekly_cap"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not Programme.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        programme = Programme.objects.first()
+        if programme is not None:
+            return redirect("admin:loyalty_programme_change", programme.pk)
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["name", "rank", "enter_threshold", "keep_threshold", "multiplier"]
+    ordering = ["rank"]
+
+
+class RuleTierMultiplierInline(admin.TabularInline):
+    model = RuleTierMultiplier
+    extra = 0
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "points_per_unit", "rounding", "points", "event_type", "is_active", "valid_until"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "event_type"]
+    inlines = [RuleTierMultiplierInline]
+
+
+@admin.register(Reward)
+class RewardAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "value", "points_cost", "shop", "is_active", "valid_until", "issued_count"]
+    list_filter = ["kind", "is_active", "shop"]
+    search_fields = ["name", "product_sku"]
+    readonly_fields = ["issued_count"]
+
+
+@admin.register(Account)
+class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
+    """A customer's points. The figures are the ledger's sums; managers adjust from here."""
+
+    list_display = ["customer", "balance", "pending", "tier", "tier_since", "updated_at"]
+    list_filter = ["tier"]
+    list_select_related = ["customer", "tier"]
+    search_fields = ["customer__email_normalized", "referral_code"]
+    search_help_text = "An exact email or referral code."
+    fields = [
+        "customer_link",
+        "balance",
+        "pending",
+        "tier",
+        "tier_since",
+        "tier_grace_until",
+        "referral_code",
+        "recent",
+    ]
+    readonly_fields = fields
+    change_list_template = "admin/loyalty/account/change_list.html"
+    change_form_template = "admin/loyalty/account/change_form.html"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(customer__email_normalized=term.lower()) | queryset.filter(referral_code=term), False
+
+    @admin.display(description="customer")
+    def customer_link(self, account):
+        return customer_360_link(account.customer_id, str(account.customer))
+
+    @admin.display(description=f"last {RECENT_ENTRIES} ledger entries")
+    def recent(self, account):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{:+}</td><td>{:+}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    e.created_at.strftime("%Y-%m-%d %H:%M"),
+                    e.get_kind_display(),
+                    e.available,
+                    e.pending,
+                    e.source,
+                    e.reason,
+                )
+                for e in history(account.pk)[:RECENT_ENTRIES]
+            ),
+        )
+        full = reverse("admin:loyalty_pointsentry_changelist") + f"?customer__id__exact={account.pk}"
+        return format_html(
+            '<table id="ledger"><thead><tr><th>when</th><th>what</th><th>available</th><th>pending</th>'
+            '<th>source</th><th>reason</th></tr></thead><tbody>{}</tbody></table><p><a href="{}">Full history</a></p>',
+            rows,
+            full,
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        if request.user.has_perm(LIABILITY):
+            extra_context = {**(extra_context or {}), "liability": points_liability()}
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_adjust": request.user.has_perm(ADJUST)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        adjust = self.admin_site.admin_view(self.adjust_view)
+        return [path("<int:pk>/adjust/", adjust, name="loyalty_account_adjust"), *super().get_urls()]
+
+    def adjust_view(self, request, pk: int):
+        """Add or take points by hand, with a reason, as the signed-in manager."""
+        if not request.user.has_perm(ADJUST):
+            raise PermissionDenied
+        account = get_object_or_404(Account.objects.select_related("customer"), pk=pk)
+        form = AdjustForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                points_adjust(
+                    customer=account.customer,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    staff_id=request.user.pk,
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                messages.success(request, f"{form.cleaned_data['points']:+} points for {account.customer}.")
+                return redirect("admin:loyalty_account_change", pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Adjust the points of {account.customer}",
+            "account": account,
+            "form": form,
+            "opts": self.opts,
+        }
+        return TemplateResponse(
+            request, "admin/loyalty/account/adjust.html", context, status=400 if form.errors else 200
+        )
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(LargeTableAdmin, ReadOnlyAdmin):
+    """The ledger: append-only, so only listed and read."""
+
+    list_display = ["created_at", "customer", "kind", "available", "pending", "source", "reason", "staff", "api_key"]
+    list_filter = ["kind"]
+    list_select_related = ["customer", "staff", "api_key"]
+    raw_id_fields = ["customer"]
+    search_fields = ["=source", "=key"]
+    search_help_text = "An exact source such as order:12 or code:7."
+
+
+@admin.register(RewardCode)
+class RewardCodeAdmin(LargeTableAdmin, ReadOnlyAdmin):
+    list_display = ["code", "reward", "customer", "shop", "status", "points_spent", "expires_at", "consumed_at"]
+    list_filter = ["status", "shop"]
+    list_select_related = ["reward", "customer", "shop"]
+    search_fields = ["=code"]
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(LargeTableAdmin, ReadOnlyAdmin):
+    list_display = ["created_at", "customer", "from_tier", "to_tier", "reason"]
+    list_filter = ["to_tier"]
+    list_select_related = ["customer", "from_tier", "to_tier"]
+
+
+@admin.register(Referral)
+class ReferralAdmin(LargeTableAdmin):
+    list_display = ["created_at", "referrer", "referee", "status", "hold_reason", "rewarded_at"]
+    list_filter = ["status"]
+    list_select_related = ["referrer", "referee"]
+    fields = ["referrer", "referee", "status", "hold_reason", "reviewed_by", "created_at", "rewarded_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

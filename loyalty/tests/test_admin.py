@@ -1,0 +1,139 @@
+"""The programme in the admin, per role: marketers configure it, managers adjust points and
+read the liability, support agents read customers' points. Nothing writes the ledger but
+the services."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
+from customers.tests.factories import CustomerFactory
+from loyalty.models import Account, EntryKind, PointsEntry, Programme, Tier
+from loyalty.services import points_adjust
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def login(client, django_user_model):
+    def as_role(role):
+        user = django_user_model.objects.create_user(role.lower().replace(" ", "_"), is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return user
+
+    return as_role
+
+
+@pytest.fixture
+def account(admin_user):
+    customer = CustomerFactory()
+    points_adjust(customer=customer, points=300, reason="opening balance", staff_id=admin_user.pk)
+    Programme.objects.create(pk=1, starts_at="2026-01-01T00:00Z", point_value="0.01")
+    return Account.objects.get(pk=customer.pk)
+
+
+def adjust_url(account):
+    return reverse("admin:loyalty_account_adjust", args=[account.pk])
+
+
+def test_a_manager_adjusts_points_with_a_reason_under_their_name(client, login, account):
+    manager = login(MANAGER)
+    assert "Adjust points" in client.get(reverse("admin:loyalty_account_change", args=[account.pk])).content.decode()
+
+    response = client.post(adjust_url(account), {"points": "-120", "reason": "duplicate order"})
+
+    assert response.status_code == 302
+    entry = PointsEntry.objects.filter(kind=EntryKind.ADJUST).first()
+    assert (entry.available, entry.reason, entry.staff) == (-120, "duplicate order", manager)
+    assert Account.objects.get(pk=account.pk).balance == 180
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"points": "0", "reason": "x"}, "points", "Must not be zero"),
+        ({"points": "-301", "reason": "x"}, "points", "below zero"),
+        ({"points": "abc", "reason": "x"}, "points", "whole number"),
+        ({"points": "5", "reason": ""}, "reason", "required"),
+    ],
+)
+def test_a_bad_adjustment_names_the_field_and_changes_nothing(client, login, account, data, field, message):
+    login(MANAGER)
+
+    response = client.post(adjust_url(account), data)
+
+    assert response.status_code == 400
+    assert message in " ".join(response.context["form"].errors[field])
+    assert Account.objects.get(pk=account.pk).balance == 300
+    assert PointsEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize("role", [SUPPORT_AGENT, MARKETER])
+def test_only_managers_adjust_and_see_the_liability(client, login, account, role):
+    login(role)
+
+    assert client.post(adjust_url(account), {"points": "5", "reason": "x"}).status_code == 403
+    page = client.get(reverse("admin:loyalty_account_changelist"))
+    assert page.status_code == 200
+    assert "points-liability" not in page.content.decode()
+    assert (
+        "Adjust points" not in client.get(reverse("admin:loyalty_account_change", args=[account.pk])).content.decode()
+    )
+
+
+def test_the_liability_is_outstanding_points_at_their_value(client, login, account, admin_user):
+    negative = CustomerFactory()
+    Account.objects.create(customer=negative, balance=-40)  # reversed after spending: owes nothing
+    login(MANAGER)
+
+    page = client.get(reverse("admin:loyalty_account_changelist"))
+
+    liability = page.context["liability"]
+    assert (liability.available_points, liability.available_value) == (300, 3)
+    assert "points-liability" in page.content.decode()
+
+
+def test_a_marketer_configures_tiers_and_a_support_agent_only_reads_them(client, login):
+    login(MARKETER)
+    response = client.post(
+        reverse("admin:loyalty_tier_add"),
+        {"name": "Gold", "rank": 2, "enter_threshold": "1000", "keep_threshold": "800", "multiplier": "2"},
+    )
+    assert response.status_code == 302 and Tier.objects.filter(name="Gold").exists()
+
+    login(SUPPORT_AGENT)
+    assert client.get(reverse("admin:loyalty_tier_changelist")).status_code == 200
+    assert client.get(reverse("admin:loyalty_tier_add")).status_code == 403
+
+
+def test_a_tier_kept_below_its_threshold_to_enter_only(client, login):
+    login(MARKETER)
+
+    response = client.post(
+        reverse("admin:loyalty_tier_add"),
+        {"name": "Gold", "rank": 2, "enter_threshold": "1000", "keep_threshold": "1200", "multiplier": "2"},
+    )
+
+    assert response.status_code == 200
+    assert "keep_threshold" in response.context["adminform"].form.errors
+    assert not Tier.objects.exists()
+
+
+def test_the_ledger_cannot_be_edited_even_by_a_superuser(admin_client, account):
+    entry = PointsEntry.objects.get()
+
+    assert admin_client.get(reverse("admin:loyalty_pointsentry_change", args=[entry.pk])).status_code == 200
+    assert admin_client.post(reverse("admin:loyalty_pointsentry_change", args=[entry.pk]), {}).status_code == 403
+    assert admin_client.get(reverse("admin:loyalty_pointsentry_add")).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:loyalty_pointsentry_delete", args=[entry.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+
+
+def test_the_programme_list_opens_its_one_settings_row(admin_client, account):
+    response = admin_client.get(reverse("admin:loyalty_programme_changelist"))
+
+    assert response.status_code == 302
+    assert response.url == reverse("admin:loyalty_programme_change", args=[1])
