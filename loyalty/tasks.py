@@ -2,7 +2,9 @@
 
 from celery import shared_task
 
+from customers.services.chunks import NIGHTLY_CHUNK_SIZE, customer_id_ranges
 from loyalty.earning import orders_award, points_mature
+from loyalty.tiers import tiers_evaluate_range
 
 
 @shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
@@ -15,3 +17,19 @@ def award_points_for_customers(customer_ids: list[int]) -> int:
 def mature_points() -> int:
     """Scheduled: pending points whose return window has passed become spendable."""
     return points_mature()
+
+
+@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+def loyalty_nightly_range(first_id: int, last_id: int) -> int:
+    """One range of customers of the nightly pass: their tiers. Safe to run twice."""
+    return tiers_evaluate_range(first_id, last_id)
+
+
+@shared_task
+def loyalty_nightly() -> int:
+    """Nightly (CELERY_BEAT_SCHEDULE): queue the pass over every customer in ranges; returns
+    the number of range tasks."""
+    ranges = customer_id_ranges(NIGHTLY_CHUNK_SIZE)
+    for first_id, last_id in ranges:
+        loyalty_nightly_range.delay(first_id, last_id)
+    return len(ranges)
