@@ -15,13 +15,12 @@ from crm import pipeline
 from crm.api.auth import request_shop
 from crm.api.filters import CustomerFilter
 from crm.api.idempotency import idempotent
+from crm.api.profiles import CustomerProfileSerializer, customer_profiles
 from crm.api.schema import errors, payload
-from customers import selectors
 from customers.models import Customer
 from customers.payloads import BulkOrdersDoc, BulkOrdersIn, CustomerIn, EventIn, OrderIn, PayloadError, RefundIn, decode
 from customers.serializers import (
     BulkResultSerializer,
-    CustomerOutSerializer,
     EventOutSerializer,
     OrderOutSerializer,
     RefundOutSerializer,
@@ -119,16 +118,16 @@ class RefundCreateView(APIView):
 
 
 class CustomerListCreateView(generics.GenericAPIView):
-    serializer_class = CustomerOutSerializer
+    serializer_class = CustomerProfileSerializer
     filterset_class = CustomerFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request key
             return Customer.objects.none()
-        return selectors.customer_profiles_for_shop(shop=request_shop(self.request))
+        return customer_profiles(shop=request_shop(self.request))
 
     @extend_schema(
-        operation_id="customers_list", responses={200: CustomerOutSerializer(many=True), **errors(400, 401, 404)}
+        operation_id="customers_list", responses={200: CustomerProfileSerializer(many=True), **errors(400, 401, 404)}
     )
     def get(self, request):
         """Customers linked to this shop, newest first, with cursor pagination and filters."""
@@ -138,7 +137,7 @@ class CustomerListCreateView(generics.GenericAPIView):
     @extend_schema(
         operation_id="customers_upsert",
         request=payload(CustomerIn),
-        responses={201: CustomerOutSerializer, 200: CustomerOutSerializer, **errors(400, 401, 413)},
+        responses={201: CustomerProfileSerializer, 200: CustomerProfileSerializer, **errors(400, 401, 413)},
         description="Create or update a customer by external_id or email.",
     )
     def post(self, request):
@@ -149,12 +148,12 @@ class CustomerListCreateView(generics.GenericAPIView):
 
 
 class CustomerDetailView(generics.GenericAPIView):
-    serializer_class = CustomerOutSerializer
+    serializer_class = CustomerProfileSerializer
 
-    @extend_schema(operation_id="customers_retrieve", responses={200: CustomerOutSerializer, **errors(401, 404)})
+    @extend_schema(operation_id="customers_retrieve", responses={200: CustomerProfileSerializer, **errors(401, 404)})
     def get(self, request, pk: int):
         """A customer's profile: fields and aggregates. Only customers linked to this shop."""
-        customer = selectors.customer_profiles_for_shop(shop=request_shop(request)).filter(pk=pk).first()
+        customer = customer_profiles(shop=request_shop(request)).filter(pk=pk).first()
         if customer is None:
             return Response({"detail": "No such customer in this shop.", "errors": {}}, status=404)
         return Response(self.get_serializer(customer).data)

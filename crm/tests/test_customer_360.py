@@ -168,3 +168,17 @@ def test_a_search_result_and_a_ticket_link_to_the_page(admin_client, customer, s
     assert url(customer) in results.content.decode()
     ticket_page = admin_client.get(reverse("admin:support_ticket_change", args=[story.pk]))
     assert url(customer) in ticket_page.content.decode()
+
+
+def test_the_header_shows_the_loyalty_tier_and_points(admin_client, customer):
+    from loyalty.models import Account, Tier
+
+    page = admin_client.get(url(customer)).content.decode()
+    assert "no points yet" in page
+
+    gold = Tier.objects.create(name="Gold", rank=2, enter_threshold=1000, keep_threshold=800)
+    Account.objects.create(customer=customer, tier=gold, balance=420, pending=35)
+    page = admin_client.get(url(customer)).content.decode()
+
+    assert "Gold · 420 points (+35 pending)" in page
+    assert reverse("admin:loyalty_account_change", args=[customer.pk]) in page

@@ -75,10 +75,16 @@ class TestCatalogue:
         from customers.models import Shop
 
         Reward.objects.create(name="Old", kind="free_shipping", points_cost=10, is_active=False)
-        Reward.objects.create(name="Later", kind="free_shipping", points_cost=10, valid_from=timezone.now() + timedelta(1))
+        Reward.objects.create(
+            name="Later", kind="free_shipping", points_cost=10, valid_from=timezone.now() + timedelta(1)
+        )
         Reward.objects.create(name="Sold out", kind="free_shipping", points_cost=10, total_limit=0)
         Reward.objects.create(
-            name="Here only", kind="free_product", product_sku="MUG", points_cost=300, shop=Shop.objects.get(slug="main")
+            name="Here only",
+            kind="free_product",
+            product_sku="MUG",
+            points_cost=300,
+            shop=Shop.objects.get(slug="main"),
         )
 
         names = [r["name"] for r in api.get("/api/v1/loyalty/rewards").json()["results"]]
@@ -189,7 +195,9 @@ class TestAdjust:
         return f"/api/v1/customers/{customer.pk}/loyalty/adjust"
 
     def test_a_manager_key_adjusts_with_a_reason_recorded(self, shop, customer):
-        response = role_api(shop, MANAGER).post(self.url(customer), {"points": -50, "reason": "goodwill"}, format="json")
+        response = role_api(shop, MANAGER).post(
+            self.url(customer), {"points": -50, "reason": "goodwill"}, format="json"
+        )
 
         assert response.status_code == 200
         assert response.json()["balance"] == 200
@@ -222,3 +230,18 @@ class TestAdjust:
         assert response.status_code == 400
         assert field in response.json()["errors"]
         assert balance(customer) == 250
+
+
+def test_the_customer_profile_carries_points_and_tier(api, customer, shop):
+    gold = Tier.objects.create(name="Gold", rank=2, enter_threshold=1000, keep_threshold=800)
+    Account.objects.filter(pk=customer.pk).update(tier=gold)
+    newcomer = Customer.objects.create(email="new@example.com", email_normalized="new@example.com")
+    CustomerIdentity.objects.create(shop=shop, customer=newcomer, external_id="c-9")
+
+    assert api.get(f"/api/v1/customers/{customer.pk}").json()["loyalty"] == {
+        "balance": 250,
+        "pending": 0,
+        "tier": "Gold",
+    }
+    listed = {c["id"]: c["loyalty"] for c in api.get("/api/v1/customers").json()["results"]}
+    assert listed[newcomer.pk] == {"balance": 0, "pending": 0, "tier": None}

@@ -1,0 +1,41 @@
+"""The customer profile the API returns: the customers app's fields and figures, with what
+the other apps know of the customer (their loyalty points and tier). Composed here, in the
+crm layer, because the customers app imports no other app."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from customers import selectors
+from customers.models import Customer, Shop
+from customers.serializers import CustomerOutSerializer
+
+
+class LoyaltySummarySerializer(serializers.Serializer):
+    balance = serializers.IntegerField(help_text="Points available to spend")
+    pending = serializers.IntegerField(help_text="Points waiting for their orders' return window")
+    tier = serializers.CharField(allow_null=True)
+
+
+class CustomerProfileSerializer(CustomerOutSerializer):
+    loyalty = serializers.SerializerMethodField()
+
+    class Meta(CustomerOutSerializer.Meta):
+        fields = [*CustomerOutSerializer.Meta.fields, "loyalty"]
+
+    @extend_schema_field(LoyaltySummarySerializer)
+    def get_loyalty(self, customer) -> dict:
+        try:
+            account = customer.loyalty
+        except ObjectDoesNotExist:
+            return {"balance": 0, "pending": 0, "tier": None}
+        return {
+            "balance": account.balance,
+            "pending": account.pending,
+            "tier": account.tier.name if account.tier else None,
+        }
+
+
+def customer_profiles(*, shop: Shop) -> QuerySet[Customer]:
+    return selectors.customer_profiles_for_shop(shop=shop).select_related("loyalty__tier")
