@@ -6,6 +6,7 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self):
-        from crm import audit
+        from crm import audit, wiring
 
         audit.register()
+        wiring.connect()

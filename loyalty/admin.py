@@ -73,7 +73,7 @@ class ProgrammeAdmin(admin.ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ["name", "rank", "enter_threshold", "keep_threshold", "multiplier"]
+    list_display = ["name", "rank", "enter_threshold", "keep_threshold", "multiplier", "priority_support"]
     ordering = ["rank"]
 
 

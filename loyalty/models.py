@@ -97,6 +97,10 @@ class Tier(models.Model):
         max_digits=5, decimal_places=2, default=Decimal(1), help_text="Points earned are multiplied by this."
     )
     benefits = models.TextField(blank=True)
+    priority_support = models.BooleanField(
+        default=False,
+        help_text="Members get the high-value support SLA, and their tickets are escalated when they open.",
+    )
 
     class Meta:
         ordering = ["rank"]

@@ -3,8 +3,8 @@
 A small registry instead of Django's template language: an agent writing a macro can reach
 only these values (no attribute walking into the database), an unknown name is refused
 when the macro is saved, and every value is HTML-escaped. Another app adds a variable with
-``register`` (loyalty will re-register ``tier`` as the loyalty tier and add ``points``), so
-support imports none of them.
+``register`` (``crm.wiring`` re-registers ``tier`` as the loyalty tier and adds ``points``),
+so support imports none of them.
 """
 
 import re
@@ -65,8 +65,10 @@ def _value_tier(ticket: Ticket, cache: dict) -> str:
     return "high value" if customer_is_high_value(ticket.customer) else "standard"
 
 
-# The value tier the SLA policies use; loyalty re-registers "tier" as the loyalty tier.
-register("tier", "the customer's tier: high value (top 10 % predicted CLV) or standard", _value_tier)
+# The value tier the SLA policies use. "tier" says the same until crm.wiring re-registers it
+# as the loyalty tier.
+register("value_tier", "high value (top 10 % predicted CLV, or a priority loyalty tier) or standard", _value_tier)
+register("tier", "the customer's tier", _value_tier)
 register("ticket_id", "the ticket number", lambda t, c: str(t.pk))
 register("subject", "the ticket's subject", lambda t, c: t.subject)
 register(

@@ -6,6 +6,7 @@ is pending on the customer, the clock stops: the due times are cleared and the b
 minutes still left are kept, to start again from the moment the ticket leaves pending.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,8 +40,23 @@ def _calendar(policy: SlaPolicy | None) -> Calendar | None:
     return Calendar.parse(time_zone=hours.time_zone, weekly=hours.weekly, holidays=hours.holidays)
 
 
+# More ways to be high value, added by other apps through the crm layer (a loyalty tier with
+# priority support), so support imports none of them.
+HIGH_VALUE_CHECKS: list[Callable[[Customer], bool]] = []
+
+
+def register_high_value(check: Callable[[Customer], bool]) -> None:
+    if check not in HIGH_VALUE_CHECKS:
+        HIGH_VALUE_CHECKS.append(check)
+
+
 def customer_is_high_value(customer: Customer) -> bool:
-    """In the top 10 % by predicted CLV, against the current model's stored percentiles."""
+    """In the top 10 % by predicted CLV (against the current model's stored percentiles), or
+    high value by a registered check."""
+    return _clv_top_decile(customer) or any(check(customer) for check in HIGH_VALUE_CHECKS)
+
+
+def _clv_top_decile(customer: Customer) -> bool:
     model = ClvModel.current()
     predicted = getattr(getattr(customer, "metrics", None), "clv_predicted", None)
     if model is None or not model.clv_percentiles or predicted is None:

@@ -65,7 +65,7 @@ def test_a_macro_fills_in_the_customer_and_last_order_sets_status_and_adds_tags(
     assert ticket.first_responded_at == NOW + timedelta(minutes=5)
 
 
-def test_the_tier_variable_says_whether_the_customer_is_high_value(agent):
+def test_the_value_tier_variable_says_whether_the_customer_is_high_value(agent):
     ClvModel.objects.create(
         status=ClvModel.Status.FITTED,
         observation_end=NOW.date(),
@@ -74,7 +74,7 @@ def test_the_tier_variable_says_whether_the_customer_is_high_value(agent):
     )
     rich, modest = CustomerFactory(), CustomerFactory()
     CustomerMetrics.objects.create(customer=rich, clv_predicted=950, computed_at=NOW, stage_since=NOW)
-    macro = Macro.objects.create(name="Tier", body="{{ tier }}", public=False)
+    macro = Macro.objects.create(name="Tier", body="{{ value_tier }}", public=False)
     assert macro_apply(ticket=open_ticket(rich), macro=macro, user=agent).body == "high value"
     assert macro_apply(ticket=open_ticket(modest), macro=macro, user=agent).body == "standard"
 

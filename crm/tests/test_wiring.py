@@ -1,0 +1,55 @@
+"""Loyalty lent to support through the crm layer: the tier and points in macros, and a tier
+with priority support getting the high-value SLA."""
+
+import pytest
+
+from customers.tests.factories import CustomerFactory
+from loyalty.models import Account, Tier
+from support.models import Macro, SlaPolicy
+from support.services import TicketData, macro_apply, ticket_open
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def gold():
+    return Tier.objects.create(name="Gold", rank=2, enter_threshold=1000, keep_threshold=800, priority_support=True)
+
+
+def test_macros_show_the_loyalty_tier_and_points(admin_user, gold):
+    member, newcomer = CustomerFactory(), CustomerFactory()
+    Account.objects.create(customer=member, tier=gold, balance=1234)
+    macro = Macro.objects.create(name="Points", body="{{ tier }}: {{ points }} points", public=False)
+
+    bodies = [
+        macro_apply(
+            ticket=ticket_open(customer=c, data=TicketData(subject="Hi", body="Hi"))[0], macro=macro, user=admin_user
+        ).body
+        for c in (member, newcomer)
+    ]
+
+    assert bodies == ["Gold: 1,234 points", "no tier yet: 0 points"]
+
+
+def test_a_priority_tier_gets_the_high_value_sla_and_is_escalated(gold):
+    standard = SlaPolicy.objects.create(
+        name="Normal", priority="normal", first_response_minutes=240, resolution_minutes=2880
+    )
+    vip = SlaPolicy.objects.create(
+        name="Normal, high value",
+        priority="normal",
+        value_band="high",
+        first_response_minutes=30,
+        resolution_minutes=480,
+    )
+    member, other = CustomerFactory(), CustomerFactory()
+    Account.objects.create(customer=member, tier=gold)
+    Account.objects.create(
+        customer=other, tier=Tier.objects.create(name="Silver", rank=1, enter_threshold=1, keep_threshold=1)
+    )
+
+    member_ticket, _ = ticket_open(customer=member, data=TicketData(subject="Hi", body="Hi"))
+    other_ticket, _ = ticket_open(customer=other, data=TicketData(subject="Hi", body="Hi"))
+
+    assert (member_ticket.sla_policy, other_ticket.sla_policy) == (vip, standard)
+    assert member_ticket.escalated_at is not None and other_ticket.escalated_at is None
