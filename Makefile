@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_CUSTOMERS ?= 3000
 
-.PHONY: demo test lint bench bench-lifecycle bench-segments bench-support worker beat serve migrate
+.PHONY: demo test lint bench bench-lifecycle bench-segments bench-support bench-loyalty worker beat serve migrate
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
@@ -47,6 +47,10 @@ bench-segments: $(VENV)/.installed
 # Its own database (BENCH_SUPPORT_DATABASE_URL, default crm_bench_support), seeded by the script.
 bench-support: $(VENV)/.installed
 	$(PY) bench/support.py
+
+# Its own database (BENCH_LOYALTY_DATABASE_URL, default crm_bench_loyalty), seeded by the script.
+bench-loyalty: $(VENV)/.installed
+	$(PY) bench/loyalty.py
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A config worker --loglevel=INFO

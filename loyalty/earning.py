@@ -21,7 +21,21 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db import transaction
-from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q, Sum
+from django.db.models import (
+    CharField,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from customers.models import Order
@@ -150,8 +164,19 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None) -> int
                             _earn(order, order is first_paid, rules, streams, multipliers.get, tiers.get(cid), delay)
                         )
             written += len(entries_post(entries))
-            written += _mature_locked(chunk, now)
+            if _maybe_due(streams, entries, now):
+                written += _mature_locked(chunk, now)
     return written
+
+
+def _maybe_due(streams, entries: list[Entry], now: datetime) -> bool:
+    """Whether any of these order points may be due to mature (if not, skip the re-read):
+    the usual case for new orders, still inside their return window."""
+    return any(e.matures_at is not None and e.matures_at <= now for e in entries) or any(
+        not s.matured and s.matures_at is not None and s.matures_at <= now
+        for by_rule in streams.values()
+        for s in by_rule.values()
+    )
 
 
 def _earn(order, is_first, rules, streams, multiplier, tier_id, delay) -> list[Entry]:
@@ -231,14 +256,21 @@ def _mature_locked(customer_ids: list[int], now: datetime) -> int:
 def points_mature(*, now: datetime | None = None, lookback: timedelta = MATURE_LOOKBACK) -> int:
     """Scheduled: every customer's pending points whose date has come become available."""
     now = now or timezone.now()
-    matured = PointsEntry.objects.filter(
-        kind=EntryKind.MATURE, order_id=OuterRef("order_id"), rule_id=OuterRef("rule_id")
+    # A stream's maturation is found by its key (the unique index), whatever the statistics.
+    mature_key = Concat(
+        Value("order:"),
+        Cast(OuterRef("order_id"), CharField()),
+        Value(":rule:"),
+        Cast(OuterRef("rule_id"), CharField()),
+        Value(":mature"),
+        output_field=CharField(),
     )
     customers = (
         PointsEntry.objects.filter(
             kind=EntryKind.EARN, order__isnull=False, matures_at__lte=now, matures_at__gt=now - lookback
         )
-        .filter(~Exists(matured))
+        .filter(~Exists(PointsEntry.objects.filter(key=mature_key)))
+        .order_by()
         .values_list("customer_id", flat=True)
         .distinct()
     )

@@ -254,8 +254,12 @@ class PointsEntry(models.Model):
     # What the points came from: "order:12", "review:5", "birthday:2026", "event:9",
     # "referral:3", "code:7", "adjust:…".
     source = models.CharField(max_length=60)
-    rule = models.ForeignKey(EarningRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Both looked up through the (order, rule) index below; an index on the rule alone (a
+    # handful of values) misleads the planner into scanning a rule's every entry.
+    rule = models.ForeignKey(
+        EarningRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     # An order earn's net amount (base currency): a partial refund reverses points in proportion.
     basis = models.DecimalField(**MONEY, null=True, blank=True)
     # A pending earn's date to become available.
