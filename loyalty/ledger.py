@@ -68,23 +68,32 @@ class Entry:
     api_key_id: int | None = None
 
 
-def accounts_lock(customer_ids: Iterable[int]) -> list[int]:
-    """Create the accounts that are missing and lock all of them until the transaction ends."""
+def accounts_ensure(customer_ids: Iterable[int]) -> list[int]:
+    """Create the accounts that are missing; returns the ids, sorted."""
     ids = sorted(set(customer_ids))
     if not ids:
         return []
-    if connection.vendor != "postgresql":  # one writer at a time: nothing to lock
+    if connection.vendor != "postgresql":
         for chunk in chunked(ids, 5000):
             Account.objects.bulk_create([Account(customer_id=i) for i in chunk], ignore_conflicts=True)
         return ids
-    # One array parameter each: an IN list of thousands of placeholders costs more to send
-    # than the statement takes to run.
+    # One array parameter: an IN list of thousands of placeholders, or thousands of model
+    # instances, cost more than the statement takes to run.
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO loyalty_account (customer_id, balance, pending, tier_qualifying, updated_at) "
             "SELECT id, 0, 0, 0, now() FROM unnest(%s::bigint[]) AS id ON CONFLICT (customer_id) DO NOTHING",
             [ids],
         )
+    return ids
+
+
+def accounts_lock(customer_ids: Iterable[int]) -> list[int]:
+    """Create the accounts that are missing and lock all of them until the transaction ends."""
+    ids = accounts_ensure(customer_ids)
+    if not ids or connection.vendor != "postgresql":  # SQLite: one writer at a time, nothing to lock
+        return ids
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT customer_id FROM loyalty_account WHERE customer_id = ANY(%s) ORDER BY customer_id FOR UPDATE",
             [ids],

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from customers.services.column_reader import Field, micros, read_columns
 from customers.services.column_writer import Column, update_columns
+from loyalty.ledger import accounts_ensure
 from loyalty.models import Account, Programme, Tier, TierBasis, TierChange, TierTerm
 from loyalty.programme import programme_get
 
@@ -117,9 +118,7 @@ def tiers_evaluate_range(first_id: int, last_id: int, *, now: datetime | None = 
         [first_id, last_id, *params],
     )
     with transaction.atomic():
-        earners = figures["customer_id"][figures["figure"] > 0]
-        if earners.size:
-            Account.objects.bulk_create([Account(customer_id=int(i)) for i in earners], ignore_conflicts=True)
+        accounts_ensure(figures["customer_id"][figures["figure"] > 0].tolist())
         accounts = read_columns(
             [
                 Field("customer_id", "customer_id"),
