@@ -155,6 +155,8 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None) -> int
         return 0
     now = now or timezone.now()
     rules = {r.id: r for r in EarningRule.objects.filter(kind__in=[RuleKind.SPEND, RuleKind.FIRST_ORDER])}
+    if not rules:  # no order rules, so no order points to award or give back (rules are protected)
+        return 0
     multipliers = Multipliers.load()
     delay = timedelta(days=programme.pending_days)
     written = 0

@@ -174,6 +174,13 @@ def test_rounding_rules(rounding, expected):
     assert rule_points(rule, amount=Decimal("8.40")) == expected  # 12.6 points
 
 
+def test_without_order_rules_the_pipeline_writes_nothing(programme, post_order):
+    EarningRule.objects.all().delete()
+    post_order(total="100.00")
+
+    assert not PointsEntry.objects.exists() and not Account.objects.exists()
+
+
 def test_an_inactive_programme_awards_nothing(programme, post_order):
     programme.is_active = False
     programme.save()
