@@ -71,6 +71,36 @@ def other_api(db):
     return client
 
 
+@pytest.fixture
+def login(client, django_user_model):
+    """``login(role)``: the test client signed in as a new staff user in that role's group."""
+    from django.contrib.auth.models import Group
+
+    def as_role(role):
+        user = django_user_model.objects.create_user(role.lower().replace(" ", "_"), is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return user
+
+    return as_role
+
+
+@pytest.fixture
+def role_api(db):
+    """``role_api(shop, role)``: an API client with a new key of that shop, given that role."""
+    from django.contrib.auth.models import Group
+
+    from customers.services.api_keys import api_key_create
+
+    def client_for(shop, role) -> APIClient:
+        issued = api_key_create(shop=shop, name=role, role=Group.objects.get(name=role))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.key}")
+        return client
+
+    return client_for
+
+
 @pytest.fixture(autouse=True)
 def celery_eager(request):
     """Tasks run in-process in every test except the real-worker ones (marked ``redis``),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import (
     BooleanField,
     CharField,
@@ -41,7 +41,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from customers.models import Order
-from customers.services.chunks import chunked
+from customers.services.chunks import chunked, id_list_condition
 from loyalty.ledger import Entry, accounts_lock, entries_post
 from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, RuleKind
 from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points
@@ -86,11 +86,8 @@ class Stream:
 def among(customer_ids: list[int]) -> RawSQL:
     """``customer_id`` among these: one array parameter on PostgreSQL, where an IN list of
     thousands of placeholders costs more to send than the query takes to run."""
-    if connection.vendor == "postgresql":
-        return RawSQL("customer_id = ANY(%s::bigint[])", [list(customer_ids)], output_field=BooleanField())
-    return RawSQL(
-        f"customer_id IN ({', '.join(['%s'] * len(customer_ids))})", list(customer_ids), output_field=BooleanField()
-    )
+    condition, params = id_list_condition(customer_ids)
+    return RawSQL(condition.format(col="customer_id"), params, output_field=BooleanField())
 
 
 def stream_key(order_id: int, rule_id: int, suffix: str | int) -> str:

@@ -16,6 +16,12 @@ from django.db.models import Q
 from customers.models import MONEY, ApiKey, Customer, Order, Shop
 
 
+def validity_errors(valid_from, valid_until) -> dict[str, str]:
+    if valid_from and valid_until and valid_until <= valid_from:
+        return {"valid_until": "The end of validity must come after its start."}
+    return {}
+
+
 class Rounding(models.TextChoices):
     DOWN = "down", "round down"
     NEAREST = "nearest", "round to nearest (halves up)"
@@ -177,8 +183,7 @@ class EarningRule(models.Model):
             errors["points"] = "A bonus rule needs its points."
         if self.kind == RuleKind.EVENT and not self.event_type.strip():
             errors["event_type"] = "A custom event rule needs the event type."
-        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
-            errors["valid_until"] = "The end of validity must come after its start."
+        errors.update(validity_errors(self.valid_from, self.valid_until))
         if errors:
             raise ValidationError(errors)
 
@@ -394,8 +399,7 @@ class Reward(models.Model):
             errors["value"] = "A percentage cannot exceed 100."
         if self.kind == RewardKind.FREE_PRODUCT and not self.product_sku.strip():
             errors["product_sku"] = "A free product reward needs the product's sku."
-        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
-            errors["valid_until"] = "The end of validity must come after its start."
+        errors.update(validity_errors(self.valid_from, self.valid_until))
         if errors:
             raise ValidationError(errors)
 

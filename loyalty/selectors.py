@@ -41,10 +41,6 @@ def history(customer_id: int) -> QuerySet[PointsEntry]:
     return PointsEntry.objects.filter(customer_id=customer_id).order_by("-id")
 
 
-def tier_basis() -> str:
-    return programme_get().tier_basis
-
-
 @dataclass(frozen=True)
 class Liability:
     """What the programme owes: points customers can spend, and pending ones, at their value."""

@@ -11,21 +11,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.models import ApiKey, Customer, Shop
-from customers.services.errors import DomainError, NotFound
+from customers.services.errors import Conflict, DomainError, Gone, NotFound
 from loyalty.ledger import Entry, accounts_lock, entries_post
 from loyalty.models import Account, EntryKind, Reward, RewardCode
 
 MAX_ADJUST = 1_000_000
 # Letters and digits that cannot be misread for one another (no 0/O, 1/I/L).
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-
-
-class Conflict(DomainError):
-    status_code = 409
-
-
-class Gone(DomainError):
-    status_code = 410
 
 
 def new_code() -> str:

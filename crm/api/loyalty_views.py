@@ -16,6 +16,7 @@ from customers.payloads import decode
 from loyalty import selectors
 from loyalty.models import Reward
 from loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn
+from loyalty.programme import programme_get
 from loyalty.serializers import (
     AccountOutSerializer,
     CodeOutSerializer,
@@ -52,7 +53,7 @@ class CustomerLoyaltyView(APIView):
             "tier_since": account.tier_since,
             "referral_code": account.referral_code,
             "progress": {
-                "basis": selectors.tier_basis(),
+                "basis": programme_get().tier_basis,
                 "qualifying": progress.qualifying,
                 "next_tier": progress.next_tier,
                 "needed": progress.needed,

@@ -4,13 +4,10 @@ and manual adjustments. Bad input gets a 4xx naming the field, and nothing chang
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from crm.roles import MANAGER, SUPPORT_AGENT
 from customers.models import Customer, CustomerIdentity
-from customers.services.api_keys import api_key_create
 from loyalty.models import Account, EntryKind, PointsEntry, Reward, RewardCode, Tier
 from loyalty.services import points_adjust
 
@@ -35,13 +32,6 @@ def balance(customer) -> int:
 
 def redeem(api, customer, reward_id):
     return api.post(f"/api/v1/customers/{customer.pk}/loyalty/redeem", {"reward_id": reward_id}, format="json")
-
-
-def role_api(shop, role) -> APIClient:
-    issued = api_key_create(shop=shop, name=role, role=Group.objects.get(name=role))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.key}")
-    return client
 
 
 class TestProfile:
@@ -194,7 +184,7 @@ class TestAdjust:
     def url(self, customer):
         return f"/api/v1/customers/{customer.pk}/loyalty/adjust"
 
-    def test_a_manager_key_adjusts_with_a_reason_recorded(self, shop, customer):
+    def test_a_manager_key_adjusts_with_a_reason_recorded(self, shop, customer, role_api):
         response = role_api(shop, MANAGER).post(
             self.url(customer), {"points": -50, "reason": "goodwill"}, format="json"
         )
@@ -205,7 +195,7 @@ class TestAdjust:
         assert (entry.available, entry.reason, entry.api_key.role.name) == (-50, "goodwill", MANAGER)
 
     @pytest.mark.parametrize("role", [None, SUPPORT_AGENT])
-    def test_integration_and_agent_keys_are_refused(self, shop, api, customer, role):
+    def test_integration_and_agent_keys_are_refused(self, shop, api, customer, role, role_api):
         client = api if role is None else role_api(shop, role)
 
         response = client.post(self.url(customer), {"points": 10, "reason": "x"}, format="json")
@@ -224,7 +214,7 @@ class TestAdjust:
             ({"points": 10}, "reason"),
         ],
     )
-    def test_bad_adjustments_are_400_naming_the_field(self, shop, customer, body, field):
+    def test_bad_adjustments_are_400_naming_the_field(self, shop, customer, body, field, role_api):
         response = role_api(shop, MANAGER).post(self.url(customer), body, format="json")
 
         assert response.status_code == 400

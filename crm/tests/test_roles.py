@@ -4,26 +4,13 @@ admin and through an API key given the role. One test per role and permission bo
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from campaigns.models import Segment
 from crm.roles import MANAGER, MARKETER, ROLES, SUPPORT_AGENT
-from customers.services.api_keys import api_key_create
 from customers.tests.factories import CustomerFactory
 from support.services import TicketData, ticket_open, ticket_reply
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def login(client, django_user_model):
-    def as_role(role):
-        user = django_user_model.objects.create_user(role.lower().replace(" ", "_"), is_staff=True)
-        user.groups.add(Group.objects.get(name=role))
-        client.force_login(user)
-        return user
-
-    return as_role
 
 
 @pytest.fixture
@@ -102,17 +89,10 @@ def test_staff_with_no_role_see_nothing(client, django_user_model, ticket):
 # The API: a key given a role may make only that role's calls, on its shop.
 
 
-def role_api(shop, role) -> APIClient:
-    issued = api_key_create(shop=shop, name=role, role=Group.objects.get(name=role))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.key}")
-    return client
-
-
 TICKET = {"customer": {"email": "ada@example.com"}, "subject": "Hi", "message": "Hello"}
 
 
-def test_a_support_agent_key_opens_tickets_but_pushes_no_orders(shop, order_payload):
+def test_a_support_agent_key_opens_tickets_but_pushes_no_orders(shop, order_payload, role_api):
     api = role_api(shop, SUPPORT_AGENT)
     assert api.post("/api/v1/tickets", TICKET, format="json").status_code == 201
     assert api.get("/api/v1/segments").status_code == 200
@@ -124,7 +104,7 @@ def test_a_support_agent_key_opens_tickets_but_pushes_no_orders(shop, order_payl
     assert not Order.objects.exists()
 
 
-def test_a_marketer_key_reads_segments_and_customers_but_opens_no_tickets(shop):
+def test_a_marketer_key_reads_segments_and_customers_but_opens_no_tickets(shop, role_api):
     api = role_api(shop, MARKETER)
     assert api.get("/api/v1/segments").status_code == 200
     assert api.get("/api/v1/customers").status_code == 200
@@ -132,7 +112,7 @@ def test_a_marketer_key_reads_segments_and_customers_but_opens_no_tickets(shop):
     assert refused.status_code == 403 and "support.add_ticket" in refused.json()["detail"]
 
 
-def test_a_manager_key_and_a_key_without_role_may_do_every_call(shop, api, order_payload):
+def test_a_manager_key_and_a_key_without_role_may_do_every_call(shop, api, order_payload, role_api):
     manager = role_api(shop, MANAGER)
     assert manager.post("/api/v1/orders", order_payload, format="json").status_code == 201
     assert manager.post("/api/v1/tickets", TICKET, format="json").status_code == 201

@@ -15,3 +15,9 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
+
+
+class Gone(DomainError):
+    """Was there, but no longer usable (an expired code)."""
+
+    status_code = 410

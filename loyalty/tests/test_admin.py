@@ -3,7 +3,6 @@ read the liability, support agents read customers' points. Nothing writes the le
 the services."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
@@ -12,17 +11,6 @@ from loyalty.models import Account, EntryKind, PointsEntry, Programme, Tier
 from loyalty.services import points_adjust
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def login(client, django_user_model):
-    def as_role(role):
-        user = django_user_model.objects.create_user(role.lower().replace(" ", "_"), is_staff=True)
-        user.groups.add(Group.objects.get(name=role))
-        client.force_login(user)
-        return user
-
-    return as_role
 
 
 @pytest.fixture
