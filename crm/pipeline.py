@@ -20,6 +20,7 @@ from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
 from customers.services.refunds import RefundData, refund_create
 from customers.tasks import recompute_customers
+from loyalty.bonuses import event_received
 from loyalty.tasks import award_points_for_customers
 from support.feedback import NpsData, nps_record
 from support.models import NpsResponse, Review, Ticket
@@ -87,8 +88,12 @@ def nps_receive(*, shop: Shop, customer: CustomerData, data: NpsData) -> tuple[N
 
 
 def event_receive(*, shop: Shop, data: EventData) -> tuple[Event, bool]:
-    """An event can move its customer into a segment (e.g. cart_abandoned in the last day)."""
-    event, created = event_record(shop=shop, data=data)
+    """An event can earn points (a custom event rule for its type) and move its customer into
+    a segment (e.g. cart_abandoned in the last day)."""
+    with transaction.atomic():
+        event, created = event_record(shop=shop, data=data)
+        if created:
+            event_received(event)
     if created:
         customer_id = event.customer_id
         transaction.on_commit(lambda: after_response(lambda: refresh_segments_for_customers.delay([customer_id])))

@@ -1,11 +1,13 @@
 """What one app lends another, connected here in the composition layer so the apps keep
-importing only ``customers``: the loyalty tier and points in support's macros, and a tier
-with priority support counting as high value for support's SLA policies."""
+importing only ``customers``: the loyalty tier and points in support's macros, a tier with
+priority support counting as high value for support's SLA policies, and a published review
+earning loyalty's review bonus."""
 
 from customers.models import Customer
+from loyalty.bonuses import reviews_published
 from loyalty.models import Account
 from support import macros
-from support.services import register_high_value
+from support.services import register_high_value, register_review_published
 
 
 def _account(ticket, cache: dict) -> Account | None:
@@ -32,3 +34,4 @@ def connect() -> None:
     macros.register("tier", "the customer's loyalty tier ('no tier yet' before they reach one)", _tier_name)
     macros.register("points", "the customer's points balance, available to spend", _points)
     register_high_value(has_priority_support)
+    register_review_published(reviews_published)

@@ -101,13 +101,14 @@ def accounts_lock(customer_ids: Iterable[int]) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def entries_post(entries: Sequence[Entry]) -> list[Entry]:
+def entries_post(entries: Sequence[Entry], *, at: datetime | None = None) -> list[Entry]:
     """Insert the entries not there yet (by key) and move their accounts; returns those inserted.
+    ``at`` is their time (now, unless a test or a seed needs the past).
 
     Call inside a transaction, after ``accounts_lock`` for every customer among them."""
     if not entries:
         return []
-    now = timezone.now()
+    now = at or timezone.now()
     by_key = {e.key: e for e in entries}
     if len(by_key) != len(entries):
         raise ValueError("Two entries share a key.")

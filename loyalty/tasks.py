@@ -4,7 +4,7 @@ from celery import shared_task
 
 from customers.services.chunks import NIGHTLY_CHUNK_SIZE, customer_id_ranges
 from loyalty.earning import orders_award, points_mature
-from loyalty.tiers import tiers_evaluate_range
+from loyalty.nightly import loyalty_nightly_pass
 
 
 @shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
@@ -20,9 +20,10 @@ def mature_points() -> int:
 
 
 @shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
-def loyalty_nightly_range(first_id: int, last_id: int) -> int:
-    """One range of customers of the nightly pass: their tiers. Safe to run twice."""
-    return tiers_evaluate_range(first_id, last_id)
+def loyalty_nightly_range(first_id: int, last_id: int) -> dict:
+    """One range of customers of the nightly pass. Safe to run twice (each step is keyed or
+    conditional). Returns what each step did."""
+    return loyalty_nightly_pass(first_id, last_id)
 
 
 @shared_task

@@ -32,6 +32,7 @@ from support.services import (
     TicketData,
     macro_apply,
     review_respond,
+    reviews_set_status,
     ticket_merge,
     ticket_open,
     ticket_reply,
@@ -312,11 +313,11 @@ class ReviewAdmin(LargeTableAdmin):
 
     @admin.action(description="Publish")
     def publish(self, request, queryset):
-        self.message_user(request, f"{queryset.update(status=Review.Status.PUBLISHED)} published.")
+        self.message_user(request, f"{reviews_set_status(queryset, Review.Status.PUBLISHED)} published.")
 
     @admin.action(description="Reject")
     def reject(self, request, queryset):
-        self.message_user(request, f"{queryset.update(status=Review.Status.REJECTED)} rejected.")
+        self.message_user(request, f"{reviews_set_status(queryset, Review.Status.REJECTED)} rejected.")
 
 
 @admin.register(ReviewModeration)

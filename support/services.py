@@ -50,6 +50,32 @@ def register_high_value(check: Callable[[Customer], bool]) -> None:
         HIGH_VALUE_CHECKS.append(check)
 
 
+# Told of reviews as they are published (loyalty's review bonus, through the crm layer).
+REVIEW_PUBLISHED_HANDLERS: list[Callable[[list[Review]], object]] = []
+
+
+def register_review_published(handler: Callable[[list[Review]], object]) -> None:
+    if handler not in REVIEW_PUBLISHED_HANDLERS:
+        REVIEW_PUBLISHED_HANDLERS.append(handler)
+
+
+def _published(reviews: list[Review]) -> None:
+    if reviews:
+        for handler in REVIEW_PUBLISHED_HANDLERS:
+            handler(reviews)
+
+
+def reviews_set_status(reviews, status: str) -> int:
+    """Publish or reject reviews (the moderation queue); those newly published are announced
+    to the registered handlers in the same transaction. Returns the reviews changed."""
+    with transaction.atomic():
+        changing = list(reviews.exclude(status=status).select_for_update())
+        Review.objects.filter(pk__in=[r.pk for r in changing]).update(status=status)
+        if status == Review.Status.PUBLISHED:
+            _published(changing)
+        return len(changing)
+
+
 def customer_is_high_value(customer: Customer) -> bool:
     """In the top 10 % by predicted CLV (against the current model's stored percentiles), or
     high value by a registered check."""
@@ -379,6 +405,8 @@ def review_submit(
             created_at=now,
         )
         _signal_from_rating(review, now)
+        if review.status == Review.Status.PUBLISHED:
+            _published([review])
         if review.rating <= 2:
             follow_up = TicketData(
                 subject=f"Follow up: {review.rating}★ review of {product.name}",
