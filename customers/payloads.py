@@ -18,6 +18,7 @@ import msgspec
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
+from customers.services.addresses import address_key
 from customers.services.customers import CustomerData
 from customers.services.errors import DomainError
 from customers.services.events import EventData
@@ -133,6 +134,21 @@ class LineIn(msgspec.Struct, kw_only=True):
         )
 
 
+class AddressIn(msgspec.Struct, kw_only=True):
+    """Where an order ships. Only a fingerprint of it is stored (``Order.shipping_address_key``)."""
+
+    line1: Text(255)
+    line2: Text(255) = ""
+    city: Text(100) = ""
+    postal_code: Text(20) = ""
+    country: Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z]{2})?$", description="ISO 3166-1 alpha-2")] = ""
+
+    def __post_init__(self):
+        _check_text(self)
+        if not self.line1.strip():
+            _fail("line1", "This field may not be blank.")
+
+
 class OrderIn(msgspec.Struct, kw_only=True):
     external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
     placed_at: AwareDateTime
@@ -149,6 +165,7 @@ class OrderIn(msgspec.Struct, kw_only=True):
     utm_source: Text(100) = ""
     utm_medium: Text(100) = ""
     utm_campaign: Text(100) = ""
+    shipping_address: AddressIn | None = None
     lines: Annotated[list[LineIn], msgspec.Meta(max_length=500)] = []
 
     def __post_init__(self):
@@ -158,8 +175,11 @@ class OrderIn(msgspec.Struct, kw_only=True):
         self.currency = self.currency.upper()
 
     def to_data(self) -> OrderData:
-        fields = {name: getattr(self, name) for name in self.__struct_fields__}
+        fields = {name: getattr(self, name) for name in self.__struct_fields__ if name != "shipping_address"}
         fields.update(customer=self.customer.to_data(), lines=tuple(line.to_data() for line in self.lines))
+        if self.shipping_address is not None:
+            a = self.shipping_address
+            fields["shipping_address_key"] = address_key(a.line1, a.line2, a.city, a.postal_code, a.country)
         return OrderData(**fields)
 
 
@@ -220,6 +240,10 @@ class EventIn(msgspec.Struct, kw_only=True):
 _MISSING = re.compile(r"^Object missing required field `(.+)`$")
 
 
+# Not msgspec's own messages, which may hold a "|" too ("Expected `object | null`").
+_OWN_FAILURE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)\|(.*)$", re.DOTALL)
+
+
 def errors_of(exc: msgspec.ValidationError) -> dict[str, list[str]]:
     """msgspec's one-line error as ``{"field.path": [message]}``."""
     message, sep, path = str(exc).rpartition(" - at `")
@@ -229,8 +253,8 @@ def errors_of(exc: msgspec.ValidationError) -> dict[str, list[str]]:
     field = path[2:] if path.startswith("$.") else path[1:]
     if match := _MISSING.match(message):
         field, message = (f"{field}.{match[1]}" if field else match[1]), "This field is required."
-    elif "|" in message:
-        name, message = message.split("|", 1)
+    elif match := _OWN_FAILURE.match(message):  # raised by _fail: "name|message"
+        name, message = match[1], match[2]
         field = f"{field}.{name}" if field else name
     return {field or "non_field_errors": [message]}
 

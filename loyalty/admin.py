@@ -26,6 +26,7 @@ from loyalty.models import (
     Tier,
     TierChange,
 )
+from loyalty.referrals import referrals_review, referrals_settle
 from loyalty.selectors import history, points_liability
 from loyalty.services import points_adjust
 
@@ -54,7 +55,8 @@ class ProgrammeAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "is_active", "starts_at", "pending_days", "point_value"]}),
         ("Tiers", {"fields": ["tier_basis", "tier_term", "tier_grace_days"]}),
-        # Expiry and referral settings join here when the passes that apply them are built.
+        ("Expiry", {"fields": ["expiry_mode", "expiry_months", "expiry_warning_days", "refund_expired_codes"]}),
+        ("Referrals", {"fields": ["referral_weekly_cap"]}),
     ]
 
     def has_add_permission(self, request):
@@ -231,11 +233,30 @@ class ReferralAdmin(LargeTableAdmin):
     list_display = ["created_at", "referrer", "referee", "status", "hold_reason", "rewarded_at"]
     list_filter = ["status"]
     list_select_related = ["referrer", "referee"]
+    """The review queue: referrals held by a guard wait here (filter "held for review") for a
+    marketer to approve (paid at the next settlement, within the hour) or reject."""
+
     fields = ["referrer", "referee", "status", "hold_reason", "reviewed_by", "created_at", "rewarded_at"]
     readonly_fields = fields
+    actions = ["approve", "reject"]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.action(description="Approve (pay when the first order has cleared)", permissions=["change"])
+    def approve(self, request, queryset):
+        decided = referrals_review(
+            referral_ids=list(queryset.values_list("pk", flat=True)), approve=True, user=request.user
+        )
+        paid = referrals_settle()
+        self.message_user(request, f"{decided} approved; {paid} paid now, the rest when their first order clears.")
+
+    @admin.action(description="Reject", permissions=["change"])
+    def reject(self, request, queryset):
+        decided = referrals_review(
+            referral_ids=list(queryset.values_list("pk", flat=True)), approve=False, user=request.user
+        )
+        self.message_user(request, f"{decided} rejected.")

@@ -1,5 +1,6 @@
 """What shops send about loyalty: a redemption, a code consumed at checkout, a manual
-adjustment (msgspec structs, like ``customers.payloads``; errors name the field)."""
+adjustment, the referral code a new customer came with (msgspec structs, like
+``customers.payloads``; errors name the field)."""
 
 from typing import Annotated
 
@@ -33,3 +34,13 @@ class AdjustIn(msgspec.Struct, kw_only=True):
         self.reason = self.reason.strip()
         if not self.reason:
             _fail("reason", "This field may not be blank.")
+
+
+class ReferralIn(msgspec.Struct, kw_only=True):
+    referral_code: Annotated[str, msgspec.Meta(max_length=16, description="The referrer's referral code")]
+
+    def __post_init__(self):
+        _check_text(self)
+        self.referral_code = self.referral_code.strip().upper()
+        if not self.referral_code:
+            _fail("referral_code", "This field may not be blank.")

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from loyalty.models import PointsEntry, Reward, RewardCode, Tier
+from loyalty.models import PointsEntry, Referral, Reward, RewardCode, Tier
 
 
 class TierOutSerializer(serializers.ModelSerializer):
@@ -31,7 +31,7 @@ class LoyaltyOutSerializer(serializers.Serializer):
     pending = serializers.IntegerField(help_text="Points waiting for their orders' return window")
     tier = TierOutSerializer(allow_null=True)
     tier_since = serializers.DateTimeField(allow_null=True)
-    referral_code = serializers.CharField(allow_null=True)
+    referral_code = serializers.CharField(help_text="The code this customer shares to refer friends.")
     progress = ProgressOutSerializer()
     history = EntryOutSerializer(many=True)
 
@@ -74,3 +74,9 @@ class AccountOutSerializer(serializers.Serializer):
     customer_id = serializers.IntegerField()
     balance = serializers.IntegerField()
     pending = serializers.IntegerField()
+
+
+class ReferralOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Referral
+        fields = ["referee_id", "status", "created_at", "rewarded_at"]

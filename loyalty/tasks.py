@@ -5,6 +5,7 @@ from celery import shared_task
 from customers.services.chunks import NIGHTLY_CHUNK_SIZE, customer_id_ranges
 from loyalty.earning import orders_award, points_mature
 from loyalty.nightly import loyalty_nightly_pass
+from loyalty.referrals import referrals_settle
 
 
 @shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
@@ -17,6 +18,13 @@ def award_points_for_customers(customer_ids: list[int]) -> int:
 def mature_points() -> int:
     """Scheduled: pending points whose return window has passed become spendable."""
     return points_mature()
+
+
+@shared_task
+def settle_referrals() -> int:
+    """Scheduled: referrals whose new customer's first paid order has cleared the return
+    window are paid (or held for review)."""
+    return referrals_settle()
 
 
 @shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)

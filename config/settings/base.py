@@ -155,6 +155,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-sla": {"task": "support.tasks.sweep_sla", "schedule": 60.0},
     # Pending points whose return window has passed become spendable.
     "mature-points": {"task": "loyalty.tasks.mature_points", "schedule": crontab(minute=30)},
+    "settle-referrals": {"task": "loyalty.tasks.settle_referrals", "schedule": crontab(minute=40)},
     # Every customer's loyalty tier (up at once, down after the grace).
     "loyalty-nightly": {"task": "loyalty.tasks.loyalty_nightly", "schedule": crontab(hour=3, minute=30)},
     # Repairs customers whose orders changed lately, refits the CLV model, then moves every

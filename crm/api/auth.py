@@ -71,6 +71,7 @@ REQUIRED_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "CodeDetailView": {"GET": ("loyalty.view_rewardcode",)},
     "CodeConsumeView": {"POST": ("loyalty.change_rewardcode",)},
     "PointsAdjustView": {"POST": ("loyalty.adjust_points",)},
+    "ReferralView": {"POST": ("loyalty.add_referral",)},
 }
 
 

@@ -1,6 +1,6 @@
 """Loyalty over the API: a customer's points, the reward catalogue, redeeming a reward for a
-code, checking and consuming the code at checkout, and manual adjustments (manager keys
-only). All limited to the key's shop."""
+code, checking and consuming the code at checkout, a new customer's referral code, and
+manual adjustments (manager keys only). All limited to the key's shop."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -15,12 +15,14 @@ from customers import selectors as customer_selectors
 from customers.payloads import decode
 from loyalty import selectors
 from loyalty.models import Reward
-from loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn
+from loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
 from loyalty.programme import programme_get
+from loyalty.referrals import referral_attach, referral_code_of
 from loyalty.serializers import (
     AccountOutSerializer,
     CodeOutSerializer,
     LoyaltyOutSerializer,
+    ReferralOutSerializer,
     RewardOutSerializer,
 )
 from loyalty.services import code_consume, code_for_shop, points_adjust, reward_redeem, rewards_available
@@ -51,7 +53,7 @@ class CustomerLoyaltyView(APIView):
             "pending": account.pending,
             "tier": account.tier,
             "tier_since": account.tier_since,
-            "referral_code": account.referral_code,
+            "referral_code": referral_code_of(customer.pk),
             "progress": {
                 "basis": programme_get().tier_basis,
                 "qualifying": progress.qualifying,
@@ -149,3 +151,21 @@ class PointsAdjustView(APIView):
             return Response(AccountOutSerializer(account).data)
 
         return idempotent(request, shop, handle)
+
+
+class ReferralView(APIView):
+    @extend_schema(
+        operation_id="customers_loyalty_referral",
+        request=payload(ReferralIn),
+        responses={201: ReferralOutSerializer, **errors(400, 401, 404, 409)},
+        description="Record the referral code a new customer signed up with. Both are rewarded when the new "
+        "customer's first paid order clears the return window. Refused (400) for an unknown code, the customer's "
+        "own code or mailbox, or a customer who has ordered before; 409 if they were already referred.",
+    )
+    def post(self, request, pk: int):
+        body = decode(request.body, ReferralIn)
+        customer = _customer(request, pk)
+        if customer is None:
+            return not_found("customer")
+        referral = referral_attach(referee=customer, code=body.referral_code)
+        return Response(ReferralOutSerializer(referral).data, status=status.HTTP_201_CREATED)

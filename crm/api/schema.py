@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiResponse
 from campaigns.payloads import SegmentPreviewIn
 from crm.api.errors import ErrorSerializer
 from customers.payloads import BulkOrdersDoc, CustomerIn, EventIn, OrderIn, RefundIn
-from loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn
+from loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
 from support.payloads import NpsIn, ReviewIn, TicketIn
 
 REF = "#/components/schemas/{name}"
@@ -14,14 +14,15 @@ PAYLOADS = [
     *(OrderIn, BulkOrdersDoc, CustomerIn, RefundIn, EventIn),
     SegmentPreviewIn,
     *(TicketIn, ReviewIn, NpsIn),
-    *(RedeemIn, ConsumeIn, AdjustIn),
+    *(RedeemIn, ConsumeIn, AdjustIn, ReferralIn),
 ]
 ERROR_DESCRIPTIONS = {
     400: "Invalid input; `errors` names each field.",
     401: "Missing, unknown or revoked API key.",
     403: "This key's role does not allow the call.",
     404: "Not found in this key's shop.",
-    409: "A conflict: an Idempotency-Key reused with a different request, or a reward code already used.",
+    409: "A conflict: an Idempotency-Key reused with a different request, a reward code already used, or a "
+    "customer already referred.",
     410: "Expired: the reward code is past its date.",
     413: "Request body over the size limit.",
 }

@@ -31,6 +31,11 @@ urlpatterns = [
     path(
         "customers/<id:pk>/loyalty/adjust", loyalty_views.PointsAdjustView.as_view(), name="api-customer-loyalty-adjust"
     ),
+    path(
+        "customers/<id:pk>/loyalty/referral",
+        loyalty_views.ReferralView.as_view(),
+        name="api-customer-loyalty-referral",
+    ),
     path("loyalty/rewards", loyalty_views.RewardListView.as_view(), name="api-loyalty-rewards"),
     path("loyalty/codes/<external_id:code>", loyalty_views.CodeDetailView.as_view(), name="api-loyalty-code"),
     path(

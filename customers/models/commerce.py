@@ -231,6 +231,9 @@ class Order(TimeStampedModel):
     utm_source = models.CharField(max_length=100, blank=True)
     utm_medium = models.CharField(max_length=100, blank=True)
     utm_campaign = models.CharField(max_length=100, blank=True)
+    # SHA-256 of the normalised shipping address (``customers.services.addresses``): enough to
+    # tell that two orders ship to the same place (a referral guard) without keeping the address.
+    shipping_address_key = models.CharField(max_length=64, blank=True, default="", db_default="")
     # SHA-256 of the normalised payload: a replay of the same body is recognised as unchanged.
     payload_hash = models.CharField(max_length=64, blank=True, editable=False)
 

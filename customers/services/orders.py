@@ -39,6 +39,7 @@ ORDER_FIELDS = (
     "utm_source",
     "utm_medium",
     "utm_campaign",
+    "shipping_address_key",
     "payload_hash",
 )
 
@@ -69,6 +70,7 @@ class OrderData:
     utm_source: str = ""
     utm_medium: str = ""
     utm_campaign: str = ""
+    shipping_address_key: str = ""
     lines: tuple[LineData, ...] = field(default_factory=tuple)
 
 
@@ -162,6 +164,7 @@ def _order_values(data: OrderData, customer_id: int, rate: Decimal, digest: str)
         "utm_source": data.utm_source,
         "utm_medium": data.utm_medium,
         "utm_campaign": data.utm_campaign,
+        "shipping_address_key": data.shipping_address_key,
         "payload_hash": digest,
     }
 

@@ -49,3 +49,32 @@ def test_error_fields(body, field):
     with pytest.raises(PayloadError) as exc:
         decode(body, BulkOrdersIn)
     assert field in exc.value.errors
+
+
+MINIMAL_ORDER = {"external_id": "1", "placed_at": "2026-01-02T10:00:00Z", "currency": "USD", "total": "5.00"}
+
+
+def test_a_shipping_address_is_kept_as_a_fingerprint_equal_for_the_same_place():
+    def key(address):
+        body = {**MINIMAL_ORDER, "customer": {"email": "a@example.com"}, "shipping_address": address}
+        return decode(json.dumps(body).encode(), OrderIn).to_data().shipping_address_key
+
+    same = key({"line1": "12 Rue de l'Église", "city": "Lyon", "postal_code": "69001"})
+    assert same == key({"line1": "12 rue de l eglise", "city": "LYON", "postal_code": "69 001"})
+    assert same != key({"line1": "14 rue de l eglise", "city": "Lyon", "postal_code": "69001"})
+    assert len(same) == 64
+
+
+@pytest.mark.parametrize(
+    ("address", "field"),
+    [
+        ({"line1": "  "}, "shipping_address.line1"),
+        ({"city": "Lyon"}, "shipping_address.line1"),
+        ("x", "shipping_address"),
+    ],
+)
+def test_a_bad_shipping_address_names_the_field(address, field):
+    body = {**MINIMAL_ORDER, "customer": {"email": "a@example.com"}, "shipping_address": address}
+    with pytest.raises(PayloadError) as caught:
+        decode(json.dumps(body).encode(), OrderIn)
+    assert field in caught.value.errors
