@@ -10,7 +10,8 @@
    - the pipeline's loyalty step for 100,000 new paid orders of 50,000 more customers, in
      the pipeline's chunks of 5,000 customers; then the same again (a replay: nothing new);
    - the maturation of those points after the return window;
-   - the nightly tier evaluation over every customer (ranges of 25,000);
+   - the nightly pass over every customer (ranges of 25,000): codes, birthdays, expiry first
+     in, first out over 12 months (the seed's credits span two years), then tiers;
    - ``loyalty_verify`` over every account.
 Printed as Markdown, for docs/benchmarks.md.
 """
@@ -61,7 +62,7 @@ from customers.services.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, chunked, c
 from customers.services.demo_data import ORDER_COLUMNS  # noqa: E402
 from loyalty.earning import orders_award, points_mature  # noqa: E402
 from loyalty.models import Account, EarningRule, PointsEntry, Programme, Tier  # noqa: E402
-from loyalty.tiers import tiers_evaluate_range  # noqa: E402
+from loyalty.nightly import loyalty_nightly_pass  # noqa: E402
 from loyalty.verify import balances_verify  # noqa: E402
 
 CUSTOMER_COLUMNS = [
@@ -103,7 +104,10 @@ def write_orders(shop: Shop, first_order_id: int, customer_ids, placed_s, cents,
 def seed(now) -> None:
     rng = np.random.default_rng(1)
     shop = Shop.objects.create(slug="bench", name="Bench shop")
-    Programme.objects.create(pk=1, starts_at=now - timedelta(days=30), pending_days=14)
+    Programme.objects.create(
+        pk=1, starts_at=now - timedelta(days=30), pending_days=14, expiry_mode="fifo", expiry_months=12
+    )
+    EarningRule.objects.create(name="Birthday", kind="birthday", points=100)
     EarningRule.objects.create(name="Points per unit", kind="spend", points_per_unit=1)
     EarningRule.objects.create(name="Welcome", kind="first_order", points=50)
     Tier.objects.create(name="Silver", rank=1, enter_threshold=500, keep_threshold=400, multiplier=1.25)
@@ -120,6 +124,8 @@ def seed(now) -> None:
         write_orders(shop, 2 * first - 1, owners, placed, cents, "fulfilled")
         earned = rng.integers(100, 2_000, ids.size)
         spent = rng.integers(0, 100, ids.size)
+        # Credited over the last two years, so the first night's expiry has batches to expire.
+        credited = bw.timestamps(now_s - rng.integers(30 * 86_400, 730 * 86_400, ids.size))
         bw.write_rows(
             Account,
             ["customer_id", "balance", "pending", "tier_qualifying", "updated_at"],
@@ -131,10 +137,12 @@ def seed(now) -> None:
             ENTRY_COLUMNS,
             (
                 row
-                for c, eid, e, s in zip(ids.tolist(), entry_ids.tolist(), earned.tolist(), spent.tolist(), strict=True)
+                for c, eid, e, s, t in zip(
+                    ids.tolist(), entry_ids.tolist(), earned.tolist(), spent.tolist(), credited, strict=True
+                )
                 for row in (
-                    (eid + 1, c, "earn", 0, e, f"seed:{c}:earn", "seed", "", now_ts),
-                    (eid + 2, c, "mature", e, -e, f"seed:{c}:mature", "seed", "", now_ts),
+                    (eid + 1, c, "earn", 0, e, f"seed:{c}:earn", "seed", "", t),
+                    (eid + 2, c, "mature", e, -e, f"seed:{c}:mature", "seed", "", t),
                     (eid + 3, c, "redeem", -s, 0, f"seed:{c}:redeem", "seed", "reward", now_ts),
                 )
             ),
@@ -171,19 +179,25 @@ def main():
         return sum(orders_award(chunk) for chunk in chunked(new_customers, CHUNK_SIZE))
 
     def nightly():
-        return sum(tiers_evaluate_range(lo, hi) for lo, hi in customer_id_ranges(NIGHTLY_CHUNK_SIZE))
+        """Codes, birthdays, expiry (with warnings) and tiers, range by range; returns the sums."""
+        totals: dict[str, int] = {}
+        for lo, hi in customer_id_ranges(NIGHTLY_CHUNK_SIZE):
+            for step, count in loyalty_nightly_pass(lo, hi).items():
+                totals[step] = totals.get(step, 0) + count
+        return ", ".join(f"{count:,} {step.replace('_', ' ')}" for step, count in totals.items())
 
     print("| measure | time | result |\n| --- | --- | --- |")
     for label, fn, unit in [
         (f"award points for {NEW_ORDERS:,} new paid orders ({NEW_CUSTOMERS:,} customers)", award, "entries written"),
         ("the same again (a replay)", award, "entries written"),
         ("maturation after the return window", lambda: points_mature(now=now + timedelta(days=15)), "entries written"),
-        (f"nightly tier evaluation, {CUSTOMERS + NEW_CUSTOMERS:,} customers", nightly, "tier changes"),
-        ("nightly tier evaluation again (steady)", nightly, "tier changes"),
+        (f"nightly pass (codes, birthdays, FIFO expiry, tiers), {CUSTOMERS + NEW_CUSTOMERS:,} customers", nightly, ""),
+        ("the nightly pass again (steady)", nightly, ""),
         (f"loyalty_verify, {CUSTOMERS + NEW_CUSTOMERS:,} accounts", lambda: len(balances_verify()[1]), "differences"),
     ]:
         seconds, result = timed(fn)
-        print(f"| {label} | {seconds:.1f} s | {result:,} {unit} |", flush=True)
+        shown = f"{result:,} {unit}" if isinstance(result, int) else result
+        print(f"| {label} | {seconds:.1f} s | {shown} |", flush=True)
 
 
 if __name__ == "__main__":

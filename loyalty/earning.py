@@ -110,9 +110,13 @@ def _orders(customer_ids: list[int]) -> dict[int, list[OrderRow]]:
 
 
 def _streams(customer_ids: list[int]) -> dict[int, dict[int, Stream]]:
-    """The ledger's streams of these customers' orders, by order then rule."""
+    """The ledger's streams of these customers' orders, by order then rule.
+
+    Only the customers are asked for (their other entries are dropped here): a condition on
+    the order or rule in SQL lets the planner pick the (order, rule) index, and with the
+    statistics not yet knowing new customers, scan every order entry."""
     rows = (
-        PointsEntry.objects.filter(among(customer_ids), order__isnull=False, rule__isnull=False)
+        PointsEntry.objects.filter(among(customer_ids))
         .values("order_id", "rule_id")
         .annotate(
             customer=Min("customer_id"),
@@ -127,6 +131,8 @@ def _streams(customer_ids: list[int]) -> dict[int, dict[int, Stream]]:
     )
     streams: dict[int, dict[int, Stream]] = defaultdict(dict)
     for r in rows:
+        if r["order_id"] is None or r["rule_id"] is None:
+            continue
         streams[r["order_id"]][r["rule_id"]] = Stream(
             r["customer"], r["total"], r["earned"] or 0, r["basis"], r["matured"] > 0, r["rows"], r["matures_at"]
         )

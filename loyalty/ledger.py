@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import psycopg
 from django.db import connection
 from django.utils import timezone
 
@@ -66,6 +67,14 @@ class Entry:
     reason: str = ""
     staff_id: int | None = None
     api_key_id: int | None = None
+
+
+def server_binding_cursor():
+    """A psycopg cursor on Django's connection (so in its transaction) that sends parameters
+    apart from the query: Django's own cursor binds them client-side, writing a 15,000-item
+    array out as SQL text in Python, which cost more than the insert itself."""
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
 
 
 def accounts_ensure(customer_ids: Iterable[int]) -> list[int]:
@@ -135,14 +144,16 @@ def entries_post(entries: Sequence[Entry], *, at: datetime | None = None) -> lis
     inserted: list[Entry] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # One array per column: the statement does not grow with the rows.
-            arrays = ", ".join(f"%s::{t}[]" for t in COLUMN_TYPES)
-            cursor.execute(
-                f"INSERT INTO loyalty_pointsentry ({names}) SELECT * FROM unnest({arrays}) "
-                "ON CONFLICT (key) DO NOTHING RETURNING key",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-            inserted = [by_key[k] for (k,) in cursor.fetchall()]
+            # One array per column, sent in binary: the statement does not grow with the rows,
+            # and nothing is spelled out as SQL text on the way.
+            arrays = ", ".join(f"%b::{t}[]" for t in COLUMN_TYPES)
+            with server_binding_cursor() as binary:
+                binary.execute(
+                    f"INSERT INTO loyalty_pointsentry ({names}) SELECT * FROM unnest({arrays}) "
+                    "ON CONFLICT (key) DO NOTHING RETURNING key",
+                    [list(column) for column in zip(*rows, strict=True)],
+                )
+                inserted = [by_key[k] for (k,) in binary.fetchall()]
         else:
             row = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
             for batch in chunked(rows, INSERT_BATCH):
