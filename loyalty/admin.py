@@ -26,7 +26,7 @@ from loyalty.models import (
     Tier,
     TierChange,
 )
-from loyalty.referrals import referrals_review, referrals_settle
+from loyalty.referrals import referral_code_of, referrals_review, referrals_settle
 from loyalty.selectors import history, points_liability
 from loyalty.services import points_adjust
 
@@ -115,7 +115,7 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
         "tier",
         "tier_since",
         "tier_grace_until",
-        "referral_code",
+        "referral",
         "recent",
     ]
     readonly_fields = fields
@@ -128,6 +128,10 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
             return queryset, False
         return queryset.filter(customer__email_normalized=term.lower()) | queryset.filter(referral_code=term), False
 
+    @admin.display(description="referral code")
+    def referral(self, account):
+        return referral_code_of(account.pk)  # made on first use, like the API's
+
     @admin.display(description="customer")
     def customer_link(self, account):
         return customer_360_link(account.customer_id, str(account.customer))
@@ -136,13 +140,15 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
     def recent(self, account):
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{:+}</td><td>{:+}</td><td>{}</td><td>{}</td></tr>",
+            # Numbers are spelled out first: format_html escapes its arguments into strings,
+            # and a string refuses the "+" sign format (the admin then showed "-" instead).
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     e.created_at.strftime("%Y-%m-%d %H:%M"),
                     e.get_kind_display(),
-                    e.available,
-                    e.pending,
+                    f"{e.available:+,}",
+                    f"{e.pending:+,}",
                     e.source,
                     e.reason,
                 )
