@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from customers.models import CustomerIdentity, Event
+from loyalty.earning import among
 from loyalty.ledger import Entry, accounts_lock, entries_post
 from loyalty.models import Account, EntryKind, ExpiryMode, PointsEntry, Programme, RewardCode
 from loyalty.programme import programme_get
@@ -202,7 +203,7 @@ def _warn(soon: list[Expiring], customers: Q, now: datetime, warning_days: int) 
         .values("shop")
     )
     shops = dict(
-        Account.objects.filter(customers)
+        Account.objects.filter(among([s.customer_id for s in soon]))
         .annotate(shop=Coalesce("customer__first_seen_shop_id", any_shop))
         .values_list("customer_id", "shop")
     )

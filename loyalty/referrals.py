@@ -16,10 +16,11 @@ Rewards are keyed ``referral:<id>:customer:<id>:rule:<id>``, so a re-run pays no
 """
 
 import secrets
+from collections import Counter
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from customers.models import Customer, Order
@@ -113,13 +114,14 @@ def referrals_settle(*, now: datetime | None = None) -> int:
         tiers = dict(Account.objects.filter(pk__in=ids).values_list("pk", "tier_id"))
         week_ago = now - timedelta(days=7)
         this_week = _rewarded_since(week_ago, {r.referrer_id for r in due})
-        entries = []
+        entries, decided = [], []
         for referral in Referral.objects.select_for_update().filter(pk__in=[r.pk for r in due]):
             if referral.status != Referral.Status.PENDING:
                 continue
             hold = None if referral.reviewed_by_id else _hold_reason(referral, this_week, programme)
             if hold:
-                Referral.objects.filter(pk=referral.pk).update(status=Referral.Status.REVIEW, hold_reason=hold)
+                referral.status, referral.hold_reason = Referral.Status.REVIEW, hold
+                decided.append(referral)
                 continue
             for customer_id in (referral.referrer_id, referral.referee_id):
                 for rule in rules:
@@ -136,28 +138,30 @@ def referrals_settle(*, now: datetime | None = None) -> int:
                             reason=rule.name,
                         )
                     )
-            Referral.objects.filter(pk=referral.pk).update(status=Referral.Status.REWARDED, rewarded_at=now)
-            this_week[referral.referrer_id] = this_week.get(referral.referrer_id, 0) + 1
+            referral.status, referral.rewarded_at = Referral.Status.REWARDED, now
+            decided.append(referral)
+            this_week[referral.referrer_id] += 1
             paid += 1
+        Referral.objects.bulk_update(decided, ["status", "hold_reason", "rewarded_at"])
         entries_post([e for e in entries if e.available > 0])
     return paid
 
 
-def _rewarded_since(since: datetime, referrer_ids: set[int]) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for referrer_id in Referral.objects.filter(
-        referrer_id__in=referrer_ids, status=Referral.Status.REWARDED, rewarded_at__gte=since
-    ).values_list("referrer_id", flat=True):
-        counts[referrer_id] = counts.get(referrer_id, 0) + 1
-    return counts
+def _rewarded_since(since: datetime, referrer_ids: set[int]) -> Counter:
+    """Referrals paid to each of these referrers since then (the weekly cap)."""
+    return Counter(
+        Referral.objects.filter(
+            referrer_id__in=referrer_ids, status=Referral.Status.REWARDED, rewarded_at__gte=since
+        ).values_list("referrer_id", flat=True)
+    )
 
 
-def _hold_reason(referral: Referral, this_week: dict[int, int], programme) -> str | None:
+def _hold_reason(referral: Referral, this_week: Counter, programme) -> str | None:
     orders = Order.objects.exclude(shipping_address_key="")
     referee_addresses = orders.filter(customer_id=referral.referee_id).values("shipping_address_key")
     if orders.filter(customer_id=referral.referrer_id, shipping_address_key__in=referee_addresses).exists():
         return "The new customer's order ships to an address the referrer has shipped to."
-    if this_week.get(referral.referrer_id, 0) >= programme.referral_weekly_cap:
+    if this_week[referral.referrer_id] >= programme.referral_weekly_cap:
         return f"The referrer has reached the cap of {programme.referral_weekly_cap} rewarded referrals a week."
     return None
 
@@ -167,5 +171,5 @@ def referrals_review(*, referral_ids, approve: bool, user) -> int:
     (guards skipped), rejected ones never. Returns the referrals decided."""
     status = Referral.Status.PENDING if approve else Referral.Status.REJECTED
     return Referral.objects.filter(
-        Q(pk__in=referral_ids), Q(status=Referral.Status.REVIEW) | Q(status=Referral.Status.PENDING)
+        pk__in=referral_ids, status__in=[Referral.Status.REVIEW, Referral.Status.PENDING]
     ).update(status=status, reviewed_by=user)
