@@ -13,14 +13,25 @@ one transaction and a fixed number of queries:
 
 An order's points for one rule form a stream of entries keyed ``order:<id>:rule:<id>:…``;
 the first is the earn, so replaying an order or re-running the task awards nothing twice.
+
+Two ways of doing the same, by database:
+
+- on PostgreSQL the earns are one ``INSERT … SELECT`` from the orders, with the accounts
+  moved in the same statement (``_earn_in_sql``), and only the streams that need a give-back
+  or are due to mature come back to Python. Reading every order and building each entry in
+  Python cost two thirds of the award's time (100,000 orders took 17 s against a 10 s target);
+- on SQLite everything is read and computed here (``_award_in_python``).
+
+Both round the same way (the net amount half up to cents, then the rule's rounding), and a
+test runs both on the same orders and compares the ledgers.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     CharField,
@@ -42,12 +53,13 @@ from django.utils import timezone
 
 from customers.models import Order
 from customers.services.chunks import chunked, id_list_condition
-from loyalty.ledger import Entry, accounts_lock, entries_post
+from loyalty.ledger import Entry, accounts_lock, entries_post, server_binding_cursor
 from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, RuleKind
 from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points
 
 EARNING_STATUSES = (Order.Status.PAID, Order.Status.FULFILLED)
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 # The scheduled maturation looks back this far for pending points whose date has come, so
 # a missed run is caught up by the next one.
 MATURE_LOOKBACK = timedelta(days=30)
@@ -94,6 +106,12 @@ def stream_key(order_id: int, rule_id: int, suffix: str | int) -> str:
     return f"order:{order_id}:rule:{rule_id}:{suffix}"
 
 
+def net_of(net) -> Decimal:
+    """The net amount as the ledger keeps it: to the cent, halves up (as PostgreSQL's
+    ``round``), never below zero."""
+    return max(ZERO, Decimal(net).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
 def _orders(customer_ids: list[int]) -> dict[int, list[OrderRow]]:
     by_customer: dict[int, list[OrderRow]] = defaultdict(list)
     rows = (
@@ -103,9 +121,7 @@ def _orders(customer_ids: list[int]) -> dict[int, list[OrderRow]]:
         .values_list("id", "customer_id", "placed_at", "status", "net")
     )
     for oid, cid, placed_at, status, net in rows:
-        by_customer[cid].append(
-            OrderRow(oid, cid, placed_at, status, max(ZERO, Decimal(net).quantize(Decimal("0.01"))))
-        )
+        by_customer[cid].append(OrderRow(oid, cid, placed_at, status, net_of(net)))
     return by_customer
 
 
@@ -151,8 +167,9 @@ def _stream_target(stream: Stream, rule: EarningRule | None, order: OrderRow) ->
     return int((Decimal(stream.earned) * order.net / stream.basis).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def orders_award(customer_ids: list[int], *, now: datetime | None = None) -> int:
-    """Bring these customers' order points in line with their orders; returns the entries written."""
+def orders_award(customer_ids: list[int], *, now: datetime | None = None, in_sql: bool | None = None) -> int:
+    """Bring these customers' order points in line with their orders; returns the entries written.
+    ``in_sql`` picks the way (see the module's docstring); by default, SQL on PostgreSQL."""
     programme = programme_get()
     if not programme.is_active or not customer_ids:
         return 0
@@ -160,30 +177,159 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None) -> int
     rules = {r.id: r for r in EarningRule.objects.filter(kind__in=[RuleKind.SPEND, RuleKind.FIRST_ORDER])}
     if not rules:  # no order rules, so no order points to award or give back (rules are protected)
         return 0
-    multipliers = Multipliers.load()
-    delay = timedelta(days=programme.pending_days)
+    in_sql = connection.vendor == "postgresql" if in_sql is None else in_sql
+    award = _award_in_sql if in_sql else _award_in_python
     written = 0
     for chunk in chunked(sorted(set(customer_ids))):
         with transaction.atomic():
             accounts_lock(chunk)
-            tiers = dict(Account.objects.filter(among(chunk)).values_list("pk", "tier_id"))
-            orders = _orders(chunk)
-            streams = _streams(chunk)
-            entries: list[Entry] = []
-            for cid, customer_orders in orders.items():
-                first_paid = next((o for o in customer_orders if o.earning), None)
-                for order in customer_orders:
-                    if order.placed_at < programme.starts_at:
-                        continue
-                    entries.extend(_reconcile(order, rules, streams))
-                    if order.earning:
-                        entries.extend(
-                            _earn(order, order is first_paid, rules, streams, multipliers.get, tiers.get(cid), delay)
-                        )
-            written += len(entries_post(entries))
-            if _maybe_due(streams, entries, now):
-                written += _mature_locked(chunk, now)
+            written += award(chunk, programme, rules, now)
     return written
+
+
+def _award_in_python(chunk: list[int], programme, rules: dict[int, EarningRule], now: datetime) -> int:
+    multipliers = Multipliers.load()
+    delay = timedelta(days=programme.pending_days)
+    tiers = dict(Account.objects.filter(among(chunk)).values_list("pk", "tier_id"))
+    orders = _orders(chunk)
+    streams = _streams(chunk)
+    entries: list[Entry] = []
+    for cid, customer_orders in orders.items():
+        first_paid = next((o for o in customer_orders if o.earning), None)
+        for order in customer_orders:
+            if order.placed_at < programme.starts_at:
+                continue
+            entries.extend(_reconcile(order, rules, streams))
+            if order.earning:
+                entries.extend(
+                    _earn(order, order is first_paid, rules, streams, multipliers.get, tiers.get(cid), delay)
+                )
+    written = len(entries_post(entries))
+    if _maybe_due(streams, entries, now):
+        written += _mature_locked(chunk, now)
+    return written
+
+
+def _award_in_sql(chunk: list[int], programme, rules: dict[int, EarningRule], now: datetime) -> int:
+    orders, streams = _streams_to_settle(chunk, now)
+    entries = [
+        entry
+        for order in orders
+        if order.placed_at >= programme.starts_at
+        for entry in _reconcile(order, rules, streams)
+    ]
+    written = len(entries_post(entries))
+    earned, due = _earn_in_sql(chunk, programme, now)
+    written += earned
+    if due or _maybe_due(streams, entries, now):
+        written += _mature_locked(chunk, now)
+    return written
+
+
+# The net amount of an order ``o``, as ``net_of`` keeps it.
+NET_SQL = "GREATEST(0, round(o.total_base - (o.shipping_total + o.tax_total) * o.exchange_rate - o.refunded_base, 2))"
+EARNING_SQL = "o.status IN ('paid', 'fulfilled')"
+
+# Every paid order's earns that are not in the ledger yet, per rule in force when it was
+# placed, and each account moved by what went in, in one statement. ``first_paid`` is each
+# customer's first paid order of all (one before the programme started earns no bonus).
+# A rule's multiplier is its own for the customer's tier, else the tier's, else 1.
+EARN_SQL = f"""
+WITH paid AS (
+    SELECT o.id, o.customer_id, o.placed_at, {NET_SQL} AS net
+    FROM customers_order o
+    WHERE o.customer_id = ANY(%(ids)s::bigint[]) AND {EARNING_SQL}
+), first_paid AS (
+    SELECT DISTINCT ON (customer_id) id FROM paid WHERE net > 0 ORDER BY customer_id, placed_at, id
+), earns AS (
+    SELECT p.id AS order_id, p.customer_id, p.placed_at, p.net, r.id AS rule_id, r.kind,
+        CASE WHEN r.kind = 'spend' THEN
+            CASE r.rounding
+                WHEN 'down' THEN floor(p.net * r.points_per_unit * m.value)
+                WHEN 'up' THEN ceil(p.net * r.points_per_unit * m.value)
+                ELSE round(p.net * r.points_per_unit * m.value)
+            END
+        ELSE floor(r.points * m.value) END AS points
+    FROM paid p
+    JOIN loyalty_earningrule r ON r.kind IN ('spend', 'first_order') AND r.is_active
+        AND (r.valid_from IS NULL OR r.valid_from <= p.placed_at)
+        AND (r.valid_until IS NULL OR p.placed_at < r.valid_until)
+    JOIN loyalty_account a ON a.customer_id = p.customer_id
+    LEFT JOIN loyalty_ruletiermultiplier rt ON rt.rule_id = r.id AND rt.tier_id = a.tier_id
+    LEFT JOIN loyalty_tier t ON t.id = a.tier_id
+    CROSS JOIN LATERAL (SELECT COALESCE(rt.multiplier, t.multiplier, 1) AS value) m
+    WHERE p.net > 0 AND p.placed_at >= %(starts_at)s
+        AND (r.kind = 'spend' OR p.id IN (SELECT id FROM first_paid))
+), ins AS (
+    INSERT INTO loyalty_pointsentry
+        (customer_id, kind, available, pending, key, source, rule_id, order_id, basis, matures_at, reason, created_at)
+    SELECT customer_id, 'earn', 0, points,
+        CASE WHEN kind = 'first_order' THEN 'first_order:customer:' || customer_id || ':rule:' || rule_id
+        ELSE 'order:' || order_id || ':rule:' || rule_id || ':earn' END,
+        'order:' || order_id, rule_id, order_id, net, placed_at + %(delay)s, '', %(now)s
+    FROM earns WHERE points > 0
+    ORDER BY customer_id, order_id, rule_id
+    ON CONFLICT (key) DO NOTHING
+    RETURNING customer_id, pending, matures_at
+), moved AS (
+    UPDATE loyalty_account a SET pending = a.pending + d.pending, updated_at = %(now)s
+    FROM (SELECT customer_id, sum(pending) AS pending FROM ins GROUP BY customer_id) d
+    WHERE a.customer_id = d.customer_id
+)
+SELECT count(*), count(*) FILTER (WHERE matures_at <= %(now)s) FROM ins
+"""
+
+
+def _earn_in_sql(chunk: list[int], programme, now: datetime) -> tuple[int, int]:
+    """Write these (locked) customers' new earns; returns (entries written, of which due now)."""
+    with server_binding_cursor() as cursor:
+        cursor.execute(
+            EARN_SQL,
+            {
+                "ids": chunk,
+                "starts_at": programme.starts_at,
+                "delay": timedelta(days=programme.pending_days),
+                "now": now,
+            },
+        )
+        written, due = cursor.fetchone()
+    return written, due
+
+
+# The streams of a chunk's orders that may owe something: a give-back (the order was
+# cancelled, or refunded below what its points were earned on), or a maturation whose date
+# has come. Only these, and their orders, come back to Python.
+SETTLE_SQL = f"""
+SELECT s.order_id, s.rule_id, s.customer_id, s.total, s.earned, s.basis, s.matured, s.rows, s.matures_at,
+    o.placed_at, o.status, {NET_SQL} AS net
+FROM (
+    SELECT order_id, rule_id, min(customer_id) AS customer_id, sum(available + pending)::bigint AS total,
+        coalesce(sum(available + pending) FILTER (WHERE kind = 'earn'), 0)::bigint AS earned, max(basis) AS basis,
+        count(*) FILTER (WHERE kind = 'mature') > 0 AS matured, count(*) AS rows,
+        max(matures_at) FILTER (WHERE kind = 'earn') AS matures_at
+    FROM loyalty_pointsentry
+    WHERE customer_id = ANY(%(ids)s::bigint[]) AND order_id IS NOT NULL AND rule_id IS NOT NULL
+    GROUP BY order_id, rule_id
+) s
+JOIN customers_order o ON o.id = s.order_id
+JOIN loyalty_earningrule r ON r.id = s.rule_id
+WHERE (NOT s.matured AND s.matures_at <= %(now)s)
+    OR (s.total > 0 AND (
+        NOT {EARNING_SQL} OR {NET_SQL} <= 0
+        OR (r.kind = 'spend' AND s.basis > 0 AND s.total * s.basis > s.earned * {NET_SQL})
+    ))
+"""
+
+
+def _streams_to_settle(chunk: list[int], now: datetime) -> tuple[list[OrderRow], dict[int, dict[int, Stream]]]:
+    streams: dict[int, dict[int, Stream]] = defaultdict(dict)
+    orders: dict[int, OrderRow] = {}
+    with server_binding_cursor() as cursor:
+        cursor.execute(SETTLE_SQL, {"ids": chunk, "now": now})
+        for oid, rid, cid, total, earned, basis, matured, rows, matures_at, placed_at, status, net in cursor:
+            streams[oid][rid] = Stream(cid, total, earned, basis, matured, rows, matures_at)
+            orders[oid] = OrderRow(oid, cid, placed_at, status, net)
+    return list(orders.values()), streams
 
 
 def _maybe_due(streams, entries: list[Entry], now: datetime) -> bool:
