@@ -53,7 +53,7 @@ from django.utils import timezone
 
 from customers.models import Order
 from customers.services.chunks import chunked, id_list_condition
-from loyalty.ledger import Entry, accounts_lock, entries_post, server_binding_cursor
+from loyalty.ledger import Entry, accounts_lock, entries_insert_select, entries_post, server_binding_cursor
 from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, RuleKind
 from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points
 
@@ -95,11 +95,18 @@ class Stream:
     matures_at: datetime | None
 
 
-def among(customer_ids: list[int]) -> RawSQL:
-    """``customer_id`` among these: one array parameter on PostgreSQL, where an IN list of
-    thousands of placeholders costs more to send than the query takes to run."""
+def among(customer_ids: list[int], column: str = "customer_id") -> RawSQL:
+    """``column`` among these: one array parameter on PostgreSQL, where an IN list of
+    thousands of placeholders costs more to send than the query takes to run. Qualify the
+    column (``'"table"."customer_id"'``) in a query that joins another table having one.
+
+    The ids' bounds go along: with the array alone the planner may scan the whole table
+    rather than look up thousands of ids, where a range lets it read that range's rows."""
     condition, params = id_list_condition(customer_ids)
-    return RawSQL(condition.format(col="customer_id"), params, output_field=BooleanField())
+    if customer_ids:
+        condition = f"{{col}} BETWEEN %s AND %s AND {condition}"
+        params = [min(customer_ids), max(customer_ids), *params]
+    return RawSQL(condition.format(col=column), params, output_field=BooleanField())
 
 
 def stream_key(order_id: int, rule_id: int, suffix: str | int) -> str:
@@ -230,19 +237,20 @@ def _award_in_sql(chunk: list[int], programme, rules: dict[int, EarningRule], no
 NET_SQL = "GREATEST(0, round(o.total_base - (o.shipping_total + o.tax_total) * o.exchange_rate - o.refunded_base, 2))"
 EARNING_SQL = "o.status IN ('paid', 'fulfilled')"
 
-# Every paid order's earns that are not in the ledger yet, per rule in force when it was
-# placed, and each account moved by what went in, in one statement. ``first_paid`` is each
-# customer's first paid order of all (one before the programme started earns no bonus).
-# A rule's multiplier is its own for the customer's tier, else the tier's, else 1.
-EARN_SQL = f"""
+# Every paid order's earns, per rule in force when it was placed (``entries_insert_select``
+# skips those already in the ledger). ``first_paid`` is each customer's first paid order of
+# all (one before the programme started earns no bonus). A rule's multiplier is its own for
+# the customer's tier, else the tier's, else 1. Parameters: the customer ids, the pending
+# delay, the programme's start.
+EARNS_SQL = f"""
 WITH paid AS (
     SELECT o.id, o.customer_id, o.placed_at, {NET_SQL} AS net
     FROM customers_order o
-    WHERE o.customer_id = ANY(%(ids)s::bigint[]) AND {EARNING_SQL}
+    WHERE o.customer_id = ANY(%s::bigint[]) AND {EARNING_SQL}
 ), first_paid AS (
     SELECT DISTINCT ON (customer_id) id FROM paid WHERE net > 0 ORDER BY customer_id, placed_at, id
 ), earns AS (
-    SELECT p.id AS order_id, p.customer_id, p.placed_at, p.net, r.id AS rule_id, r.kind,
+    SELECT p.id AS order_id, p.customer_id, p.net, r.id AS rule_id, r.kind, p.placed_at + %s AS matures_at,
         CASE WHEN r.kind = 'spend' THEN
             CASE r.rounding
                 WHEN 'down' THEN floor(p.net * r.points_per_unit * m.value)
@@ -258,42 +266,21 @@ WITH paid AS (
     LEFT JOIN loyalty_ruletiermultiplier rt ON rt.rule_id = r.id AND rt.tier_id = a.tier_id
     LEFT JOIN loyalty_tier t ON t.id = a.tier_id
     CROSS JOIN LATERAL (SELECT COALESCE(rt.multiplier, t.multiplier, 1) AS value) m
-    WHERE p.net > 0 AND p.placed_at >= %(starts_at)s
+    WHERE p.net > 0 AND p.placed_at >= %s
         AND (r.kind = 'spend' OR p.id IN (SELECT id FROM first_paid))
-), ins AS (
-    INSERT INTO loyalty_pointsentry
-        (customer_id, kind, available, pending, key, source, rule_id, order_id, basis, matures_at, reason, created_at)
-    SELECT customer_id, 'earn', 0, points,
-        CASE WHEN kind = 'first_order' THEN 'first_order:customer:' || customer_id || ':rule:' || rule_id
-        ELSE 'order:' || order_id || ':rule:' || rule_id || ':earn' END,
-        'order:' || order_id, rule_id, order_id, net, placed_at + %(delay)s, '', %(now)s
-    FROM earns WHERE points > 0
-    ORDER BY customer_id, order_id, rule_id
-    ON CONFLICT (key) DO NOTHING
-    RETURNING customer_id, pending, matures_at
-), moved AS (
-    UPDATE loyalty_account a SET pending = a.pending + d.pending, updated_at = %(now)s
-    FROM (SELECT customer_id, sum(pending) AS pending FROM ins GROUP BY customer_id) d
-    WHERE a.customer_id = d.customer_id
 )
-SELECT count(*), count(*) FILTER (WHERE matures_at <= %(now)s) FROM ins
+SELECT customer_id, 'earn' AS kind, 0 AS available, points::bigint AS pending,
+    CASE WHEN kind = 'first_order' THEN 'first_order:customer:' || customer_id || ':rule:' || rule_id
+    ELSE 'order:' || order_id || ':rule:' || rule_id || ':earn' END AS key,
+    'order:' || order_id AS source, rule_id, order_id, net AS basis, matures_at, '' AS reason
+FROM earns WHERE points > 0
 """
 
 
 def _earn_in_sql(chunk: list[int], programme, now: datetime) -> tuple[int, int]:
     """Write these (locked) customers' new earns; returns (entries written, of which due now)."""
-    with server_binding_cursor() as cursor:
-        cursor.execute(
-            EARN_SQL,
-            {
-                "ids": chunk,
-                "starts_at": programme.starts_at,
-                "delay": timedelta(days=programme.pending_days),
-                "now": now,
-            },
-        )
-        written, due = cursor.fetchone()
-    return written, due
+    delay = timedelta(days=programme.pending_days)
+    return entries_insert_select(EARNS_SQL, [chunk, delay, programme.starts_at], now=now)
 
 
 # The streams of a chunk's orders that may owe something: a give-back (the order was

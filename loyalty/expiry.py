@@ -16,23 +16,37 @@ Before points expire (``expiry_warning_days``) a ``points_expiring`` event is re
 for the customer, once per expiry date, so a segment ("did points_expiring in the last 7
 days") and its campaign can reach them.
 
-Finding who expires reads without locks; those few accounts are then locked and their
-figures read again under the lock, so a redemption at the same moment never sees its points
-expire twice.
+Finding who expires reads without locks; those accounts are then locked and their figures
+read again under the lock, so a redemption at the same moment never sees its points expire
+twice. Each mode is one query (``ByAge.rows``, ``ByInactivity.rows``) that both reads use;
+on PostgreSQL the second is the SELECT of the expiry entries' insert.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from dateutil.relativedelta import relativedelta
-from django.db import transaction
-from django.db.models import DateTimeField, F, Min, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    CharField,
+    DateTimeField,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Concat, Greatest, TruncDate
 from django.utils import timezone
 
 from customers.models import CustomerIdentity, Event
 from loyalty.earning import among
-from loyalty.ledger import Entry, accounts_lock, entries_post
+from loyalty.ledger import Entry, accounts_lock, entries_insert_select, entries_post
 from loyalty.models import Account, EntryKind, ExpiryMode, PointsEntry, Programme, RewardCode
 from loyalty.programme import programme_get
 
@@ -100,95 +114,133 @@ def points_expire_range(first_id: int, last_id: int, *, now: datetime | None = N
     if programme.expiry_mode == ExpiryMode.NEVER or not programme.is_active:
         return 0, 0
     now = now or timezone.now()
-    finder = _by_inactivity if programme.expiry_mode == ExpiryMode.INACTIVITY else _by_age
-    customers = Q(customer_id__gte=first_id, customer_id__lte=last_id)
-    due, soon = finder(programme, customers, now)
-    expired = 0
-    if due:
-        with transaction.atomic():
-            locked = accounts_lock(e.customer_id for e in due)
-            # Again under the lock: a redemption may have spent some of the points since.
-            due, _ = finder(programme, Q(customer_id__in=locked), now)
-            today = timezone.localdate(now).isoformat()
-            expired = len(
-                entries_post(
-                    [
-                        Entry(
-                            customer_id=e.customer_id,
-                            kind=EntryKind.EXPIRE,
-                            key=f"expire:{e.customer_id}:{today}",
-                            source="expiry",
-                            available=-e.points,
-                            reason=e.reason,
-                        )
-                        for e in due
-                    ]
-                )
+    mode = (ByInactivity if programme.expiry_mode == ExpiryMode.INACTIVITY else ByAge)(programme, now)
+    in_range = Q(customer_id__gte=first_id, customer_id__lte=last_id)
+    due, soon = [], []
+    for row in mode.rows(in_range):
+        if row["due"] > 0:
+            due.append(row["customer_id"])
+        if warning := mode.warning(row):
+            soon.append(warning)
+    expired = _expire(mode, due, in_range, now) if due else 0
+    return expired, _warn(soon, in_range, now, programme.expiry_warning_days)
+
+
+def _expire(mode: "ByAge | ByInactivity", due: list[int], in_range: Q, now: datetime) -> int:
+    """Expire these customers' due points, read again under their lock: a redemption may
+    have spent some since. On PostgreSQL the entries are one ``INSERT … SELECT`` of the
+    mode's own query; elsewhere they are built here."""
+    key_suffix = f":{timezone.localdate(now).isoformat()}"
+    with transaction.atomic():
+        locked = accounts_lock(due)
+        if connection.vendor == "postgresql":
+            rows = mode.rows(among(locked, column=mode.customer_column)).filter(due__gt=0)
+            sql, params = rows.query.sql_with_params()
+            select = (
+                "SELECT customer_id, 'expire' AS kind, -due AS available, 0 AS pending, "
+                "'expire:' || customer_id || %s::text AS key, 'expiry' AS source, NULL::bigint AS rule_id, "
+                "NULL::bigint AS order_id, NULL::numeric AS basis, NULL::timestamptz AS matures_at, reason "
+                f"FROM ({sql}) AS due"
             )
-    return expired, _warn(soon, customers, now, programme.expiry_warning_days)
+            return entries_insert_select(select, [key_suffix, *params], now=now)[0]
+        locked_ids = set(locked)
+        entries = [
+            Entry(
+                customer_id=row["customer_id"],
+                kind=EntryKind.EXPIRE,
+                key=f"expire:{row['customer_id']}{key_suffix}",
+                source="expiry",
+                available=-row["due"],
+                reason=row["reason"],
+            )
+            for row in mode.rows(in_range)
+            if row["due"] > 0 and row["customer_id"] in locked_ids
+        ]
+        return len(entries_post(entries))
 
 
-def _by_inactivity(programme: Programme, customers: Q, now: datetime) -> tuple[list[Expiring], list[Expiring]]:
+class ByInactivity:
     """Everything expires N months after the last order (the reference)."""
-    today = timezone.localdate(now)
-    months = programme.expiry_months
-    # Expired: the reference falls on or before this day N months ago; soon: within the warning.
-    cutoff = midnight(add_months(today, -months) + timedelta(days=1))
-    warn_day = today + timedelta(days=programme.expiry_warning_days)
-    warn_cutoff = midnight(add_months(warn_day, -months) + timedelta(days=1))
-    reference = Greatest(
-        Coalesce("customer__last_order_at", "customer__created_at"),
-        Value(programme.starts_at, output_field=DateTimeField()),
-    )
-    rows = (
-        Account.objects.filter(customers, balance__gt=0)
-        .annotate(reference=reference)
-        .filter(reference__lt=warn_cutoff)
-        .values_list("customer_id", "balance", "reference")
-    )
-    due, soon = [], []
-    for customer_id, balance, ref in rows:
-        expires_on = add_months(timezone.localdate(ref), months)
-        if ref < cutoff:
-            due.append(Expiring(customer_id, balance, expires_on, f"no order since {timezone.localdate(ref)}"))
-        else:
-            soon.append(Expiring(customer_id, balance, expires_on))
-    return due, soon
 
+    customer_column = '"loyalty_account"."customer_id"'
 
-def _by_age(programme: Programme, customers: Q, now: datetime) -> tuple[list[Expiring], list[Expiring]]:
-    """Points credited in a month expire when the month N+1 months later begins."""
-    today = timezone.localdate(now)
-    months = programme.expiry_months
-    this_month = today.replace(day=1)
-    next_month = add_months(this_month, 1)
-    cutoff = midnight(add_months(this_month, -months))
-    warn = today >= next_month - timedelta(days=programme.expiry_warning_days)
-    next_cutoff = midnight(add_months(next_month, -months))
-    rows = (
-        PointsEntry.objects.filter(customers, customer__loyalty__balance__gt=0)
-        .values("customer_id")
-        .annotate(
-            old=Coalesce(Sum("available", filter=Q(available__gt=0, created_at__lt=cutoff)), 0),
-            soon=Coalesce(Sum("available", filter=Q(available__gt=0, created_at__lt=next_cutoff)), 0),
-            spent=Coalesce(Sum(-F("available"), filter=Q(available__lt=0)), 0),
+    def __init__(self, programme: Programme, now: datetime):
+        today = timezone.localdate(now)
+        self.months = programme.expiry_months
+        self.starts_at = programme.starts_at
+        # Expired: the reference falls on or before this day N months ago; soon: within the warning.
+        self.cutoff = midnight(add_months(today, -self.months) + timedelta(days=1))
+        warn_day = today + timedelta(days=programme.expiry_warning_days)
+        self.warn_cutoff = midnight(add_months(warn_day, -self.months) + timedelta(days=1))
+
+    def rows(self, customers) -> QuerySet:
+        """Per customer with points whose reference is before the warning's cut-off: the
+        points ``due`` now (all of them, or 0 if only soon), the ``reason``, and the reference."""
+        reference = Greatest(
+            Coalesce("customer__last_order_at", "customer__created_at"),
+            Value(self.starts_at, output_field=DateTimeField()),
         )
-        .filter(Q(old__gt=F("spent")) | Q(soon__gt=F("spent")) if warn else Q(old__gt=F("spent")))
-        .order_by()
-    )
-    due, soon = [], []
-    for r in rows:
-        expiring_now = max(0, r["old"] - r["spent"])
-        if expiring_now:
-            due.append(
-                Expiring(
-                    r["customer_id"], expiring_now, today, f"credited before {cutoff.date()} and not spent by then"
-                )
+        return (
+            Account.objects.filter(customers, balance__gt=0)
+            .annotate(reference=reference)
+            .filter(reference__lt=self.warn_cutoff)
+            .annotate(
+                due=Case(When(reference__lt=self.cutoff, then=F("balance")), default=Value(0)),
+                reason=Concat(Value("no order since "), Cast(TruncDate("reference"), CharField())),
             )
-        expiring_next = max(0, r["soon"] - r["spent"]) - expiring_now
-        if warn and expiring_next > 0:
-            soon.append(Expiring(r["customer_id"], expiring_next, next_month))
-    return due, soon
+            .values("customer_id", "due", "reason", "reference", "balance")
+            .order_by()
+        )
+
+    def warning(self, row) -> Expiring | None:
+        if row["due"] > 0:  # all of them expire now
+            return None
+        expires_on = add_months(timezone.localdate(row["reference"]), self.months)
+        return Expiring(row["customer_id"], row["balance"], expires_on)
+
+
+class ByAge:
+    """Points credited in a month expire when the month N+1 months later begins."""
+
+    customer_column = "customer_id"
+
+    def __init__(self, programme: Programme, now: datetime):
+        today = timezone.localdate(now)
+        months = programme.expiry_months
+        this_month = today.replace(day=1)
+        self.next_month = add_months(this_month, 1)
+        self.cutoff = midnight(add_months(this_month, -months))
+        self.warn = today >= self.next_month - timedelta(days=programme.expiry_warning_days)
+        self.next_cutoff = midnight(add_months(self.next_month, -months))
+
+    def rows(self, customers) -> QuerySet:
+        """Per customer with points: the points ``due`` now (credited before the cut-off less
+        everything spent or expired), the ``reason``; and the figures for the warning."""
+        rows = (
+            # No condition on the balance: what is due never exceeds it (credits before the
+            # cut-off less all debits, against all credits less all debits), and a join to
+            # the accounts for each entry cost more than the customers it would skip.
+            PointsEntry.objects.filter(customers)
+            .values("customer_id")
+            .annotate(
+                old=Coalesce(Sum("available", filter=Q(available__gt=0, created_at__lt=self.cutoff)), 0),
+                soon=Coalesce(Sum("available", filter=Q(available__gt=0, created_at__lt=self.next_cutoff)), 0),
+                spent=Coalesce(Sum(-F("available"), filter=Q(available__lt=0)), 0),
+            )
+            .filter(Q(old__gt=F("spent")) | Q(soon__gt=F("spent")) if self.warn else Q(old__gt=F("spent")))
+        )
+        reason = f"credited before {self.cutoff.date()} and not spent by then"
+        return (
+            rows.annotate(due=Greatest(F("old") - F("spent"), Value(0)), reason=Value(reason))
+            .values("customer_id", "due", "reason", "soon", "spent")
+            .order_by()
+        )
+
+    def warning(self, row) -> Expiring | None:
+        expiring_next = max(0, row["soon"] - row["spent"]) - row["due"]
+        if self.warn and expiring_next > 0:
+            return Expiring(row["customer_id"], expiring_next, self.next_month)
+        return None
 
 
 def _warn(soon: list[Expiring], customers: Q, now: datetime, warning_days: int) -> int:

@@ -13,6 +13,10 @@ Every write goes the same way, inside one transaction:
 
 So the cached balance and the ledger change together or not at all; ``loyalty_verify``
 checks that they agree.
+
+On PostgreSQL a writer that can say its entries as a ``SELECT`` (the award's earns, the
+nightly expiry) uses ``entries_insert_select`` instead: the insert and the accounts' move
+are one statement, and no entry is built in Python.
 """
 
 from collections import defaultdict
@@ -69,6 +73,10 @@ class Entry:
     api_key_id: int | None = None
 
 
+# What ``entries_insert_select`` takes from its SELECT, by these names (``created_at`` is added).
+SELECTED = COLUMNS[:11]
+
+
 def server_binding_cursor():
     """A psycopg cursor on Django's connection (so in its transaction) that sends parameters
     apart from the query: Django's own cursor binds them client-side, writing a 15,000-item
@@ -88,10 +96,10 @@ def accounts_ensure(customer_ids: Iterable[int]) -> list[int]:
         return ids
     # One array parameter: an IN list of thousands of placeholders, or thousands of model
     # instances, cost more than the statement takes to run.
-    with connection.cursor() as cursor:
+    with server_binding_cursor() as cursor:
         cursor.execute(
             "INSERT INTO loyalty_account (customer_id, balance, pending, tier_qualifying, updated_at) "
-            "SELECT id, 0, 0, 0, now() FROM unnest(%s::bigint[]) AS id ON CONFLICT (customer_id) DO NOTHING",
+            "SELECT id, 0, 0, 0, now() FROM unnest(%b::bigint[]) AS id ON CONFLICT (customer_id) DO NOTHING",
             [ids],
         )
     return ids
@@ -102,9 +110,10 @@ def accounts_lock(customer_ids: Iterable[int]) -> list[int]:
     ids = accounts_ensure(customer_ids)
     if not ids or connection.vendor != "postgresql":  # SQLite: one writer at a time, nothing to lock
         return ids
-    with connection.cursor() as cursor:
+    with server_binding_cursor() as cursor:
         cursor.execute(
-            "SELECT customer_id FROM loyalty_account WHERE customer_id = ANY(%s) ORDER BY customer_id FOR UPDATE",
+            "SELECT customer_id FROM loyalty_account WHERE customer_id = ANY(%b::bigint[]) "
+            "ORDER BY customer_id FOR UPDATE",
             [ids],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -177,18 +186,49 @@ def accounts_apply(entries: Iterable[Entry]) -> None:
     if not rows:
         return
     now = timezone.now()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            ids, available, pending = (list(col) for col in zip(*rows, strict=True))
+    if connection.vendor == "postgresql":
+        ids, available, pending = (list(col) for col in zip(*rows, strict=True))
+        with server_binding_cursor() as cursor:
             cursor.execute(
                 "UPDATE loyalty_account a SET balance = a.balance + d.available, pending = a.pending + d.pending, "
-                "updated_at = %s FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS d(id, available, pending) "
+                "updated_at = %b FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[]) AS d(id, available, pending) "
                 "WHERE a.customer_id = d.id",
                 [now, ids, available, pending],
             )
-        else:
-            cursor.executemany(
-                "UPDATE loyalty_account SET balance = balance + %s, pending = pending + %s, updated_at = %s "
-                "WHERE customer_id = %s",
-                [(a, p, now, cid) for cid, a, p in rows],
-            )
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE loyalty_account SET balance = balance + %s, pending = pending + %s, updated_at = %s "
+            "WHERE customer_id = %s",
+            [(a, p, now, cid) for cid, a, p in rows],
+        )
+
+
+def entries_insert_select(select_sql: str, params: Sequence, *, now: datetime, due_by: datetime | None = None):
+    """PostgreSQL: insert the entries a SELECT yields (columns named as ``SELECTED``) that are
+    not there yet (by key), and move their accounts, in one statement. Returns (entries
+    written, of which pending points due by ``due_by``). ``params`` are the SELECT's (``%s``).
+
+    Call inside a transaction, after ``accounts_lock`` for every customer it may yield."""
+    names = ", ".join(SELECTED)
+    sql = f"""
+    WITH ins AS (
+        INSERT INTO loyalty_pointsentry ({names}, created_at)
+        SELECT {names}, %s FROM ({select_sql}) AS selected
+        ORDER BY customer_id, key
+        ON CONFLICT (key) DO NOTHING
+        RETURNING customer_id, available, pending, matures_at
+    ), moved AS (
+        UPDATE loyalty_account a
+        SET balance = a.balance + d.available, pending = a.pending + d.pending, updated_at = %s
+        FROM (
+            SELECT customer_id, sum(available) AS available, sum(pending) AS pending FROM ins GROUP BY customer_id
+        ) d
+        WHERE a.customer_id = d.customer_id
+    )
+    SELECT count(*), count(*) FILTER (WHERE matures_at <= %s) FROM ins
+    """
+    with server_binding_cursor() as cursor:
+        cursor.execute(sql, [now, *params, now, due_by or now])
+        written, due = cursor.fetchone()
+    return written, due

@@ -209,22 +209,33 @@ class Account(models.Model):
     """A customer's points: the cached sums of their ledger, their tier and referral code.
 
     ``balance`` may go below zero only when points already spent are reversed (a refund
-    after the return window); a redemption never takes it below zero."""
+    after the return window); a redemption never takes it below zero.
+
+    Every ledger write updates these rows, so they carry few indexes (each one is written
+    again on an update that cannot stay in its page), and on PostgreSQL the table leaves a
+    tenth of each page free (migration ``0004``), so a balance update usually can."""
 
     customer = models.OneToOneField(Customer, primary_key=True, on_delete=models.PROTECT, related_name="loyalty")
     balance = models.BigIntegerField(default=0)
     pending = models.BigIntegerField(default=0)
-    tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+    tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts", db_index=False
+    )
     tier_since = models.DateTimeField(null=True, blank=True)
     # Set while the customer is below their tier's keep threshold: the day they move down.
     tier_grace_until = models.DateTimeField(null=True, blank=True)
     # The figure the tier was last evaluated on (spend or points over the term).
     tier_qualifying = models.DecimalField(**MONEY, default=Decimal(0))
-    referral_code = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    # Unique by a constraint, not ``unique=True`` (which adds a LIKE-ready index on PostgreSQL);
+    # NULL until first used, as the customers without one must not clash.
+    referral_code = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(pending__gte=0), name="account_pending_gte_0")]
+        constraints = [
+            models.CheckConstraint(condition=Q(pending__gte=0), name="account_pending_gte_0"),
+            models.UniqueConstraint(fields=["referral_code"], name="account_referral_code_uniq"),
+        ]
         indexes = [models.Index(fields=["tier"], name="account_tier_idx")]
 
     def __str__(self):

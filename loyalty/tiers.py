@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.services.column_reader import Field, micros, read_columns
-from customers.services.column_writer import Column, update_columns
+from customers.services.column_writer import Column, insert_columns, update_columns
 from loyalty.ledger import accounts_ensure
 from loyalty.models import Account, Programme, Tier, TierBasis, TierChange, TierTerm
 from loyalty.programme import programme_get
@@ -191,17 +191,20 @@ def _evaluate(programme, table: TierTable, accounts: dict, figures: dict, now: d
         ],
         guard=Column("customer_id", "int8", ids[rows]),
     )
-    changes = [
-        TierChange(
-            customer_id=int(ids[i]),
-            from_tier=None if current[i] == NONE else table.tiers[current[i]],
-            to_tier=None if new[i] == NONE else table.tiers[new[i]],
-            reason=_reason(programme, table, float(q[i]), int(current[i]), int(new[i]), now),
-        )
-        for i in np.flatnonzero(moved)
-    ]
-    TierChange.objects.bulk_create(changes)
-    return len(changes)
+    moves = np.flatnonzero(moved)
+    tier_or_nan = np.array([float(t.id) for t in table.tiers] + [np.nan])  # NONE (-1) picks the NaN
+    reasons = [_reason(programme, table, float(q[i]), int(current[i]), int(new[i]), now) for i in moves]
+    insert_columns(
+        TierChange,
+        [
+            Column("customer_id", "int8", ids[moves]),
+            Column("from_tier_id", "int8", tier_or_nan[current[moves]]),
+            Column("to_tier_id", "int8", tier_or_nan[new[moves]]),
+            Column("reason", "text", np.array(reasons, dtype=str)),
+            Column("created_at", "timestamptz", np.full(moves.size, float(now_us))),
+        ],
+    )
+    return int(moves.size)
 
 
 def _reason(programme, table: TierTable, figure: float, old: int, new: int, now: datetime) -> str:

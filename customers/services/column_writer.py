@@ -142,18 +142,27 @@ def _python_values(column: Column) -> list:
     return [None if is_null else v for v, is_null in zip(values, null, strict=True)]
 
 
+def insert_columns(model: type[Model], columns: list[Column]) -> None:
+    """Insert these rows."""
+    _insert(model, columns, "")
+
+
 def upsert_columns(model: type[Model], columns: list[Column]) -> None:
     """Insert these rows, or overwrite the row with the same primary key (the first column)."""
+    qn = connection.ops.quote_name
+    updates = ", ".join(f"{qn(c.name)} = EXCLUDED.{qn(c.name)}" for c in columns[1:])
+    _insert(model, columns, f"ON CONFLICT ({qn(columns[0].name)}) DO UPDATE SET {updates}")
+
+
+def _insert(model: type[Model], columns: list[Column], conflict: str) -> None:
     if not len(columns[0].values):
         return
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     names = ", ".join(qn(c.name) for c in columns)
-    updates = ", ".join(f"{qn(c.name)} = EXCLUDED.{qn(c.name)}" for c in columns[1:])
-    conflict = f"ON CONFLICT ({qn(columns[0].name)}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            staged, staging = _copy_to_staging(cursor, "upsert", model, columns)
+            staged, staging = _copy_to_staging(cursor, "insert", model, columns)
             cursor.execute(
                 f"INSERT INTO {table} ({names}) SELECT {', '.join(staged.values)} FROM {staging} s {conflict}",
                 staged.params,

@@ -100,6 +100,19 @@ def test_a_warning_event_is_recorded_once_before_points_expire(fifo, credit):
     assert balance(ann) == 100
 
 
+def test_one_batch_expires_and_the_next_is_warned_the_same_night(fifo, credit):
+    shop = ShopFactory()
+    ann = CustomerFactory(first_seen_shop=shop)
+    credit(ann, 100, at("2025-02-20T12:00"), "feb")
+    credit(ann, 40, at("2025-03-15T12:00"), "mar")
+
+    # 5 March 2026: February 2025's batch expired on 1 March; March's goes on 1 April.
+    assert points_expire_range(*EVERYONE, now=at("2026-03-05T03:30")) == (1, 1)
+
+    assert balance(ann) == 40
+    assert Event.objects.get(type=WARNING_EVENT).payload == {"points": 40, "expires_on": "2026-04-01"}
+
+
 def test_a_customer_known_only_through_an_identity_is_warned_in_that_shop(fifo, credit):
     ann = CustomerFactory(first_seen_shop=None)
     identity = IdentityFactory(customer=ann)
