@@ -67,6 +67,11 @@ NET = ExpressionWrapper(
     F("total_base") - (F("shipping_total") + F("tax_total")) * F("exchange_rate") - F("refunded_base"),
     output_field=DecimalField(max_digits=20, decimal_places=8),
 )
+# ``NET`` and ``EARNING_STATUSES`` in SQL over ``customers_order`` (columns unqualified: no
+# other table these queries join has them), and the net amount as ``net_of`` keeps it.
+NET_AMOUNT_SQL = "total_base - (shipping_total + tax_total) * exchange_rate - refunded_base"
+EARNING_SQL = "status IN ({})".format(", ".join(f"'{status}'" for status in EARNING_STATUSES))
+NET_SQL = f"GREATEST(0, round({NET_AMOUNT_SQL}, 2))"
 
 
 @dataclass(frozen=True)
@@ -233,10 +238,6 @@ def _award_in_sql(chunk: list[int], programme, rules: dict[int, EarningRule], no
     return written
 
 
-# The net amount of an order ``o``, as ``net_of`` keeps it.
-NET_SQL = "GREATEST(0, round(o.total_base - (o.shipping_total + o.tax_total) * o.exchange_rate - o.refunded_base, 2))"
-EARNING_SQL = "o.status IN ('paid', 'fulfilled')"
-
 # Every paid order's earns, per rule in force when it was placed (``entries_insert_select``
 # skips those already in the ledger). ``first_paid`` is each customer's first paid order of
 # all (one before the programme started earns no bonus). A rule's multiplier is its own for
@@ -246,7 +247,7 @@ EARNS_SQL = f"""
 WITH paid AS (
     SELECT o.id, o.customer_id, o.placed_at, {NET_SQL} AS net
     FROM customers_order o
-    WHERE o.customer_id = ANY(%s::bigint[]) AND {EARNING_SQL}
+    WHERE o.customer_id = ANY(%s::bigint[]) AND o.{EARNING_SQL}
 ), first_paid AS (
     SELECT DISTINCT ON (customer_id) id FROM paid WHERE net > 0 ORDER BY customer_id, placed_at, id
 ), earns AS (
@@ -288,7 +289,7 @@ def _earn_in_sql(chunk: list[int], programme, now: datetime) -> tuple[int, int]:
 # has come. Only these, and their orders, come back to Python.
 SETTLE_SQL = f"""
 SELECT s.order_id, s.rule_id, s.customer_id, s.total, s.earned, s.basis, s.matured, s.rows, s.matures_at,
-    o.placed_at, o.status, {NET_SQL} AS net
+    o.placed_at, o.status, n.net
 FROM (
     SELECT order_id, rule_id, min(customer_id) AS customer_id, sum(available + pending)::bigint AS total,
         coalesce(sum(available + pending) FILTER (WHERE kind = 'earn'), 0)::bigint AS earned, max(basis) AS basis,
@@ -299,11 +300,12 @@ FROM (
     GROUP BY order_id, rule_id
 ) s
 JOIN customers_order o ON o.id = s.order_id
+CROSS JOIN LATERAL (SELECT {NET_SQL} AS net) n
 JOIN loyalty_earningrule r ON r.id = s.rule_id
 WHERE (NOT s.matured AND s.matures_at <= %(now)s)
     OR (s.total > 0 AND (
-        NOT {EARNING_SQL} OR {NET_SQL} <= 0
-        OR (r.kind = 'spend' AND s.basis > 0 AND s.total * s.basis > s.earned * {NET_SQL})
+        NOT o.{EARNING_SQL} OR n.net <= 0
+        OR (r.kind = 'spend' AND s.basis > 0 AND s.total * s.basis > s.earned * n.net)
     ))
 """
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from customers.services.column_reader import Field, micros, read_columns
 from customers.services.column_writer import Column, insert_columns, update_columns
+from loyalty.earning import EARNING_SQL, NET_AMOUNT_SQL
 from loyalty.ledger import accounts_ensure
 from loyalty.models import Account, Programme, Tier, TierBasis, TierChange, TierTerm
 from loyalty.programme import programme_get
@@ -62,7 +63,7 @@ def qualifying_sql(programme: Programme, since: datetime | None) -> tuple[str, l
             params,
         )
     return (
-        "FROM customers_order WHERE customer_id BETWEEN %s AND %s AND status IN ('paid', 'fulfilled')"
+        f"FROM customers_order WHERE customer_id BETWEEN %s AND %s AND {EARNING_SQL}"
         + window.format(col="placed_at")
         + " GROUP BY customer_id",
         params,
@@ -72,7 +73,7 @@ def qualifying_sql(programme: Programme, since: datetime | None) -> tuple[str, l
 def qualifying_figure_sql(programme: Programme) -> str:
     if programme.tier_basis == TierBasis.POINTS:
         return "SUM(available + pending)"
-    return "SUM(total_base - (shipping_total + tax_total) * exchange_rate - refunded_base)"
+    return f"SUM({NET_AMOUNT_SQL})"
 
 
 @dataclass(frozen=True)

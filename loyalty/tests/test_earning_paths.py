@@ -41,7 +41,7 @@ RULES = st.fixed_dictionaries(
 )
 
 
-def _rules(spec) -> None:
+def _rules(spec) -> EarningRule:
     EarningRule.objects.update(is_active=False)  # an earlier example's rules
     valid_from = NOW - timedelta(days=spec["valid_from_days_ago"]) if spec["valid_from_days_ago"] is not None else None
     spend = EarningRule.objects.create(
