@@ -24,6 +24,7 @@ from customers.models import (
     Product,
     Refund,
     Shop,
+    ShopGroup,
     Tag,
 )
 from customers.services.api_keys import api_key_material, api_key_revoke, api_keys_forget
@@ -53,10 +54,20 @@ def _forget_keys(shops) -> None:
     api_keys_forget(prefixes=list(ApiKey.objects.filter(shop__in=shops).values_list("prefix", flat=True)))
 
 
+@admin.register(ShopGroup)
+class ShopGroupAdmin(admin.ModelAdmin):
+    """A manager puts shops in one group to let them share profiles and loyalty balances."""
+
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+
 @admin.register(Shop)
 class ShopAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "is_active", "created_at"]
+    list_display = ["slug", "name", "group", "is_active", "created_at"]
     list_filter = ["is_active"]
+    list_select_related = ["group"]
+    autocomplete_fields = ["group"]
     search_fields = ["slug", "name"]
     inlines = [ApiKeyInline]
 

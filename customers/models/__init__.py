@@ -15,6 +15,7 @@ from customers.models.commerce import (
     Product,
     Refund,
     Shop,
+    ShopGroup,
     Tag,
     TimeStampedModel,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Product",
     "Refund",
     "Shop",
+    "ShopGroup",
     "Stage",
     "StageChange",
     "Tag",

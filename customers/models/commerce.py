@@ -21,18 +21,48 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+class ShopGroup(TimeStampedModel):
+    """Shops that share a customer's profile and loyalty balance (docs/security.md).
+
+    A shop's key is that shop's credential and sees only what its group's shops sent. Every
+    shop is in exactly one group; a new shop gets a group of its own, so by default a shop
+    shares with no one, and a manager puts shops in one group to share.
+    """
+
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
 class Shop(TimeStampedModel):
     """A sales channel: a storefront or checkout that pushes data through the API."""
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
+    group = models.ForeignKey(
+        ShopGroup,
+        on_delete=models.PROTECT,
+        related_name="shops",
+        blank=True,
+        help_text="Shops in one group share customers' profiles and loyalty balances. Empty: a group of its own.",
+    )
 
     class Meta:
         ordering = ["slug"]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        # The default group is the shop's own: sharing is opt-in (docs/security.md).
+        if self.group_id is None:
+            self.group = ShopGroup.objects.create(name=self.name)
+        super().save(*args, **kwargs)
 
 
 class ApiKey(TimeStampedModel):
