@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_CUSTOMERS ?= 3000
 
-.PHONY: demo test lint bench bench-lifecycle bench-segments bench-support bench-loyalty worker beat serve migrate
+.PHONY: demo test lint bench bench-payload bench-lifecycle bench-segments bench-support bench-loyalty worker beat serve migrate
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
@@ -35,6 +35,10 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+# What decoding and validating a 1,000-order bulk body costs, without server or database.
+bench-payload: $(VENV)/.installed
+	$(PY) bench/payload_checks.py
 
 # Needs a seeded database (BENCH_LIFECYCLE_DATABASE_URL, default crm_big) and Redis; see docs/benchmarks.md.
 bench-lifecycle: $(VENV)/.installed
