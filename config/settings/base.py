@@ -125,6 +125,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.api.schema.add_payload_components",
+        "crm.api.schema.add_idempotency_header",
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "customers.models.OrderStatus",

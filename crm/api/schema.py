@@ -42,3 +42,25 @@ def add_payload_components(result, generator, request, public):
     _, components = msgspec.json.schema_components(PAYLOADS, ref_template=REF)
     result.setdefault("components", {}).setdefault("schemas", {}).update(components)
     return result
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Makes the POST safe to retry: the same key with the same body returns the first successful "
+    "response (header Idempotent-Replayed: true) for 24 hours and writes nothing again; the same key with "
+    "another body is 409.",
+}
+
+
+def add_idempotency_header(result, generator, request, public):
+    """drf-spectacular post-processing hook: every POST takes an Idempotency-Key
+    (``crm.api.idempotency.ReplaySafePostMixin`` is on every view that answers POST)."""
+    for operations in result.get("paths", {}).values():
+        if "post" in operations:
+            parameters = operations["post"].setdefault("parameters", [])
+            if not any(p.get("name") == "Idempotency-Key" for p in parameters):
+                parameters.append(IDEMPOTENCY_PARAMETER)
+    return result
