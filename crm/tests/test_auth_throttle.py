@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from crm.api.throttling import auth_failures_reset
-from customers.services.api_keys import api_key_create, api_key_revoke
+from customers.services.api_keys import api_key_create, api_key_revoke, api_keys_forget
 
 pytestmark = pytest.mark.django_db
 
@@ -17,9 +17,12 @@ UNKNOWN = "crm_0123456789ab_notakeyatallnotakeyatallnotakeyatall"
 
 
 @pytest.fixture(autouse=True)
-def fresh_addresses():
+def fresh_cache():
+    """The cache outlives a test (on Redis, a run): start with the addresses and the unknown
+    key forgotten."""
     for address in (ATTACKER, SHOP_SERVER):
         auth_failures_reset(address=address)
+    api_keys_forget(prefixes=[UNKNOWN.split("_")[1]])
     yield
     for address in (ATTACKER, SHOP_SERVER):
         auth_failures_reset(address=address)
