@@ -126,3 +126,12 @@ def content_types_fresh(request):
         from django.contrib.contenttypes.models import ContentType
 
         ContentType.objects.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def api_auth_failures_forgotten():
+    """Failed API authentications are counted per address in the cache, which outlives a
+    test (and, on Redis, a run): each test starts with none counted for the test client."""
+    from crm.api.throttling import auth_failures_reset
+
+    auth_failures_reset(address="127.0.0.1")

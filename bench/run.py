@@ -96,6 +96,10 @@ def start_gunicorn() -> subprocess.Popen:
         [
             str(ROOT / ".venv/bin/gunicorn"),
             "config.wsgi",
+            # The production config (threaded workers), with the benchmark's own worker
+            # count, address, timeout and log level on top.
+            "-c",
+            "config/gunicorn.conf.py",
             "-w",
             str(WORKERS),
             "-b",

@@ -17,14 +17,22 @@ from customers.models import Customer, Order, Product, Shop
 from customers.services.errors import DomainError
 from customers.services.signals import DETRACTOR, PROMOTER, signal_record
 from support.models import CsatResponse, NpsResponse, Priority, Review, Ticket
-from support.services import MAX_BODY, ReviewData, TicketData, _create_once, review_submit, ticket_open
+from support.services import (
+    MAX_BODY,
+    ReviewData,
+    TicketData,
+    _create_once,
+    plain_text,
+    review_submit,
+    ticket_open,
+)
 
 
 def _check_comment(comment: str) -> str:
-    comment = comment.strip()
+    """A comment as stored: plain text (``support.services.plain_text``), within MAX_BODY."""
     if len(comment) > MAX_BODY:
         raise DomainError(f"Ensure this field has no more than {MAX_BODY} characters.", field="comment")
-    return comment
+    return plain_text(comment)
 
 
 def _check_rating(rating) -> int:

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from support.models import NpsResponse, Review, Ticket, TicketMessage
+from support.services import plain_text
 
 
 class TicketMessageOutSerializer(serializers.ModelSerializer):
@@ -57,7 +58,8 @@ class ReviewOutSerializer(serializers.ModelSerializer):
         """First name and initial: what a public review page shows, never the email."""
         customer = review.customer
         initial = f" {customer.last_name[:1]}." if customer.last_name else ""
-        return f"{customer.first_name}{initial}".strip() or "A customer"
+        # Plain text like the review itself: names come from the shops as sent.
+        return plain_text(f"{customer.first_name}{initial}") or "A customer"
 
 
 class NpsOutSerializer(serializers.ModelSerializer):

@@ -6,6 +6,8 @@ is pending on the customer, the clock stops: the due times are cleared and the b
 minutes still left are kept, to start again from the moment the ticket leaves pending.
 """
 
+import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +33,21 @@ def sanitise(html: str) -> str:
     """Message HTML safe to show in the admin as is: no script, no event handlers, no
     ``javascript:`` links (nh3's allow-list of tags and attributes)."""
     return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+
+
+# A "<" (or a run of them) that would open a tag, an end tag, a comment or a processing
+# instruction in HTML; any other "<" is text to every browser ("I <3 it", "3 < 4").
+_TAG_OPEN = re.compile(r"<+(?=[A-Za-z/!?])")
+
+
+def plain_text(text: str) -> str:
+    """Customer text with its markup removed: tags and comments go, and what scripts and
+    styles held; entities are decoded (``&amp;`` is ``&``), and no ``<`` is left that could
+    open a tag, so the text is harmless whether a page escapes it or not.
+
+    Review titles and bodies, NPS and CSAT comments, ticket subjects and staff's review
+    responses are stored this way (ticket messages are sanitised HTML: ``sanitise``)."""
+    return _TAG_OPEN.sub("", html.unescape(nh3.clean(text, tags=set()))).strip()
 
 
 def _calendar(policy: SlaPolicy | None) -> Calendar | None:
@@ -189,6 +206,9 @@ def ticket_open(
     ticket it opened (False); an ``order_external_id`` the shop does not have is a
     ``DomainError``."""
     now = now or timezone.now()
+    subject = plain_text(data.subject)
+    if not subject:
+        raise DomainError("The subject has no text once its markup is removed.", field="subject")
     order = None
     if data.order_external_id:
         order = Order.objects.filter(shop=shop, external_id=data.order_external_id, customer=customer).first()
@@ -205,7 +225,7 @@ def ticket_open(
             csat=csat,
             external_id=data.external_id,
             channel=data.channel,
-            subject=data.subject,
+            subject=subject,
             priority=data.priority,
             created_at=now,
             sla_policy=sla_policy_for(priority=data.priority, high_value=high_value),
@@ -398,8 +418,8 @@ def review_submit(
             product=product,
             external_id=data.external_id,
             rating=data.rating,
-            title=data.title,
-            body=data.body,
+            title=plain_text(data.title),
+            body=plain_text(data.body),
             verified_buyer=verified,
             status=Review.Status.PUBLISHED if publish else Review.Status.PENDING,
             created_at=now,
@@ -410,7 +430,7 @@ def review_submit(
         if review.rating <= 2:
             follow_up = TicketData(
                 subject=f"Follow up: {review.rating}★ review of {product.name}",
-                body=f"<p><b>{nh3.clean_text(data.title)}</b></p><p>{nh3.clean_text(data.body)}</p>",
+                body=f"<p><b>{html.escape(review.title)}</b></p><p>{html.escape(review.body)}</p>",
                 channel=Ticket.Channel.API,
                 priority=Priority.HIGH,
             )
@@ -436,7 +456,7 @@ def _signal_from_rating(review: Review, now: datetime) -> None:
 
 def review_respond(*, review: Review, text: str, user, now: datetime | None = None) -> Review:
     """Staff's public answer under a review (plain text; blank removes it)."""
-    text = text.strip()
+    text = plain_text(text)
     if len(text) > MAX_BODY:
         raise DomainError(f"Ensure this field has no more than {MAX_BODY} characters.", field="response")
     review.response = text

@@ -170,3 +170,31 @@ def test_a_code_consumed_at_once_by_two_checkouts_is_used_once(shop_and_key):
     statuses = _race(4, lambda: _client(issued.key).post(url).status_code)
 
     assert sorted(statuses) == [200, 409, 409, 409]
+
+
+def test_simultaneous_retries_with_one_idempotency_key_write_once(shop_and_key, order_payload):
+    """Four copies of a refund with no external id (and of a ticket, an NPS answer) sent at
+    once with one Idempotency-Key: one row each, and every copy gets the same answer."""
+    from support.models import NpsResponse, Ticket
+
+    key = shop_and_key[1].key
+    _client(key).post("/api/v1/orders", order_payload, format="json")
+    customer = {"email": "race@example.com"}
+    cases = [
+        ("/api/v1/orders/1001/refunds", {"amount": "5.00"}, Refund),
+        ("/api/v1/tickets", {"customer": customer, "subject": "Help", "message": "Hi"}, Ticket),
+        ("/api/v1/nps", {"customer": customer, "score": 3}, NpsResponse),
+    ]
+    for attempt in range(3):
+        for path, body, model in cases:
+            before = model.objects.count()
+            headers = {"HTTP_IDEMPOTENCY_KEY": f"retry-{attempt}-{path}"}
+
+            responses = _race(
+                4, lambda path=path, body=body, h=headers: _client(key).post(path, body, format="json", **h)
+            )
+
+            assert [r.status_code for r in responses] == [201] * 4, path
+            assert all(r.json() == responses[0].json() for r in responses), path
+            assert sorted(r.headers.get("Idempotent-Replayed", "") for r in responses) == ["", "true", "true", "true"]
+            assert model.objects.count() == before + 1, path

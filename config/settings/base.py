@@ -113,7 +113,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "crm.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Proxies in front that append to X-Forwarded-For (1 behind the nginx of docs/deploy.md);
+    # 0 takes the socket's address and ignores the header, which a client could forge.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
 }
+# An address with this many failed API authentications within the window is refused
+# (429 with Retry-After) for the window, before any key lookup (crm.api.throttling).
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
+API_AUTH_FAILURE_SECONDS = env.int("API_AUTH_FAILURE_SECONDS", default=60)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "E-commerce CRM API",
@@ -125,6 +132,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.api.schema.add_payload_components",
+        "crm.api.schema.add_idempotency_header",
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "customers.models.OrderStatus",

@@ -2,9 +2,10 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import BasePermission
 
+from crm.api.throttling import auth_failure_record, auth_lockout_remaining, client_address
 from customers.models import ApiKey, Shop
 from customers.services.api_keys import api_key_authenticate
 
@@ -30,10 +31,21 @@ class ApiKeyAuthentication(BaseAuthentication):
         scheme, _, key = header.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise AuthenticationFailed("Send the API key as 'Authorization: Bearer <key>'.")
-        api_key = api_key_authenticate(key=key.strip())
-        if api_key is None:
-            raise AuthenticationFailed("Unknown or revoked API key.")
+        # A key known from the cache passes at once, even from an address that is locked out.
+        api_key = api_key_authenticate(key=key.strip(), query=False) or self._looked_up(request, key.strip())
         return ShopClient(api_key.shop), api_key
+
+    def _looked_up(self, request, key: str) -> ApiKey:
+        """The key from the database, unless its address keeps failing (429, no lookup)."""
+        address = client_address(request)
+        wait = auth_lockout_remaining(address=address)
+        if wait:
+            raise Throttled(wait=wait, detail="Too many failed authentications from this address.")
+        api_key = api_key_authenticate(key=key)
+        if api_key is None:
+            auth_failure_record(address=address)
+            raise AuthenticationFailed("Unknown or revoked API key.")
+        return api_key
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from crm.api.auth import request_shop
 from crm.api.errors import not_found
-from crm.api.idempotency import idempotent
+from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
 from customers import selectors as customer_selectors
 from customers.payloads import decode
@@ -81,7 +81,7 @@ class RewardListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class RedeemView(APIView):
+class RedeemView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="customers_loyalty_redeem",
         request=payload(RedeemIn),
@@ -91,17 +91,12 @@ class RedeemView(APIView):
         "an Idempotency-Key to retry safely.",
     )
     def post(self, request, pk: int):
-        shop = request_shop(request)
-
-        def handle():
-            body = decode(request.body, RedeemIn)
-            customer = _customer(request, pk)
-            if customer is None:
-                return not_found("customer")
-            code = reward_redeem(customer=customer, shop=shop, reward_id=body.reward_id)
-            return Response(CodeOutSerializer(code).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, shop, handle)
+        body = decode(request.body, RedeemIn)
+        customer = _customer(request, pk)
+        if customer is None:
+            return not_found("customer")
+        code = reward_redeem(customer=customer, shop=request_shop(request), reward_id=body.reward_id)
+        return Response(CodeOutSerializer(code).data, status=status.HTTP_201_CREATED)
 
 
 class CodeDetailView(APIView):
@@ -114,7 +109,7 @@ class CodeDetailView(APIView):
         return Response(CodeOutSerializer(code_for_shop(shop=request_shop(request), code=code)).data)
 
 
-class CodeConsumeView(APIView):
+class CodeConsumeView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="loyalty_codes_consume",
         request=payload(ConsumeIn),
@@ -128,7 +123,7 @@ class CodeConsumeView(APIView):
         return Response(CodeOutSerializer(used).data)
 
 
-class PointsAdjustView(APIView):
+class PointsAdjustView(ReplaySafePostMixin, APIView):
     # Managers only: a key with a role that holds loyalty.adjust_points, not an integration key.
     role_keys_only = True
 
@@ -140,20 +135,15 @@ class PointsAdjustView(APIView):
         "take the balance below zero. Send an Idempotency-Key to retry safely.",
     )
     def post(self, request, pk: int):
-        shop = request_shop(request)
-
-        def handle():
-            body = decode(request.body, AdjustIn)
-            customer = _customer(request, pk)
-            if customer is None:
-                return not_found("customer")
-            account = points_adjust(customer=customer, points=body.points, reason=body.reason, api_key=request.auth)
-            return Response(AccountOutSerializer(account).data)
-
-        return idempotent(request, shop, handle)
+        body = decode(request.body, AdjustIn)
+        customer = _customer(request, pk)
+        if customer is None:
+            return not_found("customer")
+        account = points_adjust(customer=customer, points=body.points, reason=body.reason, api_key=request.auth)
+        return Response(AccountOutSerializer(account).data)
 
 
-class ReferralView(APIView):
+class ReferralView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="customers_loyalty_referral",
         request=payload(ReferralIn),

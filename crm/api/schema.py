@@ -25,6 +25,7 @@ ERROR_DESCRIPTIONS = {
     "customer already referred.",
     410: "Expired: the reward code is past its date.",
     413: "Request body over the size limit.",
+    429: "Too many failed authentications from this address: refused until Retry-After seconds have passed.",
 }
 
 
@@ -41,4 +42,36 @@ def add_payload_components(result, generator, request, public):
     """drf-spectacular post-processing hook: add the payload structs' JSON schemas."""
     _, components = msgspec.json.schema_components(PAYLOADS, ref_template=REF)
     result.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    return result
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Makes the POST safe to retry: the same key with the same body returns the first successful "
+    "response (header Idempotent-Replayed: true) for 24 hours and writes nothing again; the same key with "
+    "another body is 409.",
+}
+
+
+def add_idempotency_header(result, generator, request, public):
+    """drf-spectacular post-processing hook: every POST takes an Idempotency-Key
+    (``crm.api.idempotency.ReplaySafePostMixin`` is on every view that answers POST), so it
+    may answer 409; every call may answer 429 (``crm.api.throttling``). Both have the error
+    body the operation's 401 has."""
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            responses = operation.get("responses", {})
+            unauthorised = responses.get("401")
+            if unauthorised is None:
+                continue
+            responses.setdefault("429", {**unauthorised, "description": ERROR_DESCRIPTIONS[429]})
+            if method != "post":
+                continue
+            responses.setdefault("409", {**unauthorised, "description": ERROR_DESCRIPTIONS[409]})
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name") == "Idempotency-Key" for p in parameters):
+                parameters.append(IDEMPOTENCY_PARAMETER)
     return result

@@ -18,6 +18,7 @@ from campaigns.serializers import (
 )
 from crm.api.auth import request_shop
 from crm.api.errors import not_found
+from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import Customer
@@ -37,7 +38,7 @@ class SegmentListView(generics.GenericAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-class SegmentPreviewView(APIView):
+class SegmentPreviewView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="segments_preview",
         request=payload(SegmentPreviewIn),

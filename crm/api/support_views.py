@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from crm import pipeline
 from crm.api.auth import request_shop
 from crm.api.errors import not_found
+from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import Order, Product
@@ -21,7 +22,7 @@ from support.selectors import customer_tickets, product_reviews
 from support.serializers import LinkOutSerializer, NpsOutSerializer, ReviewOutSerializer, TicketOutSerializer
 
 
-class TicketCreateView(APIView):
+class TicketCreateView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="tickets_create",
         request=payload(TicketIn),
@@ -56,7 +57,7 @@ class CustomerTicketsView(generics.GenericAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-class ReviewCreateView(APIView):
+class ReviewCreateView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="reviews_create",
         request=payload(ReviewIn),
@@ -88,7 +89,7 @@ class ProductReviewsView(generics.GenericAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-class NpsCreateView(APIView):
+class NpsCreateView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="nps_create",
         request=payload(NpsIn),

@@ -5,8 +5,7 @@ parsers; responses are DRF serializers.
 """
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 from crm import pipeline
 from crm.api.auth import request_shop
 from crm.api.filters import CustomerFilter
-from crm.api.idempotency import idempotent
+from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.profiles import CustomerProfileSerializer, customer_profiles
 from crm.api.schema import errors, payload
 from customers.models import Customer
@@ -27,43 +26,28 @@ from customers.serializers import (
 )
 from customers.services.orders import Outcome
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="A retry with the same key and body returns the first response.",
-)
-
-
 # One instance renders every order: a ModelSerializer builds its fields on first use, which
 # costs more than rendering one order, so it is built once per process.
 ORDER_OUT = OrderOutSerializer()
 
 
-class OrderUpsertView(APIView):
+class OrderUpsertView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="orders_upsert",
         request=payload(OrderIn),
-        parameters=[IDEMPOTENCY_HEADER],
         responses={201: OrderOutSerializer, 200: OrderOutSerializer, **errors(400, 401, 409, 413)},
         description="Create an order, or update it by its external_id. Replaying the same body returns 200.",
     )
     def post(self, request):
-        shop = request_shop(request)
-
-        def handle():
-            data = decode(request.body, OrderIn).to_data()
-            (result,) = pipeline.orders_receive(shop=shop, orders=[data], keep_lines=True)
-            if result.outcome == Outcome.ERROR:
-                raise PayloadError(result.errors)
-            code = status.HTTP_201_CREATED if result.outcome == Outcome.CREATED else status.HTTP_200_OK
-            return Response(ORDER_OUT.to_representation(result.order), status=code)
-
-        return idempotent(request, shop, handle)
+        data = decode(request.body, OrderIn).to_data()
+        (result,) = pipeline.orders_receive(shop=request_shop(request), orders=[data], keep_lines=True)
+        if result.outcome == Outcome.ERROR:
+            raise PayloadError(result.errors)
+        code = status.HTTP_201_CREATED if result.outcome == Outcome.CREATED else status.HTTP_200_OK
+        return Response(ORDER_OUT.to_representation(result.order), status=code)
 
 
-class OrderBulkView(APIView):
+class OrderBulkView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="orders_bulk",
         request=payload(BulkOrdersDoc),
@@ -104,7 +88,7 @@ def _bulk_row(index, external_id, outcome, *, order=None, errors=None) -> dict:
     }
 
 
-class RefundCreateView(APIView):
+class RefundCreateView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="orders_refund",
         request=payload(RefundIn),
@@ -117,7 +101,7 @@ class RefundCreateView(APIView):
         return Response(RefundOutSerializer(refund).data, status=201 if created else 200)
 
 
-class CustomerListCreateView(generics.GenericAPIView):
+class CustomerListCreateView(ReplaySafePostMixin, generics.GenericAPIView):
     serializer_class = CustomerProfileSerializer
     filterset_class = CustomerFilter
 
@@ -159,7 +143,7 @@ class CustomerDetailView(generics.GenericAPIView):
         return Response(self.get_serializer(customer).data)
 
 
-class EventCreateView(APIView):
+class EventCreateView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="events_create",
         request=payload(EventIn),

@@ -16,6 +16,9 @@ KEY_PREFIX = "crm"
 # last_used_at is refreshed at most this often, so a busy key does not write on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 CACHE_SECONDS = 60
+# A prefix no active key has is remembered this long, so a wrong key repeated costs no query.
+NEGATIVE_CACHE_SECONDS = 30
+_UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -58,24 +61,31 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
-def api_key_authenticate(*, key: str) -> ApiKey | None:
+def api_key_authenticate(*, key: str, query: bool = True) -> ApiKey | None:
     """The active key matching ``key``, with its shop, or None. Constant-time comparison.
 
     The lookup is cached (Redis when configured) for CACHE_SECONDS: every API request
-    needs it. Revoking or deleting a key, or deactivating its shop, clears the entry.
+    needs it. A prefix that matches no active key is cached as unknown for
+    NEGATIVE_CACHE_SECONDS. Revoking or deleting a key, or changing its shop, clears the
+    entry. With ``query=False`` only the cache is asked (None also when it does not know).
     """
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
     cache_key = _cache_key(parts[1])
     api_key = cache.get(cache_key)
+    if isinstance(api_key, str):  # _UNKNOWN
+        return None
     if api_key is None:
+        if not query:
+            return None
         api_key = (
             ApiKey.objects.select_related("shop")
             .filter(prefix=parts[1], revoked_at__isnull=True, shop__is_active=True)
             .first()
         )
         if api_key is None:
+            cache.set(cache_key, _UNKNOWN, NEGATIVE_CACHE_SECONDS)
             return None
         # Cached with the key: the permissions its role grants, as "app_label.codename".
         api_key.role_permissions = (

@@ -66,7 +66,7 @@ def test_a_negative_csat_opens_a_linked_follow_up_ticket_and_a_detractor_signal(
     answer = CsatResponse.objects.get()
     follow_up = Ticket.objects.get(csat=answer)
     assert follow_up.priority == "high" and f"#{solved.pk}" in follow_up.subject
-    assert "&lt;b&gt;Slow&lt;/b&gt;" in follow_up.messages.get().body
+    assert "<blockquote>Slow</blockquote>" in follow_up.messages.get().body  # comments are plain text
     signal = CustomerSignal.objects.get(source="csat")
     assert (signal.kind, signal.customer_id) == ("detractor", solved.customer_id)
 
