@@ -22,6 +22,7 @@ docs/api.md, "Limits"):
 
 import json
 import re
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -103,11 +104,20 @@ def _text_problem(value: str) -> str | None:
     return None
 
 
+# False while ``decode`` reads a body in which no string can hold NUL or a lone surrogate:
+# JSON carries NUL only as the escape \u0000 (msgspec refuses raw control characters), and
+# msgspec refuses lone surrogates and invalid UTF-8. One scan of the bytes in C then spares
+# a Python loop over every field of every struct (a fifth of a bulk request's decoding).
+_scan_text: ContextVar[bool] = ContextVar("scan_text", default=True)
+
+
 def _check_text(struct: msgspec.Struct) -> None:
     """Refuse NUL and lone surrogates in the struct's text fields and lists of text (tags).
 
     Nested structs check their own fields in their ``__post_init__``; free-form JSON goes
     through ``_check_json``."""
+    if not _scan_text.get():
+        return
     for name in struct.__struct_fields__:
         value = getattr(struct, name)
         if isinstance(value, str):
@@ -379,10 +389,12 @@ def decode[T](body: bytes, type_: type[T]) -> T:
     UTF-8, or nesting deeper than the decoder follows (it recurses, even over fields it
     skips; free-form fields are held to ``MAX_JSON_DEPTH`` by ``_check_json``).
     """
+    data = body if isinstance(body, bytes) else bytes(body)  # or a bulk item's msgspec.Raw
+    scan = _scan_text.set(b"\\u0000" in data)
     try:
-        if isinstance(body, bytes) and not body.isascii():
-            body.decode()  # msgspec checks UTF-8 only in the strings it keeps, not those it skips
-        return msgspec.json.decode(body or b"null", type=type_)
+        if not data.isascii():
+            data.decode()  # msgspec checks UTF-8 only in the strings it keeps, not those it skips
+        return msgspec.json.decode(data or b"null", type=type_)
     except msgspec.ValidationError as exc:
         raise PayloadError(errors_of(exc)) from exc
     except msgspec.DecodeError as exc:
@@ -391,6 +403,8 @@ def decode[T](body: bytes, type_: type[T]) -> T:
         raise PayloadError({"body": [f"The body is not valid UTF-8: {exc.reason}."]}) from exc
     except RecursionError as exc:
         raise PayloadError({"body": [f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels."]}) from exc
+    finally:
+        _scan_text.reset(scan)
 
 
 def convert[T](obj: Any, type_: type[T]) -> T:

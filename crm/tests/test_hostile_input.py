@@ -226,6 +226,17 @@ class TestText:
 
         assert row_counts() == before
 
+    def test_a_bulk_item_with_nul_fails_alone_naming_the_field(self, api, order_payload):
+        bad = order_with(order_payload, external_id="bad", customer={"email": "b@example.com", "tags": ["a\x00"]})
+
+        response = post(api, "/api/v1/orders/bulk", {"orders": [order_payload, bad]})
+
+        assert response.status_code == 200
+        ok, failed = response.json()["results"]
+        assert ok["status"] == "created"
+        assert failed["status"] == "error" and list(failed["errors"]) == ["customer.tags[0]"]
+        assert Customer.objects.count() == 1 and Tag.objects.count() == 0
+
 
 # Every endpoint that reads a JSON body.
 JSON_ENDPOINTS = [
