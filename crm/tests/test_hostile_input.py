@@ -390,3 +390,19 @@ class TestCursorsAndFilters:
         assert response.status_code in (200, 400), response.content
         if response.status_code == 400:
             assert query.split("=")[0] in response.json()["errors"]
+
+
+class TestOneTransaction:
+    def test_a_customer_upsert_that_fails_half_way_leaves_nothing(self, api, monkeypatch):
+        """The profile, the identity and the tags are several statements: one fails, none stays."""
+
+        def fail(**kwargs):
+            raise RuntimeError("the connection dropped")
+
+        monkeypatch.setattr("customers.services.customers.customers_add_tags", fail)
+        api.raise_request_exception = False
+
+        response = post(api, "/api/v1/customers", {"external_id": "c-9", "email": "a@example.com", "tags": ["vip"]})
+
+        assert response.status_code == 500
+        assert row_counts() == dict.fromkeys(row_counts(), 0)
