@@ -59,8 +59,13 @@ def Text(max_length: int):  # noqa: N802 - reads as a type
     return Annotated[str, msgspec.Meta(max_length=max_length)]
 
 
-AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a time-zone offset")]
-Money = Annotated[Decimal, msgspec.Meta(description='A decimal string such as "59.90"; at least 0')]
+AwareDateTime = Annotated[
+    datetime,
+    msgspec.Meta(
+        tz=True, description="ISO 8601 with a time-zone offset; from 1970-01-01 to a day from now; stored in UTC"
+    ),
+]
+Money = Annotated[Decimal, msgspec.Meta(description=f'A decimal string such as "59.90"; from 0 to {MAX_AMOUNT}')]
 OrderStatus = Literal["placed", "paid", "fulfilled", "cancelled", "refunded"]
 
 
