@@ -5,7 +5,6 @@ actions to refresh, duplicate and export members as CSV.
 """
 
 import csv
-import json
 
 from django.contrib import admin, messages
 from django.db import transaction
@@ -16,6 +15,7 @@ from django.utils.html import format_html
 from campaigns.admin_forms import SegmentForm
 from campaigns.charts import member_chart
 from campaigns.models import Segment, SegmentMembership, SegmentVersion
+from campaigns.payloads import SegmentPreviewIn
 from campaigns.segments.rules import RuleError
 from campaigns.selectors import segment_history, segment_member_page, segment_preview
 from campaigns.services import segment_create, segment_members_set, segment_refresh, segment_rule_save
@@ -23,6 +23,7 @@ from campaigns.tasks import refresh_segment
 from customers.admin import LargeTableAdmin
 from customers.admin_tools import AuditHistoryMixin
 from customers.models import Customer
+from customers.payloads import PayloadError, decode
 
 
 class SegmentVersionInline(admin.TabularInline):
@@ -139,14 +140,12 @@ class SegmentAdmin(AuditHistoryMixin, admin.ModelAdmin):
             return JsonResponse({"detail": 'POST a JSON body {"rule": …}.'}, status=405)
         if not self.has_view_permission(request):
             return JsonResponse({"detail": "You may not see segments."}, status=403)
+        try:  # the API's reader: the same limits on bytes, depth and text
+            body = decode(request.body, SegmentPreviewIn)
+        except PayloadError as error:
+            return JsonResponse({"detail": error.message, "errors": error.errors}, status=400)
         try:
-            body = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return JsonResponse({"detail": "Malformed JSON.", "errors": {"body": ["Malformed JSON."]}}, status=400)
-        if not isinstance(body, dict) or "rule" not in body:
-            return JsonResponse({"detail": "No rule.", "errors": {"rule": ["This field is required."]}}, status=400)
-        try:
-            preview = segment_preview(rule=body["rule"], customers=Customer.objects.all())
+            preview = segment_preview(rule=body.rule, customers=Customer.objects.all())
         except RuleError as error:
             return JsonResponse({"detail": "The rule is not valid.", "errors": {"rule": error.errors}}, status=400)
         return JsonResponse(

@@ -57,7 +57,10 @@ def refund_receive(*, shop: Shop, order_external_id: str, data: RefundData) -> t
 
 
 def customer_receive(*, shop: Shop, data: CustomerData) -> tuple[int, bool]:
-    return customer_upsert(shop=shop, data=data)
+    """A customer, whole or not at all: the profile, the shop's identity and the tags are
+    several statements."""
+    with transaction.atomic():
+        return customer_upsert(shop=shop, data=data)
 
 
 def _customer(shop: Shop, data: CustomerData) -> Customer:

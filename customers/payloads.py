@@ -6,11 +6,24 @@ The structs are also the OpenAPI schema of the request bodies (crm/api/schema.py
 documentation and the validation cannot drift apart. Outbound bodies stay DRF serializers.
 
 Errors come back as ``{"field.path": ["message"]}``: msgspec names the path
-(``lines[0].quantity``); checks in ``__post_init__`` name their field as ``"field|message"``.
+(``lines[0].quantity``); checks in ``__post_init__`` name their field through ``_fail``.
+
+Every value is checked here against what its column and every later sum can hold, so a
+request that passes is written whole and one that fails writes nothing (the limits are in
+docs/api.md, "Limits"):
+- times that happened: from 1970-01-01 to a day from now (clock skew), stored in UTC;
+- birthdays: from 1900-01-01 to today;
+- money: at most ``MAX_MONEY`` per amount, per order and per converted total;
+- text: no NUL, at any depth (tags included);
+- free-form JSON (an event's payload, a segment rule): ``MAX_JSON_DEPTH`` levels,
+  ``MAX_JSON_KEYS`` keys an object, ``MAX_JSON_STRING`` characters a string;
+- bytes: valid UTF-8 and JSON no deeper than the decoder can follow.
 """
 
+import json
 import re
-from datetime import date, datetime
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -19,22 +32,40 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
 from customers.services.addresses import address_key
+from customers.services.currency import MAX_AMOUNT
 from customers.services.customers import CustomerData
 from customers.services.errors import DomainError
 from customers.services.events import EventData
 from customers.services.orders import LineData, OrderData
 from customers.services.refunds import RefundData
 
-MAX_MONEY = Decimal("999999999999.99")
+MAX_MONEY = MAX_AMOUNT  # each amount; the lines' sum and the converted total: orders_ingest
 ZERO = Decimal("0.00")
+
+# Times of things that happened: not before 1970, and at most a day ahead of the server's
+# clock (a sender's clock may run fast; a year 9999 is a typo, not skew).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(days=1)
+SKEW_OR_TYPO = timedelta(days=366)  # further ahead than this reads as a typo
+EARLIEST_BIRTHDAY = date(1900, 1, 1)
+
+# Free-form JSON (an event's payload, a segment rule), kept whole and read back by the admin.
+MAX_JSON_DEPTH = 32
+MAX_JSON_KEYS = 1000
+MAX_JSON_STRING = 10_000
 
 
 def Text(max_length: int):  # noqa: N802 - reads as a type
     return Annotated[str, msgspec.Meta(max_length=max_length)]
 
 
-AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a time-zone offset")]
-Money = Annotated[Decimal, msgspec.Meta(description='A decimal string such as "59.90"; at least 0')]
+AwareDateTime = Annotated[
+    datetime,
+    msgspec.Meta(
+        tz=True, description="ISO 8601 with a time-zone offset; from 1970-01-01 to a day from now; stored in UTC"
+    ),
+]
+Money = Annotated[Decimal, msgspec.Meta(description=f'A decimal string such as "59.90"; from 0 to {MAX_AMOUNT}')]
 OrderStatus = Literal["placed", "paid", "fulfilled", "cancelled", "refunded"]
 
 
@@ -48,7 +79,9 @@ class PayloadError(DomainError):
 
 
 def _fail(field: str, message: str):
-    raise ValueError(f"{field}|{message}")
+    """Refuse the value of ``field`` (a path within the struct: ``tags[1]``)."""
+    # Control characters around the field keep it apart from any text msgspec's own messages hold.
+    raise ValueError(f"\x1f{field}\x1f{message}")
 
 
 def _check_money(field: str, value: Decimal | None, *, positive: bool = False) -> None:
@@ -64,17 +97,113 @@ def _check_money(field: str, value: Decimal | None, *, positive: bool = False) -
         _fail(field, "At most 2 decimal places.")
 
 
+def _text_problem(value: str) -> str | None:
+    """What PostgreSQL cannot store in a text column: NUL, and lone surrogates (from a CSV)."""
+    if "\x00" in value:
+        return "Must not contain NUL characters."
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return "Must be valid Unicode text."
+    return None
+
+
+# False while ``decode`` reads a body in which no string can hold NUL or a lone surrogate:
+# JSON carries NUL only as the escape \u0000 (msgspec refuses raw control characters), and
+# msgspec refuses lone surrogates and invalid UTF-8. One scan of the bytes in C then spares
+# a Python loop over every field of every struct (a fifth of a bulk request's decoding).
+_scan_text: ContextVar[bool] = ContextVar("scan_text", default=True)
+
+
 def _check_text(struct: msgspec.Struct) -> None:
-    """Refuse what PostgreSQL cannot store in a text column: NUL and lone surrogates."""
+    """Refuse NUL and lone surrogates in the struct's text fields and lists of text (tags).
+
+    Nested structs check their own fields in their ``__post_init__``; free-form JSON goes
+    through ``_check_json``."""
+    if not _scan_text.get():
+        return
     for name in struct.__struct_fields__:
         value = getattr(struct, name)
-        if isinstance(value, str) and value:
-            if "\x00" in value:
-                _fail(name, "Must not contain NUL characters.")
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                _fail(name, "Must be valid Unicode text.")
+        if isinstance(value, str):
+            if value and (problem := _text_problem(value)):
+                _fail(name, problem)
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, str) and (problem := _text_problem(item)):
+                    _fail(f"{name}[{i}]", problem)
+
+
+def _moment(field: str, value: datetime | None) -> datetime | None:
+    """A time something happened, in UTC; refused outside 1970-01-01 .. now + a day.
+
+    Compared before it is converted: year 1 at +14:00 has no UTC equivalent in Python, and
+    PostgreSQL refuses offsets beyond ±15:59, which the JSON may carry (up to ±23:59).
+    """
+    if value is None:
+        return None
+    now = datetime.now(UTC)
+    if value < EARLIEST:
+        _fail(field, f"Year {value.year} is out of range: times from 1970-01-01 to a day from now are accepted.")
+    if value > now + CLOCK_SKEW:
+        ahead = value - now
+        if ahead > SKEW_OR_TYPO:
+            _fail(field, f"Year {value.year} is out of range: times from 1970-01-01 to a day from now are accepted.")
+        hours = int(ahead.total_seconds() // 3600)
+        _fail(
+            field,
+            f"Is in the future by more than a day ({hours // 24} days {hours % 24} hours ahead of the CRM's "
+            "clock): check the sending system's clock.",
+        )
+    return value.astimezone(UTC)
+
+
+def _check_birthday(value: date | None) -> None:
+    if value is not None and not EARLIEST_BIRTHDAY <= value <= datetime.now(UTC).date() + timedelta(days=1):
+        # A day of slack: it is already tomorrow east of UTC.
+        _fail("birthday", f"Must be between {EARLIEST_BIRTHDAY} and today.")
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _json_problem(value: Any, path: str, depth: int = 1) -> tuple[str, str] | None:
+    """The first place where free-form JSON breaks a limit, as (path, message), or None."""
+    if isinstance(value, str):
+        if len(value) > MAX_JSON_STRING:
+            return path, f"A text is longer than {MAX_JSON_STRING} characters."
+        problem = _text_problem(value)
+        return (path, problem) if problem else None
+    if isinstance(value, dict | list):
+        if depth > MAX_JSON_DEPTH:
+            return path, f"Nested deeper than {MAX_JSON_DEPTH} levels."
+        if isinstance(value, list):
+            items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+        else:
+            if len(value) > MAX_JSON_KEYS:
+                return path, f"An object has more than {MAX_JSON_KEYS} keys."
+            for key in value:
+                if len(key) > MAX_JSON_STRING:
+                    return path, f"A key is longer than {MAX_JSON_STRING} characters."
+                if problem := _text_problem(key):
+                    return path, f"A key: {problem}"
+            items = (
+                (f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{path}[{json.dumps(key[:40])}]", item)
+                for key, item in value.items()
+            )
+        for item_path, item in items:
+            if problem := _json_problem(item, item_path, depth + 1):
+                return problem
+    return None
+
+
+def _check_json(field: str, value: Any, *, path_in_message: bool = False) -> None:
+    """Refuse free-form JSON over a limit, naming the place: as the field (``payload.items[3]``),
+    or, with ``path_in_message``, in the message of ``field`` (a rule's problems are all
+    listed under ``rule``)."""
+    if problem := _json_problem(value, field):
+        where, message = problem
+        _fail(field, f"{where}: {message}") if path_in_message else _fail(where, message)
 
 
 class CustomerIn(msgspec.Struct, kw_only=True):
@@ -103,6 +232,7 @@ class CustomerIn(msgspec.Struct, kw_only=True):
             except DjangoValidationError:
                 _fail("email", "Enter a valid email address.")
         self.country = self.country.upper()
+        _check_birthday(self.birthday)
 
     def to_data(self) -> CustomerData:
         return CustomerData(
@@ -173,6 +303,7 @@ class OrderIn(msgspec.Struct, kw_only=True):
         for name in ("total", "subtotal", "discount_total", "shipping_total", "tax_total"):
             _check_money(name, getattr(self, name))
         self.currency = self.currency.upper()
+        self.placed_at = _moment("placed_at", self.placed_at)
 
     def to_data(self) -> OrderData:
         fields = {name: getattr(self, name) for name in self.__struct_fields__ if name != "shipping_address"}
@@ -204,6 +335,7 @@ class RefundIn(msgspec.Struct, kw_only=True):
     def __post_init__(self):
         _check_text(self)
         _check_money("amount", self.amount, positive=True)
+        self.refunded_at = _moment("refunded_at", self.refunded_at)
 
     def to_data(self, now: datetime) -> RefundData:
         return RefundData(
@@ -220,12 +352,8 @@ class EventIn(msgspec.Struct, kw_only=True):
 
     def __post_init__(self):
         _check_text(self)
-        try:
-            encoded = msgspec.json.encode(self.payload)
-        except (UnicodeEncodeError, ValueError, TypeError):
-            _fail("payload", "Must be valid Unicode text.")
-        if b"\\u0000" in encoded:
-            _fail("payload", "Must not contain NUL characters.")
+        _check_json("payload", self.payload)
+        self.occurred_at = _moment("occurred_at", self.occurred_at)
 
     def to_data(self, now: datetime) -> EventData:
         return EventData(
@@ -240,8 +368,8 @@ class EventIn(msgspec.Struct, kw_only=True):
 _MISSING = re.compile(r"^Object missing required field `(.+)`$")
 
 
-# Not msgspec's own messages, which may hold a "|" too ("Expected `object | null`").
-_OWN_FAILURE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)\|(.*)$", re.DOTALL)
+# Raised by _fail, not msgspec, whose own messages may quote the sender's text.
+_OWN_FAILURE = re.compile(r"^\x1f([^\x1f]*)\x1f(.*)$", re.DOTALL)
 
 
 def errors_of(exc: msgspec.ValidationError) -> dict[str, list[str]]:
@@ -253,20 +381,35 @@ def errors_of(exc: msgspec.ValidationError) -> dict[str, list[str]]:
     field = path[2:] if path.startswith("$.") else path[1:]
     if match := _MISSING.match(message):
         field, message = (f"{field}.{match[1]}" if field else match[1]), "This field is required."
-    elif match := _OWN_FAILURE.match(message):  # raised by _fail: "name|message"
+    elif match := _OWN_FAILURE.match(message):
         name, message = match[1], match[2]
         field = f"{field}.{name}" if field else name
     return {field or "non_field_errors": [message]}
 
 
 def decode[T](body: bytes, type_: type[T]) -> T:
-    """Decode and validate a JSON body, or raise PayloadError naming the field."""
+    """Decode and validate a JSON body, or raise PayloadError naming the field.
+
+    Bytes that cannot be read are errors on ``body`` that say why: malformed JSON, invalid
+    UTF-8, or nesting deeper than the decoder follows (it recurses, even over fields it
+    skips; free-form fields are held to ``MAX_JSON_DEPTH`` by ``_check_json``).
+    """
+    data = body if isinstance(body, bytes) else bytes(body)  # or a bulk item's msgspec.Raw
+    scan = _scan_text.set(b"\\u0000" in data)
     try:
-        return msgspec.json.decode(body or b"null", type=type_)
+        if not data.isascii():
+            data.decode()  # msgspec checks UTF-8 only in the strings it keeps, not those it skips
+        return msgspec.json.decode(data or b"null", type=type_)
     except msgspec.ValidationError as exc:
         raise PayloadError(errors_of(exc)) from exc
     except msgspec.DecodeError as exc:
         raise PayloadError({"body": [f"Malformed JSON: {exc}"]}) from exc
+    except UnicodeDecodeError as exc:
+        raise PayloadError({"body": [f"The body is not valid UTF-8: {exc.reason}."]}) from exc
+    except RecursionError as exc:
+        raise PayloadError({"body": [f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels."]}) from exc
+    finally:
+        _scan_text.reset(scan)
 
 
 def convert[T](obj: Any, type_: type[T]) -> T:

@@ -100,7 +100,10 @@ def test_the_live_preview_counts_samples_and_reads_the_rule(admin_client, german
         (json.dumps({"rule": {"match": "all", "children": []}}), "rule", "non-empty list of children"),
         (json.dumps({}), "rule", "required"),
         ("{not json", "body", "Malformed JSON"),
-        (b"\xff\xfe", "body", "Malformed JSON"),
+        (b"\xff\xfe", "body", "not valid UTF-8"),
+        (b'{"rule": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", "body", "nested deeper than 32"),
+        (json.dumps({"rule": {"x": json.loads("[" * 40 + "]" * 40)}}), "rule", "Nested deeper than 32"),
+        (json.dumps({"rule": {"match": "all", "children": [], "x": "a\x00"}}), "rule", "NUL"),
     ],
 )
 def test_a_bad_preview_is_a_400_naming_the_field(admin_client, body, field, message):

@@ -76,7 +76,9 @@ class RewardListView(generics.ListAPIView):
             return Reward.objects.none()
         return rewards_available(shop=request_shop(self.request))
 
-    @extend_schema(operation_id="loyalty_rewards", responses={200: RewardOutSerializer(many=True), **errors(401, 404)})
+    @extend_schema(
+        operation_id="loyalty_rewards", responses={200: RewardOutSerializer(many=True), **errors(400, 401, 404)}
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

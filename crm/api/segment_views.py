@@ -31,7 +31,9 @@ class SegmentListView(generics.GenericAPIView):
     def get_queryset(self):
         return Segment.with_rules()
 
-    @extend_schema(operation_id="segments_list", responses={200: SegmentOutSerializer(many=True), **errors(401, 404)})
+    @extend_schema(
+        operation_id="segments_list", responses={200: SegmentOutSerializer(many=True), **errors(400, 401, 404)}
+    )
     def get(self, request):
         """Every segment, with its current rule and that rule as a sentence."""
         page = self.paginate_queryset(self.get_queryset().order_by("-id"))
@@ -64,7 +66,7 @@ class SegmentMembersView(generics.GenericAPIView):
         return Customer.objects.none()
 
     @extend_schema(
-        operation_id="segments_members", responses={200: SegmentMemberSerializer(many=True), **errors(401, 404)}
+        operation_id="segments_members", responses={200: SegmentMemberSerializer(many=True), **errors(400, 401, 404)}
     )
     def get(self, request, pk: int):
         """The segment's current members among this shop's customers, newest first (cursor pages)."""

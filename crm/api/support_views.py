@@ -45,7 +45,7 @@ class CustomerTicketsView(generics.GenericAPIView):
         return Ticket.objects.none()
 
     @extend_schema(
-        operation_id="customers_tickets", responses={200: TicketOutSerializer(many=True), **errors(401, 404)}
+        operation_id="customers_tickets", responses={200: TicketOutSerializer(many=True), **errors(400, 401, 404)}
     )
     def get(self, request, pk: int):
         """The customer's tickets with this shop, newest first, with their public messages (cursor pages)."""
@@ -79,7 +79,9 @@ class ProductReviewsView(generics.GenericAPIView):
     def get_queryset(self):
         return Review.objects.none()
 
-    @extend_schema(operation_id="products_reviews", responses={200: ReviewOutSerializer(many=True), **errors(401, 404)})
+    @extend_schema(
+        operation_id="products_reviews", responses={200: ReviewOutSerializer(many=True), **errors(400, 401, 404)}
+    )
     def get(self, request, sku: str):
         """The product's published reviews, newest first (cursor pages)."""
         shop = request_shop(request)

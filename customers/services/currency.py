@@ -11,6 +11,10 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
 )
 CENT = Decimal("0.01")
+# The most one order may hold: each amount, the lines' sum and the total once converted to
+# the base currency. Money columns are numeric(14,2) (up to 999,999,999,999.99), so a
+# customer's lifetime sums still hold 999 orders at this cap.
+MAX_AMOUNT = Decimal("1000000000.00")
 
 
 def minor_unit(currency: str) -> Decimal:

@@ -17,7 +17,7 @@ import orjson
 
 from customers.models import ZERO, Order, OrderLine, Product, Shop
 from customers.services.bulk_writer import insert_objects, insert_rows
-from customers.services.currency import minor_unit, rates_for, to_base
+from customers.services.currency import MAX_AMOUNT, base_currency, minor_unit, rates_for, to_base
 from customers.services.customers import CustomerData, customers_resolve
 from customers.services.transactions import atomic_retrying
 
@@ -131,6 +131,9 @@ def order_check(data: OrderData, rates: dict[str, Decimal]) -> dict[str, list[st
     if errors:
         return errors
     subtotal = derived_subtotal(data)
+    if subtotal > MAX_AMOUNT:
+        field = "lines" if data.lines else "subtotal"
+        return {field: [f"The subtotal comes to {subtotal}, over the {MAX_AMOUNT} an order may hold."]}
     if data.lines and data.subtotal is not None and abs(data.subtotal - subtotal) > unit:
         return {"subtotal": [f"Subtotal {data.subtotal} does not match the lines, which add up to {subtotal}."]}
     if subtotal < 0:
@@ -141,6 +144,14 @@ def order_check(data: OrderData, rates: dict[str, Decimal]) -> dict[str, list[st
             "total": [
                 f"Total {data.total} does not add up: subtotal {subtotal} − discount {data.discount_total} "
                 f"+ shipping {data.shipping_total} + tax {data.tax_total} = {expected}."
+            ]
+        }
+    total_base = to_base(data.total, rates[data.currency])
+    if total_base > MAX_AMOUNT:
+        return {
+            "total": [
+                f"Total {data.total} {data.currency} is {total_base} {base_currency()}, over the {MAX_AMOUNT} "
+                "an order may hold in the base currency."
             ]
         }
     return {}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from customers.payloads import BulkOrdersIn, OrderIn, PayloadError, decode
+from customers.payloads import BulkOrdersIn, CustomerIn, OrderIn, PayloadError, convert, decode
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -78,3 +78,38 @@ def test_a_bad_shipping_address_names_the_field(address, field):
     with pytest.raises(PayloadError) as caught:
         decode(json.dumps(body).encode(), OrderIn)
     assert field in caught.value.errors
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "a@example.com", "tags": ["ok", "a\x00b"]}, "tags[1]"),
+        ({"email": "a@example.com", "first_name": "a\x00b"}, "first_name"),
+        ({"email": "a@example.com", "last_name": "\ud800"}, "last_name"),
+    ],
+)
+def test_text_that_postgresql_cannot_store_is_refused_from_csv_values_too(body, field):
+    """``convert`` (CSV rows) reads no JSON bytes, so every string is checked."""
+    with pytest.raises(PayloadError) as caught:
+        convert(body, CustomerIn)
+    assert list(caught.value.errors) == [field]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"email": "a@example.com", "tags": ["\\u0000"]}', "tags[0]"),
+        (b'{"email": "a@example.com", "tags": ["ok", "x\\u0000"]}', "tags[1]"),
+        (b'{"email": "a@example.com", "phone": "\\u0000"}', "phone"),
+    ],
+)
+def test_an_escaped_nul_is_found_in_any_field_of_a_json_body(body, field):
+    with pytest.raises(PayloadError) as caught:
+        decode(body, CustomerIn)
+    assert list(caught.value.errors) == [field]
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_nul():
+    """The byte scan sees \\u0000 here too, so the fields are checked, and pass."""
+    customer = decode(b'{"email": "a@example.com", "tags": ["\\\\u0000"]}', CustomerIn)
+    assert customer.tags == ["\\u0000"]
