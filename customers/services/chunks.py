@@ -54,9 +54,11 @@ logger = logging.getLogger(__name__)
 
 # What a row that a column or a computation cannot hold raises: PostgreSQL's data exceptions
 # (numeric field overflow, timestamp out of range, division by zero), and Python's when a
-# value is converted (a date before year 1, ``Decimal`` beyond its precision, a NaN cast).
-# Operational errors (a deadlock, a lost connection) are not among them: they keep their retry.
-DATA_ERRORS: tuple[type[Exception], ...] = (DataError, ArithmeticError, ValueError)
+# value is converted (a date before year 1, ``Decimal`` beyond its precision, a NaN cast;
+# SQLite reads a stored time it cannot parse as None, which fails as a TypeError where it is
+# compared). Operational errors (a deadlock, a lost connection) are not among them: they
+# keep their retry.
+DATA_ERRORS: tuple[type[Exception], ...] = (DataError, ArithmeticError, ValueError, TypeError)
 # A chunk in which more customers than this fail one by one is not meeting bad rows but a
 # bug: the pass stops with that error instead of bisecting the whole chunk.
 MAX_SKIPPED_PER_CHUNK = 32
