@@ -18,6 +18,7 @@ from campaigns.models import Segment, SegmentMembership, SegmentVersion
 from campaigns.segments.compiler import matching
 from campaigns.segments.rules import Group, parse
 from campaigns.segments.sentence import sentence
+from customers.services.chunks import chunk_run_ids
 
 _CHUNK = 5000  # ids per statement when a static list is written
 
@@ -70,15 +71,16 @@ def segments_refresh_customers(*, customer_ids: Sequence[int], now: datetime | N
     if not customer_ids:
         return
     now = now or timezone.now()
-    ids = sorted(set(customer_ids))
-    with transaction.atomic():
-        for segment in Segment.with_rules().filter(kind=Segment.Kind.DYNAMIC):
-            version = segment.current_version
-            if version is None:
-                continue
-            entered, exited = _apply(segment, version, now, customer_ids=ids)
+    segments = [s for s in Segment.with_rules().filter(kind=Segment.Kind.DYNAMIC) if s.current_version is not None]
+
+    def refresh(ids: list[int]) -> None:
+        for segment in segments:
+            entered, exited = _apply(segment, segment.current_version, now, customer_ids=ids)
             if entered or exited:
                 Segment.objects.filter(pk=segment.pk).update(member_count=F("member_count") + entered - exited)
+
+    # In one transaction; a customer whose data a rule cannot evaluate is logged and left out.
+    chunk_run_ids("segment refresh", customer_ids, refresh, empty=None)
 
 
 def _apply(segment: Segment, version: SegmentVersion, now, *, customer_ids) -> tuple[int, int]:

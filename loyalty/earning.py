@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
     BooleanField,
     CharField,
@@ -52,7 +52,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from customers.models import Order
-from customers.services.chunks import chunked, id_list_condition
+from customers.services.chunks import chunk_run_ids, chunked, id_list_condition
 from loyalty.ledger import Entry, accounts_lock, entries_insert_select, entries_post, server_binding_cursor
 from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, RuleKind
 from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points
@@ -192,10 +192,15 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None, in_sql
     in_sql = connection.vendor == "postgresql" if in_sql is None else in_sql
     award = _award_in_sql if in_sql else _award_in_python
     written = 0
+
+    def run(ids: list[int]) -> int:
+        accounts_lock(ids)
+        return award(ids, programme, rules, now)
+
     for chunk in chunked(sorted(set(customer_ids))):
-        with transaction.atomic():
-            accounts_lock(chunk)
-            written += award(chunk, programme, rules, now)
+        # A customer whose orders cannot be awarded (a date or an amount out of range) is
+        # logged and left out; the rest of the chunk is awarded.
+        written += chunk_run_ids("loyalty award", chunk, run)
     return written
 
 
@@ -427,8 +432,11 @@ def points_mature(*, now: datetime | None = None, lookback: timedelta = MATURE_L
         .distinct()
     )
     written = 0
+
+    def run(ids: list[int]) -> int:
+        accounts_lock(ids)
+        return _mature_locked(ids, now)
+
     for chunk in chunked(sorted(customers)):
-        with transaction.atomic():
-            accounts_lock(chunk)
-            written += _mature_locked(chunk, now)
+        written += chunk_run_ids("loyalty maturation", chunk, run)
     return written

@@ -24,6 +24,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from customers.models import Customer, Order
+from customers.services.chunks import chunk_run_ids
 from customers.services.errors import Conflict, DomainError
 from loyalty.earning import EARNING_STATUSES, NET
 from loyalty.ledger import Entry, accounts_ensure, accounts_lock, entries_post
@@ -108,42 +109,52 @@ def referrals_settle(*, now: datetime | None = None) -> int:
     if not due:
         return 0
     multipliers = Multipliers.load()
+
+    def settle(referee_ids: list[int]) -> int:
+        among = set(referee_ids)
+        return _settle([r for r in due if r.referee_id in among], rules, multipliers, programme, now)
+
+    # By new customer: one whose data cannot be settled is logged and left out, not the rest.
+    return chunk_run_ids("referral settlement", [r.referee_id for r in due], settle)
+
+
+def _settle(due: list[Referral], rules: list[EarningRule], multipliers: Multipliers, programme, now: datetime) -> int:
+    """Pay or hold these referrals, in the caller's transaction; returns the referrals paid."""
     paid = 0
-    with transaction.atomic():
-        ids = accounts_lock([r.referrer_id for r in due] + [r.referee_id for r in due])
-        tiers = dict(Account.objects.filter(pk__in=ids).values_list("pk", "tier_id"))
-        week_ago = now - timedelta(days=7)
-        this_week = _rewarded_since(week_ago, {r.referrer_id for r in due})
-        entries, decided = [], []
-        for referral in Referral.objects.select_for_update().filter(pk__in=[r.pk for r in due]):
-            if referral.status != Referral.Status.PENDING:
-                continue
-            hold = None if referral.reviewed_by_id else _hold_reason(referral, this_week, programme)
-            if hold:
-                referral.status, referral.hold_reason = Referral.Status.REVIEW, hold
-                decided.append(referral)
-                continue
-            for customer_id in (referral.referrer_id, referral.referee_id):
-                for rule in rules:
-                    if not rule_in_force(rule, now):
-                        continue
-                    entries.append(
-                        Entry(
-                            customer_id=customer_id,
-                            kind=EntryKind.EARN,
-                            key=f"referral:{referral.pk}:customer:{customer_id}:rule:{rule.id}",
-                            source=f"referral:{referral.pk}",
-                            available=rule_points(rule, multiplier=multipliers.get(rule.id, tiers.get(customer_id))),
-                            rule_id=rule.id,
-                            reason=rule.name,
-                        )
-                    )
-            referral.status, referral.rewarded_at = Referral.Status.REWARDED, now
+    ids = accounts_lock([r.referrer_id for r in due] + [r.referee_id for r in due])
+    tiers = dict(Account.objects.filter(pk__in=ids).values_list("pk", "tier_id"))
+    week_ago = now - timedelta(days=7)
+    this_week = _rewarded_since(week_ago, {r.referrer_id for r in due})
+    entries, decided = [], []
+    for referral in Referral.objects.select_for_update().filter(pk__in=[r.pk for r in due]):
+        if referral.status != Referral.Status.PENDING:
+            continue
+        hold = None if referral.reviewed_by_id else _hold_reason(referral, this_week, programme)
+        if hold:
+            referral.status, referral.hold_reason = Referral.Status.REVIEW, hold
             decided.append(referral)
-            this_week[referral.referrer_id] += 1
-            paid += 1
-        Referral.objects.bulk_update(decided, ["status", "hold_reason", "rewarded_at"])
-        entries_post([e for e in entries if e.available > 0])
+            continue
+        for customer_id in (referral.referrer_id, referral.referee_id):
+            for rule in rules:
+                if not rule_in_force(rule, now):
+                    continue
+                entries.append(
+                    Entry(
+                        customer_id=customer_id,
+                        kind=EntryKind.EARN,
+                        key=f"referral:{referral.pk}:customer:{customer_id}:rule:{rule.id}",
+                        source=f"referral:{referral.pk}",
+                        available=rule_points(rule, multiplier=multipliers.get(rule.id, tiers.get(customer_id))),
+                        rule_id=rule.id,
+                        reason=rule.name,
+                    )
+                )
+        referral.status, referral.rewarded_at = Referral.Status.REWARDED, now
+        decided.append(referral)
+        this_week[referral.referrer_id] += 1
+        paid += 1
+    Referral.objects.bulk_update(decided, ["status", "hold_reason", "rewarded_at"])
+    entries_post([e for e in entries if e.available > 0])
     return paid
 
 

@@ -19,7 +19,8 @@ from customers.metrics import bgnbd, clv, gamma_gamma, rfm
 from customers.metrics.fitting import FitError
 from customers.metrics.summary import TIME_UNITS, Summary, summarise
 from customers.models import ClvModel, LifecycleSettings, Shop
-from customers.services.order_days import day_number, end_of_day, fetch_order_days
+from customers.services.lifecycle import MONEY_LIMIT_CENTS
+from customers.services.order_days import OrderRows, day_number, end_of_day, fetch_order_days
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,35 @@ class FitInputs:
 def load_inputs(*, until: date, time_unit: str, shop: Shop | None = None) -> FitInputs:
     """Every counted order placed up to and including ``until`` (a day in the CRM's time zone)."""
     where, params = ("o.shop_id = %s", [shop.pk]) if shop else ("1 = 1", [])
-    orders = fetch_order_days(where, params, end_of_day(until))
+    orders = _without_outliers(fetch_order_days(where, params, end_of_day(until), times=False))
     summary = summarise(orders.customer_ids, orders.days, orders.amounts)
     return FitInputs(summary=summary, end_day=day_number(until), time_unit=time_unit)
+
+
+def _without_outliers(orders: OrderRows) -> OrderRows:
+    """The orders less those of customers no fit should learn from: one with an order before
+    1970 (a typo for a year, or a row planted past the API's checks) or a lifetime spend
+    beyond what the aggregates can hold. One such customer moved every Gamma-Gamma parameter
+    (p from 6.2 to 12.1 on CDNOW) and so everyone's predicted CLV. They are logged by id."""
+    if not orders.customer_ids.size:
+        return orders
+    # Nobody can spend beyond the limit when everyone together did not: no grouping needed.
+    if not (orders.days < 0).any() and orders.cents.sum(dtype=np.float64) < MONEY_LIMIT_CENTS:
+        return orders
+    ids, pos = np.unique(orders.customer_ids, return_inverse=True)
+    spend = np.bincount(pos, weights=orders.cents.astype(np.float64), minlength=ids.size)
+    early = np.bincount(pos, weights=orders.days < 0, minlength=ids.size) > 0
+    outliers = ids[early | (spend >= MONEY_LIMIT_CENTS)]
+    if not outliers.size:
+        return orders
+    logger.error(
+        "CLV fit: left out %d customers whose orders no model should learn from "
+        "(placed before 1970, or a lifetime spend beyond numeric(14,2)): %s",
+        outliers.size,
+        ", ".join(map(str, outliers[:100].tolist())) + (" …" if outliers.size > 100 else ""),
+    )
+    keep = ~np.isin(orders.customer_ids, outliers)
+    return OrderRows(orders.customer_ids[keep], orders.days[keep], orders.cents[keep], orders.placed_us[keep])
 
 
 def rfm_breakpoints(inputs: FitInputs) -> dict:

@@ -17,7 +17,7 @@ per customer anywhere.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -36,7 +36,7 @@ from customers.models import (
     StageChange,
 )
 from customers.services.bulk_writer import insert_rows
-from customers.services.chunks import id_list_condition
+from customers.services.chunks import BadCustomers, id_list_condition
 from customers.services.column_reader import EPOCH as UNIX_EPOCH
 from customers.services.column_reader import Field, read_columns
 from customers.services.column_writer import Column, update_columns, upsert_columns
@@ -202,6 +202,9 @@ def _previous_stages(where: str, params: list) -> dict:
 
 
 NO_ORDER = -(2**62)  # stands for a missing time in comparisons
+MONEY_LIMIT_CENTS = 10**14  # numeric(14,2) holds less than 10^12
+FIRST_US = int((datetime(1, 1, 2, tzinfo=UTC) - UNIX_EPOCH).total_seconds()) * 1_000_000
+LAST_US = int((datetime(9999, 12, 30, tzinfo=UTC) - UNIX_EPOCH).total_seconds()) * 1_000_000
 
 
 def _stage_names(codes: np.ndarray) -> np.ndarray:
@@ -220,6 +223,11 @@ def _update_aggregates(ctx: Context, ids: np.ndarray, orders: OrderRows, previou
     np.minimum.at(first, pos, orders.placed_us)
     np.maximum.at(last, pos, orders.placed_us)
     first, last = np.where(count > 0, first, NO_ORDER), np.where(count > 0, last, NO_ORDER)
+    # Rows no column or datetime can hold (planted past the API's checks) name their customers
+    # before anything is written, so the chunk runner leaves them out and the rest is stored.
+    unfit = (cents >= MONEY_LIMIT_CENTS) | ((count > 0) & ((first < FIRST_US) | (last > LAST_US)))
+    if unfit.any():
+        raise BadCustomers(ids[unfit].tolist(), "net revenue beyond numeric(14,2) or an order time beyond years 1-9999")
     changed = (
         (count != previous["orders_count"])
         | (cents != previous["net_cents"])

@@ -34,28 +34,35 @@ class OrderRows:
         return self.cents / 100.0
 
 
-def fetch_order_days(where: str, params: list, before: datetime) -> OrderRows:
+def fetch_order_days(where: str, params: list, before: datetime, *, times: bool = True) -> OrderRows:
     """Counted orders (not cancelled or refunded) placed before ``before`` whose
     ``o.customer_id`` matches ``where``: the day in the CRM's time zone, the amount in base
-    currency net of refunds (never below 0) and the time placed."""
+    currency net of refunds (never below 0) and, with ``times``, the time placed (else 0).
+    A day that cannot be worked out (a time SQLite's functions cannot parse) reads as
+    ``NO_DAY``, before any real one."""
     local_date, date_params = connection.ops.datetime_cast_date_sql("o.placed_at", (), settings.TIME_ZONE)
     if connection.vendor == "postgresql":
         day = Field("day", local_date, "day")
     else:
-        day = Field("day", f"CAST(julianday({local_date}) - 2440587.5 AS INTEGER)")
+        day = Field("day", f"CAST(julianday({local_date}) - 2440587.5 AS INTEGER)", missing=NO_DAY)
     fields = [
         Field("customer", "o.customer_id"),
         day,
         Field("cents", f"ROUND({_greatest()}(o.total_base - o.refunded_base, 0) * 100)"),
-        Field("placed", "o.placed_at", "micros"),
     ]
+    if times:
+        fields.append(Field("placed", "o.placed_at", "micros"))
     excluded = ", ".join(f"'{s}'" for s in (Order.Status.CANCELLED, Order.Status.REFUNDED))
     columns = read_columns(
         fields,
         f"FROM {Order._meta.db_table} o WHERE {where} AND o.status NOT IN ({excluded}) AND o.placed_at < %s",
         [*date_params, *params, before],
     )
-    return OrderRows(columns["customer"], columns["day"], columns["cents"], columns["placed"])
+    placed = columns["placed"] if times else np.zeros_like(columns["customer"])
+    return OrderRows(columns["customer"], columns["day"], columns["cents"], placed)
+
+
+NO_DAY = -(2**31)
 
 
 def _greatest() -> str:

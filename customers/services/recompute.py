@@ -7,7 +7,9 @@
 - ``customers_rescore_range``: one chunk of the nightly pass, from the stored summaries.
 - ``customers_recompute_range``: one chunk of a rebuild from orders (``--from-orders``).
 
-The Celery tasks and ``manage.py recompute_customers`` call these functions.
+The Celery tasks and ``manage.py recompute_customers`` call these functions. Each chunk
+runs through ``chunk_run_ids`` / ``chunk_run_range``: a customer whose rows cannot be
+computed (a date or a sum out of range) is logged and left out, never the whole pass.
 """
 
 from collections.abc import Sequence
@@ -17,18 +19,21 @@ from django.db import connection
 from django.db.models import Q
 
 from customers.models import CustomerMetrics, Order
-from customers.services.chunks import chunked, id_list_condition
+from customers.services.chunks import chunk_run_ids, chunk_run_range, chunked, id_list_condition
 from customers.services.lifecycle import Context, lifecycle_recompute_chunk, lifecycle_rescore_chunk
-from customers.services.transactions import atomic_retrying
 
 
 def customers_recompute(*, customer_ids: Sequence[int], ctx: Context | None = None) -> int:
     """Recompute these customers from their orders; returns how many there were."""
     ctx = ctx or Context.load()
     total = 0
+
+    def run(ids: list[int]) -> int:
+        where, params = id_list_condition(ids)
+        return lifecycle_recompute_chunk(ctx, where=where, params=params)
+
     for chunk in chunked(sorted(set(customer_ids))):
-        where, params = id_list_condition(chunk)
-        total += atomic_retrying(lambda: lifecycle_recompute_chunk(ctx, where=where, params=params))  # noqa: B023
+        total += chunk_run_ids("recompute from orders", chunk, run)
     return total
 
 
@@ -47,14 +52,19 @@ def customers_refresh_changed(*, since: datetime, ctx: Context | None = None) ->
 def customers_rescore_range(*, first_id: int, last_id: int, ctx: Context | None = None) -> int:
     """The nightly pass over every customer with first_id ≤ id ≤ last_id."""
     ctx = ctx or Context.load()
-    return atomic_retrying(lambda: lifecycle_rescore_chunk(ctx, first_id=first_id, last_id=last_id))
+    return chunk_run_range(
+        "nightly pass", first_id, last_id, lambda lo, hi: lifecycle_rescore_chunk(ctx, first_id=lo, last_id=hi)
+    )
 
 
 def customers_recompute_range(*, first_id: int, last_id: int, ctx: Context | None = None) -> int:
     """Rebuild every customer with first_id ≤ id ≤ last_id from their orders."""
     ctx = ctx or Context.load()
-    return atomic_retrying(
-        lambda: lifecycle_recompute_chunk(ctx, where="{col} BETWEEN %s AND %s", params=[first_id, last_id])
+    return chunk_run_range(
+        "rebuild from orders",
+        first_id,
+        last_id,
+        lambda lo, hi: lifecycle_recompute_chunk(ctx, where="{col} BETWEEN %s AND %s", params=[lo, hi]),
     )
 
 
