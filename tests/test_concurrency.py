@@ -128,7 +128,7 @@ def _customer_with_points(shop, points: int):
     person = Customer.objects.create(email="pts@example.com", email_normalized="pts@example.com")
     CustomerIdentity.objects.create(shop=shop, customer=person, external_id="pts")
     staff = get_user_model().objects.create_user("boss", is_staff=True)
-    points_adjust(customer=person, points=points, reason="opening balance", staff_id=staff.pk)
+    points_adjust(customer=person, group_id=shop.group_id, points=points, reason="opening balance", staff_id=staff.pk)
     return person
 
 
@@ -149,7 +149,7 @@ def test_concurrent_redemptions_never_overspend(shop_and_key):
     )
 
     assert sorted(statuses) == [201, 201, 400, 400, 400, 400]
-    assert Account.objects.get(pk=person.pk).balance == 50
+    assert Account.objects.get(customer=person, group=shop.group).balance == 50
     assert RewardCode.objects.count() == 2
     assert balances_verify()[1] == []
 

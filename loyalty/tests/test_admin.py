@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
-from customers.tests.factories import CustomerFactory
+from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.models import Account, EntryKind, PointsEntry, Programme, Tier
 from loyalty.services import points_adjust
 
@@ -16,9 +16,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def account(admin_user):
     customer = CustomerFactory()
-    points_adjust(customer=customer, points=300, reason="opening balance", staff_id=admin_user.pk)
+    group = ShopFactory().group
+    points_adjust(customer=customer, group_id=group.pk, points=300, reason="opening balance", staff_id=admin_user.pk)
     Programme.objects.create(pk=1, starts_at="2026-01-01T00:00Z", point_value="0.01")
-    return Account.objects.get(pk=customer.pk)
+    return Account.objects.get(customer=customer, group=group)
 
 
 def adjust_url(account):
@@ -72,7 +73,7 @@ def test_only_managers_adjust_and_see_the_liability(client, login, account, role
 
 def test_the_liability_is_outstanding_points_at_their_value(client, login, account, admin_user):
     negative = CustomerFactory()
-    Account.objects.create(customer=negative, balance=-40)  # reversed after spending: owes nothing
+    Account.objects.create(customer=negative, group=account.group, balance=-40)  # reversed after spending: owes nothing
     login(MANAGER)
 
     page = client.get(reverse("admin:loyalty_account_changelist"))
