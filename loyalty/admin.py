@@ -14,7 +14,8 @@ from django.utils.html import format_html, format_html_join
 
 from customers.admin import LargeTableAdmin, customer_360_link
 from customers.services.errors import DomainError
-from loyalty.admin_forms import AdjustForm
+from loyalty.admin_forms import AdjustForm, ShopJoinForm
+from loyalty.groups import shop_group_join
 from loyalty.models import (
     Account,
     EarningRule,
@@ -32,6 +33,7 @@ from loyalty.selectors import history, points_liability
 from loyalty.services import points_adjust
 
 ADJUST = "loyalty.adjust_points"
+CHANGE_SHOP = "customers.change_shop"
 LIABILITY = "loyalty.view_liability"
 RECENT_ENTRIES = 50
 
@@ -186,8 +188,9 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_join": request.user.has_perm(CHANGE_SHOP)}
         if request.user.has_perm(LIABILITY):
-            extra_context = {**(extra_context or {}), "liability": points_liability()}
+            extra_context["liability"] = points_liability()
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -196,7 +199,37 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
     def get_urls(self):
         adjust = self.admin_site.admin_view(self.adjust_view)
-        return [path("<int:pk>/adjust/", adjust, name="loyalty_account_adjust"), *super().get_urls()]
+        join = self.admin_site.admin_view(self.join_view)
+        return [
+            path("<int:pk>/adjust/", adjust, name="loyalty_account_adjust"),
+            path("join-group/", join, name="loyalty_shop_join_group"),
+            *super().get_urls(),
+        ]
+
+    def join_view(self, request):
+        """Put a shop in another shop group, merging its customers' points there (managers:
+        whoever may change shops)."""
+        if not request.user.has_perm(CHANGE_SHOP):
+            raise PermissionDenied
+        form = ShopJoinForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            shop, group = form.cleaned_data["shop"], form.cleaned_data["group"]
+            try:
+                merged = shop_group_join(shop_id=shop.pk, group_id=group.pk)
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                messages.success(request, f"{shop} is now in {group}; {merged} customers' points merged.")
+                return redirect("admin:loyalty_account_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Put a shop in another shop group",
+            "form": form,
+            "opts": self.opts,
+        }
+        return TemplateResponse(
+            request, "admin/loyalty/account/join_group.html", context, status=400 if form.errors else 200
+        )
 
     def adjust_view(self, request, pk: int):
         """Add or take points by hand, with a reason, as the signed-in manager."""

@@ -126,3 +126,30 @@ def test_the_programme_list_opens_its_one_settings_row(admin_client, account):
 
     assert response.status_code == 302
     assert response.url == reverse("admin:loyalty_programme_change", args=[1])
+
+
+def test_a_manager_puts_a_shop_in_another_group_and_its_points_follow(client, login, admin_user):
+    from customers.models import Shop
+    from customers.tests.factories import IdentityFactory
+    from loyalty.verify import balances_verify
+
+    a, b = ShopFactory(), ShopFactory()
+    customer = IdentityFactory(shop=a).customer
+    for shop, points in ((a, 40), (b, 300)):
+        points_adjust(customer=customer, group_id=shop.group_id, points=points, reason="x", staff_id=admin_user.pk)
+    url = reverse("admin:loyalty_shop_join_group")
+
+    login(MARKETER)
+    assert client.post(url, {"shop": a.pk, "group": b.group_id}).status_code == 403
+
+    login(MANAGER)
+    assert "Put a shop in another group" in client.get(reverse("admin:loyalty_account_changelist")).content.decode()
+    assert client.post(url, {"shop": a.pk, "group": b.group_id}).status_code == 302
+
+    assert Shop.objects.get(pk=a.pk).group_id == b.group_id
+    assert Account.objects.get(customer=customer, group_id=b.group_id).balance == 340
+    assert Account.objects.get(customer=customer, group_id=a.group_id).balance == 0
+    assert balances_verify()[1] == []
+    # The shop form no longer moves a shop: its group is read-only there.
+    page = client.get(reverse("admin:customers_shop_change", args=[a.pk])).content.decode()
+    assert 'name="group"' not in page
