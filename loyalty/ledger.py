@@ -30,6 +30,7 @@ import psycopg
 from django.db import connection
 from django.utils import timezone
 
+from customers.models import Order
 from customers.services.chunks import chunked
 from loyalty.models import Account
 
@@ -115,8 +116,6 @@ def accounts_ensure_for_orders(customer_ids: list[int]) -> None:
     if not customer_ids:
         return
     if connection.vendor != "postgresql":
-        from customers.models import Order
-
         accounts_ensure(
             Order.objects.filter(customer_id__in=customer_ids)
             .values_list("customer_id", "shop__group_id")
