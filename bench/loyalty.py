@@ -70,7 +70,18 @@ CUSTOMER_COLUMNS = [
     "source", "utm_source", "utm_medium", "utm_campaign", "orders_count", "net_revenue", "avg_order_value",
     "created_at", "updated_at",
 ]  # fmt: skip
-ENTRY_COLUMNS = ["id", "customer_id", "kind", "available", "pending", "key", "source", "reason", "created_at"]
+ENTRY_COLUMNS = [
+    "id",
+    "customer_id",
+    "group_id",
+    "kind",
+    "available",
+    "pending",
+    "key",
+    "source",
+    "reason",
+    "created_at",
+]
 
 
 def write_customers(first: int, last: int, now_ts: str) -> None:
@@ -128,10 +139,14 @@ def seed(now) -> None:
         credited = bw.timestamps(now_s - rng.integers(30 * 86_400, 730 * 86_400, ids.size))
         bw.write_rows(
             Account,
-            ["customer_id", "balance", "pending", "tier_qualifying", "updated_at"],
-            ((int(c), int(e - s), 0, "0.00", now_ts) for c, e, s in zip(ids, earned, spent, strict=True)),
+            ["id", "customer_id", "group_id", "balance", "pending", "tier_qualifying", "updated_at"],
+            (
+                (int(c), int(c), shop.group_id, int(e - s), 0, "0.00", now_ts)
+                for c, e, s in zip(ids, earned, spent, strict=True)
+            ),
         )
         entry_ids = 3 * (ids - 1)
+        g = shop.group_id
         bw.write_rows(
             PointsEntry,
             ENTRY_COLUMNS,
@@ -141,9 +156,9 @@ def seed(now) -> None:
                     ids.tolist(), entry_ids.tolist(), earned.tolist(), spent.tolist(), credited, strict=True
                 )
                 for row in (
-                    (eid + 1, c, "earn", 0, e, f"seed:{c}:earn", "seed", "", t),
-                    (eid + 2, c, "mature", e, -e, f"seed:{c}:mature", "seed", "", t),
-                    (eid + 3, c, "redeem", -s, 0, f"seed:{c}:redeem", "seed", "reward", now_ts),
+                    (eid + 1, c, g, "earn", 0, e, f"seed:{c}:earn", "seed", "", t),
+                    (eid + 2, c, g, "mature", e, -e, f"seed:{c}:mature", "seed", "", t),
+                    (eid + 3, c, g, "redeem", -s, 0, f"seed:{c}:redeem", "seed", "reward", now_ts),
                 )
             ),
         )
@@ -154,7 +169,7 @@ def seed(now) -> None:
     placed = now_s - rng.integers(3_600, 5 * 86_400, owners.size)
     cents = rng.lognormal(np.log(6_000), 0.7, owners.size).astype(np.int64)
     write_orders(shop, 2 * CUSTOMERS + 1, owners, placed, cents, "paid")
-    bw.reset_sequences(Customer, Order, PointsEntry)
+    bw.reset_sequences(Customer, Order, PointsEntry, Account)
 
 
 def timed(fn):

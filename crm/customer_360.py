@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce
 from campaigns.models import SegmentMembership
 from crm.models import CustomerNote
 from customers.models import Customer, CustomerMetrics, Event, LifecycleSettings, Order, Refund, StageChange
-from loyalty.models import Account
+from loyalty.selectors import PointsTotal, points_total
 from support.models import CsatResponse, NpsResponse, Review, Ticket, TicketMessage
 
 PER_PAGE = 25
@@ -165,13 +165,11 @@ class Header:
     segments: list
     open_tickets: list
     tags: list
-    loyalty: Account | None = None
+    loyalty: PointsTotal | None = None  # summed over the customer's accounts (one per shop group)
 
 
 def header(customer_id: int, viewer: Viewer) -> Header | None:
-    customer = (
-        Customer.objects.select_related("metrics", "first_seen_shop", "loyalty__tier").filter(pk=customer_id).first()
-    )
+    customer = Customer.objects.select_related("metrics", "first_seen_shop").filter(pk=customer_id).first()
     if customer is None:
         return None
     metrics = getattr(customer, "metrics", None)  # None when never computed
@@ -195,5 +193,5 @@ def header(customer_id: int, viewer: Viewer) -> Header | None:
         segments=segments,
         open_tickets=open_tickets,
         tags=list(customer.tags.all()),
-        loyalty=getattr(customer, "loyalty", None),  # None before their first points
+        loyalty=total if (total := points_total(customer_id)).accounts else None,  # None before their first points
     )

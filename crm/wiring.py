@@ -6,32 +6,36 @@ earning loyalty's review bonus."""
 from customers.models import Customer
 from loyalty.bonuses import reviews_published
 from loyalty.models import Account
+from loyalty.selectors import PointsTotal, points_total
 from support import macros
 from support.services import register_high_value, register_review_published
 
 
-def _account(ticket, cache: dict) -> Account | None:
-    if "loyalty_account" not in cache:
-        cache["loyalty_account"] = Account.objects.select_related("tier").filter(pk=ticket.customer_id).first()
-    return cache["loyalty_account"]
+def _points_total(ticket, cache: dict) -> PointsTotal:
+    # Staff answer the person, so the macros speak of all their accounts (shop groups) together.
+    if "loyalty_total" not in cache:
+        cache["loyalty_total"] = points_total(ticket.customer_id)
+    return cache["loyalty_total"]
 
 
 def _tier_name(ticket, cache: dict) -> str:
-    account = _account(ticket, cache)
-    return account.tier.name if account and account.tier else "no tier yet"
+    tier = _points_total(ticket, cache).tier
+    return tier.name if tier else "no tier yet"
 
 
 def _points(ticket, cache: dict) -> str:
-    account = _account(ticket, cache)
-    return f"{account.balance if account else 0:,}"
+    return f"{_points_total(ticket, cache).balance:,}"
 
 
 def has_priority_support(customer: Customer) -> bool:
-    return Account.objects.filter(pk=customer.pk, tier__priority_support=True).exists()
+    """A tier with priority support in any of the customer's accounts."""
+    return Account.objects.filter(customer_id=customer.pk, tier__priority_support=True).exists()
 
 
 def connect() -> None:
-    macros.register("tier", "the customer's loyalty tier ('no tier yet' before they reach one)", _tier_name)
-    macros.register("points", "the customer's points balance, available to spend", _points)
+    macros.register(
+        "tier", "the customer's highest loyalty tier over their shop groups ('no tier yet' before one)", _tier_name
+    )
+    macros.register("points", "the customer's points available to spend, summed over their shop groups", _points)
     register_high_value(has_priority_support)
     register_review_published(reviews_published)

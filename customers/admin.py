@@ -71,6 +71,11 @@ class ShopAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
     inlines = [ApiKeyInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Moving an existing shop to another group moves its customers' points too: that is
+        # the loyalty admin's "Put a shop in another group" (``loyalty.groups``), not this form.
+        return ["group"] if obj is not None else []
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         _forget_keys([obj])  # a deactivated shop's keys stop working at once

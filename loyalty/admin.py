@@ -6,6 +6,7 @@ Nothing here writes points directly: the adjustment goes through ``loyalty.servi
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery, Sum
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,7 +14,8 @@ from django.utils.html import format_html, format_html_join
 
 from customers.admin import LargeTableAdmin, customer_360_link
 from customers.services.errors import DomainError
-from loyalty.admin_forms import AdjustForm
+from loyalty.admin_forms import AdjustForm, ShopJoinForm
+from loyalty.groups import shop_group_join
 from loyalty.models import (
     Account,
     EarningRule,
@@ -31,6 +33,7 @@ from loyalty.selectors import history, points_liability
 from loyalty.services import points_adjust
 
 ADJUST = "loyalty.adjust_points"
+CHANGE_SHOP = "customers.change_shop"
 LIABILITY = "loyalty.view_liability"
 RECENT_ENTRIES = 50
 
@@ -101,16 +104,20 @@ class RewardAdmin(admin.ModelAdmin):
 
 @admin.register(Account)
 class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
-    """A customer's points. The figures are the ledger's sums; managers adjust from here."""
+    """A customer's points in one shop group (one row per customer and group), with the
+    customer's total over all their groups. The figures are the ledger's sums; managers
+    adjust from here."""
 
-    list_display = ["customer", "balance", "pending", "tier", "tier_since", "updated_at"]
-    list_filter = ["tier"]
-    list_select_related = ["customer", "tier"]
+    list_display = ["customer", "group", "balance", "pending", "customer_total", "tier", "tier_since", "updated_at"]
+    list_filter = ["tier", "group"]
+    list_select_related = ["customer", "group", "tier"]
     search_fields = ["customer__email_normalized", "referral_code"]
     search_help_text = "An exact email or referral code."
     fields = [
         "customer_link",
+        "group",
         "balance",
+        "customer_total",
         "pending",
         "tier",
         "tier_since",
@@ -122,6 +129,20 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
     change_list_template = "admin/loyalty/account/change_list.html"
     change_form_template = "admin/loyalty/account/change_form.html"
 
+    def get_queryset(self, request):
+        # The customer's total over their accounts, in the page's one query.
+        total = (
+            Account.objects.filter(customer_id=OuterRef("customer_id"))
+            .values("customer_id")
+            .annotate(total=Sum("balance"))
+            .values("total")
+        )
+        return super().get_queryset(request).annotate(customer_total=Subquery(total))
+
+    @admin.display(description="customer's total (all groups)")
+    def customer_total(self, account):
+        return account.customer_total
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
@@ -130,7 +151,7 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
     @admin.display(description="referral code")
     def referral(self, account):
-        return referral_code_of(account.pk)  # made on first use, like the API's
+        return referral_code_of(account.customer_id, account.group_id)  # made on first use, like the API's
 
     @admin.display(description="customer")
     def customer_link(self, account):
@@ -152,10 +173,13 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
                     e.source,
                     e.reason,
                 )
-                for e in history(account.pk)[:RECENT_ENTRIES]
+                for e in history(account.customer_id, account.group_id)[:RECENT_ENTRIES]
             ),
         )
-        full = reverse("admin:loyalty_pointsentry_changelist") + f"?customer__id__exact={account.pk}"
+        full = (
+            reverse("admin:loyalty_pointsentry_changelist")
+            + f"?customer__id__exact={account.customer_id}&group__id__exact={account.group_id}"
+        )
         return format_html(
             '<table id="ledger"><thead><tr><th>when</th><th>what</th><th>available</th><th>pending</th>'
             '<th>source</th><th>reason</th></tr></thead><tbody>{}</tbody></table><p><a href="{}">Full history</a></p>',
@@ -164,8 +188,9 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_join": request.user.has_perm(CHANGE_SHOP)}
         if request.user.has_perm(LIABILITY):
-            extra_context = {**(extra_context or {}), "liability": points_liability()}
+            extra_context["liability"] = points_liability()
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -174,7 +199,37 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
     def get_urls(self):
         adjust = self.admin_site.admin_view(self.adjust_view)
-        return [path("<int:pk>/adjust/", adjust, name="loyalty_account_adjust"), *super().get_urls()]
+        join = self.admin_site.admin_view(self.join_view)
+        return [
+            path("<int:pk>/adjust/", adjust, name="loyalty_account_adjust"),
+            path("join-group/", join, name="loyalty_shop_join_group"),
+            *super().get_urls(),
+        ]
+
+    def join_view(self, request):
+        """Put a shop in another shop group, merging its customers' points there (managers:
+        whoever may change shops)."""
+        if not request.user.has_perm(CHANGE_SHOP):
+            raise PermissionDenied
+        form = ShopJoinForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            shop, group = form.cleaned_data["shop"], form.cleaned_data["group"]
+            try:
+                merged = shop_group_join(shop_id=shop.pk, group_id=group.pk)
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                messages.success(request, f"{shop} is now in {group}; {merged} customers' points merged.")
+                return redirect("admin:loyalty_account_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Put a shop in another shop group",
+            "form": form,
+            "opts": self.opts,
+        }
+        return TemplateResponse(
+            request, "admin/loyalty/account/join_group.html", context, status=400 if form.errors else 200
+        )
 
     def adjust_view(self, request, pk: int):
         """Add or take points by hand, with a reason, as the signed-in manager."""
@@ -186,6 +241,7 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
             try:
                 points_adjust(
                     customer=account.customer,
+                    group_id=account.group_id,
                     points=form.cleaned_data["points"],
                     reason=form.cleaned_data["reason"],
                     staff_id=request.user.pk,
@@ -211,9 +267,11 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
 class PointsEntryAdmin(LargeTableAdmin, ReadOnlyAdmin):
     """The ledger: append-only, so only listed and read."""
 
-    list_display = ["created_at", "customer", "kind", "available", "pending", "source", "reason", "staff", "api_key"]
+    list_display = [
+        *("created_at", "customer", "group", "kind", "available", "pending", "source", "reason", "staff", "api_key")
+    ]
     list_filter = ["kind"]
-    list_select_related = ["customer", "staff", "api_key"]
+    list_select_related = ["customer", "group", "staff", "api_key"]
     raw_id_fields = ["customer"]
     search_fields = ["=source", "=key"]
     search_help_text = "An exact source such as order:12 or code:7."
@@ -229,20 +287,20 @@ class RewardCodeAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
 @admin.register(TierChange)
 class TierChangeAdmin(LargeTableAdmin, ReadOnlyAdmin):
-    list_display = ["created_at", "customer", "from_tier", "to_tier", "reason"]
+    list_display = ["created_at", "customer", "group", "from_tier", "to_tier", "reason"]
     list_filter = ["to_tier"]
-    list_select_related = ["customer", "from_tier", "to_tier"]
+    list_select_related = ["customer", "group", "from_tier", "to_tier"]
 
 
 @admin.register(Referral)
 class ReferralAdmin(LargeTableAdmin):
-    list_display = ["created_at", "referrer", "referee", "status", "hold_reason", "rewarded_at"]
+    list_display = ["created_at", "referrer", "referee", "group", "status", "hold_reason", "rewarded_at"]
     list_filter = ["status"]
-    list_select_related = ["referrer", "referee"]
+    list_select_related = ["referrer", "referee", "group"]
     """The review queue: referrals held by a guard wait here (filter "held for review") for a
     marketer to approve (paid at the next settlement, within the hour) or reject."""
 
-    fields = ["referrer", "referee", "status", "hold_reason", "reviewed_by", "created_at", "rewarded_at"]
+    fields = ["referrer", "referee", "group", "status", "hold_reason", "reviewed_by", "created_at", "rewarded_at"]
     readonly_fields = fields
     actions = ["approve", "reject"]
 

@@ -1,7 +1,9 @@
-"""The manual adjustment on a customer's points page (managers only)."""
+"""The manual adjustment on a customer's points page (managers only), and putting a shop in
+another shop group (with its customers' points)."""
 
 from django import forms
 
+from customers.models import Shop, ShopGroup
 from loyalty.services import MAX_ADJUST
 
 
@@ -16,3 +18,11 @@ class AdjustForm(forms.Form):
         if points == 0:
             raise forms.ValidationError("Must not be zero.")
         return points
+
+
+class ShopJoinForm(forms.Form):
+    shop = forms.ModelChoiceField(queryset=Shop.objects.select_related("group").order_by("name"))
+    group = forms.ModelChoiceField(
+        queryset=ShopGroup.objects.order_by("name"),
+        help_text="The shop's customers' points move into their accounts in this group.",
+    )

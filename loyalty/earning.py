@@ -11,8 +11,11 @@ one transaction and a fixed number of queries:
   proportion: while still pending they are cancelled, after the window they are reversed;
 - pending points whose date has come become available (``points_mature``).
 
-An order's points for one rule form a stream of entries keyed ``order:<id>:rule:<id>:…``;
-the first is the earn, so replaying an order or re-running the task awards nothing twice.
+An order earns into the customer's account in the group of the order's shop. An order's
+points for one rule form a stream of entries keyed ``order:<id>:rule:<id>:…``; the first is
+the earn, so replaying an order or re-running the task awards nothing twice. The stream's
+later entries (maturation, give-backs) go to the account of the order's shop's group, the
+one it earned into (or, after groups were merged, the one that took its points over).
 
 Two ways of doing the same, by database:
 
@@ -53,7 +56,14 @@ from django.utils import timezone
 
 from customers.models import Order
 from customers.services.chunks import chunk_run_ids, chunked, id_list_condition
-from loyalty.ledger import Entry, accounts_lock, entries_insert_select, entries_post, server_binding_cursor
+from loyalty.ledger import (
+    Entry,
+    accounts_ensure_for_orders,
+    accounts_lock,
+    entries_insert_select,
+    entries_post,
+    server_binding_cursor,
+)
 from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, RuleKind
 from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points
 
@@ -78,6 +88,7 @@ NET_SQL = f"GREATEST(0, round({NET_AMOUNT_SQL}, 2))"
 class OrderRow:
     id: int
     customer_id: int
+    group_id: int  # the order's shop's group: the account it earns into
     placed_at: datetime
     status: str
     net: Decimal
@@ -92,6 +103,7 @@ class Stream:
     """What the ledger holds for one (order, rule)."""
 
     customer_id: int
+    group_id: int
     total: int
     earned: int
     basis: Decimal | None
@@ -130,10 +142,10 @@ def _orders(customer_ids: list[int]) -> dict[int, list[OrderRow]]:
         Order.objects.filter(among(customer_ids))
         .annotate(net=NET)
         .order_by("placed_at", "id")
-        .values_list("id", "customer_id", "placed_at", "status", "net")
+        .values_list("id", "customer_id", "shop__group_id", "placed_at", "status", "net")
     )
-    for oid, cid, placed_at, status, net in rows:
-        by_customer[cid].append(OrderRow(oid, cid, placed_at, status, net_of(net)))
+    for oid, cid, gid, placed_at, status, net in rows:
+        by_customer[cid].append(OrderRow(oid, cid, gid, placed_at, status, net_of(net)))
     return by_customer
 
 
@@ -144,10 +156,11 @@ def _streams(customer_ids: list[int]) -> dict[int, dict[int, Stream]]:
     the order or rule in SQL lets the planner pick the (order, rule) index, and with the
     statistics not yet knowing new customers, scan every order entry."""
     rows = (
-        PointsEntry.objects.filter(among(customer_ids))
+        PointsEntry.objects.filter(among(customer_ids, column='"loyalty_pointsentry"."customer_id"'))
         .values("order_id", "rule_id")
         .annotate(
             customer=Min("customer_id"),
+            group=Min("order__shop__group_id"),
             total=Sum(F("available") + F("pending")),
             earned=Sum(F("available") + F("pending"), filter=Q(kind=EntryKind.EARN)),
             basis=Max("basis"),
@@ -162,7 +175,14 @@ def _streams(customer_ids: list[int]) -> dict[int, dict[int, Stream]]:
         if r["order_id"] is None or r["rule_id"] is None:
             continue
         streams[r["order_id"]][r["rule_id"]] = Stream(
-            r["customer"], r["total"], r["earned"] or 0, r["basis"], r["matured"] > 0, r["rows"], r["matures_at"]
+            r["customer"],
+            r["group"],
+            r["total"],
+            r["earned"] or 0,
+            r["basis"],
+            r["matured"] > 0,
+            r["rows"],
+            r["matures_at"],
         )
     return streams
 
@@ -194,6 +214,7 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None, in_sql
     written = 0
 
     def run(ids: list[int]) -> int:
+        accounts_ensure_for_orders(ids)
         accounts_lock(ids)
         return award(ids, programme, rules, now)
 
@@ -207,20 +228,27 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None, in_sql
 def _award_in_python(chunk: list[int], programme, rules: dict[int, EarningRule], now: datetime) -> int:
     multipliers = Multipliers.load()
     delay = timedelta(days=programme.pending_days)
-    tiers = dict(Account.objects.filter(among(chunk)).values_list("pk", "tier_id"))
+    tiers = {
+        (cid, gid): tier
+        for cid, gid, tier in Account.objects.filter(among(chunk)).values_list("customer_id", "group_id", "tier_id")
+    }
     orders = _orders(chunk)
     streams = _streams(chunk)
     entries: list[Entry] = []
-    for cid, customer_orders in orders.items():
-        first_paid = next((o for o in customer_orders if o.earning), None)
+    for customer_orders in orders.values():
+        # The first paid order in each group (each account has its own first-order bonus).
+        first_paid: dict[int, OrderRow] = {}
+        for order in customer_orders:
+            if order.earning:
+                first_paid.setdefault(order.group_id, order)
         for order in customer_orders:
             if order.placed_at < programme.starts_at:
                 continue
             entries.extend(_reconcile(order, rules, streams))
             if order.earning:
-                entries.extend(
-                    _earn(order, order is first_paid, rules, streams, multipliers.get, tiers.get(cid), delay)
-                )
+                is_first = first_paid.get(order.group_id) is order
+                tier = tiers.get((order.customer_id, order.group_id))
+                entries.extend(_earn(order, is_first, rules, streams, multipliers.get, tier, delay))
     written = len(entries_post(entries))
     if _maybe_due(streams, entries, now):
         written += _mature_locked(chunk, now)
@@ -244,19 +272,21 @@ def _award_in_sql(chunk: list[int], programme, rules: dict[int, EarningRule], no
 
 
 # Every paid order's earns, per rule in force when it was placed (``entries_insert_select``
-# skips those already in the ledger). ``first_paid`` is each customer's first paid order of
-# all (one before the programme started earns no bonus). A rule's multiplier is its own for
-# the customer's tier, else the tier's, else 1. Parameters: the customer ids, the pending
-# delay, the programme's start.
+# skips those already in the ledger), into the account of the order's shop's group.
+# ``first_paid`` is each customer's first paid order in each group (one before the programme
+# started earns no bonus). A rule's multiplier is its own for the account's tier, else the
+# tier's, else 1. Parameters: the customer ids, the pending delay, the programme's start.
 EARNS_SQL = f"""
 WITH paid AS (
-    SELECT o.id, o.customer_id, o.placed_at, {NET_SQL} AS net
+    SELECT o.id, o.customer_id, s.group_id, o.placed_at, {NET_SQL} AS net
     FROM customers_order o
+    JOIN customers_shop s ON s.id = o.shop_id
     WHERE o.customer_id = ANY(%s::bigint[]) AND o.{EARNING_SQL}
 ), first_paid AS (
-    SELECT DISTINCT ON (customer_id) id FROM paid WHERE net > 0 ORDER BY customer_id, placed_at, id
+    SELECT DISTINCT ON (customer_id, group_id) id FROM paid WHERE net > 0
+    ORDER BY customer_id, group_id, placed_at, id
 ), earns AS (
-    SELECT p.id AS order_id, p.customer_id, p.net, r.id AS rule_id, r.kind, p.placed_at + %s AS matures_at,
+    SELECT p.id AS order_id, p.customer_id, p.group_id, p.net, r.id AS rule_id, r.kind, p.placed_at + %s AS matures_at,
         CASE WHEN r.kind = 'spend' THEN
             CASE r.rounding
                 WHEN 'down' THEN floor(p.net * r.points_per_unit * m.value)
@@ -268,15 +298,16 @@ WITH paid AS (
     JOIN loyalty_earningrule r ON r.kind IN ('spend', 'first_order') AND r.is_active
         AND (r.valid_from IS NULL OR r.valid_from <= p.placed_at)
         AND (r.valid_until IS NULL OR p.placed_at < r.valid_until)
-    JOIN loyalty_account a ON a.customer_id = p.customer_id
+    JOIN loyalty_account a ON a.customer_id = p.customer_id AND a.group_id = p.group_id
     LEFT JOIN loyalty_ruletiermultiplier rt ON rt.rule_id = r.id AND rt.tier_id = a.tier_id
     LEFT JOIN loyalty_tier t ON t.id = a.tier_id
     CROSS JOIN LATERAL (SELECT COALESCE(rt.multiplier, t.multiplier, 1) AS value) m
     WHERE p.net > 0 AND p.placed_at >= %s
         AND (r.kind = 'spend' OR p.id IN (SELECT id FROM first_paid))
 )
-SELECT customer_id, 'earn' AS kind, 0 AS available, points::bigint AS pending,
-    CASE WHEN kind = 'first_order' THEN 'first_order:customer:' || customer_id || ':rule:' || rule_id
+SELECT customer_id, group_id, 'earn' AS kind, 0 AS available, points::bigint AS pending,
+    CASE WHEN kind = 'first_order'
+        THEN 'first_order:customer:' || customer_id || ':group:' || group_id || ':rule:' || rule_id
     ELSE 'order:' || order_id || ':rule:' || rule_id || ':earn' END AS key,
     'order:' || order_id AS source, rule_id, order_id, net AS basis, matures_at, '' AS reason
 FROM earns WHERE points > 0
@@ -293,7 +324,7 @@ def _earn_in_sql(chunk: list[int], programme, now: datetime) -> tuple[int, int]:
 # cancelled, or refunded below what its points were earned on), or a maturation whose date
 # has come. Only these, and their orders, come back to Python.
 SETTLE_SQL = f"""
-SELECT s.order_id, s.rule_id, s.customer_id, s.total, s.earned, s.basis, s.matured, s.rows, s.matures_at,
+SELECT s.order_id, s.rule_id, s.customer_id, sh.group_id, s.total, s.earned, s.basis, s.matured, s.rows, s.matures_at,
     o.placed_at, o.status, n.net
 FROM (
     SELECT order_id, rule_id, min(customer_id) AS customer_id, sum(available + pending)::bigint AS total,
@@ -305,6 +336,7 @@ FROM (
     GROUP BY order_id, rule_id
 ) s
 JOIN customers_order o ON o.id = s.order_id
+JOIN customers_shop sh ON sh.id = o.shop_id
 CROSS JOIN LATERAL (SELECT {NET_SQL} AS net) n
 JOIN loyalty_earningrule r ON r.id = s.rule_id
 WHERE (NOT s.matured AND s.matures_at <= %(now)s)
@@ -320,9 +352,9 @@ def _streams_to_settle(chunk: list[int], now: datetime) -> tuple[list[OrderRow],
     orders: dict[int, OrderRow] = {}
     with server_binding_cursor() as cursor:
         cursor.execute(SETTLE_SQL, {"ids": chunk, "now": now})
-        for oid, rid, cid, total, earned, basis, matured, rows, matures_at, placed_at, status, net in cursor:
-            streams[oid][rid] = Stream(cid, total, earned, basis, matured, rows, matures_at)
-            orders[oid] = OrderRow(oid, cid, placed_at, status, net)
+        for oid, rid, cid, gid, total, earned, basis, matured, rows, matures_at, placed_at, status, net in cursor:
+            streams[oid][rid] = Stream(cid, gid, total, earned, basis, matured, rows, matures_at)
+            orders[oid] = OrderRow(oid, cid, gid, placed_at, status, net)
     return list(orders.values()), streams
 
 
@@ -346,11 +378,16 @@ def _earn(order, is_first, rules, streams, multiplier, tier_id, delay) -> list[E
         points = rule_points(rule, amount=order.net, multiplier=multiplier(rule.id, tier_id))
         if points <= 0:
             continue
-        # A first-order bonus is keyed on the customer: once, whichever order turns out first.
-        key = f"first_order:customer:{order.customer_id}:rule:{rule.id}" if rule.kind == RuleKind.FIRST_ORDER else None
+        # A first-order bonus is keyed on the account: once, whichever order turns out first.
+        key = (
+            f"first_order:customer:{order.customer_id}:group:{order.group_id}:rule:{rule.id}"
+            if rule.kind == RuleKind.FIRST_ORDER
+            else None
+        )
         entries.append(
             Entry(
                 customer_id=order.customer_id,
+                group_id=order.group_id,
                 kind=EntryKind.EARN,
                 key=key or stream_key(order.id, rule.id, "earn"),
                 source=f"order:{order.id}",
@@ -375,6 +412,7 @@ def _reconcile(order: OrderRow, rules, streams) -> list[Entry]:
         entries.append(
             Entry(
                 customer_id=order.customer_id,
+                group_id=order.group_id,
                 kind=kind,
                 key=stream_key(order.id, rule_id, stream.rows),
                 source=f"order:{order.id}",
@@ -398,6 +436,7 @@ def _mature_locked(customer_ids: list[int], now: datetime) -> int:
             entries.append(
                 Entry(
                     customer_id=stream.customer_id,
+                    group_id=stream.group_id,
                     kind=EntryKind.MATURE,
                     key=stream_key(order_id, rule_id, "mature"),
                     source=f"order:{order_id}",
@@ -434,7 +473,7 @@ def points_mature(*, now: datetime | None = None, lookback: timedelta = MATURE_L
     written = 0
 
     def run(ids: list[int]) -> int:
-        accounts_lock(ids)
+        accounts_lock(ids)  # they earned, so their accounts are there
         return _mature_locked(ids, now)
 
     for chunk in chunked(sorted(customers)):

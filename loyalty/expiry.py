@@ -1,11 +1,12 @@
 """Points that expire, and reward codes that expired unused; set-based over a range of
 customer ids, in the nightly pass.
 
-Two expiry modes (``Programme.expiry_mode``):
+Each account (a customer's points in one shop group) expires on its own. Two expiry modes
+(``Programme.expiry_mode``):
 
-- **inactivity**: all of a customer's points expire N months after their last order (or,
-  for a customer who never ordered, after they were first seen; never before the programme
-  started);
+- **inactivity**: all of an account's points expire N months after the customer's last order
+  in that group's shops (or, for a customer who never ordered there, after they were first
+  seen; never before the programme started);
 - **first in, first out**: each batch of points expires at the end of the month N months
   after it became available. Spending uses the oldest points first, so what expires is what
   was credited before the cut-off less everything ever spent or expired:
@@ -44,7 +45,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Concat, Greatest, TruncDate
 from django.utils import timezone
 
-from customers.models import CustomerIdentity, Event
+from customers.models import CustomerIdentity, Event, Order
 from loyalty.earning import among
 from loyalty.ledger import Entry, accounts_lock, entries_insert_select, entries_post
 from loyalty.models import Account, EntryKind, ExpiryMode, PointsEntry, Programme, RewardCode
@@ -65,6 +66,7 @@ def midnight(day: date) -> datetime:
 @dataclass(frozen=True)
 class Expiring:
     customer_id: int
+    group_id: int
     points: int
     expires_on: date
     reason: str = ""
@@ -84,32 +86,34 @@ def codes_expire_range(first_id: int, last_id: int, *, now: datetime | None = No
                 status=RewardCode.Status.ISSUED,
                 expires_at__lte=now,
             )
-            .values_list("id", "customer_id", "points_spent", "code")
+            .values_list("id", "customer_id", "shop__group_id", "points_spent", "code")
         )
         if not codes:
             return 0
         RewardCode.objects.filter(pk__in=[c[0] for c in codes]).update(status=RewardCode.Status.EXPIRED)
         if programme.refund_expired_codes:
-            accounts_lock(c[1] for c in codes)
+            # Back to the account of the code's shop's group: the one it was spent from.
+            accounts_lock([], pairs=[(c[1], c[2]) for c in codes])
             entries_post(
                 [
                     Entry(
                         customer_id=customer_id,
+                        group_id=group_id,
                         kind=EntryKind.REFUND,
                         key=f"code:{code_id}:refund",
                         source=f"code:{code_id}",
                         available=points,
                         reason=f"code {code} expired unused",
                     )
-                    for code_id, customer_id, points, code in codes
+                    for code_id, customer_id, group_id, points, code in codes
                 ]
             )
         return len(codes)
 
 
 def points_expire_range(first_id: int, last_id: int, *, now: datetime | None = None) -> tuple[int, int]:
-    """Expire what is due among these customers and warn those whose points expire soon;
-    returns (customers whose points expired, warnings recorded)."""
+    """Expire what is due among these customers' accounts and warn those whose points expire
+    soon; returns (accounts whose points expired, warnings recorded)."""
     programme = programme_get()
     if programme.expiry_mode == ExpiryMode.NEVER or not programme.is_active:
         return 0, 0
@@ -130,15 +134,16 @@ def _expire(mode: "ByAge | ByInactivity", due: list[int], in_range: Q, now: date
     """Expire these customers' due points, read again under their lock: a redemption may
     have spent some since. On PostgreSQL the entries are one ``INSERT … SELECT`` of the
     mode's own query; elsewhere they are built here."""
-    key_suffix = f":{timezone.localdate(now).isoformat()}"
+    key_suffix = f":{timezone.localdate(now).isoformat()}"  # the key: expire:<customer>:group:<group>:<day>
     with transaction.atomic():
         locked = accounts_lock(due)
         if connection.vendor == "postgresql":
             rows = mode.rows(among(locked, column=mode.customer_column)).filter(due__gt=0)
             sql, params = rows.query.sql_with_params()
             select = (
-                "SELECT customer_id, 'expire' AS kind, -due AS available, 0 AS pending, "
-                "'expire:' || customer_id || %s::text AS key, 'expiry' AS source, NULL::bigint AS rule_id, "
+                "SELECT customer_id, group_id, 'expire' AS kind, -due AS available, 0 AS pending, "
+                "'expire:' || customer_id || ':group:' || group_id || %s::text AS key, 'expiry' AS source, "
+                "NULL::bigint AS rule_id, "
                 "NULL::bigint AS order_id, NULL::numeric AS basis, NULL::timestamptz AS matures_at, reason "
                 f"FROM ({sql}) AS due"
             )
@@ -147,8 +152,9 @@ def _expire(mode: "ByAge | ByInactivity", due: list[int], in_range: Q, now: date
         entries = [
             Entry(
                 customer_id=row["customer_id"],
+                group_id=row["group_id"],
                 kind=EntryKind.EXPIRE,
-                key=f"expire:{row['customer_id']}{key_suffix}",
+                key=f"expire:{row['customer_id']}:group:{row['group_id']}{key_suffix}",
                 source="expiry",
                 available=-row["due"],
                 reason=row["reason"],
@@ -160,7 +166,7 @@ def _expire(mode: "ByAge | ByInactivity", due: list[int], in_range: Q, now: date
 
 
 class ByInactivity:
-    """Everything expires N months after the last order (the reference)."""
+    """Everything in an account expires N months after the last order in its group (the reference)."""
 
     customer_column = '"loyalty_account"."customer_id"'
 
@@ -174,10 +180,15 @@ class ByInactivity:
         self.warn_cutoff = midnight(add_months(warn_day, -self.months) + timedelta(days=1))
 
     def rows(self, customers) -> QuerySet:
-        """Per customer with points whose reference is before the warning's cut-off: the
+        """Per account with points whose reference is before the warning's cut-off: the
         points ``due`` now (all of them, or 0 if only soon), the ``reason``, and the reference."""
+        last_order_here = Subquery(
+            Order.objects.filter(customer_id=OuterRef("customer_id"), shop__group_id=OuterRef("group_id"))
+            .order_by("-placed_at")
+            .values("placed_at")[:1]
+        )
         reference = Greatest(
-            Coalesce("customer__last_order_at", "customer__created_at"),
+            Coalesce(last_order_here, "customer__created_at"),
             Value(self.starts_at, output_field=DateTimeField()),
         )
         return (
@@ -188,7 +199,7 @@ class ByInactivity:
                 due=Case(When(reference__lt=self.cutoff, then=F("balance")), default=Value(0)),
                 reason=Concat(Value("no order since "), Cast(TruncDate("reference"), CharField())),
             )
-            .values("customer_id", "due", "reason", "reference", "balance")
+            .values("customer_id", "group_id", "due", "reason", "reference", "balance")
             .order_by()
         )
 
@@ -196,7 +207,7 @@ class ByInactivity:
         if row["due"] > 0:  # all of them expire now
             return None
         expires_on = add_months(timezone.localdate(row["reference"]), self.months)
-        return Expiring(row["customer_id"], row["balance"], expires_on)
+        return Expiring(row["customer_id"], row["group_id"], row["balance"], expires_on)
 
 
 class ByAge:
@@ -221,7 +232,7 @@ class ByAge:
             # cut-off less all debits, against all credits less all debits), and a join to
             # the accounts for each entry cost more than the customers it would skip.
             PointsEntry.objects.filter(customers)
-            .values("customer_id")
+            .values("customer_id", "group_id")
             .annotate(
                 old=Coalesce(Sum("available", filter=Q(available__gt=0, created_at__lt=self.cutoff)), 0),
                 soon=Coalesce(Sum("available", filter=Q(available__gt=0, created_at__lt=self.next_cutoff)), 0),
@@ -232,33 +243,39 @@ class ByAge:
         reason = f"credited before {self.cutoff.date()} and not spent by then"
         return (
             rows.annotate(due=Greatest(F("old") - F("spent"), Value(0)), reason=Value(reason))
-            .values("customer_id", "due", "reason", "soon", "spent")
+            .values("customer_id", "group_id", "due", "reason", "soon", "spent")
             .order_by()
         )
 
     def warning(self, row) -> Expiring | None:
         expiring_next = max(0, row["soon"] - row["spent"]) - row["due"]
         if self.warn and expiring_next > 0:
-            return Expiring(row["customer_id"], expiring_next, self.next_month)
+            return Expiring(row["customer_id"], row["group_id"], expiring_next, self.next_month)
         return None
 
 
 def _warn(soon: list[Expiring], customers: Q, now: datetime, warning_days: int) -> int:
-    """A ``points_expiring`` event per customer and expiry date, in the customer's first shop
-    (or any shop they are known in); returns the events recorded (a re-run records none)."""
+    """A ``points_expiring`` event per account and expiry date, in a shop of the account's
+    group: the customer's first shop if it is one, else the first of the group's shops they
+    are known in; returns the events recorded (a re-run records none)."""
     if not soon:
         return 0
-    any_shop = Subquery(
-        CustomerIdentity.objects.filter(customer_id=OuterRef("customer_id"))
+    in_group = Subquery(
+        CustomerIdentity.objects.filter(customer_id=OuterRef("customer_id"), shop__group_id=OuterRef("group_id"))
         .values("customer_id")
         .annotate(shop=Min("shop_id"))
         .values("shop")
     )
-    shops = dict(
-        Account.objects.filter(among([s.customer_id for s in soon]))
-        .annotate(shop=Coalesce("customer__first_seen_shop_id", any_shop))
-        .values_list("customer_id", "shop")
+    first_shop_here = Case(
+        When(customer__first_seen_shop__group_id=F("group_id"), then=F("customer__first_seen_shop_id")),
+        default=None,
     )
+    shops = {
+        (cid, gid): shop
+        for cid, gid, shop in Account.objects.filter(among([s.customer_id for s in soon]))
+        .annotate(shop=Coalesce(first_shop_here, in_group))
+        .values_list("customer_id", "group_id", "shop")
+    }
     since = now - timedelta(days=warning_days + 1)
     recorded = set(
         Event.objects.filter(customers, type=WARNING_EVENT, occurred_at__gte=since).values_list(
@@ -267,12 +284,13 @@ def _warn(soon: list[Expiring], customers: Q, now: datetime, warning_days: int) 
     )
     events = []
     for s in soon:
-        external_id = f"loyalty:{WARNING_EVENT}:{s.customer_id}:{s.expires_on.isoformat()}"
-        if external_id in recorded or not shops.get(s.customer_id):
+        external_id = f"loyalty:{WARNING_EVENT}:{s.customer_id}:{s.group_id}:{s.expires_on.isoformat()}"
+        shop = shops.get((s.customer_id, s.group_id))
+        if external_id in recorded or not shop:
             continue
         events.append(
             Event(
-                shop_id=shops[s.customer_id],
+                shop_id=shop,
                 customer_id=s.customer_id,
                 type=WARNING_EVENT,
                 payload={"points": s.points, "expires_on": s.expires_on.isoformat()},

@@ -2,13 +2,14 @@
 
 Every write goes the same way, inside one transaction:
 
-1. ``accounts_lock``: create the customers' accounts if missing, then lock their rows
-   (in id order, so two writers never wait on each other in a cycle). While a customer's
-   row is locked nobody else moves their points, so what a writer reads of the ledger is
-   what it writes against.
+1. ``accounts_lock``: create the accounts the write needs if missing (an account is a
+   customer's points in one shop group), then lock every account of the customers (in
+   (customer, group) order, so two writers never wait on each other in a cycle). While a
+   customer's rows are locked nobody else moves their points, so what a writer reads of the
+   ledger is what it writes against.
 2. ``entries_post``: insert the entries; an entry whose ``key`` is already there is skipped
    (``ON CONFLICT DO NOTHING``), which makes a replayed order or a re-run task a no-op.
-   Then each account moves by the entries that went in: ``balance = balance + delta``,
+   Then each (customer, group) account moves by the entries that went in: ``balance = balance + delta``,
    relative to the stored value like an ``F()`` update, for many accounts in one statement.
 
 So the cached balance and the ledger change together or not at all; ``loyalty_verify``
@@ -29,13 +30,15 @@ import psycopg
 from django.db import connection
 from django.utils import timezone
 
+from customers.models import Order
 from customers.services.chunks import chunked
 from loyalty.models import Account
 
-# Rows per INSERT: 13 parameters each stays under both databases' limits on parameters.
+# Rows per INSERT: 15 parameters each stays under both databases' limits on parameters.
 INSERT_BATCH = 1000
 COLUMNS = (
     "customer_id",
+    "group_id",
     "kind",
     "available",
     "pending",
@@ -51,7 +54,7 @@ COLUMNS = (
     "created_at",
 )
 COLUMN_TYPES = (
-    *("bigint", "text", "bigint", "bigint", "text", "text", "bigint", "bigint"),
+    *("bigint", "bigint", "text", "bigint", "bigint", "text", "text", "bigint", "bigint"),
     *("numeric", "timestamptz", "text", "bigint", "bigint", "timestamptz"),
 )
 
@@ -59,6 +62,7 @@ COLUMN_TYPES = (
 @dataclass(frozen=True)
 class Entry:
     customer_id: int
+    group_id: int  # with the customer, the account the entry moves
     kind: str
     key: str
     source: str
@@ -74,7 +78,7 @@ class Entry:
 
 
 # What ``entries_insert_select`` takes from its SELECT, by these names (``created_at`` is added).
-SELECTED = COLUMNS[:11]
+SELECTED = COLUMNS[:12]
 
 
 def server_binding_cursor():
@@ -85,38 +89,67 @@ def server_binding_cursor():
     return psycopg.Cursor(connection.connection)
 
 
-def accounts_ensure(customer_ids: Iterable[int]) -> list[int]:
-    """Create the accounts that are missing; returns the ids, sorted."""
-    ids = sorted(set(customer_ids))
-    if not ids:
-        return []
+def accounts_ensure(pairs: Iterable[tuple[int, int]]) -> None:
+    """Create the (customer id, group id) accounts that are missing."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return
     if connection.vendor != "postgresql":
-        for chunk in chunked(ids, 5000):
-            Account.objects.bulk_create([Account(customer_id=i) for i in chunk], ignore_conflicts=True)
-        return ids
-    # One array parameter: an IN list of thousands of placeholders, or thousands of model
+        for chunk in chunked(pairs, 5000):
+            Account.objects.bulk_create([Account(customer_id=c, group_id=g) for c, g in chunk], ignore_conflicts=True)
+        return
+    # Arrays as parameters: an IN list of thousands of placeholders, or thousands of model
     # instances, cost more than the statement takes to run.
+    customers, groups = (list(column) for column in zip(*pairs, strict=True))
     with server_binding_cursor() as cursor:
         cursor.execute(
-            "INSERT INTO loyalty_account (customer_id, balance, pending, tier_qualifying, updated_at) "
-            "SELECT id, 0, 0, 0, now() FROM unnest(%b::bigint[]) AS id ON CONFLICT (customer_id) DO NOTHING",
-            [ids],
+            "INSERT INTO loyalty_account (customer_id, group_id, balance, pending, tier_qualifying, updated_at) "
+            "SELECT c, g, 0, 0, 0, now() FROM unnest(%b::bigint[], %b::bigint[]) AS p(c, g) "
+            "ON CONFLICT (customer_id, group_id) DO NOTHING",
+            [customers, groups],
         )
-    return ids
 
 
-def accounts_lock(customer_ids: Iterable[int]) -> list[int]:
-    """Create the accounts that are missing and lock all of them until the transaction ends."""
-    ids = accounts_ensure(customer_ids)
+def accounts_ensure_for_orders(customer_ids: list[int]) -> None:
+    """Create the accounts these customers' orders earn into: (customer, group of the order's
+    shop), for every shop they ordered in."""
+    if not customer_ids:
+        return
+    if connection.vendor != "postgresql":
+        accounts_ensure(
+            Order.objects.filter(customer_id__in=customer_ids)
+            .values_list("customer_id", "shop__group_id")
+            .distinct()
+            .order_by()
+        )
+        return
+    with server_binding_cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO loyalty_account (customer_id, group_id, balance, pending, tier_qualifying, updated_at) "
+            "SELECT DISTINCT o.customer_id, s.group_id, 0, 0, 0, now() FROM customers_order o "
+            "JOIN customers_shop s ON s.id = o.shop_id "
+            "WHERE o.customer_id BETWEEN %b AND %b AND o.customer_id = ANY(%b::bigint[]) "
+            "ON CONFLICT (customer_id, group_id) DO NOTHING",
+            [min(customer_ids), max(customer_ids), customer_ids],
+        )
+
+
+def accounts_lock(customer_ids: Iterable[int], *, pairs: Iterable[tuple[int, int]] = ()) -> list[int]:
+    """Create the (customer id, group id) accounts in ``pairs`` that are missing, then lock
+    every account of these customers (and of those in ``pairs``) until the transaction ends.
+    Returns the customer ids, sorted."""
+    pairs = list(pairs)
+    accounts_ensure(pairs)
+    ids = sorted(set(customer_ids) | {c for c, _ in pairs})
     if not ids or connection.vendor != "postgresql":  # SQLite: one writer at a time, nothing to lock
         return ids
     with server_binding_cursor() as cursor:
         cursor.execute(
             "SELECT customer_id FROM loyalty_account WHERE customer_id = ANY(%b::bigint[]) "
-            "ORDER BY customer_id FOR UPDATE",
+            "ORDER BY customer_id, group_id FOR UPDATE",
             [ids],
         )
-        return [row[0] for row in cursor.fetchall()]
+    return ids
 
 
 def entries_post(entries: Sequence[Entry], *, at: datetime | None = None) -> list[Entry]:
@@ -133,6 +166,7 @@ def entries_post(entries: Sequence[Entry], *, at: datetime | None = None) -> lis
     rows = [
         (
             e.customer_id,
+            e.group_id,
             e.kind,
             e.available,
             e.pending,
@@ -149,6 +183,9 @@ def entries_post(entries: Sequence[Entry], *, at: datetime | None = None) -> lis
         )
         for e in entries
     ]
+    # Normally there already (``accounts_lock``); an account missing would leave its entries
+    # out of the cached balance.
+    accounts_ensure({(e.customer_id, e.group_id) for e in entries})
     names = ", ".join(COLUMNS)
     inserted: list[Entry] = []
     with connection.cursor() as cursor:
@@ -178,29 +215,29 @@ def entries_post(entries: Sequence[Entry], *, at: datetime | None = None) -> lis
 
 def accounts_apply(entries: Iterable[Entry]) -> None:
     """Move each account by the sum of its entries, relative to its stored figures."""
-    deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    deltas: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
     for e in entries:
-        deltas[e.customer_id][0] += e.available
-        deltas[e.customer_id][1] += e.pending
-    rows = [(cid, a, p) for cid, (a, p) in sorted(deltas.items()) if a or p]
+        deltas[e.customer_id, e.group_id][0] += e.available
+        deltas[e.customer_id, e.group_id][1] += e.pending
+    rows = [(cid, gid, a, p) for (cid, gid), (a, p) in sorted(deltas.items()) if a or p]
     if not rows:
         return
     now = timezone.now()
     if connection.vendor == "postgresql":
-        ids, available, pending = (list(col) for col in zip(*rows, strict=True))
+        ids, groups, available, pending = (list(col) for col in zip(*rows, strict=True))
         with server_binding_cursor() as cursor:
             cursor.execute(
                 "UPDATE loyalty_account a SET balance = a.balance + d.available, pending = a.pending + d.pending, "
-                "updated_at = %b FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[]) AS d(id, available, pending) "
-                "WHERE a.customer_id = d.id",
-                [now, ids, available, pending],
+                "updated_at = %b FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[]) "
+                "AS d(id, group_id, available, pending) WHERE a.customer_id = d.id AND a.group_id = d.group_id",
+                [now, ids, groups, available, pending],
             )
         return
     with connection.cursor() as cursor:
         cursor.executemany(
             "UPDATE loyalty_account SET balance = balance + %s, pending = pending + %s, updated_at = %s "
-            "WHERE customer_id = %s",
-            [(a, p, now, cid) for cid, a, p in rows],
+            "WHERE customer_id = %s AND group_id = %s",
+            [(a, p, now, cid, gid) for cid, gid, a, p in rows],
         )
 
 
@@ -209,7 +246,8 @@ def entries_insert_select(select_sql: str, params: Sequence, *, now: datetime, d
     not there yet (by key), and move their accounts, in one statement. Returns (entries
     written, of which pending points due by ``due_by``). ``params`` are the SELECT's (``%s``).
 
-    Call inside a transaction, after ``accounts_lock`` for every customer it may yield."""
+    Call inside a transaction, after ``accounts_lock`` for every customer it may yield (with
+    their accounts in the groups it may yield)."""
     names = ", ".join(SELECTED)
     sql = f"""
     WITH ins AS (
@@ -217,14 +255,15 @@ def entries_insert_select(select_sql: str, params: Sequence, *, now: datetime, d
         SELECT {names}, %s FROM ({select_sql}) AS selected
         ORDER BY customer_id, key
         ON CONFLICT (key) DO NOTHING
-        RETURNING customer_id, available, pending, matures_at
+        RETURNING customer_id, group_id, available, pending, matures_at
     ), moved AS (
         UPDATE loyalty_account a
         SET balance = a.balance + d.available, pending = a.pending + d.pending, updated_at = %s
         FROM (
-            SELECT customer_id, sum(available) AS available, sum(pending) AS pending FROM ins GROUP BY customer_id
+            SELECT customer_id, group_id, sum(available) AS available, sum(pending) AS pending
+            FROM ins GROUP BY customer_id, group_id
         ) d
-        WHERE a.customer_id = d.customer_id
+        WHERE a.customer_id = d.customer_id AND a.group_id = d.group_id
     )
     SELECT count(*), count(*) FILTER (WHERE matures_at <= %s) FROM ins
     """

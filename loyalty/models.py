@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from customers.models import MONEY, ApiKey, Customer, Order, Shop
+from customers.models import MONEY, ApiKey, Customer, Order, Shop, ShopGroup
 
 
 def validity_errors(valid_from, valid_until) -> dict[str, str]:
@@ -206,16 +206,24 @@ class RuleTierMultiplier(models.Model):
 
 
 class Account(models.Model):
-    """A customer's points: the cached sums of their ledger, their tier and referral code.
+    """A customer's points in one shop group: the cached sums of the ledger's entries for
+    (customer, group), their tier there and their referral code there.
+
+    Shops share points only within a group (a manager puts them in one; by default each shop
+    is alone in its own), so a customer has one account per group they earned or spent in,
+    and a shop's key sees only its group's account.
 
     ``balance`` may go below zero only when points already spent are reversed (a refund
     after the return window); a redemption never takes it below zero.
 
     Every ledger write updates these rows, so they carry few indexes (each one is written
     again on an update that cannot stay in its page), and on PostgreSQL the table leaves a
-    tenth of each page free (migration ``0004``), so a balance update usually can."""
+    tenth of each page free (migration ``0005``), so a balance update usually can."""
 
-    customer = models.OneToOneField(Customer, primary_key=True, on_delete=models.PROTECT, related_name="loyalty")
+    id = models.BigAutoField(primary_key=True)
+    # Found through the (customer, group) constraint's index, which leads with the customer.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="loyalty_accounts", db_index=False)
+    group = models.ForeignKey(ShopGroup, on_delete=models.PROTECT, related_name="loyalty_accounts", db_index=False)
     balance = models.BigIntegerField(default=0)
     pending = models.BigIntegerField(default=0)
     tier = models.ForeignKey(
@@ -224,22 +232,25 @@ class Account(models.Model):
     tier_since = models.DateTimeField(null=True, blank=True)
     # Set while the customer is below their tier's keep threshold: the day they move down.
     tier_grace_until = models.DateTimeField(null=True, blank=True)
-    # The figure the tier was last evaluated on (spend or points over the term).
+    # The figure the tier was last evaluated on (spend or points in this group over the term).
     tier_qualifying = models.DecimalField(**MONEY, default=Decimal(0))
     # Unique by a constraint, not ``unique=True`` (which adds a LIKE-ready index on PostgreSQL);
-    # NULL until first used, as the customers without one must not clash.
+    # NULL until first used, as the accounts without one must not clash. A code names an
+    # account, so it refers within that account's group.
     referral_code = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
+            # One account per customer and group; every ledger write finds its account by it.
+            models.UniqueConstraint(fields=["customer", "group"], name="account_customer_group_uniq"),
             models.CheckConstraint(condition=Q(pending__gte=0), name="account_pending_gte_0"),
             models.UniqueConstraint(fields=["referral_code"], name="account_referral_code_uniq"),
         ]
         indexes = [models.Index(fields=["tier"], name="account_tier_idx")]
 
     def __str__(self):
-        return f"{self.customer}: {self.balance} points"
+        return f"{self.customer} in {self.group}: {self.balance} points"
 
 
 class EntryKind(models.TextChoices):
@@ -251,6 +262,7 @@ class EntryKind(models.TextChoices):
     REVERSE = "reverse", "reversed (refund after the return window)"
     REFUND = "refund", "reward code expired unused: points given back"
     ADJUST = "adjust", "manual adjustment"
+    TRANSFER = "transfer", "moved between accounts (shop groups merged)"
 
 
 class PointsEntry(models.Model):
@@ -267,6 +279,8 @@ class PointsEntry(models.Model):
     # staff and key through nothing (an audit question, asked rarely); the key through its
     # unique constraint (not ``unique=True``, which adds a second, LIKE-ready index on PostgreSQL).
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="points_entries", db_index=False)
+    # With the customer, the account the entry moves (``Account`` of (customer, group)).
+    group = models.ForeignKey(ShopGroup, on_delete=models.PROTECT, related_name="+", db_index=False)
     kind = models.CharField(max_length=8, choices=EntryKind.choices)
     available = models.BigIntegerField(default=0)
     pending = models.BigIntegerField(default=0)
@@ -349,6 +363,8 @@ class TierChange(models.Model):
     """A customer's move between tiers, with the figures behind it."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tier_changes")
+    # The account's group (empty for moves recorded before accounts were per group).
+    group = models.ForeignKey(ShopGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     to_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=255)
@@ -475,7 +491,9 @@ class Referral(models.Model):
     Status = ReferralStatus
 
     referrer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="referrals_made")
-    referee = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="referred_by")
+    referee = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="referred_by", db_index=False)
+    # The shop group the code was used in: both are paid into their accounts there.
+    group = models.ForeignKey(ShopGroup, on_delete=models.PROTECT, related_name="+", db_index=False)
     status = models.CharField(max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.PENDING)
     hold_reason = models.CharField(max_length=255, blank=True)
     reviewed_by = models.ForeignKey(
@@ -487,6 +505,8 @@ class Referral(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # A customer is referred once per shop group (the groups share nothing).
+            models.UniqueConstraint(fields=["referee", "group"], name="referral_referee_group_uniq"),
             models.CheckConstraint(condition=~Q(referrer=models.F("referee")), name="referral_not_self"),
             models.CheckConstraint(condition=Q(status__in=ReferralStatus.values), name="referral_status_valid"),
         ]

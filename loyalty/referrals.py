@@ -12,6 +12,10 @@ Guards, in the order they apply:
   the programme's weekly cap. A marketer approves or rejects them in the admin; an approved
   one is paid at the next run.
 
+Referrals stay within a shop group: a code is an account's, so it names a customer in one
+group; it is accepted only through a key of that group, and both sides are paid into their
+accounts there. A customer may be referred once per group.
+
 Rewards are keyed ``referral:<id>:customer:<id>:rule:<id>``, so a re-run pays nothing twice.
 """
 
@@ -36,17 +40,19 @@ NEW_CUSTOMER_GRACE = timedelta(days=1)
 GMAIL = {"gmail.com", "googlemail.com"}
 
 
-def referral_code_of(customer_id: int) -> str:
-    """The customer's referral code, made on first use (unique; retried on the rare clash)."""
-    accounts_ensure([customer_id])
+def referral_code_of(customer_id: int, group_id: int) -> str:
+    """The customer's referral code in this shop group, made on first use (unique; retried on
+    the rare clash)."""
+    accounts_ensure([(customer_id, group_id)])
+    account = Account.objects.filter(customer_id=customer_id, group_id=group_id)
     for _ in range(10):
-        code = Account.objects.filter(pk=customer_id).values_list("referral_code", flat=True).first()
+        code = account.values_list("referral_code", flat=True).first()
         if code:
             return code
         try:
             with transaction.atomic():
                 candidate = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-                Account.objects.filter(pk=customer_id, referral_code__isnull=True).update(referral_code=candidate)
+                account.filter(referral_code__isnull=True).update(referral_code=candidate)
         except IntegrityError:
             continue
     raise RuntimeError("Could not find a free referral code.")
@@ -61,12 +67,15 @@ def mailbox(email: str) -> str:
     return f"{local}@{domain}" if local else ""
 
 
-def referral_attach(*, referee: Customer, code: str, now: datetime | None = None) -> Referral:
-    """Record that ``referee`` came with ``code``; refused with a 4xx naming the field."""
+def referral_attach(*, referee: Customer, group_id: int, code: str, now: datetime | None = None) -> Referral:
+    """Record that ``referee`` came with ``code`` in this shop group; refused with a 4xx naming
+    the field. A code of another group is unknown here."""
     now = now or timezone.now()
     code = (code or "").strip().upper()
     referrer_id = (
-        Account.objects.filter(referral_code=code).values_list("customer_id", flat=True).first() if code else None
+        Account.objects.filter(referral_code=code, group_id=group_id).values_list("customer_id", flat=True).first()
+        if code
+        else None
     )
     if referrer_id is None:
         raise DomainError("No customer has this referral code.", field="referral_code")
@@ -76,13 +85,16 @@ def referral_attach(*, referee: Customer, code: str, now: datetime | None = None
     if referee.email and mailbox(referee.email) == mailbox(referrer.email):
         raise DomainError("This code belongs to the same mailbox as the customer's own.", field="referral_code")
     ordered_before = Order.objects.filter(
-        customer=referee, status__in=EARNING_STATUSES, placed_at__lt=now - NEW_CUSTOMER_GRACE
+        customer=referee,
+        shop__group_id=group_id,
+        status__in=EARNING_STATUSES,
+        placed_at__lt=now - NEW_CUSTOMER_GRACE,
     )
     if ordered_before.exists():
         raise DomainError("Only a new customer can be referred: this one has ordered before.", field="referral_code")
     try:
         with transaction.atomic():
-            return Referral.objects.create(referrer_id=referrer_id, referee=referee)
+            return Referral.objects.create(referrer_id=referrer_id, referee=referee, group_id=group_id)
     except IntegrityError:
         raise Conflict("This customer was already referred.", field="referral_code") from None
 
@@ -97,6 +109,7 @@ def referrals_settle(*, now: datetime | None = None) -> int:
         return 0
     cleared = Order.objects.filter(
         customer_id=OuterRef("referee_id"),
+        shop__group_id=OuterRef("group_id"),
         status__in=EARNING_STATUSES,
         placed_at__lte=now - timedelta(days=programme.pending_days),
         placed_at__gte=OuterRef("created_at") - NEW_CUSTOMER_GRACE,
@@ -121,8 +134,14 @@ def referrals_settle(*, now: datetime | None = None) -> int:
 def _settle(due: list[Referral], rules: list[EarningRule], multipliers: Multipliers, programme, now: datetime) -> int:
     """Pay or hold these referrals, in the caller's transaction; returns the referrals paid."""
     paid = 0
-    ids = accounts_lock([r.referrer_id for r in due] + [r.referee_id for r in due])
-    tiers = dict(Account.objects.filter(pk__in=ids).values_list("pk", "tier_id"))
+    pairs = [(r.referrer_id, r.group_id) for r in due] + [(r.referee_id, r.group_id) for r in due]
+    ids = accounts_lock([], pairs=pairs)
+    tiers = {
+        (cid, gid): tier
+        for cid, gid, tier in Account.objects.filter(customer_id__in=ids).values_list(
+            "customer_id", "group_id", "tier_id"
+        )
+    }
     week_ago = now - timedelta(days=7)
     this_week = _rewarded_since(week_ago, {r.referrer_id for r in due})
     entries, decided = [], []
@@ -141,10 +160,13 @@ def _settle(due: list[Referral], rules: list[EarningRule], multipliers: Multipli
                 entries.append(
                     Entry(
                         customer_id=customer_id,
+                        group_id=referral.group_id,
                         kind=EntryKind.EARN,
                         key=f"referral:{referral.pk}:customer:{customer_id}:rule:{rule.id}",
                         source=f"referral:{referral.pk}",
-                        available=rule_points(rule, multiplier=multipliers.get(rule.id, tiers.get(customer_id))),
+                        available=rule_points(
+                            rule, multiplier=multipliers.get(rule.id, tiers.get((customer_id, referral.group_id)))
+                        ),
                         rule_id=rule.id,
                         reason=rule.name,
                     )

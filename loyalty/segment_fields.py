@@ -1,5 +1,8 @@
 """What segment rules can test about loyalty: tier and points (read by
-``campaigns.segments.registry``; see its docstring for the shape)."""
+``campaigns.segments.registry``; see its docstring for the shape).
+
+A customer has an account per shop group; a rule matches when any of their accounts does
+(staff segments see the whole person)."""
 
 from loyalty.models import Tier
 
@@ -14,7 +17,7 @@ SEGMENT_FIELDS = [
         "label": "loyalty tier",
         "group": "Loyalty",
         "type": "choice",
-        "path": "loyalty__tier",
+        "path": "loyalty_accounts__tier",
         "choices": _tiers,
         "help": "'is not set': customers with no tier",
     },
@@ -23,7 +26,7 @@ SEGMENT_FIELDS = [
         "label": "points balance",
         "group": "Loyalty",
         "type": "number",
-        "path": "loyalty__balance",
+        "path": "loyalty_accounts__balance",
         "help": "points available to spend; customers who never earned have none",
     },
     {
@@ -31,6 +34,6 @@ SEGMENT_FIELDS = [
         "label": "pending points",
         "group": "Loyalty",
         "type": "number",
-        "path": "loyalty__pending",
+        "path": "loyalty_accounts__pending",
     },
 ]

@@ -24,10 +24,34 @@ class TierProgress:
         return min(100, int(self.qualifying * 100 / self.next_tier.enter_threshold))
 
 
-def account_of(customer_id: int) -> Account:
-    """The customer's account; an unsaved empty one if they have none yet."""
-    account = Account.objects.select_related("tier").filter(pk=customer_id).first()
-    return account or Account(customer_id=customer_id)
+def account_of(customer_id: int, group_id: int) -> Account:
+    """The customer's account in this shop group; an unsaved empty one if they have none
+    there (the same shape either way: whether they have points elsewhere does not show)."""
+    account = Account.objects.select_related("tier").filter(customer_id=customer_id, group_id=group_id).first()
+    return account or Account(customer_id=customer_id, group_id=group_id)
+
+
+@dataclass(frozen=True)
+class PointsTotal:
+    """A customer's points over all their accounts, for staff (the 360 page, macros)."""
+
+    balance: int
+    pending: int
+    tier: Tier | None  # the highest tier among the accounts
+    accounts: list[Account]
+
+
+def points_total(customer_id: int) -> PointsTotal:
+    accounts = list(
+        Account.objects.select_related("tier", "group").filter(customer_id=customer_id).order_by("group_id")
+    )
+    tiers = [a.tier for a in accounts if a.tier is not None]
+    return PointsTotal(
+        balance=sum(a.balance for a in accounts),
+        pending=sum(a.pending for a in accounts),
+        tier=max(tiers, key=lambda t: t.rank, default=None),
+        accounts=accounts,
+    )
 
 
 def tier_progress(account: Account) -> TierProgress:
@@ -37,8 +61,12 @@ def tier_progress(account: Account) -> TierProgress:
     return TierProgress(next_tier, account.tier_qualifying, needed)
 
 
-def history(customer_id: int) -> QuerySet[PointsEntry]:
-    return PointsEntry.objects.filter(customer_id=customer_id).order_by("-id")
+def history(customer_id: int, group_id: int | None = None) -> QuerySet[PointsEntry]:
+    """The customer's ledger, newest first: one account's (a group), or all of them."""
+    entries = PointsEntry.objects.filter(customer_id=customer_id)
+    if group_id is not None:
+        entries = entries.filter(group_id=group_id)
+    return entries.order_by("-id")
 
 
 @dataclass(frozen=True)

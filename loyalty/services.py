@@ -1,6 +1,8 @@
 """Spending and correcting points: redeem a reward for a code, consume the code at checkout,
-adjust a balance by hand. Each is one transaction that either happens whole or not at all;
-a refusal is a ``DomainError`` naming the field at fault, and changes nothing."""
+adjust a balance by hand. Each acts on one account: the customer's points in one shop group
+(a key's shop's group, or the account a staff member picked), never another group's. Each
+is one transaction that either happens whole or not at all; a refusal is a ``DomainError``
+naming the field at fault, and changes nothing."""
 
 import secrets
 import uuid
@@ -38,23 +40,27 @@ def rewards_available(*, shop: Shop, at=None):
 
 
 def reward_redeem(*, customer: Customer, shop: Shop, reward_id: int) -> RewardCode:
-    """Spend the customer's points on a reward: a single-use code for this shop.
+    """Spend the customer's points in this shop's group on a reward: a single-use code for
+    this shop. Points earned in another group are not there to spend.
 
     The account row is locked first, so two redemptions at once are taken one after the
     other, and the second sees what the first spent: the balance is never overspent."""
     with transaction.atomic():
-        accounts_lock([customer.pk])
+        # The group as stored now, not as the key's cached shop says (a regrouping may have
+        # moved the balance since; one in progress holds the accounts' table until it ends).
+        group_id = Shop.objects.values_list("group_id", flat=True).get(pk=shop.pk)
+        accounts_lock([customer.pk], pairs=[(customer.pk, group_id)])
         reward = rewards_available(shop=shop).select_for_update().filter(pk=reward_id).first()
         if reward is None:
             raise DomainError("No such reward on offer in this shop.", field="reward_id")
-        balance = Account.objects.get(pk=customer.pk).balance
+        balance = Account.objects.get(customer=customer, group_id=group_id).balance
         if balance < reward.points_cost:
             raise DomainError(
                 f"Not enough points: the balance is {balance} and this reward costs {reward.points_cost}.",
                 field="reward_id",
             )
         if reward.per_customer_limit is not None:
-            taken = RewardCode.objects.filter(customer=customer, reward=reward).count()
+            taken = RewardCode.objects.filter(customer=customer, reward=reward, shop__group_id=group_id).count()
             if taken >= reward.per_customer_limit:
                 raise DomainError(
                     f"This customer has already redeemed this reward {taken} times, the limit.", field="reward_id"
@@ -73,6 +79,7 @@ def reward_redeem(*, customer: Customer, shop: Shop, reward_id: int) -> RewardCo
             [
                 Entry(
                     customer_id=customer.pk,
+                    group_id=group_id,
                     kind=EntryKind.REDEEM,
                     key=f"code:{code.pk}:redeem",
                     source=f"code:{code.pk}",
@@ -107,10 +114,16 @@ def code_consume(*, shop: Shop, code: str, order_external_id: str = "") -> Rewar
 
 
 def points_adjust(
-    *, customer: Customer, points: int, reason: str, staff_id: int | None = None, api_key: ApiKey | None = None
+    *,
+    customer: Customer,
+    group_id: int,
+    points: int,
+    reason: str,
+    staff_id: int | None = None,
+    api_key: ApiKey | None = None,
 ) -> Account:
-    """Add or take points by hand, with the reason and who did it. A deduction never takes the
-    balance below zero."""
+    """Add or take points by hand in the customer's account in this shop group, with the
+    reason and who did it. A deduction never takes the balance below zero."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Say why the points change.", field="reason")
@@ -121,8 +134,8 @@ def points_adjust(
     if staff_id is None and api_key is None:
         raise DomainError("An adjustment needs the staff user or key making it.", field="staff")
     with transaction.atomic():
-        accounts_lock([customer.pk])
-        balance = Account.objects.get(pk=customer.pk).balance
+        accounts_lock([customer.pk], pairs=[(customer.pk, group_id)])
+        balance = Account.objects.get(customer=customer, group_id=group_id).balance
         if balance + points < 0:
             raise DomainError(
                 f"The balance is {balance}: a deduction of {-points} would take it below zero.", field="points"
@@ -131,6 +144,7 @@ def points_adjust(
             [
                 Entry(
                     customer_id=customer.pk,
+                    group_id=group_id,
                     kind=EntryKind.ADJUST,
                     key=f"adjust:{uuid.uuid4().hex}",
                     source="adjust",
@@ -141,4 +155,4 @@ def points_adjust(
                 )
             ]
         )
-        return Account.objects.get(pk=customer.pk)
+        return Account.objects.get(customer=customer, group_id=group_id)

@@ -1,8 +1,9 @@
 """Tier evaluation, set-based over a range of customer ids (the nightly pass runs one range
 per task).
 
-For each customer: the qualifying figure over the programme's term (net spend, or points
-earned), one aggregate query per range; then, in numpy:
+For each account (a customer's points in one shop group): the qualifying figure over the
+programme's term (net spend on that group's shops' orders, or points earned into that
+account), one aggregate query per range; then, in numpy:
 
 - a customer who reaches a higher tier's threshold to enter moves up at once;
 - a customer below their tier's threshold to keep gets ``tier_grace_until`` (now + the
@@ -53,19 +54,24 @@ def figure_words(programme: Programme, value: float, now: datetime) -> str:
 
 
 def qualifying_sql(programme: Programme, since: datetime | None) -> tuple[str, list]:
-    """Per customer of a range (two leading %s: first and last id), the qualifying figure."""
+    """Per (customer, group) of a range (two leading %s: first and last id), the qualifying
+    figure; selects ``customer_id`` and ``group_id``."""
     window = " AND {col} >= %s" if since else ""
     params = [since] if since else []
     if programme.tier_basis == TierBasis.POINTS:
         return (
             "FROM loyalty_pointsentry WHERE customer_id BETWEEN %s AND %s "
-            "AND kind IN ('earn', 'cancel', 'reverse')" + window.format(col="created_at") + " GROUP BY customer_id",
+            "AND kind IN ('earn', 'cancel', 'reverse')"
+            + window.format(col="created_at")
+            + " GROUP BY customer_id, group_id",
             params,
         )
+    # The order's shop's group: the account its points went to.
     return (
-        f"FROM customers_order WHERE customer_id BETWEEN %s AND %s AND {EARNING_SQL}"
+        "FROM customers_order JOIN (SELECT id AS shop_key, group_id FROM customers_shop) s ON s.shop_key = shop_id "
+        f"WHERE customer_id BETWEEN %s AND %s AND {EARNING_SQL}"
         + window.format(col="placed_at")
-        + " GROUP BY customer_id",
+        + " GROUP BY customer_id, group_id",
         params,
     )
 
@@ -114,33 +120,50 @@ def tiers_evaluate_range(first_id: int, last_id: int, *, now: datetime | None = 
     now = now or timezone.now()
     from_where, params = qualifying_sql(programme, term_start(programme.tier_term, now))
     figures = read_columns(
-        [Field("customer_id", "customer_id"), Field("figure", qualifying_figure_sql(programme), "float")],
+        [
+            Field("customer_id", "customer_id"),
+            Field("group_id", "group_id"),
+            Field("figure", qualifying_figure_sql(programme), "float"),
+        ],
         from_where,
         [first_id, last_id, *params],
     )
     with transaction.atomic():
-        accounts_ensure(figures["customer_id"][figures["figure"] > 0].tolist())
+        earning = figures["figure"] > 0
+        accounts_ensure(
+            zip(figures["customer_id"][earning].tolist(), figures["group_id"][earning].tolist(), strict=True)
+        )
         accounts = read_columns(
             [
+                Field("id", "id"),
                 Field("customer_id", "customer_id"),
+                Field("group_id", "group_id"),
                 Field("tier_id", "tier_id"),
                 Field("since", "tier_since", "micros", missing=-1),
                 Field("grace", "tier_grace_until", "micros", missing=-1),
                 Field("qualifying", "tier_qualifying", "float"),
             ],
-            "FROM loyalty_account WHERE customer_id BETWEEN %s AND %s ORDER BY customer_id",
+            "FROM loyalty_account WHERE customer_id BETWEEN %s AND %s ORDER BY customer_id, group_id",
             [first_id, last_id],
         )
         return _evaluate(programme, table, accounts, figures, now)
+
+
+def _pair_keys(customer_ids: np.ndarray, group_ids: np.ndarray, width: int) -> np.ndarray:
+    """(customer, group) as one sortable integer: customer × width + group."""
+    return customer_ids.astype(np.int64) * width + group_ids.astype(np.int64)
 
 
 def _evaluate(programme, table: TierTable, accounts: dict, figures: dict, now: datetime) -> int:
     ids = accounts["customer_id"]
     if not ids.size:
         return 0
-    # Each figure to its account's row (a customer with a figure of 0 or less may have none).
-    position = np.minimum(np.searchsorted(ids, figures["customer_id"]), ids.size - 1)
-    found = ids[position] == figures["customer_id"]
+    # Each figure to its account's row (an account with a figure of 0 or less may be missing).
+    width = int(max(accounts["group_id"].max(initial=0), figures["group_id"].max(initial=0))) + 1
+    keys = _pair_keys(ids, accounts["group_id"], width)  # sorted: read by (customer, group)
+    wanted = _pair_keys(figures["customer_id"], figures["group_id"], width)
+    position = np.minimum(np.searchsorted(keys, wanted), ids.size - 1)
+    found = keys[position] == wanted
     q = np.zeros(ids.size)
     q[position[found]] = np.maximum(np.round(figures["figure"][found], 2), 0)
     current = table.index_of(accounts["tier_id"])
@@ -184,7 +207,7 @@ def _evaluate(programme, table: TierTable, accounts: dict, figures: dict, now: d
     update_columns(
         Account,
         [
-            Column("customer_id", "int8", ids[rows]),
+            Column("id", "int8", accounts["id"][rows]),
             Column("tier_id", "int8", tier_ids[rows]),
             Column("tier_since", "timestamptz", since[rows]),
             Column("tier_grace_until", "timestamptz", grace_out[rows]),
@@ -199,6 +222,7 @@ def _evaluate(programme, table: TierTable, accounts: dict, figures: dict, now: d
         TierChange,
         [
             Column("customer_id", "int8", ids[moves]),
+            Column("group_id", "int8", accounts["group_id"][moves]),
             Column("from_tier_id", "int8", tier_or_nan[current[moves]]),
             Column("to_tier_id", "int8", tier_or_nan[new[moves]]),
             Column("reason", "text", np.array(reasons, dtype=str)),

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from customers.tests.factories import CustomerFactory
+from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.ledger import Entry, accounts_lock, entries_post
 from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, Programme, Referral, RuleKind, Tier
 from tests.conftest import SHOTS
@@ -22,17 +22,19 @@ def ada(db):
     Programme.objects.create(pk=1, starts_at=timezone.now() - timedelta(days=60))
     gold = Tier.objects.create(name="Gold", rank=1, enter_threshold=1000, keep_threshold=800)
     customer = CustomerFactory(first_name="Ada", last_name="Lovelace")
-    accounts_lock([customer.pk])
-    entries_post([Entry(customer.pk, EntryKind.EARN, key="seed", source="order:1", available=420, reason="seed")])
-    Account.objects.filter(pk=customer.pk).update(tier=gold)
+    group = ShopFactory().group
+    accounts_lock([customer.pk], pairs=[(customer.pk, group.pk)])
+    entries_post([Entry(customer.pk, group.pk, EntryKind.EARN, key="seed", source="order:1", available=420)])
+    Account.objects.filter(customer=customer).update(tier=gold)
     return customer
 
 
 def test_a_manager_adjusts_points_with_a_reason_and_sees_the_ledger(page, live_server, ada):
-    page.goto(f"{live_server.url}/admin/loyalty/account/{ada.pk}/change/")
+    account = Account.objects.get(customer=ada)
+    page.goto(f"{live_server.url}/admin/loyalty/account/{account.pk}/change/")
     assert "420" in page.locator(".field-balance").inner_text()
     assert "Gold" in page.locator(".field-tier").inner_text()
-    assert page.locator(".field-referral .readonly").inner_text() == Account.objects.get(pk=ada.pk).referral_code
+    assert page.locator(".field-referral .readonly").inner_text() == Account.objects.get(pk=account.pk).referral_code
 
     page.get_by_role("link", name="Adjust points").click()
     page.fill("#id_points", "-500")
@@ -58,6 +60,7 @@ def test_a_marketer_approves_a_held_referral_from_the_review_queue(page, live_se
     referral = Referral.objects.create(
         referrer=ada,
         referee=friend,
+        group=Account.objects.get(customer=ada).group,
         status=Referral.Status.REVIEW,
         hold_reason="The new customer's order ships to an address the referrer has shipped to.",
     )

@@ -128,7 +128,7 @@ def _customer_with_points(shop, points: int):
     person = Customer.objects.create(email="pts@example.com", email_normalized="pts@example.com")
     CustomerIdentity.objects.create(shop=shop, customer=person, external_id="pts")
     staff = get_user_model().objects.create_user("boss", is_staff=True)
-    points_adjust(customer=person, points=points, reason="opening balance", staff_id=staff.pk)
+    points_adjust(customer=person, group_id=shop.group_id, points=points, reason="opening balance", staff_id=staff.pk)
     return person
 
 
@@ -149,7 +149,7 @@ def test_concurrent_redemptions_never_overspend(shop_and_key):
     )
 
     assert sorted(statuses) == [201, 201, 400, 400, 400, 400]
-    assert Account.objects.get(pk=person.pk).balance == 50
+    assert Account.objects.get(customer=person, group=shop.group).balance == 50
     assert RewardCode.objects.count() == 2
     assert balances_verify()[1] == []
 
@@ -198,3 +198,31 @@ def test_simultaneous_retries_with_one_idempotency_key_write_once(shop_and_key, 
             assert all(r.json() == responses[0].json() for r in responses), path
             assert sorted(r.headers.get("Idempotent-Replayed", "") for r in responses) == ["", "true", "true", "true"]
             assert model.objects.count() == before + 1, path
+
+
+def test_concurrent_redemptions_through_two_shops_of_one_group_never_overspend(shop_and_key):
+    """Shops A and B share one balance (a manager grouped them): six redemptions of 100 points
+    at once, three through each shop's key, against 250. Two succeed; the joint balance is 50."""
+    from customers.models import CustomerIdentity
+    from customers.services.api_keys import shop_create
+    from loyalty.groups import shop_group_join
+    from loyalty.models import Account, Reward, RewardCode
+    from loyalty.verify import balances_verify
+
+    shop, issued = shop_and_key
+    other, other_issued = shop_create(slug="second", name="Second Store")
+    shop_group_join(shop_id=other.pk, group_id=shop.group_id)
+    person = _customer_with_points(shop, 250)
+    CustomerIdentity.objects.create(shop=other, customer=person, external_id="pts")
+    reward_ids = iter([Reward.objects.create(name=f"R{i}", kind="free_shipping", points_cost=100).pk for i in range(6)])
+    keys = iter([issued.key, other_issued.key] * 3)
+    url = f"/api/v1/customers/{person.pk}/loyalty/redeem"
+
+    statuses = _race(
+        6, lambda: _client(next(keys)).post(url, {"reward_id": next(reward_ids)}, format="json").status_code
+    )
+
+    assert sorted(statuses) == [201, 201, 400, 400, 400, 400]
+    assert Account.objects.get(customer=person, group_id=shop.group_id).balance == 50
+    assert RewardCode.objects.count() == 2
+    assert balances_verify()[1] == []

@@ -1,6 +1,9 @@
 """Loyalty over the API: a customer's points, the reward catalogue, redeeming a reward for a
 code, checking and consuming the code at checkout, a new customer's referral code, and
-manual adjustments (manager keys only). All limited to the key's shop."""
+manual adjustments (manager keys only). All limited to the key's shop: the points are the
+customer's account in the shop's group (shops share a balance only when a manager put them in
+one group), and a customer with no points there gets the same body with zeros, whatever they
+hold elsewhere."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -45,7 +48,8 @@ class CustomerLoyaltyView(APIView):
         customer = _customer(request, pk)
         if customer is None:
             return not_found("customer")
-        account = selectors.account_of(customer.pk)
+        group_id = request_shop(request).group_id
+        account = selectors.account_of(customer.pk, group_id)
         progress = selectors.tier_progress(account)
         body = {
             "customer_id": customer.pk,
@@ -53,7 +57,7 @@ class CustomerLoyaltyView(APIView):
             "pending": account.pending,
             "tier": account.tier,
             "tier_since": account.tier_since,
-            "referral_code": referral_code_of(customer.pk),
+            "referral_code": referral_code_of(customer.pk, group_id),
             "progress": {
                 "basis": programme_get().tier_basis,
                 "qualifying": progress.qualifying,
@@ -61,7 +65,7 @@ class CustomerLoyaltyView(APIView):
                 "needed": progress.needed,
                 "percent": progress.percent,
             },
-            "history": selectors.history(customer.pk)[:HISTORY_LENGTH],
+            "history": selectors.history(customer.pk, group_id)[:HISTORY_LENGTH],
         }
         return Response(LoyaltyOutSerializer(body).data)
 
@@ -141,7 +145,13 @@ class PointsAdjustView(ReplaySafePostMixin, APIView):
         customer = _customer(request, pk)
         if customer is None:
             return not_found("customer")
-        account = points_adjust(customer=customer, points=body.points, reason=body.reason, api_key=request.auth)
+        account = points_adjust(
+            customer=customer,
+            group_id=request_shop(request).group_id,
+            points=body.points,
+            reason=body.reason,
+            api_key=request.auth,
+        )
         return Response(AccountOutSerializer(account).data)
 
 
@@ -159,5 +169,5 @@ class ReferralView(ReplaySafePostMixin, APIView):
         customer = _customer(request, pk)
         if customer is None:
             return not_found("customer")
-        referral = referral_attach(referee=customer, code=body.referral_code)
+        referral = referral_attach(referee=customer, group_id=request_shop(request).group_id, code=body.referral_code)
         return Response(ReferralOutSerializer(referral).data, status=status.HTTP_201_CREATED)

@@ -2,14 +2,14 @@
 the other apps know of the customer (their loyalty points and tier). Composed here, in the
 crm layer, because the customers app imports no other app."""
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers import selectors
 from customers.models import Customer, Shop
 from customers.serializers import CustomerOutSerializer
+from loyalty.models import Account
 
 
 class LoyaltySummarySerializer(serializers.Serializer):
@@ -26,9 +26,10 @@ class CustomerProfileSerializer(CustomerOutSerializer):
 
     @extend_schema_field(LoyaltySummarySerializer)
     def get_loyalty(self, customer) -> dict:
-        try:
-            account = customer.loyalty
-        except ObjectDoesNotExist:
+        # The account in the key's shop's group only (``customer_profiles``): zeros when there
+        # is none there, whatever the customer holds in another group.
+        account = next(iter(getattr(customer, "shop_loyalty", [])), None)
+        if account is None:
             return {"balance": 0, "pending": 0, "tier": None}
         return {
             "balance": account.balance,
@@ -38,4 +39,7 @@ class CustomerProfileSerializer(CustomerOutSerializer):
 
 
 def customer_profiles(*, shop: Shop) -> QuerySet[Customer]:
-    return selectors.customer_profiles_for_shop(shop=shop).select_related("loyalty__tier")
+    accounts = Account.objects.filter(group_id=shop.group_id).select_related("tier")
+    return selectors.customer_profiles_for_shop(shop=shop).prefetch_related(
+        Prefetch("loyalty_accounts", queryset=accounts, to_attr="shop_loyalty")
+    )

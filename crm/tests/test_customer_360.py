@@ -177,8 +177,10 @@ def test_the_header_shows_the_loyalty_tier_and_points(admin_client, customer):
     assert "no points yet" in page
 
     gold = Tier.objects.create(name="Gold", rank=2, enter_threshold=1000, keep_threshold=800)
-    Account.objects.create(customer=customer, tier=gold, balance=420, pending=35)
+    Account.objects.create(customer=customer, group=ShopFactory().group, tier=gold, balance=400, pending=35)
+    Account.objects.create(customer=customer, group=ShopFactory().group, balance=20)
     page = admin_client.get(url(customer)).content.decode()
 
-    assert "Gold · 420 points (+35 pending)" in page
-    assert reverse("admin:loyalty_account_change", args=[customer.pk]) in page
+    # Staff see the person: the sum over their shop groups, and the highest tier.
+    assert "Gold · 420 points (+35 pending) over 2 shop groups" in page
+    assert reverse("admin:loyalty_account_changelist") + f"?customer__id__exact={customer.pk}" in page

@@ -17,7 +17,7 @@ def customer(shop, admin_user):
     """A customer of the key's shop with 250 points to spend."""
     person = Customer.objects.create(email="ann@example.com", email_normalized="ann@example.com", first_name="Ann")
     CustomerIdentity.objects.create(shop=shop, customer=person, external_id="c-1")
-    points_adjust(customer=person, points=250, reason="opening balance", staff_id=admin_user.pk)
+    points_adjust(customer=person, group_id=shop.group_id, points=250, reason="opening balance", staff_id=admin_user.pk)
     return person
 
 
@@ -27,7 +27,7 @@ def reward(db):
 
 
 def balance(customer) -> int:
-    return Account.objects.get(pk=customer.pk).balance
+    return Account.objects.get(customer=customer).balance
 
 
 def redeem(api, customer, reward_id):
@@ -37,7 +37,7 @@ def redeem(api, customer, reward_id):
 class TestProfile:
     def test_balance_pending_tier_progress_and_history(self, api, customer):
         Tier.objects.create(name="Silver", rank=1, enter_threshold=500, keep_threshold=400)
-        Account.objects.filter(pk=customer.pk).update(tier_qualifying=125)
+        Account.objects.filter(customer=customer).update(tier_qualifying=125)
 
         body = api.get(f"/api/v1/customers/{customer.pk}/loyalty").json()
 
@@ -224,7 +224,7 @@ class TestAdjust:
 
 def test_the_customer_profile_carries_points_and_tier(api, customer, shop):
     gold = Tier.objects.create(name="Gold", rank=2, enter_threshold=1000, keep_threshold=800)
-    Account.objects.filter(pk=customer.pk).update(tier=gold)
+    Account.objects.filter(customer=customer).update(tier=gold)
     newcomer = Customer.objects.create(email="new@example.com", email_normalized="new@example.com")
     CustomerIdentity.objects.create(shop=shop, customer=newcomer, external_id="c-9")
 

@@ -38,22 +38,22 @@ def attach(api, customer, code):
 
 
 def balance(customer) -> int:
-    return Account.objects.get(pk=customer.pk).balance
+    return sum(Account.objects.filter(customer=customer).values_list("balance", flat=True))
 
 
-def test_every_customer_has_a_stable_referral_code(api, people, programme):  # noqa: F811
+def test_every_customer_has_a_stable_referral_code(api, shop, people, programme):  # noqa: F811
     ann, _ = people
     first = api.get(f"/api/v1/customers/{ann.pk}/loyalty").json()["referral_code"]
     again = api.get(f"/api/v1/customers/{ann.pk}/loyalty").json()["referral_code"]
 
-    assert first == again == referral_code_of(ann.pk)
+    assert first == again == referral_code_of(ann.pk, shop.group_id)
     assert len(first) == 8
     assert Account.objects.filter(referral_code=first).count() == 1
 
 
 def test_both_are_paid_once_the_first_paid_order_clears_the_return_window(api, shop, people, referral_rule):
     ann, bob = people
-    response = attach(api, bob, referral_code_of(ann.pk).lower())  # codes are read in any case
+    response = attach(api, bob, referral_code_of(ann.pk, shop.group_id).lower())  # codes are read in any case
     assert response.status_code == 201, response.json()
     assert response.json()["status"] == "pending"
     OrderFactory(shop=shop, customer=bob, status=Order.Status.PAID, placed_at=timezone.now())
@@ -68,7 +68,7 @@ def test_both_are_paid_once_the_first_paid_order_clears_the_return_window(api, s
 
 def test_a_cancelled_first_order_pays_nothing(api, shop, people, referral_rule):
     ann, bob = people
-    attach(api, bob, referral_code_of(ann.pk))
+    attach(api, bob, referral_code_of(ann.pk, shop.group_id))
     OrderFactory(shop=shop, customer=bob, status=Order.Status.CANCELLED, placed_at=timezone.now())
 
     assert referrals_settle(now=LATER) == 0
@@ -97,8 +97,8 @@ def test_a_customer_cannot_refer_themselves_or_their_own_mailbox(api, shop, peop
     alias = CustomerFactory(email="AnnLee+deals@googlemail.com", email_normalized="annlee+deals@googlemail.com")
     IdentityFactory(shop=shop, customer=alias)
 
-    own = attach(api, ann, referral_code_of(ann.pk))
-    same_mailbox = attach(api, alias, referral_code_of(ann.pk))
+    own = attach(api, ann, referral_code_of(ann.pk, shop.group_id))
+    same_mailbox = attach(api, alias, referral_code_of(ann.pk, shop.group_id))
 
     assert (own.status_code, same_mailbox.status_code) == (400, 400)
     assert own.json()["errors"]["referral_code"] == ["A customer cannot refer themselves."]
@@ -112,16 +112,16 @@ def test_only_a_new_customer_can_be_referred_and_only_once(api, shop, people, pr
     IdentityFactory(shop=shop, customer=carol)
     OrderFactory(shop=shop, customer=carol, status=Order.Status.PAID, placed_at=timezone.now() - timedelta(days=30))
 
-    assert attach(api, carol, referral_code_of(ann.pk)).status_code == 400
-    assert attach(api, bob, referral_code_of(ann.pk)).status_code == 201
-    again = attach(api, bob, referral_code_of(ann.pk))
+    assert attach(api, carol, referral_code_of(ann.pk, shop.group_id)).status_code == 400
+    assert attach(api, bob, referral_code_of(ann.pk, shop.group_id)).status_code == 201
+    again = attach(api, bob, referral_code_of(ann.pk, shop.group_id))
     assert again.status_code == 409
     assert again.json()["errors"]["referral_code"] == ["This customer was already referred."]
 
 
-def test_another_shops_customer_is_not_found(other_api, people, programme):  # noqa: F811
+def test_another_shops_customer_is_not_found(other_api, shop, people, programme):  # noqa: F811
     ann, bob = people
-    assert attach(other_api, bob, referral_code_of(ann.pk)).status_code == 404
+    assert attach(other_api, bob, referral_code_of(ann.pk, shop.group_id)).status_code == 404
 
 
 def test_mailbox_ignores_case_tags_and_gmail_dots():
@@ -144,11 +144,11 @@ def post_order(api, email, external_id, line1):
 
 
 def test_an_order_to_the_referrers_address_is_held_for_review_and_paid_when_approved(
-    api, client, login, people, referral_rule
+    api, shop, client, login, people, referral_rule
 ):
     ann, bob = people
     post_order(api, ann.email, "A-1", "12 Rue de l'Église")
-    attach(api, bob, referral_code_of(ann.pk))
+    attach(api, bob, referral_code_of(ann.pk, shop.group_id))
     post_order(api, bob.email, "B-1", "12 rue de l eglise")  # the same place, written differently
 
     assert referrals_settle(now=LATER) == 0
@@ -183,7 +183,7 @@ def test_a_referrer_over_the_weekly_cap_waits_for_review_and_a_rejected_one_is_n
     carol = CustomerFactory()
     IdentityFactory(shop=shop, customer=carol)
     for friend in (bob, carol):
-        attach(api, friend, referral_code_of(ann.pk))
+        attach(api, friend, referral_code_of(ann.pk, shop.group_id))
         OrderFactory(shop=shop, customer=friend, status=Order.Status.PAID, placed_at=timezone.now())
 
     assert referrals_settle(now=LATER) == 1
@@ -200,7 +200,7 @@ def test_a_referrer_over_the_weekly_cap_waits_for_review_and_a_rejected_one_is_n
 
 def test_a_support_agent_sees_the_queue_but_cannot_decide(api, shop, client, login, people, referral_rule):
     ann, bob = people
-    attach(api, bob, referral_code_of(ann.pk))
+    attach(api, bob, referral_code_of(ann.pk, shop.group_id))
     referral = Referral.objects.get()
     Referral.objects.filter(pk=referral.pk).update(status=Referral.Status.REVIEW, hold_reason="checking")
 

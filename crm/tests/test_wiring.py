@@ -3,7 +3,7 @@ with priority support getting the high-value SLA."""
 
 import pytest
 
-from customers.tests.factories import CustomerFactory
+from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.models import Account, Tier
 from support.models import Macro, SlaPolicy
 from support.services import TicketData, macro_apply, ticket_open
@@ -18,7 +18,9 @@ def gold():
 
 def test_macros_show_the_loyalty_tier_and_points(admin_user, gold):
     member, newcomer = CustomerFactory(), CustomerFactory()
-    Account.objects.create(customer=member, tier=gold, balance=1234)
+    # Two shop groups: staff see the sum and the highest tier.
+    Account.objects.create(customer=member, group=ShopFactory().group, tier=gold, balance=1200)
+    Account.objects.create(customer=member, group=ShopFactory().group, balance=34)
     macro = Macro.objects.create(name="Points", body="{{ tier }}: {{ points }} points", public=False)
 
     bodies = [
@@ -43,9 +45,11 @@ def test_a_priority_tier_gets_the_high_value_sla_and_is_escalated(gold):
         resolution_minutes=480,
     )
     member, other = CustomerFactory(), CustomerFactory()
-    Account.objects.create(customer=member, tier=gold)
+    Account.objects.create(customer=member, group=ShopFactory().group, tier=gold)
     Account.objects.create(
-        customer=other, tier=Tier.objects.create(name="Silver", rank=1, enter_threshold=1, keep_threshold=1)
+        customer=other,
+        group=ShopFactory().group,
+        tier=Tier.objects.create(name="Silver", rank=1, enter_threshold=1, keep_threshold=1),
     )
 
     member_ticket, _ = ticket_open(customer=member, data=TicketData(subject="Hi", body="Hi"))

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
-from customers.tests.factories import CustomerFactory
+from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.models import Account, EntryKind, PointsEntry, Programme, Tier
 from loyalty.services import points_adjust
 
@@ -16,9 +16,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def account(admin_user):
     customer = CustomerFactory()
-    points_adjust(customer=customer, points=300, reason="opening balance", staff_id=admin_user.pk)
+    group = ShopFactory().group
+    points_adjust(customer=customer, group_id=group.pk, points=300, reason="opening balance", staff_id=admin_user.pk)
     Programme.objects.create(pk=1, starts_at="2026-01-01T00:00Z", point_value="0.01")
-    return Account.objects.get(pk=customer.pk)
+    return Account.objects.get(customer=customer, group=group)
 
 
 def adjust_url(account):
@@ -72,7 +73,7 @@ def test_only_managers_adjust_and_see_the_liability(client, login, account, role
 
 def test_the_liability_is_outstanding_points_at_their_value(client, login, account, admin_user):
     negative = CustomerFactory()
-    Account.objects.create(customer=negative, balance=-40)  # reversed after spending: owes nothing
+    Account.objects.create(customer=negative, group=account.group, balance=-40)  # reversed after spending: owes nothing
     login(MANAGER)
 
     page = client.get(reverse("admin:loyalty_account_changelist"))
@@ -125,3 +126,30 @@ def test_the_programme_list_opens_its_one_settings_row(admin_client, account):
 
     assert response.status_code == 302
     assert response.url == reverse("admin:loyalty_programme_change", args=[1])
+
+
+def test_a_manager_puts_a_shop_in_another_group_and_its_points_follow(client, login, admin_user):
+    from customers.models import Shop
+    from customers.tests.factories import IdentityFactory
+    from loyalty.verify import balances_verify
+
+    a, b = ShopFactory(), ShopFactory()
+    customer = IdentityFactory(shop=a).customer
+    for shop, points in ((a, 40), (b, 300)):
+        points_adjust(customer=customer, group_id=shop.group_id, points=points, reason="x", staff_id=admin_user.pk)
+    url = reverse("admin:loyalty_shop_join_group")
+
+    login(MARKETER)
+    assert client.post(url, {"shop": a.pk, "group": b.group_id}).status_code == 403
+
+    login(MANAGER)
+    assert "Put a shop in another group" in client.get(reverse("admin:loyalty_account_changelist")).content.decode()
+    assert client.post(url, {"shop": a.pk, "group": b.group_id}).status_code == 302
+
+    assert Shop.objects.get(pk=a.pk).group_id == b.group_id
+    assert Account.objects.get(customer=customer, group_id=b.group_id).balance == 340
+    assert Account.objects.get(customer=customer, group_id=a.group_id).balance == 0
+    assert balances_verify()[1] == []
+    # The shop form no longer moves a shop: its group is read-only there.
+    page = client.get(reverse("admin:customers_shop_change", args=[a.pk])).content.decode()
+    assert 'name="group"' not in page

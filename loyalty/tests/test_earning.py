@@ -159,7 +159,7 @@ def test_a_tier_multiplies_points_and_a_rule_can_set_its_own_multiplier(programm
     spend = EarningRule.objects.get(kind=RuleKind.SPEND)
     RuleTierMultiplier.objects.create(rule=spend, tier=tiers["gold"], multiplier=3)
     customer = Customer.objects.create(email="ann@example.com", email_normalized="ann@example.com")
-    Account.objects.create(customer=customer, tier=tiers["gold"])
+    Account.objects.create(customer=customer, group=shop.group, tier=tiers["gold"])
     post_order(total="10.00")
 
     by_kind = dict(PointsEntry.objects.values_list("rule__kind", "pending"))

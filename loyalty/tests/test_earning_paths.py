@@ -1,7 +1,8 @@
 """The award's two ways (one SQL statement on PostgreSQL, Python on SQLite) write the same
 ledger for the same orders: the same points, roundings, multipliers, bonuses, give-backs
-and maturations. Each example gives two customers the same orders, awards one each way,
-refunds or cancels some orders, awards again after the return window, and compares."""
+and maturations, per shop group. Each example gives two customers the same orders (in two
+shops of different groups), awards one each way, refunds or cancels some orders, awards again
+after the return window, and compares."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.django_db
 ORDER = st.fixed_dictionaries(
     {
         "days_ago": st.integers(0, 90),  # the programme started 60 days ago
+        "shop": st.integers(0, 1),  # which of two shops (each in a group of its own)
         "status": st.sampled_from(["paid", "paid", "fulfilled", "placed", "cancelled", "refunded"]),
         "cents": st.integers(0, 50_000),
         "shipping_cents": st.integers(0, 2_000),
@@ -56,16 +58,18 @@ def _rules(spec) -> EarningRule:
     return spend
 
 
-def _customer_with(orders, shop, tier):
+def _customer_with(orders, shops, tier):
+    """A customer with these orders; ``tier`` is theirs in the first shop's group only."""
+    shops = shops if isinstance(shops, list) else [shops]
     customer = CustomerFactory()
-    Account.objects.create(customer=customer, tier=tier)
+    Account.objects.create(customer=customer, group=shops[0].group, tier=tier)
     made = []
     for o in orders:
         rate = Decimal(o["rate"])
         total = Decimal(o["cents"] + o["shipping_cents"] + o["tax_cents"]) / 100
         made.append(
             OrderFactory(
-                shop=shop,
+                shop=shops[o.get("shop", 0)],
                 customer=customer,
                 placed_at=NOW - timedelta(days=o["days_ago"], hours=1),
                 status=o["status"],
@@ -96,9 +100,10 @@ def _ledger(customer, orders) -> list[tuple]:
         key = e.key.replace(f"customer:{customer.id}:", "customer:#:")
         if e.order_id is not None:
             key = key.replace(f"order:{e.order_id}:", f"order:#{index[e.order_id]}:")
-        rows.append((e.kind, e.available, e.pending, e.rule_id, index.get(e.order_id), e.basis, e.matures_at, key))
-    account = Account.objects.get(customer=customer)
-    return sorted(rows, key=repr) + [(account.balance, account.pending)]
+        row = (e.group_id, e.kind, e.available, e.pending, e.rule_id, index.get(e.order_id), e.basis, e.matures_at)
+        rows.append((*row, key))
+    accounts = Account.objects.filter(customer=customer).order_by("group_id")
+    return sorted(rows, key=repr) + [(a.group_id, a.balance, a.pending) for a in accounts]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL award runs on PostgreSQL")
@@ -110,10 +115,10 @@ def test_the_sql_award_writes_what_the_python_award_writes(programme, tiers, ord
         RuleTierMultiplier.objects.update_or_create(
             rule=spend, tier=tiers["gold"], defaults={"multiplier": Decimal(rules["gold_spend_multiplier"])}
         )
-    shop = ShopFactory()
+    shops = [ShopFactory(), ShopFactory()]
     tier_row = tiers[tier] if tier else None
-    in_sql, in_sql_orders = _customer_with(orders, shop, tier_row)
-    in_python, in_python_orders = _customer_with(orders, shop, tier_row)
+    in_sql, in_sql_orders = _customer_with(orders, shops, tier_row)
+    in_python, in_python_orders = _customer_with(orders, shops, tier_row)
 
     orders_award([in_sql.id], now=NOW, in_sql=True)
     orders_award([in_python.id], now=NOW, in_sql=False)

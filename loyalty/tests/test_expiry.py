@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from customers.models import Event
-from customers.tests.factories import CustomerFactory, IdentityFactory, ShopFactory
+from customers.models import CustomerIdentity, Event
+from customers.tests.factories import CustomerFactory, IdentityFactory, OrderFactory, ShopFactory
 from loyalty.expiry import WARNING_EVENT, add_months, codes_expire_range, points_expire_range
 from loyalty.ledger import Entry, accounts_lock, entries_post
 from loyalty.models import Account, EntryKind, ExpiryMode, PointsEntry, RewardCode
@@ -24,7 +24,7 @@ def at(text: str) -> datetime:
 
 
 def balance(customer) -> int:
-    return Account.objects.get(pk=customer.pk).balance
+    return Account.objects.get(customer=customer).balance
 
 
 @pytest.fixture
@@ -35,14 +35,20 @@ def fifo(programme):
 
 
 @pytest.fixture
-def credit(admin_user):
+def credit(admin_user, shop):
+    """Points into the customer's account in the group of their first shop, else of a shop
+    they are known in, else of ``shop``."""
+
     def post(customer, points, when, key):
-        accounts_lock([customer.pk])
+        identity = CustomerIdentity.objects.filter(customer=customer).select_related("shop").first()
+        home = customer.first_seen_shop or (identity.shop if identity else shop)
+        accounts_lock([customer.pk], pairs=[(customer.pk, home.group_id)])
         kind = EntryKind.ADJUST if points > 0 else EntryKind.REDEEM
-        entries_post(
-            [Entry(customer.pk, kind, key=key, source="test", available=points, reason="test", staff_id=admin_user.pk)],
-            at=when,
-        )
+        entry = Entry(
+            customer.pk, home.group_id, kind, key=key, source="test", available=points, reason="test",
+            staff_id=admin_user.pk,
+        )  # fmt: skip
+        entries_post([entry], at=when)
 
     return post
 
@@ -131,12 +137,10 @@ def inactivity(programme):
     return programme
 
 
-def test_inactivity_expires_every_point_of_a_customer_without_an_order_for_n_months(inactivity, credit):
-    shop = ShopFactory()
-    gone = CustomerFactory(last_order_at=NOW - timedelta(days=400))
-    active = CustomerFactory(last_order_at=NOW - timedelta(days=60))
-    nearly = CustomerFactory(last_order_at=NOW - timedelta(days=350), first_seen_shop=shop)
-    for customer in (gone, active, nearly):
+def test_inactivity_expires_every_point_of_a_customer_without_an_order_for_n_months(inactivity, credit, shop):
+    gone, active, nearly = CustomerFactory(), CustomerFactory(), CustomerFactory(first_seen_shop=shop)
+    for customer, days in ((gone, 400), (active, 60), (nearly, 350)):
+        OrderFactory(customer=customer, shop=shop, placed_at=NOW - timedelta(days=days))
         credit(customer, 80, NOW - timedelta(days=100), f"c{customer.pk}")
 
     assert points_expire_range(*EVERYONE, now=NOW) == (1, 1)
@@ -152,10 +156,11 @@ def test_inactivity_expires_every_point_of_a_customer_without_an_order_for_n_mon
     }
 
 
-def test_inactivity_counts_from_the_programme_start_not_from_before_it(programme, credit):
+def test_inactivity_counts_from_the_programme_start_not_from_before_it(programme, credit, shop):
     programme.expiry_mode, programme.expiry_months = ExpiryMode.INACTIVITY, 1  # started 60 days ago
     programme.save()
-    old = CustomerFactory(last_order_at=NOW - timedelta(days=700))
+    old = CustomerFactory()
+    OrderFactory(customer=old, shop=shop, placed_at=NOW - timedelta(days=700))
     credit(old, 80, NOW - timedelta(days=10), "old")
 
     assert points_expire_range(*EVERYONE, now=NOW)[0] == 1  # 60 days since the start > 1 month
@@ -167,7 +172,7 @@ def test_inactivity_counts_from_the_programme_start_not_from_before_it(programme
 
 
 def test_nothing_expires_when_the_programme_says_never(programme, credit):
-    ann = CustomerFactory(last_order_at=NOW - timedelta(days=4000))
+    ann = CustomerFactory()
     credit(ann, 80, NOW - timedelta(days=4000), "ann")
 
     assert points_expire_range(*EVERYONE, now=NOW) == (0, 0)

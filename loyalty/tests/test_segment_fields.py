@@ -5,7 +5,7 @@ import pytest
 
 from campaigns.segments.compiler import matching
 from campaigns.segments.rules import RuleError, parse
-from customers.tests.factories import CustomerFactory
+from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.models import Account
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +18,10 @@ def rule(condition):
 @pytest.fixture
 def people(tiers):
     ann, bob, cy, dee = (CustomerFactory(first_name=n) for n in ("Ann", "Bob", "Cy", "Dee"))
-    Account.objects.create(customer=ann, tier=tiers["gold"], balance=1200)
-    Account.objects.create(customer=bob, tier=tiers["silver"], balance=80, pending=40)
-    Account.objects.create(customer=cy, balance=0)
+    group = ShopFactory().group
+    Account.objects.create(customer=ann, group=group, tier=tiers["gold"], balance=1200)
+    Account.objects.create(customer=bob, group=group, tier=tiers["silver"], balance=80, pending=40)
+    Account.objects.create(customer=cy, group=group, balance=0)
     return {"Ann": ann, "Bob": bob, "Cy": cy, "Dee": dee}  # Dee never earned: no account
 
 

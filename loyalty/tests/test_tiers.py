@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from customers.tests.factories import CustomerFactory, OrderFactory
+from customers.tests.factories import CustomerFactory, OrderFactory, ShopFactory
 from loyalty.models import Account, PointsEntry, TierBasis, TierChange, TierTerm
 from loyalty.tests.conftest import NOW
 from loyalty.tiers import tiers_evaluate_range
@@ -18,12 +18,22 @@ def evaluate(now=NOW) -> int:
     return tiers_evaluate_range(1, 10**9, now=now)
 
 
+def shop_of(customer):
+    """The one shop (and so the one group) a customer of these tests shops in."""
+    if customer.first_seen_shop_id is None:
+        customer.first_seen_shop = ShopFactory()
+        customer.save(update_fields=["first_seen_shop"])
+    return customer.first_seen_shop
+
+
 def spend(customer, amount, days_ago=10):
-    OrderFactory(customer=customer, total=Decimal(amount), placed_at=NOW - timedelta(days=days_ago))
+    OrderFactory(
+        customer=customer, shop=shop_of(customer), total=Decimal(amount), placed_at=NOW - timedelta(days=days_ago)
+    )
 
 
 def tier_of(customer) -> str | None:
-    account = Account.objects.select_related("tier").get(pk=customer.pk)
+    account = Account.objects.select_related("tier").get(customer=customer)
     return account.tier.name if account.tier else None
 
 
@@ -37,11 +47,11 @@ def test_reaching_a_threshold_moves_a_customer_up_with_the_reason(programme, tie
     assert evaluate() == 2
 
     assert (tier_of(ann), tier_of(bob)) == ("Silver", "Gold")
-    assert not Account.objects.filter(pk=cy.pk, tier__isnull=False).exists()
+    assert not Account.objects.filter(customer=cy, tier__isnull=False).exists()
     change = TierChange.objects.get(customer=bob)
     assert (change.from_tier, change.to_tier.name) == (None, "Gold")
     assert change.reason == "spent 1,240.50 in the last 12 months; Gold starts at 1,000"
-    assert Account.objects.get(pk=cy.pk).tier_qualifying == Decimal("120.00")
+    assert Account.objects.get(customer=cy).tier_qualifying == Decimal("120.00")
 
 
 def test_a_second_run_changes_nothing(programme, tiers):
@@ -78,7 +88,7 @@ def test_refunds_shipping_and_tax_do_not_count(programme, tiers):
     evaluate()
 
     assert tier_of(ann) is None
-    assert Account.objects.get(pk=ann.pk).tier_qualifying == Decimal("450.00")
+    assert Account.objects.get(customer=ann).tier_qualifying == Decimal("450.00")
 
 
 def test_below_the_keep_threshold_a_customer_keeps_the_tier_through_the_grace(programme, tiers):
@@ -93,7 +103,7 @@ def test_below_the_keep_threshold_a_customer_keeps_the_tier_through_the_grace(pr
     spend_dropped_out = NOW + timedelta(days=70)  # the 1,000 left the window
     spend(ann, "700.00", days_ago=-60)  # bought again later: 700, under Gold's 800 to keep
     evaluate(spend_dropped_out)
-    account = Account.objects.get(pk=ann.pk)
+    account = Account.objects.get(customer=ann)
     assert tier_of(ann) == "Gold"
     assert account.tier_grace_until == spend_dropped_out + timedelta(days=30)
 
@@ -104,17 +114,19 @@ def test_below_the_keep_threshold_a_customer_keeps_the_tier_through_the_grace(pr
         "spent 700.00 in the last 12 months, below the 800 that keeps Gold, after 30 days' grace; "
         "Silver is kept from 400"
     )
-    assert Account.objects.get(pk=ann.pk).tier_grace_until is None
+    assert Account.objects.get(customer=ann).tier_grace_until is None
 
 
 def test_back_above_the_keep_threshold_the_grace_is_lifted(programme, tiers):
     ann = CustomerFactory()
-    Account.objects.create(customer=ann, tier=tiers["gold"], tier_grace_until=NOW + timedelta(days=5))
+    Account.objects.create(
+        customer=ann, group=shop_of(ann).group, tier=tiers["gold"], tier_grace_until=NOW + timedelta(days=5)
+    )
     spend(ann, "850.00")
 
     evaluate()
 
-    account = Account.objects.get(pk=ann.pk)
+    account = Account.objects.get(customer=ann)
     assert (tier_of(ann), account.tier_grace_until) == ("Gold", None)
     assert not TierChange.objects.exists()
 
@@ -123,9 +135,13 @@ def test_tiers_can_qualify_on_points_earned(programme, tiers):
     programme.tier_basis = TierBasis.POINTS
     programme.save()
     ann = CustomerFactory()
-    Account.objects.create(customer=ann)
-    PointsEntry.objects.create(customer=ann, kind="earn", pending=650, key="k1", source="order:1")
-    PointsEntry.objects.create(customer=ann, kind="cancel", pending=-100, key="k2", source="order:1")
+    Account.objects.create(customer=ann, group=shop_of(ann).group)
+    PointsEntry.objects.create(
+        customer=ann, group=shop_of(ann).group, kind="earn", pending=650, key="k1", source="order:1"
+    )
+    PointsEntry.objects.create(
+        customer=ann, group=shop_of(ann).group, kind="cancel", pending=-100, key="k2", source="order:1"
+    )
 
     evaluate()
 

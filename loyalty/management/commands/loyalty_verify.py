@@ -16,7 +16,8 @@ class Command(BaseCommand):
             return
         for d in differences[:show]:
             self.stdout.write(
-                f"customer {d.customer_id}: balance {d.cached_balance} (ledger {d.ledger_balance}), "
+                f"customer {d.customer_id} in group {d.group_id}: "
+                f"balance {d.cached_balance} (ledger {d.ledger_balance}), "
                 f"pending {d.cached_pending} (ledger {d.ledger_pending})"
             )
         more = "or more " if len(differences) >= show else ""
