@@ -50,7 +50,7 @@ def population(kind: str) -> tuple[list, list]:
 
 
 def points(customers) -> list[tuple]:
-    accounts = Account.objects.select_related("tier").filter(pk__in=[c.pk for c in customers]).order_by("pk")
+    accounts = Account.objects.select_related("tier").filter(customer__in=customers).order_by("customer_id")
     return [(a.balance, a.pending, a.tier.name if a.tier else None) for a in accounts]
 
 
@@ -101,7 +101,9 @@ def test_referrals_are_settled_around_the_bad_customers(programme, tiers, kind, 
     EarningRule.objects.create(name="Friend referred", kind=RuleKind.REFERRAL, points=300)
     pairs = [(good[0], good[1]), (good[2], bad[0]), (bad[1], good[3])]
     for referrer, referee in pairs:
-        Referral.objects.create(referrer=referrer, referee=referee)
+        # A referral lives in one shop group: the group of the shop the new customer bought in.
+        group_id = referee.orders.order_by("pk").values_list("shop__group_id", flat=True).first()
+        Referral.objects.create(referrer=referrer, referee=referee, group_id=group_id)
     Referral.objects.update(created_at=PLACED - timedelta(hours=12))
 
     referrals_settle(now=LATER)
