@@ -40,6 +40,11 @@ def customers_for_shop(*, shop: Shop) -> QuerySet[Customer]:
     return Customer.objects.filter(Exists(linked))
 
 
+def group_shops(*, shop: Shop) -> QuerySet[Shop]:
+    """The ids of the shops in ``shop``'s group, as a subquery."""
+    return Shop.objects.filter(group_id=shop.group_id).order_by().values("pk")
+
+
 def group_identities(*, shop: Shop) -> QuerySet[CustomerIdentity]:
     return CustomerIdentity.objects.filter(shop__group_id=shop.group_id)
 
