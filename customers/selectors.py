@@ -49,6 +49,18 @@ def group_identities(*, shop: Shop) -> QuerySet[CustomerIdentity]:
     return CustomerIdentity.objects.filter(shop__group_id=shop.group_id)
 
 
+def with_group_names(customers: QuerySet[Customer], *, shop: Shop) -> QuerySet[Customer]:
+    """``customers`` with ``group_email``, ``group_first_name`` and ``group_last_name``: the
+    latest non-empty values ``shop``'s group sent (for lists that show only a name)."""
+    sent = group_identities(shop=shop).filter(customer=OuterRef("pk")).order_by("-updated_at", "-pk")
+    return customers.annotate(
+        **{
+            f"group_{name}": Coalesce(Subquery(sent.exclude(**{name: ""}).values(name)[:1]), Value(""))
+            for name in ("email", "first_name", "last_name")
+        }
+    )
+
+
 def orders_elsewhere(*, shop: Shop) -> Exists:
     """Whether the customer (``OuterRef("pk")``) has an order in a shop outside ``shop``'s group."""
     return Exists(Order.objects.filter(customer=OuterRef("pk")).exclude(shop__group_id=shop.group_id))

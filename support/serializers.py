@@ -55,9 +55,11 @@ class ReviewOutSerializer(serializers.ModelSerializer):
 
     def get_author(self, review) -> str:
         """First name and initial: what a public review page shows, never the email."""
-        customer = review.customer
-        initial = f" {customer.last_name[:1]}." if customer.last_name else ""
-        return f"{customer.first_name}{initial}".strip() or "A customer"
+        # From ``support.selectors.reviews_with_author``: the reviewed shop's group's name for
+        # the customer, not the merged profile (which may hold another shop's).
+        first, last = getattr(review, "author_first_name", None), getattr(review, "author_last_name", None)
+        initial = f" {last[:1]}." if last else ""
+        return f"{first or ''}{initial}".strip() or "A customer"
 
 
 class NpsOutSerializer(serializers.ModelSerializer):

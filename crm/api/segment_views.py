@@ -25,6 +25,11 @@ from customers.models import Customer
 from customers.payloads import PayloadError, decode
 
 
+def _customers(shop):
+    """The key's group's customers, with the names the group sent."""
+    return selectors.with_group_names(selectors.customers_for_shop(shop=shop), shop=shop)
+
+
 class SegmentListView(generics.GenericAPIView):
     serializer_class = SegmentOutSerializer
 
@@ -52,7 +57,7 @@ class SegmentPreviewView(APIView):
         try:
             preview = segment_preview(
                 rule=body.rule,
-                customers=selectors.customers_for_shop(shop=shop),
+                customers=_customers(shop),
                 shops=selectors.group_shops(shop=shop),
             )
         except RuleError as error:
@@ -75,10 +80,8 @@ class SegmentMembersView(generics.GenericAPIView):
         if segment is None:
             return not_found("segment")
         shop = request_shop(request)
-        members = segment_members(
-            segment=segment, customers=selectors.customers_for_shop(shop=shop), shops=selectors.group_shops(shop=shop)
-        )
-        page = self.paginate_queryset(members.only("id", "email", "first_name", "last_name"))
+        members = segment_members(segment=segment, customers=_customers(shop), shops=selectors.group_shops(shop=shop))
+        page = self.paginate_queryset(members.only("id"))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 

@@ -232,3 +232,36 @@ def test_two_shops_introduce_the_same_email_at_once(shops):
         customer_id = results["a"].json()["id"]
         assert shops["api_a"].get(f"/api/v1/customers/{customer_id}").json()["first_name"] == "a-name"
         assert shops["api_b"].get(f"/api/v1/customers/{customer_id}").json()["first_name"] == "b-name"
+
+
+def test_a_review_is_signed_with_the_name_the_reviewed_shops_group_has(shops, bea_at_b, order_payload):
+    from customers.models import Product
+
+    Product.objects.create(shop=shops["a"], sku="MUG-A", name="Mug")
+    order_payload.update(external_id="a-1", customer={"external_id": "a-9", "email": "bea@example.com"})
+    order_payload["lines"][0]["sku"] = "MUG-A"
+    shops["api_a"].post("/api/v1/orders", order_payload, format="json")  # shop A never had her name
+    review = {"customer": {"external_id": "a-9"}, "sku": "MUG-A", "rating": 5, "title": "Good"}
+
+    created = shops["api_a"].post("/api/v1/reviews", review, format="json")
+    listed = shops["api_a"].get("/api/v1/products/MUG-A/reviews").json()["results"]
+
+    assert created.status_code == 201
+    assert created.json()["author"] == listed[0]["author"] == "A customer"
+    shops["api_a"].post(
+        "/api/v1/customers", {"external_id": "a-9", "first_name": "Trix", "last_name": "Z"}, format="json"
+    )
+    assert shops["api_a"].get("/api/v1/products/MUG-A/reviews").json()["results"][0]["author"] == "Trix Z."
+
+
+def test_a_segment_sample_and_members_show_the_groups_names(shops, bea_at_b):
+    from campaigns.services import segment_create
+
+    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com", "first_name": "Trix"}, format="json")
+    rule = {"match": "all", "children": [{"field": "orders_count", "operator": "eq", "value": 0}]}
+    segment = segment_create(name="No orders yet", rule=rule)
+
+    (sample,) = shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["sample"]
+    (member,) = shops["api_a"].get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
+
+    assert sample == member == {"id": bea_at_b, "email": "bea@example.com", "first_name": "Trix", "last_name": ""}
