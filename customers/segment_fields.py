@@ -16,7 +16,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from customers.metrics import clv, rfm
-from customers.models import ClvModel, Customer, Event, Order, OrderLine, Stage
+from customers.models import ClvModel, Customer, Event, Order, OrderLine, ShopTag, Stage
 
 COUNTED = ~Q(status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
 _COMPARE = {"eq": op.eq, "ne": op.ne, "lt": op.lt, "lte": op.le, "gt": op.gt, "gte": op.ge}
@@ -119,8 +119,14 @@ def event_in_window(operator, value, window, now, shops=None) -> Q:
     return happened if operator == "eq" else ~happened
 
 
-def has_tags(operator, value, window, now) -> Q:
-    tagged = Q(pk__in=Customer.tags.through.objects.filter(tag__name__in=value).values("customer_id"))
+def has_tags(operator, value, window, now, shops=None) -> Q:
+    """Any of the tags: the staff's merged set, or through a key (``shops``) the tags its
+    group's shops sent."""
+    if shops is None:
+        rows = Customer.tags.through.objects.filter(tag__name__in=value)
+    else:
+        rows = ShopTag.objects.filter(tag__name__in=value, shop_id__in=shops)
+    tagged = Q(pk__in=rows.order_by().values("customer_id"))
     return tagged if operator == "in" else ~tagged
 
 
@@ -184,7 +190,7 @@ SEGMENT_FIELDS = [
         "slice": "profile",
         "help": "ISO code, e.g. DE",
     },
-    {"name": "tags", "label": "tags", "type": "tags", "build": has_tags},
+    {"name": "tags", "label": "tags", "type": "tags", "build": has_tags, "slice": "shops"},
     {
         "name": "marketing_consent",
         "label": "marketing consent",

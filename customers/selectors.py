@@ -27,7 +27,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest
 
-from customers.models import Customer, CustomerIdentity, CustomerMetrics, Order, Shop
+from customers.models import Customer, CustomerIdentity, CustomerMetrics, Order, Shop, ShopTag
 
 COUNTED = ~Q(status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
 ZERO = Decimal("0.00")
@@ -87,7 +87,11 @@ def customer_profiles_for_shop(*, shop: Shop) -> QuerySet[Customer]:
             buys_elsewhere=orders_elsewhere(shop=shop),
         )
         .prefetch_related(
-            "tags",
+            Prefetch(
+                "shop_tags",
+                queryset=ShopTag.objects.filter(shop__group_id=shop.group_id).select_related("tag"),
+                to_attr="group_tags",
+            ),
             Prefetch(
                 "identities",
                 queryset=group_identities(shop=shop).select_related("shop").order_by("updated_at", "pk"),
@@ -111,7 +115,7 @@ class CustomerSlice:
     phone: str
     country: str
     birthday: date | None
-    tags: object
+    tags: list[str]
     marketing_consent: bool
     marketing_consent_at: datetime | None
     first_seen_at: datetime | None
@@ -167,7 +171,7 @@ def customer_slice(customer: Customer, *, shop: Shop) -> CustomerSlice:
         id=customer.pk,
         external_ids=[i.external_id for i in identities if i.shop_id == shop.pk],
         **profile,
-        tags=customer.tags,
+        tags=sorted({t.tag.name for t in customer.group_tags}),
         marketing_consent=bool(consent),
         marketing_consent_at=consent_at,
         first_seen_at=first.first_seen_at or first.created_at,

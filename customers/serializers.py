@@ -124,7 +124,7 @@ class CustomerOutSerializer(serializers.Serializer):
     phone = serializers.CharField()
     country = serializers.CharField()
     birthday = serializers.DateField(allow_null=True)
-    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    tags = serializers.ListField(child=serializers.CharField(), help_text="The tags this shop's group sent.")
     marketing_consent = serializers.BooleanField()
     marketing_consent_at = serializers.DateTimeField(allow_null=True)
     first_seen_at = serializers.DateTimeField(allow_null=True)

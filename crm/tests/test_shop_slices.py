@@ -265,3 +265,18 @@ def test_a_segment_sample_and_members_show_the_groups_names(shops, bea_at_b):
     (member,) = shops["api_a"].get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
 
     assert sample == member == {"id": bea_at_b, "email": "bea@example.com", "first_name": "Trix", "last_name": ""}
+
+
+def test_a_key_sees_and_tests_only_the_tags_its_group_sent(shops, bea_at_b):
+    shops["api_b"].post("/api/v1/customers", {"external_id": "b-1", "tags": ["fraud-watch"]}, format="json")
+    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com", "tags": ["newsletter"]}, format="json")
+    rule = {"match": "all", "children": [{"field": "tags", "operator": "in", "value": ["fraud-watch"]}]}
+
+    assert shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()["tags"] == ["newsletter"]
+    assert shops["api_b"].get(f"/api/v1/customers/{bea_at_b}").json()["tags"] == ["fraud-watch"]
+    assert shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 0
+    assert shops["api_b"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 1
+    assert sorted(Customer.objects.get(pk=bea_at_b).tags.values_list("name", flat=True)) == [
+        "fraud-watch",
+        "newsletter",
+    ]

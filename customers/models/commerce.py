@@ -214,6 +214,28 @@ class CustomerIdentity(TimeStampedModel):
         return f"{self.shop.slug}:{self.external_id}"
 
 
+class ShopTag(models.Model):
+    """A tag as one shop sent it for a customer. ``Customer.tags`` is the staff's merged set
+    (with the tags staff add); a shop's key reads and tests only its group's rows here."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="shop_tags", db_index=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        constraints = [
+            # Also the index of a customer's tags in the API profile.
+            models.UniqueConstraint(fields=["customer", "shop", "tag"], name="shoptag_customer_shop_tag_uniq"),
+        ]
+        indexes = [
+            # A segment rule's "tags has any of" through a key: the tags' rows of the group's shops.
+            models.Index(fields=["tag", "shop"], name="shoptag_tag_shop_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.shop_id}:{self.customer_id}:{self.tag_id}"
+
+
 class ExchangeRate(models.Model):
     """How many units of the base currency one unit of ``currency`` is worth."""
 

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from django.db import connection
 from django.utils import timezone
 
-from customers.models import Customer, CustomerIdentity, Shop, Tag
+from customers.models import Customer, CustomerIdentity, Shop, ShopTag, Tag
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "country", "birthday")
 # What an identity keeps of what its shop sent: the profile, where a non-empty value
@@ -239,7 +239,7 @@ def customers_resolve(
 
     tagged = [(cid, item.tags) for item, cid in zip(items, resolved, strict=True) if item.tags]
     if tagged:
-        customers_add_tags(pairs=tagged)
+        customers_add_tags(pairs=tagged, shop=shop)
     return Resolved(ids=resolved, created=created & set(resolved))
 
 
@@ -300,16 +300,20 @@ def _identities_write(shop_id: int, writes: dict[str, tuple[int, dict]], now: da
     return winners
 
 
-def customers_add_tags(*, pairs: Sequence[tuple[int, Sequence[str]]]) -> None:
-    """Add tags to customers (never removes any). Three queries for any number of pairs."""
+def customers_add_tags(*, pairs: Sequence[tuple[int, Sequence[str]]], shop: Shop | None = None) -> None:
+    """Add tags to customers (never removes any): to the staff's merged set and, when a shop
+    sent them, to that shop's own (``ShopTag``, what its key reads). Three queries for any
+    number of pairs, four with a shop."""
     names = {name for _, tags in pairs for name in tags}
     Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
     tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
     through = Customer.tags.through
-    through.objects.bulk_create(
-        [through(customer_id=cid, tag_id=tag_ids[n]) for cid, tags in pairs for n in set(tags)],
-        ignore_conflicts=True,
-    )
+    unique = sorted({(cid, tag_ids[n]) for cid, tags in pairs for n in tags})
+    through.objects.bulk_create([through(customer_id=c, tag_id=t) for c, t in unique], ignore_conflicts=True)
+    if shop is not None:
+        ShopTag.objects.bulk_create(
+            [ShopTag(shop_id=shop.pk, customer_id=c, tag_id=t) for c, t in unique], ignore_conflicts=True
+        )
 
 
 def customer_upsert(*, shop: Shop, data: CustomerData) -> tuple[int, bool]:
