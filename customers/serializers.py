@@ -118,7 +118,7 @@ class CustomerOutSerializer(serializers.Serializer):
     external_ids = serializers.ListField(
         child=serializers.CharField(), help_text="This shop's references to the customer."
     )
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="The email this shop's group sent; empty if none.")
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     phone = serializers.CharField()
