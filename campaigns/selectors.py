@@ -4,7 +4,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -24,11 +24,12 @@ class Preview:
     sample: list[Customer]
 
 
-def segment_preview(*, rule: dict, customers: QuerySet[Customer]) -> Preview:
+def segment_preview(*, rule: dict, customers: QuerySet[Customer], shops=None) -> Preview:
     """How many of ``customers`` the rule matches, the rule as a sentence, and a sample of
-    them (``RuleError`` if the rule is not valid). Two queries."""
+    them (``RuleError`` if the rule is not valid). Two queries. With ``shops`` (a shop
+    group's shop ids, for a shop's key) the rule reads only those shops' data."""
     parsed = parse(rule)
-    matched = customers.filter(compile_rule(parsed)).order_by()
+    matched = customers.filter(compile_rule(parsed, shops=shops)).order_by()
     return Preview(
         count=matched.count(),
         sentence=sentence(parsed),
@@ -36,8 +37,16 @@ def segment_preview(*, rule: dict, customers: QuerySet[Customer]) -> Preview:
     )
 
 
-def segment_members(*, segment: Segment, customers: QuerySet[Customer]) -> QuerySet[Customer]:
-    """The current members among ``customers``."""
+def segment_members(*, segment: Segment, customers: QuerySet[Customer], shops=None) -> QuerySet[Customer]:
+    """The current members among ``customers``.
+
+    With ``shops`` (a shop's key), a dynamic segment's members are those its current rule
+    matches on those shops' data, worked out now: the stored stays were decided on every
+    shop's data. A static segment is the list the staff made.
+    """
+    version = segment.current_version if shops is not None and segment.kind == Segment.Kind.DYNAMIC else None
+    if version is not None:
+        return customers.filter(compile_rule(parse(version.rule), shops=shops))
     stays = SegmentMembership.objects.filter(segment=segment, exited_at=None)
     return customers.filter(pk__in=stays.values("customer_id"))
 
@@ -49,6 +58,34 @@ def customer_segments(*, customer_id: int) -> QuerySet[SegmentMembership]:
         .select_related("segment")
         .order_by("segment__name")
     )
+
+
+@dataclass(frozen=True)
+class Stay:
+    segment: Segment
+    entered_at: datetime | None
+
+
+def customer_segments_sliced(*, customer: QuerySet[Customer], shops, whole: bool) -> list[Stay]:
+    """The segments ``customer`` (a queryset of the one customer) belongs to on ``shops``'
+    data: static segments by their stays, dynamic ones by their current rule on that data,
+    all tested in one query. ``entered_at`` is the stay's, shown only when ``whole`` (every
+    order of the person is the shops'), as it was decided on every shop's data."""
+    segments = list(Segment.with_rules().order_by("name"))
+    open_stays = SegmentMembership.objects.filter(customer__in=customer.values("pk"), exited_at=None)
+    stays = dict(open_stays.values_list("segment_id", "entered_at"))
+    tests = {}
+    for segment in segments:
+        version = segment.current_version
+        if segment.kind == Segment.Kind.DYNAMIC and version is not None:
+            tests[f"s{segment.pk}"] = ExpressionWrapper(compile_rule(parse(version.rule), shops=shops), BooleanField())
+    matched = (customer.annotate(**tests).values(*tests).first() or {}) if tests else {}
+    found = []
+    for segment in segments:
+        member = matched.get(f"s{segment.pk}") if f"s{segment.pk}" in tests else segment.pk in stays
+        if member:
+            found.append(Stay(segment=segment, entered_at=stays.get(segment.pk) if whole else None))
+    return found
 
 
 MEMBERS_PER_PAGE = 25

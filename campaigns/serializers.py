@@ -33,9 +33,10 @@ class CustomerSegmentSerializer(serializers.ModelSerializer):
 
 class SegmentMemberSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    email = serializers.EmailField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
+    # What the key's shop group sent (``customers.selectors.with_group_names``).
+    email = serializers.EmailField(source="group_email")
+    first_name = serializers.CharField(source="group_first_name")
+    last_name = serializers.CharField(source="group_last_name")
 
 
 class SegmentPreviewOutSerializer(serializers.Serializer):

@@ -25,6 +25,7 @@ from customers.models import (
     Refund,
     Shop,
     ShopGroup,
+    ShopTag,
     Tag,
 )
 from customers.services.api_keys import api_key_material, api_key_revoke, api_keys_forget
@@ -288,6 +289,18 @@ class CustomerIdentityAdmin(LargeTableAdmin):
     search_fields = ["=external_id"]
     raw_id_fields = ["customer"]
     autocomplete_fields = ["shop"]
+    ordering = ["-id"]
+
+
+@admin.register(ShopTag)
+class ShopTagAdmin(LargeTableAdmin):
+    """The tags each shop sent (what its key reads); the staff's own are the customer's tags."""
+
+    list_display = ["tag", "shop", "customer"]
+    list_filter = ["shop"]
+    list_select_related = ["tag", "shop", "customer"]
+    raw_id_fields = ["customer"]
+    autocomplete_fields = ["shop", "tag"]
     ordering = ["-id"]
 
 

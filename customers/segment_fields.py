@@ -16,7 +16,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from customers.metrics import clv, rfm
-from customers.models import ClvModel, Customer, Event, Order, OrderLine, Stage
+from customers.models import ClvModel, Customer, Event, Order, OrderLine, ShopTag, Stage
 
 COUNTED = ~Q(status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
 _COMPARE = {"eq": op.eq, "ne": op.ne, "lt": op.lt, "lte": op.le, "gt": op.gt, "gte": op.ge}
@@ -47,49 +47,86 @@ def _total_condition(totals, operator: str, value, scoped: bool) -> tuple[Q, boo
     return Q(pk__in=totals.filter(condition).values("customer_id")), scoped
 
 
-def _orders_in(window: timedelta, now, scope: Q | None):
-    """The window's counted orders; only those of the customers in ``scope`` if given, so the
-    total is summed for them alone (a hash semi-join, not an aggregate over every order)."""
-    orders = Order.objects.filter(COUNTED, placed_at__gte=now - window, placed_at__lt=now).order_by()
+def _orders_in(window: timedelta | None, now, scope: Q | None, shops=None):
+    """The window's counted orders (all time without a window); only those of the customers
+    in ``scope`` if given, so the total is summed for them alone (a hash semi-join, not an
+    aggregate over every order), and only those of ``shops`` (a shop group) if given."""
+    orders = Order.objects.filter(COUNTED, placed_at__lt=now).order_by()
+    if window is not None:
+        orders = orders.filter(placed_at__gte=now - window)
     if scope is not None:
         orders = orders.filter(customer_id__in=Customer.objects.filter(scope).order_by().values("pk"))
+    if shops is not None:
+        orders = orders.filter(shop_id__in=shops)
     return orders
 
 
-def spent_in_window(operator, value, window, now, scope=None) -> tuple[Q, bool]:
-    totals = (
-        _orders_in(window, now, scope).values("customer_id").annotate(total=Sum(F("total_base") - F("refunded_base")))
-    )
+def spent_in_window(operator, value, window, now, scope=None, shops=None) -> tuple[Q, bool]:
+    if operator in ("is_set", "is_not_set"):  # a total is never missing
+        return Q(pk__isnull=operator == "is_not_set"), False
+    orders = _orders_in(window, now, scope, shops)
+    totals = orders.values("customer_id").annotate(total=Sum(F("total_base") - F("refunded_base")))
     amount = [Decimal(str(v)) for v in value] if operator == "between" else Decimal(str(value))
     return _total_condition(totals, operator, amount, scoped=scope is not None)
 
 
-def orders_in_window(operator, value, window, now, scope=None) -> tuple[Q, bool]:
-    totals = _orders_in(window, now, scope).values("customer_id").annotate(total=Count("id"))
+def orders_in_window(operator, value, window, now, scope=None, shops=None) -> tuple[Q, bool]:
+    if operator in ("is_set", "is_not_set"):
+        return Q(pk__isnull=operator == "is_not_set"), False
+    totals = _orders_in(window, now, scope, shops).values("customer_id").annotate(total=Count("id"))
     return _total_condition(totals, operator, value, scoped=scope is not None)
 
 
+def aov_of_shops(operator, value, window, now, scope=None, shops=None) -> tuple[Q, bool]:
+    """Average order value over a shop group's orders (a key's rules; ``aov`` elsewhere)."""
+    if operator in ("is_set", "is_not_set"):
+        return Q(pk__isnull=operator == "is_not_set"), False
+    net = Sum(F("total_base") - F("refunded_base"))
+    totals = _orders_in(None, now, scope, shops).values("customer_id").annotate(total=net / Count("id"))
+    amount = [Decimal(str(v)) for v in value] if operator == "between" else Decimal(str(value))
+    return _total_condition(totals, operator, amount, scoped=scope is not None)
+
+
+def _all_time(build):
+    """A figure of all of a shop group's orders, from the windowed ``build``."""
+
+    def all_time(operator, value, window, now, **kwargs) -> tuple[Q, bool]:
+        return build(operator, value, None, now, **kwargs)
+
+    return all_time
+
+
 def _bought(column: str):
-    def build(operator, value, window, now) -> Q:
+    def build(operator, value, window, now, shops=None) -> Q:
         lines = OrderLine.objects.filter(
             order__placed_at__gte=now - window,
             order__placed_at__lt=now,
             **{f"{column}__in": value},
         ).exclude(order__status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
+        if shops is not None:
+            lines = lines.filter(order__shop_id__in=shops)
         bought = Q(pk__in=lines.order_by().values("order__customer_id"))
         return bought if operator == "in" else ~bought
 
     return build
 
 
-def event_in_window(operator, value, window, now) -> Q:
+def event_in_window(operator, value, window, now, shops=None) -> Q:
     events = Event.objects.filter(type=value, occurred_at__gte=now - window, occurred_at__lte=now).order_by()
+    if shops is not None:
+        events = events.filter(shop_id__in=shops)
     happened = Q(pk__in=events.values("customer_id"))
     return happened if operator == "eq" else ~happened
 
 
-def has_tags(operator, value, window, now) -> Q:
-    tagged = Q(pk__in=Customer.tags.through.objects.filter(tag__name__in=value).values("customer_id"))
+def has_tags(operator, value, window, now, shops=None) -> Q:
+    """Any of the tags: the staff's merged set, or through a key (``shops``) the tags its
+    group's shops sent."""
+    if shops is None:
+        rows = Customer.tags.through.objects.filter(tag__name__in=value)
+    else:
+        rows = ShopTag.objects.filter(tag__name__in=value, shop_id__in=shops)
+    tagged = Q(pk__in=rows.order_by().values("customer_id"))
     return tagged if operator == "in" else ~tagged
 
 
@@ -145,14 +182,46 @@ def _rfm_segments():
 
 SEGMENT_FIELDS = [
     # Customer attributes
-    {"name": "country", "label": "country", "type": "text", "path": "country", "help": "ISO code, e.g. DE"},
-    {"name": "tags", "label": "tags", "type": "tags", "build": has_tags},
-    {"name": "marketing_consent", "label": "marketing consent", "type": "bool", "path": "marketing_consent"},
-    {"name": "birthday_month", "label": "birthday month", "type": "month", "path": "birthday__month"},
-    {"name": "birthday_this_month", "label": "birthday this month", "type": "bool", "build": birthday_this_month},
-    {"name": "first_seen", "label": "first seen", "type": "date", "path": "first_seen_at", "datetime": True},
-    {"name": "source", "label": "acquisition source", "type": "text", "path": "source"},
-    {"name": "utm_source", "label": "UTM source", "type": "text", "path": "utm_source"},
+    {
+        "name": "country",
+        "label": "country",
+        "type": "text",
+        "path": "country",
+        "slice": "profile",
+        "help": "ISO code, e.g. DE",
+    },
+    {"name": "tags", "label": "tags", "type": "tags", "build": has_tags, "slice": "shops"},
+    {
+        "name": "marketing_consent",
+        "label": "marketing consent",
+        "type": "bool",
+        "path": "marketing_consent",
+        "slice": "profile",
+    },
+    {
+        "name": "birthday_month",
+        "label": "birthday month",
+        "type": "month",
+        "path": "birthday__month",
+        "slice": "profile",
+    },
+    {
+        "name": "birthday_this_month",
+        "label": "birthday this month",
+        "type": "bool",
+        "build": birthday_this_month,
+        "slice": "profile",
+    },
+    {
+        "name": "first_seen",
+        "label": "first seen",
+        "type": "date",
+        "path": "first_seen_at",
+        "datetime": True,
+        "slice": "profile",
+    },
+    {"name": "source", "label": "acquisition source", "type": "text", "path": "source", "slice": "profile"},
+    {"name": "utm_source", "label": "UTM source", "type": "text", "path": "utm_source", "slice": "profile"},
     # Computed metrics
     {
         "name": "stage",
@@ -173,7 +242,15 @@ SEGMENT_FIELDS = [
     {"name": "rfm_r", "label": "RFM recency score", "group": "Metrics", "type": "number", "path": "metrics__rfm_r"},
     {"name": "rfm_f", "label": "RFM frequency score", "group": "Metrics", "type": "number", "path": "metrics__rfm_f"},
     {"name": "rfm_m", "label": "RFM monetary score", "group": "Metrics", "type": "number", "path": "metrics__rfm_m"},
-    {"name": "clv_historical", "label": "historical CLV", "group": "Metrics", "type": "number", "path": "net_revenue"},
+    {
+        "name": "clv_historical",
+        "label": "historical CLV",
+        "group": "Metrics",
+        "type": "number",
+        "path": "net_revenue",
+        "slice": "shops",
+        "shop_build": _all_time(spent_in_window),
+    },
     {
         "name": "clv_predicted",
         "label": "predicted 12-month CLV",
@@ -190,9 +267,33 @@ SEGMENT_FIELDS = [
         "help": "10 or less: the top decile",
     },
     {"name": "p_alive", "label": "P(alive)", "group": "Metrics", "type": "number", "path": "metrics__p_alive"},
-    {"name": "orders_count", "label": "orders", "group": "Metrics", "type": "number", "path": "orders_count"},
-    {"name": "net_revenue", "label": "net revenue", "group": "Metrics", "type": "number", "path": "net_revenue"},
-    {"name": "aov", "label": "average order value", "group": "Metrics", "type": "number", "path": "avg_order_value"},
+    {
+        "name": "orders_count",
+        "label": "orders",
+        "group": "Metrics",
+        "type": "number",
+        "path": "orders_count",
+        "slice": "shops",
+        "shop_build": _all_time(orders_in_window),
+    },
+    {
+        "name": "net_revenue",
+        "label": "net revenue",
+        "group": "Metrics",
+        "type": "number",
+        "path": "net_revenue",
+        "slice": "shops",
+        "shop_build": _all_time(spent_in_window),
+    },
+    {
+        "name": "aov",
+        "label": "average order value",
+        "group": "Metrics",
+        "type": "number",
+        "path": "avg_order_value",
+        "slice": "shops",
+        "shop_build": aov_of_shops,
+    },
     {
         "name": "days_since_last_order",
         "label": "days since the last order",
@@ -209,6 +310,7 @@ SEGMENT_FIELDS = [
         "window": "days",
         "build": spent_in_window,
         "scoped": True,
+        "slice": "shops",
     },
     {
         "name": "orders_in_window",
@@ -218,6 +320,7 @@ SEGMENT_FIELDS = [
         "window": "days",
         "build": orders_in_window,
         "scoped": True,
+        "slice": "shops",
     },
     {
         "name": "bought_sku",
@@ -226,6 +329,7 @@ SEGMENT_FIELDS = [
         "type": "window_items",
         "window": "days",
         "build": _bought("sku"),
+        "slice": "shops",
     },
     {
         "name": "bought_category",
@@ -234,6 +338,7 @@ SEGMENT_FIELDS = [
         "type": "window_items",
         "window": "days",
         "build": _bought("product__category"),
+        "slice": "shops",
     },
     {
         "name": "event",
@@ -242,6 +347,7 @@ SEGMENT_FIELDS = [
         "type": "event",
         "window": "days_or_hours",
         "build": event_in_window,
+        "slice": "shops",
         "help": "an event type a shop sends, e.g. cart_abandoned",
     },
 ]

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from customers.models import Customer, CustomerMetrics, LifecycleSettings, Order, OrderLine, Refund
+from customers.models import CustomerMetrics, LifecycleSettings, Order, OrderLine, Refund
 
 
 class OrderLineOutSerializer(serializers.ModelSerializer):
@@ -110,52 +110,43 @@ class LifecycleOutSerializer(serializers.ModelSerializer):
         return metrics.reason(self.context["thresholds"])
 
 
-class CustomerOutSerializer(serializers.ModelSerializer):
-    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
-    external_ids = serializers.SerializerMethodField(help_text="This shop's references to the customer.")
-    clv_historical = serializers.DecimalField(
-        source="net_revenue", max_digits=14, decimal_places=2, read_only=True, help_text="Net revenue to date."
-    )
-    lifecycle = serializers.SerializerMethodField()
+class CustomerOutSerializer(serializers.Serializer):
+    """A customer as a shop's key sees it: a ``customers.selectors.CustomerSlice`` (its
+    group's profile and figures), never the merged ``Customer`` row the staff see."""
 
-    class Meta:
-        model = Customer
-        fields = [
-            "id",
-            "external_ids",
-            "email",
-            "first_name",
-            "last_name",
-            "phone",
-            "country",
-            "birthday",
-            "tags",
-            "marketing_consent",
-            "marketing_consent_at",
-            "first_seen_at",
-            "source",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "orders_count",
-            "net_revenue",
-            "avg_order_value",
-            "first_order_at",
-            "last_order_at",
-            "aggregates_updated_at",
-            "clv_historical",
-            "lifecycle",
-            "created_at",
-            "updated_at",
-        ]
+    id = serializers.IntegerField()
+    external_ids = serializers.ListField(
+        child=serializers.CharField(), help_text="This shop's references to the customer."
+    )
+    email = serializers.CharField(help_text="The email this shop's group sent; empty if none.")
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    phone = serializers.CharField()
+    country = serializers.CharField()
+    birthday = serializers.DateField(allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), help_text="The tags this shop's group sent.")
+    marketing_consent = serializers.BooleanField()
+    marketing_consent_at = serializers.DateTimeField(allow_null=True)
+    first_seen_at = serializers.DateTimeField(allow_null=True)
+    source = serializers.CharField()
+    utm_source = serializers.CharField()
+    utm_medium = serializers.CharField()
+    utm_campaign = serializers.CharField()
+    orders_count = serializers.IntegerField(help_text="Orders with this shop's group (not cancelled or refunded).")
+    net_revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    avg_order_value = serializers.DecimalField(max_digits=14, decimal_places=2)
+    first_order_at = serializers.DateTimeField(allow_null=True)
+    last_order_at = serializers.DateTimeField(allow_null=True)
+    aggregates_updated_at = serializers.DateTimeField(allow_null=True)
+    clv_historical = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Net revenue to date.")
+    lifecycle = serializers.SerializerMethodField(
+        help_text="As last recomputed for the person; null unless all their orders are this shop group's."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
     @extend_schema_field(LifecycleOutSerializer(allow_null=True))
     def get_lifecycle(self, customer) -> dict | None:
-        try:
-            metrics = customer.metrics
-        except CustomerMetrics.DoesNotExist:
+        if customer.metrics is None:
             return None
-        return LifecycleOutSerializer(metrics, context=self.context).data
-
-    def get_external_ids(self, customer) -> list[str]:
-        return [identity.external_id for identity in customer.shop_identities]
+        return LifecycleOutSerializer(customer.metrics, context=self.context).data

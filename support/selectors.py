@@ -1,8 +1,8 @@
 """Reads about tickets and reviews for the API and the admin."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
-from customers.models import Customer, Shop
+from customers.models import Customer, CustomerIdentity, Shop
 from support.models import Review, Ticket, TicketMessage
 
 
@@ -17,8 +17,20 @@ def customer_tickets(*, customer: Customer, shop: Shop) -> QuerySet[Ticket]:
     )
 
 
+def reviews_with_author(reviews: QuerySet[Review]) -> QuerySet[Review]:
+    """``reviews`` with ``author_first_name`` and ``author_last_name``: the name the reviewed
+    shop's group has for the customer (its identities' latest non-empty one), never another
+    group's (docs/architecture.md, "Per-shop profiles")."""
+    sent = CustomerIdentity.objects.filter(
+        customer=OuterRef("customer_id"), shop__group_id=OuterRef("shop__group_id")
+    ).order_by("-updated_at", "-pk")
+    return reviews.annotate(
+        author_first_name=Subquery(sent.exclude(first_name="").values("first_name")[:1]),
+        author_last_name=Subquery(sent.exclude(last_name="").values("last_name")[:1]),
+    )
+
+
 def product_reviews(*, shop: Shop, sku: str) -> QuerySet[Review]:
     """The product's published reviews, newest first."""
-    return Review.objects.filter(shop=shop, product__sku=sku, status=Review.Status.PUBLISHED).select_related(
-        "product", "customer"
-    )
+    reviews = Review.objects.filter(shop=shop, product__sku=sku, status=Review.Status.PUBLISHED)
+    return reviews_with_author(reviews.select_related("product"))

@@ -56,10 +56,12 @@ class ReviewOutSerializer(serializers.ModelSerializer):
 
     def get_author(self, review) -> str:
         """First name and initial: what a public review page shows, never the email."""
-        customer = review.customer
-        initial = f" {customer.last_name[:1]}." if customer.last_name else ""
+        # From ``support.selectors.reviews_with_author``: the reviewed shop's group's name for
+        # the customer, not the merged profile (which may hold another shop's).
+        first, last = getattr(review, "author_first_name", None), getattr(review, "author_last_name", None)
+        initial = f" {last[:1]}." if last else ""
         # Plain text like the review itself: names come from the shops as sent.
-        return plain_text(f"{customer.first_name}{initial}") or "A customer"
+        return plain_text(f"{first or ''}{initial}".strip()) or "A customer"
 
 
 class NpsOutSerializer(serializers.ModelSerializer):

@@ -14,6 +14,12 @@ A scoped ``build`` also says whether its ``Q`` only matches customers inside the
 ("spent ≥ 200" does; "spent < 50" does not, since it also matches customers with no order).
 When one does, the AND's plain conditions are implied by it and are not tested again: the
 query becomes one semi-join on the windowed totals of the narrowed customers.
+
+Shop groups: through a shop's key a rule reads only the key's shop group's data
+(``shops``: a subquery of the group's shop ids). Each field says how (its ``slice`` in
+``campaigns.segments.registry``): profile fields test the group's identities, behaviour and
+totals read the group's orders and events, and a figure of the whole person is taken as
+unknown for anyone who also bought outside the group: it matches as a NULL would.
 """
 
 from collections.abc import Sequence
@@ -21,18 +27,19 @@ from datetime import datetime, time, timedelta
 from functools import reduce
 from operator import and_, or_
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.segments.rules import Condition, Group
-from customers.models import Customer
+from customers.models import Customer, CustomerIdentity, Order
 
 _LOOKUPS = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "before": "lt", "after": "gt"}
 
 
-def compile_rule(rule: Group, *, now: datetime | None = None, scope: Q | None = None) -> Q:
-    """The rule as a ``Q`` on ``Customer``, exact for the customers in ``scope`` (all if None)."""
-    return _group(rule, now or timezone.now(), scope)[0]
+def compile_rule(rule: Group, *, now: datetime | None = None, scope: Q | None = None, shops=None) -> Q:
+    """The rule as a ``Q`` on ``Customer``, exact for the customers in ``scope`` (all if None),
+    reading only the data of the shops in ``shops`` (a queryset of shop ids) if given."""
+    return _group(rule, now or timezone.now(), scope, shops)[0]
 
 
 def matching(
@@ -44,11 +51,11 @@ def matching(
     return (customers if scope is None else customers.filter(scope)).order_by()
 
 
-def _group(group: Group, now, scope: Q | None) -> tuple[Q, bool]:
+def _group(group: Group, now, scope: Q | None, shops) -> tuple[Q, bool]:
     """The group's ``Q``, and whether it only ever matches customers inside ``scope``."""
     # Plain conditions first (each compiled once): in an AND they narrow the others' scope.
     plain = {
-        i: _condition(c, now, None)[0]
+        i: _condition(c, now, None, shops)[0]
         for i, c in enumerate(group.children)
         if isinstance(c, Condition) and not c.field.scoped
     }
@@ -56,7 +63,7 @@ def _group(group: Group, now, scope: Q | None) -> tuple[Q, bool]:
     if group.match == "all" and plain:
         narrowed = reduce(and_, [*plain.values()] if scope is None else [scope, *plain.values()])
     others = {
-        i: _group(c, now, narrowed) if isinstance(c, Group) else _condition(c, now, narrowed)
+        i: _group(c, now, narrowed, shops) if isinstance(c, Group) else _condition(c, now, narrowed, shops)
         for i, c in enumerate(group.children)
         if i not in plain
     }
@@ -72,14 +79,40 @@ def _group(group: Group, now, scope: Q | None) -> tuple[Q, bool]:
     return (~combined, False) if group.negate else (combined, within and scope is not None)
 
 
-def _condition(c: Condition, now, scope: Q | None) -> tuple[Q, bool]:
+# Operators that a missing value passes (as Django's ``~Q`` treats NULL).
+MISSING_PASSES = ("ne", "not_in", "is_not_set")
+
+
+def _condition(c: Condition, now, scope: Q | None, shops=None) -> tuple[Q, bool]:
     """The condition's ``Q``, and whether it only ever matches customers inside ``scope``."""
     spec = c.field
+    if shops is not None:
+        return _sliced(c, now, scope, shops)
     if spec.scoped:
         return spec.build(c.operator, c.value, c.window, now, scope=scope)
     if spec.build is not None:
         return spec.build(c.operator, c.value, c.window, now), False
     return _plain(c, now), False
+
+
+def _sliced(c: Condition, now, scope: Q | None, shops) -> tuple[Q, bool]:
+    """The condition on the data of ``shops`` alone (see the module's docstring)."""
+    spec = c.field
+    if spec.slice == "shops":
+        if spec.shop_build is not None:  # a figure kept per person, summed here from the group's orders
+            return spec.shop_build(c.operator, c.value, c.window, now, scope=scope, shops=shops)
+        if spec.scoped:
+            return spec.build(c.operator, c.value, c.window, now, scope=scope, shops=shops)
+        return spec.build(c.operator, c.value, c.window, now, shops=shops), False
+    if spec.slice == "profile":
+        on_identity = spec.build(c.operator, c.value, c.window, now) if spec.build else _plain(c, now)
+        sent = CustomerIdentity.objects.filter(on_identity, shop_id__in=shops).order_by()
+        return Q(pk__in=sent.values("customer_id")), False
+    q, within = _condition(c, now, scope)
+    whole = ~Exists(Order.objects.filter(customer=OuterRef("pk")).exclude(shop_id__in=shops))
+    if c.operator in MISSING_PASSES:
+        return q | ~Q(whole), False
+    return q & Q(whole), within
 
 
 def _plain(c: Condition, now) -> Q:

@@ -17,6 +17,16 @@ plain dicts (so the app imports nothing from here, and dependencies keep pointin
   the customers whose answer matters, so an aggregate can read only their rows. Such a
   ``build`` returns ``(Q, within)``, ``within`` being true when the ``Q`` only ever matches
   customers inside the scope (see ``campaigns.segments.compiler``).
+- ``slice``: how the field reads one shop group's data, for rules run through a shop's key
+  (``compile_rule(..., shops=…)``; docs/architecture.md, "Per-shop profiles"):
+  - "profile": a profile field each shop identity keeps too: ``path`` (or the ``Q`` of
+    ``build``) is also a lookup on ``CustomerIdentity``, tested on the group's identities;
+  - "shops": ``build`` takes ``shops=``, a subquery of the group's shop ids, and reads only
+    their orders or events; a field kept per person (a ``path``) gives a ``shop_build``
+    instead, which takes ``scope=`` and ``shops=`` and returns ``(Q, within)`` as above;
+  - "person" (the default): a figure of the whole person (stage, CLV, tier…). Through a key
+    it is known only for customers whose orders are all the group's, and unknown (as if
+    not set) for the others.
 
 Adding a field is adding a dict; the validator, compiler and sentence need no change.
 """
@@ -62,6 +72,9 @@ OPERATORS = {
 }
 
 
+SLICES = ("profile", "shops", "person")
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
@@ -74,6 +87,8 @@ class FieldSpec:
     choices: tuple | Callable = ()
     datetime: bool = False
     scoped: bool = False
+    slice: str = "person"
+    shop_build: Callable | None = None
     help: str = ""
 
     @property
@@ -103,5 +118,7 @@ def fields() -> dict[str, FieldSpec]:
                 raise ValueError(f"segment field {spec.name!r} has an unknown type {spec.type!r}")
             if (spec.path is None) == (spec.build is None):
                 raise ValueError(f"segment field {spec.name!r} needs exactly one of path and build")
+            if spec.slice not in SLICES or (spec.slice == "shops" and not (spec.build or spec.shop_build)):
+                raise ValueError(f"segment field {spec.name!r} has no way to read one shop group's data")
             found[spec.name] = spec
     return found

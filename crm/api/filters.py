@@ -2,8 +2,10 @@ from datetime import UTC
 
 import django_filters
 from django import forms
+from django.db.models import Exists, OuterRef
 from django_filters.fields import IsoDateTimeField
 
+from customers import selectors
 from customers.models import Customer
 
 
@@ -27,19 +29,40 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class CustomerFilter(django_filters.FilterSet):
+    """Filters of a key's customer list. Each reads the key's shop group's slice (its
+    identities' profile, its orders), never what another group sent; the queryset is
+    ``customer_profiles`` (for ``slice_orders``)."""
+
     email = django_filters.CharFilter(field_name="email_normalized", method="filter_email")
-    country = django_filters.CharFilter(field_name="country", lookup_expr="iexact")
-    marketing_consent = django_filters.BooleanFilter()
-    updated_since = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    min_orders = django_filters.NumberFilter(field_name="orders_count", lookup_expr="gte", min_value=0)
+    country = django_filters.CharFilter(method="filter_country")
+    marketing_consent = django_filters.BooleanFilter(method="filter_marketing_consent")
+    updated_since = UtcDateTimeFilter(method="filter_updated_since")
+    min_orders = django_filters.NumberFilter(field_name="slice_orders", lookup_expr="gte", min_value=0)
     external_id = django_filters.CharFilter(method="filter_external_id", max_length=255)
 
     class Meta:
         model = Customer
         fields = ["email", "country", "marketing_consent", "updated_since", "min_orders", "external_id"]
 
+    def _identities(self):
+        return selectors.group_identities(shop=self.request.auth.shop)
+
     def filter_email(self, queryset, name, value):
-        return queryset.filter(email_normalized=value.strip().lower())
+        # The unifying email finds at most one customer (indexed); the group must have sent it.
+        value = value.strip().lower()
+        sent = self._identities().filter(customer=OuterRef("pk"), email__iexact=value)
+        return queryset.filter(Exists(sent), email_normalized=value)
+
+    def filter_country(self, queryset, name, value):
+        return queryset.filter(pk__in=self._identities().filter(country__iexact=value).values("customer_id"))
+
+    def filter_marketing_consent(self, queryset, name, value):
+        return queryset.filter(pk__in=self._identities().filter(marketing_consent=value).values("customer_id"))
+
+    def filter_updated_since(self, queryset, name, value):
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows.
+        changed = self._identities().filter(updated_at__gte=value.astimezone(UTC))
+        return queryset.filter(pk__in=changed.values("customer_id"))
 
     def filter_external_id(self, queryset, name, value):
         return queryset.filter(identities__shop=self.request.auth.shop, identities__external_id=value)

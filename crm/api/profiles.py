@@ -19,10 +19,13 @@ class LoyaltySummarySerializer(serializers.Serializer):
 
 
 class CustomerProfileSerializer(CustomerOutSerializer):
+    """Needs ``shop`` in its context: the customers are shown as that shop's key sees them
+    (instances from ``customer_profiles``)."""
+
     loyalty = serializers.SerializerMethodField()
 
-    class Meta(CustomerOutSerializer.Meta):
-        fields = [*CustomerOutSerializer.Meta.fields, "loyalty"]
+    def to_representation(self, instance):
+        return super().to_representation(selectors.customer_slice(instance, shop=self.context["shop"]))
 
     @extend_schema_field(LoyaltySummarySerializer)
     def get_loyalty(self, customer) -> dict:

@@ -1,5 +1,6 @@
 """Segments over the API: definitions, a preview of a rule, and members, all limited to the
-key's shop's customers."""
+key's shop group's customers, and worked out on the group's data alone (its identities'
+profiles, its orders and events: ``compile_rule(..., shops=…)``)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -9,7 +10,7 @@ from rest_framework.views import APIView
 from campaigns.models import Segment
 from campaigns.payloads import SegmentPreviewIn
 from campaigns.segments.rules import RuleError
-from campaigns.selectors import customer_segments, segment_members, segment_preview
+from campaigns.selectors import customer_segments_sliced, segment_members, segment_preview
 from campaigns.serializers import (
     CustomerSegmentSerializer,
     SegmentMemberSerializer,
@@ -23,6 +24,11 @@ from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import Customer
 from customers.payloads import PayloadError, decode
+
+
+def _customers(shop):
+    """The key's group's customers, with the names the group sent."""
+    return selectors.with_group_names(selectors.customers_for_shop(shop=shop), shop=shop)
 
 
 class SegmentListView(generics.GenericAPIView):
@@ -50,9 +56,12 @@ class SegmentPreviewView(ReplaySafePostMixin, APIView):
     )
     def post(self, request):
         body = decode(request.body, SegmentPreviewIn)
+        shop = request_shop(request)
         try:
             preview = segment_preview(
-                rule=body.rule, customers=selectors.customers_for_shop(shop=request_shop(request))
+                rule=body.rule,
+                customers=_customers(shop),
+                shops=selectors.group_shops(shop=shop),
             )
         except RuleError as error:
             raise PayloadError({"rule": error.errors}) from error
@@ -73,8 +82,9 @@ class SegmentMembersView(generics.GenericAPIView):
         segment = Segment.objects.filter(pk=pk).first()
         if segment is None:
             return not_found("segment")
-        members = segment_members(segment=segment, customers=selectors.customers_for_shop(shop=request_shop(request)))
-        page = self.paginate_queryset(members.only("id", "email", "first_name", "last_name"))
+        shop = request_shop(request)
+        members = segment_members(segment=segment, customers=_customers(shop), shops=selectors.group_shops(shop=shop))
+        page = self.paginate_queryset(members.only("id"))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -83,7 +93,13 @@ class CustomerSegmentsView(APIView):
         operation_id="customers_segments", responses={200: CustomerSegmentSerializer(many=True), **errors(401, 404)}
     )
     def get(self, request, pk: int):
-        """The segments a customer of this shop belongs to now."""
-        if not selectors.customers_for_shop(shop=request_shop(request)).filter(pk=pk).exists():
+        """The segments a customer of this shop's group belongs to now, on the group's data."""
+        shop = request_shop(request)
+        customer = selectors.customers_for_shop(shop=shop).filter(pk=pk)
+        found = customer.annotate(elsewhere=selectors.orders_elsewhere(shop=shop)).values("elsewhere").first()
+        if found is None:
             return not_found("customer")
-        return Response(CustomerSegmentSerializer(customer_segments(customer_id=pk), many=True).data)
+        stays = customer_segments_sliced(
+            customer=customer, shops=selectors.group_shops(shop=shop), whole=not found["elsewhere"]
+        )
+        return Response(CustomerSegmentSerializer(stays, many=True).data)

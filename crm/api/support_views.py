@@ -18,7 +18,7 @@ from support import links
 from support.feedback import order_reviewable
 from support.models import Review, Ticket
 from support.payloads import NpsIn, ReviewIn, TicketIn
-from support.selectors import customer_tickets, product_reviews
+from support.selectors import customer_tickets, product_reviews, reviews_with_author
 from support.serializers import LinkOutSerializer, NpsOutSerializer, ReviewOutSerializer, TicketOutSerializer
 
 
@@ -70,6 +70,7 @@ class ReviewCreateView(ReplaySafePostMixin, APIView):
         review, created = pipeline.review_receive(
             shop=request_shop(request), customer=body.customer.to_data(), data=body.to_data()
         )
+        review = reviews_with_author(Review.objects.filter(pk=review.pk).select_related("product")).get()
         return Response(ReviewOutSerializer(review).data, status=201 if created else 200)
 
 

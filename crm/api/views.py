@@ -101,7 +101,17 @@ class RefundCreateView(ReplaySafePostMixin, APIView):
         return Response(RefundOutSerializer(refund).data, status=201 if created else 200)
 
 
-class CustomerListCreateView(ReplaySafePostMixin, generics.GenericAPIView):
+class ShopProfilesMixin:
+    """Profiles are shown as the key's shop sees them (its group's slice)."""
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False):
+            context["shop"] = request_shop(self.request)
+        return context
+
+
+class CustomerListCreateView(ReplaySafePostMixin, ShopProfilesMixin, generics.GenericAPIView):
     serializer_class = CustomerProfileSerializer
     filterset_class = CustomerFilter
 
@@ -114,7 +124,8 @@ class CustomerListCreateView(ReplaySafePostMixin, generics.GenericAPIView):
         operation_id="customers_list", responses={200: CustomerProfileSerializer(many=True), **errors(400, 401, 404)}
     )
     def get(self, request):
-        """Customers linked to this shop, newest first, with cursor pagination and filters."""
+        """Customers linked to this shop's group, newest first, with cursor pagination and filters;
+        the filters read the group's slice."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -122,7 +133,8 @@ class CustomerListCreateView(ReplaySafePostMixin, generics.GenericAPIView):
         operation_id="customers_upsert",
         request=payload(CustomerIn),
         responses={201: CustomerProfileSerializer, 200: CustomerProfileSerializer, **errors(400, 401, 413)},
-        description="Create or update a customer by external_id or email.",
+        description="Create or update a customer by external_id or email. 201 when the customer is new to this "
+        "shop's group, 200 otherwise; the body is the group's slice of the customer either way.",
     )
     def post(self, request):
         data = decode(request.body, CustomerIn).to_data()
@@ -131,12 +143,13 @@ class CustomerListCreateView(ReplaySafePostMixin, generics.GenericAPIView):
         return Response(self.get_serializer(customer).data, status=201 if created else 200)
 
 
-class CustomerDetailView(generics.GenericAPIView):
+class CustomerDetailView(ShopProfilesMixin, generics.GenericAPIView):
     serializer_class = CustomerProfileSerializer
 
     @extend_schema(operation_id="customers_retrieve", responses={200: CustomerProfileSerializer, **errors(401, 404)})
     def get(self, request, pk: int):
-        """A customer's profile: fields and aggregates. Only customers linked to this shop."""
+        """A customer's profile as this shop's group knows it: its fields and figures. Only customers
+        linked to the group."""
         customer = customer_profiles(shop=request_shop(request)).filter(pk=pk).first()
         if customer is None:
             return Response({"detail": "No such customer in this shop.", "errors": {}}, status=404)

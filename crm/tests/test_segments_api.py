@@ -12,10 +12,11 @@ GERMANY = {"match": "all", "children": [{"field": "country", "operator": "eq", "
 
 @pytest.fixture
 def germans(shop):
-    """Two German customers of this shop, one French, and one German of another shop."""
+    """Two German customers of this shop, one French, and one German of another shop (the
+    shop sent the country: its key reads the profile its identities keep)."""
     ours = [CustomerFactory(country=c) for c in ("DE", "DE", "FR")]
     for customer in ours:
-        IdentityFactory(shop=shop, customer=customer)
+        IdentityFactory(shop=shop, customer=customer, country=customer.country)
     theirs = CustomerFactory(country="DE")
     IdentityFactory(customer=theirs)
     return ours, theirs

@@ -16,6 +16,7 @@ from customers.models.commerce import (
     Refund,
     Shop,
     ShopGroup,
+    ShopTag,
     Tag,
     TimeStampedModel,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "ShopGroup",
     "Stage",
     "StageChange",
+    "ShopTag",
     "Tag",
     "TimeStampedModel",
 ]

@@ -170,12 +170,33 @@ class Customer(TimeStampedModel):
 
 
 class CustomerIdentity(TimeStampedModel):
-    """A shop's own reference to a customer: (shop, external_id) is unique."""
+    """A shop's own reference to a customer: (shop, external_id) is unique.
+
+    It also keeps the profile that shop sent under that reference: a shop's key reads the
+    profile of its group's identities, never the ``Customer`` row, which merges every shop's
+    values for the staff (docs/architecture.md, "Per-shop profiles"). ``updated_at`` is when
+    the shop last changed it: the most recent update wins where a group's identities differ.
+    """
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="identities")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
     # A shop's customer id (up to 255 characters), or "email:<email>" for a shop that sends none.
     external_id = models.CharField(max_length=320)
+    # What the shop sent; a non-empty value overwrites, an empty one never erases.
+    email = models.EmailField(blank=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    birthday = models.DateField(null=True, blank=True)
+    marketing_consent = models.BooleanField(null=True, blank=True)  # None: the shop never said
+    marketing_consent_at = models.DateTimeField(null=True, blank=True)
+    # Where this shop first saw the customer (set when the identity is made, never changed).
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=100, blank=True)
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
 
     class Meta:
         verbose_name_plural = "customer identities"
@@ -185,10 +206,34 @@ class CustomerIdentity(TimeStampedModel):
         indexes = [
             # "Is this customer linked to the key's shop?" (API scoping).
             models.Index(fields=["customer", "shop"], name="identity_customer_shop_idx"),
+            # A key's customer list filtered by `updated_since` (the group's profile changes).
+            models.Index(fields=["shop", "updated_at"], name="identity_shop_updated_idx"),
         ]
 
     def __str__(self):
         return f"{self.shop.slug}:{self.external_id}"
+
+
+class ShopTag(models.Model):
+    """A tag as one shop sent it for a customer. ``Customer.tags`` is the staff's merged set
+    (with the tags staff add); a shop's key reads and tests only its group's rows here."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="shop_tags", db_index=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        constraints = [
+            # Also the index of a customer's tags in the API profile.
+            models.UniqueConstraint(fields=["customer", "shop", "tag"], name="shoptag_customer_shop_tag_uniq"),
+        ]
+        indexes = [
+            # A segment rule's "tags has any of" through a key: the tags' rows of the group's shops.
+            models.Index(fields=["tag", "shop"], name="shoptag_tag_shop_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.shop_id}:{self.customer_id}:{self.tag_id}"
 
 
 class ExchangeRate(models.Model):

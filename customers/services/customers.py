@@ -5,6 +5,10 @@ A shop names a customer by its own ``external_id`` and usually an email. The rul
 2. otherwise a customer with the same normalised email is the same person;
 3. otherwise a new customer is created.
 A shop's non-empty values overwrite the stored profile; empty values never erase it.
+
+Two profiles are kept: the shop's own, on its identity (what a shop's key reads back, so no
+shop's write changes what another shop sent), and the merged one on the ``Customer`` row
+(what the staff see), where the most recent update wins, whichever shop sent it.
 """
 
 from collections.abc import Sequence
@@ -12,12 +16,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import connection
-from django.db.models import F
 from django.utils import timezone
 
-from customers.models import Customer, CustomerIdentity, Shop, Tag
+from customers.models import Customer, CustomerIdentity, Shop, ShopTag, Tag
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "country", "birthday")
+# What an identity keeps of what its shop sent: the profile, where a non-empty value
+# overwrites and an empty one never erases, and the first touch, set once.
+IDENTITY_PROFILE = ("email", *PROFILE_FIELDS, "marketing_consent", "marketing_consent_at")
+IDENTITY_FIRST_TOUCH = ("first_seen_at", "source", "utm_source", "utm_medium", "utm_campaign")
 
 
 @dataclass(frozen=True)
@@ -98,13 +105,42 @@ def _apply_profile(customer: Customer, item: CustomerData, now: datetime) -> boo
 @dataclass(frozen=True)
 class Resolved:
     ids: list[int]  # the customer of each item, in the items' order
-    created: set[int]  # those of them this call created (or a concurrent call, a moment before)
+    # Those of them new to the shop's group: created by this call (or a concurrent one, a
+    # moment before), or known until now only to shops of other groups. Which of the two is
+    # never told apart outside this module: a key must not learn who shops elsewhere.
+    created: set[int]
+
+
+def _identity_merge(current: dict | None, item: CustomerData, seen: datetime, now: datetime) -> dict | None:
+    """The identity's profile after ``item``, or None when ``item`` changes nothing.
+
+    ``current`` is the stored (or earlier in the batch merged) profile, None for a new identity.
+    """
+    if current is None:
+        merged = {name: "" for name in IDENTITY_PROFILE} | {"birthday": None, "marketing_consent": None}
+        merged |= {"marketing_consent_at": None, "first_seen_at": seen, "source": item.source}
+        merged |= {name: getattr(item, name) for name in ("utm_source", "utm_medium", "utm_campaign")}
+        changed = True
+    else:
+        merged, changed = dict(current), False
+    email = item.email.strip()
+    for name, value in (("email", email), *((n, getattr(item, n)) for n in PROFILE_FIELDS)):
+        if value not in ("", None) and merged[name] != value:
+            merged[name], changed = value, True
+    if item.marketing_consent is not None and item.marketing_consent != merged["marketing_consent"]:
+        merged["marketing_consent"], merged["marketing_consent_at"], changed = item.marketing_consent, now, True
+    return merged if changed else None
+
+
+def _identity_profile(identity: CustomerIdentity) -> dict:
+    return {name: getattr(identity, name) for name in (*IDENTITY_PROFILE, *IDENTITY_FIRST_TOUCH)}
 
 
 def customers_resolve(
     *, shop: Shop, items: Sequence[CustomerData], seen_at: Sequence[datetime] | None = None
 ) -> Resolved:
-    """The customer of each item, creating customers and identities as needed.
+    """The customer of each item, creating customers and identities as needed, and writing
+    each item's profile to its shop identity (and, merged, to the customer).
 
     Set-based: a fixed number of queries whatever the number of items. Safe under concurrent
     calls: creation is an upsert on the unique email and identity keys, so two requests that
@@ -114,25 +150,26 @@ def customers_resolve(
     seen_at = seen_at or [now] * len(items)
     keys = [identity_key(i) for i in items]
     external_ids = set(keys) - {""}
-    # Two index lookups: customers by this shop's identities, then by email for the rest (an
-    # OR of the two would make PostgreSQL scan the table).
+    # Two index lookups: this shop's identities (with their customers), then customers by
+    # email for the rest (an OR of the two would make PostgreSQL scan the table).
     linked = (
-        Customer.objects.filter(identities__shop_id=shop.pk, identities__external_id__in=external_ids)
-        .annotate(linked_external_id=F("identities__external_id"))
+        CustomerIdentity.objects.filter(shop_id=shop.pk, external_id__in=external_ids)
+        .select_related("customer")
         .order_by()
     )
     existing: dict[int, Customer] = {}
     identities: dict[str, int] = {}
-    for customer in linked if external_ids else ():
-        existing[customer.pk] = customer
-        identities[customer.linked_external_id] = customer.pk
+    profiles: dict[str, dict] = {}  # each identity's profile: stored, then as the batch changes it
+    for identity in linked if external_ids else ():
+        existing[identity.customer_id] = identity.customer
+        identities[identity.external_id] = identity.customer_id
+        profiles[identity.external_id] = _identity_profile(identity)
     emails = {normalize_email(i.email) for i in items} - {None}
     if emails - {c.email_normalized for c in existing.values()}:
         existing.update((c.pk, c) for c in Customer.objects.filter(email_normalized__in=emails))
     by_email = {c.email_normalized: c.pk for c in existing.values() if c.email_normalized}
 
     # Which customer each item is, where one exists; the rest are created once per batch key.
-    created: set[int] = set()
     resolved: list[int | None] = []
     to_create: dict[tuple[str, str], Customer] = {}
     for item, key, seen in zip(items, keys, seen_at, strict=True):
@@ -166,6 +203,11 @@ def customers_resolve(
             [*PROFILE_FIELDS, "email", "email_normalized", "marketing_consent", "marketing_consent_at", "updated_at"],
         )
 
+    # Found by email but not by this shop's reference: new to the group unless one of the
+    # group's shops already has an identity for them.
+    found_elsewhere = {cid for key, cid in zip(keys, resolved, strict=True) if cid and key not in identities}
+    new_to_group = found_elsewhere - _in_group(shop, found_elsewhere)
+
     if to_create:
         # An upsert on the email: a concurrent request that created the same person first
         # makes this a no-op update that still returns that customer's id.
@@ -179,41 +221,78 @@ def customers_resolve(
         for i, item in enumerate(items):
             if resolved[i] is None:
                 resolved[i] = to_create[_batch_key(item)].pk
-    created = {c.pk for c in to_create.values()}
+    created = {c.pk for c in to_create.values()} | new_to_group
 
-    # Link every (shop, external_id) to its customer; a concurrent request's link wins.
-    missing = {key: cid for key, cid in zip(keys, resolved, strict=True) if key}
-    missing = {ext: cid for ext, cid in missing.items() if ext not in identities}
-    if missing:
-        winners = _identities_link(shop.pk, missing, now)
+    # Link every (shop, external_id) to its customer and write the shop's profile to it; a
+    # concurrent request's link wins. Only new identities and changed profiles are written.
+    writes: dict[str, tuple[int, dict]] = {}
+    for item, key, seen, customer_id in zip(items, keys, seen_at, resolved, strict=True):
+        if not key:
+            continue
+        current = writes[key][1] if key in writes else profiles.get(key)
+        merged = _identity_merge(current, item, seen, now)
+        if merged is not None:
+            writes[key] = (identities.get(key, customer_id), merged)
+    if writes:
+        winners = _identities_write(shop.pk, writes, now)
         resolved = [winners.get(key, cid) for key, cid in zip(keys, resolved, strict=True)]
 
     tagged = [(cid, item.tags) for item, cid in zip(items, resolved, strict=True) if item.tags]
     if tagged:
-        customers_add_tags(pairs=tagged)
+        customers_add_tags(pairs=tagged, shop=shop)
     return Resolved(ids=resolved, created=created & set(resolved))
 
 
-IDENTITY_BATCH = 5000  # rows per statement: 5 parameters each stays under SQLite's 32,766
+def _in_group(shop: Shop, customer_ids: set[int]) -> set[int]:
+    """Those of ``customer_ids`` that a shop of ``shop``'s group has an identity for."""
+    if not customer_ids:
+        return set()
+    linked = CustomerIdentity.objects.filter(customer_id__in=customer_ids, shop__group_id=shop.group_id)
+    return set(linked.values_list("customer_id", flat=True).distinct().order_by())
 
 
-def _identities_link(shop_id: int, links: dict[str, int], now: datetime) -> dict[str, int]:
-    """Insert (shop, external_id) → customer links; returns each external_id's customer.
+NULLABLE = ("birthday", "marketing_consent", "marketing_consent_at")
+IDENTITY_COLUMNS = ("shop_id", "customer_id", "external_id", *IDENTITY_PROFILE, *IDENTITY_FIRST_TOUCH)
+# Rows per statement: 2 + len(IDENTITY_COLUMNS) parameters each stays under SQLite's 32,766.
+IDENTITY_BATCH = 1500
 
-    One statement per batch: an upsert whose no-op update makes RETURNING give back the row
-    that won, so a link a concurrent request made first is the one used.
+
+def _identities_write(shop_id: int, writes: dict[str, tuple[int, dict]], now: datetime) -> dict[str, int]:
+    """Upsert (shop, external_id) → customer links with the shop's profile; returns each
+    external_id's customer.
+
+    One statement per batch. An existing link keeps its customer (a concurrent request's link
+    wins) and takes the profile values that are not empty, so a concurrent write with fewer
+    fields never erases one; the first touch stays as first written. RETURNING gives back
+    the customer of the row that won.
     """
     table = CustomerIdentity._meta.db_table
+    ops = connection.ops
+    stamp = ops.adapt_datetimefield_value(now)
+    adapt = {
+        "birthday": ops.adapt_datefield_value,
+        "marketing_consent_at": ops.adapt_datetimefield_value,
+        "first_seen_at": ops.adapt_datetimefield_value,
+    }
+    updates = ["updated_at = EXCLUDED.updated_at"]
+    for name in IDENTITY_PROFILE:
+        new = f"EXCLUDED.{name}" if name in NULLABLE else f"NULLIF(EXCLUDED.{name}, '')"
+        updates.append(f"{name} = COALESCE({new}, {table}.{name})")
+    columns = ("created_at", "updated_at", *IDENTITY_COLUMNS)
     winners: dict[str, int] = {}
-    items = sorted(links.items())  # one lock order for every concurrent batch
-    for start in range(0, len(items), IDENTITY_BATCH):
-        batch = items[start : start + IDENTITY_BATCH]
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
-        params = [p for ext, cid in batch for p in (now, now, shop_id, cid, ext)]
+    rows = sorted(writes.items())  # one lock order for every concurrent batch
+    for start in range(0, len(rows), IDENTITY_BATCH):
+        batch = rows[start : start + IDENTITY_BATCH]
+        values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(batch))
+        params = []
+        for external_id, (customer_id, profile) in batch:
+            params += [stamp, stamp, shop_id, customer_id, external_id]
+            params += [adapt[n](profile[n]) if n in adapt else profile[n] for n in IDENTITY_PROFILE]
+            params += [adapt[n](profile[n]) if n in adapt else profile[n] for n in IDENTITY_FIRST_TOUCH]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (created_at, updated_at, shop_id, customer_id, external_id) VALUES {values} "
-                f"ON CONFLICT (shop_id, external_id) DO UPDATE SET updated_at = {table}.updated_at "
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} "
+                f"ON CONFLICT (shop_id, external_id) DO UPDATE SET {', '.join(updates)} "
                 "RETURNING external_id, customer_id",
                 params,
             )
@@ -221,16 +300,20 @@ def _identities_link(shop_id: int, links: dict[str, int], now: datetime) -> dict
     return winners
 
 
-def customers_add_tags(*, pairs: Sequence[tuple[int, Sequence[str]]]) -> None:
-    """Add tags to customers (never removes any). Three queries for any number of pairs."""
+def customers_add_tags(*, pairs: Sequence[tuple[int, Sequence[str]]], shop: Shop | None = None) -> None:
+    """Add tags to customers (never removes any): to the staff's merged set and, when a shop
+    sent them, to that shop's own (``ShopTag``, what its key reads). Three queries for any
+    number of pairs, four with a shop."""
     names = {name for _, tags in pairs for name in tags}
     Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
     tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
     through = Customer.tags.through
-    through.objects.bulk_create(
-        [through(customer_id=cid, tag_id=tag_ids[n]) for cid, tags in pairs for n in set(tags)],
-        ignore_conflicts=True,
-    )
+    unique = sorted({(cid, tag_ids[n]) for cid, tags in pairs for n in tags})
+    through.objects.bulk_create([through(customer_id=c, tag_id=t) for c, t in unique], ignore_conflicts=True)
+    if shop is not None:
+        ShopTag.objects.bulk_create(
+            [ShopTag(shop_id=shop.pk, customer_id=c, tag_id=t) for c, t in unique], ignore_conflicts=True
+        )
 
 
 def customer_upsert(*, shop: Shop, data: CustomerData) -> tuple[int, bool]:

@@ -238,11 +238,33 @@ def seed(*, customers: int, rng_seed: int, end: datetime, chunk: int = 20_000, p
         ident_pairs = np.unique(np.stack([owner, order_shop], axis=1), axis=0) if owner.size else np.empty((0, 2), int)
         home_pairs = np.stack([np.arange(n), home], axis=1)
         pairs = np.unique(np.concatenate([home_pairs, ident_pairs]), axis=0)
+        # Each shop that knows a customer sent the same profile (its identity's copy).
+        profiles = [
+            (
+                f"{first_names[f].lower()}.{last_names[la].lower()}.{cid}@example.com",
+                *(first_names[f], last_names[la], "", c, str(np.datetime64(int(b), "D"))),
+                *(ok, seen if ok else None, seen, s, s, "cpc" if s != "direct" else "", ""),
+            )
+            for cid, f, la, c, ok, seen, s, b in zip(
+                cust_ids.tolist(),
+                fn.tolist(),
+                ln.tolist(),
+                country.tolist(),
+                consent.tolist(),
+                seen_ts,
+                source.tolist(),
+                birth.tolist(),
+                strict=True,
+            )
+        ]
         bw.write_rows(
             CustomerIdentity,
-            ["id", "shop_id", "customer_id", "external_id", "created_at", "updated_at"],
+            ["id", "shop_id", "customer_id", "external_id", "created_at", "updated_at", "email", "first_name"]
+            + ["last_name", "phone", "country", "birthday", "marketing_consent", "marketing_consent_at"]
+            + ["first_seen_at", "source", "utm_source", "utm_medium", "utm_campaign"],
             (
                 (ids[CustomerIdentity] + i, shops[s].pk, int(cust_ids[c]), f"c-{int(cust_ids[c])}", now_ts, now_ts)
+                + profiles[c]
                 for i, (c, s) in enumerate(pairs.tolist())
             ),
         )

@@ -1,0 +1,282 @@
+"""A shop's key reaches only its shop group's slice of a customer (issue 16, section 2).
+
+Shop B knows Bea (name, phone, birthday, a paid order). Shop A is in a group of its own, so
+through A's key Bea is a stranger until A sends her, and then only what A sent shows.
+"""
+
+import threading
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from customers.models import ApiKey, Customer, CustomerIdentity, Shop
+from customers.services.api_keys import api_keys_forget, shop_create
+
+pytestmark = pytest.mark.django_db
+
+BEA = {
+    "external_id": "b-1",
+    "email": "bea@example.com",
+    "first_name": "Bea",
+    "last_name": "Bright",
+    "phone": "+49 30 1234",
+    "birthday": "1990-04-01",
+    "country": "DE",
+}
+
+
+def _client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def _join_groups(shop, other):
+    """Put ``shop`` in ``other``'s group, as the admin does (which also drops cached keys)."""
+    Shop.objects.filter(pk=shop.pk).update(group=other.group)
+    api_keys_forget(prefixes=list(ApiKey.objects.filter(shop=shop).values_list("prefix", flat=True)))
+
+
+@pytest.fixture
+def shops(db):
+    shop_a, key_a = shop_create(slug="shop-a", name="Shop A")
+    shop_b, key_b = shop_create(slug="shop-b", name="Shop B")
+    return {"a": shop_a, "b": shop_b, "api_a": _client(key_a.key), "api_b": _client(key_b.key)}
+
+
+@pytest.fixture
+def bea_at_b(shops, order_payload):
+    """Bea, known only to shop B, with one paid order of 59.90 there."""
+    order_payload["customer"] = BEA
+    response = shops["api_b"].post("/api/v1/orders", order_payload, format="json")
+    assert response.status_code == 201
+    return response.json()["customer_id"]
+
+
+def test_a_learns_nothing_of_what_b_sent_when_it_introduces_the_same_email(shops, bea_at_b):
+    known = shops["api_a"].post("/api/v1/customers", {"email": "BEA@example.com"}, format="json")
+    unknown = shops["api_a"].post("/api/v1/customers", {"email": "nobody@example.com"}, format="json")
+
+    assert known.status_code == unknown.status_code == 201  # new to shop A either way
+    body = known.json()
+    assert body["id"] == bea_at_b  # one person for the staff
+    assert sorted(body) == sorted(unknown.json())
+    assert (body["first_name"], body["last_name"], body["phone"], body["birthday"], body["country"]) == (
+        "",
+        "",
+        "",
+        None,
+        "",
+    )
+    assert (body["orders_count"], body["net_revenue"], body["clv_historical"]) == (0, "0.00", "0.00")
+    assert body["first_order_at"] is None and body["lifecycle"] is None
+    assert body["email"] == "BEA@example.com"
+    # Sent again, she is known to shop A now.
+    assert shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com"}, format="json").status_code == 200
+
+
+def test_a_reads_its_own_slice_by_id_and_in_its_list(shops, bea_at_b):
+    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com", "first_name": "Beatrix"}, format="json")
+
+    detail = shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()
+    (listed,) = shops["api_a"].get("/api/v1/customers").json()["results"]
+
+    for body in (detail, listed):
+        assert (body["first_name"], body["last_name"], body["phone"]) == ("Beatrix", "", "")
+        assert (body["orders_count"], body["net_revenue"]) == (0, "0.00")
+    assert shops["api_a"].get("/api/v1/customers?country=DE").json()["results"] == []
+    assert shops["api_a"].get("/api/v1/customers?min_orders=1").json()["results"] == []
+    assert shops["api_b"].get("/api/v1/customers?min_orders=1").json()["results"][0]["id"] == bea_at_b
+
+
+def test_a_write_never_changes_what_b_sent_but_the_staff_see_the_latest(shops, bea_at_b):
+    shops["api_a"].post(
+        "/api/v1/customers",
+        {"external_id": "a-9", "email": "bea@example.com", "first_name": "Eve", "phone": "+1 555"},
+        format="json",
+    )
+    shops["api_a"].post(
+        "/api/v1/events",
+        {
+            "type": "product_viewed",
+            "occurred_at": "2026-01-03T10:00:00Z",
+            "customer": {"external_id": "a-9", "email": "bea@example.com", "last_name": "Evil"},
+        },
+        format="json",
+    )
+
+    at_b = shops["api_b"].get(f"/api/v1/customers/{bea_at_b}").json()
+    at_a = shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()
+
+    assert (at_b["first_name"], at_b["last_name"], at_b["phone"]) == ("Bea", "Bright", "+49 30 1234")
+    assert (at_b["orders_count"], at_b["net_revenue"]) == (1, "59.90")
+    assert (at_a["first_name"], at_a["last_name"], at_a["phone"]) == ("Eve", "Evil", "+1 555")
+    identity_b = CustomerIdentity.objects.get(shop=shops["b"])
+    assert (identity_b.first_name, identity_b.phone) == ("Bea", "+49 30 1234")
+    staff = Customer.objects.get(pk=bea_at_b)  # the merged profile: the most recent update wins
+    assert (staff.first_name, staff.last_name, staff.phone) == ("Eve", "Evil", "+1 555")
+
+
+def test_shops_in_one_group_share_the_profile_and_the_orders(shops, bea_at_b):
+    _join_groups(shops["a"], shops["b"])
+
+    response = shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com", "phone": "+49 1"}, format="json")
+
+    assert response.status_code == 200  # known to the group
+    body = response.json()
+    assert (body["first_name"], body["phone"], body["orders_count"], body["net_revenue"]) == (
+        "Bea",
+        "+49 1",
+        1,
+        "59.90",
+    )
+    assert body["lifecycle"] == shops["api_b"].get(f"/api/v1/customers/{bea_at_b}").json()["lifecycle"]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"field": "bought_sku", "operator": "in", "value": ["SKU-1"], "within_days": 3650},
+        {"field": "spent", "operator": "gte", "value": 50, "within_days": 3650},
+        {"field": "orders_in_window", "operator": "gte", "value": 1, "within_days": 3650},
+        {"field": "clv_historical", "operator": "gte", "value": 50},
+        {"field": "net_revenue", "operator": "gte", "value": 50},
+        {"field": "orders_count", "operator": "gte", "value": 1},
+        {"field": "country", "operator": "eq", "value": "DE"},
+        {"field": "event", "operator": "eq", "value": "product_viewed", "within_days": 3650},
+    ],
+)
+def test_a_segment_preview_counts_only_what_a_shops_group_sent(shops, bea_at_b, condition):
+    shops["api_b"].post(
+        "/api/v1/events",
+        {"type": "product_viewed", "occurred_at": "2026-01-03T10:00:00Z", "customer": {"external_id": "b-1"}},
+        format="json",
+    )
+    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com"}, format="json")
+    rule = {"match": "all", "children": [condition]}
+
+    at_a = shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json")
+    at_b = shops["api_b"].post("/api/v1/segments/preview", {"rule": rule}, format="json")
+
+    assert at_a.status_code == at_b.status_code == 200
+    assert (at_a.json()["count"], at_b.json()["count"]) == (0, 1)
+
+
+def test_a_person_metric_shows_only_when_all_orders_are_in_the_group(shops, bea_at_b, order_payload):
+    from customers.services.recompute import customers_recompute
+
+    order_payload.update(external_id="a-1", customer={"external_id": "a-9", "email": "bea@example.com"})
+    shops["api_a"].post("/api/v1/orders", order_payload, format="json")
+    customers_recompute(customer_ids=[bea_at_b])
+    rule = {"match": "all", "children": [{"field": "stage", "operator": "is_set"}]}
+
+    body = shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()
+
+    assert body["lifecycle"] is None  # she also bought at B
+    assert (body["orders_count"], body["net_revenue"]) == (1, "59.90")
+    assert shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 0
+    _join_groups(shops["a"], shops["b"])
+    assert shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()["lifecycle"]["stage"]
+    assert shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 1
+
+
+def test_segment_members_through_a_key_follow_the_groups_data(shops, bea_at_b):
+    from campaigns.services import segment_create, segment_refresh
+
+    rule = {"match": "all", "children": [{"field": "spent", "operator": "gte", "value": 50, "within_days": 3650}]}
+    segment = segment_create(name="Spenders", rule=rule)
+    segment_refresh(segment=segment)
+    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com"}, format="json")
+
+    at_a = shops["api_a"].get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
+    at_b = shops["api_b"].get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
+    mine_a = shops["api_a"].get(f"/api/v1/customers/{bea_at_b}/segments").json()
+    mine_b = shops["api_b"].get(f"/api/v1/customers/{bea_at_b}/segments").json()
+
+    assert at_a == [] and [m["id"] for m in at_b] == [bea_at_b]
+    assert segment.pk not in [s["id"] for s in mine_a]
+    assert segment.pk in [s["id"] for s in mine_b]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_shops_introduce_the_same_email_at_once(shops):
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def post(name, first_name):
+        try:
+            barrier.wait()
+            results[name] = shops[f"api_{name}"].post(
+                "/api/v1/customers",
+                {"external_id": f"{name}-1", "email": "race@example.com", "first_name": first_name},
+                format="json",
+            )
+        finally:
+            connection.close()
+
+    for attempt in range(3):
+        CustomerIdentity.objects.all().delete()
+        Customer.objects.all().delete()
+        threads = [threading.Thread(target=post, args=(n, f"{n}-name")) for n in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        assert results["a"].status_code == results["b"].status_code == 201, attempt
+        assert results["a"].json()["id"] == results["b"].json()["id"]
+        assert Customer.objects.count() == 1 and CustomerIdentity.objects.count() == 2
+        assert results["a"].json()["first_name"] == "a-name" and results["b"].json()["first_name"] == "b-name"
+        customer_id = results["a"].json()["id"]
+        assert shops["api_a"].get(f"/api/v1/customers/{customer_id}").json()["first_name"] == "a-name"
+        assert shops["api_b"].get(f"/api/v1/customers/{customer_id}").json()["first_name"] == "b-name"
+
+
+def test_a_review_is_signed_with_the_name_the_reviewed_shops_group_has(shops, bea_at_b, order_payload):
+    from customers.models import Product
+
+    Product.objects.create(shop=shops["a"], sku="MUG-A", name="Mug")
+    order_payload.update(external_id="a-1", customer={"external_id": "a-9", "email": "bea@example.com"})
+    order_payload["lines"][0]["sku"] = "MUG-A"
+    shops["api_a"].post("/api/v1/orders", order_payload, format="json")  # shop A never had her name
+    review = {"customer": {"external_id": "a-9"}, "sku": "MUG-A", "rating": 5, "title": "Good"}
+
+    created = shops["api_a"].post("/api/v1/reviews", review, format="json")
+    listed = shops["api_a"].get("/api/v1/products/MUG-A/reviews").json()["results"]
+
+    assert created.status_code == 201
+    assert created.json()["author"] == listed[0]["author"] == "A customer"
+    shops["api_a"].post(
+        "/api/v1/customers", {"external_id": "a-9", "first_name": "Trix", "last_name": "Z"}, format="json"
+    )
+    assert shops["api_a"].get("/api/v1/products/MUG-A/reviews").json()["results"][0]["author"] == "Trix Z."
+
+
+def test_a_segment_sample_and_members_show_the_groups_names(shops, bea_at_b):
+    from campaigns.services import segment_create
+
+    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com", "first_name": "Trix"}, format="json")
+    rule = {"match": "all", "children": [{"field": "orders_count", "operator": "eq", "value": 0}]}
+    segment = segment_create(name="No orders yet", rule=rule)
+
+    (sample,) = shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["sample"]
+    (member,) = shops["api_a"].get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
+
+    assert sample == member == {"id": bea_at_b, "email": "bea@example.com", "first_name": "Trix", "last_name": ""}
+
+
+def test_a_key_sees_and_tests_only_the_tags_its_group_sent(shops, bea_at_b):
+    shops["api_b"].post("/api/v1/customers", {"external_id": "b-1", "tags": ["fraud-watch"]}, format="json")
+    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com", "tags": ["newsletter"]}, format="json")
+    rule = {"match": "all", "children": [{"field": "tags", "operator": "in", "value": ["fraud-watch"]}]}
+
+    assert shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()["tags"] == ["newsletter"]
+    assert shops["api_b"].get(f"/api/v1/customers/{bea_at_b}").json()["tags"] == ["fraud-watch"]
+    assert shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 0
+    assert shops["api_b"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 1
+    assert sorted(Customer.objects.get(pk=bea_at_b).tags.values_list("name", flat=True)) == [
+        "fraud-watch",
+        "newsletter",
+    ]
