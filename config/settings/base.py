@@ -37,6 +37,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "crm.after_response.AfterResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # 400 for a NUL in the path or a query parameter, which no column can hold.
+    "crm.request_guard.RejectNulMiddleware",
     "crm.api.middleware.ApiBodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -44,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # 400 for an admin page read that fails on a parameter's value (see the class).
+    "crm.request_guard.AdminBadParameterMiddleware",
     # Names the signed-in user as the actor of audit log entries (crm.audit).
     "auditlog.middleware.AuditlogMiddleware",
 ]
