@@ -1,4 +1,5 @@
-"""Staff accounts and roles in the admin: who holds what is changed by superusers only.
+"""Staff accounts, roles and sign-in lockouts in the admin: who holds what is changed by
+superusers only.
 
 A Manager holds every model permission, ``auth.change_user`` and ``auth.change_group``
 included. With Django's stock admin that let a Manager tick "superuser status" on their
@@ -9,6 +10,8 @@ role's permissions are changed by superusers only. A Manager still creates accou
 edits names, emails, passwords and "active" of non-superusers.
 """
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
@@ -53,6 +56,18 @@ class RoleGroupAdmin(GroupAdmin):
         return request.user.is_superuser
 
 
+class LockoutAdmin(AccessAttemptAdmin):
+    """django-axes' sign-in lockouts: deleting a row lifts that lockout. Its clean-up action
+    deletes rows, so it needs the delete permission (axes declares none)."""
+
+    @admin.action(description="Clean up expired attempts", permissions=["delete"])
+    def cleanup_expired_attempts(self, request, queryset):
+        return super().cleanup_expired_attempts(request, queryset)
+
+
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+    admin.site.register(AccessAttempt, LockoutAdmin)
 admin.site.unregister(User)
 admin.site.unregister(Group)
 admin.site.register(User, StaffUserAdmin)

@@ -71,3 +71,17 @@ class AdminBadParameterMiddleware:
             status=400,
             content_type="text/plain; charset=utf-8",
         )
+
+
+def client_address(request) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind ``TRUSTED_PROXY_COUNT`` proxies that each
+    append to X-Forwarded-For, the entry the outermost trusted proxy added. Entries to the
+    left of it are whatever the client sent and are never trusted (sign-in lockouts key on
+    this: a forged header must not spread failures onto someone else's address)."""
+    from django.conf import settings
+
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return request.META.get("REMOTE_ADDR")
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    return hops[-proxies] if len(hops) >= proxies else request.META.get("REMOTE_ADDR")

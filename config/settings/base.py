@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "auditlog",
+    "axes",
     "customers",
     "loyalty",
     "campaigns",
@@ -50,6 +51,8 @@ MIDDLEWARE = [
     "crm.request_guard.AdminBadParameterMiddleware",
     # Names the signed-in user as the actor of audit log entries (crm.audit).
     "auditlog.middleware.AuditlogMiddleware",
+    # Answers a locked-out sign-in (django-axes); last, as its documentation asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -86,6 +89,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failed admin sign-ins in a row,
+# the username (from any address) and the address (for any username) are refused, the right
+# password included, for AXES_COOLOFF_TIME; a success clears the count. A superuser lifts a
+# lockout sooner in the admin ("Access attempts": delete the row) or with
+# `manage.py axes_reset_username <name>`, `axes_reset_ip <address>` or `axes_reset` (all).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_COOLOFF_MESSAGE = (
+    "Sign-in refused: too many failed sign-in attempts for this account or from this address. "
+    f"Try again in {AXES_COOLOFF_TIME.seconds // 60} minutes, or ask a superuser to lift the lockout."
+)
+AXES_CLIENT_IP_CALLABLE = "crm.request_guard.client_address"
+# How many proxies in front of the app append to X-Forwarded-For (0: none, use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
