@@ -85,3 +85,19 @@ def client_address(request) -> str | None:
         return request.META.get("REMOTE_ADDR")
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     return hops[-proxies] if len(hops) >= proxies else request.META.get("REMOTE_ADDR")
+
+
+def document_parameter_400s(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every API operation that takes a query or path
+    parameter may answer 400 (RejectNulMiddleware), in the API's error shape; say so."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            takes_parameters = any(p.get("in") in ("query", "path") for p in operation.get("parameters", []))
+            if takes_parameters and "400" not in operation["responses"]:
+                operation["responses"]["400"] = {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "description": "A parameter cannot be read (for example, it contains a NUL character).",
+                }
+    return result

@@ -175,6 +175,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.api.schema.add_payload_components",
+        "crm.request_guard.document_parameter_400s",
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "customers.models.OrderStatus",
