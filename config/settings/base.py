@@ -96,7 +96,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failed admin sign-ins in a row,
 # the username (from any address) and the address (for any username) are refused, the right
-# password included, for AXES_COOLOFF_TIME; a success clears the count. A superuser lifts a
+# password included, for AXES_COOLOFF_TIME; a success clears the count. A manager lifts a
 # lockout sooner in the admin ("Access attempts": delete the row) or with
 # `manage.py axes_reset_username <name>`, `axes_reset_ip <address>` or `axes_reset` (all).
 AUTHENTICATION_BACKENDS = [
@@ -111,7 +111,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_COOLOFF_MESSAGE = (
     "Sign-in refused: too many failed sign-in attempts for this account or from this address. "
-    f"Try again in {AXES_COOLOFF_TIME.seconds // 60} minutes, or ask a superuser to lift the lockout."
+    f"Try again in {AXES_COOLOFF_TIME.seconds // 60} minutes, or ask a manager to lift the lockout."
 )
 AXES_CLIENT_IP_CALLABLE = "crm.request_guard.client_address"
 # How many proxies in front of the app append to X-Forwarded-For (0: none, use REMOTE_ADDR).
