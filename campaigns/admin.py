@@ -187,13 +187,13 @@ class SegmentAdmin(AuditHistoryMixin, admin.ModelAdmin):
             segment.pk,
         )
 
-    @admin.action(description="Refresh membership now")
+    @admin.action(description="Refresh membership now", permissions=["change"])
     def refresh_now(self, request, queryset):
         for segment in queryset.filter(kind=Segment.Kind.DYNAMIC):
             entered, exited = segment_refresh(segment=segment)
             self.message_user(request, f"{segment}: {entered} entered, {exited} left.")
 
-    @admin.action(description="Duplicate")
+    @admin.action(description="Duplicate", permissions=["add"])
     def duplicate(self, request, queryset):
         for segment in queryset:
             version = segment.current_version
@@ -211,7 +211,11 @@ class SegmentAdmin(AuditHistoryMixin, admin.ModelAdmin):
                 )
             self.message_user(request, f"Created “{name}”.")
 
-    @admin.action(description="Export current members as CSV")
+    def has_export_permission(self, request):
+        """The CSV lists members' emails and names: for those who may see memberships."""
+        return self.has_view_permission(request) and request.user.has_perm("campaigns.view_segmentmembership")
+
+    @admin.action(description="Export current members as CSV", permissions=["export"])
     def export_members(self, request, queryset):
         response = StreamingHttpResponse(_member_rows(list(queryset.order_by("name"))), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="segment-members.csv"'

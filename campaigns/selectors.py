@@ -91,6 +91,10 @@ def customer_segments_sliced(*, customer: QuerySet[Customer], shops, whole: bool
 MEMBERS_PER_PAGE = 25
 
 
+# A page number past this is empty: 10 million pages of members is past any segment.
+MAX_MEMBER_PAGE = 10_000_000
+
+
 def segment_member_page(*, segment: Segment, query: str = "", page: int = 1):
     """One page of a segment's current stays, newest first, with their customers; ``query``
     matches an email exactly (indexed) or a name, or a customer id. Paginated by the stay's
@@ -108,6 +112,8 @@ def segment_member_page(*, segment: Segment, query: str = "", page: int = 1):
             stays = stays.filter(customer__email_normalized=query.lower())
         else:
             stays = stays.filter(Q(customer__first_name__istartswith=query) | Q(customer__last_name__istartswith=query))
+    if page > MAX_MEMBER_PAGE:
+        return [], False  # past any membership there can be, and past what OFFSET takes
     page = max(page, 1)
     start = (page - 1) * MEMBERS_PER_PAGE
     rows = list(stays[start : start + MEMBERS_PER_PAGE + 1])

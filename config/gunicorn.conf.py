@@ -37,7 +37,7 @@ limit_request_fields = 50
 limit_request_field_size = 8190
 
 # X-Forwarded-Proto and X-Forwarded-For are believed from the local proxy only; set
-# API_NUM_PROXIES=1 so failed-authentication throttling sees the client's address.
+# TRUSTED_PROXY_COUNT=1 so failed-authentication throttling sees the client's address.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # Recycle workers now and then (staggered), so a slow leak never grows for weeks.

@@ -123,7 +123,7 @@ class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
         api_keys_forget(prefixes=list(queryset.values_list("prefix", flat=True)))
         super().delete_queryset(request, queryset)
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):
         for api_key in queryset:
             api_key_revoke(api_key=api_key)

@@ -311,11 +311,11 @@ class ReviewAdmin(LargeTableAdmin):
     def customer_link(self, review):
         return customer_360_link(review.customer_id, review.customer)
 
-    @admin.action(description="Publish")
+    @admin.action(description="Publish", permissions=["change"])
     def publish(self, request, queryset):
         self.message_user(request, f"{reviews_set_status(queryset, Review.Status.PUBLISHED)} published.")
 
-    @admin.action(description="Reject")
+    @admin.action(description="Reject", permissions=["change"])
     def reject(self, request, queryset):
         self.message_user(request, f"{reviews_set_status(queryset, Review.Status.REJECTED)} rejected.")
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -27,6 +28,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "auditlog",
+    "axes",
     "customers",
     "loyalty",
     "campaigns",
@@ -37,6 +39,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "crm.after_response.AfterResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # 400 for a NUL in the path or a query parameter, which no column can hold.
+    "crm.request_guard.RejectNulMiddleware",
     "crm.api.middleware.ApiBodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -44,8 +49,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # 400 for an admin page read that fails on a parameter's value (see the class).
+    "crm.request_guard.AdminBadParameterMiddleware",
     # Names the signed-in user as the actor of audit log entries (crm.audit).
     "auditlog.middleware.AuditlogMiddleware",
+    # Answers a locked-out sign-in (django-axes); last, as its documentation asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -61,6 +70,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # {{ csp_nonce }} for the rare inline script (there is none today).
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -82,6 +93,45 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failed admin sign-ins in a row,
+# the username (from any address) and the address (for any username) are refused, the right
+# password included, for AXES_COOLOFF_TIME; a success clears the count. A manager lifts a
+# lockout sooner in the admin ("Access attempts": delete the row) or with
+# `manage.py axes_reset_username <name>`, `axes_reset_ip <address>` or `axes_reset` (all).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_COOLOFF_MESSAGE = (
+    "Sign-in refused: too many failed sign-in attempts for this account or from this address. "
+    f"Try again in {AXES_COOLOFF_TIME.seconds // 60} minutes, or ask a manager to lift the lockout."
+)
+AXES_CLIENT_IP_CALLABLE = "crm.request_guard.client_address"
+# How many proxies in front of the app append to X-Forwarded-For (0: none, use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Content-Security-Policy on every response (Django's own middleware). Scripts only from
+# this origin (the admin's, the rule builder's, Swagger UI's from the sidecar package) or an
+# inline one carrying the request's nonce; nothing may frame the pages, no plugins, no
+# <base> elsewhere, forms post only here. Styles allow inline (the admin and a few of our
+# templates use style attributes, which a nonce cannot cover); scripts never do.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
 
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
@@ -114,8 +164,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "crm.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Proxies in front that append to X-Forwarded-For (1 behind the nginx of docs/deploy.md);
-    # 0 takes the socket's address and ignores the header, which a client could forge.
-    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+    # 0 takes the socket's address and ignores the header, which a client could forge. One
+    # setting for the API's failed-key throttle and the admin's sign-in lockout.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # An address with this many failed API authentications within the window is refused
 # (429 with Retry-After) for the window, before any key lookup (crm.api.throttling).
@@ -133,6 +184,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.api.schema.add_payload_components",
         "crm.api.schema.add_idempotency_header",
+        "crm.request_guard.document_parameter_400s",
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "customers.models.OrderStatus",

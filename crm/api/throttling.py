@@ -7,7 +7,7 @@ Only failures count; a valid key neither counts nor lifts a lockout.
 
 DRF's own throttles run after authentication, too late for requests that fail it, so this
 sits in the authentication class. The address is DRF's ``get_ident``: ``REMOTE_ADDR``, or
-with ``NUM_PROXIES`` set (``API_NUM_PROXIES``, for a proxy in front) the matching entry of
+with ``NUM_PROXIES`` set (``TRUSTED_PROXY_COUNT``, for a proxy in front) the matching entry of
 ``X-Forwarded-For``. The counters live in the default cache (local memory, or Redis when
 ``REDIS_URL`` is set, shared by every worker then).
 """

@@ -97,7 +97,7 @@ def test_failures_below_the_limit_are_plain_401s(shop_and_key):
 
 
 def test_a_forged_forwarded_for_header_does_not_give_a_fresh_address():
-    """Without a proxy in front (API_NUM_PROXIES=0, the default) the address is the socket's."""
+    """Without a proxy in front (TRUSTED_PROXY_COUNT=0, the default) the address is the socket's."""
     client = APIClient(REMOTE_ADDR=ATTACKER)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {UNKNOWN}")
     for i in range(settings.API_AUTH_FAILURE_LIMIT):
@@ -107,7 +107,7 @@ def test_a_forged_forwarded_for_header_does_not_give_a_fresh_address():
 
 
 def test_behind_the_proxy_the_address_is_the_one_the_proxy_saw(settings):
-    """With API_NUM_PROXIES=1 (nginx in front) the client is the last X-Forwarded-For entry:
+    """With TRUSTED_PROXY_COUNT=1 (nginx in front) the client is the last X-Forwarded-For entry:
     one client's failures do not lock out the others coming through the same proxy."""
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     client = APIClient(REMOTE_ADDR="127.0.0.1")

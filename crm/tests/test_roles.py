@@ -129,3 +129,38 @@ def test_every_api_view_is_listed_for_role_keys():
         p.callback.cls.__name__ for p in get_resolver("crm.api.urls").url_patterns if hasattr(p.callback, "cls")
     }
     assert api_views == set(REQUIRED_PERMISSIONS)
+
+
+@pytest.fixture
+def roles_restored():
+    """The test's role changes are rolled back with its transaction; their cached sets go too."""
+    yield
+    from customers.services.api_keys import role_permissions_forget
+
+    role_permissions_forget(role_ids=list(Group.objects.values_list("pk", flat=True)))
+
+
+def test_a_permission_taken_from_a_role_stops_its_keys_at_once(shop, role_api, roles_restored):
+    api = role_api(shop, MARKETER)
+    assert api.get("/api/v1/segments").status_code == 200  # the key and its role are cached now
+    marketer = Group.objects.get(name=MARKETER)
+    view_segment = Permission.objects.get(codename="view_segment", content_type__app_label="campaigns")
+    marketer.permissions.remove(view_segment)
+    refused = api.get("/api/v1/segments")
+    assert refused.status_code == 403 and "campaigns.view_segment" in refused.json()["detail"]
+    view_segment.group_set.add(marketer)  # from the permission's side
+    assert api.get("/api/v1/segments").status_code == 200
+    marketer.permissions.clear()
+    assert api.get("/api/v1/segments").status_code == 403
+
+
+def test_a_role_changed_in_the_admin_applies_to_its_keys_at_once(shop, role_api, admin_client, roles_restored):
+    api = role_api(shop, MARKETER)
+    assert api.get("/api/v1/customers").status_code == 200
+    marketer = Group.objects.get(name=MARKETER)
+    kept = list(marketer.permissions.exclude(codename="view_customer").values_list("pk", flat=True))
+    saved = admin_client.post(
+        reverse("admin:auth_group_change", args=[marketer.pk]), {"name": MARKETER, "permissions": kept}
+    )
+    assert saved.status_code == 302
+    assert api.get("/api/v1/customers").status_code == 403

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -87,15 +88,6 @@ def api_key_authenticate(*, key: str, query: bool = True) -> ApiKey | None:
         if api_key is None:
             cache.set(cache_key, _UNKNOWN, NEGATIVE_CACHE_SECONDS)
             return None
-        # Cached with the key: the permissions its role grants, as "app_label.codename".
-        api_key.role_permissions = (
-            frozenset(
-                f"{app}.{codename}"
-                for app, codename in api_key.role.permissions.values_list("content_type__app_label", "codename")
-            )
-            if api_key.role_id
-            else None
-        )
         cache.set(cache_key, api_key, CACHE_SECONDS)
     if not hmac.compare_digest(api_key.key_hash, _hash(key)):
         return None
@@ -104,7 +96,54 @@ def api_key_authenticate(*, key: str, query: bool = True) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
         cache.set(cache_key, api_key, CACHE_SECONDS)
+    # The permissions its role grants, cached per role (not with the key), so that a change
+    # to the role reaches every key at once: see role_permissions_forget.
+    api_key.role_permissions = role_permissions(role_id=api_key.role_id) if api_key.role_id else None
     return api_key
+
+
+def _role_cache_key(role_id: int) -> str:
+    return f"crm:role-permissions:{role_id}"
+
+
+def role_permissions(*, role_id: int) -> frozenset[str]:
+    """What a role (a staff group) grants, as "app_label.codename"; cached for CACHE_SECONDS
+    and dropped whenever the group's permissions change."""
+    cache_key = _role_cache_key(role_id)
+    granted = cache.get(cache_key)
+    if granted is None:
+        granted = frozenset(
+            f"{app}.{codename}"
+            for app, codename in Permission.objects.filter(group=role_id).values_list(
+                "content_type__app_label", "codename"
+            )
+        )
+        cache.set(cache_key, granted, CACHE_SECONDS)
+    return granted
+
+
+def role_permissions_forget(*, role_ids) -> None:
+    """Drop the cached permissions of these roles, now and again when the transaction that
+    changes them commits (a request in between may have cached the old set)."""
+    keys = [_role_cache_key(role_id) for role_id in role_ids]
+    if keys:
+        cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def role_permissions_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+    """``m2m_changed`` receiver for ``Group.permissions``: from the group's side (the admin's
+    group page, ``group.permissions.remove``) or the permission's (``perm.group_set.add``).
+    A signal because a role is edited by Django's own admin and by data migrations, not
+    only by our services; without it a removed permission kept working for CACHE_SECONDS."""
+    if action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
+        return
+    if not reverse:
+        role_permissions_forget(role_ids=[instance.pk])
+    elif action == "pre_clear":
+        role_permissions_forget(role_ids=list(instance.group_set.values_list("pk", flat=True)))
+    else:
+        role_permissions_forget(role_ids=list(pk_set or ()))
 
 
 def shop_create(*, slug: str, name: str) -> tuple[Shop, IssuedKey]:
