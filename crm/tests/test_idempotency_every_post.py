@@ -41,7 +41,7 @@ def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F
     a code to consume, a referrer's code, a product to review, a Manager key."""
     assert api.post("/api/v1/orders", order_payload, format="json").status_code == 201
     ann = Customer.objects.get()
-    points_adjust(customer=ann, points=500, reason="opening balance", staff_id=admin_user.pk)
+    points_adjust(customer=ann, group_id=shop.group_id, points=500, reason="opening balance", staff_id=admin_user.pk)
     newcomer = Customer.objects.create(email="new@example.com", email_normalized="new@example.com")
     CustomerIdentity.objects.create(shop=shop, customer=newcomer, external_id="c-new")
     reward = Reward.objects.create(name="$5 off", kind=Reward.Kind.FIXED_AMOUNT, value=5, points_cost=100)
@@ -70,7 +70,7 @@ def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F
         "api-customer-loyalty-referral": (
             api,
             f"/api/v1/customers/{newcomer.pk}/loyalty/referral",
-            {"referral_code": referral_code_of(ann.pk)},
+            {"referral_code": referral_code_of(ann.pk, shop.group_id)},
         ),
         "api-loyalty-code-consume": (api, f"/api/v1/loyalty/codes/{code.code}/consume", {}),
     }

@@ -37,12 +37,13 @@ def population(kind: str) -> tuple[list, list]:
     good, bad = [], []
     for i, slot in enumerate(["good", "bad", "good", "good", "bad", "good"]):
         customer = CustomerFactory()
-        OrderFactory(customer=customer, placed_at=PLACED - timedelta(hours=i), total=Decimal("600.00"))
+        order = OrderFactory(customer=customer, placed_at=PLACED - timedelta(hours=i), total=Decimal("600.00"))
         if slot == "good":
             good.append(customer)
             continue
         if kind == "money":
-            plant_overflowing_orders(customer, OrderFactory, placed_at=PLACED)
+            # In the good order's shop: points and tiers are per shop group, so the sum overflows there.
+            plant_overflowing_orders(customer, OrderFactory, placed_at=PLACED, shop=order.shop)
         else:
             plant_placed_at(OrderFactory(customer=customer, placed_at=PLACED), kind)
         bad.append(customer)
