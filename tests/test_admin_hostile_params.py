@@ -25,7 +25,9 @@ def data(shop):
     OrderFactory(customer=customer, shop=shop)
     product = Product.objects.create(shop=shop, sku="MUG-1", name="Mug")
     Review.objects.create(shop=shop, customer=customer, product=product, rating=4, created_at="2026-11-01T00:00Z")
-    Referral.objects.create(referrer=customer, referee=CustomerFactory(), status=Referral.Status.REVIEW)
+    Referral.objects.create(
+        referrer=customer, referee=CustomerFactory(), group_id=shop.group_id, status=Referral.Status.REVIEW
+    )
     ticket_open(customer=customer, data=TicketData(subject="Lost parcel", body="Where is it?"))
     return customer
 

@@ -159,7 +159,9 @@ def objects_of_every_action(shop):
     Segment.objects.create(name="Germany")
     product = Product.objects.create(shop=shop, sku="MUG-1", name="Mug")
     Review.objects.create(shop=shop, customer=customer, product=product, rating=4, created_at="2026-11-01T00:00Z")
-    Referral.objects.create(referrer=customer, referee=CustomerFactory(), status=Referral.Status.REVIEW)
+    Referral.objects.create(
+        referrer=customer, referee=CustomerFactory(), group_id=shop.group_id, status=Referral.Status.REVIEW
+    )
 
 
 def snapshot() -> dict:
