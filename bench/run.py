@@ -108,6 +108,8 @@ def start_gunicorn() -> subprocess.Popen:
             "120",
             "--log-level",
             "warning",
+            # e.g. "-k sync --threads 1" to compare with the former sync workers.
+            *os.environ.get("BENCH_GUNICORN_ARGS", "").split(),
         ],
         cwd=ROOT,
         env=env(),

@@ -56,13 +56,13 @@ from django.utils import timezone
 
 from customers.models import Order
 from customers.services.chunks import chunk_run_ids, chunked, id_list_condition
+from customers.services.server_binding import server_binding_cursor
 from loyalty.ledger import (
     Entry,
     accounts_ensure_for_orders,
     accounts_lock,
     entries_insert_select,
     entries_post,
-    server_binding_cursor,
 )
 from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, RuleKind
 from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-import psycopg
 from django.db import connection
 from django.utils import timezone
 
 from customers.models import Order
 from customers.services.chunks import chunked
+from customers.services.server_binding import server_binding_cursor
 from loyalty.models import Account
 
 # Rows per INSERT: 15 parameters each stays under both databases' limits on parameters.
@@ -79,14 +79,6 @@ class Entry:
 
 # What ``entries_insert_select`` takes from its SELECT, by these names (``created_at`` is added).
 SELECTED = COLUMNS[:12]
-
-
-def server_binding_cursor():
-    """A psycopg cursor on Django's connection (so in its transaction) that sends parameters
-    apart from the query: Django's own cursor binds them client-side, writing a 15,000-item
-    array out as SQL text in Python, which cost more than the insert itself."""
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def accounts_ensure(pairs: Iterable[tuple[int, int]]) -> None:

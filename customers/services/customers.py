@@ -19,6 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from customers.models import Customer, CustomerIdentity, Shop, ShopTag, Tag
+from customers.services.server_binding import server_binding_cursor
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "country", "birthday")
 # What an identity keeps of what its shop sent: the profile, where a non-empty value
@@ -253,7 +254,7 @@ def _in_group(shop: Shop, customer_ids: set[int]) -> set[int]:
 
 NULLABLE = ("birthday", "marketing_consent", "marketing_consent_at")
 IDENTITY_COLUMNS = ("shop_id", "customer_id", "external_id", *IDENTITY_PROFILE, *IDENTITY_FIRST_TOUCH)
-# Rows per statement: 2 + len(IDENTITY_COLUMNS) parameters each stays under SQLite's 32,766.
+# Rows per statement on SQLite: 2 + len(IDENTITY_COLUMNS) parameters each stays under its 32,766.
 IDENTITY_BATCH = 1500
 
 
@@ -279,22 +280,40 @@ def _identities_write(shop_id: int, writes: dict[str, tuple[int, dict]], now: da
         new = f"EXCLUDED.{name}" if name in NULLABLE else f"NULLIF(EXCLUDED.{name}, '')"
         updates.append(f"{name} = COALESCE({new}, {table}.{name})")
     columns = ("created_at", "updated_at", *IDENTITY_COLUMNS)
+    conflict = (
+        f"ON CONFLICT (shop_id, external_id) DO UPDATE SET {', '.join(updates)} RETURNING external_id, customer_id"
+    )
     winners: dict[str, int] = {}
-    rows = sorted(writes.items())  # one lock order for every concurrent batch
-    for start in range(0, len(rows), IDENTITY_BATCH):
-        batch = rows[start : start + IDENTITY_BATCH]
-        values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(batch))
-        params = []
-        for external_id, (customer_id, profile) in batch:
-            params += [stamp, stamp, shop_id, customer_id, external_id]
-            params += [adapt[n](profile[n]) if n in adapt else profile[n] for n in IDENTITY_PROFILE]
-            params += [adapt[n](profile[n]) if n in adapt else profile[n] for n in IDENTITY_FIRST_TOUCH]
-        with connection.cursor() as cursor:
+    rows = [
+        (
+            stamp,
+            stamp,
+            shop_id,
+            customer_id,
+            external_id,
+            *(adapt[n](profile[n]) if n in adapt else profile[n] for n in (*IDENTITY_PROFILE, *IDENTITY_FIRST_TOUCH)),
+        )
+        for external_id, (customer_id, profile) in sorted(writes.items())  # one lock order for every batch
+    ]
+    if connection.vendor == "postgresql":
+        # One array per column, bound on the server: a VALUES list of 20 placeholders a row,
+        # bound client-side, cost a 1,000-order bulk request 0.2 s in psycopg's Python.
+        types = [CustomerIdentity._meta.get_field(name).db_type(connection) for name in columns]
+        arrays = ", ".join(f"%b::{t}[]" for t in types)
+        with server_binding_cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} "
-                f"ON CONFLICT (shop_id, external_id) DO UPDATE SET {', '.join(updates)} "
-                "RETURNING external_id, customer_id",
-                params,
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {conflict}",
+                [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in columns],
+            )
+            winners.update(cursor.fetchall())
+        return winners
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), IDENTITY_BATCH):
+            batch = rows[start : start + IDENTITY_BATCH]
+            values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(batch))
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} {conflict}",
+                [value for row in batch for value in row],
             )
             winners.update(cursor.fetchall())
     return winners
