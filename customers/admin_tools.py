@@ -2,8 +2,10 @@
 
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.core.paginator import Paginator
 from django.db import connection
+from django.http import Http404
 from django.utils.functional import cached_property
 
 COUNT_CAP = 10_000
@@ -76,4 +78,8 @@ class AuditHistoryMixin(AuditlogHistoryAdminMixin):
     show_auditlog_history_link = False
 
     def history_view(self, request, object_id, extra_context=None):
+        # auditlog's view renders a page for any id, and fails linking back to a row that
+        # is not there: a missing (or unreadable) id is a 404, as on Django's own pages.
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404(f"No {self.opts.verbose_name} with id {object_id!r}.")
         return self.auditlog_history_view(request, object_id, extra_context)

@@ -68,15 +68,17 @@ def test_every_changelist_survives_hostile_page_search_order_and_filter_paramete
 
 
 def test_every_change_page_survives_a_hostile_id(admin_client, data):
+    """Change, history and delete pages, with ids that are missing, huge or not ids at all."""
     errors = []
     for model in admin.site._registry:
         opts = model._meta
-        for object_id in (HUGE, "\x00", "1\x00", f"-{HUGE}"):
-            try:
-                url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
-            except NoReverseMatch:
-                continue
-            errors.append(server_error(admin_client, url, {}))
+        for page in ("change", "history", "delete"):
+            for object_id in (HUGE, "\x00", "1\x00", f"-{HUGE}", "999999", "2147483648"):
+                try:
+                    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_{page}", args=[object_id])
+                except NoReverseMatch:
+                    continue
+                errors.append(server_error(admin_client, url, {}))
     errors = [e for e in errors if e]
     assert not errors, "\n".join(errors)
 
