@@ -6,8 +6,10 @@ included. With Django's stock admin that let a Manager tick "superuser status" o
 own account, or add any permission to any role. Here the fields that grant (superuser and
 staff status, groups, direct permissions) are read-only to anyone but a superuser, a
 superuser's account is view-only to them (its password and its deletion included), and a
-role's permissions are changed by superusers only. A Manager still creates accounts and
-edits names, emails, passwords and "active" of non-superusers.
+role's permissions are changed by superusers only. Another staff member's account is
+view-only to a non-superuser too: setting a peer's password would let a Manager sign in as
+them (and act in the audit log under their name). A Manager still creates accounts, edits
+their own, and edits names, emails, passwords and "active" of accounts without staff status.
 """
 
 from axes.admin import AccessAttemptAdmin
@@ -19,26 +21,31 @@ from django.contrib.auth.models import Group, User
 GRANTING_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 
 
+def _guarded(request, obj) -> bool:
+    """Whether ``obj`` is an account only a superuser may change or delete: a superuser's,
+    or another staff member's."""
+    if obj is None or request.user.is_superuser:
+        return False
+    return obj.is_superuser or (obj.is_staff and obj.pk != request.user.pk)
+
+
 class StaffUserAdmin(UserAdmin):
     def get_readonly_fields(self, request, obj=None):
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly if request.user.is_superuser else readonly + GRANTING_FIELDS
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
-            return False
-        return super().has_change_permission(request, obj)
+        return not _guarded(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
-            return False
-        return super().has_delete_permission(request, obj)
+        return not _guarded(request, obj) and super().has_delete_permission(request, obj)
 
     def get_deleted_objects(self, objs, request):
-        """The bulk delete refuses a selection with a superuser in it, unless you are one."""
+        """The bulk delete refuses a selection with a superuser or another staff member in
+        it, unless you are a superuser."""
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        if not request.user.is_superuser and any(user.is_superuser for user in objs):
-            perms_needed = {*perms_needed, "superuser accounts"}
+        if any(_guarded(request, user) for user in objs):
+            perms_needed = {*perms_needed, "staff and superuser accounts"}
         return deleted, counts, perms_needed, protected
 
 

@@ -111,6 +111,31 @@ def test_a_manager_cannot_change_a_superuser_or_their_password(client, django_us
     assert admin_user.username == "admin" and admin_user.check_password("password")
 
 
+def test_a_manager_cannot_take_over_another_staff_members_account(client, django_user_model):
+    """Setting a peer's password would let a Manager sign in as them: another staff member's
+    account is view-only, its password and deletion included. Their own account and accounts
+    without staff status stay theirs to manage."""
+    manager = staff(django_user_model, MANAGER)
+    peer = django_user_model.objects.create_user("manager_two", password="peer-Passw0rd-1", is_staff=True)
+    peer.groups.add(Group.objects.get(name=MANAGER))
+    clerk = django_user_model.objects.create_user("clerk", password="clerk-Passw0rd-1")
+    client.force_login(manager)
+    new = {"password1": "Taken-over-98765", "password2": "Taken-over-98765"}
+
+    assert client.post(reverse("admin:auth_user_password_change", args=[peer.pk]), new).status_code == 403
+    assert client.post(reverse("admin:auth_user_delete", args=[peer.pk]), {"post": "yes"}).status_code == 403
+    changelist = reverse("admin:auth_user_changelist")
+    client.post(changelist, {"action": "delete_selected", "_selected_action": [peer.pk], "post": "yes"})
+    peer.refresh_from_db()
+    assert peer.check_password("peer-Passw0rd-1")
+
+    assert client.post(reverse("admin:auth_user_password_change", args=[clerk.pk]), new).status_code == 302
+    assert client.post(reverse("admin:auth_user_password_change", args=[manager.pk]), new).status_code == 302
+    clerk.refresh_from_db()
+    manager.refresh_from_db()
+    assert clerk.check_password("Taken-over-98765") and manager.check_password("Taken-over-98765")
+
+
 def test_a_manager_cannot_change_what_a_role_grants(client, django_user_model):
     manager = staff(django_user_model, MANAGER)
     client.force_login(manager)
