@@ -46,6 +46,15 @@ class _Echo:
 
 
 CSV_COLUMNS = ["customer_id", "email", "first_name", "last_name", "country", "entered_at"]
+# A cell a spreadsheet would read as a formula (names come from shops' keys, which may sit
+# in a third-party app): written with a leading apostrophe, shown as the text it is.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _member_rows(segments):
@@ -65,7 +74,7 @@ def _member_rows(segments):
             )
         )
         for row in stays.iterator(chunk_size=5000):
-            yield writer.writerow([segment.name, *row[:-1], row[-1].isoformat()])
+            yield writer.writerow([spreadsheet_safe(v) for v in (segment.name, *row[:-1])] + [row[-1].isoformat()])
 
 
 @admin.register(Segment)

