@@ -171,6 +171,16 @@ class TestRefunds:
         assert "amount" in response.json()["errors"]
         assert Refund.objects.count() == 1
 
+    def test_a_refund_dated_before_its_order_is_400_naming_refunded_at(self, api, order):
+        body = {"amount": "10.00", "refunded_at": "2026-01-02T09:59:59Z"}  # the order: 10:00
+        response = api.post("/api/v1/orders/1001/refunds", body, format="json")
+
+        assert response.status_code == 400
+        assert "refunded_at" in response.json()["errors"]
+        assert Refund.objects.count() == 0
+        at_placing = {"amount": "10.00", "refunded_at": "2026-01-02T11:00:00+01:00"}
+        assert api.post("/api/v1/orders/1001/refunds", at_placing, format="json").status_code == 201
+
     def test_a_replayed_refund_is_recorded_once(self, api, order):
         body = {"amount": "5.00", "external_id": "r-1"}
         first = api.post("/api/v1/orders/1001/refunds", body, format="json")

@@ -38,6 +38,11 @@ def refund_create(*, shop: Shop, order_external_id: str, data: RefundData) -> tu
             raise DomainError(f"{order.currency} amounts have too many decimal places.", field="amount")
         if order.status == Order.Status.CANCELLED:
             raise DomainError("A cancelled order cannot be refunded.", field="external_id")
+        if data.refunded_at < order.placed_at:
+            raise DomainError(
+                f"A refund cannot come before its order was placed ({order.placed_at.isoformat()}).",
+                field="refunded_at",
+            )
         refunded = order.refunds.aggregate(s=Sum("amount"))["s"] or ZERO
         left = order.total - refunded
         if data.amount > left:
