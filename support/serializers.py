@@ -58,10 +58,12 @@ class ReviewOutSerializer(serializers.ModelSerializer):
         """First name and initial: what a public review page shows, never the email."""
         # From ``support.selectors.reviews_with_author``: the reviewed shop's group's name for
         # the customer, not the merged profile (which may hold another shop's).
-        first, last = getattr(review, "author_first_name", None), getattr(review, "author_last_name", None)
+        # Plain text like the review itself, each name before the initial is taken: names
+        # come from the shops as sent (a last name "<svg …>" gave the initial "<").
+        first = plain_text(getattr(review, "author_first_name", None) or "")
+        last = plain_text(getattr(review, "author_last_name", None) or "")
         initial = f" {last[:1]}." if last else ""
-        # Plain text like the review itself: names come from the shops as sent.
-        return plain_text(f"{first or ''}{initial}".strip()) or "A customer"
+        return f"{first}{initial}".strip() or "A customer"
 
 
 class NpsOutSerializer(serializers.ModelSerializer):

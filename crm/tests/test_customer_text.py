@@ -49,6 +49,15 @@ def mug(shop):
     return Product.objects.create(shop=shop, sku="MUG-1", name="Mug")
 
 
+def test_a_reviews_author_initial_is_taken_from_the_name_without_markup(api, mug):
+    customer = {"email": "bob@example.com", "first_name": "<b>Bob</b>", "last_name": "<svg onload=alert(4)>Smith"}
+    body = {"customer": customer, "sku": "MUG-1", "rating": 5, "title": "Fine", "body": "Fine mug"}
+
+    assert api.post("/api/v1/reviews", body, format="json").status_code == 201
+
+    assert [r["author"] for r in api.get("/api/v1/products/MUG-1/reviews").json()["results"]] == ["Bob S."]
+
+
 def test_review_title_and_body_come_back_from_the_api_without_markup(api, mug):
     customer = {"email": "ada@example.com", "first_name": "Ada<script>x</script>", "last_name": "Lovelace"}
     body = {
