@@ -32,8 +32,9 @@ PORT = int(os.environ.get("BENCH_PORT", "8765"))
 BULK_REQUESTS = int(os.environ.get("BENCH_BULK_REQUESTS", "30"))
 BULK_SIZE = 1000
 SINGLE_REQUESTS = int(os.environ.get("BENCH_SINGLE_REQUESTS", "400"))
-WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
-CLIENT_THREADS = int(os.environ.get("BENCH_CLIENT_THREADS", WORKERS))
+# As many workers as the shipped config starts (2 × CPUs + 1, threaded), two client threads.
+WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1))
+CLIENT_THREADS = int(os.environ.get("BENCH_CLIENT_THREADS", "2"))
 CUSTOMER_POOL = 40_000
 (ROOT / "bench/out").mkdir(exist_ok=True)
 LOG = (ROOT / "bench/out/gunicorn.log").open("w")
