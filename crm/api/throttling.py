@@ -6,10 +6,11 @@ already known from the cache gets 429 with ``Retry-After``, before any database 
 Only failures count; a valid key neither counts nor lifts a lockout.
 
 DRF's own throttles run after authentication, too late for requests that fail it, so this
-sits in the authentication class. The address is DRF's ``get_ident``: ``REMOTE_ADDR``, or
-with ``NUM_PROXIES`` set (``TRUSTED_PROXY_COUNT``, for a proxy in front) the matching entry of
-``X-Forwarded-For``. The counters live in the default cache (local memory, or Redis when
-``REDIS_URL`` is set, shared by every worker then).
+sits in the authentication class. The address is the one the admin's sign-in lockout uses
+(``crm.request_guard.client_address``): ``REMOTE_ADDR``, or behind ``TRUSTED_PROXY_COUNT``
+proxies the ``X-Forwarded-For`` entry the outermost of them added. The counters live in
+the default cache (local memory, or Redis when ``REDIS_URL`` is set, shared by every
+worker then).
 """
 
 import hashlib
@@ -18,11 +19,12 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework.throttling import BaseThrottle
+
+from crm.request_guard import client_address as trusted_client_address
 
 
 def client_address(request) -> str:
-    return BaseThrottle().get_ident(request) or ""
+    return trusted_client_address(request) or ""
 
 
 def _cache_keys(address: str) -> tuple[str, str]:
