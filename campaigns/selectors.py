@@ -69,8 +69,9 @@ class Stay:
 def customer_segments_sliced(*, customer: QuerySet[Customer], shops, whole: bool) -> list[Stay]:
     """The segments ``customer`` (a queryset of the one customer) belongs to on ``shops``'
     data: static segments by their stays, dynamic ones by their current rule on that data,
-    all tested in one query. ``entered_at`` is the stay's, shown only when ``whole`` (every
-    order of the person is the shops'), as it was decided on every shop's data."""
+    all tested in one query. ``entered_at`` is the stay's, shown only when ``whole`` (no shop
+    is outside ``shops``, so every order of every person is theirs), as it was decided on
+    every shop's data."""
     segments = list(Segment.with_rules().order_by("name"))
     open_stays = SegmentMembership.objects.filter(customer__in=customer.values("pk"), exited_at=None)
     stays = dict(open_stays.values_list("segment_id", "entered_at"))

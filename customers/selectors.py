@@ -2,8 +2,10 @@
 
 A shop's key reads a customer through its shop group's *slice* (docs/architecture.md,
 "Per-shop profiles"): the profile its group's identities hold, figures summed from its
-group's orders, and the person-wide metrics only when every order of the person is in the
-group. Nothing in a slice depends on what a shop of another group sent.
+group's orders, and the person-wide metrics only when no shop is outside the group (then
+every order of every person is the group's). Nothing in a slice depends on what a shop of
+another group sent: whether the person-wide figures show is the same for every customer,
+so it tells nothing about one.
 """
 
 from dataclasses import dataclass
@@ -61,15 +63,20 @@ def with_group_names(customers: QuerySet[Customer], *, shop: Shop) -> QuerySet[C
     )
 
 
-def orders_elsewhere(*, shop: Shop) -> Exists:
-    """Whether the customer (``OuterRef("pk")``) has an order in a shop outside ``shop``'s group."""
-    return Exists(Order.objects.filter(customer=OuterRef("pk")).exclude(shop__group_id=shop.group_id))
+def shops_outside(*, shop: Shop) -> Exists:
+    """Whether any shop is outside ``shop``'s group: then a figure computed on every order of
+    a person (stage, RFM, CLV, P(alive)) may include another group's, and a key never sees it.
+
+    Asked of the installation, not of the customer, on purpose: hiding the figures only for
+    people who also buy elsewhere would tell the key who does. Uncorrelated, so the database
+    evaluates it once per query."""
+    return Exists(Shop.objects.exclude(group_id=shop.group_id))
 
 
 def customer_profiles_for_shop(*, shop: Shop) -> QuerySet[Customer]:
     """Customers of ``shop``'s group with what their slice needs: the group's identities
     and the group's order figures (correlated subqueries on the order index, so a page of
-    customers still costs one query), and whether the person bought outside the group."""
+    customers still costs one query), and whether any shop is outside the group."""
     orders = (
         Order.objects.filter(COUNTED, customer=OuterRef("pk"), shop__group_id=shop.group_id)
         .order_by()
@@ -84,7 +91,7 @@ def customer_profiles_for_shop(*, shop: Shop) -> QuerySet[Customer]:
             slice_revenue=Coalesce(Subquery(orders.annotate(v=Sum(net)).values("v")), Value(ZERO), output_field=MONEY),
             slice_first_order=Subquery(orders.annotate(v=Min("placed_at")).values("v")),
             slice_last_order=Subquery(orders.annotate(v=Max("placed_at")).values("v")),
-            buys_elsewhere=orders_elsewhere(shop=shop),
+            other_groups=shops_outside(shop=shop),
         )
         .prefetch_related(
             Prefetch(
@@ -149,8 +156,9 @@ def customer_slice(customer: Customer, *, shop: Shop) -> CustomerSlice:
 
     Profile precedence inside a group: per field, the value of the identity updated last
     that has one (an empty value never erases). The first touch (first seen, source, UTM)
-    is the group's earliest identity's. Person-wide metrics (stage, RFM, CLV, P(alive))
-    come from every order of the person, so they show only when all of them are the group's.
+    is the group's earliest identity's. Person-wide metrics (stage, RFM, CLV, P(alive)) and
+    the time the person's figures were last updated come from every order of the person,
+    so they show only when no shop is outside the group (``shops_outside``).
     """
     identities = customer.group_identities  # oldest update first
     profile: dict = {name: "" for name in PROFILE} | {"birthday": None}
@@ -164,7 +172,7 @@ def customer_slice(customer: Customer, *, shop: Shop) -> CustomerSlice:
             consent, consent_at = identity.marketing_consent, identity.marketing_consent_at
     first = min(identities, key=lambda i: (i.first_seen_at or i.created_at, i.pk))
     count, revenue = customer.slice_orders, customer.slice_revenue
-    whole = not customer.buys_elsewhere
+    whole = not customer.other_groups
     metrics = getattr(customer, "metrics", None) if whole else None
     return CustomerSlice(
         customer=customer,

@@ -18,20 +18,24 @@ query becomes one semi-join on the windowed totals of the narrowed customers.
 Shop groups: through a shop's key a rule reads only the key's shop group's data
 (``shops``: a subquery of the group's shop ids). Each field says how (its ``slice`` in
 ``campaigns.segments.registry``): profile fields test the group's identities, behaviour and
-totals read the group's orders and events, and a figure of the whole person is taken as
-unknown for anyone who also bought outside the group: it matches as a NULL would.
+totals read the group's orders and events, rows kept per group (loyalty accounts) are the
+group's rows, and a figure of the whole person (stage, CLV…) is taken as unknown, matching
+as a NULL would, whenever any shop is outside the group. That is decided for the whole
+installation, not per customer: "unknown only for people who also buy elsewhere" would let
+a key list exactly those people ("stage is not set").
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from functools import reduce
 from operator import and_, or_
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.segments.rules import Condition, Group
-from customers.models import Customer, CustomerIdentity, Order
+from customers.models import Customer, CustomerIdentity, Shop
 
 _LOOKUPS = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "before": "lt", "after": "gt"}
 
@@ -81,6 +85,8 @@ def _group(group: Group, now, scope: Q | None, shops) -> tuple[Q, bool]:
 
 # Operators that a missing value passes (as Django's ``~Q`` treats NULL).
 MISSING_PASSES = ("ne", "not_in", "is_not_set")
+# Each of those, and the operator it negates.
+POSITIVE = {"ne": "eq", "not_in": "in", "is_not_set": "is_set"}
 
 
 def _condition(c: Condition, now, scope: Q | None, shops=None) -> tuple[Q, bool]:
@@ -108,8 +114,16 @@ def _sliced(c: Condition, now, scope: Q | None, shops) -> tuple[Q, bool]:
         on_identity = spec.build(c.operator, c.value, c.window, now) if spec.build else _plain(c, now)
         sent = CustomerIdentity.objects.filter(on_identity, shop_id__in=shops).order_by()
         return Q(pk__in=sent.values("customer_id")), False
+    if spec.slice == "rows":
+        # Rows kept per group: a customer matches on the group's row; one with no row there
+        # matches as a NULL would, so the negative operators are tested as "no row matches
+        # the positive one".
+        positive = POSITIVE.get(c.operator)
+        on_row = _plain(replace(c, operator=positive or c.operator, field=replace(spec, path=spec.row_path)), now)
+        q = Q(pk__in=spec.rows(shops).filter(on_row).order_by().values("customer_id"))
+        return (~q, False) if positive else (q, False)
     q, within = _condition(c, now, scope)
-    whole = ~Exists(Order.objects.filter(customer=OuterRef("pk")).exclude(shop_id__in=shops))
+    whole = ~Exists(Shop.objects.exclude(pk__in=shops))
     if c.operator in MISSING_PASSES:
         return q | ~Q(whole), False
     return q & Q(whole), within

@@ -24,9 +24,11 @@ plain dicts (so the app imports nothing from here, and dependencies keep pointin
   - "shops": ``build`` takes ``shops=``, a subquery of the group's shop ids, and reads only
     their orders or events; a field kept per person (a ``path``) gives a ``shop_build``
     instead, which takes ``scope=`` and ``shops=`` and returns ``(Q, within)`` as above;
-  - "person" (the default): a figure of the whole person (stage, CLV, tier…). Through a key
-    it is known only for customers whose orders are all the group's, and unknown (as if
-    not set) for the others.
+  - "rows": a figure kept per shop group in rows of another model (loyalty accounts):
+    ``rows(shops)`` gives the group's rows (each with a ``customer_id``) and ``row_path``
+    the lookup on them that ``path`` is on ``Customer``;
+  - "person" (the default): a figure of the whole person (stage, CLV…). Through a key it
+    is unknown (as if not set) for everyone whenever any shop is outside the key's group.
 
 Adding a field is adding a dict; the validator, compiler and sentence need no change.
 """
@@ -72,7 +74,7 @@ OPERATORS = {
 }
 
 
-SLICES = ("profile", "shops", "person")
+SLICES = ("profile", "shops", "rows", "person")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class FieldSpec:
     scoped: bool = False
     slice: str = "person"
     shop_build: Callable | None = None
+    rows: Callable | None = None
+    row_path: str = ""
     help: str = ""
 
     @property
@@ -118,7 +122,11 @@ def fields() -> dict[str, FieldSpec]:
                 raise ValueError(f"segment field {spec.name!r} has an unknown type {spec.type!r}")
             if (spec.path is None) == (spec.build is None):
                 raise ValueError(f"segment field {spec.name!r} needs exactly one of path and build")
-            if spec.slice not in SLICES or (spec.slice == "shops" and not (spec.build or spec.shop_build)):
+            if (
+                spec.slice not in SLICES
+                or (spec.slice == "shops" and not (spec.build or spec.shop_build))
+                or (spec.slice == "rows" and not (spec.rows and spec.row_path and spec.path))
+            ):
                 raise ValueError(f"segment field {spec.name!r} has no way to read one shop group's data")
             found[spec.name] = spec
     return found

@@ -96,10 +96,10 @@ class CustomerSegmentsView(APIView):
         """The segments a customer of this shop's group belongs to now, on the group's data."""
         shop = request_shop(request)
         customer = selectors.customers_for_shop(shop=shop).filter(pk=pk)
-        found = customer.annotate(elsewhere=selectors.orders_elsewhere(shop=shop)).values("elsewhere").first()
+        found = customer.annotate(others=selectors.shops_outside(shop=shop)).values("others").first()
         if found is None:
             return not_found("customer")
         stays = customer_segments_sliced(
-            customer=customer, shops=selectors.group_shops(shop=shop), whole=not found["elsewhere"]
+            customer=customer, shops=selectors.group_shops(shop=shop), whole=not found["others"]
         )
         return Response(CustomerSegmentSerializer(stays, many=True).data)

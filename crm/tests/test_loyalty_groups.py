@@ -98,6 +98,36 @@ def test_a_key_neither_sees_nor_spends_points_earned_only_in_another_groups_shop
     assert balances_verify()[1] == []
 
 
+@pytest.mark.parametrize(
+    ("condition", "at_a", "at_b"),
+    [
+        ({"field": "points_balance", "operator": "gte", "value": 300}, 0, 1),
+        ({"field": "points_balance", "operator": "is_not_set"}, 1, 0),
+        ({"field": "points_balance", "operator": "ne", "value": 350}, 1, 0),
+        ({"field": "loyalty_tier", "operator": "is_set"}, 0, 1),
+        ({"field": "loyalty_tier", "operator": "not_in", "value": ["Silver"]}, 1, 0),
+    ],
+)
+def test_a_segment_rule_on_points_reads_the_keys_groups_account(programme, shops, ann, condition, at_a, at_b):  # noqa: F811
+    """Loyalty figures are kept per group, so a rule through a key tests that group's account;
+    a customer with none there is as one whose figure is not set."""
+    from loyalty.models import Tier
+
+    silver = Tier.objects.create(name="Silver", rank=1, enter_threshold=100, keep_threshold=50, multiplier=1)
+    buy(ann, shops["b"], "300.00")
+    Account.objects.filter(customer=ann, group=shops["b"].group).update(tier=silver)
+    if "value" in condition and condition["field"] == "loyalty_tier":
+        condition = {**condition, "value": [str(silver.pk)]}
+    rule = {"match": "all", "children": [condition]}
+
+    counts = [
+        c.post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"]
+        for c in (shops["A"], shops["B"])
+    ]
+
+    assert counts == [at_a, at_b]
+
+
 def test_a_manager_key_adjusts_only_its_own_groups_account(programme, shops, ann):  # noqa: F811
     buy(ann, shops["b"], "300.00")
     manager = client_of(api_key_create(shop=shops["a"], name="m", role=Group.objects.get(name=MANAGER)).key)

@@ -163,22 +163,68 @@ def test_a_segment_preview_counts_only_what_a_shops_group_sent(shops, bea_at_b, 
     assert (at_a.json()["count"], at_b.json()["count"]) == (0, 1)
 
 
-def test_a_person_metric_shows_only_when_all_orders_are_in_the_group(shops, bea_at_b, order_payload):
+def test_person_wide_figures_tell_a_key_nothing_about_who_buys_elsewhere(shops, bea_at_b, order_payload):
+    """Bea bought at A and at B, Ann only at A. While B is in another group, A's key sees
+    neither's stage nor when their figures were updated, and every rule and segment on a
+    person-wide figure answers the same for both: nothing tells Bea (who also buys at B)
+    from Ann. Once A and B share a group, both show."""
+    from campaigns.services import segment_create, segment_refresh
     from customers.services.recompute import customers_recompute
 
     order_payload.update(external_id="a-1", customer={"external_id": "a-9", "email": "bea@example.com"})
-    shops["api_a"].post("/api/v1/orders", order_payload, format="json")
-    customers_recompute(customer_ids=[bea_at_b])
-    rule = {"match": "all", "children": [{"field": "stage", "operator": "is_set"}]}
+    assert shops["api_a"].post("/api/v1/orders", order_payload, format="json").status_code == 201
+    order_payload.update(external_id="a-2", customer={"external_id": "a-8", "email": "ann@example.com"})
+    ann = shops["api_a"].post("/api/v1/orders", order_payload, format="json").json()["customer_id"]
+    customers_recompute(customer_ids=[bea_at_b, ann])
+    staged = segment_create(
+        name="Staged", rule={"match": "all", "children": [{"field": "stage", "operator": "is_set"}]}
+    )
+    unstaged = segment_create(
+        name="Unstaged", rule={"match": "all", "children": [{"field": "stage", "operator": "is_not_set"}]}
+    )
+    for segment in (staged, unstaged):
+        segment_refresh(segment=segment)
 
-    body = shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()
+    def seen_by_a():
+        bodies = {pk: shops["api_a"].get(f"/api/v1/customers/{pk}").json() for pk in (bea_at_b, ann)}
+        preview = {
+            op: shops["api_a"]
+            .post(
+                "/api/v1/segments/preview",
+                {"rule": {"match": "all", "children": [{"field": "stage", "operator": op}]}},
+                format="json",
+            )
+            .json()["count"]
+            for op in ("is_set", "is_not_set")
+        }
+        segments = {
+            pk: [s for s in shops["api_a"].get(f"/api/v1/customers/{pk}/segments").json() if "taged" in s["name"]]
+            for pk in (bea_at_b, ann)
+        }
+        members = {
+            s.pk: sorted(m["id"] for m in shops["api_a"].get(f"/api/v1/segments/{s.pk}/members").json()["results"])
+            for s in (staged, unstaged)
+        }
+        return bodies, preview, segments, members
 
-    assert body["lifecycle"] is None  # she also bought at B
-    assert (body["orders_count"], body["net_revenue"]) == (1, "59.90")
-    assert shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 0
+    bodies, preview, segments, members = seen_by_a()
+    for pk in (bea_at_b, ann):
+        assert bodies[pk]["lifecycle"] is None and bodies[pk]["aggregates_updated_at"] is None
+        assert (bodies[pk]["orders_count"], bodies[pk]["net_revenue"]) == (1, "59.90")  # A's own order
+        assert [(s["name"], s["entered_at"]) for s in segments[pk]] == [("Unstaged", None)]
+    assert preview == {"is_set": 0, "is_not_set": 2}
+    assert members == {staged.pk: [], unstaged.pk: sorted([bea_at_b, ann])}
+    # B sees Bea's figures no better: A is outside B's group.
+    assert shops["api_b"].get(f"/api/v1/customers/{bea_at_b}").json()["lifecycle"] is None
+
     _join_groups(shops["a"], shops["b"])
-    assert shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()["lifecycle"]["stage"]
-    assert shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 1
+    bodies, preview, segments, members = seen_by_a()
+    for pk in (bea_at_b, ann):
+        assert bodies[pk]["lifecycle"]["stage"] and bodies[pk]["aggregates_updated_at"]
+        assert [s["name"] for s in segments[pk]] == ["Staged"] and segments[pk][0]["entered_at"]
+    assert bodies[bea_at_b]["orders_count"] == 2  # the group's orders: A's and B's
+    assert preview == {"is_set": 2, "is_not_set": 0}
+    assert members == {staged.pk: sorted([bea_at_b, ann]), unstaged.pk: []}
 
 
 def test_segment_members_through_a_key_follow_the_groups_data(shops, bea_at_b):
