@@ -15,7 +15,7 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    response_body = models.TextField(help_text="The JSON body as first sent, byte for byte.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

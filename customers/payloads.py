@@ -144,7 +144,9 @@ def _moment(field: str, value: datetime | None) -> datetime | None:
         return None
     now = datetime.now(UTC)
     if value < EARLIEST:
-        _fail(field, f"Year {value.year} is out of range: times from 1970-01-01 to a day from now are accepted.")
+        # Near the edge the local year is in range and only the UTC time is not: say so.
+        said = f"Year {value.year}" if value.year < EARLIEST.year else f"{value.isoformat()} (before 1970 in UTC)"
+        _fail(field, f"{said} is out of range: times from 1970-01-01T00:00Z to a day from now are accepted.")
     if value > now + CLOCK_SKEW:
         ahead = value - now
         if ahead > SKEW_OR_TYPO:
@@ -387,6 +389,9 @@ def errors_of(exc: msgspec.ValidationError) -> dict[str, list[str]]:
     return {field or "non_field_errors": [message]}
 
 
+_LONE_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
+
+
 def decode[T](body: bytes, type_: type[T]) -> T:
     """Decode and validate a JSON body, or raise PayloadError naming the field.
 
@@ -403,6 +408,10 @@ def decode[T](body: bytes, type_: type[T]) -> T:
     except msgspec.ValidationError as exc:
         raise PayloadError(errors_of(exc)) from exc
     except msgspec.DecodeError as exc:
+        if str(exc).endswith("truncated") and _LONE_HIGH_SURROGATE.search(data):
+            # msgspec reads a high surrogate's escape as the start of a pair and reports the
+            # missing half as the end of the input; the caller's mistake is the lone escape.
+            raise PayloadError({"body": ["Malformed JSON: a \\uD800-\\uDBFF escape without its pair."]}) from exc
         raise PayloadError({"body": [f"Malformed JSON: {exc}"]}) from exc
     except UnicodeDecodeError as exc:
         raise PayloadError({"body": [f"The body is not valid UTF-8: {exc.reason}."]}) from exc

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import orjson
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -40,10 +41,15 @@ def _fingerprint(request) -> str:
     return hashlib.sha256(request.method.encode() + request.path.encode() + body).hexdigest()
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+def _replay(record: IdempotencyRecord, fingerprint: str) -> HttpResponse:
     if record.request_fingerprint != fingerprint:
         raise Conflict(f"This {HEADER} was already used with a different request.", field=HEADER)
-    return Response(record.response_body, status=record.status_code, headers={"Idempotent-Replayed": "true"})
+    return HttpResponse(
+        record.response_body,
+        status=record.status_code,
+        content_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
 def _claim(shop: Shop, key: str, fingerprint: str) -> IdempotencyRecord | None:
@@ -52,7 +58,7 @@ def _claim(shop: Shop, key: str, fingerprint: str) -> IdempotencyRecord | None:
         with transaction.atomic():
             # status_code 0 marks a claim in progress; it is never committed as such.
             return IdempotencyRecord.objects.create(
-                shop=shop, key=key, request_fingerprint=fingerprint, status_code=0, response_body={}
+                shop=shop, key=key, request_fingerprint=fingerprint, status_code=0, response_body=""
             )
     except IntegrityError:
         return None
@@ -79,9 +85,10 @@ def idempotent(request, shop: Shop, handler: Callable[[], Response]) -> Response
             if not 200 <= response.status_code < 300:
                 transaction.set_rollback(True)  # nothing stored, nothing written
                 return response
-            # The body as the client receives it (DRF's JSON), so a replay is the same answer.
+            # The body's bytes as the client receives them (DRF's JSON), kept as text so a
+            # replay is byte for byte the same answer (jsonb would reorder the keys).
             record.status_code = response.status_code
-            record.response_body = orjson.loads(JSONRenderer().render(response.data))
+            record.response_body = JSONRenderer().render(response.data).decode()
             record.save(update_fields=["status_code", "response_body"])
             return response
     raise Conflict(f"This {HEADER} is in use by another request; retry it.", field=HEADER)

@@ -98,6 +98,13 @@ class TestDatetimes:
         assert "9999" in typo["placed_at"][0] and "out of range" in typo["placed_at"][0]
         assert "out of range" in early["placed_at"][0]
 
+    def test_a_time_in_1970_locally_but_1969_in_utc_is_refused_saying_so(self, api, order_payload):
+        edge = "1970-01-01T00:00:00+00:01"
+
+        errors = assert_400_naming(post(api, "/api/v1/orders", order_with(order_payload, placed_at=edge)), "placed_at")
+
+        assert "before 1970 in UTC" in errors["placed_at"][0] and "Year 1970" not in errors["placed_at"][0]
+
     def test_up_to_a_day_ahead_is_accepted_as_clock_skew(self, api, order_payload):
         ahead = timezone.now() + timedelta(hours=23)
 
@@ -263,6 +270,7 @@ class TestBodies:
             (b'{"external_id": "\xff\xfe"}', "UTF-8"),
             (b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "32"),
             (b'{"payload": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001, "32"),
+            (b'{"external_id": "x\\ud800"}', "without its pair"),
         ],
     )
     def test_bytes_that_cannot_be_read_are_400_saying_why(self, api, known_order, path, body, says):

@@ -12,10 +12,10 @@ pytestmark = pytest.mark.django_db
 
 def test_records_older_than_a_day_are_purged_and_newer_ones_kept(shop):
     old = IdempotencyRecord.objects.create(
-        shop=shop, key="old", request_fingerprint="x", status_code=201, response_body={}
+        shop=shop, key="old", request_fingerprint="x", status_code=201, response_body="{}"
     )
     IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
-    IdempotencyRecord.objects.create(shop=shop, key="new", request_fingerprint="x", status_code=201, response_body={})
+    IdempotencyRecord.objects.create(shop=shop, key="new", request_fingerprint="x", status_code=201, response_body="{}")
 
     assert purge_idempotency_records.delay().get() == 1
 
