@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_CUSTOMERS ?= 3000
 
-.PHONY: demo test lint bench bench-payload bench-lifecycle bench-segments bench-support bench-loyalty worker beat serve migrate
+.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty worker beat serve migrate
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
@@ -35,6 +35,11 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+# Outages under load (worker kill, Redis stop, PostgreSQL restart on a throwaway cluster of its
+# own, sustained load): lost, duplicated, 5xx and the time to converge; see docs/operations.md.
+bench-faults: $(VENV)/.installed
+	$(PY) bench/faults.py
 
 # What decoding and validating a 1,000-order bulk body costs, without server or database.
 bench-payload: $(VENV)/.installed

@@ -1,19 +1,18 @@
 """Celery tasks for segments: thin, idempotent, take ids."""
 
-from celery import shared_task
-
 from campaigns.models import Segment
 from campaigns.services import segment_refresh, segments_refresh_customers
+from customers.task_policy import crm_task
 
 
-@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@crm_task()
 def refresh_segment(segment_id: int) -> tuple[int, int]:
     """Bring one segment's membership up to date: (entered, exited)."""
     segment = Segment.objects.filter(pk=segment_id).first()
     return segment_refresh(segment=segment) if segment else (0, 0)
 
 
-@shared_task
+@crm_task()
 def refresh_all_segments() -> int:
     """Hourly (CELERY_BEAT_SCHEDULE): one refresh task per dynamic segment; returns how many."""
     ids = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("pk", flat=True))
@@ -22,7 +21,7 @@ def refresh_all_segments() -> int:
     return len(ids)
 
 
-@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@crm_task()
 def refresh_segments_for_customers(customer_ids: list[int]) -> None:
     """After the pipeline recomputed these customers: their memberships, up to date."""
     segments_refresh_customers(customer_ids=customer_ids)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from crm import admin_360, admin_users  # noqa: F401  (register the customer 360 page, users and roles)
-from crm.models import IdempotencyRecord
+from crm.models import IdempotencyRecord, TaskFailure
 
 
 @admin.register(IdempotencyRecord)
@@ -14,4 +14,26 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
     readonly_fields = ["shop", "key", "request_fingerprint", "status_code", "response_body", "created_at"]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(TaskFailure)
+class TaskFailureAdmin(admin.ModelAdmin):
+    """Background tasks that failed for good, newest first: what each was for and why."""
+
+    list_display = ["task", "error_summary", "failed_at"]
+    list_filter = ["task"]
+    search_fields = ["task", "error"]
+    date_hierarchy = "failed_at"
+    readonly_fields = ["task", "task_id", "arguments", "error", "traceback", "failed_at"]
+    list_per_page = 50
+
+    @admin.display(description="error")
+    def error_summary(self, obj):
+        return obj.error[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -6,7 +6,8 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self):
-        from crm import audit, wiring
+        from crm import audit, task_failures, wiring
 
         audit.register()
         wiring.connect()
+        task_failures.connect()

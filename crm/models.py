@@ -52,3 +52,22 @@ class CustomerNote(models.Model):
 
     def __str__(self):
         return f"Note on customer {self.customer_id}"
+
+
+class TaskFailure(models.Model):
+    """A background task that failed for good (its retries spent, or an error no retry
+    helps), kept for the staff with what it was for (``crm.task_failures``)."""
+
+    task = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=64, blank=True)
+    arguments = models.JSONField(default=dict, help_text="The task's args and kwargs.")
+    error = models.TextField()
+    traceback = models.TextField(blank=True)
+    failed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-failed_at", "-id"]
+        indexes = [models.Index(fields=["-failed_at"], name="taskfailure_failed_idx")]
+
+    def __str__(self):
+        return f"{self.task} failed at {self.failed_at:%Y-%m-%d %H:%M}"

@@ -1,8 +1,9 @@
 """What happens after data arrives: the one place that fans out to the apps.
 
-An order goes: customers (upsert, order rows) → after commit, a Celery chain per chunk of
-touched customers: their figures and stage (customers), then their points (loyalty: new
-paid orders earn, refunds give back), then their segment memberships (campaigns), so a
+An order goes: customers (upsert, order rows, and a mark in the outbox of follow-up work,
+all in one transaction) → after commit, a drain of the outbox (``crm.follow_up``): the
+touched customers' figures and stage (customers), then their points (loyalty: new paid
+orders earn, refunds give back), then their segment memberships (campaigns), so a
 segment on points sees the new balance. A reader follows an order from the API to every
 table by reading down.
 """
@@ -11,48 +12,37 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from campaigns.tasks import refresh_segments_for_customers
 from crm.after_response import after_response
+from crm.follow_up import pending_updates_kick
 from customers.models import Customer, Event, Refund, Shop
-from customers.services.chunks import CHUNK_SIZE, chunked
 from customers.services.customers import CustomerData, customer_upsert, customers_resolve
 from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
+from customers.services.pending_updates import pending_updates_mark
 from customers.services.refunds import RefundData, refund_create
-from customers.tasks import recompute_customers
 from loyalty.bonuses import event_received
-from loyalty.tasks import award_points_for_customers
 from support.feedback import NpsData, nps_record
 from support.models import NpsResponse, Review, Ticket
 from support.services import ReviewData, TicketData, review_submit, ticket_open
 
 
-def customers_updates_enqueue(customer_ids: Sequence[int]) -> None:
-    """Per chunk of customers: recompute their figures, their points, then their segment memberships."""
-    for chunk in chunked(sorted(set(customer_ids)), CHUNK_SIZE):
-        (
-            recompute_customers.si(chunk)
-            | award_points_for_customers.si(chunk)
-            | refresh_segments_for_customers.si(chunk)
-        ).delay()
-
-
-def _after_commit_recompute(customer_ids: list[int]) -> None:
-    """Queue the updates once the data is committed and, in a request, the response sent."""
-    if customer_ids:
-        transaction.on_commit(lambda: after_response(lambda: customers_updates_enqueue(customer_ids)))
+def _follow_up_after_commit() -> None:
+    """The services marked the customers in the data's transaction (the outbox): once it is
+    committed and, in a request, the response sent, make sure a drain runs soon."""
+    transaction.on_commit(lambda: after_response(pending_updates_kick))
 
 
 def orders_receive(*, shop: Shop, orders: Sequence[OrderData], keep_lines: bool = False) -> list[OrderResult]:
     results = orders_ingest(shop=shop, orders=orders, keep_lines=keep_lines)
-    _after_commit_recompute([r.order.customer_id for r in results if r.changed])
+    if any(r.changed for r in results):
+        _follow_up_after_commit()
     return results
 
 
 def refund_receive(*, shop: Shop, order_external_id: str, data: RefundData) -> tuple[Refund, bool]:
     refund, created = refund_create(shop=shop, order_external_id=order_external_id, data=data)
     if created:
-        _after_commit_recompute([refund.order.customer_id])
+        _follow_up_after_commit()
     return refund, created
 
 
@@ -86,7 +76,8 @@ def nps_receive(*, shop: Shop, customer: CustomerData, data: NpsData) -> tuple[N
     with transaction.atomic():
         answer, created = nps_record(customer=_customer(shop, customer), shop=shop, data=data)
         if created:
-            _after_commit_recompute([answer.customer_id])
+            pending_updates_mark([answer.customer_id])
+            _follow_up_after_commit()
         return answer, created
 
 
@@ -98,6 +89,5 @@ def event_receive(*, shop: Shop, data: EventData) -> tuple[Event, bool]:
         if created:
             event_received(event)
     if created:
-        customer_id = event.customer_id
-        transaction.on_commit(lambda: after_response(lambda: refresh_segments_for_customers.delay([customer_id])))
+        _follow_up_after_commit()
     return event, created

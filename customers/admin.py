@@ -21,6 +21,7 @@ from customers.models import (
     ExchangeRate,
     Order,
     OrderLine,
+    PendingUpdate,
     Product,
     Refund,
     Shop,
@@ -384,6 +385,45 @@ class EventAdmin(LargeTableAdmin):
     raw_id_fields = ["customer"]
     autocomplete_fields = ["shop"]
     ordering = ["-occurred_at"]
+
+
+class FailingFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("failing", "Failing (3+ attempts)"), ("waiting", "Waiting")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "failing":
+            return queryset.filter(attempts__gte=3)
+        if self.value() == "waiting":
+            return queryset.filter(attempts=0)
+        return queryset
+
+
+@admin.register(PendingUpdate)
+class PendingUpdateAdmin(LargeTableAdmin):
+    """The outbox of follow-up work: customers whose figures, points and segments are behind
+    their data. Normally empty or seconds old; a growing age means the workers are down or
+    behind, and attempts with an error mean the work keeps failing (the error says why)."""
+
+    list_display = ["customer", "marked_at", "attempts", "claimed_until", "error_summary"]
+    list_filter = [FailingFilter]
+    search_fields = ["=customer__id", "=customer__email_normalized"]
+    raw_id_fields = ["customer"]
+    ordering = ["marked_at"]
+    readonly_fields = ["customer", "marked_at", "version", "claimed_until", "attempts", "last_error"]
+
+    @admin.display(description="last error")
+    def error_summary(self, obj):
+        return obj.last_error[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(OrderLine)

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from celery import shared_task
 from django.utils import timezone
 
 from customers.services.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, chunked, customer_id_ranges
@@ -14,31 +13,32 @@ from customers.services.recompute import (
     customers_rescore_range,
     metrics_vacuum,
 )
+from customers.task_policy import crm_task
 
 # The nightly pass recomputes from orders every customer whose orders changed this recently,
 # so a lost per-order update is repaired by the next night even if one night is missed.
 REPAIR_LOOKBACK = timedelta(days=3)
 
 
-@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@crm_task()
 def recompute_customers(customer_ids: list[int]) -> int:
     """Recompute these customers from their orders. Safe to run twice: it converges."""
     return customers_recompute(customer_ids=customer_ids)
 
 
-@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@crm_task()
 def rescore_customers_range(first_id: int, last_id: int) -> int:
     """One primary-key chunk of the nightly pass; a chunk that dies can simply run again."""
     return customers_rescore_range(first_id=first_id, last_id=last_id)
 
 
-@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@crm_task()
 def recompute_customers_range(first_id: int, last_id: int) -> int:
     """One primary-key chunk of a rebuild from orders."""
     return customers_recompute_range(first_id=first_id, last_id=last_id)
 
 
-@shared_task
+@crm_task()
 def refit_and_recompute_all() -> int:
     """Nightly (CELERY_BEAT_SCHEDULE): queue the repair of customers whose orders changed
     lately, vacuum the metrics table, refit the CLV model, then queue the pass over every
@@ -55,7 +55,7 @@ def refit_and_recompute_all() -> int:
     return enqueue_full_recompute()
 
 
-@shared_task
+@crm_task()
 def rebuild_all_from_orders() -> int:
     """Weekly (CELERY_BEAT_SCHEDULE): rebuild every customer from their orders, the deep
     repair under the nightly one. Returns the number of chunk tasks queued."""

@@ -1,40 +1,39 @@
 """Celery tasks: thin and idempotent; they take ids and call services."""
 
-from celery import shared_task
-
 from customers.services.chunks import NIGHTLY_CHUNK_SIZE, customer_id_ranges
+from customers.task_policy import crm_task
 from loyalty.earning import orders_award, points_mature
 from loyalty.nightly import loyalty_nightly_pass
 from loyalty.referrals import referrals_settle
 
 
-@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@crm_task()
 def award_points_for_customers(customer_ids: list[int]) -> int:
     """Bring these customers' order points in line with their orders. Safe to run twice."""
     return orders_award(customer_ids)
 
 
-@shared_task
+@crm_task()
 def mature_points() -> int:
     """Scheduled: pending points whose return window has passed become spendable."""
     return points_mature()
 
 
-@shared_task
+@crm_task()
 def settle_referrals() -> int:
     """Scheduled: referrals whose new customer's first paid order has cleared the return
     window are paid (or held for review)."""
     return referrals_settle()
 
 
-@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@crm_task()
 def loyalty_nightly_range(first_id: int, last_id: int) -> dict:
     """One range of customers of the nightly pass. Safe to run twice (each step is keyed or
     conditional). Returns what each step did."""
     return loyalty_nightly_pass(first_id, last_id)
 
 
-@shared_task
+@crm_task()
 def loyalty_nightly() -> int:
     """Nightly (CELERY_BEAT_SCHEDULE): queue the pass over every customer in ranges; returns
     the number of range tasks."""

@@ -1,14 +1,13 @@
 import logging
 from dataclasses import asdict
 
-from celery import shared_task
-
+from customers.task_policy import crm_task
 from support.escalation import sla_sweep
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+@crm_task()
 def sweep_sla() -> dict:
     result = asdict(sla_sweep())
     logger.info("SLA sweep: %s", result)

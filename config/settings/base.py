@@ -215,11 +215,26 @@ CELERY_TASK_IGNORE_RESULT = True  # tasks write to the database; nobody waits on
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task running when the worker loses Redis is cancelled and redelivered, not run twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
+# Every task's hard time limit is at most 300 s (customers.task_policy); the broker hands an
+# unacknowledged task (its worker killed) to another worker after this long, so it must be
+# longer than any task runs, and short enough that a killed chunk is redone within minutes.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=360),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+# A request queues its follow-up after the response; with the broker down it gives up
+# quickly (the work is in the outbox, and the periodic drain takes it when Redis returns).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 # Periodic tasks are declared here and run by `make beat` (celery's own scheduler).
 CELERY_BEAT_SCHEDULE = {
+    # The outbox of follow-up work: its safety net (a drain is also queued after each write).
+    "drain-pending-updates": {"task": "crm.tasks.drain_pending_updates", "schedule": 30.0},
     "purge-idempotency-records": {"task": "crm.tasks.purge_idempotency_records", "schedule": 3600.0},
     # Flags open tickets that breached or are about to breach their SLA; escalates breaches.
     "sweep-sla": {"task": "support.tasks.sweep_sla", "schedule": 60.0},

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from crm.after_response import AfterResponseMiddleware, after_response
-from customers.models import Customer, Order
+from customers.models import Customer, Order, PendingUpdate
 
 
 @pytest.mark.django_db  # closing a response closes stale database connections
@@ -58,14 +58,26 @@ def test_an_order_updates_the_customer_aggregates_once_the_response_is_sent(api,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_broker_failure_after_the_response_loses_no_order(api, order_payload, monkeypatch, caplog):
-    def broker_down(customer_ids):
+def test_follow_up_that_fails_after_the_response_stays_in_the_outbox(api, order_payload, monkeypatch, caplog):
+    """The order and its mark in the outbox commit together; when the follow-up cannot run
+    after the response, the mark stays, and the next drain brings the figures up to date."""
+    from crm.follow_up import pending_updates_drain
+
+    def broken_drain(**kwargs):
         raise ConnectionError("Redis is unreachable")
 
-    monkeypatch.setattr("crm.pipeline.customers_updates_enqueue", broker_down)
-    with caplog.at_level(logging.ERROR, logger="crm.after_response"):
+    monkeypatch.setattr("crm.follow_up.pending_updates_drain", broken_drain)
+    with caplog.at_level(logging.WARNING, logger="crm.follow_up"):
         response = api.post("/api/v1/orders", order_payload, format="json")
 
     assert response.status_code == 201
-    assert Order.objects.get().external_id == "1001"
+    customer = Customer.objects.get()
+    assert Order.objects.get().external_id == "1001" and customer.orders_count == 0  # not yet
+    assert list(PendingUpdate.objects.values_list("customer_id", flat=True)) == [customer.pk]
     assert "Redis is unreachable" in caplog.text
+
+    monkeypatch.undo()
+    assert pending_updates_drain() == 1
+    customer.refresh_from_db()
+    assert customer.orders_count == 1 and str(customer.net_revenue) == "59.90"
+    assert not PendingUpdate.objects.exists()

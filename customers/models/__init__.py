@@ -1,5 +1,6 @@
 """The customers app's models: commerce data (``commerce``) and what is derived from it
-(``lifecycle``: metrics, stages, CLV models, and the signals other apps feed in)."""
+(``lifecycle``: metrics, stages, CLV models, and the signals other apps feed in), and
+the outbox of follow-up work (``pending``)."""
 
 from customers.models.commerce import (
     MONEY,
@@ -28,6 +29,7 @@ from customers.models.lifecycle import (
     Stage,
     StageChange,
 )
+from customers.models.pending import PendingUpdate
 
 __all__ = [
     "MONEY",
@@ -44,6 +46,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderStatus",
+    "PendingUpdate",
     "Product",
     "Refund",
     "Shop",

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from customers.models import Event, Shop
 from customers.services.customers import CustomerData, customers_resolve
+from customers.services.pending_updates import pending_updates_mark
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ def event_record(*, shop: Shop, data: EventData) -> tuple[Event, bool]:
             "occurred_at": data.occurred_at,
         }
         if not data.external_id:
-            return Event.objects.create(shop=shop, **values), True
-        # get_or_create retries the read if a concurrent replay inserted the same key first.
-        return Event.objects.get_or_create(shop=shop, external_id=data.external_id, defaults=values)
+            event, created = Event.objects.create(shop=shop, **values), True
+        else:
+            # get_or_create retries the read if a concurrent replay inserted the same key first.
+            event, created = Event.objects.get_or_create(shop=shop, external_id=data.external_id, defaults=values)
+        if created:
+            pending_updates_mark([customer_id])  # segments on events, points for event rules
+        return event, created

@@ -19,6 +19,7 @@ from customers.models import ZERO, Order, OrderLine, Product, Shop
 from customers.services.bulk_writer import insert_objects, insert_rows
 from customers.services.currency import MAX_AMOUNT, base_currency, minor_unit, rates_for, to_base
 from customers.services.customers import CustomerData, customers_resolve
+from customers.services.pending_updates import pending_updates_mark
 from customers.services.transactions import atomic_retrying
 
 LINE_COLUMNS = ("order_id", "product_id", "sku", "name", "quantity", "unit_price")
@@ -252,6 +253,7 @@ def _write(
         for ln in d.lines
     ]
     insert_rows(OrderLine, LINE_COLUMNS, line_rows)
+    pending_updates_mark([o.customer_id for o in written])  # the follow-up, with the data
     if keep_lines:
         _keep_lines(written, [OrderLine(**dict(zip(LINE_COLUMNS, row, strict=True))) for row in line_rows])
 

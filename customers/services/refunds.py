@@ -10,6 +10,7 @@ from django.db.models import F, Sum
 from customers.models import ZERO, Order, Refund, Shop
 from customers.services.currency import minor_unit, to_base
 from customers.services.errors import DomainError, NotFound
+from customers.services.pending_updates import pending_updates_mark
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def refund_create(*, shop: Shop, order_external_id: str, data: RefundData) -> tu
             fields.append("status")
         order.save(update_fields=fields)
         order.refresh_from_db(fields=["refunded_base"])
+        pending_updates_mark([order.customer_id])
         return refund, True
 
 

@@ -1,0 +1,548 @@
+"""Outage benchmark (`make bench-faults`): the API, a worker and beat under load while a
+service fails, then a check that nothing was lost and that everything converged.
+
+Each scenario runs on loopback, on servers of its own (never the shared ones), bounded in
+time:
+
+- ``load``: the sustained mixed load (client threads of single and bulk POSTs) with one
+  worker; how fresh the figures stay (a probe order every second: the time until its
+  customer's stage and CLV are computed), and the backlog when the load stops.
+- ``redis``: Redis (the broker and cache, on its own port) stopped for ``OUTAGE`` seconds
+  in the middle of the load, then started again.
+- ``worker``: the worker killed with SIGKILL in the middle of a rebuild of every customer
+  (``recompute_customers --from-orders --async``), then a new one started.
+- ``postgres``: a throwaway PostgreSQL cluster, made by this script with initdb, restarted
+  (down for ``OUTAGE`` seconds) in the middle of the load.
+
+After each: acknowledged, stored, lost (acknowledged, not stored), duplicated (points
+earned twice for one order), 5xx answers, and the time from the service's return until
+the database agrees with its orders: every customer's figures as a rebuild from orders
+gives them, every buyer with a stage, every paid order with its points, the outbox empty.
+
+Settings (environment): FAULTS (comma-separated scenarios, default all), LOAD_SECONDS
+(default 60), OUTAGE (default 20), CLIENT_THREADS (default 4), FAULTS_PG_BIN (where
+initdb and pg_ctl are; found under /usr/lib/postgresql otherwise).
+"""
+
+import glob
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = str(ROOT / ".venv/bin/python")
+BIN = ROOT / ".venv/bin"
+SHARED_PG = os.environ.get("FAULTS_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+LOAD_SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
+OUTAGE = float(os.environ.get("OUTAGE", "20"))
+CLIENT_THREADS = int(os.environ.get("CLIENT_THREADS", "4"))
+CONVERGE_LIMIT = 300.0  # the target: within 5 minutes of the service returning
+VISIBILITY = 60  # seconds; shorter than the shipped 360 s so the worker scenario stays short
+REDIS_PORT, APP_PORT, PG_PORT = 6397, 8767, 5497
+CUSTOMERS = 3000
+OUT = ROOT / "bench/out"
+OUT.mkdir(exist_ok=True)
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+# ------------------------------------------------------------------------------ servers
+
+
+class Redis:
+    def __init__(self, port: int):
+        self.port = port
+        self.proc = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait(lambda: subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).returncode == 0)
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.kill()  # an outage, not a clean shutdown
+            self.proc.wait()
+            self.proc = None
+
+
+class Postgres:
+    """A throwaway cluster of this script's own, on its own port and directory."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="crm-faults-pg-"))
+        found = os.environ.get("FAULTS_PG_BIN") or (sorted(glob.glob("/usr/lib/postgresql/*/bin")) or [""])[-1]
+        self.bin = Path(found)
+        subprocess.run(
+            [self.bin / "initdb", "-D", self.dir / "data", "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+        )
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c fsync=off -c listen_addresses=127.0.0.1"
+        subprocess.run(
+            [self.bin / "pg_ctl", "-D", self.dir / "data", "-o", options, "-l", self.dir / "log", "-w", "start"],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        subprocess.run([self.bin / "pg_ctl", "-D", self.dir / "data", "-m", "immediate", "-w", "stop"], check=False)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _wait(predicate, timeout: float = 30.0, every: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with suppress(Exception):
+            if predicate():
+                return True
+        time.sleep(every)
+    return False
+
+
+class Stack:
+    """The app as deployed: gunicorn (the shipped config), one worker and beat."""
+
+    def __init__(self, db_url: str, redis_url: str):
+        self.db_url, self.redis_url = db_url, redis_url
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.log = (OUT / "faults.log").open("a")
+
+    def env(self) -> dict:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.db_url,
+            "REDIS_URL": self.redis_url,
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DEBUG": "false",
+            "LOG_LEVEL": "WARNING",
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY),
+        }
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run(
+            [PY, "manage.py", *args], cwd=ROOT, env=self.env(), check=True, capture_output=True, text=True
+        ).stdout
+
+    def prepare(self, admin_url: str) -> str:
+        """A fresh database, migrated, with a shop, its key and a points programme."""
+        name = self.db_url.rsplit("/", 1)[1]
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.manage("migrate", "-v0")
+        key = self.manage("create_shop", "faults").split("store it now): ")[1].strip()
+        self.manage(
+            "shell",
+            "-c",
+            "from datetime import timedelta; from decimal import Decimal; from django.utils import timezone;"
+            "from loyalty.models import Programme, EarningRule, RuleKind;"
+            "Programme.objects.update_or_create(pk=1, defaults=dict(is_active=True,"
+            " starts_at=timezone.now() - timedelta(days=400), pending_days=14));"
+            "EarningRule.objects.create(name='Points per dollar', kind=RuleKind.SPEND, points_per_unit=Decimal(1))",
+        )
+        return key
+
+    def start(self, *names: str) -> None:
+        commands = {
+            "web": [
+                str(BIN / "gunicorn"),
+                "config.wsgi",
+                "-c",
+                "config/gunicorn.conf.py",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{APP_PORT}",
+                "--log-level",
+                "warning",
+            ],
+            "worker": [str(BIN / "celery"), "-A", "config", "worker", "-c", "1", "--loglevel", "WARNING"],
+            "beat": [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "-s",
+                str(OUT / f"beat-schedule-{uuid.uuid4().hex[:6]}"),
+            ],
+        }
+        for name in names:
+            self.procs[name] = subprocess.Popen(
+                commands[name], cwd=ROOT, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT
+            )
+        if "web" in names and not _wait(lambda: requests.get(f"{BASE}/api/v1/customers", timeout=2).status_code):
+            raise SystemExit("gunicorn did not start")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process and its pool's children, as the kernel's OOM killer would."""
+        proc = self.procs.pop(name)
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        for pid in [proc.pid, *map(int, children)]:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            proc = self.procs.pop(name)
+            proc.terminate()
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+            if proc.poll() is None:
+                proc.kill()
+
+
+BASE = f"http://127.0.0.1:{APP_PORT}"
+
+
+# --------------------------------------------------------------------------------- load
+
+
+def an_order(rng: random.Random, external_id: str, customer: int, when: datetime) -> dict:
+    cents = rng.randint(500, 20_000)
+    return {
+        "external_id": external_id,
+        "placed_at": when.isoformat(),
+        "currency": "USD",
+        "status": "paid",
+        "total": f"{cents // 100}.{cents % 100:02d}",
+        "customer": {"external_id": f"c{customer}", "email": f"shopper{customer}@example.com"},
+        "lines": [{"sku": f"SKU-{rng.randrange(50)}", "name": "Item", "quantity": 1, "unit_price": "1.00"}],
+    }
+
+
+class Load:
+    """Client threads: 4 of 5 requests a single order, 1 a bulk of 100, until stopped.
+    Records every acknowledged order and every status."""
+
+    def __init__(self, key: str, threads: int = CLIENT_THREADS):
+        self.key, self.threads = key, threads
+        self.acked: set[str] = set()
+        self.statuses: dict[str, int] = {}
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.workers: list[threading.Thread] = []
+
+    def _count(self, status: str) -> None:
+        with self.lock:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    def _client(self, n: int) -> None:
+        rng = random.Random(n)
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+        when = datetime.now(UTC) - timedelta(days=30)  # past the return window: points are available
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            bulk = rng.random() < 0.2
+            ids = [f"t{n}-{i}-{j}" for j in range(100 if bulk else 1)]
+            orders = [an_order(rng, x, rng.randrange(CUSTOMERS), when) for x in ids]
+            url, body = (
+                (f"{BASE}/api/v1/orders/bulk", {"orders": orders}) if bulk else (f"{BASE}/api/v1/orders", orders[0])
+            )
+            try:
+                response = session.post(url, data=orjson.dumps(body), headers=headers, timeout=30)
+            except requests.RequestException as exc:
+                self._count(type(exc).__name__)
+                time.sleep(0.2)
+                continue
+            self._count(str(response.status_code))
+            if response.status_code in (200, 201):
+                with self.lock:
+                    self.acked.update(ids)
+            elif response.status_code >= 500 or response.status_code == 429:
+                time.sleep(float(response.headers.get("Retry-After", "0.2")))
+
+    def start(self) -> None:
+        self.workers = [threading.Thread(target=self._client, args=(n,), daemon=True) for n in range(self.threads)]
+        for w in self.workers:
+            w.start()
+
+    def finish(self) -> None:
+        self.stop.set()
+        for w in self.workers:
+            w.join(timeout=60)
+
+
+def probe_orders(key: str, seconds: float) -> list[tuple[int, float]]:
+    """One order a second, each for a new customer: (customer id, when it was acknowledged)."""
+    rng = random.Random(99)
+    pending = []
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        n = uuid.uuid4().hex[:10]
+        body = an_order(rng, f"probe-{n}", 0, datetime.now(UTC) - timedelta(days=1))
+        body["customer"] = {"external_id": f"probe-{n}", "email": f"probe-{n}@example.com"}
+        with suppress(requests.RequestException):
+            response = requests.post(f"{BASE}/api/v1/orders", data=orjson.dumps(body), headers=headers, timeout=30)
+            if response.status_code == 201:
+                pending.append((response.json()["customer_id"], time.monotonic()))
+        time.sleep(1.0)
+    return pending
+
+
+def freshness(db_url: str, probes: list[tuple[int, float]], timeout: float = 120.0) -> list[float]:
+    """Seconds from each probe's acknowledgement to its customer's metrics row."""
+    lags: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while len(lags) < len(probes) and time.monotonic() < deadline:
+            ids = [c for c, _ in probes if c not in lags]
+            done = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT customer_id FROM customers_customermetrics "
+                    "WHERE customer_id = ANY(%s) AND purchase_days > 0",
+                    [ids],
+                )
+            }
+            now = time.monotonic()
+            for c, acked in probes:
+                if c in done and c not in lags:
+                    lags[c] = now - acked
+            time.sleep(0.05)
+    return sorted(lags.values())
+
+
+# -------------------------------------------------------------------------------- checks
+
+
+CHECKS = {
+    "stale_figures": """
+        SELECT count(*) FROM customers_customer c LEFT JOIN (
+            SELECT customer_id, count(*) AS n, sum(greatest(total_base - refunded_base, 0)) AS net
+            FROM customers_order WHERE status NOT IN ('cancelled', 'refunded') GROUP BY customer_id
+        ) o ON o.customer_id = c.id
+        WHERE c.orders_count <> coalesce(o.n, 0) OR c.net_revenue <> coalesce(o.net, 0)""",
+    "buyers_without_stage": """
+        SELECT count(*) FROM customers_customer c WHERE c.orders_count > 0 AND NOT EXISTS (
+            SELECT 1 FROM customers_customermetrics m WHERE m.customer_id = c.id AND m.purchase_days > 0)""",
+    "paid_orders_without_points": """
+        SELECT count(*) FROM customers_order o WHERE o.status = 'paid' AND NOT EXISTS (
+            SELECT 1 FROM loyalty_pointsentry p WHERE p.order_id = o.id AND p.kind = 'earn')""",
+    "points_earned_twice": """
+        SELECT count(*) FROM (SELECT order_id, rule_id FROM loyalty_pointsentry
+            WHERE kind = 'earn' AND order_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d""",
+    "outbox": "SELECT count(*) FROM customers_pendingupdate",
+}
+
+
+def check(db_url: str) -> dict[str, int]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        return {name: conn.execute(sql).fetchone()[0] for name, sql in CHECKS.items()}
+
+
+def converge(db_url: str, since: float) -> tuple[float | None, dict]:
+    """Seconds after ``since`` until every check is 0 (None if not within the limit)."""
+    state: dict = {}
+
+    def clean() -> bool:
+        nonlocal state
+        state = check(db_url)
+        return not any(state.values())
+
+    ok = _wait(clean, timeout=CONVERGE_LIMIT, every=1.0)
+    return (time.monotonic() - since if ok else None), state
+
+
+def stored_ids(db_url: str) -> set[str]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        return {r[0] for r in conn.execute("SELECT external_id FROM customers_order WHERE external_id LIKE 't%%'")}
+
+
+def report(name: str, load: Load | None, db_url: str, converged: float | None, state: dict, **extra) -> dict:
+    stored = stored_ids(db_url)
+    acked = load.acked if load else set()
+    result = {
+        "scenario": name,
+        "acknowledged": len(acked),
+        "stored": len(stored),
+        "lost": len(acked - stored),
+        "stored_unacknowledged": len(stored - acked),
+        "statuses": dict(sorted(load.statuses.items())) if load else {},
+        "5xx": sum(v for k, v in (load.statuses.items() if load else ()) if k.startswith("5")),
+        "converged_seconds": None if converged is None else round(converged, 1),
+        "final_checks": state,
+        **extra,
+    }
+    log(json.dumps(result))
+    return result
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+@contextmanager
+def stack_on(db_url: str, admin_url: str, redis: Redis, *names: str):
+    stack = Stack(db_url, f"redis://127.0.0.1:{redis.port}/0")
+    key = stack.prepare(admin_url)
+    stack.start(*names)
+    try:
+        yield stack, key
+    finally:
+        stack.stop_all()
+
+
+def scenario_load(redis: Redis) -> dict:
+    db = SHARED_PG.rsplit("/", 1)[0] + "/crm_faults_load"
+    with stack_on(db, SHARED_PG, redis, "web", "worker", "beat") as (stack, key):
+        rest = probe_orders(key, 10)  # at rest
+        at_rest = freshness(db, rest)
+        load = Load(key)
+        load.start()
+        started = time.monotonic()
+        busy = probe_orders(key, LOAD_SECONDS)
+        load.finish()
+        elapsed = time.monotonic() - started
+        backlog = check(db)["outbox"]
+        under_load = freshness(db, busy, timeout=CONVERGE_LIMIT)
+        converged, state = converge(db, time.monotonic())
+        return report(
+            "sustained load",
+            load,
+            db,
+            converged,
+            state,
+            orders_per_second=round(len(load.acked) / elapsed),
+            outbox_when_load_stopped=backlog,
+            fresh_at_rest_p50_s=_q(at_rest, 0.5),
+            fresh_at_rest_max_s=_q(at_rest, 1.0),
+            fresh_under_load_p50_s=_q(under_load, 0.5),
+            fresh_under_load_p95_s=_q(under_load, 0.95),
+            probes=f"{len(under_load)} of {len(busy)} under load, {len(at_rest)} of {len(rest)} at rest",
+        )
+
+
+def _q(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, int(q * len(values)))], 2) if q < 1 else round(values[-1], 2)
+
+
+def scenario_redis(redis: Redis) -> dict:
+    db = SHARED_PG.rsplit("/", 1)[0] + "/crm_faults_redis"
+    with stack_on(db, SHARED_PG, redis, "web", "worker", "beat") as (stack, key):
+        load = Load(key)
+        load.start()
+        time.sleep(LOAD_SECONDS / 3)
+        log("stopping Redis")
+        redis.stop()
+        time.sleep(OUTAGE)
+        during = dict(load.statuses)
+        redis.start()
+        back = time.monotonic()
+        log("Redis is back")
+        time.sleep(LOAD_SECONDS / 3)
+        load.finish()
+        converged, state = converge(db, back)
+        return report("Redis stopped", load, db, converged, state, statuses_by_end_of_outage=during)
+
+
+def scenario_worker(redis: Redis) -> dict:
+    db = SHARED_PG.rsplit("/", 1)[0] + "/crm_faults_worker"
+    with stack_on(db, SHARED_PG, redis, "web", "worker") as (stack, key):
+        load = Load(key, threads=2)
+        load.start()
+        time.sleep(20)
+        load.finish()
+        converge(db, time.monotonic())
+        with psycopg.connect(db, autocommit=True) as conn:  # forget every figure, then rebuild them
+            conn.execute("UPDATE customers_customer SET orders_count = 0, net_revenue = 0")
+        stack.manage("recompute_customers", "--from-orders", "--async")
+        time.sleep(0.5)
+        log("killing the worker")
+        stack.kill("worker")
+        stack.start("worker")
+        killed = time.monotonic()
+        converged, state = converge(db, killed)
+        return report("worker killed during a rebuild", load, db, converged, state, visibility_timeout_s=VISIBILITY)
+
+
+def scenario_postgres(redis: Redis) -> dict:
+    pg = Postgres(PG_PORT)
+    pg.start()
+    db = f"postgres://postgres@127.0.0.1:{PG_PORT}/crm_faults"
+    try:
+        with stack_on(db, pg.admin_url, redis, "web", "worker", "beat") as (stack, key):
+            load = Load(key)
+            load.start()
+            time.sleep(LOAD_SECONDS / 3)
+            log("stopping PostgreSQL")
+            pg.stop()
+            time.sleep(OUTAGE)
+            during = dict(load.statuses)
+            pg.start()
+            back = time.monotonic()
+            log("PostgreSQL is back")
+            time.sleep(LOAD_SECONDS / 3)
+            load.finish()
+            converged, state = converge(db, back)
+            return report("PostgreSQL restarted", load, db, converged, state, statuses_by_end_of_outage=during)
+    finally:
+        pg.remove()
+
+
+SCENARIOS = {"load": scenario_load, "redis": scenario_redis, "worker": scenario_worker, "postgres": scenario_postgres}
+
+
+def main() -> None:
+    chosen = [s for s in os.environ.get("FAULTS", ",".join(SCENARIOS)).split(",") if s]
+    results = []
+    for name in chosen:
+        redis = Redis(REDIS_PORT)
+        redis.start()
+        try:
+            log(f"scenario {name}")
+            results.append(SCENARIOS[name](redis))
+        finally:
+            redis.stop()
+    (OUT / "faults.json").write_text(json.dumps(results, indent=2))
+    print("\n| scenario | acknowledged | stored | lost | duplicated | 5xx | converged |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        seconds = "not within 5 min" if r["converged_seconds"] is None else f"{r['converged_seconds']} s"
+        print(
+            f"| {r['scenario']} | {r['acknowledged']:,} | {r['stored']:,} | {r['lost']} | "
+            f"{r['final_checks'].get('points_earned_twice', '?')} | {r['5xx']} | {seconds} |"
+        )
+    if any(r["lost"] or r["5xx"] or r["converged_seconds"] is None for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

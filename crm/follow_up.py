@@ -1,0 +1,117 @@
+"""The follow-up work after data arrives, taken from the outbox in batches.
+
+Writes mark customers in ``customers.PendingUpdate`` in their own transaction (the orders,
+refunds, events and NPS services do). This module does the work those marks stand for, in
+the order the apps depend on each other: the customer's figures and stage (customers),
+then their points (loyalty: new paid orders earn, refunds give back), then their segment
+memberships (campaigns), so a segment on points sees the new balance.
+
+``pending_updates_kick`` runs after each commit (and, in a request, after the response):
+- with a broker, it queues one ``drain_pending_updates`` task unless one is queued already
+  (a flag in the cache), so a thousand orders cost one task, not a thousand chains;
+- on the embedded default (no broker), it drains in-process, one thread at a time.
+
+Nothing is lost if the kick is: the marks are in the database, and beat drains every 30 s
+(``CELERY_BEAT_SCHEDULE``), so work recorded while Redis was down runs when it returns.
+"""
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+from campaigns.services import segments_refresh_customers
+from customers.services.chunks import CHUNK_SIZE
+from customers.services.pending_updates import (
+    pending_updates_claim,
+    pending_updates_done,
+    pending_updates_failed,
+)
+from customers.services.recompute import customers_recompute
+from loyalty.earning import orders_award
+
+logger = logging.getLogger(__name__)
+
+DRAIN_QUEUED = "crm:pending-updates:drain-queued"
+DRAIN_SECONDS = 60  # one drain task works this long at most, then hands over to a new one
+
+
+def pending_updates_run(*, limit: int = CHUNK_SIZE) -> int:
+    """Claim one batch of marked customers and bring them up to date; returns how many.
+
+    A failure keeps the marks (counted, with the error, retried after a backoff) and is
+    raised: the data stays marked until the work succeeds."""
+    claim = pending_updates_claim(limit=limit)
+    if claim is None:
+        return 0
+    ids = claim.customer_ids
+    try:
+        customers_recompute(customer_ids=ids)
+        orders_award(ids)
+        segments_refresh_customers(customer_ids=ids)
+    except Exception as exc:
+        try:
+            pending_updates_failed(claim, error=f"{type(exc).__name__}: {exc}")
+        except Exception:  # the database itself is gone: the lease runs out instead
+            logger.warning("Could not record the failure of %d pending updates", len(ids), exc_info=True)
+        raise
+    pending_updates_done(claim)
+    return len(ids)
+
+
+def pending_updates_drain(*, seconds: float = DRAIN_SECONDS, on_full_batch=None) -> int:
+    """Run batches until none is left or ``seconds`` have passed; returns customers done.
+    ``on_full_batch`` is called after each full batch (more is likely waiting)."""
+    done, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        n = pending_updates_run()
+        done += n
+        if n < CHUNK_SIZE:
+            break
+        if on_full_batch is not None:
+            on_full_batch()
+    return done
+
+
+# ------------------------------------------------------------------------------ dispatch
+
+
+def pending_updates_kick() -> None:
+    """Make sure a drain runs soon (see the module docstring). Never raises: the marks are
+    committed, and the periodic drain is the safety net."""
+    try:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            _drain_in_process()
+        else:
+            _queue_drain()
+    except Exception:
+        logger.warning("Follow-up work is left to the periodic drain", exc_info=True)
+
+
+def _queue_drain() -> None:
+    from crm.tasks import drain_pending_updates
+
+    if cache.add(DRAIN_QUEUED, 1, timeout=DRAIN_SECONDS):
+        try:
+            drain_pending_updates.delay()
+        except Exception:
+            cache.delete(DRAIN_QUEUED)
+            raise
+
+
+_lock = threading.Lock()
+_requested = threading.Event()
+
+
+def _drain_in_process() -> None:
+    """Drain in this thread unless another one is draining; then that one goes round again
+    (``_requested``), so marks committed while it finished are never left behind."""
+    _requested.set()
+    while _requested.is_set() and _lock.acquire(blocking=False):
+        try:
+            _requested.clear()
+            pending_updates_drain()
+        finally:
+            _lock.release()

@@ -1,0 +1,107 @@
+"""The outbox of follow-up work (``customers.models.PendingUpdate``): mark, claim, release.
+
+- ``pending_updates_mark`` runs inside the transaction that writes the data. Marks coalesce:
+  one row per customer, however many orders arrive before a drain gets to them.
+- ``pending_updates_claim`` leases a batch to one drain (``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL, so several drains never take the same customers); a drain that dies leaves
+  the lease to expire, and the batch is taken again.
+- ``pending_updates_done`` removes the marks the drain claimed, except those marked again
+  while it worked (their version changed): those stay for the next drain.
+- ``pending_updates_failed`` counts the attempt, keeps the error for the staff, and backs
+  off before the batch is tried again.
+"""
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, Min, Q
+from django.utils import timezone
+
+from customers.models import PendingUpdate
+
+LEASE = timedelta(minutes=2)  # longer than a batch of work takes
+MAX_BACKOFF = timedelta(hours=1)
+FIRST_BACKOFF = timedelta(seconds=15)
+
+
+@dataclass(frozen=True)
+class Claim:
+    customer_ids: list[int]
+    versions: list[int]
+    attempts: int  # the most any of them was tried before
+
+
+def pending_updates_mark(customer_ids: Sequence[int], *, now: datetime | None = None) -> None:
+    """Record that these customers' figures, points and segments are behind their data.
+    Call inside the transaction that wrote the data."""
+    ids = sorted(set(customer_ids))  # one lock order, so two marking requests cannot deadlock
+    if not ids:
+        return
+    now = now or timezone.now()
+    PendingUpdate.objects.bulk_create(
+        [PendingUpdate(customer_id=i, marked_at=now, version=secrets.randbits(62)) for i in ids],
+        update_conflicts=True,
+        unique_fields=["customer"],
+        update_fields=["version"],  # the first mark's time stays: it is the outbox's age
+    )
+
+
+def pending_updates_claim(*, limit: int, now: datetime | None = None) -> Claim | None:
+    """Lease up to ``limit`` customers not leased to another drain, oldest marks first."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        free = PendingUpdate.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).order_by(
+            "marked_at"
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            free = free.select_for_update(skip_locked=True)
+        rows = list(free.values_list("customer_id", "version", "attempts")[:limit])
+        if not rows:
+            return None
+        ids = [r[0] for r in rows]
+        PendingUpdate.objects.filter(customer_id__in=ids).update(claimed_until=now + LEASE)
+    return Claim(customer_ids=ids, versions=[r[1] for r in rows], attempts=max(r[2] for r in rows))
+
+
+def pending_updates_done(claim: Claim) -> None:
+    """The claimed work is done: remove the marks that were not renewed meanwhile and free
+    the others for the next drain."""
+    with transaction.atomic():
+        # The versions are random 62-bit numbers, so matching the two lists apart is exact
+        # in practice, and one statement on both databases.
+        PendingUpdate.objects.filter(customer_id__in=claim.customer_ids, version__in=claim.versions).delete()
+        PendingUpdate.objects.filter(customer_id__in=claim.customer_ids).update(claimed_until=None)
+
+
+def pending_updates_failed(claim: Claim, *, error: str, now: datetime | None = None) -> None:
+    """The claimed work failed: keep the marks, count the attempt, wait before the next."""
+    now = now or timezone.now()
+    backoff = min(FIRST_BACKOFF * 2**claim.attempts, MAX_BACKOFF)
+    PendingUpdate.objects.filter(customer_id__in=claim.customer_ids).update(
+        attempts=F("attempts") + 1, last_error=error[:2000], claimed_until=now + backoff
+    )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    customers: int
+    oldest_marked_at: datetime | None
+    failing: int  # customers whose work failed at least three times
+
+    def age_seconds(self, now: datetime | None = None) -> float:
+        if self.oldest_marked_at is None:
+            return 0.0
+        return max(0.0, ((now or timezone.now()) - self.oldest_marked_at).total_seconds())
+
+
+def pending_updates_backlog() -> Backlog:
+    """How far behind the follow-up work is: for the health check and the admin."""
+    found = PendingUpdate.objects.aggregate(oldest=Min("marked_at"))
+    return Backlog(
+        customers=PendingUpdate.objects.count(),
+        oldest_marked_at=found["oldest"],
+        failing=PendingUpdate.objects.filter(attempts__gte=3).count(),
+    )
