@@ -4,6 +4,9 @@ service fails, then a check that nothing was lost and that everything converged.
 Each scenario runs on loopback, on servers of its own (never the shared ones), bounded in
 time:
 
+- ``bulk``: the bulk rate of ``make bench`` (two clients sending 1,000 orders a request)
+  with a worker and beat: orders per second acknowledged, the figures' freshness under it,
+  and the backlog of follow-up work when it stops;
 - ``load``: the sustained mixed load (client threads of single and bulk POSTs) with one
   worker; how fresh the figures stay (a probe order every second: the time until its
   customer's stage and CLV are computed), and the backlog when the load stops.
@@ -55,6 +58,7 @@ CONVERGE_LIMIT = 300.0  # the target: within 5 minutes of the service returning
 VISIBILITY = 60  # seconds; shorter than the shipped 360 s so the worker scenario stays short
 REDIS_PORT, APP_PORT, PG_PORT = 6397, 8767, 5497
 CUSTOMERS = 3000
+WORKER_PROCESSES = os.environ.get("WORKER_PROCESSES", "1")
 OUT = ROOT / "bench/out"
 OUT.mkdir(exist_ok=True)
 
@@ -187,7 +191,7 @@ class Stack:
                 "--log-level",
                 "warning",
             ],
-            "worker": [str(BIN / "celery"), "-A", "config", "worker", "-c", "1", "--loglevel", "WARNING"],
+            "worker": [str(BIN / "celery"), "-A", "config", "worker", "-c", WORKER_PROCESSES, "--loglevel", "WARNING"],
             "beat": [
                 str(BIN / "celery"),
                 "-A",
@@ -233,24 +237,27 @@ BASE = f"http://127.0.0.1:{APP_PORT}"
 
 def an_order(rng: random.Random, external_id: str, customer: int, when: datetime) -> dict:
     cents = rng.randint(500, 20_000)
+    total = f"{cents // 100}.{cents % 100:02d}"
     return {
         "external_id": external_id,
         "placed_at": when.isoformat(),
         "currency": "USD",
         "status": "paid",
-        "total": f"{cents // 100}.{cents % 100:02d}",
+        "total": total,
         "customer": {"external_id": f"c{customer}", "email": f"shopper{customer}@example.com"},
-        "lines": [{"sku": f"SKU-{rng.randrange(50)}", "name": "Item", "quantity": 1, "unit_price": "1.00"}],
+        "lines": [{"sku": f"SKU-{rng.randrange(50)}", "name": "Item", "quantity": 1, "unit_price": total}],
     }
 
 
 class Load:
-    """Client threads: 4 of 5 requests a single order, 1 a bulk of 100, until stopped.
-    Records every acknowledged order and every status."""
+    """Client threads until stopped: ``mixed``, 4 of 5 requests a single order and 1 a bulk
+    of 100, over 3,000 customers; ``bulk``, bulks of 1,000 over 40,000 customers (as
+    ``make bench``). Records every acknowledged order and every status."""
 
-    def __init__(self, key: str, threads: int = CLIENT_THREADS):
-        self.key, self.threads = key, threads
+    def __init__(self, key: str, threads: int = CLIENT_THREADS, mode: str = "mixed"):
+        self.key, self.threads, self.mode = key, threads, mode
         self.acked: set[str] = set()
+        self.item_errors = 0
         self.statuses: dict[str, int] = {}
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -268,22 +275,26 @@ class Load:
         i = 0
         while not self.stop.is_set():
             i += 1
-            bulk = rng.random() < 0.2
-            ids = [f"t{n}-{i}-{j}" for j in range(100 if bulk else 1)]
-            orders = [an_order(rng, x, rng.randrange(CUSTOMERS), when) for x in ids]
+            bulk = self.mode == "bulk" or rng.random() < 0.2
+            size, pool = (1000, 40_000) if self.mode == "bulk" else (100 if bulk else 1, CUSTOMERS)
+            ids = [f"t{n}-{i}-{j}" for j in range(size)]
+            orders = [an_order(rng, x, rng.randrange(pool), when) for x in ids]
             url, body = (
                 (f"{BASE}/api/v1/orders/bulk", {"orders": orders}) if bulk else (f"{BASE}/api/v1/orders", orders[0])
             )
             try:
-                response = session.post(url, data=orjson.dumps(body), headers=headers, timeout=30)
+                response = session.post(url, data=orjson.dumps(body), headers=headers, timeout=60)
             except requests.RequestException as exc:
                 self._count(type(exc).__name__)
                 time.sleep(0.2)
                 continue
             self._count(str(response.status_code))
             if response.status_code in (200, 201):
+                body = response.json()
+                done = [r["external_id"] for r in body["results"] if r["status"] != "error"] if bulk else ids
                 with self.lock:
-                    self.acked.update(ids)
+                    self.acked.update(done)
+                    self.item_errors += len(ids) - len(done)
             elif response.status_code >= 500 or response.status_code == 429:
                 time.sleep(float(response.headers.get("Retry-After", "0.2")))
 
@@ -298,45 +309,57 @@ class Load:
             w.join(timeout=60)
 
 
-def probe_orders(key: str, seconds: float) -> list[tuple[int, float]]:
-    """One order a second, each for a new customer: (customer id, when it was acknowledged)."""
-    rng = random.Random(99)
-    pending = []
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        n = uuid.uuid4().hex[:10]
-        body = an_order(rng, f"probe-{n}", 0, datetime.now(UTC) - timedelta(days=1))
-        body["customer"] = {"external_id": f"probe-{n}", "email": f"probe-{n}@example.com"}
-        with suppress(requests.RequestException):
-            response = requests.post(f"{BASE}/api/v1/orders", data=orjson.dumps(body), headers=headers, timeout=30)
-            if response.status_code == 201:
-                pending.append((response.json()["customer_id"], time.monotonic()))
-        time.sleep(1.0)
-    return pending
+class Prober:
+    """One order a second, each for a new customer, and a poller that notes when each one's
+    stage is computed: the seconds from the order's acknowledgement to its figures."""
 
+    def __init__(self, key: str, db_url: str):
+        self.key, self.db_url = key, db_url
+        self.acked: dict[int, float] = {}
+        self.lags: dict[int, float] = {}
+        self.lock = threading.Lock()
 
-def freshness(db_url: str, probes: list[tuple[int, float]], timeout: float = 120.0) -> list[float]:
-    """Seconds from each probe's acknowledgement to its customer's metrics row."""
-    lags: dict[int, float] = {}
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        while len(lags) < len(probes) and time.monotonic() < deadline:
-            ids = [c for c, _ in probes if c not in lags]
-            done = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT customer_id FROM customers_customermetrics "
-                    "WHERE customer_id = ANY(%s) AND purchase_days > 0",
-                    [ids],
-                )
-            }
-            now = time.monotonic()
-            for c, acked in probes:
-                if c in done and c not in lags:
-                    lags[c] = now - acked
-            time.sleep(0.05)
-    return sorted(lags.values())
+    def probe(self, seconds: float) -> list[float]:
+        """Probe for ``seconds``, then wait (up to the convergence limit) for every probe's
+        figures; returns their lags, sorted."""
+        stop = threading.Event()
+        poller = threading.Thread(target=self._poll, args=(stop,), daemon=True)
+        poller.start()
+        rng = random.Random(99)
+        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+        sent, end = [], time.monotonic() + seconds
+        while time.monotonic() < end:
+            n = uuid.uuid4().hex[:10]
+            body = an_order(rng, f"probe-{n}", 0, datetime.now(UTC) - timedelta(days=1))
+            body["customer"] = {"external_id": f"probe-{n}", "email": f"probe-{n}@example.com"}
+            with suppress(requests.RequestException):
+                response = requests.post(f"{BASE}/api/v1/orders", data=orjson.dumps(body), headers=headers, timeout=30)
+                if response.status_code == 201:
+                    with self.lock:
+                        self.acked[response.json()["customer_id"]] = time.monotonic()
+                    sent.append(response.json()["customer_id"])
+            time.sleep(1.0)
+        _wait(lambda: all(c in self.lags for c in sent), timeout=CONVERGE_LIMIT, every=0.2)
+        stop.set()
+        poller.join()
+        return sorted(self.lags[c] for c in sent if c in self.lags)
+
+    def _poll(self, stop: threading.Event) -> None:
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            while not stop.is_set():
+                with self.lock:
+                    waiting = [c for c in self.acked if c not in self.lags]
+                if waiting:
+                    done = conn.execute(
+                        "SELECT customer_id FROM customers_customermetrics "
+                        "WHERE customer_id = ANY(%s) AND purchase_days > 0",
+                        [waiting],
+                    ).fetchall()
+                    now = time.monotonic()
+                    with self.lock:
+                        for (c,) in done:
+                            self.lags[c] = now - self.acked[c]
+                time.sleep(0.05)
 
 
 # -------------------------------------------------------------------------------- checks
@@ -395,6 +418,7 @@ def report(name: str, load: Load | None, db_url: str, converged: float | None, s
         "lost": len(acked - stored),
         "stored_unacknowledged": len(stored - acked),
         "statuses": dict(sorted(load.statuses.items())) if load else {},
+        "bulk_items_refused": load.item_errors if load else 0,
         "5xx": sum(v for k, v in (load.statuses.items() if load else ()) if k.startswith("5")),
         "converged_seconds": None if converged is None else round(converged, 1),
         "final_checks": state,
@@ -418,22 +442,26 @@ def stack_on(db_url: str, admin_url: str, redis: Redis, *names: str):
         stack.stop_all()
 
 
-def scenario_load(redis: Redis) -> dict:
-    db = SHARED_PG.rsplit("/", 1)[0] + "/crm_faults_load"
+def scenario_load(redis: Redis, mode: str = "mixed") -> dict:
+    db = SHARED_PG.rsplit("/", 1)[0] + f"/crm_faults_{mode}"
     with stack_on(db, SHARED_PG, redis, "web", "worker", "beat") as (stack, key):
-        rest = probe_orders(key, 10)  # at rest
-        at_rest = freshness(db, rest)
-        load = Load(key)
+        time.sleep(10)  # the worker imports Django and connects
+        at_rest = Prober(key, db).probe(10)
+        load = Load(key, threads=2 if mode == "bulk" else CLIENT_THREADS, mode=mode)
         load.start()
         started = time.monotonic()
-        busy = probe_orders(key, LOAD_SECONDS)
+        prober = Prober(key, db)
+        busy = threading.Thread(target=lambda: setattr(prober, "result", prober.probe(LOAD_SECONDS)))
+        busy.start()
+        time.sleep(LOAD_SECONDS)
         load.finish()
         elapsed = time.monotonic() - started
         backlog = check(db)["outbox"]
-        under_load = freshness(db, busy, timeout=CONVERGE_LIMIT)
+        busy.join()
+        under_load = prober.result
         converged, state = converge(db, time.monotonic())
         return report(
-            "sustained load",
+            f"sustained {mode} load",
             load,
             db,
             converged,
@@ -444,7 +472,7 @@ def scenario_load(redis: Redis) -> dict:
             fresh_at_rest_max_s=_q(at_rest, 1.0),
             fresh_under_load_p50_s=_q(under_load, 0.5),
             fresh_under_load_p95_s=_q(under_load, 0.95),
-            probes=f"{len(under_load)} of {len(busy)} under load, {len(at_rest)} of {len(rest)} at rest",
+            probes=f"{len(under_load)} under load, {len(at_rest)} at rest",
         )
 
 
@@ -517,7 +545,13 @@ def scenario_postgres(redis: Redis) -> dict:
         pg.remove()
 
 
-SCENARIOS = {"load": scenario_load, "redis": scenario_redis, "worker": scenario_worker, "postgres": scenario_postgres}
+SCENARIOS = {
+    "load": scenario_load,
+    "bulk": lambda redis: scenario_load(redis, "bulk"),
+    "redis": scenario_redis,
+    "worker": scenario_worker,
+    "postgres": scenario_postgres,
+}
 
 
 def main() -> None:

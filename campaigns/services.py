@@ -88,7 +88,7 @@ def _apply(segment: Segment, version: SegmentVersion, now, *, customer_ids) -> t
     members = matching(rule, now=now, customer_ids=customer_ids)
     stays = SegmentMembership.objects.filter(segment=segment, exited_at=None)
     if customer_ids is not None:
-        stays = stays.filter(customer_id__in=customer_ids)
+        stays = stays.filter(customer__id__in_ids=customer_ids)
     # NOT EXISTS, not NOT IN: PostgreSQL plans it as a hash anti-join whatever the size,
     # where NOT IN over a subquery larger than work_mem is re-scanned for every row.
     exited = stays.exclude(Exists(members.filter(pk=OuterRef("customer_id")))).update(exited_at=now)

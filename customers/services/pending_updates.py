@@ -11,7 +11,7 @@
   off before the batch is tried again.
 """
 
-import secrets
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,17 +36,28 @@ class Claim:
 
 def pending_updates_mark(customer_ids: Sequence[int], *, now: datetime | None = None) -> None:
     """Record that these customers' figures, points and segments are behind their data.
-    Call inside the transaction that wrote the data."""
+    Call inside the transaction that wrote the data.
+
+    One statement. A customer already marked and not claimed by a drain is left as it is
+    (no write: the mark stands); one that a drain has claimed gets a new version, so the
+    drain keeps it for another round. ``ON CONFLICT DO UPDATE`` locks the existing row even
+    where its ``WHERE`` leaves it unchanged, so a drain cannot claim a row (``SKIP LOCKED``)
+    while a transaction that marked it is still open."""
     ids = sorted(set(customer_ids))  # one lock order, so two marking requests cannot deadlock
     if not ids:
         return
-    now = now or timezone.now()
-    PendingUpdate.objects.bulk_create(
-        [PendingUpdate(customer_id=i, marked_at=now, version=secrets.randbits(62)) for i in ids],
-        update_conflicts=True,
-        unique_fields=["customer"],
-        update_fields=["version"],  # the first mark's time stays: it is the outbox's age
-    )
+    table = connection.ops.quote_name(PendingUpdate._meta.db_table)
+    if connection.vendor == "postgresql":
+        select, param = "SELECT id, %s, (random() * 9e18)::bigint, NULL, 0, '' FROM unnest(%s::bigint[]) AS m(id)", ids
+    else:  # "WHERE true" tells SQLite's parser that ON CONFLICT is not a join clause
+        select, param = "SELECT value, %s, random(), NULL, 0, '' FROM json_each(%s) WHERE true", json.dumps(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (customer_id, marked_at, version, claimed_until, attempts, last_error) "
+            f"{select} ON CONFLICT (customer_id) DO UPDATE SET version = EXCLUDED.version "
+            f"WHERE {table}.claimed_until IS NOT NULL",
+            [now or timezone.now(), param],
+        )
 
 
 def pending_updates_claim(*, limit: int, now: datetime | None = None) -> Claim | None:
