@@ -30,6 +30,7 @@ from customers.models import (
     Tag,
 )
 from customers.services.api_keys import api_key_material, api_key_revoke, api_keys_forget
+from customers.services.pending_updates import pending_updates_mark
 
 
 class LargeTableAdmin(admin.ModelAdmin):
@@ -338,8 +339,34 @@ def customer_360_link(customer_id, label) -> str:
     return format_html('<a href="{}">{}</a>', reverse("admin:crm_customer360_change", args=[customer_id]), label)
 
 
+class MarksFollowUp:
+    """An order or refund changed in the admin marks its customers in the outbox of
+    follow-up work (in the admin's transaction), so their figures, points and segments
+    follow within the periodic drain, as after a change through the API."""
+
+    def _customer_ids(self, obj) -> set[int]:
+        return {obj.customer_id} if isinstance(obj, Order) else {obj.order.customer_id}
+
+    def save_model(self, request, obj, form, change):
+        before = set()
+        if change:
+            before = self._customer_ids(type(obj).objects.select_related().get(pk=obj.pk))
+        super().save_model(request, obj, form, change)
+        pending_updates_mark(before | self._customer_ids(obj))
+
+    def delete_model(self, request, obj):
+        customers = self._customer_ids(obj)
+        super().delete_model(request, obj)
+        pending_updates_mark(customers)
+
+    def delete_queryset(self, request, queryset):
+        customers = set().union(*(self._customer_ids(o) for o in queryset.select_related()))
+        super().delete_queryset(request, queryset)
+        pending_updates_mark(customers)
+
+
 @admin.register(Order)
-class OrderAdmin(LargeTableAdmin):
+class OrderAdmin(MarksFollowUp, LargeTableAdmin):
     list_display = ["external_id", "shop", "customer_360", "placed_at", "status", "total", "currency", "total_base"]
     list_filter = ["status", "shop"]
     list_select_related = ["shop", "customer"]
@@ -368,7 +395,7 @@ class OrderAdmin(LargeTableAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(LargeTableAdmin):
+class RefundAdmin(MarksFollowUp, LargeTableAdmin):
     list_display = ["order", "amount", "amount_base", "reason", "refunded_at"]
     list_select_related = ["order"]
     search_fields = ["=order__external_id", "=external_id"]

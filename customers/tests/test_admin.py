@@ -145,3 +145,21 @@ def test_deactivating_a_shop_or_deleting_a_key_in_the_admin_stops_its_key_at_onc
     assert shop.is_active is False
     assert api_key_authenticate(key=first.key) is None
     assert api_key_authenticate(key=second.key) is None
+
+
+def test_an_order_deleted_in_the_admin_brings_its_customer_up_to_date_at_the_next_drain(admin_client):
+    from crm.follow_up import pending_updates_drain
+    from customers.models import PendingUpdate
+    from customers.services.recompute import customers_recompute
+
+    ann = CustomerFactory()
+    keep, gone = OrderFactory(customer=ann), OrderFactory(customer=ann)
+    customers_recompute(customer_ids=[ann.pk])
+    assert Customer.objects.get(pk=ann.pk).orders_count == 2
+
+    response = admin_client.post(reverse("admin:customers_order_delete", args=[gone.pk]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert list(PendingUpdate.objects.values_list("customer_id", flat=True)) == [ann.pk]
+    pending_updates_drain()
+    assert Customer.objects.get(pk=ann.pk).orders_count == 1 and Order.objects.get() == keep
