@@ -6,7 +6,7 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self):
-        from crm import audit, wiring
+        from crm import audit, scheduler, wiring  # noqa: F401 (scheduler: Celery signal handlers)
 
         audit.register()
         wiring.connect()
