@@ -4,6 +4,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 $$HOME/.pyenv/versions/3.13*/bi
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_CUSTOMERS ?= 3000
+PORT ?= 8000
+PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty worker beat serve migrate
 
@@ -17,14 +19,19 @@ $(VENV)/.installed: requirements.txt
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 
+# The two-command demo: SQLite and in-process tasks unless DATABASE_URL / REDIS_URL say otherwise.
+# PORT picks the port; PUBLIC_BASE_URL (the CSAT and review links) follows it unless set.
 demo: migrate
 	$(PY) manage.py seed_demo --customers $(DEMO_CUSTOMERS) --seed 1 --if-empty
 	DJANGO_SUPERUSER_PASSWORD=demo $(PY) manage.py createsuperuser --noinput --username demo --email demo@example.com 2>/dev/null || true
 	@echo
-	@echo "  Admin:  http://127.0.0.1:8000/admin/   login: demo / demo"
-	@echo "  API docs: http://127.0.0.1:8000/api/docs/"
+	@echo "  Admin:    http://127.0.0.1:$(PORT)/admin/   login: demo / demo"
+	@echo "  API docs: http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "  API:      http://127.0.0.1:$(PORT)/api/v1/   (a shop key: manage.py create_shop SLUG)"
+	@echo "  Health:   http://127.0.0.1:$(PORT)/health/"
+	@echo "  Public links (PUBLIC_BASE_URL): $(PUBLIC_BASE_URL)"
 	@echo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(PY) manage.py demo_server 127.0.0.1:$(PORT)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest

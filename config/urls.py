@@ -2,9 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from crm.health import HealthView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
+    # Status for anyone (200/503), each check's result for staff; /health/web/ for a load balancer.
+    path("health/", HealthView.as_view(), name="health"),
+    path("health/web/", HealthView.as_view(checks_setting="HEALTH_WEB_CHECKS"), name="health-web"),
     path("feedback/", include("support.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from its own URL, not inline, so the

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from crm import admin_360, admin_users  # noqa: F401  (register the customer 360 page, users and roles)
-from crm.models import IdempotencyRecord, TaskFailure
+from crm.models import IdempotencyRecord, ScheduledRun, TaskFailure
 
 
 @admin.register(IdempotencyRecord)
@@ -31,6 +31,22 @@ class TaskFailureAdmin(admin.ModelAdmin):
     @admin.display(description="error")
     def error_summary(self, obj):
         return obj.error[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScheduledRun)
+class ScheduledRunAdmin(admin.ModelAdmin):
+    """The last run of each scheduled task (beat's or the in-process scheduler's); read-only."""
+
+    list_display = ["name", "task", "last_run_at", "last_status", "duration"]
+    list_filter = ["last_status"]
+    ordering = ["name"]
+    readonly_fields = ["name", "task", "last_run_at", "last_status", "last_error", "duration"]
 
     def has_add_permission(self, request):
         return False

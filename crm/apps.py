@@ -6,7 +6,7 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self):
-        from crm import audit, task_failures, wiring
+        from crm import audit, scheduler, task_failures, wiring  # noqa: F401 (scheduler: Celery signal handlers)
 
         audit.register()
         wiring.connect()

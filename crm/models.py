@@ -71,3 +71,31 @@ class TaskFailure(models.Model):
 
     def __str__(self):
         return f"{self.task} failed at {self.failed_at:%Y-%m-%d %H:%M}"
+
+
+class ScheduledRun(models.Model):
+    """The last run of each periodic task of ``CELERY_BEAT_SCHEDULE``, one row per entry.
+
+    Written by the in-process scheduler of the embedded default (``crm.scheduler``, which
+    also reads it so that a restart does not run everything again) and, under Celery, by the
+    worker when a scheduled task finishes (``crm.scheduler.record_beat_task``). The health
+    check reads it: "beat's last run" is the same question in both set-ups.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        OK = "ok"
+        FAILED = "failed"
+
+    name = models.CharField(max_length=200, unique=True, help_text="The entry's name in CELERY_BEAT_SCHEDULE.")
+    task = models.CharField(max_length=200)
+    last_run_at = models.DateTimeField(help_text="When the last run started.")
+    last_status = models.CharField(max_length=10, choices=Status.choices)
+    last_error = models.TextField(blank=True)
+    duration = models.DurationField(null=True, blank=True, help_text="How long the last finished run took.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M:%S}: {self.last_status}"

@@ -66,3 +66,18 @@ def test_a_new_order_reaches_the_customers_stage_and_clv_within_two_seconds(work
     assert _wait_for(lambda: CustomerMetrics.objects.filter(customer_id=customer_id, stage="new").exists(), 2.0)
     assert time.monotonic() - answered <= 2.0
     assert "first purchase" in CustomerMetrics.objects.get(customer_id=customer_id).reason()
+
+
+def test_the_worker_records_a_scheduled_tasks_run_and_answers_the_health_ping(worker):
+    from django.test import Client, override_settings
+
+    from crm.models import ScheduledRun
+    from crm.tasks import purge_idempotency_records
+
+    purge_idempotency_records.delay()  # as beat sends it
+
+    assert _wait_for(lambda: ScheduledRun.objects.filter(name="purge-idempotency-records", last_status="ok").exists())
+    run = ScheduledRun.objects.get(name="purge-idempotency-records")
+    assert run.task == "crm.tasks.purge_idempotency_records" and run.duration is not None
+    with override_settings(HEALTH_CHECKS=["crm.health.WorkerPing"]):
+        assert Client().get("/health/").json() == {"status": "ok"}

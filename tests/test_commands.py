@@ -1,18 +1,25 @@
 """Management commands: create_shop, import_orders, seed_demo; and the deploy checks."""
 
+import contextlib
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Sum
+from django.db import transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from campaigns.models import SegmentMembership
 from customers.models import ApiKey, Customer, Event, Order, OrderLine, Refund, Shop
+from loyalty.models import Account, EarningRule, Reward, Tier
+from support.models import BusinessHours, CsatResponse, Macro, NpsResponse, Review, SlaPolicy, Team, Ticket
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,10 +121,15 @@ class TestSeedDemo:
         )
 
     def test_is_deterministic_for_a_seed_and_end_date(self):
-        run("seed_demo", "--customers", "300", "--seed", "5", "--end", "2026-06-30", "-v", "0")
-        first = self._snapshot()
-        for model in (Event, Refund, OrderLine, Order, Customer, Shop):
-            model.objects.all().delete()
+        class Undo(Exception):
+            pass
+
+        # The first seed is rolled back whole (the points ledger is append-only: no deletes).
+        with contextlib.suppress(Undo), transaction.atomic():
+            run("seed_demo", "--customers", "300", "--seed", "5", "--end", "2026-06-30", "-v", "0")
+            first = self._snapshot()
+            raise Undo
+        assert not Order.objects.exists()
         run("seed_demo", "--customers", "300", "--seed", "5", "--end", "2026-06-30", "-v", "0")
 
         assert self._snapshot() == first
@@ -149,6 +161,53 @@ class TestSeedDemo:
             run("seed_demo", "--customers", "10", "-v", "0")
         out, _ = run("seed_demo", "--customers", "10", "--if-empty", "-v", "0")
         assert "nothing to do" in out
+
+
+class TestSeedDemoEveryApp:
+    """The demo seeds every app, so each role's first screen has something in it."""
+
+    def test_no_order_refund_event_or_ticket_is_dated_after_the_moment_of_seeding(self):
+        run("seed_demo", "--customers", "300", "--seed", "2", "-v", "0")
+        after = timezone.now()
+
+        latest = [
+            Order.objects.aggregate(m=Max("placed_at"))["m"],
+            Refund.objects.aggregate(m=Max("refunded_at"))["m"],
+            Event.objects.aggregate(m=Max("occurred_at"))["m"],
+            Ticket.objects.aggregate(m=Max("created_at"))["m"],
+            Review.objects.aggregate(m=Max("created_at"))["m"],
+            NpsResponse.objects.aggregate(m=Max("created_at"))["m"],
+        ]
+        assert all(moment is not None and moment <= after for moment in latest), latest
+
+    def test_an_end_date_is_the_last_day_of_the_history(self):
+        run("seed_demo", "--customers", "300", "--seed", "2", "--end", "2026-06-30", "-v", "0")
+
+        assert Order.objects.aggregate(m=Max("placed_at"))["m"] < datetime(2026, 7, 1, tzinfo=UTC)
+        assert Order.objects.filter(placed_at__date="2026-06-30").exists()
+
+    def test_support_loyalty_reviews_nps_and_segments_have_content(self, admin_client):
+        out, _ = run("seed_demo", "--customers", "300", "--seed", "1")
+
+        # Support: the desk is set up, and open tickets are in each SLA state.
+        assert BusinessHours.objects.exists() and Team.objects.filter(handles_escalations=True).exists()
+        assert set(SlaPolicy.objects.values_list("priority", flat=True)) == {"urgent", "high", "normal", "low"}
+        assert Macro.objects.count() >= 3
+        open_states = set(Ticket.objects.filter(status__in=Ticket.OPEN_STATUSES).values_list("sla_state", flat=True))
+        assert open_states == {"ok", "at_risk", "breached"}
+        queue = admin_client.get("/admin/support/ticket/").content.decode()
+        assert "on track" in queue and "about to breach" in queue and "Breached" in queue
+        # Reviews (published, and waiting for moderation), NPS and CSAT.
+        assert set(Review.objects.values_list("status", flat=True)) == {"published", "pending"}
+        assert NpsResponse.objects.filter(score__gte=9).exists() and NpsResponse.objects.filter(score__lte=6).exists()
+        assert CsatResponse.objects.exists()
+        # Loyalty: programme, tiers, rules, rewards, points and assigned tiers.
+        assert Tier.objects.count() == 3 and EarningRule.objects.count() == 4 and Reward.objects.count() == 4
+        assert Account.objects.filter(tier__isnull=False).exists()
+        assert Account.objects.filter(balance__gt=0).exists() and Account.objects.filter(pending__gt=0).exists()
+        # Segments: the ready-made ones have members.
+        assert SegmentMembership.objects.filter(exited_at__isnull=True).values("segment").distinct().count() >= 3
+        assert "Seeding took" in out
 
 
 def test_deploy_checks_are_clean_under_production_settings():

@@ -265,6 +265,23 @@ REVIEW_LINK_MAX_AGE = timedelta(days=env.int("REVIEW_LINK_DAYS", default=60))
 # The SLA sweep flags a ticket "about to breach" this long before a due time.
 SLA_WARNING = timedelta(minutes=env.int("SLA_WARNING_MINUTES", default=60))
 
+# The health endpoint (crm/health.py, docs/operations.md): /health/ runs HEALTH_CHECKS,
+# /health/web/ (for a load balancer: what this web node itself needs) HEALTH_WEB_CHECKS.
+HEALTH_WEB_CHECKS = ["health_check.checks.Database", "health_check.checks.Cache"]
+HEALTH_CHECKS = [
+    *HEALTH_WEB_CHECKS,
+    # A worker answers through the broker; the embedded default has none (tasks run in-process).
+    *(["crm.health.WorkerPing"] if REDIS_URL else []),
+    "crm.health.BeatLastRun",
+    "crm.health.OutboxAge",
+]
+# The outbox of follow-up work is unhealthy when a customer has waited this long, or when
+# one customer's follow-up has failed this many times.
+HEALTH_OUTBOX_MAX_AGE = timedelta(minutes=env.int("HEALTH_OUTBOX_MAX_AGE_MINUTES", default=10))
+HEALTH_OUTBOX_MAX_ATTEMPTS = env.int("HEALTH_OUTBOX_MAX_ATTEMPTS", default=5)
+# Beat is stale when a scheduled task that runs at least hourly is this late.
+HEALTH_BEAT_MARGIN = timedelta(minutes=env.int("HEALTH_BEAT_MARGIN_MINUTES", default=10))
+
 CACHES = (
     {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     if REDIS_URL

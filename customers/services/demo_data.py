@@ -131,6 +131,9 @@ def simulate_chunk(rng, n: int, start: int, end: int):
     valid = buyer[:, None] & (k < purchases_alive[:, None]) & (days < span)
     # Seasonality by thinning: keep each purchase with its month's relative demand.
     seconds = start + days * DAY + rng.normal(14 * 3600, 3 * 3600, days.shape).clip(0, DAY - 1)
+    # A purchase on the last day at a time of day still to come moves to the day before: no
+    # order is dated after ``end`` (the moment of seeding, by default).
+    seconds = np.where(seconds >= end, seconds - DAY, seconds)
     month = (seconds.astype("datetime64[s]").astype("datetime64[M]").astype(int) % 12).clip(0, 11)
     valid &= rng.random(days.shape) < SEASON[month] / SEASON.max()
     valid[:, 0] |= buyer & (arrival < span)  # a buyer's first purchase is always kept
@@ -142,6 +145,7 @@ def simulate_chunk(rng, n: int, start: int, end: int):
 
 
 def seed(*, customers: int, rng_seed: int, end: datetime, chunk: int = 20_000, progress=None) -> SeedStats:
+    """Write the demo shops' history: every order, refund and event before ``end``."""
     rng = np.random.default_rng(rng_seed)
     shops = ensure_shops_and_rates()
     catalogue, labels = _catalogue(rng, shops)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Min, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from customers.models import PendingUpdate
@@ -100,7 +100,7 @@ def pending_updates_failed(claim: Claim, *, error: str, now: datetime | None = N
 class Backlog:
     customers: int
     oldest_marked_at: datetime | None
-    failing: int  # customers whose work failed at least three times
+    failing: int  # customers whose work failed at least ``failing_after`` times
 
     def age_seconds(self, now: datetime | None = None) -> float:
         if self.oldest_marked_at is None:
@@ -108,11 +108,9 @@ class Backlog:
         return max(0.0, ((now or timezone.now()) - self.oldest_marked_at).total_seconds())
 
 
-def pending_updates_backlog() -> Backlog:
-    """How far behind the follow-up work is: for the health check and the admin."""
-    found = PendingUpdate.objects.aggregate(oldest=Min("marked_at"))
-    return Backlog(
-        customers=PendingUpdate.objects.count(),
-        oldest_marked_at=found["oldest"],
-        failing=PendingUpdate.objects.filter(attempts__gte=3).count(),
+def pending_updates_backlog(*, failing_after: int = 3) -> Backlog:
+    """How far behind the follow-up work is: for the health check and the admin. One query."""
+    found = PendingUpdate.objects.aggregate(
+        customers=Count("pk"), oldest=Min("marked_at"), failing=Count("pk", filter=Q(attempts__gte=failing_after))
     )
+    return Backlog(customers=found["customers"], oldest_marked_at=found["oldest"], failing=found["failing"])

@@ -8,7 +8,7 @@ from crm.roles import sync_roles
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0007_task_failures"),
+        ("crm", "0009_task_failures"),
         ("customers", "0014_pending_updates"),
     ]
 

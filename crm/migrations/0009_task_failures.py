@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0006_idempotency_body_as_sent'),
+        ('crm', '0008_roles_with_scheduled_runs'),
     ]
 
     operations = [

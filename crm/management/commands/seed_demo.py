@@ -1,9 +1,11 @@
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from tqdm import tqdm
 
+from crm.demo import seed_apps
 from customers.models import Shop
 from customers.services.chunks import customer_id_ranges
 from customers.services.clv_fitting import clv_fit
@@ -13,7 +15,10 @@ from customers.services.recompute import customers_recompute_range
 
 
 class Command(BaseCommand):
-    help = "Fill the CRM with realistic synthetic shop history (deterministic for a seed and end date)."
+    help = (
+        "Fill the CRM with realistic synthetic shop history (deterministic for a seed and end date), "
+        "then seed every app on it: loyalty, support, reviews, NPS, segments."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=3000)
@@ -32,8 +37,12 @@ class Command(BaseCommand):
                 self.stdout.write("Demo data is already there; nothing to do.")
                 return
             raise CommandError("The demo shops exist already. Seed an empty database, or pass --if-empty.")
-        end_at = datetime.combine(end or datetime.now(UTC).date(), time(0), tzinfo=UTC)
+        # The history ends now, or at the end of the day given (its last day), never later
+        # than now: no order is dated after the moment of seeding.
+        now = datetime.now(UTC).replace(microsecond=0)
+        end_at = min(datetime.combine(end, time(0), tzinfo=UTC) + timedelta(days=1), now) if end else now
         quiet = verbosity == 0
+        started = monotonic()
         # One transaction: an interrupted seed leaves nothing behind. PostgreSQL checks the
         # (deferred) foreign keys at COMMIT, which is a large part of the time on big seeds.
         with transaction.atomic():
@@ -44,7 +53,7 @@ class Command(BaseCommand):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:  # fresh statistics, or the planner guesses wrong
                 cursor.execute("ANALYZE")
-        model = clv_fit(until=end_at.date())
+        model = clv_fit(until=(end_at - timedelta(seconds=1)).date())
         if not quiet:
             self.stdout.write(f"CLV model: {model.get_status_display()}. {model.message}".strip())
         ctx = Context.load()
@@ -54,3 +63,5 @@ class Command(BaseCommand):
             f"Seeded {stats.customers} customers, {stats.orders} orders, {stats.lines} lines, "
             f"{stats.refunds} refunds, {stats.events} events."
         )
+        seed_apps(rng_seed=rng_seed, now=end_at, report=lambda line: quiet or self.stdout.write(line))
+        self.stdout.write(f"Seeding took {monotonic() - started:.1f} s.")

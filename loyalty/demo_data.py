@@ -1,0 +1,63 @@
+"""The loyalty programme's part of the demo: the programme (started a year before the end
+of the history, so the last year's orders earn), three tiers, earning rules and rewards,
+and the points for every seeded order, awarded by the same code as live orders."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from customers.models import Order
+from customers.services.chunks import NIGHTLY_CHUNK_SIZE, chunked, customer_id_ranges
+from loyalty.earning import orders_award, points_mature
+from loyalty.models import EarningRule, Programme, Reward, RuleKind, Tier
+from loyalty.tiers import tiers_evaluate_range
+
+TIERS = (
+    # name, rank, enter, keep, multiplier, benefits, priority support
+    ("Silver", 1, "150.00", "120.00", "1.10", "10 % more points", False),
+    ("Gold", 2, "400.00", "320.00", "1.25", "25 % more points; free shipping", False),
+    ("Platinum", 3, "1000.00", "800.00", "1.50", "50 % more points; priority support", True),
+)
+RULES = (
+    ("Points per dollar", RuleKind.SPEND, Decimal(1), 0),
+    ("Welcome bonus", RuleKind.FIRST_ORDER, Decimal(0), 50),
+    ("Review bonus", RuleKind.REVIEW, Decimal(0), 25),
+    ("Birthday bonus", RuleKind.BIRTHDAY, Decimal(0), 100),
+)
+REWARDS = (
+    ("Free shipping", "free_shipping", "0.00", 300),
+    ("$5 off", "fixed_amount", "5.00", 500),
+    ("10 % off", "percentage", "10.00", 900),
+    ("$20 off", "fixed_amount", "20.00", 1800),
+)
+
+
+def seed_loyalty(*, now: datetime) -> dict[str, int]:
+    """Set up the programme and award the seeded orders' points; returns what was written."""
+    Programme.objects.update_or_create(
+        pk=1, defaults={"name": "Demo Rewards", "starts_at": now - timedelta(days=365), "pending_days": 14}
+    )
+    for name, rank, enter, keep, multiplier, benefits, priority in TIERS:
+        Tier.objects.get_or_create(
+            name=name,
+            defaults={
+                "rank": rank,
+                "enter_threshold": Decimal(enter),
+                "keep_threshold": Decimal(keep),
+                "multiplier": Decimal(multiplier),
+                "benefits": benefits,
+                "priority_support": priority,
+            },
+        )
+    for name, kind, per_unit, points in RULES:
+        EarningRule.objects.get_or_create(
+            name=name, kind=kind, defaults={"points_per_unit": per_unit, "points": points}
+        )
+    for name, kind, value, cost in REWARDS:
+        Reward.objects.get_or_create(name=name, defaults={"kind": kind, "value": Decimal(value), "points_cost": cost})
+    buyers = list(
+        Order.objects.filter(customer__isnull=False).values_list("customer_id", flat=True).order_by().distinct()
+    )
+    entries = sum(orders_award(chunk, now=now) for chunk in chunked(sorted(buyers)))
+    matured = points_mature(now=now)
+    moved = sum(tiers_evaluate_range(lo, hi, now=now) for lo, hi in customer_id_ranges(NIGHTLY_CHUNK_SIZE))
+    return {"entries": entries, "matured": matured, "tier_moves": moved}
