@@ -5,16 +5,17 @@ always learns which field to fix. Payload errors come named already (``customers
 DRF's own (filters, for example) are flattened here.
 """
 
-import logging
-
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from crm.api.handlers import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_DETAIL
+from crm.api.handlers import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE,
+    DATABASE_UNAVAILABLE_DETAIL,
+    log_database_unavailable,
+)
 from customers.services.errors import DomainError
-
-logger = logging.getLogger(__name__)
 
 
 def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
@@ -53,8 +54,7 @@ def not_found(what: str) -> Response:
 def api_exception_handler(exc, context):
     if isinstance(exc, DATABASE_UNAVAILABLE):
         # 503, so that clients retry; logged, as Django would have logged the 500.
-        request = context.get("request")
-        logger.error("Database unavailable: %s %s: %s", request.method, request.path, exc)
+        log_database_unavailable(context["request"], exc)
         response = Response(error_body(DATABASE_UNAVAILABLE_DETAIL), status=503)
         response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
         return response

@@ -12,7 +12,10 @@
 
 import logging
 import sys
+import threading
+import time
 
+from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.views import defaults
@@ -45,8 +48,31 @@ def api_not_found(request) -> JsonResponse:
     return JsonResponse({"detail": _not_found_detail(request), "errors": {}}, status=404)
 
 
+_log_lock = threading.Lock()
+_log_state = {"last": 0.0, "refused": 0}
+LOG_EVERY_SECONDS = 10.0
+
+
+def log_database_unavailable(request, exc: BaseException | None) -> None:
+    """One line per LOG_EVERY_SECONDS and process, with how many requests were refused since:
+    an outage under load would otherwise write a line per request."""
+    now = time.monotonic()
+    with _log_lock:
+        _log_state["refused"] += 1
+        if now - _log_state["last"] < LOG_EVERY_SECONDS:
+            return
+        refused, _log_state["refused"], _log_state["last"] = _log_state["refused"], 0, now
+    logger.error(
+        "Database unavailable: %s %s answered 503 (%d refused in this process since the last such line): %s",
+        request.method,
+        request.path,
+        refused,
+        str(exc).strip().splitlines()[0] if exc else "",
+    )
+
+
 def database_unavailable(request, exc: BaseException | None = None) -> HttpResponse:
-    logger.error("Database unavailable: %s %s: %s", request.method, request.path, exc)
+    log_database_unavailable(request, exc)
     if is_api(request):
         response = JsonResponse({"detail": DATABASE_UNAVAILABLE_DETAIL, "errors": {}}, status=503)
     else:
@@ -75,14 +101,26 @@ def server_error(request):
     return defaults.server_error(request)
 
 
+def _remember_exception(sender, request=None, **kwargs) -> None:
+    """``got_request_exception`` receiver: Django sends it inside its ``except`` block for an
+    exception that becomes a 500, wherever it was raised (a middleware included)."""
+    if request is not None:
+        request.crm_unhandled_exception = sys.exc_info()[1]
+
+
 class ApiErrorPagesMiddleware:
     """Second in MIDDLEWARE (after AfterResponseMiddleware): sees every other layer's answer."""
 
     def __init__(self, get_response):
         self.get_response = get_response
+        got_request_exception.connect(_remember_exception, dispatch_uid="crm.api.handlers.remember_exception")
 
     def __call__(self, request):
         response = self.get_response(request)
+        exc = getattr(request, "crm_unhandled_exception", None)
+        if response.status_code == 500 and isinstance(exc, DATABASE_UNAVAILABLE):
+            # With DEBUG on, Django answered with its debug page instead of calling server_error.
+            return database_unavailable(request, exc)
         if (
             is_api(request)
             and response.status_code in (404, 500)
