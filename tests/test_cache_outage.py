@@ -1,6 +1,6 @@
 """Redis down is not the API down: the cache is optional (config/cache.py).
 
-Each test starts a Redis of its own (``redis-server`` on port 6393, no persistence), points
+Each test starts a Redis of its own (``redis-server`` on a free port, no persistence), points
 the default cache at it as production does (``config.cache.OptionalRedisCache`` with the
 shipped timeouts), warms it with a request, and then stops that server. Calls must still be
 accepted and stored, keys looked up from the database, the limits kept in memory, and the
@@ -26,30 +26,39 @@ from customers.models import Event, Order, Refund
 from customers.services.api_keys import shop_create
 from support.models import Review, Ticket
 
-PORT = 6393
-URL = f"redis://127.0.0.1:{PORT}/0"
 REDIS_SERVER = shutil.which("redis-server")
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class OwnRedis:
+    """A throwaway redis-server on a free port (not a fixed one: other checkouts may run
+    the same tests at the same time)."""
+
     def __init__(self):
         self.proc = None
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                if redis.Redis.from_url(URL, socket_timeout=0.5).ping():
+                if redis.Redis.from_url(self.url, socket_timeout=0.5).ping():
                     return
             except redis.RedisError:
                 time.sleep(0.05)
         self.stop()
-        pytest.skip(f"redis-server did not start on port {PORT}")
+        pytest.skip(f"redis-server did not start on port {self.port}")
 
     def stop(self):
         if self.proc is not None:
@@ -57,10 +66,10 @@ class OwnRedis:
             self.proc.wait(timeout=10)
             self.proc = None
         with socket.socket() as s:  # the port is closed: a connection is refused at once
-            assert s.connect_ex(("127.0.0.1", PORT)) != 0
+            assert s.connect_ex(("127.0.0.1", self.port)) != 0
 
     def keys(self, pattern: str) -> list[bytes]:
-        return redis.Redis.from_url(URL).keys(pattern)
+        return redis.Redis.from_url(self.url).keys(pattern)
 
 
 @pytest.fixture
@@ -72,7 +81,7 @@ def own_redis():
     caches = {
         "default": {
             "BACKEND": "config.cache.OptionalRedisCache",
-            "LOCATION": URL,
+            "LOCATION": server.url,
             "OPTIONS": {
                 "socket_connect_timeout": settings.CACHE_TIMEOUT_SECONDS,
                 "socket_timeout": settings.CACHE_TIMEOUT_SECONDS,
