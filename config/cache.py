@@ -130,5 +130,19 @@ class OptionalRedisCache(RedisCache):
     def delete_many(self, keys, version=None):
         self._call(None, super().delete_many, keys, version=version)
 
+    def count(self, key, timeout, version=None) -> int | None:
+        """Add one to the counter ``key``, made with ``timeout`` seconds to live if new, and
+        return it, in one round trip (``SET NX EX`` and ``INCR`` pipelined; Django's ``add``
+        and ``incr`` take three). None while Redis is unavailable."""
+        key = self.make_and_validate_key(key, version=version)
+
+        def run():
+            pipe = self._cache.get_client(key, write=True).pipeline(transaction=False)
+            pipe.set(key, 0, ex=max(1, int(timeout)), nx=True)
+            pipe.incr(key)
+            return pipe.execute()[1]
+
+        return self._call(None, run)
+
     def clear(self):
         return self._call(False, super().clear)

@@ -207,7 +207,9 @@ def test_when_redis_returns_the_cache_is_used_again(own_redis, order_payload, ca
 
     assert cache.available
     assert own_redis.keys("*crm:api-key:*"), "the key lookup is cached again"
-    assert own_redis.keys("*crm:rate:key:*"), "requests are counted in Redis again"
+    (counter,) = own_redis.keys("*crm:rate:key:*")  # requests are counted in Redis again
+    client = redis.Redis.from_url(own_redis.url)
+    assert int(client.get(counter)) == 1 and 0 < client.ttl(counter) <= 61  # expires with its window
     assert "Cache available again" in caplog.text
 
 

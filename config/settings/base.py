@@ -188,6 +188,7 @@ API_AUTH_FAILURE_SECONDS = env.int("API_AUTH_FAILURE_SECONDS", default=60)
 # Requests per API key (crm.api.throttling.ApiKeyRateThrottle): "<n>/<second|minute|hour|day>";
 # over it, 429 with Retry-After. A bulk POST of up to 1,000 orders is one request. Counted in
 # the default cache (Redis: shared by every process), in each process's memory while Redis is down.
+# Empty: no limit.
 API_RATE_PER_KEY = env("API_RATE_PER_KEY", default="18000/minute")
 
 SPECTACULAR_SETTINGS = {

@@ -50,9 +50,6 @@ class _CounterCache:
     def get(self, key):
         return self._do("get", key)
 
-    def add(self, key, value, timeout):
-        return self._do("add", key, value, timeout)
-
     def set(self, key, value, timeout):
         return self._do("set", key, value, timeout)
 
@@ -61,14 +58,25 @@ class _CounterCache:
         _local_counters.delete_many(keys)
         cache.delete_many(keys)
 
-    def incr(self, key):
+    def count(self, key: str, timeout: int) -> int:
+        """Add one to the counter ``key`` (made with ``timeout`` if new) and return it."""
         if self._shared_ok():
-            try:
-                return cache.incr(key)
-            except ValueError:
-                if self._shared_ok():
-                    raise
-        return _local_counters.incr(key)
+            if hasattr(cache, "count"):  # config.cache.OptionalRedisCache: one round trip
+                value = cache.count(key, timeout)
+                if value is not None:
+                    return value
+            else:
+                return _add_and_incr(cache, key, timeout)
+        return _add_and_incr(_local_counters, key, timeout)
+
+
+def _add_and_incr(backend, key: str, timeout: int) -> int:
+    backend.add(key, 0, timeout)
+    try:
+        return backend.incr(key)
+    except ValueError:  # the count expired between add and incr
+        backend.set(key, 1, timeout)
+        return 1
 
 
 counter_cache = _CounterCache()
@@ -96,7 +104,7 @@ def auth_failure_record(*, address: str) -> None:
     """Count a failed authentication; the one that reaches the limit starts a lockout."""
     failures_key, lockout_key = _cache_keys(address)
     window = settings.API_AUTH_FAILURE_SECONDS
-    failures = _count(failures_key, window)
+    failures = counter_cache.count(failures_key, window)
     if failures >= settings.API_AUTH_FAILURE_LIMIT:
         counter_cache.set(lockout_key, time.time() + window, window)
         counter_cache.delete_many([failures_key])
@@ -104,16 +112,6 @@ def auth_failure_record(*, address: str) -> None:
 
 def auth_failures_reset(*, address: str) -> None:
     counter_cache.delete_many(list(_cache_keys(address)))
-
-
-def _count(key: str, timeout: int) -> int:
-    """Add one to the counter ``key`` (made with ``timeout`` if new) and return it."""
-    counter_cache.add(key, 0, timeout)
-    try:
-        return counter_cache.incr(key)
-    except ValueError:  # the count expired between add and incr
-        counter_cache.set(key, 1, timeout)
-        return 1
 
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -137,13 +135,13 @@ class ApiKeyRateThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         prefix = getattr(request.auth, "prefix", None)  # unique per key, never reused
-        if prefix is None:
+        if prefix is None or not settings.API_RATE_PER_KEY:  # empty: no limit
             return True
         limit, window = parse_rate(settings.API_RATE_PER_KEY)
         now = time.time()
         slot = int(now // window)
         self._wait = (slot + 1) * window - now
-        return _count(f"crm:rate:key:{prefix}:{window}:{slot}", window + 1) <= limit
+        return counter_cache.count(f"crm:rate:key:{prefix}:{window}:{slot}", window + 1) <= limit
 
     def wait(self) -> float:
         return self._wait

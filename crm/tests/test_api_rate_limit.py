@@ -77,3 +77,9 @@ def test_a_missing_key_is_refused_by_authentication_not_counted(order_payload):
     with override_settings(API_RATE_PER_KEY="1/day"):
         assert [anonymous.get("/api/v1/customers").status_code for _ in range(3)] == [401, 401, 401]
         assert client_for(issued.key).get("/api/v1/customers").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_empty_rate_means_no_limit(api):
+    with override_settings(API_RATE_PER_KEY=""):
+        assert [api.get("/api/v1/customers").status_code for _ in range(5)] == [200] * 5
