@@ -48,3 +48,22 @@ def test_a_page_outside_the_api_keeps_django_s_html_404(client):
         response = client.get("/no-such-page")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(("path", "json_expected"), [("/api/v1/orders", True), ("/admin/", False)])
+def test_django_s_html_500_page_under_the_api_becomes_the_json_error(path, json_expected):
+    """With DEBUG on Django answers an unhandled exception with its HTML debug page; under
+    /api/ the client gets the API's error body instead (the traceback stays in the log)."""
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from crm.api.handlers import ApiErrorPagesMiddleware
+
+    html_500 = ApiErrorPagesMiddleware(lambda request: HttpResponse("<html>debug page</html>", status=500))
+    response = html_500(RequestFactory().post(path))
+    assert response.status_code == 500
+    if json_expected:
+        assert response["Content-Type"] == "application/json"
+        assert response.content == b'{"detail": "Internal server error.", "errors": {}}'
+    else:
+        assert response.content == b"<html>debug page</html>"
