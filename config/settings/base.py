@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "crm.after_response.AfterResponseMiddleware",
+    # JSON 404/500 under /api/ even with DEBUG on; 503 with Retry-After while the database is down.
+    "crm.api.handlers.ApiErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # 400 for a NUL in the path or a query parameter, which no column can hold.
@@ -172,6 +174,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "crm.api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     # Proxies in front that append to X-Forwarded-For (1 behind the nginx of docs/deploy.md);
     # 0 takes the socket's address and ignores the header, which a client could forge. One
@@ -182,6 +185,11 @@ REST_FRAMEWORK = {
 # (429 with Retry-After) for the window, before any key lookup (crm.api.throttling).
 API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
 API_AUTH_FAILURE_SECONDS = env.int("API_AUTH_FAILURE_SECONDS", default=60)
+# Requests per API key (crm.api.throttling.ApiKeyRateThrottle): "<n>/<second|minute|hour|day>";
+# over it, 429 with Retry-After. A bulk POST of up to 1,000 orders is one request. Counted in
+# the default cache (Redis: shared by every process), in each process's memory while Redis is down.
+# Empty: no limit.
+API_RATE_PER_KEY = env("API_RATE_PER_KEY", default="18000/minute")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "E-commerce CRM API",
@@ -282,8 +290,23 @@ HEALTH_OUTBOX_MAX_ATTEMPTS = env.int("HEALTH_OUTBOX_MAX_ATTEMPTS", default=5)
 # Beat is stale when a scheduled task that runs at least hourly is this late.
 HEALTH_BEAT_MARGIN = timedelta(minutes=env.int("HEALTH_BEAT_MARGIN_MINUTES", default=10))
 
+# The cache is optional (config/cache.py): with Redis down, every cache read is a miss and
+# every write a no-op, logged once and then once a minute. Redis is asked again after
+# CACHE_RETRY_SECONDS. Its client gives up fast (CACHE_TIMEOUT_SECONDS to connect or to
+# answer), so an outage costs a request at most that, once per retry interval and process.
+CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.25)
 CACHES = (
-    {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    {
+        "default": {
+            "BACKEND": "config.cache.OptionalRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+                "socket_timeout": CACHE_TIMEOUT_SECONDS,
+                "retry_seconds": env.float("CACHE_RETRY_SECONDS", default=2.0),
+            },
+        }
+    }
     if REDIS_URL
     else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 )

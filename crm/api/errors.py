@@ -9,6 +9,12 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from crm.api.handlers import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE,
+    DATABASE_UNAVAILABLE_DETAIL,
+    log_database_unavailable,
+)
 from customers.services.errors import DomainError
 
 
@@ -46,6 +52,12 @@ def not_found(what: str) -> Response:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        # 503, so that clients retry; logged, as Django would have logged the 500.
+        log_database_unavailable(context["request"], exc)
+        response = Response(error_body(DATABASE_UNAVAILABLE_DETAIL), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, DomainError):
         field_errors = getattr(exc, "errors", None) or {exc.field: [exc.message]}
         return Response(error_body(exc.message, field_errors), status=exc.status_code)

@@ -1,0 +1,134 @@
+"""Redis down under the real server: the API keeps accepting writes (cache and broker gone).
+
+gunicorn serves the app with the shipped config, on a SQLite file of the test's own, with
+``REDIS_URL`` pointing at a redis-server the test started (so the cache and the Celery broker
+are that Redis). The test stops it and sends every kind of write: each is answered 2xx and
+its rows are in the database. The follow-up tasks cannot be queued then; that fails after
+the response has been sent (crm.after_response), where it is logged and cannot change the
+answer. Skipped where redis-server or gunicorn is missing.
+"""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.test_cache_outage import REDIS_SERVER, OwnRedis, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+ORDER = {
+    "placed_at": "2026-01-02T10:00:00Z",
+    "currency": "USD",
+    "status": "paid",
+    "total": "59.90",
+    "customer": {"external_id": "c-1", "email": "ann@example.com"},
+    "lines": [{"sku": "SKU-1", "name": "Mug", "quantity": 2, "unit_price": "29.95"}],
+}
+
+
+@pytest.fixture
+def served(tmp_path):
+    if REDIS_SERVER is None or not GUNICORN.exists():
+        pytest.skip("needs redis-server and gunicorn")
+    redis_server = OwnRedis()
+    redis_server.start()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        REDIS_URL=redis_server.url,
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        GUNICORN_LOG_LEVEL="warning",
+        LOG_LEVEL="WARNING",
+    )
+
+    def manage(*args):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    manage("migrate", "--noinput")
+    key = manage("create_shop", "main").rsplit(": ", 1)[1].strip()
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    output = log.open("w")
+    command = [str(GUNICORN), "-c", "config/gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "-w", "2"]
+    proc = subprocess.Popen(
+        [*command, "--no-control-socket", "config.wsgi"], cwd=ROOT, env=env, stdout=output, stderr=output
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{base}/api/v1/nothing", timeout=10)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        yield base, key, redis_server, tmp_path / "db.sqlite3", log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        output.close()
+        redis_server.stop()
+
+
+def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
+    base, key, redis_server, database, log = served
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {key}"
+    assert session.post(f"{base}/api/v1/orders", json={**ORDER, "external_id": "1"}, timeout=10).status_code == 201
+
+    redis_server.stop()
+    calls = [
+        ("orders", {**ORDER, "external_id": "2"}),
+        ("orders/bulk", {"orders": [{**ORDER, "external_id": "3"}]}),
+        ("orders/2/refunds", {"amount": "9.90"}),
+        ("events", {"type": "product_viewed", "customer": {"external_id": "c-1"}}),
+        ("tickets", {"customer": {"email": "ann@example.com"}, "subject": "Parcel?", "message": "Where is it?"}),
+        ("reviews", {"customer": {"email": "ann@example.com"}, "sku": "SKU-1", "rating": 5, "title": "Good"}),
+    ]
+    answers = {}
+    for path, body in calls * 2:  # twice: the second time through threads whose queueing failed
+        response = session.post(f"{base}/api/v1/{path}", json=body, timeout=30)
+        answers.setdefault(path, []).append(response.status_code)
+        assert response.headers["Content-Type"] == "application/json"
+    for _ in range(10):
+        assert session.get(f"{base}/api/v1/customers", timeout=30).status_code == 200
+
+    assert answers == {
+        "orders": [201, 200],
+        "orders/bulk": [200, 200],
+        "orders/2/refunds": [201, 201],
+        "events": [201, 201],
+        "tickets": [201, 201],
+        "reviews": [201, 201],
+    }
+    with sqlite3.connect(database) as db:
+        counts = {
+            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("customers_order", "customers_refund", "customers_event", "support_ticket", "support_review")
+        }
+    assert counts == {
+        "customers_order": 3,
+        "customers_refund": 2,
+        "customers_event": 2,
+        "support_ticket": 2,
+        "support_review": 2,
+    }
+    time.sleep(1)  # the last response's deferred work
+    text = log.read_text()
+    assert "Deferred work failed after the response was sent" in text  # the task could not be queued
+    assert "Internal Server Error" not in text
