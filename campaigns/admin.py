@@ -107,7 +107,8 @@ class SegmentAdmin(AuditHistoryMixin, admin.ModelAdmin):
         if segment.kind == Segment.Kind.DYNAMIC:
             segment_rule_save(segment=segment, rule=form.cleaned_data["rule"], user=request.user)
             # Members follow the rule once the change is committed (a worker, or in-process).
-            transaction.on_commit(lambda: refresh_segment.delay(segment.pk))
+            # robust: with the broker down the save still stands; the hourly refresh follows.
+            transaction.on_commit(lambda: refresh_segment.delay(segment.pk), robust=True)
         else:
             add, remove, replace = form.member_changes
             if add or remove or replace is not None:
