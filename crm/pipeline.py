@@ -50,11 +50,19 @@ def customer_receive(*, shop: Shop, data: CustomerData) -> tuple[int, bool]:
     """A customer, whole or not at all: the profile, the shop's identity and the tags are
     several statements."""
     with transaction.atomic():
-        return customer_upsert(shop=shop, data=data)
+        customer_id, created = customer_upsert(shop=shop, data=data)
+        if created:  # a prospect until their first order: their stage and segments from now
+            pending_updates_mark([customer_id])
+            _follow_up_after_commit()
+        return customer_id, created
 
 
 def _customer(shop: Shop, data: CustomerData) -> Customer:
+    """The ticket's or review's customer, created if unknown, and marked for follow-up: a new
+    one needs a stage, and a review or answer may make them a promoter or a detractor."""
     (customer_id,) = customers_resolve(shop=shop, items=[data]).ids
+    pending_updates_mark([customer_id])
+    _follow_up_after_commit()
     return Customer.objects.select_related("metrics").get(pk=customer_id)
 
 

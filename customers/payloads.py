@@ -134,6 +134,9 @@ def _check_text(struct: msgspec.Struct) -> None:
                     _fail(f"{name}[{i}]", problem)
 
 
+WINDOW_TEXT = "times from 1970-01-01T00:00Z to a day from now are accepted."
+
+
 def _moment(field: str, value: datetime | None) -> datetime | None:
     """A time something happened, in UTC; refused outside 1970-01-01 .. now + a day.
 
@@ -146,11 +149,11 @@ def _moment(field: str, value: datetime | None) -> datetime | None:
     if value < EARLIEST:
         # Near the edge the local year is in range and only the UTC time is not: say so.
         said = f"Year {value.year}" if value.year < EARLIEST.year else f"{value.isoformat()} (before 1970 in UTC)"
-        _fail(field, f"{said} is out of range: times from 1970-01-01T00:00Z to a day from now are accepted.")
+        _fail(field, f"{said} is out of range: {WINDOW_TEXT}")
     if value > now + CLOCK_SKEW:
         ahead = value - now
         if ahead > SKEW_OR_TYPO:
-            _fail(field, f"Year {value.year} is out of range: times from 1970-01-01 to a day from now are accepted.")
+            _fail(field, f"Year {value.year} is out of range: {WINDOW_TEXT}")
         hours = int(ahead.total_seconds() // 3600)
         _fail(
             field,

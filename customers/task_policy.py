@@ -39,9 +39,11 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
-DEFAULT_TIME_LIMIT = 300  # seconds, hard; the soft limit is 30 s less
-MAX_BACKOFF = 240  # seconds, below the visibility timeout
-MAX_RETRIES = 20  # with the jittered backoff, about 40 minutes of outage before a task gives up
+# Seconds, hard; the soft limit is 30 s less. The longest task measured on a million
+# customers (one segment's first fill) takes about 20 s.
+DEFAULT_TIME_LIMIT = 120
+MAX_BACKOFF = 120  # seconds, below the visibility timeout
+MAX_RETRIES = 40  # with the jittered backoff (a minute on average once capped), about half an hour of outage
 
 
 def crm_task(*, time_limit: int = DEFAULT_TIME_LIMIT, **options):

@@ -241,3 +241,16 @@ def test_a_redis_that_hangs_costs_a_request_a_fraction_of_a_second(order_payload
     assert settings.CACHE_TIMEOUT_SECONDS < 1
     assert first_took < 4 * settings.CACHE_TIMEOUT_SECONDS + 1
     assert next_took < 1.5
+
+
+@pytest.mark.django_db(transaction=True)  # the health checks run in threads with their own connections
+def test_with_redis_down_the_load_balancers_check_stays_up_and_the_full_one_says_so(own_redis, client):
+    from django.core.cache import caches
+
+    caches["default"].set("warm", 1)
+    own_redis.stop()
+    with override_settings(HEALTH_CHECKS=["health_check.checks.Database", "health_check.checks.Cache"]):
+        web, full = client.get("/health/web/"), client.get("/health/")
+
+    assert web.status_code == 200 and web.json() == {"status": "ok"}  # the node answers every request
+    assert full.status_code == 503  # and monitoring is told Redis is down

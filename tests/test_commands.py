@@ -270,3 +270,13 @@ class TestRecomputeCustomers:
         call_command("recompute_customers", "--async", stdout=out)  # eager without REDIS_URL
 
         assert "Queued 1 chunk tasks." in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_demos_shops_share_one_group_so_a_demo_key_sees_stages():
+    from customers.models import Shop
+    from customers.services.demo_data import ensure_shops_and_rates
+
+    ensure_shops_and_rates()
+
+    assert Shop.objects.filter(slug__startswith="demo-").values("group").distinct().count() == 1

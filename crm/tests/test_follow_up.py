@@ -210,3 +210,13 @@ def test_a_task_that_fails_for_good_is_recorded_for_the_staff_with_what_it_was_f
     assert failure.task.endswith("always_fails")
     assert failure.arguments == {"args": [[7, 8]], "kwargs": {}}
     assert "ValueError: cannot handle [7, 8]" in failure.error and "Traceback" in failure.traceback
+
+
+@pytest.mark.django_db(transaction=True)  # the follow-up runs on commit, after the response
+def test_a_customer_sent_without_an_order_is_a_prospect_at_once(api):
+    response = api.post("/api/v1/customers", {"email": "new@example.com"}, format="json")
+
+    assert response.status_code == 201
+    metrics = Customer.objects.get(email_normalized="new@example.com").metrics
+    assert metrics.stage == "prospect" and metrics.purchase_days == 0
+    assert not PendingUpdate.objects.exists()

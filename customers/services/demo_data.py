@@ -26,6 +26,7 @@ from customers.models import (
     Product,
     Refund,
     Shop,
+    ShopGroup,
 )
 from customers.services import bulk_writer as bw
 from customers.services.refunds import orders_refunded_backfill
@@ -104,9 +105,13 @@ def _now_pair() -> tuple[str, str]:
 
 
 def ensure_shops_and_rates() -> list[Shop]:
+    """The demo's two shops, in one shop group: one merchant's two channels sharing customers'
+    profiles, points and figures, so a demo key sees each customer's stage and CLV (keys of
+    shops in separate groups see no person-wide figure: docs/security.md)."""
+    group, _ = ShopGroup.objects.get_or_create(name="Demo brand")
     shops = []
     for slug, name, currency, rate in SHOPS:
-        shop, _ = Shop.objects.get_or_create(slug=slug, defaults={"name": name})
+        shop, _ = Shop.objects.get_or_create(slug=slug, defaults={"name": name, "group": group})
         shops.append(shop)
         if currency != "USD":
             ExchangeRate.objects.update_or_create(currency=currency, defaults={"rate_to_base": rate})

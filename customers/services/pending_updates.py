@@ -22,7 +22,11 @@ from django.utils import timezone
 
 from customers.models import PendingUpdate
 
-LEASE = timedelta(minutes=2)  # longer than a batch of work takes
+# Far longer than a batch of work takes (about 2 s for 5,000 customers), short enough that
+# a batch caught by an outage or a killed worker is taken again within a minute. A second
+# drain taking a batch whose lease ran out while the first still works is harmless: each
+# step is idempotent, and each drain removes only the marks it claimed.
+LEASE = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
 FIRST_BACKOFF = timedelta(seconds=15)
 
