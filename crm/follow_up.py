@@ -38,14 +38,15 @@ DRAIN_QUEUED = "crm:pending-updates:drain-queued"
 DRAIN_SECONDS = 60  # one drain task works this long at most, then hands over to a new one
 
 
-def pending_updates_run(*, limit: int = CHUNK_SIZE) -> int:
-    """Claim one batch of marked customers and bring them up to date; returns how many.
+def pending_updates_run(*, limit: int = CHUNK_SIZE) -> tuple[int, int]:
+    """Claim one batch of the outbox's rows and bring their customers up to date; returns
+    (rows, customers) done.
 
     A failure keeps the marks (counted, with the error, retried after a backoff) and is
     raised: the data stays marked until the work succeeds."""
     claim = pending_updates_claim(limit=limit)
     if claim is None:
-        return 0
+        return 0, 0
     ids = claim.customer_ids
     try:
         customers_recompute(customer_ids=ids)
@@ -58,7 +59,7 @@ def pending_updates_run(*, limit: int = CHUNK_SIZE) -> int:
             logger.warning("Could not record the failure of %d pending updates", len(ids), exc_info=True)
         raise
     pending_updates_done(claim)
-    return len(ids)
+    return len(claim.row_ids), len(ids)
 
 
 def pending_updates_drain(*, seconds: float = DRAIN_SECONDS, on_full_batch=None) -> int:
@@ -66,9 +67,9 @@ def pending_updates_drain(*, seconds: float = DRAIN_SECONDS, on_full_batch=None)
     ``on_full_batch`` is called after each full batch (more is likely waiting)."""
     done, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
-        n = pending_updates_run()
-        done += n
-        if n < CHUNK_SIZE:
+        rows, customers = pending_updates_run()
+        done += customers
+        if rows < CHUNK_SIZE:
             break
         if on_full_batch is not None:
             on_full_batch()

@@ -440,7 +440,7 @@ class PendingUpdateAdmin(LargeTableAdmin):
     search_fields = ["=customer__id", "=customer__email_normalized"]
     raw_id_fields = ["customer"]
     ordering = ["marked_at"]
-    readonly_fields = ["customer", "marked_at", "version", "claimed_until", "attempts", "last_error"]
+    readonly_fields = ["customer", "marked_at", "claimed_until", "attempts", "last_error"]
 
     @admin.display(description="last error")
     def error_summary(self, obj):

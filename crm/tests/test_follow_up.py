@@ -25,16 +25,17 @@ from customers.tests.factories import CustomerFactory, OrderFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_marks_coalesce_and_the_first_marks_time_stays():
+def test_marks_of_one_customer_are_worked_once_and_the_first_gives_the_age():
     ann = CustomerFactory()
     first = timezone.now() - timedelta(minutes=5)
 
     pending_updates_mark([ann.pk, ann.pk], now=first)
     pending_updates_mark([ann.pk])
 
-    (row,) = PendingUpdate.objects.all()
-    assert row.customer_id == ann.pk and row.marked_at == first
-    assert pending_updates_backlog().age_seconds() >= 300
+    backlog = pending_updates_backlog()
+    assert backlog.customers == 1 and backlog.age_seconds() >= 300
+    claim = pending_updates_claim(limit=10)
+    assert claim.customer_ids == [ann.pk] and len(claim.row_ids) == 2
 
 
 def test_a_mark_made_while_a_drain_works_survives_the_drain():

@@ -1,14 +1,16 @@
 """The outbox of follow-up work (``customers.models.PendingUpdate``): mark, claim, release.
 
-- ``pending_updates_mark`` runs inside the transaction that writes the data. Marks coalesce:
-  one row per customer, however many orders arrive before a drain gets to them.
-- ``pending_updates_claim`` leases a batch to one drain (``FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL, so several drains never take the same customers); a drain that dies leaves
-  the lease to expire, and the batch is taken again.
-- ``pending_updates_done`` removes the marks the drain claimed, except those marked again
-  while it worked (their version changed): those stay for the next drain.
+- ``pending_updates_mark`` runs inside the transaction that writes the data: one plain
+  ``INSERT … SELECT`` of a row per customer, which never waits on another request.
+- ``pending_updates_claim`` leases the oldest rows to one drain (``FOR UPDATE SKIP
+  LOCKED`` on PostgreSQL, so two drains never take the same rows); the customers they name
+  are worked once however many rows name them (marks coalesce here). A row whose marking
+  transaction is still open is invisible, so it waits for the next drain: nothing a drain
+  has not seen is ever removed. A drain that dies leaves its lease to run out.
+- ``pending_updates_done`` deletes exactly the rows the drain claimed; marks made while it
+  worked are other rows, left for the next drain.
 - ``pending_updates_failed`` counts the attempt, keeps the error for the staff, and backs
-  off before the batch is tried again.
+  off before the rows are tried again.
 """
 
 import json
@@ -24,8 +26,8 @@ from customers.models import PendingUpdate
 
 # Far longer than a batch of work takes (about 2 s for 5,000 customers), short enough that
 # a batch caught by an outage or a killed worker is taken again within a minute. A second
-# drain taking a batch whose lease ran out while the first still works is harmless: each
-# step is idempotent, and each drain removes only the marks it claimed.
+# drain taking rows whose lease ran out while the first still works is harmless: each step
+# is idempotent, and each drain deletes only the rows it claimed.
 LEASE = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
 FIRST_BACKOFF = timedelta(seconds=15)
@@ -33,69 +35,54 @@ FIRST_BACKOFF = timedelta(seconds=15)
 
 @dataclass(frozen=True)
 class Claim:
-    customer_ids: list[int]
-    versions: list[int]
-    attempts: int  # the most any of them was tried before
+    row_ids: list[int]
+    customer_ids: list[int]  # distinct, sorted
+    attempts: int  # the most any of the rows was tried before
 
 
 def pending_updates_mark(customer_ids: Sequence[int], *, now: datetime | None = None) -> None:
     """Record that these customers' figures, points and segments are behind their data.
-    Call inside the transaction that wrote the data.
-
-    One statement. A customer already marked and not claimed by a drain is left as it is
-    (no write: the mark stands); one that a drain has claimed gets a new version, so the
-    drain keeps it for another round. ``ON CONFLICT DO UPDATE`` locks the existing row even
-    where its ``WHERE`` leaves it unchanged, so a drain cannot claim a row (``SKIP LOCKED``)
-    while a transaction that marked it is still open."""
-    ids = sorted(set(customer_ids))  # one lock order, so two marking requests cannot deadlock
+    Call inside the transaction that wrote the data."""
+    ids = sorted(set(customer_ids))
     if not ids:
         return
     table = connection.ops.quote_name(PendingUpdate._meta.db_table)
     if connection.vendor == "postgresql":
-        select, param = "SELECT id, %s, (random() * 9e18)::bigint, NULL, 0, '' FROM unnest(%s::bigint[]) AS m(id)", ids
-    else:  # "WHERE true" tells SQLite's parser that ON CONFLICT is not a join clause
-        select, param = "SELECT value, %s, random(), NULL, 0, '' FROM json_each(%s) WHERE true", json.dumps(ids)
+        select, param = "SELECT id, %s, NULL, 0, '' FROM unnest(%s::bigint[]) AS m(id)", ids
+    else:  # one JSON parameter, whatever the number of customers
+        select, param = "SELECT value, %s, NULL, 0, '' FROM json_each(%s)", json.dumps(ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (customer_id, marked_at, version, claimed_until, attempts, last_error) "
-            f"{select} ON CONFLICT (customer_id) DO UPDATE SET version = EXCLUDED.version "
-            f"WHERE {table}.claimed_until IS NOT NULL",
+            f"INSERT INTO {table} (customer_id, marked_at, claimed_until, attempts, last_error) {select}",
             [now or timezone.now(), param],
         )
 
 
 def pending_updates_claim(*, limit: int, now: datetime | None = None) -> Claim | None:
-    """Lease up to ``limit`` customers not leased to another drain, oldest marks first."""
+    """Lease up to ``limit`` of the oldest rows not leased to another drain."""
     now = now or timezone.now()
     with transaction.atomic():
-        free = PendingUpdate.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).order_by(
-            "marked_at"
-        )
+        free = PendingUpdate.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).order_by("id")
         if connection.features.has_select_for_update_skip_locked:
             free = free.select_for_update(skip_locked=True)
-        rows = list(free.values_list("customer_id", "version", "attempts")[:limit])
+        rows = list(free.values_list("id", "customer_id", "attempts")[:limit])
         if not rows:
             return None
-        ids = [r[0] for r in rows]
-        PendingUpdate.objects.filter(customer_id__in=ids).update(claimed_until=now + LEASE)
-    return Claim(customer_ids=ids, versions=[r[1] for r in rows], attempts=max(r[2] for r in rows))
+        row_ids = [r[0] for r in rows]
+        PendingUpdate.objects.filter(id__in_ids=row_ids).update(claimed_until=now + LEASE)
+    return Claim(row_ids=row_ids, customer_ids=sorted({r[1] for r in rows}), attempts=max(r[2] for r in rows))
 
 
 def pending_updates_done(claim: Claim) -> None:
-    """The claimed work is done: remove the marks that were not renewed meanwhile and free
-    the others for the next drain."""
-    with transaction.atomic():
-        # The versions are random 62-bit numbers, so matching the two lists apart is exact
-        # in practice, and one statement on both databases.
-        PendingUpdate.objects.filter(customer_id__in=claim.customer_ids, version__in=claim.versions).delete()
-        PendingUpdate.objects.filter(customer_id__in=claim.customer_ids).update(claimed_until=None)
+    """The claimed work is done: delete the rows claimed, and only those."""
+    PendingUpdate.objects.filter(id__in_ids=claim.row_ids).delete()
 
 
 def pending_updates_failed(claim: Claim, *, error: str, now: datetime | None = None) -> None:
-    """The claimed work failed: keep the marks, count the attempt, wait before the next."""
+    """The claimed work failed: keep the rows, count the attempt, wait before the next."""
     now = now or timezone.now()
     backoff = min(FIRST_BACKOFF * 2**claim.attempts, MAX_BACKOFF)
-    PendingUpdate.objects.filter(customer_id__in=claim.customer_ids).update(
+    PendingUpdate.objects.filter(id__in_ids=claim.row_ids).update(
         attempts=F("attempts") + 1, last_error=error[:2000], claimed_until=now + backoff
     )
 
@@ -115,6 +102,8 @@ class Backlog:
 def pending_updates_backlog(*, failing_after: int = 3) -> Backlog:
     """How far behind the follow-up work is: for the health check and the admin. One query."""
     found = PendingUpdate.objects.aggregate(
-        customers=Count("pk"), oldest=Min("marked_at"), failing=Count("pk", filter=Q(attempts__gte=failing_after))
+        customers=Count("customer", distinct=True),
+        oldest=Min("marked_at"),
+        failing=Count("customer", distinct=True, filter=Q(attempts__gte=failing_after)),
     )
     return Backlog(customers=found["customers"], oldest_marked_at=found["oldest"], failing=found["failing"])
