@@ -280,6 +280,34 @@ def test_two_shops_introduce_the_same_email_at_once(shops):
         assert shops["api_b"].get(f"/api/v1/customers/{customer_id}").json()["first_name"] == "b-name"
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_of_eight_requests_introducing_one_person_at_once_one_is_told_it_created_them(shops):
+    barrier = threading.Barrier(8)
+    statuses = []
+
+    def post(n):
+        try:
+            barrier.wait()
+            response = shops["api_a"].post("/api/v1/customers", {"email": "crowd@example.com"}, format="json")
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    for attempt in range(3):
+        statuses.clear()
+        CustomerIdentity.objects.all().delete()
+        Customer.objects.all().delete()
+        threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        assert sorted(statuses) == [200] * 7 + [201], attempt
+        assert Customer.objects.count() == CustomerIdentity.objects.count() == 1
+
+
 def test_a_review_is_signed_with_the_name_the_reviewed_shops_group_has(shops, bea_at_b, order_payload):
     from customers.models import Product
 

@@ -234,14 +234,18 @@ def customers_resolve(
         merged = _identity_merge(current, item, seen, now)
         if merged is not None:
             writes[key] = (identities.get(key, customer_id), merged)
+    inserted: set[str] = set()
     if writes:
-        winners = _identities_write(shop.pk, writes, now)
+        winners, inserted = _identities_write(shop.pk, writes, now, known=set(identities))
         resolved = [winners.get(key, cid) for key, cid in zip(keys, resolved, strict=True)]
+    # New to the group only where this call linked the shop's identity: of concurrent calls
+    # introducing the same person, the one whose link won.
+    created = {cid for key, cid in zip(keys, resolved, strict=True) if cid in created and key in inserted}
 
     tagged = [(cid, item.tags) for item, cid in zip(items, resolved, strict=True) if item.tags]
     if tagged:
         customers_add_tags(pairs=tagged, shop=shop)
-    return Resolved(ids=resolved, created=created & set(resolved))
+    return Resolved(ids=resolved, created=created)
 
 
 def _in_group(shop: Shop, customer_ids: set[int]) -> set[int]:
@@ -258,9 +262,16 @@ IDENTITY_COLUMNS = ("shop_id", "customer_id", "external_id", *IDENTITY_PROFILE, 
 IDENTITY_BATCH = 1500
 
 
-def _identities_write(shop_id: int, writes: dict[str, tuple[int, dict]], now: datetime) -> dict[str, int]:
+def _identities_write(
+    shop_id: int, writes: dict[str, tuple[int, dict]], now: datetime, known: set[str]
+) -> tuple[dict[str, int], set[str]]:
     """Upsert (shop, external_id) → customer links with the shop's profile; returns each
-    external_id's customer.
+    external_id's customer, and the external_ids whose link this statement inserted.
+
+    ``known``: the external_ids linked when the caller read them. On PostgreSQL the insert
+    itself says which rows it created (``xmax = 0``), so of two concurrent requests that
+    introduce the same person only one is told it did; SQLite runs one writer at a time, so
+    what the caller read is still true.
 
     One statement per batch. An existing link keeps its customer (a concurrent request's link
     wins) and takes the profile values that are not empty, so a concurrent write with fewer
@@ -280,9 +291,8 @@ def _identities_write(shop_id: int, writes: dict[str, tuple[int, dict]], now: da
         new = f"EXCLUDED.{name}" if name in NULLABLE else f"NULLIF(EXCLUDED.{name}, '')"
         updates.append(f"{name} = COALESCE({new}, {table}.{name})")
     columns = ("created_at", "updated_at", *IDENTITY_COLUMNS)
-    conflict = (
-        f"ON CONFLICT (shop_id, external_id) DO UPDATE SET {', '.join(updates)} RETURNING external_id, customer_id"
-    )
+    returning = "external_id, customer_id" + (", (xmax = 0)" if connection.vendor == "postgresql" else "")
+    conflict = f"ON CONFLICT (shop_id, external_id) DO UPDATE SET {', '.join(updates)} RETURNING {returning}"
     winners: dict[str, int] = {}
     rows = [
         (
@@ -305,8 +315,9 @@ def _identities_write(shop_id: int, writes: dict[str, tuple[int, dict]], now: da
                 f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {conflict}",
                 [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in columns],
             )
-            winners.update(cursor.fetchall())
-        return winners
+            returned = cursor.fetchall()
+        winners.update((external_id, customer_id) for external_id, customer_id, _ in returned)
+        return winners, {external_id for external_id, _, inserted in returned if inserted}
     with connection.cursor() as cursor:
         for start in range(0, len(rows), IDENTITY_BATCH):
             batch = rows[start : start + IDENTITY_BATCH]
@@ -316,7 +327,7 @@ def _identities_write(shop_id: int, writes: dict[str, tuple[int, dict]], now: da
                 [value for row in batch for value in row],
             )
             winners.update(cursor.fetchall())
-    return winners
+    return winners, set(writes) - known
 
 
 def customers_add_tags(*, pairs: Sequence[tuple[int, Sequence[str]]], shop: Shop | None = None) -> None:
