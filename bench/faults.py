@@ -484,23 +484,28 @@ def _q(values: list[float], q: float) -> float | None:
     return round(values[min(len(values) - 1, int(q * len(values)))], 2) if q < 1 else round(values[-1], 2)
 
 
-def scenario_redis(redis: Redis) -> dict:
-    db = SHARED_PG.rsplit("/", 1)[0] + "/crm_faults_redis"
-    with stack_on(db, SHARED_PG, redis, "web", "worker", "beat") as (stack, key):
+def _outage(name: str, db: str, admin_url: str, redis: Redis, service) -> dict:
+    """The mixed load for ``LOAD_SECONDS``, with ``service`` (Redis or PostgreSQL) stopped for
+    ``OUTAGE`` seconds after the first third; convergence is timed from its return."""
+    with stack_on(db, admin_url, redis, "web", "worker", "beat") as (stack, key):
         load = Load(key)
         load.start()
         time.sleep(LOAD_SECONDS / 3)
-        log("stopping Redis")
-        redis.stop()
+        log(f"{name}: stopping")
+        service.stop()
         time.sleep(OUTAGE)
         during = dict(load.statuses)
-        redis.start()
+        service.start()
         back = time.monotonic()
-        log("Redis is back")
+        log(f"{name}: back")
         time.sleep(LOAD_SECONDS / 3)
         load.finish()
         converged, state = converge(db, back)
-        return report("Redis stopped", load, db, converged, state, statuses_by_end_of_outage=during)
+        return report(name, load, db, converged, state, statuses_by_end_of_outage=during)
+
+
+def scenario_redis(redis: Redis) -> dict:
+    return _outage("Redis stopped", SHARED_PG.rsplit("/", 1)[0] + "/crm_faults_redis", SHARED_PG, redis, redis)
 
 
 def scenario_worker(redis: Redis) -> dict:
@@ -526,23 +531,9 @@ def scenario_worker(redis: Redis) -> dict:
 def scenario_postgres(redis: Redis) -> dict:
     pg = Postgres(PG_PORT)
     pg.start()
-    db = f"postgres://postgres@127.0.0.1:{PG_PORT}/crm_faults"
     try:
-        with stack_on(db, pg.admin_url, redis, "web", "worker", "beat") as (stack, key):
-            load = Load(key)
-            load.start()
-            time.sleep(LOAD_SECONDS / 3)
-            log("stopping PostgreSQL")
-            pg.stop()
-            time.sleep(OUTAGE)
-            during = dict(load.statuses)
-            pg.start()
-            back = time.monotonic()
-            log("PostgreSQL is back")
-            time.sleep(LOAD_SECONDS / 3)
-            load.finish()
-            converged, state = converge(db, back)
-            return report("PostgreSQL restarted", load, db, converged, state, statuses_by_end_of_outage=during)
+        db = f"postgres://postgres@127.0.0.1:{PG_PORT}/crm_faults"
+        return _outage("PostgreSQL restarted", db, pg.admin_url, redis, pg)
     finally:
         pg.remove()
 
