@@ -7,6 +7,9 @@ time:
 - ``bulk``: the bulk rate of ``make bench`` (two clients sending 1,000 orders a request)
   with a worker and beat: orders per second acknowledged, the figures' freshness under it,
   and the backlog of follow-up work when it stops;
+- ``drain``: what one worker process can follow: the bulk load of ``make bench`` for
+  ``LOAD_SECONDS`` with no worker running, then a worker started on the backlog; orders
+  (and customers) per second from its first finished batch until the outbox is empty;
 - ``load``: the sustained mixed load (client threads of single and bulk POSTs) with one
   worker; how fresh the figures stay (a probe order every second: the time until its
   customer's stage and CLV are computed), and the backlog when the load stops.
@@ -58,6 +61,7 @@ CLIENT_THREADS = int(os.environ.get("CLIENT_THREADS", "4"))
 CONVERGE_LIMIT = 300.0  # the target: within 5 minutes of the service returning
 VISIBILITY = 60  # seconds; shorter than the shipped 360 s so the worker scenario stays short
 REDIS_PORT, APP_PORT, PG_PORT = 6397, 8767, 5497
+CHUNK = 5000  # rows a drain claims at once (customers.services.chunks.CHUNK_SIZE)
 CUSTOMERS = 3000
 WORKER_PROCESSES = os.environ.get("WORKER_PROCESSES", "1")
 OUT = ROOT / "bench/out"
@@ -478,6 +482,45 @@ def scenario_load(redis: Redis, mode: str = "mixed") -> dict:
         )
 
 
+def scenario_drain(redis: Redis) -> dict:
+    db = SHARED_PG.rsplit("/", 1)[0] + "/crm_faults_drain"
+    with stack_on(db, SHARED_PG, redis, "web") as (stack, key):
+        load = Load(key, threads=2, mode="bulk")
+        load.start()
+        started = time.monotonic()
+        time.sleep(LOAD_SECONDS)
+        load.finish()
+        api_rate = len(load.acked) / (time.monotonic() - started)
+        with psycopg.connect(db, autocommit=True) as conn:
+            outbox = "SELECT count(*) FROM customers_pendingupdate"
+            backlog = conn.execute(outbox).fetchone()[0]
+            customers = conn.execute("SELECT count(DISTINCT customer_id) FROM customers_pendingupdate").fetchone()[0]
+            stack.start("worker")
+            # Timed from the first batch done (the worker has imported Django and connected)
+            # until the outbox is empty.
+            _wait(lambda: conn.execute(outbox).fetchone()[0] < backlog, timeout=120, every=0.05)
+            first = time.monotonic()
+            _wait(lambda: conn.execute(outbox).fetchone()[0] == 0, timeout=CONVERGE_LIMIT, every=0.05)
+            seconds = time.monotonic() - first
+        converged, state = converge(db, time.monotonic())
+        # The first batch is not in ``seconds``: count the backlog without it.
+        done = max(backlog - CHUNK, 1)
+        orders = len(load.acked) * done / backlog
+        return report(
+            "worker on a backlog of the bulk load",
+            load,
+            db,
+            converged,
+            state,
+            api_orders_per_second_without_worker=round(api_rate),
+            outbox_rows=backlog,
+            outbox_customers=customers,
+            drain_seconds=round(seconds, 1),
+            worker_orders_per_second=round(orders / seconds),
+            worker_customers_per_second=round(customers * done / backlog / seconds),
+        )
+
+
 def _q(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -541,6 +584,7 @@ def scenario_postgres(redis: Redis) -> dict:
 SCENARIOS = {
     "load": scenario_load,
     "bulk": lambda redis: scenario_load(redis, "bulk"),
+    "drain": scenario_drain,
     "redis": scenario_redis,
     "worker": scenario_worker,
     "postgres": scenario_postgres,

@@ -38,6 +38,17 @@ def test_marks_of_one_customer_are_worked_once_and_the_first_gives_the_age():
     assert claim.customer_ids == [ann.pk] and len(claim.row_ids) == 2
 
 
+def test_a_batch_takes_every_mark_of_its_customers_so_a_backlog_works_each_customer_once():
+    ann, bob, cat = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    for _ in range(3):  # three bulks, each naming all three; oldest first: ann, bob, cat
+        pending_updates_mark([ann.pk, bob.pk, cat.pk])
+
+    claim = pending_updates_claim(limit=2)  # the two oldest rows are Ann's and Bob's first
+
+    assert claim.customer_ids == [ann.pk, bob.pk] and len(claim.row_ids) == 6
+    assert sorted(PendingUpdate.objects.filter(claimed_until=None).values_list("customer_id", flat=True)) == [cat.pk] * 3
+
+
 def test_a_mark_made_while_a_drain_works_survives_the_drain():
     ann, bob = CustomerFactory(), CustomerFactory()
     pending_updates_mark([ann.pk, bob.pk])

@@ -3,8 +3,9 @@
 - ``pending_updates_mark`` runs inside the transaction that writes the data: one plain
   ``INSERT … SELECT`` of a row per customer, which never waits on another request.
 - ``pending_updates_claim`` leases the oldest rows to one drain (``FOR UPDATE SKIP
-  LOCKED`` on PostgreSQL, so two drains never take the same rows); the customers they name
-  are worked once however many rows name them (marks coalesce here). A row whose marking
+  LOCKED`` on PostgreSQL, so two drains never take the same rows), and every later row of
+  the same customers; each customer is worked once however many rows name them (marks
+  coalesce here). A row whose marking
   transaction is still open is invisible, so it waits for the next drain: nothing a drain
   has not seen is ever removed. A drain that dies leaves its lease to run out.
 - ``pending_updates_done`` deletes exactly the rows the drain claimed; marks made while it
@@ -59,18 +60,31 @@ def pending_updates_mark(customer_ids: Sequence[int], *, now: datetime | None = 
 
 
 def pending_updates_claim(*, limit: int, now: datetime | None = None) -> Claim | None:
-    """Lease up to ``limit`` of the oldest rows not leased to another drain."""
+    """Lease up to ``limit`` of the oldest rows not leased to another drain, and with them
+    every other free row of the same customers.
+
+    Those later rows are satisfied by the same work: their data was committed with them,
+    before this claim, so the drain reads it. Without them a backlog of many orders per
+    customer had each customer recomputed once per batch that named them (six times over for
+    a minute of bulk load from 40,000 customers)."""
     now = now or timezone.now()
     with transaction.atomic():
-        free = PendingUpdate.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).order_by("id")
+        free = PendingUpdate.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         if connection.features.has_select_for_update_skip_locked:
             free = free.select_for_update(skip_locked=True)
-        rows = list(free.values_list("id", "customer_id", "attempts")[:limit])
+        rows = list(free.order_by("id").values_list("id", "customer_id", "attempts")[:limit])
         if not rows:
             return None
+        customer_ids = sorted({r[1] for r in rows})
+        taken = {r[0] for r in rows}
+        rows += [
+            r
+            for r in free.filter(customer__id__in_ids=customer_ids).values_list("id", "customer_id", "attempts")
+            if r[0] not in taken
+        ]
         row_ids = [r[0] for r in rows]
         PendingUpdate.objects.filter(id__in_ids=row_ids).update(claimed_until=now + LEASE)
-    return Claim(row_ids=row_ids, customer_ids=sorted({r[1] for r in rows}), attempts=max(r[2] for r in rows))
+    return Claim(row_ids=row_ids, customer_ids=customer_ids, attempts=max(r[2] for r in rows))
 
 
 def pending_updates_done(claim: Claim) -> None:
