@@ -41,9 +41,9 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from workers import celery_workers  # noqa: E402
 
+from core.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, id_ranges  # noqa: E402
 from customers.metrics import bgnbd, clv, gamma_gamma  # noqa: E402
 from customers.models import ClvModel, Customer, CustomerMetrics, Order  # noqa: E402
-from customers.services.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, customer_id_ranges  # noqa: E402
 from customers.services.clv_fitting import clv_fit, load_inputs  # noqa: E402
 from customers.services.lifecycle import Context  # noqa: E402
 from customers.services.recompute import (  # noqa: E402
@@ -150,7 +150,7 @@ def celery_recompute(workers: int) -> float:
     metrics_vacuum()  # autovacuum is off here; the nightly task vacuums before its pass too
     with celery_workers(workers):
         start = time.perf_counter()
-        ranges = customer_id_ranges(NIGHTLY_CHUNK_SIZE)
+        ranges = id_ranges(Customer, NIGHTLY_CHUNK_SIZE)
         results = [rescore_customers_range.apply_async(r, ignore_result=False) for r in ranges]
         for result in results:
             result.get(timeout=600)

@@ -56,9 +56,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from core.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, chunked, id_ranges  # noqa: E402
 from customers.models import Customer, Order, Shop  # noqa: E402
 from customers.services import bulk_writer as bw  # noqa: E402
-from customers.services.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, chunked, customer_id_ranges  # noqa: E402
 from customers.services.demo_data import ORDER_COLUMNS  # noqa: E402
 from loyalty.earning import orders_award, points_mature  # noqa: E402
 from loyalty.models import Account, EarningRule, PointsEntry, Programme, Tier  # noqa: E402
@@ -196,7 +196,7 @@ def main():
     def nightly():
         """Codes, birthdays, expiry (with warnings) and tiers, range by range; returns the sums."""
         totals: dict[str, int] = {}
-        for lo, hi in customer_id_ranges(NIGHTLY_CHUNK_SIZE):
+        for lo, hi in id_ranges(Customer, NIGHTLY_CHUNK_SIZE):
             for step, count in loyalty_nightly_pass(lo, hi).items():
                 totals[step] = totals.get(step, 0) + count
         return ", ".join(f"{count:,} {step.replace('_', ' ')}" for step, count in totals.items())

@@ -27,7 +27,8 @@ import django  # noqa: E402
 django.setup()
 
 from bench.run import BULK_SIZE, order  # noqa: E402
-from customers.payloads import BulkOrdersIn, OrderIn, decode  # noqa: E402
+from core.payloads import decode  # noqa: E402
+from customers.payloads import BulkOrdersIn, OrderIn  # noqa: E402
 
 
 def timed(fn) -> list[float]:

@@ -272,13 +272,13 @@ def copy_phase() -> dict:
 
 
 def aggregates_phase() -> dict:
+    from core.chunks import id_ranges
     from customers.models import Customer
-    from customers.services.chunks import customer_id_ranges
     from customers.services.recompute import customers_recompute_range
 
     count = Customer.objects.count()
     start = time.perf_counter()
-    for first_id, last_id in customer_id_ranges():
+    for first_id, last_id in id_ranges(Customer):
         customers_recompute_range(first_id=first_id, last_id=last_id)
     elapsed = time.perf_counter() - start
     return {"customers": count, "seconds": elapsed, "customers_per_second": count / elapsed}

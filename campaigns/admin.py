@@ -20,10 +20,9 @@ from campaigns.segments.rules import RuleError
 from campaigns.selectors import segment_history, segment_member_page, segment_preview
 from campaigns.services import segment_create, segment_members_set, segment_refresh, segment_rule_save
 from campaigns.tasks import refresh_segment
-from customers.admin import LargeTableAdmin
-from customers.admin_tools import AuditHistoryMixin
+from core.admin_tools import AuditHistoryMixin, LargeTableAdmin
+from core.payloads import PayloadError, decode
 from customers.models import Customer
-from customers.payloads import PayloadError, decode
 
 
 class SegmentVersionInline(admin.TabularInline):

@@ -4,11 +4,11 @@ from typing import Any
 
 import msgspec
 
-from customers.payloads import _check_json
+from core.payloads import check_json
 
 
 class SegmentPreviewIn(msgspec.Struct, kw_only=True):
     rule: dict[str, Any]  # checked by campaigns.segments.rules.parse
 
     def __post_init__(self):
-        _check_json("rule", self.rule, path_in_message=True)
+        check_json("rule", self.rule, path_in_message=True)

@@ -18,8 +18,8 @@ from campaigns.models import Segment, SegmentMembership, SegmentVersion
 from campaigns.segments.compiler import matching
 from campaigns.segments.rules import Group, parse
 from campaigns.segments.sentence import sentence
+from core.chunks import chunk_run_ids
 from customers.models import Customer
-from customers.services.chunks import chunk_run_ids
 
 _CHUNK = 5000  # ids per statement when a static list is written
 

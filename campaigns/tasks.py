@@ -2,7 +2,7 @@
 
 from campaigns.models import Segment
 from campaigns.services import segment_refresh, segments_refresh_customers
-from customers.task_policy import crm_task
+from core.task_policy import crm_task
 
 
 @crm_task()

@@ -8,11 +8,11 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from core.errors import DomainError
 from crm import customer_360
 from crm.models import Customer360
 from crm.services import customer_note_add, customer_tag_add
 from customers.admin import CustomerAdmin
-from customers.services.errors import DomainError
 from support.models import Priority
 from support.services import TicketData, ticket_open
 

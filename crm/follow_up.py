@@ -19,11 +19,12 @@ import logging
 import threading
 import time
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 
 from campaigns.services import segments_refresh_customers
-from customers.services.chunks import CHUNK_SIZE
+from core.chunks import CHUNK_SIZE
 from customers.services.pending_updates import (
     pending_updates_claim,
     pending_updates_done,
@@ -35,6 +36,7 @@ from loyalty.earning import orders_award
 logger = logging.getLogger(__name__)
 
 DRAIN_QUEUED = "crm:pending-updates:drain-queued"
+DRAIN_TASK = "crm.tasks.drain_pending_updates"
 DRAIN_SECONDS = 60  # one drain task works this long at most, then hands over to a new one
 
 
@@ -86,17 +88,17 @@ def pending_updates_kick() -> None:
         if settings.CELERY_TASK_ALWAYS_EAGER:
             _drain_in_process()
         else:
-            _queue_drain()
+            queue_drain()
     except Exception:
         logger.warning("Follow-up work is left to the periodic drain", exc_info=True)
 
 
-def _queue_drain() -> None:
-    from crm.tasks import drain_pending_updates
-
+def queue_drain() -> None:
+    """Queue one drain task unless one is queued already (a flag in the cache). The task is
+    sent by name: ``crm.tasks`` imports this module, not the other way round."""
     if cache.add(DRAIN_QUEUED, 1, timeout=DRAIN_SECONDS):
         try:
-            drain_pending_updates.delay()
+            current_app.send_task(DRAIN_TASK)
         except Exception:
             cache.delete(DRAIN_QUEUED)
             raise

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from core.errors import DomainError
 from crm.models import CustomerNote, IdempotencyRecord
 from customers.models import Customer, Tag
-from customers.services.errors import DomainError
 
 MAX_NOTE = 10_000
 

@@ -1,5 +1,8 @@
+from django.core.cache import cache
+
+from core.task_policy import crm_task
+from crm.follow_up import DRAIN_QUEUED, pending_updates_drain, queue_drain
 from crm.services import idempotency_records_purge
-from customers.task_policy import crm_task
 
 
 @crm_task()
@@ -14,9 +17,5 @@ def drain_pending_updates() -> int:
     (CELERY_BEAT_SCHEDULE): bring marked customers up to date, in batches. Several may run
     at once: each takes its own batches. A full batch queues one more, so a backlog spreads
     over the workers."""
-    from django.core.cache import cache
-
-    from crm.follow_up import DRAIN_QUEUED, _queue_drain, pending_updates_drain
-
     cache.delete(DRAIN_QUEUED)  # marks from now on queue a drain after this one
-    return pending_updates_drain(on_full_batch=_queue_drain)
+    return pending_updates_drain(on_full_batch=queue_drain)

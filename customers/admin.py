@@ -1,8 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.urls import reverse
-from django.utils.html import format_html
 
+from core.admin_tools import AuditHistoryMixin, CountryFilter, LargeTableAdmin, customer_link
 from customers.admin_lifecycle import (
     ClvBandFilter,
     PAliveFilter,
@@ -11,7 +10,6 @@ from customers.admin_lifecycle import (
     metrics_summary,
     stage_history,
 )
-from customers.admin_tools import AuditHistoryMixin, CountryFilter, LargeTablePaginator
 from customers.models import (
     ApiKey,
     Customer,
@@ -31,14 +29,6 @@ from customers.models import (
 )
 from customers.services.api_keys import api_key_material, api_key_revoke, api_keys_forget
 from customers.services.pending_updates import pending_updates_mark
-
-
-class LargeTableAdmin(admin.ModelAdmin):
-    """Changelists that stay fast on millions of rows: no full counts, indexed ordering."""
-
-    paginator = LargeTablePaginator
-    show_full_result_count = False
-    list_per_page = 50
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -231,7 +221,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
 
     @admin.display(description="")
     def view_360(self, obj):
-        return customer_360_link(obj.pk, "360 view")
+        return customer_link(obj.pk, "360 view")
 
     @admin.display(description="name")
     def name(self, obj):
@@ -334,11 +324,6 @@ class RefundInline(admin.TabularInline):
     readonly_fields = ["amount_base"]
 
 
-def customer_360_link(customer_id, label) -> str:
-    """A link to the customer's 360 page (the crm app's admin, found by URL name only)."""
-    return format_html('<a href="{}">{}</a>', reverse("admin:crm_customer360_change", args=[customer_id]), label)
-
-
 class MarksFollowUp:
     """An order or refund changed in the admin marks its customers in the outbox of
     follow-up work (in the admin's transaction), so their figures, points and segments
@@ -379,7 +364,7 @@ class OrderAdmin(MarksFollowUp, LargeTableAdmin):
 
     @admin.display(description="customer")
     def customer_360(self, order):
-        return customer_360_link(order.customer_id, order.customer) if order.customer_id else "—"
+        return customer_link(order.customer_id, order.customer) if order.customer_id else "—"
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.shortcuts import redirect
 from django.utils.html import format_html, format_html_join
 
-from customers.admin_tools import LargeTablePaginator
+from core.admin_tools import LargeTablePaginator
 from customers.models import ClvModel, CustomerMetrics, CustomerSignal, LifecycleSettings, Stage, StageChange
 
 CLV_BANDS = [

@@ -9,10 +9,7 @@ class CustomersConfig(AppConfig):
         from django.contrib.auth.models import Group
         from django.db.models.signals import m2m_changed
 
-        from customers import lookups
         from customers.services.api_keys import role_permissions_changed
-
-        lookups.register()
 
         # A role's keys follow a change to its permissions at once (see the receiver).
         m2m_changed.connect(role_permissions_changed, sender=Group.permissions.through, dispatch_uid="role-permissions")

@@ -4,7 +4,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from customers.services.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, chunked, customer_id_ranges
+from core.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, chunked, id_ranges
+from core.task_policy import crm_task
+from customers.models import Customer
 from customers.services.clv_fitting import clv_fit
 from customers.services.recompute import (
     changed_customer_ids,
@@ -13,7 +15,6 @@ from customers.services.recompute import (
     customers_rescore_range,
     metrics_vacuum,
 )
-from customers.task_policy import crm_task
 
 # The nightly pass recomputes from orders every customer whose orders changed this recently,
 # so a lost per-order update is repaired by the next night even if one night is missed.
@@ -71,7 +72,7 @@ def enqueue_recompute(customer_ids: list[int]) -> None:
 def enqueue_full_recompute(*, from_orders: bool = False) -> int:
     """Queue one task per primary-key range of customers; returns the number of tasks."""
     task = recompute_customers_range if from_orders else rescore_customers_range
-    ranges = customer_id_ranges(CHUNK_SIZE if from_orders else NIGHTLY_CHUNK_SIZE)
+    ranges = id_ranges(Customer, CHUNK_SIZE if from_orders else NIGHTLY_CHUNK_SIZE)
     for first_id, last_id in ranges:
         task.delay(first_id, last_id)
     return len(ranges)

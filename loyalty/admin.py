@@ -12,8 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from customers.admin import LargeTableAdmin, customer_360_link
-from customers.services.errors import DomainError
+from core.admin_tools import LargeTableAdmin, customer_link
+from core.errors import DomainError
 from loyalty.admin_forms import AdjustForm, ShopJoinForm
 from loyalty.groups import shop_group_join
 from loyalty.models import (
@@ -155,7 +155,7 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
     @admin.display(description="customer")
     def customer_link(self, account):
-        return customer_360_link(account.customer_id, str(account.customer))
+        return customer_link(account.customer_id, str(account.customer))
 
     @admin.display(description=f"last {RECENT_ENTRIES} ledger entries")
     def recent(self, account):

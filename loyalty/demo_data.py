@@ -5,8 +5,8 @@ and the points for every seeded order, awarded by the same code as live orders."
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from customers.models import Order
-from customers.services.chunks import NIGHTLY_CHUNK_SIZE, chunked, customer_id_ranges
+from core.chunks import NIGHTLY_CHUNK_SIZE, chunked, id_ranges
+from customers.models import Customer, Order
 from loyalty.earning import orders_award, points_mature
 from loyalty.models import EarningRule, Programme, Reward, RuleKind, Tier
 from loyalty.tiers import tiers_evaluate_range
@@ -59,5 +59,5 @@ def seed_loyalty(*, now: datetime) -> dict[str, int]:
     )
     entries = sum(orders_award(chunk, now=now) for chunk in chunked(sorted(buyers)))
     matured = points_mature(now=now)
-    moved = sum(tiers_evaluate_range(lo, hi, now=now) for lo, hi in customer_id_ranges(NIGHTLY_CHUNK_SIZE))
+    moved = sum(tiers_evaluate_range(lo, hi, now=now) for lo, hi in id_ranges(Customer, NIGHTLY_CHUNK_SIZE))
     return {"entries": entries, "matured": matured, "tier_moves": moved}

@@ -36,7 +36,6 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.db import connection
 from django.db.models import (
-    BooleanField,
     CharField,
     Count,
     DecimalField,
@@ -50,13 +49,12 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from core.chunks import among, chunk_run_ids, chunked
+from core.db.server_binding import server_binding_cursor
 from customers.models import Order
-from customers.services.chunks import chunk_run_ids, chunked, id_list_condition
-from customers.services.server_binding import server_binding_cursor
 from loyalty.ledger import (
     Entry,
     accounts_ensure_for_orders,
@@ -110,20 +108,6 @@ class Stream:
     matured: bool
     rows: int
     matures_at: datetime | None
-
-
-def among(customer_ids: list[int], column: str = "customer_id") -> RawSQL:
-    """``column`` among these: one array parameter on PostgreSQL, where an IN list of
-    thousands of placeholders costs more to send than the query takes to run. Qualify the
-    column (``'"table"."customer_id"'``) in a query that joins another table having one.
-
-    The ids' bounds go along: with the array alone the planner may scan the whole table
-    rather than look up thousands of ids, where a range lets it read that range's rows."""
-    condition, params = id_list_condition(customer_ids)
-    if customer_ids:
-        condition = f"{{col}} BETWEEN %s AND %s AND {condition}"
-        params = [min(customer_ids), max(customer_ids), *params]
-    return RawSQL(condition.format(col=column), params, output_field=BooleanField())
 
 
 def stream_key(order_id: int, rule_id: int, suffix: str | int) -> str:

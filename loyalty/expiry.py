@@ -45,8 +45,8 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Concat, Greatest, TruncDate
 from django.utils import timezone
 
+from core.chunks import among
 from customers.models import CustomerIdentity, Event, Order
-from loyalty.earning import among
 from loyalty.ledger import Entry, accounts_lock, entries_insert_select, entries_post
 from loyalty.models import Account, EntryKind, ExpiryMode, PointsEntry, Programme, RewardCode
 from loyalty.programme import programme_get

@@ -22,9 +22,9 @@ import uuid
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from customers.models import ApiKey, Shop, ShopGroup
 from customers.services.api_keys import api_keys_forget
-from customers.services.errors import DomainError
 from loyalty.models import Account, Referral
 
 

@@ -29,9 +29,9 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
+from core.chunks import chunked
+from core.db.server_binding import server_binding_cursor
 from customers.models import Order
-from customers.services.chunks import chunked
-from customers.services.server_binding import server_binding_cursor
 from loyalty.models import Account
 
 # Rows per INSERT: 15 parameters each stays under both databases' limits on parameters.

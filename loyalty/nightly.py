@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from customers.services.chunks import chunk_run_range
+from core.chunks import chunk_run_range
 from loyalty.bonuses import birthdays_award_range
 from loyalty.expiry import codes_expire_range, points_expire_range
 from loyalty.tiers import tiers_evaluate_range

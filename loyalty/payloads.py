@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from customers.payloads import Text, _check_text, _fail
+from core.payloads import Text, check_text, fail
 from loyalty.services import MAX_ADJUST
 
 
@@ -18,7 +18,7 @@ class ConsumeIn(msgspec.Struct, kw_only=True):
     order_external_id: Text(255) = ""
 
     def __post_init__(self):
-        _check_text(self)
+        check_text(self)
 
 
 class AdjustIn(msgspec.Struct, kw_only=True):
@@ -28,19 +28,19 @@ class AdjustIn(msgspec.Struct, kw_only=True):
     reason: Text(255)
 
     def __post_init__(self):
-        _check_text(self)
+        check_text(self)
         if self.points == 0:
-            _fail("points", "Must not be zero.")
+            fail("points", "Must not be zero.")
         self.reason = self.reason.strip()
         if not self.reason:
-            _fail("reason", "This field may not be blank.")
+            fail("reason", "This field may not be blank.")
 
 
 class ReferralIn(msgspec.Struct, kw_only=True):
     referral_code: Annotated[str, msgspec.Meta(max_length=16, description="The referrer's referral code")]
 
     def __post_init__(self):
-        _check_text(self)
+        check_text(self)
         self.referral_code = self.referral_code.strip().upper()
         if not self.referral_code:
-            _fail("referral_code", "This field may not be blank.")
+            fail("referral_code", "This field may not be blank.")

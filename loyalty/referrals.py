@@ -27,9 +27,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from core.chunks import chunk_run_ids
+from core.errors import Conflict, DomainError
 from customers.models import Customer, Order
-from customers.services.chunks import chunk_run_ids
-from customers.services.errors import Conflict, DomainError
 from loyalty.earning import EARNING_STATUSES, NET
 from loyalty.ledger import Entry, accounts_ensure, accounts_lock, entries_post
 from loyalty.models import Account, EarningRule, EntryKind, Referral, RuleKind

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.errors import Conflict, DomainError, Gone, NotFound
 from customers.models import ApiKey, Customer, Shop
-from customers.services.errors import Conflict, DomainError, Gone, NotFound
 from loyalty.ledger import Entry, accounts_lock, entries_post
 from loyalty.models import Account, EntryKind, Reward, RewardCode
 

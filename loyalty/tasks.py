@@ -1,7 +1,8 @@
 """Celery tasks: thin and idempotent; they take ids and call services."""
 
-from customers.services.chunks import NIGHTLY_CHUNK_SIZE, customer_id_ranges
-from customers.task_policy import crm_task
+from core.chunks import NIGHTLY_CHUNK_SIZE, id_ranges
+from core.task_policy import crm_task
+from customers.models import Customer
 from loyalty.earning import orders_award, points_mature
 from loyalty.nightly import loyalty_nightly_pass
 from loyalty.referrals import referrals_settle
@@ -37,7 +38,7 @@ def loyalty_nightly_range(first_id: int, last_id: int) -> dict:
 def loyalty_nightly() -> int:
     """Nightly (CELERY_BEAT_SCHEDULE): queue the pass over every customer in ranges; returns
     the number of range tasks."""
-    ranges = customer_id_ranges(NIGHTLY_CHUNK_SIZE)
+    ranges = id_ranges(Customer, NIGHTLY_CHUNK_SIZE)
     for first_id, last_id in ranges:
         loyalty_nightly_range.delay(first_id, last_id)
     return len(ranges)

@@ -21,8 +21,8 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from customers.services.column_reader import Field, micros, read_columns
-from customers.services.column_writer import Column, insert_columns, update_columns
+from core.db.column_reader import Field, micros, read_columns
+from core.db.column_writer import Column, insert_columns, update_columns
 from loyalty.earning import EARNING_SQL, NET_AMOUNT_SQL
 from loyalty.ledger import accounts_ensure
 from loyalty.models import Account, Programme, Tier, TierBasis, TierChange, TierTerm

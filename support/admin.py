@@ -11,9 +11,8 @@ from django.db.models import Avg, Count, F, Q
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from customers.admin import LargeTableAdmin, customer_360_link
-from customers.admin_tools import AuditHistoryMixin
-from customers.services.errors import DomainError
+from core.admin_tools import AuditHistoryMixin, LargeTableAdmin, customer_link
+from core.errors import DomainError
 from support.admin_forms import TicketForm
 from support.macros import VARIABLES
 from support.models import (
@@ -175,11 +174,11 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
 
     @admin.display(description="customer")
     def customer_link(self, ticket):
-        return customer_360_link(ticket.customer_id, ticket.customer)
+        return customer_link(ticket.customer_id, ticket.customer)
 
     @admin.display(description="customer (360 view)")
     def customer_360(self, ticket):
-        return customer_360_link(ticket.customer_id, ticket.customer) if ticket.customer_id else "—"
+        return customer_link(ticket.customer_id, ticket.customer) if ticket.customer_id else "—"
 
     @admin.display(description="escalated", boolean=True)
     def escalated(self, ticket):
@@ -309,7 +308,7 @@ class ReviewAdmin(LargeTableAdmin):
 
     @admin.display(description="customer")
     def customer_link(self, review):
-        return customer_360_link(review.customer_id, review.customer)
+        return customer_link(review.customer_id, review.customer)
 
     @admin.action(description="Publish", permissions=["change"])
     def publish(self, request, queryset):

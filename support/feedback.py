@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.errors import DomainError
 from customers.models import Customer, Order, Product, Shop
-from customers.services.errors import DomainError
 from customers.services.signals import DETRACTOR, PROMOTER, signal_record
 from support.models import CsatResponse, NpsResponse, Priority, Review, Ticket
 from support.services import (

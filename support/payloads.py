@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from customers.payloads import CustomerIn, Text, _check_text, _fail
+from core.payloads import Text, check_text, fail
+from customers.payloads import CustomerIn
 from support.feedback import NpsData
 from support.services import MAX_BODY, ReviewData, TicketData
 
@@ -23,12 +24,12 @@ class TicketIn(msgspec.Struct, kw_only=True):
     external_id: Text(255) = ""
 
     def __post_init__(self):
-        _check_text(self)
+        check_text(self)
         self.subject = self.subject.strip()
         if not self.subject:
-            _fail("subject", "This field may not be blank.")
+            fail("subject", "This field may not be blank.")
         if not self.message.strip():
-            _fail("message", "This field may not be blank.")
+            fail("message", "This field may not be blank.")
 
     def to_data(self) -> TicketData:
         return TicketData(
@@ -50,9 +51,9 @@ class ReviewIn(msgspec.Struct, kw_only=True):
     external_id: Text(255) = ""
 
     def __post_init__(self):
-        _check_text(self)
+        check_text(self)
         if not self.sku.strip():
-            _fail("sku", "This field may not be blank.")
+            fail("sku", "This field may not be blank.")
 
     def to_data(self) -> ReviewData:
         return ReviewData(
@@ -71,7 +72,7 @@ class NpsIn(msgspec.Struct, kw_only=True):
     external_id: Text(255) = ""
 
     def __post_init__(self):
-        _check_text(self)
+        check_text(self)
 
     def to_data(self) -> NpsData:
         return NpsData(score=self.score, comment=self.comment.strip(), external_id=self.external_id.strip())

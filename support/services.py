@@ -16,9 +16,9 @@ import nh3
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from customers.metrics import clv
 from customers.models import ClvModel, Customer, Order, OrderLine, Product, Shop
-from customers.services.errors import DomainError
 from customers.services.signals import DETRACTOR, PROMOTER, signal_record
 from support import links
 from support.macros import render

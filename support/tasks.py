@@ -1,7 +1,7 @@
 import logging
 from dataclasses import asdict
 
-from customers.task_policy import crm_task
+from core.task_policy import crm_task
 from support.escalation import sla_sweep
 
 logger = logging.getLogger(__name__)

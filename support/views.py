@@ -7,8 +7,8 @@ gets a page that says so (404 or 410), never a traceback; form errors name the f
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from core.errors import DomainError
 from customers.models import Order
-from customers.services.errors import DomainError
 from support import links
 from support.feedback import csat_submit, review_link_products, review_via_link, reviews_of_order
 from support.forms import CsatForm, ReviewForm

@@ -50,7 +50,7 @@ def matching(
     rule: Group, *, now: datetime | None = None, customer_ids: Sequence[int] | None = None
 ) -> QuerySet[Customer]:
     """The customers the rule matches, as of ``now``; only among ``customer_ids`` if given."""
-    scope = None if customer_ids is None else Q(pk__in_ids=customer_ids)  # one parameter (customers.lookups)
+    scope = None if customer_ids is None else Q(pk__in_ids=customer_ids)  # one parameter (core.db.lookups)
     customers = Customer.objects.filter(compile_rule(rule, now=now, scope=scope))
     return (customers if scope is None else customers.filter(scope)).order_by()
 

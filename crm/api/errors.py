@@ -9,13 +9,13 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.errors import DomainError
 from crm.api.handlers import (
     DATABASE_RETRY_AFTER_SECONDS,
     DATABASE_UNAVAILABLE,
     DATABASE_UNAVAILABLE_DETAIL,
     log_database_unavailable,
 )
-from customers.services.errors import DomainError
 
 
 def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:

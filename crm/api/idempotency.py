@@ -23,10 +23,10 @@ from django.http import HttpResponse
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from core.errors import Conflict, DomainError
 from crm.api.auth import request_shop
 from crm.models import IdempotencyRecord
 from customers.models import Shop
-from customers.services.errors import Conflict, DomainError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

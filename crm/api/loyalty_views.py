@@ -10,12 +10,12 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.payloads import decode
 from crm.api.auth import request_shop
 from crm.api.errors import not_found
 from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
 from customers import selectors as customer_selectors
-from customers.payloads import decode
 from loyalty import selectors
 from loyalty.models import Reward
 from loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn

@@ -17,13 +17,13 @@ from campaigns.serializers import (
     SegmentOutSerializer,
     SegmentPreviewOutSerializer,
 )
+from core.payloads import PayloadError, decode
 from crm.api.auth import request_shop
 from crm.api.errors import not_found
 from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import Customer
-from customers.payloads import PayloadError, decode
 
 
 def _customers(shop):

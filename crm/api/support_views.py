@@ -6,6 +6,7 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.payloads import decode
 from crm import pipeline
 from crm.api.auth import request_shop
 from crm.api.errors import not_found
@@ -13,7 +14,6 @@ from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import Order, Product
-from customers.payloads import decode
 from support import links
 from support.feedback import order_reviewable
 from support.models import Review, Ticket

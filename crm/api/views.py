@@ -10,6 +10,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.payloads import PayloadError, decode
 from crm import pipeline
 from crm.api.auth import request_shop
 from crm.api.filters import CustomerFilter
@@ -17,7 +18,7 @@ from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.profiles import CustomerProfileSerializer, customer_profiles
 from crm.api.schema import errors, payload
 from customers.models import Customer
-from customers.payloads import BulkOrdersDoc, BulkOrdersIn, CustomerIn, EventIn, OrderIn, PayloadError, RefundIn, decode
+from customers.payloads import BulkOrdersDoc, BulkOrdersIn, CustomerIn, EventIn, OrderIn, RefundIn
 from customers.serializers import (
     BulkResultSerializer,
     EventOutSerializer,

@@ -10,10 +10,10 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.errors import DomainError
 from crm.roles import MANAGER
 from customers.models import Customer, CustomerIdentity, Order
 from customers.services.api_keys import api_key_create, shop_create
-from customers.services.errors import DomainError
 from customers.tests.factories import OrderFactory
 from loyalty.earning import orders_award
 from loyalty.groups import shop_group_join

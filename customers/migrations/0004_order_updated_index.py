@@ -6,7 +6,7 @@ non-atomic migration); SQLite has no such thing and builds it plainly.
 
 from django.db import migrations, models
 
-from customers.migration_operations import AddIndexConcurrentlyOnPostgres
+from core.db.migration_operations import AddIndexConcurrentlyOnPostgres
 
 
 class Migration(migrations.Migration):

@@ -4,7 +4,7 @@ concurrently before the old one is dropped."""
 
 from django.db import migrations, models
 
-from customers.migration_operations import AddIndexConcurrentlyOnPostgres, RemoveIndexConcurrentlyOnPostgres
+from core.db.migration_operations import AddIndexConcurrentlyOnPostgres, RemoveIndexConcurrentlyOnPostgres
 
 
 class Migration(migrations.Migration):

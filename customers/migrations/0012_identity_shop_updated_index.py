@@ -3,7 +3,7 @@ out writes (CONCURRENTLY on PostgreSQL, hence non-atomic)."""
 
 from django.db import migrations, models
 
-from customers.migration_operations import AddIndexConcurrentlyOnPostgres
+from core.db.migration_operations import AddIndexConcurrentlyOnPostgres
 
 
 class Migration(migrations.Migration):

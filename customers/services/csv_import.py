@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from customers.payloads import OrderIn, PayloadError, convert
+from core.payloads import PayloadError, convert
+from customers.payloads import OrderIn
 from customers.services.orders import OrderData
 
 COLUMNS = (

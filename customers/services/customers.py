@@ -18,8 +18,8 @@ from datetime import date, datetime
 from django.db import connection
 from django.utils import timezone
 
+from core.db.server_binding import server_binding_cursor
 from customers.models import Customer, CustomerIdentity, Shop, ShopTag, Tag
-from customers.services.server_binding import server_binding_cursor
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "country", "birthday")
 # What an identity keeps of what its shop sent: the profile, where a non-empty value

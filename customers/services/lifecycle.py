@@ -24,6 +24,11 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
+from core.chunks import BadCustomers, id_list_condition
+from core.db.bulk_writer import insert_rows
+from core.db.column_reader import EPOCH as UNIX_EPOCH
+from core.db.column_reader import Field, read_columns
+from core.db.column_writer import Column, update_columns, upsert_columns
 from customers.metrics import bgnbd, clv, gamma_gamma, rfm
 from customers.metrics import lifecycle as rules
 from customers.metrics.summary import TIME_UNITS, summarise
@@ -35,11 +40,6 @@ from customers.models import (
     LifecycleSettings,
     StageChange,
 )
-from customers.services.bulk_writer import insert_rows
-from customers.services.chunks import BadCustomers, id_list_condition
-from customers.services.column_reader import EPOCH as UNIX_EPOCH
-from customers.services.column_reader import Field, read_columns
-from customers.services.column_writer import Column, update_columns, upsert_columns
 from customers.services.order_days import EPOCH, OrderRows, day_number, end_of_day, fetch_order_days
 
 STAGES = tuple(rules.STAGE_LABELS)

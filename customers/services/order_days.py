@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from core.db.column_reader import EPOCH_DAY as EPOCH
+from core.db.column_reader import Field, read_columns
 from customers.models import Order
-from customers.services.column_reader import EPOCH_DAY as EPOCH
-from customers.services.column_reader import Field, read_columns
 
 
 def day_number(day: date) -> int:

@@ -15,12 +15,12 @@ from enum import StrEnum
 
 import orjson
 
+from core.db.bulk_writer import insert_objects, insert_rows
+from core.transactions import atomic_retrying
 from customers.models import ZERO, Order, OrderLine, Product, Shop
-from customers.services.bulk_writer import insert_objects, insert_rows
 from customers.services.currency import MAX_AMOUNT, base_currency, minor_unit, rates_for, to_base
 from customers.services.customers import CustomerData, customers_resolve
 from customers.services.pending_updates import pending_updates_mark
-from customers.services.transactions import atomic_retrying
 
 LINE_COLUMNS = ("order_id", "product_id", "sku", "name", "quantity", "unit_price")
 ORDER_FIELDS = (

@@ -18,8 +18,8 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import Q
 
+from core.chunks import chunk_run_ids, chunk_run_range, chunked, id_list_condition
 from customers.models import CustomerMetrics, Order
-from customers.services.chunks import chunk_run_ids, chunk_run_range, chunked, id_list_condition
 from customers.services.lifecycle import Context, lifecycle_recompute_chunk, lifecycle_rescore_chunk
 
 

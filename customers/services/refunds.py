@@ -7,9 +7,9 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 
+from core.errors import DomainError, NotFound
 from customers.models import ZERO, Order, Refund, Shop
 from customers.services.currency import minor_unit, to_base
-from customers.services.errors import DomainError, NotFound
 from customers.services.pending_updates import pending_updates_mark
 
 

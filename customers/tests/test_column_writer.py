@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pytest
 
+from core.db.column_writer import Column, upsert_columns
 from customers.models import CustomerMetrics
-from customers.services.column_writer import Column, upsert_columns
 from customers.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

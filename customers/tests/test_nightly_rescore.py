@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.chunks import id_ranges
+from core.db.column_writer import Column, update_columns
 from customers.metrics import lifecycle as rules
-from customers.models import CustomerMetrics, StageChange
-from customers.services.chunks import customer_id_ranges
-from customers.services.column_writer import Column, update_columns
+from customers.models import Customer, CustomerMetrics, StageChange
 from customers.services.lifecycle import Context
 from customers.services.recompute import customers_recompute, customers_recompute_range, customers_rescore_range
 from customers.tests.factories import CustomerFactory, OrderFactory
@@ -28,7 +28,7 @@ def rows() -> dict[int, dict]:
 
 
 def every_chunk(step, ctx):
-    for first_id, last_id in customer_id_ranges():
+    for first_id, last_id in id_ranges(Customer):
         step(first_id=first_id, last_id=last_id, ctx=ctx)
 
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from core.chunks import id_ranges
 from customers.models import Customer, ExchangeRate, Order
-from customers.services.chunks import customer_id_ranges
 from customers.services.customers import CustomerData
 from customers.services.orders import LineData, OrderData, Outcome, order_check, orders_ingest
 from customers.services.recompute import customers_recompute, customers_recompute_range
@@ -96,7 +96,7 @@ def test_full_recompute_ranges_cover_every_customer_once():
     for c in customers:
         OrderFactory(customer=c)
 
-    ranges = customer_id_ranges(size=3)
+    ranges = id_ranges(Customer, size=3)
     updated = sum(customers_recompute_range(first_id=a, last_id=b) for a, b in ranges)
 
     assert updated == 7

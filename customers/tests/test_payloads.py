@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from customers.payloads import BulkOrdersIn, CustomerIn, OrderIn, PayloadError, convert, decode
+from core.payloads import PayloadError, convert, decode
+from customers.payloads import BulkOrdersIn, CustomerIn, OrderIn
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
+from core.errors import DomainError
 from customers.models import ClvModel, CustomerMetrics, Tag
-from customers.services.errors import DomainError
 from customers.tests.factories import CustomerFactory, OrderFactory
 from support.escalation import sla_sweep
 from support.models import Macro, SlaPolicy, Team, Ticket, TicketMessage

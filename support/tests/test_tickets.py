@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.errors import DomainError
 from customers.models import ClvModel, CustomerMetrics, Product
-from customers.services.errors import DomainError
 from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ShopFactory
 from support.models import BusinessHours, Review, ReviewModeration, SlaPolicy, Ticket, TicketMessage
 from support.services import (

@@ -6,9 +6,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from core.chunks import chunked
 from crm import pipeline
 from customers.models import Shop
-from customers.services.chunks import chunked
 from customers.services.csv_import import COLUMNS, CsvOrderReader
 
 BATCH = 500

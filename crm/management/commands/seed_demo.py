@@ -5,9 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from tqdm import tqdm
 
+from core.chunks import id_ranges
 from crm.demo import seed_apps
-from customers.models import Shop
-from customers.services.chunks import customer_id_ranges
+from customers.models import Customer, Shop
 from customers.services.clv_fitting import clv_fit
 from customers.services.demo_data import SHOPS, seed
 from customers.services.lifecycle import Context
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         if not quiet:
             self.stdout.write(f"CLV model: {model.get_status_display()}. {model.message}".strip())
         ctx = Context.load()
-        for first_id, last_id in tqdm(customer_id_ranges(), desc="Customers' figures", unit=" chunks", disable=quiet):
+        for first_id, last_id in tqdm(id_ranges(Customer), desc="Customers' figures", unit=" chunks", disable=quiet):
             customers_recompute_range(first_id=first_id, last_id=last_id, ctx=ctx)
         self.stdout.write(
             f"Seeded {stats.customers} customers, {stats.orders} orders, {stats.lines} lines, "

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from tqdm import tqdm
 
-from customers.services.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, customer_id_ranges
+from core.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, id_ranges
+from customers.models import Customer
 from customers.services.clv_fitting import clv_fit
 from customers.services.lifecycle import Context
 from customers.services.recompute import (
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             self.stdout.write(f"CLV model: {model.get_status_display()}. {model.message}".strip())
         ctx = Context.load()
         step = customers_recompute_range if from_orders else customers_rescore_range
-        ranges = customer_id_ranges(CHUNK_SIZE if from_orders else NIGHTLY_CHUNK_SIZE)
+        ranges = id_ranges(Customer, CHUNK_SIZE if from_orders else NIGHTLY_CHUNK_SIZE)
         updated = 0
         for first_id, last_id in tqdm(ranges, desc="Chunks", unit=" chunks", disable=verbosity == 0):
             updated += step(first_id=first_id, last_id=last_id, ctx=ctx)

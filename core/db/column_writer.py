@@ -24,7 +24,7 @@ import numpy as np
 from django.db import connection
 from django.db.models import Model
 
-from customers.services.column_reader import EPOCH, PG_EPOCH_DAY, PG_EPOCH_US
+from core.db.column_reader import EPOCH, PG_EPOCH_DAY, PG_EPOCH_US
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"

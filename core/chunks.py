@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import DataError, connection
-from django.db.models import Max, Min
+from django.db.models import BooleanField, Max, Min, Model
+from django.db.models.expressions import RawSQL
 
-from customers.models import Customer
-from customers.services.transactions import atomic_retrying
+from core.transactions import atomic_retrying
 
 CHUNK_SIZE = 5000
 # The nightly pass reads one narrow row per customer, so it takes bigger ranges: the models'
@@ -40,9 +40,23 @@ def id_list_condition(ids: list[int]) -> tuple[str, list]:
     return f"{{col}} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
-def customer_id_ranges(size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
-    """Primary-key ranges of at most ``size`` ids each, together covering every customer."""
-    bounds = Customer.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+def among(customer_ids: list[int], column: str = "customer_id") -> RawSQL:
+    """``column`` among these: one array parameter on PostgreSQL, where an IN list of
+    thousands of placeholders costs more to send than the query takes to run. Qualify the
+    column (``'"table"."customer_id"'``) in a query that joins another table having one.
+
+    The ids' bounds go along: with the array alone the planner may scan the whole table
+    rather than look up thousands of ids, where a range lets it read that range's rows."""
+    condition, params = id_list_condition(customer_ids)
+    if customer_ids:
+        condition = f"{{col}} BETWEEN %s AND %s AND {condition}"
+        params = [min(customer_ids), max(customer_ids), *params]
+    return RawSQL(condition.format(col=column), params, output_field=BooleanField())
+
+
+def id_ranges(model: type[Model], size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
+    """Primary-key ranges of at most ``size`` ids each, together covering every row of ``model``."""
+    bounds = model.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
     if bounds["lo"] is None:
         return []
     return [(lo, min(lo + size - 1, bounds["hi"])) for lo in range(bounds["lo"], bounds["hi"] + 1, size)]
