@@ -14,7 +14,7 @@ from crm.models import Customer360
 from crm.services import customer_note_add, customer_tag_add
 from customers.admin import CustomerAdmin
 from support.models import Priority
-from support.services import TicketData, ticket_open
+from support.tickets import TicketData, ticket_open
 
 
 class OpenTicketForm(forms.Form):

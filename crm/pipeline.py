@@ -23,7 +23,8 @@ from customers.services.refunds import RefundData, refund_create
 from loyalty.bonuses import event_received
 from support.feedback import NpsData, nps_record
 from support.models import NpsResponse, Review, Ticket
-from support.services import ReviewData, TicketData, review_submit, ticket_open
+from support.reviews import ReviewData, review_submit
+from support.tickets import TicketData, ticket_open
 
 
 def _follow_up_after_commit() -> None:

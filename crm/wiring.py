@@ -7,8 +7,7 @@ from customers.models import Customer
 from loyalty.bonuses import reviews_published
 from loyalty.models import Account
 from loyalty.selectors import PointsTotal, points_total
-from support import macros
-from support.services import register_high_value, register_review_published
+from support.extensions import register_high_value, register_review_published, register_variable
 
 
 def _points_total(ticket, cache: dict) -> PointsTotal:
@@ -33,9 +32,11 @@ def has_priority_support(customer: Customer) -> bool:
 
 
 def connect() -> None:
-    macros.register(
-        "tier", "the customer's highest loyalty tier over their shop groups ('no tier yet' before one)", _tier_name
+    register_variable(
+        "loyalty_tier",
+        "the customer's highest loyalty tier over their shop groups ('no tier yet' before one)",
+        _tier_name,
     )
-    macros.register("points", "the customer's points available to spend, summed over their shop groups", _points)
+    register_variable("points", "the customer's points available to spend, summed over their shop groups", _points)
     register_high_value(has_priority_support)
     register_review_published(reviews_published)

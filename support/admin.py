@@ -3,7 +3,7 @@ breached first to see) with each ticket's thread, reply box, macros and merge; S
 policies and business hours; macros; reviews to moderate and answer; NPS and CSAT answers
 with CSAT results per agent and team.
 
-Every change a ticket page makes goes through ``support.services``, so the SLA clock, the
+Every change a ticket page makes goes through ``support.tickets``, so the SLA clock, the
 CSAT invitation and the escalation rules hold whatever the screen."""
 
 from django.contrib import admin, messages
@@ -14,7 +14,7 @@ from django.utils.safestring import mark_safe
 from core.admin_tools import AuditHistoryMixin, LargeTableAdmin, customer_link
 from core.errors import DomainError
 from support.admin_forms import TicketForm
-from support.macros import VARIABLES
+from support.extensions import VARIABLES
 from support.models import (
     BusinessHours,
     CsatResponse,
@@ -27,16 +27,8 @@ from support.models import (
     Ticket,
     TicketMessage,
 )
-from support.services import (
-    TicketData,
-    macro_apply,
-    review_respond,
-    reviews_set_status,
-    ticket_merge,
-    ticket_open,
-    ticket_reply,
-    ticket_set_status,
-)
+from support.reviews import review_respond, reviews_set_status
+from support.tickets import TicketData, macro_apply, ticket_merge, ticket_open, ticket_reply, ticket_set_status
 
 INTERNAL_NOTES = "support.view_internal_notes"
 
@@ -60,7 +52,7 @@ class TicketMessageInline(admin.TabularInline):
 
     @admin.display(description="message")
     def body_html(self, message):
-        # Stored sanitised (support.services.sanitise): safe to render as HTML.
+        # Stored sanitised (support.text.sanitise): safe to render as HTML.
         return mark_safe(message.body)  # noqa: S308
 
 

@@ -15,7 +15,7 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from support.models import Ticket
-from support.services import escalation_team_id
+from support.sla_clock import escalation_team_id
 
 State = Ticket.SlaState
 

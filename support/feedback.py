@@ -13,23 +13,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.create_once import create_once
 from core.errors import DomainError
 from customers.models import Customer, Order, Product, Shop
 from customers.services.signals import DETRACTOR, PROMOTER, signal_record
-from support.models import CsatResponse, NpsResponse, Priority, Review, Ticket
-from support.services import (
-    MAX_BODY,
-    ReviewData,
-    TicketData,
-    _create_once,
-    plain_text,
-    review_submit,
-    ticket_open,
-)
+from support.models import CsatResponse, NpsResponse, Review, Ticket
+from support.reviews import ReviewData, review_submit
+from support.text import MAX_BODY, plain_text
+from support.tickets import follow_up_open
 
 
 def _check_comment(comment: str) -> str:
-    """A comment as stored: plain text (``support.services.plain_text``), within MAX_BODY."""
+    """A comment as stored: plain text (``support.text.plain_text``), within MAX_BODY."""
     if len(comment) > MAX_BODY:
         raise DomainError(f"Ensure this field has no more than {MAX_BODY} characters.", field="comment")
     return plain_text(comment)
@@ -63,14 +58,16 @@ def csat_submit(*, ticket: Ticket, rating: int, comment: str = "", now: datetime
         except IntegrityError:
             raise DomainError("This ticket has been rated already. Thank you!", field="rating") from None
         if rating <= 2:
-            follow_up = TicketData(
+            follow_up_open(
+                customer=ticket.customer,
+                shop=ticket.shop,
                 subject=f"Follow up: CSAT {rating}/5 on ticket #{ticket.pk}",
                 body=f"<p>The customer rated ticket #{ticket.pk} ({escape(ticket.subject)}) {rating}/5.</p>"
                 + (f"<blockquote>{escape(comment)}</blockquote>" if comment else ""),
                 channel=Ticket.Channel.WEB_FORM,
-                priority=Priority.HIGH,
+                csat=response,
+                now=now,
             )
-            ticket_open(customer=ticket.customer, shop=ticket.shop, data=follow_up, csat=response, now=now)
             signal_record(
                 customer_id=ticket.customer_id,
                 kind=DETRACTOR,
@@ -118,7 +115,8 @@ def nps_record(*, customer: Customer, shop: Shop | None, data: NpsData, now: dat
             )
         return answer
 
-    return _create_once(NpsResponse, shop=shop, external_id=data.external_id, create=create)
+    replays = NpsResponse.objects.filter(shop=shop, external_id=data.external_id) if data.external_id else None
+    return create_once(replays, create)
 
 
 def order_reviewable(order: Order) -> None:

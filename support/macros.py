@@ -2,27 +2,25 @@
 
 A small registry instead of Django's template language: an agent writing a macro can reach
 only these values (no attribute walking into the database), an unknown name is refused
-when the macro is saved, and every value is HTML-escaped. Another app adds a variable with
-``register`` (``crm.wiring`` re-registers ``tier`` as the loyalty tier and adds ``points``),
-so support imports none of them.
+when the macro is saved, and every value is HTML-escaped. Another app adds a variable
+through ``support.extensions.register_variable`` (``crm.wiring`` adds the loyalty tier and
+points), so support imports none of them; each name has one meaning.
 """
 
+from __future__ import annotations
+
 import re
-from collections.abc import Callable
 from html import escape
+from typing import TYPE_CHECKING
 
 from customers.models import Order
-from support.models import Ticket
+from support.extensions import VARIABLES, register_variable
+from support.value import customer_is_high_value
+
+if TYPE_CHECKING:
+    from support.models import Ticket
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
-
-# (ticket, context) → value; the context holds the agent and what resolvers cache for one render.
-Resolver = Callable[[Ticket, dict], str]
-VARIABLES: dict[str, tuple[str, Resolver]] = {}
-
-
-def register(name: str, description: str, resolve: Resolver) -> None:
-    VARIABLES[name] = (description, resolve)
 
 
 def _last_order(ticket: Ticket, cache: dict) -> Order | None:
@@ -37,41 +35,41 @@ def _metrics(ticket: Ticket):
     return getattr(ticket.customer, "metrics", None)
 
 
-register("first_name", "the customer's first name", lambda t, c: t.customer.first_name or "there")
-register("last_name", "the customer's last name", lambda t, c: t.customer.last_name)
-register("full_name", "first and last name", lambda t, c: f"{t.customer.first_name} {t.customer.last_name}".strip())
-register("email", "the customer's email", lambda t, c: t.customer.email)
-register(
+register_variable("first_name", "the customer's first name", lambda t, c: t.customer.first_name or "there")
+register_variable("last_name", "the customer's last name", lambda t, c: t.customer.last_name)
+register_variable(
+    "full_name", "first and last name", lambda t, c: f"{t.customer.first_name} {t.customer.last_name}".strip()
+)
+register_variable("email", "the customer's email", lambda t, c: t.customer.email)
+register_variable(
     "last_order_number",
     "the ticket's order, else the customer's last order",
     lambda t, c: (o := _last_order(t, c)) and o.external_id or "",
 )
-register(
+register_variable(
     "last_order_date",
     "its date (YYYY-MM-DD)",
     lambda t, c: (o := _last_order(t, c)) and f"{o.placed_at:%Y-%m-%d}" or "",
 )
-register(
+register_variable(
     "last_order_total",
     "its total and currency",
     lambda t, c: (o := _last_order(t, c)) and f"{o.total} {o.currency}" or "",
 )
-register("stage", "the lifecycle stage", lambda t, c: (m := _metrics(t)) and m.get_stage_display() or "")
+register_variable("stage", "the lifecycle stage", lambda t, c: (m := _metrics(t)) and m.get_stage_display() or "")
 
 
 def _value_tier(ticket: Ticket, cache: dict) -> str:
-    from support.services import customer_is_high_value  # services imports this module
-
     return "high value" if customer_is_high_value(ticket.customer) else "standard"
 
 
-# The value tier the SLA policies use. "tier" says the same until crm.wiring re-registers it
-# as the loyalty tier.
-register("value_tier", "high value (top 10 % predicted CLV, or a priority loyalty tier) or standard", _value_tier)
-register("tier", "the customer's tier", _value_tier)
-register("ticket_id", "the ticket number", lambda t, c: str(t.pk))
-register("subject", "the ticket's subject", lambda t, c: t.subject)
-register(
+# The value band the SLA policies use (the loyalty tier is ``{{ loyalty_tier }}``, crm.wiring).
+register_variable(
+    "value_tier", "high value (top 10 % predicted CLV, or a priority loyalty tier) or standard", _value_tier
+)
+register_variable("ticket_id", "the ticket number", lambda t, c: str(t.pk))
+register_variable("subject", "the ticket's subject", lambda t, c: t.subject)
+register_variable(
     "agent_name",
     "the agent applying the macro",
     lambda t, c: c["agent"] and (c["agent"].get_full_name() or c["agent"].get_username()),

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from customers.models import Customer, Order, Product, Shop, Tag
+from support.macros import unknown_variables
 from support.sla import Calendar, CalendarError
 
 
@@ -108,7 +109,7 @@ class Ticket(models.Model):
         CLOSED = "closed"
 
     class SlaState(models.TextChoices):
-        """Set by the scheduled sweep (``support.services.sla_sweep``)."""
+        """Set by the scheduled sweep (``support.escalation.sla_sweep``)."""
 
         OK = "ok", "on track"
         AT_RISK = "at_risk", "about to breach"
@@ -194,7 +195,7 @@ class Ticket(models.Model):
 
 
 class Macro(models.Model):
-    """A canned reply: its body may use ``{{ variables }}`` (``support.macros.VARIABLES``);
+    """A canned reply: its body may use ``{{ variables }}`` (``support.extensions.VARIABLES``);
     applying it adds the reply (or an internal note) and may set the status and add tags."""
 
     name = models.CharField(max_length=100, unique=True)
@@ -211,8 +212,6 @@ class Macro(models.Model):
         return self.name
 
     def clean(self):
-        from support.macros import unknown_variables
-
         unknown = unknown_variables(self.body)
         if unknown:
             raise ValidationError({"body": f"Unknown variable(s): {', '.join(unknown)}."})
@@ -221,7 +220,7 @@ class Macro(models.Model):
 class TicketMessage(models.Model):
     """One message of a ticket's thread: a public reply, or an internal note agents alone see.
 
-    ``body`` is sanitised HTML (``support.services.sanitise``): what is stored can be shown
+    ``body`` is sanitised HTML (``support.text.sanitise``): what is stored can be shown
     in the admin as is."""
 
     class Author(models.TextChoices):

@@ -8,7 +8,9 @@ import msgspec
 from core.payloads import Text, check_text, fail
 from customers.payloads import CustomerIn
 from support.feedback import NpsData
-from support.services import MAX_BODY, ReviewData, TicketData
+from support.reviews import ReviewData
+from support.text import MAX_BODY
+from support.tickets import TicketData
 
 Channel = Literal["email", "chat", "phone", "social", "web_form", "api"]
 PriorityIn = Literal["low", "normal", "high", "urgent"]

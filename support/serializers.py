@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from support.models import NpsResponse, Review, Ticket, TicketMessage
-from support.services import plain_text
+from support.text import plain_text
 
 
 class TicketMessageOutSerializer(serializers.ModelSerializer):

@@ -11,7 +11,7 @@ from customers.models import Product
 from customers.tests.factories import CustomerFactory, OrderFactory
 from loyalty.models import Referral
 from support.models import Review
-from support.services import TicketData, ticket_open
+from support.tickets import TicketData, ticket_open
 
 pytestmark = pytest.mark.django_db
 

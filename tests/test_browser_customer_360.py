@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from crm.roles import SUPPORT_AGENT, sync_roles
 from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory
-from support.services import TicketData, ticket_open
+from support.tickets import TicketData, ticket_open
 from tests.conftest import SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ from campaigns.models import Segment
 from customers.models import ApiKey
 from customers.services.api_keys import api_key_create, api_key_revoke
 from customers.tests.factories import CustomerFactory
-from support.services import TicketData, ticket_open, ticket_set_status
+from support.tickets import TicketData, ticket_open, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 

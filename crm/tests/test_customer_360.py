@@ -11,7 +11,7 @@ from crm.models import CustomerNote
 from customers.models import CustomerMetrics, Event, OrderLine, StageChange, Tag
 from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, RefundFactory, ShopFactory
 from support.models import NpsResponse, Ticket, TicketMessage
-from support.services import TicketData, ticket_open, ticket_reply
+from support.tickets import TicketData, ticket_open, ticket_reply
 
 pytestmark = pytest.mark.django_db
 

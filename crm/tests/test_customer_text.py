@@ -10,7 +10,9 @@ from customers.models import Product
 from customers.tests.factories import CustomerFactory
 from support.feedback import csat_submit
 from support.models import CsatResponse, NpsResponse, Review, ReviewModeration, Ticket
-from support.services import TicketData, plain_text, review_respond, ticket_open, ticket_set_status
+from support.reviews import review_respond
+from support.text import plain_text
+from support.tickets import TicketData, ticket_open, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from campaigns.models import Segment
 from crm.roles import MANAGER, MARKETER, ROLES, SUPPORT_AGENT
 from customers.tests.factories import CustomerFactory
-from support.services import TicketData, ticket_open, ticket_reply
+from support.tickets import TicketData, ticket_open, ticket_reply
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from customers.models import Product
 from customers.tests.factories import CustomerFactory, IdentityFactory, OrderFactory, OrderLineFactory
 from support.models import Review, Ticket
-from support.services import ticket_reply
+from support.tickets import ticket_reply
 
 pytestmark = pytest.mark.django_db
 

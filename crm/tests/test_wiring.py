@@ -6,7 +6,7 @@ import pytest
 from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.models import Account, Tier
 from support.models import Macro, SlaPolicy
-from support.services import TicketData, macro_apply, ticket_open
+from support.tickets import TicketData, macro_apply, ticket_open
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def test_macros_show_the_loyalty_tier_and_points(admin_user, gold):
     # Two shop groups: staff see the sum and the highest tier.
     Account.objects.create(customer=member, group=ShopFactory().group, tier=gold, balance=1200)
     Account.objects.create(customer=member, group=ShopFactory().group, balance=34)
-    macro = Macro.objects.create(name="Points", body="{{ tier }}: {{ points }} points", public=False)
+    macro = Macro.objects.create(name="Points", body="{{ loyalty_tier }}: {{ points }} points", public=False)
 
     bodies = [
         macro_apply(

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from core.create_once import create_once
 from customers.models import Event, Shop
 from customers.services.customers import CustomerData, customers_resolve
 from customers.services.pending_updates import pending_updates_mark
@@ -21,23 +22,20 @@ class EventData:
 
 def event_record(*, shop: Shop, data: EventData) -> tuple[Event, bool]:
     """Store an event for the customer (created if unknown); False for a replayed external_id."""
-    with transaction.atomic():
-        if data.external_id:
-            replay = Event.objects.filter(shop=shop, external_id=data.external_id).first()
-            if replay is not None:
-                return replay, False
+
+    def create() -> Event:
         (customer_id,) = customers_resolve(shop=shop, items=[data.customer], seen_at=[data.occurred_at]).ids
-        values = {
-            "customer_id": customer_id,
-            "type": data.type,
-            "payload": data.payload,
-            "occurred_at": data.occurred_at,
-        }
-        if not data.external_id:
-            event, created = Event.objects.create(shop=shop, **values), True
-        else:
-            # get_or_create retries the read if a concurrent replay inserted the same key first.
-            event, created = Event.objects.get_or_create(shop=shop, external_id=data.external_id, defaults=values)
-        if created:
-            pending_updates_mark([customer_id])  # segments on events, points for event rules
-        return event, created
+        event = Event.objects.create(
+            shop=shop,
+            external_id=data.external_id,
+            customer_id=customer_id,
+            type=data.type,
+            payload=data.payload,
+            occurred_at=data.occurred_at,
+        )
+        pending_updates_mark([customer_id])  # segments on events, points for event rules
+        return event
+
+    replays = Event.objects.filter(shop=shop, external_id=data.external_id) if data.external_id else None
+    with transaction.atomic():
+        return create_once(replays, create)

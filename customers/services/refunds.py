@@ -4,9 +4,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 
+from core.create_once import create_once
 from core.errors import DomainError, NotFound
 from customers.models import ZERO, Order, Refund, Shop
 from customers.services.currency import minor_unit, to_base
@@ -31,46 +32,43 @@ def refund_create(*, shop: Shop, order_external_id: str, data: RefundData) -> tu
         order = Order.objects.select_for_update().filter(shop=shop, external_id=order_external_id).first()
         if order is None:
             raise NotFound(f"No order {order_external_id} in this shop.", field="external_id")
-        if data.external_id:
-            replay = order.refunds.filter(external_id=data.external_id).first()
-            if replay is not None:
-                return replay, False
-        if data.amount != data.amount.quantize(minor_unit(order.currency)):
-            raise DomainError(f"{order.currency} amounts have too many decimal places.", field="amount")
-        if order.status == Order.Status.CANCELLED:
-            raise DomainError("A cancelled order cannot be refunded.", field="external_id")
-        if data.refunded_at < order.placed_at:
-            raise DomainError(
-                f"A refund cannot come before its order was placed ({order.placed_at.isoformat()}).",
-                field="refunded_at",
-            )
-        refunded = order.refunds.aggregate(s=Sum("amount"))["s"] or ZERO
-        left = order.total - refunded
-        if data.amount > left:
-            raise DomainError(
-                f"Refund of {data.amount} exceeds what is left to refund on this order ({left}).", field="amount"
-            )
-        try:
-            with transaction.atomic():
-                refund = Refund.objects.create(
-                    order=order,
-                    external_id=data.external_id,
-                    amount=data.amount,
-                    amount_base=to_base(data.amount, order.exchange_rate),
-                    reason=data.reason,
-                    refunded_at=data.refunded_at,
-                )
-        except IntegrityError as exc:  # pragma: no cover - the lock above serialises replays
-            raise DomainError("This refund was already recorded.", field="external_id") from exc
-        order.refunded_base = F("refunded_base") + refund.amount_base
-        fields = ["refunded_base", "updated_at"]
-        if data.amount == left:
-            order.status = Order.Status.REFUNDED
-            fields.append("status")
-        order.save(update_fields=fields)
-        order.refresh_from_db(fields=["refunded_base"])
-        pending_updates_mark([order.customer_id])
-        return refund, True
+        replays = order.refunds.filter(external_id=data.external_id) if data.external_id else None
+        return create_once(replays, lambda: _refund(order, data))
+
+
+def _refund(order: Order, data: RefundData) -> Refund:
+    if data.amount != data.amount.quantize(minor_unit(order.currency)):
+        raise DomainError(f"{order.currency} amounts have too many decimal places.", field="amount")
+    if order.status == Order.Status.CANCELLED:
+        raise DomainError("A cancelled order cannot be refunded.", field="external_id")
+    if data.refunded_at < order.placed_at:
+        raise DomainError(
+            f"A refund cannot come before its order was placed ({order.placed_at.isoformat()}).",
+            field="refunded_at",
+        )
+    refunded = order.refunds.aggregate(s=Sum("amount"))["s"] or ZERO
+    left = order.total - refunded
+    if data.amount > left:
+        raise DomainError(
+            f"Refund of {data.amount} exceeds what is left to refund on this order ({left}).", field="amount"
+        )
+    refund = Refund.objects.create(
+        order=order,
+        external_id=data.external_id,
+        amount=data.amount,
+        amount_base=to_base(data.amount, order.exchange_rate),
+        reason=data.reason,
+        refunded_at=data.refunded_at,
+    )
+    order.refunded_base = F("refunded_base") + refund.amount_base
+    fields = ["refunded_base", "updated_at"]
+    if data.amount == left:
+        order.status = Order.Status.REFUNDED
+        fields.append("status")
+    order.save(update_fields=fields)
+    order.refresh_from_db(fields=["refunded_base"])
+    pending_updates_mark([order.customer_id])
+    return refund
 
 
 REFUNDED_BASE_SQL = f"""

@@ -10,8 +10,8 @@ from customers.models import ClvModel, CustomerMetrics, Tag
 from customers.tests.factories import CustomerFactory, OrderFactory
 from support.escalation import sla_sweep
 from support.models import Macro, SlaPolicy, Team, Ticket, TicketMessage
-from support.services import TicketData, macro_apply, ticket_merge, ticket_open, ticket_reply, ticket_set_status
 from support.tasks import sweep_sla
+from support.tickets import TicketData, macro_apply, ticket_merge, ticket_open, ticket_reply, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 

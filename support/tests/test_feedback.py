@@ -16,7 +16,7 @@ from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFa
 from support import links
 from support.feedback import NpsData, nps_record
 from support.models import CsatResponse, NpsResponse, Review, Team, Ticket
-from support.services import TicketData, ticket_open, ticket_set_status
+from support.tickets import TicketData, ticket_open, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 

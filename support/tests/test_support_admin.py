@@ -7,7 +7,7 @@ from django.utils import timezone
 from customers.models import Product
 from customers.tests.factories import CustomerFactory, ShopFactory
 from support.models import BusinessHours, CsatResponse, Macro, Review, Team, Ticket
-from support.services import TicketData, ticket_open
+from support.tickets import TicketData, ticket_open
 
 pytestmark = pytest.mark.django_db
 

@@ -9,15 +9,9 @@ from core.errors import DomainError
 from customers.models import ClvModel, CustomerMetrics, Product
 from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ShopFactory
 from support.models import BusinessHours, Review, ReviewModeration, SlaPolicy, Ticket, TicketMessage
-from support.services import (
-    ReviewData,
-    TicketData,
-    review_submit,
-    sanitise,
-    ticket_open,
-    ticket_reply,
-    ticket_set_status,
-)
+from support.reviews import ReviewData, review_submit
+from support.text import sanitise
+from support.tickets import TicketData, ticket_open, ticket_reply, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 

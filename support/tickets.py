@@ -1,0 +1,234 @@
+"""Tickets and their threads: open, reply, change status, merge, apply a macro.
+
+Every change goes through here, so the SLA clock (``support.sla_clock``), escalation and
+the CSAT invitation follow each one.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import nh3
+from django.db import transaction
+from django.utils import timezone
+
+from core.create_once import create_once
+from core.errors import DomainError
+from customers.models import Customer, Order, Shop
+from support import links
+from support.macros import render
+from support.models import Macro, Priority, Review, Ticket, TicketMessage
+from support.sla_clock import clock_pause, clock_resume, clock_start, clock_stop, escalate, sla_policy_for
+from support.text import plain_text, sanitise
+from support.value import customer_is_high_value
+
+Status = Ticket.Status
+
+
+@dataclass(frozen=True)
+class TicketData:
+    subject: str
+    body: str
+    channel: str = Ticket.Channel.WEB_FORM
+    priority: str = Priority.NORMAL
+    order_external_id: str = ""
+    external_id: str = ""
+
+
+def ticket_open(
+    *,
+    customer: Customer,
+    data: TicketData,
+    shop: Shop | None = None,
+    user=None,
+    review: Review | None = None,
+    csat=None,
+    now: datetime | None = None,
+) -> tuple[Ticket, bool]:
+    """Open a ticket with its first message (from the customer, or from ``user``, an agent,
+    as an outbound ticket; ``review`` or ``csat``: the answer it follows up). A high-value
+    customer's ticket is escalated at once. A replayed shop ``external_id`` returns the
+    ticket it opened (False); an ``order_external_id`` the shop does not have is a
+    ``DomainError``."""
+    now = now or timezone.now()
+    subject = plain_text(data.subject)
+    if not subject:
+        raise DomainError("The subject has no text once its markup is removed.", field="subject")
+    order = None
+    if data.order_external_id:
+        order = Order.objects.filter(shop=shop, external_id=data.order_external_id, customer=customer).first()
+        if order is None:
+            raise DomainError("No such order of this customer in this shop.", field="order_external_id")
+
+    def create() -> Ticket:
+        high_value = customer_is_high_value(customer)
+        ticket = Ticket(
+            shop=shop,
+            customer=customer,
+            order=order,
+            review=review,
+            csat=csat,
+            external_id=data.external_id,
+            channel=data.channel,
+            subject=subject,
+            priority=data.priority,
+            created_at=now,
+            sla_policy=sla_policy_for(priority=data.priority, high_value=high_value),
+        )
+        clock_start(ticket, now)
+        if high_value:
+            escalate(ticket, "high-value customer (top 10 % predicted CLV)", now)
+        ticket.save()
+        TicketMessage.objects.create(
+            ticket=ticket,
+            author_kind=TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER,
+            author=user,
+            body=sanitise(data.body),
+            created_at=now,
+        )
+        return ticket
+
+    return create_once(
+        Ticket.objects.filter(shop=shop, external_id=data.external_id) if data.external_id else None, create
+    )
+
+
+def follow_up_open(
+    *, customer: Customer, shop: Shop | None, subject: str, body: str, channel: str, now: datetime, **answer
+) -> Ticket:
+    """A high-priority ticket for a person to follow up an unhappy answer: ``review=`` or
+    ``csat=`` names it."""
+    data = TicketData(subject=subject, body=body, channel=channel, priority=Priority.HIGH)
+    ticket, _ = ticket_open(customer=customer, shop=shop, data=data, now=now, **answer)
+    return ticket
+
+
+def ticket_reply(
+    *, ticket: Ticket, body: str, user=None, public: bool = True, now: datetime | None = None
+) -> TicketMessage:
+    """Add a message: from ``user`` (an agent; ``public=False`` for an internal note) or,
+    without one, from the customer. An agent's first public reply stops the first-response
+    clock and opens a new ticket; a customer's reply reopens a pending or solved one."""
+    now = now or timezone.now()
+    if not user and not public:
+        raise DomainError("Only staff write internal notes.", field="public")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        message = TicketMessage.objects.create(
+            ticket=ticket,
+            author_kind=TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER,
+            author=user,
+            public=public,
+            body=sanitise(body),
+            created_at=now,
+        )
+        if user and public and ticket.first_responded_at is None:
+            ticket.first_responded_at = now
+            ticket.first_response_due_at = ticket.first_response_left_minutes = None
+        if user and public and ticket.status == Status.NEW:
+            ticket.status = Status.OPEN
+        elif not user and ticket.status in (Status.PENDING, Status.SOLVED):
+            _set_status(ticket, Status.OPEN, now)
+        ticket.save()
+    return message
+
+
+def ticket_set_status(*, ticket: Ticket, status: str, now: datetime | None = None) -> Ticket:
+    now = now or timezone.now()
+    if status not in Status.values:
+        raise DomainError(f"{status!r} is not a ticket status.", field="status")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        before = ticket.status
+        _set_status(ticket, status, now)
+        ticket.save()
+        if status == Status.SOLVED and before != Status.SOLVED:
+            _invite_csat(ticket, now)
+    return ticket
+
+
+def _invite_csat(ticket: Ticket, now: datetime) -> None:
+    """The public message that asks the customer to rate the help (the shop's channel
+    delivers it, like any public reply), unless they have rated this ticket already."""
+    if hasattr(ticket, "csat_response"):
+        return
+    link = links.csat_link(ticket.pk)
+    TicketMessage.objects.create(
+        ticket=ticket,
+        author_kind=TicketMessage.Author.SYSTEM,
+        body=sanitise(f'<p>How did we do? <a href="{link.url}">Rate the help you got</a> (one click).</p>'),
+        created_at=now,
+    )
+
+
+def ticket_merge(*, source: Ticket, target: Ticket, user=None, now: datetime | None = None) -> Ticket:
+    """Merge ``source`` into ``target`` (the same customer's): every message moves to the
+    target, keeping its time, so the thread reads in order; tags are joined; the source is
+    closed with a link to the target and a note on each side."""
+    now = now or timezone.now()
+    if source.pk == target.pk:
+        raise DomainError("A ticket cannot be merged into itself.", field="target")
+    with transaction.atomic():
+        locked = {
+            t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("pk")
+        }
+        source, target = locked[source.pk], locked[target.pk]
+        if source.customer_id != target.customer_id:
+            raise DomainError("Only tickets of the same customer can be merged.", field="target")
+        for ticket, field in ((source, "source"), (target, "target")):
+            if ticket.status == Status.CLOSED:
+                raise DomainError(f"Ticket #{ticket.pk} is closed and cannot be merged.", field=field)
+        TicketMessage.objects.filter(ticket=source).update(ticket=target)
+        target.tags.add(*source.tags.all())
+        for ticket, text in (
+            (target, f"Ticket #{source.pk} ({source.subject}) was merged into this one."),
+            (source, f"Merged into ticket #{target.pk}."),
+        ):
+            TicketMessage.objects.create(
+                ticket=ticket,
+                author_kind=TicketMessage.Author.SYSTEM,
+                author=user,
+                public=False,
+                body=sanitise(f"<p>{nh3.clean_text(text)}</p>"),
+                created_at=now,
+            )
+        source.merged_into = target
+        _set_status(source, Status.CLOSED, now)
+        source.save()
+        target.save()
+    return target
+
+
+def macro_apply(*, ticket: Ticket, macro: Macro, user, now: datetime | None = None) -> TicketMessage:
+    """Add the macro's reply (or note), filled in for this ticket, then add its tags and
+    set its status: all or nothing."""
+    now = now or timezone.now()
+    if not macro.is_active:
+        raise DomainError("This macro is switched off.", field="macro")
+    with transaction.atomic():
+        body = render(macro.body, ticket, agent=user)
+        message = ticket_reply(ticket=ticket, body=body, user=user, public=macro.public, now=now)
+        tags = list(macro.add_tags.all())
+        if tags:
+            ticket.tags.add(*tags)
+        if macro.set_status:
+            ticket_set_status(ticket=ticket, status=macro.set_status, now=now)
+    return message
+
+
+def _set_status(ticket: Ticket, status: str, now: datetime) -> None:
+    before = ticket.status
+    if status == before:
+        return
+    if before == Status.CLOSED:
+        raise DomainError("A closed ticket stays closed; open a new one.", field="status")
+    if status == Status.PENDING:
+        clock_pause(ticket, now)
+    elif status in (Status.SOLVED, Status.CLOSED):
+        clock_stop(ticket)
+        ticket.solved_at = ticket.solved_at if before == Status.SOLVED else now
+    elif before == Status.PENDING:
+        clock_resume(ticket, now)
+    elif before == Status.SOLVED:  # reopened: the resolution clock starts again
+        ticket.solved_at = None
+        clock_start(ticket, now)
+    ticket.status = status
