@@ -3,20 +3,12 @@
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_big .venv/bin/python bench/admin_pages.py
 """
 
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-os.environ.setdefault("DEBUG", "false")
+from harness import django_setup
 
-import django  # noqa: E402
-
-django.setup()
+django_setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402

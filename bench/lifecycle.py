@@ -26,15 +26,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, django_setup
+
 DB_URL = os.environ.get("BENCH_LIFECYCLE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm_big")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-os.environ.update(DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL, DJANGO_SETTINGS_MODULE="config.settings.local")
-sys.path.insert(0, str(ROOT))
-
-import django  # noqa: E402
-
-django.setup()
+django_setup(database_url=DB_URL, redis_url=REDIS_URL)
 
 import numpy as np  # noqa: E402
 from django.db import connection  # noqa: E402

@@ -17,20 +17,12 @@ Printed as Markdown, for docs/benchmarks.md.
 """
 
 import os
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-import psycopg
+from harness import django_setup
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 DB_URL = os.environ.get("BENCH_LOYALTY_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm_bench_loyalty")
-os.environ["DATABASE_URL"] = DB_URL
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-os.environ.setdefault("DEBUG", "false")
-os.environ.pop("REDIS_URL", None)  # in-process: the work itself is timed, not the queue
 
 CUSTOMERS = int(os.environ.get("BENCH_LOYALTY_CUSTOMERS", "1000000"))
 NEW_CUSTOMERS = 50_000
@@ -38,18 +30,7 @@ NEW_ORDERS = 100_000
 CHUNK = 100_000
 
 
-def fresh_database() -> None:
-    base, _, name = DB_URL.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-fresh_database()
-
-import django  # noqa: E402
-
-django.setup()
+django_setup(database_url=DB_URL, fresh=True, redis_url="")  # in-process: the work is timed, not the queue
 
 import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402

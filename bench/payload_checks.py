@@ -10,21 +10,14 @@ the HTTP benchmark's spread (±20 % between runs) cannot.
 import os
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
+from harness import django_setup
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
-
-import django  # noqa: E402
-
-django.setup()
+django_setup(settings="config.settings.test")
 
 from bench.run import BULK_SIZE, order  # noqa: E402
 from core.payloads import decode  # noqa: E402

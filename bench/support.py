@@ -15,38 +15,19 @@ Printed as Markdown, for docs/benchmarks.md.
 
 import os
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-import psycopg
+from harness import django_setup
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 DB_URL = os.environ.get("BENCH_SUPPORT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm_bench_support")
-os.environ["DATABASE_URL"] = DB_URL
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-os.environ.setdefault("DEBUG", "false")
-os.environ.pop("REDIS_URL", None)  # in-process tasks; the sweep is timed directly
 
 OPEN_TICKETS = int(os.environ.get("BENCH_OPEN_TICKETS", "100000"))
 CUSTOMERS = 20_000
 RUNS = 100
 
 
-def fresh_database() -> None:
-    base, _, name = DB_URL.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-fresh_database()
-
-import django  # noqa: E402
-
-django.setup()
+django_setup(database_url=DB_URL, fresh=True, redis_url="")  # in-process tasks; the sweep is timed directly
 
 import numpy as np  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402

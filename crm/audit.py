@@ -19,15 +19,7 @@ from support.models import Ticket
 def register() -> None:
     auditlog.register(
         Customer,
-        exclude_fields=[
-            "updated_at",
-            "orders_count",
-            "net_revenue",
-            "avg_order_value",
-            "first_order_at",
-            "last_order_at",
-            "aggregates_updated_at",
-        ],
+        exclude_fields=["updated_at", *Customer.AGGREGATE_FIELDS],
         m2m_fields={"tags"},
     )
     auditlog.register(Ticket, exclude_fields=["updated_at"], m2m_fields={"tags"})

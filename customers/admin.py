@@ -208,12 +208,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
     readonly_fields = [
         "lifecycle",
         "stage_history",
-        "orders_count",
-        "net_revenue",
-        "avg_order_value",
-        "first_order_at",
-        "last_order_at",
-        "aggregates_updated_at",
+        *Customer.AGGREGATE_FIELDS,
         "first_seen_at",
         "created_at",
         "updated_at",

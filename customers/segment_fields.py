@@ -18,7 +18,6 @@ from django.utils import timezone
 from customers.metrics import clv, rfm
 from customers.models import ClvModel, Customer, Event, Order, OrderLine, ShopTag, Stage
 
-COUNTED = ~Q(status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
 _COMPARE = {"eq": op.eq, "ne": op.ne, "lt": op.lt, "lte": op.le, "gt": op.gt, "gte": op.ge}
 _LOOKUP = {"eq": "exact", "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}
 
@@ -51,7 +50,7 @@ def _orders_in(window: timedelta | None, now, scope: Q | None, shops=None):
     """The window's counted orders (all time without a window); only those of the customers
     in ``scope`` if given, so the total is summed for them alone (a hash semi-join, not an
     aggregate over every order), and only those of ``shops`` (a shop group) if given."""
-    orders = Order.objects.filter(COUNTED, placed_at__lt=now).order_by()
+    orders = Order.objects.counted().filter(placed_at__lt=now).order_by()
     if window is not None:
         orders = orders.filter(placed_at__gte=now - window)
     if scope is not None:
@@ -102,7 +101,7 @@ def _bought(column: str):
             order__placed_at__gte=now - window,
             order__placed_at__lt=now,
             **{f"{column}__in": value},
-        ).exclude(order__status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
+        ).exclude(order__status__in=Order.NOT_COUNTED)
         if shops is not None:
             lines = lines.filter(order__shop_id__in=shops)
         bought = Q(pk__in=lines.order_by().values("order__customer_id"))

@@ -21,7 +21,6 @@ from django.db.models import (
     Min,
     OuterRef,
     Prefetch,
-    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -31,7 +30,6 @@ from django.db.models.functions import Coalesce, Greatest
 
 from customers.models import Customer, CustomerIdentity, CustomerMetrics, Order, Shop, ShopTag
 
-COUNTED = ~Q(status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
 ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -78,7 +76,8 @@ def customer_profiles_for_shop(*, shop: Shop) -> QuerySet[Customer]:
     and the group's order figures (correlated subqueries on the order index, so a page of
     customers still costs one query), and whether any shop is outside the group."""
     orders = (
-        Order.objects.filter(COUNTED, customer=OuterRef("pk"), shop__group_id=shop.group_id)
+        Order.objects.counted()
+        .filter(customer=OuterRef("pk"), shop__group_id=shop.group_id)
         .order_by()
         .values("customer")
     )

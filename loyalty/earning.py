@@ -65,7 +65,6 @@ from loyalty.ledger import (
 from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, RuleKind
 from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points
 
-EARNING_STATUSES = (Order.Status.PAID, Order.Status.FULFILLED)
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 # The scheduled maturation looks back this far for pending points whose date has come, so
@@ -75,10 +74,10 @@ NET = ExpressionWrapper(
     F("total_base") - (F("shipping_total") + F("tax_total")) * F("exchange_rate") - F("refunded_base"),
     output_field=DecimalField(max_digits=20, decimal_places=8),
 )
-# ``NET`` and ``EARNING_STATUSES`` in SQL over ``customers_order`` (columns unqualified: no
+# ``NET`` and ``Order.EARNING`` in SQL over ``customers_order`` (columns unqualified: no
 # other table these queries join has them), and the net amount as ``net_of`` keeps it.
 NET_AMOUNT_SQL = "total_base - (shipping_total + tax_total) * exchange_rate - refunded_base"
-EARNING_SQL = "status IN ({})".format(", ".join(f"'{status}'" for status in EARNING_STATUSES))
+EARNING_SQL = "status IN ({})".format(", ".join(f"'{status}'" for status in Order.EARNING))
 NET_SQL = f"GREATEST(0, round({NET_AMOUNT_SQL}, 2))"
 
 
@@ -93,7 +92,7 @@ class OrderRow:
 
     @property
     def earning(self) -> bool:
-        return self.status in EARNING_STATUSES and self.net > 0
+        return self.status in Order.EARNING and self.net > 0
 
 
 @dataclass
@@ -404,7 +403,7 @@ def _reconcile(order: OrderRow, rules, streams) -> list[Entry]:
                 pending=0 if stream.matured else -surplus,
                 rule_id=rule_id,
                 order_id=order.id,
-                reason="order refunded" if order.status in EARNING_STATUSES else f"order {order.status}",
+                reason="order refunded" if order.status in Order.EARNING else f"order {order.status}",
             )
         )
     return entries

@@ -30,7 +30,7 @@ from django.utils import timezone
 from core.chunks import chunk_run_ids
 from core.errors import Conflict, DomainError
 from customers.models import Customer, Order
-from loyalty.earning import EARNING_STATUSES, NET
+from loyalty.earning import NET
 from loyalty.ledger import Entry, accounts_ensure, accounts_lock, entries_post
 from loyalty.models import Account, EarningRule, EntryKind, Referral, RuleKind
 from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points
@@ -84,10 +84,9 @@ def referral_attach(*, referee: Customer, group_id: int, code: str, now: datetim
     referrer = Customer.objects.get(pk=referrer_id)
     if referee.email and mailbox(referee.email) == mailbox(referrer.email):
         raise DomainError("This code belongs to the same mailbox as the customer's own.", field="referral_code")
-    ordered_before = Order.objects.filter(
+    ordered_before = Order.objects.earning().filter(
         customer=referee,
         shop__group_id=group_id,
-        status__in=EARNING_STATUSES,
         placed_at__lt=now - NEW_CUSTOMER_GRACE,
     )
     if ordered_before.exists():
@@ -107,13 +106,16 @@ def referrals_settle(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     if not programme.is_active or not any(rule_in_force(r, now) for r in rules):
         return 0
-    cleared = Order.objects.filter(
-        customer_id=OuterRef("referee_id"),
-        shop__group_id=OuterRef("group_id"),
-        status__in=EARNING_STATUSES,
-        placed_at__lte=now - timedelta(days=programme.pending_days),
-        placed_at__gte=OuterRef("created_at") - NEW_CUSTOMER_GRACE,
-    ).alias(net=NET)
+    cleared = (
+        Order.objects.earning()
+        .filter(
+            customer_id=OuterRef("referee_id"),
+            shop__group_id=OuterRef("group_id"),
+            placed_at__lte=now - timedelta(days=programme.pending_days),
+            placed_at__gte=OuterRef("created_at") - NEW_CUSTOMER_GRACE,
+        )
+        .alias(net=NET)
+    )
     due = list(
         Referral.objects.filter(status=Referral.Status.PENDING)
         .filter(Exists(cleared.filter(net__gt=0)))

@@ -45,7 +45,7 @@ class ReviewData:
 def _bought(customer: Customer, product: Product) -> bool:
     """A "verified buyer": an order of the product from the same shop, not cancelled or refunded."""
     lines = OrderLine.objects.filter(order__customer=customer, order__shop=product.shop, sku=product.sku)
-    return lines.exclude(order__status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED]).exists()
+    return lines.exclude(order__status__in=Order.NOT_COUNTED).exists()
 
 
 def review_submit(

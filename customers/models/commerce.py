@@ -147,6 +147,16 @@ class Customer(TimeStampedModel):
     first_order_at = models.DateTimeField(null=True, blank=True)
     last_order_at = models.DateTimeField(null=True, blank=True)
     aggregates_updated_at = models.DateTimeField(null=True, blank=True)
+    # The columns above, in that order: written by the recompute alone (read-only in the
+    # admin, left out of the audit history, set in one statement by the recompute).
+    AGGREGATE_FIELDS = (
+        "orders_count",
+        "net_revenue",
+        "avg_order_value",
+        "first_order_at",
+        "last_order_at",
+        "aggregates_updated_at",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -281,8 +291,27 @@ class OrderStatus(models.TextChoices):
     REFUNDED = "refunded"
 
 
+# Orders that count as purchases (the figures, the stage, the CLV fit, segment rules on
+# orders and products): all but cancelled and refunded ones.
+NOT_COUNTED = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
+# Orders that earn loyalty points: paid or fulfilled (a placed order may never be paid).
+EARNING = (OrderStatus.PAID, OrderStatus.FULFILLED)
+
+
+class OrderQuerySet(models.QuerySet):
+    def counted(self) -> "OrderQuerySet":
+        """Orders that count as purchases: not cancelled or refunded (``NOT_COUNTED``)."""
+        return self.exclude(status__in=NOT_COUNTED)
+
+    def earning(self) -> "OrderQuerySet":
+        """Orders that earn loyalty points: paid or fulfilled (``EARNING``)."""
+        return self.filter(status__in=EARNING)
+
+
 class Order(TimeStampedModel):
     Status = OrderStatus
+    NOT_COUNTED = NOT_COUNTED
+    EARNING = EARNING
 
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders")
     external_id = models.CharField(max_length=255)
@@ -311,6 +340,8 @@ class Order(TimeStampedModel):
     shipping_address_key = models.CharField(max_length=64, blank=True, default="", db_default="")
     # SHA-256 of the normalised payload: a replay of the same body is recognised as unchanged.
     payload_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-placed_at"]

@@ -257,8 +257,8 @@ def _update_aggregates(ctx: Context, ids: np.ndarray, orders: OrderRows, previou
         )
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {Customer._meta.db_table} SET orders_count = %s, net_revenue = %s, avg_order_value = %s, "
-            "first_order_at = %s, last_order_at = %s, aggregates_updated_at = %s WHERE id = %s",
+            f"UPDATE {Customer._meta.db_table} SET {', '.join(f'{f} = %s' for f in Customer.AGGREGATE_FIELDS)} "
+            "WHERE id = %s",
             rows,
         )
 

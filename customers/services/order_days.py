@@ -52,7 +52,7 @@ def fetch_order_days(where: str, params: list, before: datetime, *, times: bool 
     ]
     if times:
         fields.append(Field("placed", "o.placed_at", "micros"))
-    excluded = ", ".join(f"'{s}'" for s in (Order.Status.CANCELLED, Order.Status.REFUNDED))
+    excluded = ", ".join(f"'{s}'" for s in Order.NOT_COUNTED)
     columns = read_columns(
         fields,
         f"FROM {Order._meta.db_table} o WHERE {where} AND o.status NOT IN ({excluded}) AND o.placed_at < %s",
