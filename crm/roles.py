@@ -1,10 +1,9 @@
 """The staff roles, as Django groups with permissions: what each kind of person may see
 and change, in the admin and through an API key given that role.
 
-``sync_roles`` makes the groups match ``ROLES`` and is run by data migrations: the first
-in ``crm/migrations/0003_roles.py``; when a later change adds models or moves a
-permission, add a migration that runs it again (it is idempotent). A permission named
-here that does not exist yet is skipped, so each run grants what exists by then.
+``sync_roles`` makes the groups match ``ROLES``. It runs after every ``migrate`` (and
+``flush``), on ``post_migrate``, as ``django.contrib.auth`` creates permissions: a change
+to ``ROLES`` or a new model needs no migration, and no migration imports this module.
 """
 
 SUPPORT_AGENT = "Support agent"
@@ -87,19 +86,29 @@ ROLES: dict[str, list[str]] = {
 }
 
 
-def sync_roles(apps, schema_editor=None) -> None:
+def sync_roles_after_migrate(sender, *, apps=None, using="default", **kwargs) -> None:
+    """The ``post_migrate`` receiver (``CrmConfig.ready``), with the migrated state's apps."""
+    if apps is None:
+        from django.apps import apps
+    sync_roles(apps, using=using)
+
+
+def sync_roles(apps, schema_editor=None, *, using: str = "default") -> None:
     """Create the groups and set their permissions to ROLES (the manager: all of them)."""
     from django.contrib.auth.management import create_permissions
 
     # On a new database, permissions are created after all migrations; make them now.
     for app_config in apps.get_app_configs():
         app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
+        create_permissions(app_config, apps=apps, verbosity=0, using=using)
         app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    everything = list(Permission.objects.all())
-    by_name = {f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")}
+    everything = list(Permission.objects.using(using).all())
+    by_name = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.using(using).select_related("content_type")
+    }
     for name, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
+        group, _ = Group.objects.using(using).get_or_create(name=name)
         group.permissions.set(everything if name == MANAGER else [by_name[c] for c in codenames if c in by_name])

@@ -3,11 +3,10 @@ follow the customer link to the 360 page, and find the order and the ticket in t
 timeline. The screenshot is kept in build/screenshots/ as the test's artefact."""
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from crm.roles import SUPPORT_AGENT, sync_roles
+from crm.roles import SUPPORT_AGENT
 from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory
 from support.tickets import TicketData, ticket_open
 from tests.conftest import SHOTS
@@ -17,7 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def agent(django_user_model):
-    sync_roles(apps)  # a transactional test database starts without the migration's groups
     user = django_user_model.objects.create_user("sam", password="agent-pass-1", is_staff=True)
     user.groups.add(Group.objects.get(name=SUPPORT_AGENT))
     return user

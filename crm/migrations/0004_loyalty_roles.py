@@ -1,14 +1,11 @@
-"""The roles again, now that the loyalty app's permissions exist (crm/roles.py)."""
+"""Once synced the staff roles with ``crm.roles.ROLES``. The roles are now synced after every
+``migrate`` (``post_migrate``, see ``crm/roles.py``), so this migration does nothing; it
+stays for the databases that applied it."""
 
 from django.db import migrations
 
-from crm.roles import sync_roles
-
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("crm", "0003_roles"),
-        ("loyalty", "0002_ledger_append_only"),
-    ]
+    dependencies = [("crm", "0003_roles")]
 
-    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]
+    operations = []

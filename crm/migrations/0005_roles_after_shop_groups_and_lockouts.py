@@ -1,18 +1,11 @@
-"""The roles again, now that the permissions of shop groups, shop tags and django-axes exist (crm/roles.py):
-the Manager holds them, so a manager can see and lift sign-in lockouts in the admin."""
+"""Once synced the staff roles with ``crm.roles.ROLES``. The roles are now synced after every
+``migrate`` (``post_migrate``, see ``crm/roles.py``), so this migration does nothing; it
+stays for the databases that applied it."""
 
 from django.db import migrations
 
-from crm.roles import sync_roles
-
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("crm", "0004_loyalty_roles"),
-        ("customers", "0013_shop_tags"),
-        ("loyalty", "0005_accounts_per_shop_group"),
-        ("support", "0003_customer_text_plain"),
-        ("axes", "0010_accessattemptexpiration"),
-    ]
+    dependencies = [("crm", "0004_loyalty_roles")]
 
-    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]
+    operations = []

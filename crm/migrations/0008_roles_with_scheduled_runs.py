@@ -1,12 +1,11 @@
-"""The roles again, now that ScheduledRun's permissions exist (crm/roles.py): the Manager sees
-the scheduled runs in the admin."""
+"""Once synced the staff roles with ``crm.roles.ROLES``. The roles are now synced after every
+``migrate`` (``post_migrate``, see ``crm/roles.py``), so this migration does nothing; it
+stays for the databases that applied it."""
 
 from django.db import migrations
-
-from crm.roles import sync_roles
 
 
 class Migration(migrations.Migration):
     dependencies = [("crm", "0007_scheduled_run")]
 
-    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]
+    operations = []

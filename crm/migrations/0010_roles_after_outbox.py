@@ -1,15 +1,11 @@
-"""The roles again, now that pending customer updates and task failures exist: the Manager
-sees both in the admin (crm/roles.py)."""
+"""Once synced the staff roles with ``crm.roles.ROLES``. The roles are now synced after every
+``migrate`` (``post_migrate``, see ``crm/roles.py``), so this migration does nothing; it
+stays for the databases that applied it."""
 
 from django.db import migrations
 
-from crm.roles import sync_roles
-
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("crm", "0009_task_failures"),
-        ("customers", "0014_pending_updates"),
-    ]
+    dependencies = [("crm", "0009_task_failures")]
 
-    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]
+    operations = []

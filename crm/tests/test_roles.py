@@ -1,8 +1,9 @@
-"""Roles: the groups the data migration creates, and what each may see and change, in the
+"""Roles: the groups synced after every migrate, and what each may see and change, in the
 admin and through an API key given the role. One test per role and permission boundary."""
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.core.management.sql import emit_post_migrate_signal
 from django.urls import reverse
 
 from campaigns.models import Segment
@@ -24,6 +25,18 @@ def ticket(admin_user):
 @pytest.fixture
 def segment():
     return Segment.objects.create(name="Germany")
+
+
+def test_every_migrate_brings_the_roles_back_to_the_roles_table():
+    agent = Group.objects.get(name=SUPPORT_AGENT)
+    agent.permissions.add(Permission.objects.get(codename="delete_customer"))  # granted by hand
+    Group.objects.filter(name=MARKETER).delete()
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")  # what migrate ends with
+
+    granted = {f"{p.content_type.app_label}.{p.codename}" for p in agent.permissions.select_related("content_type")}
+    assert granted == set(ROLES[SUPPORT_AGENT])
+    assert Group.objects.get(name=MARKETER).permissions.count() == len(ROLES[MARKETER])
 
 
 def test_every_permission_a_role_names_exists():
