@@ -41,13 +41,13 @@ from core.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, id_ranges  # noqa: E402
 from customers.metrics import bgnbd, clv, gamma_gamma  # noqa: E402
 from customers.models import ClvModel, Customer, CustomerMetrics, Order  # noqa: E402
 from customers.services.clv_fitting import clv_fit, load_inputs  # noqa: E402
-from customers.services.lifecycle import Context  # noqa: E402
 from customers.services.recompute import (  # noqa: E402
     customers_recompute,
     customers_recompute_range,
     customers_rescore_range,
     metrics_vacuum,
 )
+from customers.services.recompute_chunk import Context  # noqa: E402
 from customers.tasks import rescore_customers_range  # noqa: E402
 
 

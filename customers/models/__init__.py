@@ -21,7 +21,7 @@ from customers.models.commerce import (
     Tag,
     TimeStampedModel,
 )
-from customers.models.lifecycle import (
+from customers.models.derived import (
     ClvModel,
     CustomerMetrics,
     CustomerSignal,

@@ -116,7 +116,7 @@ class Customer(TimeStampedModel):
     """One person across all shops, unified by normalised email.
 
     The aggregate fields (orders_count … avg_order_value) are derived from orders and refunds
-    by ``customers.services.lifecycle`` (the recompute) and never written anywhere else.
+    by ``customers.services.recompute_chunk`` (the recompute) and never written anywhere else.
     """
 
     email = models.EmailField(blank=True)

@@ -19,8 +19,8 @@ from customers.metrics import bgnbd, clv, gamma_gamma, rfm
 from customers.metrics.fitting import FitError
 from customers.metrics.summary import TIME_UNITS, Summary, summarise
 from customers.models import ClvModel, LifecycleSettings, Shop
-from customers.services.lifecycle import MONEY_LIMIT_CENTS
 from customers.services.order_days import OrderRows, day_number, end_of_day, fetch_order_days
+from customers.services.recompute_chunk import MONEY_LIMIT_CENTS
 
 logger = logging.getLogger(__name__)
 

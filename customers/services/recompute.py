@@ -20,7 +20,7 @@ from django.db.models import Q
 
 from core.chunks import chunk_run_ids, chunk_run_range, chunked, id_list_condition
 from customers.models import CustomerMetrics, Order
-from customers.services.lifecycle import Context, lifecycle_recompute_chunk, lifecycle_rescore_chunk
+from customers.services.recompute_chunk import Context, lifecycle_recompute_chunk, lifecycle_rescore_chunk
 
 
 def customers_recompute(*, customer_ids: Sequence[int], ctx: Context | None = None) -> int:

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from core.chunks import id_ranges
 from core.db.column_writer import Column, update_columns
-from customers.metrics import lifecycle as rules
+from customers.metrics import stages as rules
 from customers.models import Customer, CustomerMetrics, StageChange
-from customers.services.lifecycle import Context
 from customers.services.recompute import customers_recompute, customers_recompute_range, customers_rescore_range
+from customers.services.recompute_chunk import Context
 from customers.tests.factories import CustomerFactory, OrderFactory
 from customers.tests.test_lifecycle_service import customer_with_orders, fitted_model
 

@@ -10,8 +10,8 @@ from crm.demo import seed_apps
 from customers.models import Customer, Shop
 from customers.services.clv_fitting import clv_fit
 from customers.services.demo_data import SHOPS, seed
-from customers.services.lifecycle import Context
 from customers.services.recompute import customers_recompute_range
+from customers.services.recompute_chunk import Context
 
 
 class Command(BaseCommand):

@@ -7,13 +7,13 @@ from tqdm import tqdm
 from core.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, id_ranges
 from customers.models import Customer
 from customers.services.clv_fitting import clv_fit
-from customers.services.lifecycle import Context
 from customers.services.recompute import (
     customers_recompute_range,
     customers_refresh_changed,
     customers_rescore_range,
     metrics_vacuum,
 )
+from customers.services.recompute_chunk import Context
 from customers.tasks import REPAIR_LOOKBACK, enqueue_full_recompute, refit_and_recompute_all
 
 

@@ -12,7 +12,7 @@ from core.errors import DomainError
 from crm import customer_360
 from crm.models import Customer360
 from crm.services import customer_note_add, customer_tag_add
-from customers.admin import CustomerAdmin
+from customers.admin.commerce import CustomerAdmin
 from support.models import Priority
 from support.tickets import TicketData, ticket_open
 

@@ -1,6 +1,5 @@
 from django.contrib import admin
 
-from crm import admin_360, admin_users  # noqa: F401  (register the customer 360 page, users and roles)
 from crm.models import IdempotencyRecord, ScheduledRun, TaskFailure
 
 

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin_tools import LargeTableAdmin, customer_link
 from core.errors import DomainError
-from loyalty.admin_forms import AdjustForm, ShopJoinForm
+from loyalty.admin.forms import AdjustForm, ShopJoinForm
 from loyalty.groups import shop_group_join
 from loyalty.models import (
     Account,

@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 
 from core.admin_tools import AuditHistoryMixin, LargeTableAdmin, customer_link
 from core.errors import DomainError
-from support.admin_forms import TicketForm
+from support.admin.forms import TicketForm
 from support.extensions import VARIABLES
 from support.models import (
     BusinessHours,

@@ -12,7 +12,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from campaigns.admin_forms import SegmentForm
+from campaigns.admin.forms import SegmentForm
 from campaigns.charts import member_chart
 from campaigns.models import Segment, SegmentMembership, SegmentVersion
 from campaigns.payloads import SegmentPreviewIn

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Q
 
 from core.admin_tools import AuditHistoryMixin, CountryFilter, LargeTableAdmin, customer_link
-from customers.admin_lifecycle import (
+from customers.admin.lifecycle import (
     ClvBandFilter,
     PAliveFilter,
     RfmSegmentFilter,

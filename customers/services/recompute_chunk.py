@@ -30,7 +30,7 @@ from core.db.column_reader import EPOCH as UNIX_EPOCH
 from core.db.column_reader import Field, read_columns
 from core.db.column_writer import Column, update_columns, upsert_columns
 from customers.metrics import bgnbd, clv, gamma_gamma, rfm
-from customers.metrics import lifecycle as rules
+from customers.metrics import stages as rules
 from customers.metrics.summary import TIME_UNITS, summarise
 from customers.models import (
     ClvModel,

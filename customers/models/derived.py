@@ -1,6 +1,6 @@
 """What the CRM derives from the commerce data: metrics, lifecycle stages and CLV models.
 
-Rows here are rewritten by ``customers.services.lifecycle`` (set-based, one chunk of
+Rows here are rewritten by ``customers.services.recompute_chunk`` (set-based, one chunk of
 customers per statement) and ``customers.services.clv_fitting``; nothing else writes them,
 except ``CustomerSignal``, which other apps feed through ``customers.services.signals``.
 """
@@ -8,8 +8,8 @@ except ``CustomerSignal``, which other apps feed through ``customers.services.si
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from customers.metrics import lifecycle as rules
 from customers.metrics import rfm
+from customers.metrics import stages as rules
 from customers.models.commerce import Customer, Shop
 
 UNIT_INTERVAL = [MinValueValidator(0.0), MaxValueValidator(1.0)]

@@ -1,0 +1,3 @@
+"""The segments' admin (``segments``) and its rule-builder form (``forms``)."""
+
+from campaigns.admin import segments  # noqa: F401 (registers the models)

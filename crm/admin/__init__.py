@@ -1,0 +1,5 @@
+"""The crm app's admin: the customer 360 page (``customer_360``), staff users and roles
+(``users``), and what operators read (``operations``: idempotency records, task failures,
+scheduled runs)."""
+
+from crm.admin import customer_360, operations, users  # noqa: F401 (each registers its models)
