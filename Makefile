@@ -36,9 +36,11 @@ demo: migrate
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
+# What CI checks before the tests (also the pre-commit hooks, .pre-commit-config.yaml).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -24,7 +25,7 @@ class LargeTablePaginator(Paginator):
 
     @cached_property
     def count(self):
-        qs = self.object_list
+        qs: QuerySet = self.object_list  # type: ignore[assignment]  # a changelist's queryset
         if connection.vendor == "postgresql" and not qs.query.where:
             with connection.cursor() as cursor:
                 cursor.execute(

@@ -4,6 +4,7 @@ run a chunk so that one customer's bad row never stops the pass (``chunk_run_ran
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DataError, connection
 from django.db.models import BooleanField, Max, Min, Model
@@ -56,7 +57,7 @@ def among(customer_ids: list[int], column: str = "customer_id") -> RawSQL:
 
 def id_ranges(model: type[Model], size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
     """Primary-key ranges of at most ``size`` ids each, together covering every row of ``model``."""
-    bounds = model.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    bounds = model._default_manager.aggregate(lo=Min("pk"), hi=Max("pk"))
     if bounds["lo"] is None:
         return []
     return [(lo, min(lo + size - 1, bounds["hi"])) for lo in range(bounds["lo"], bounds["hi"] + 1, size)]
@@ -141,14 +142,16 @@ _ID_RANGES = _Parts[tuple[int, int]](
 )
 
 
-def chunk_run_ids[R](pass_name: str, ids: Iterable[int], run: Callable[[list[int]], R], *, empty: R = 0) -> R:
+def chunk_run_ids[R](pass_name: str, ids: Iterable[int], run: Callable[[list[int]], R], *, empty: Any = 0) -> R:
     """``run(ids)`` in one transaction; a customer whose rows make it fail with a data error
     is logged, named, and left out, and every other customer of the chunk is still run.
     See ``chunk_run_range``."""
     return _run_isolating(pass_name, sorted(set(ids)), run, _ID_LISTS, empty)
 
 
-def chunk_run_range[R](pass_name: str, first_id: int, last_id: int, run: Callable[[int, int], R], *, empty: R = 0) -> R:
+def chunk_run_range[R](
+    pass_name: str, first_id: int, last_id: int, run: Callable[[int, int], R], *, empty: Any = 0
+) -> R:
     """``run(first_id, last_id)`` in one transaction, as every set-based pass runs a chunk.
 
     When it fails on a data error (``DATA_ERRORS``) it does not stop the pass: the chunk is

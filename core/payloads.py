@@ -114,8 +114,8 @@ def json_problem(value: Any, path: str, depth: int = 1) -> tuple[str, str] | Non
                 for key, item in value.items()
             )
         for item_path, item in items:
-            if problem := json_problem(item, item_path, depth + 1):
-                return problem
+            if found := json_problem(item, item_path, depth + 1):
+                return found
     return None
 
 

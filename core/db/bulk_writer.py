@@ -17,7 +17,7 @@ COPY_THRESHOLD = 50
 
 
 def next_id(model: type[Model]) -> int:
-    return (model.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
+    return (model._default_manager.aggregate(m=Max("pk"))["m"] or 0) + 1
 
 
 def write_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence]) -> None:
@@ -77,14 +77,14 @@ def insert_objects(model: type[Model], objs: list[Model]) -> None:
     if not objs:
         return
     if connection.vendor != "postgresql" or len(objs) < COPY_THRESHOLD:
-        model.objects.bulk_create(objs)
+        model._default_manager.bulk_create(objs)
         return
     fields = model._meta.concrete_fields
     for obj, pk in zip(objs, allocate_ids(model, len(objs)), strict=True):
         obj.pk = pk
         obj._state.adding = False
     rows = ([field.pre_save(obj, True) for field in fields] for obj in objs)
-    write_rows(model, [field.column for field in fields], rows)
+    write_rows(model, [_column(field) for field in fields], rows)
 
 
 def insert_rows(model: type[Model], columns: Sequence[str], rows: list[tuple]) -> None:
@@ -94,6 +94,12 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: list[tuple]) -
     if not rows:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
+        model._default_manager.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
         return
-    write_rows(model, [model._meta.get_field(name).column for name in columns], rows)
+    write_rows(model, [_column(model._meta.get_field(name)) for name in columns], rows)
+
+
+def _column(field) -> str:
+    """The column of a concrete field (the only kind written here)."""
+    assert field.column, f"{field} has no column"
+    return field.column

@@ -2,6 +2,8 @@
 PostgreSQL (no lock that stops writes; the migration must be non-atomic), plain on SQLite,
 which has no such thing."""
 
+from typing import Any
+
 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import migrations
 
@@ -9,16 +11,18 @@ from django.db import migrations
 class _ConcurrentlyOnPostgres:
     """Runs the concurrent operation on PostgreSQL and ``plain`` elsewhere."""
 
-    plain: type
+    plain: Any  # the plain operation's class, whose methods are called with this instance
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+            forwards = super().database_forwards  # type: ignore[misc]  # a mixin: the concurrent operation's
+            return forwards(app_label, schema_editor, from_state, to_state)
         return self.plain.database_forwards(self, app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+            backwards = super().database_backwards  # type: ignore[misc]  # a mixin: the concurrent operation's
+            return backwards(app_label, schema_editor, from_state, to_state)
         return self.plain.database_backwards(self, app_label, schema_editor, from_state, to_state)
 
 

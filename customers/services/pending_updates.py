@@ -48,6 +48,7 @@ def pending_updates_mark(customer_ids: Sequence[int], *, now: datetime | None = 
     if not ids:
         return
     table = connection.ops.quote_name(PendingUpdate._meta.db_table)
+    param: list[int] | str
     if connection.vendor == "postgresql":
         select, param = "SELECT id, %s, NULL, 0, '' FROM unnest(%s::bigint[]) AS m(id)", ids
     else:  # one JSON parameter, whatever the number of customers
