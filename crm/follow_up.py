@@ -20,7 +20,6 @@ import threading
 import time
 
 from celery import current_app
-from django.conf import settings
 from django.core.cache import cache
 
 from campaigns.services import segments_refresh_customers
@@ -85,7 +84,7 @@ def pending_updates_kick() -> None:
     """Make sure a drain runs soon (see the module docstring). Never raises: the marks are
     committed, and the periodic drain is the safety net."""
     try:
-        if settings.CELERY_TASK_ALWAYS_EAGER:
+        if current_app.conf.task_always_eager:  # no broker: the embedded default, and tests
             _drain_in_process()
         else:
             queue_drain()

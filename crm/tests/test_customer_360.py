@@ -104,7 +104,7 @@ def test_an_unknown_customer_is_a_404(admin_client):
 
 
 def test_a_constant_number_of_queries_for_1000_orders_and_200_tickets(
-    admin_client, customer, django_assert_max_num_queries
+    admin_client, customer, django_assert_num_queries
 ):
     shop = ShopFactory()
     orders = OrderFactory.create_batch(1000, customer=customer, shop=shop)
@@ -116,13 +116,12 @@ def test_a_constant_number_of_queries_for_1000_orders_and_200_tickets(
     TicketMessage.objects.bulk_create(
         TicketMessage(ticket=t, author_kind="customer", body="Hello", created_at=t.created_at) for t in tickets
     )
-    with django_assert_max_num_queries(30) as big:
+    with django_assert_num_queries(14):
         assert admin_client.get(url(customer)).status_code == 200
     small = CustomerFactory()
     OrderFactory(customer=small)
-    with django_assert_max_num_queries(30) as few:
+    with django_assert_num_queries(14):  # the same count for one order as for a thousand
         assert admin_client.get(url(small)).status_code == 200
-    assert len(big.captured_queries) <= len(few.captured_queries) + 3  # the same page, more kinds on it
 
 
 def test_quick_actions_open_a_ticket_add_a_note_and_a_tag(admin_client, customer):

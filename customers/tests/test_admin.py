@@ -20,14 +20,15 @@ def test_every_model_of_the_app_is_registered():
         assert admin.site.is_registered(model), model
 
 
-@pytest.mark.parametrize("model", [Customer, Order])
-def test_changelist_query_count_does_not_grow_with_rows(admin_client, model, django_assert_max_num_queries):
+@pytest.mark.parametrize(("model", "queries"), [(Customer, 9), (Order, 8)])
+def test_changelist_query_count_does_not_grow_with_rows(admin_client, model, queries, assert_queries):
     shop = ShopFactory()
     for _ in range(60):
         OrderLineFactory(order=OrderFactory(shop=shop))
     url = reverse(f"admin:customers_{model._meta.model_name}_changelist")
 
-    with django_assert_max_num_queries(12):
+    # On PostgreSQL the paginator reads the table's row estimate first (LargeTablePaginator).
+    with assert_queries(sqlite=queries, postgresql=queries + 1):
         response = admin_client.get(url)
 
     assert response.status_code == 200
