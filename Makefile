@@ -25,7 +25,8 @@ demo: migrate
 	$(PY) manage.py seed_demo --customers $(DEMO_CUSTOMERS) --seed 1 --if-empty
 	DJANGO_SUPERUSER_PASSWORD=demo $(PY) manage.py createsuperuser --noinput --username demo --email demo@example.com 2>/dev/null || true
 	@echo
-	@echo "  Admin:    http://127.0.0.1:$(PORT)/admin/   login: demo / demo"
+	@echo "  Admin:    http://127.0.0.1:$(PORT)/admin/   login: demo / demo (superuser)"
+	@echo "            or by role: agent, marketer or manager, password demo"
 	@echo "  API docs: http://127.0.0.1:$(PORT)/api/docs/"
 	@echo "  API:      http://127.0.0.1:$(PORT)/api/v1/   (a shop key: manage.py create_shop SLUG)"
 	@echo "  Health:   http://127.0.0.1:$(PORT)/health/"

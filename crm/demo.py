@@ -10,11 +10,19 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
 from campaigns.models import Segment
 from campaigns.services import segment_refresh
+from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
 from loyalty.demo_data import seed_loyalty
 from support.demo_data import seed_support
 from support.escalation import sla_sweep
+
+# One staff user per role, so each role's screens can be tried: username → role.
+DEMO_STAFF = {"agent": SUPPORT_AGENT, "marketer": MARKETER, "manager": MANAGER}
+DEMO_PASSWORD = "demo"
 
 
 def seed_apps(*, rng_seed: int, now: datetime, report: Callable[[str], None] = lambda _: None) -> None:
@@ -35,3 +43,18 @@ def seed_apps(*, rng_seed: int, now: datetime, report: Callable[[str], None] = l
             sum(segment_refresh(segment=s)) for s in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("pk")
         ),
     )
+    step("Staff users (agent, marketer, manager; password demo)", demo_staff_create)
+
+
+def demo_staff_create() -> int:
+    """The demo's staff users, one per role (created once; an existing one is left as it is)."""
+    User = get_user_model()
+    created = 0
+    for username, role in DEMO_STAFF.items():
+        user, new = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+        if new:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+            user.groups.add(Group.objects.get(name=role))
+            created += 1
+    return created

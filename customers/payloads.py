@@ -261,3 +261,17 @@ class EventIn(msgspec.Struct, kw_only=True):
             payload=self.payload,
             external_id=self.external_id,
         )
+
+
+class _ExternalIdOnly(msgspec.Struct):
+    external_id: Any = None
+
+
+def external_id_of(raw: msgspec.Raw) -> str | None:
+    """A refused bulk item's ``external_id`` as sent, if it is a string, so the sender can match
+    the error to its order (the item as a whole failed to decode, so it was never read)."""
+    try:
+        found = msgspec.json.decode(raw, type=_ExternalIdOnly).external_id
+    except msgspec.MsgspecError:
+        return None
+    return found if isinstance(found, str) else None

@@ -13,6 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Max, Sum
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -208,6 +209,12 @@ class TestSeedDemoEveryApp:
         # Segments: the ready-made ones have members.
         assert SegmentMembership.objects.filter(exited_at__isnull=True).values("segment").distinct().count() >= 3
         assert "Seeding took" in out
+        # A user per role, who lands where the role may go.
+        for username, path in (("agent", "/admin/support/ticket/"), ("marketer", "/admin/campaigns/segment/")):
+            client = Client()
+            assert client.login(username=username, password="demo")
+            assert client.get(path).status_code == 200
+        assert Client().login(username="manager", password="demo")
 
 
 def test_deploy_checks_are_clean_under_production_settings():

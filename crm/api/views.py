@@ -18,7 +18,7 @@ from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.profiles import CustomerProfileSerializer, customer_profiles
 from crm.api.schema import errors, payload
 from customers.models import Customer
-from customers.payloads import BulkOrdersDoc, BulkOrdersIn, CustomerIn, EventIn, OrderIn, RefundIn
+from customers.payloads import BulkOrdersDoc, BulkOrdersIn, CustomerIn, EventIn, OrderIn, RefundIn, external_id_of
 from customers.serializers import (
     BulkResultSerializer,
     EventOutSerializer,
@@ -67,7 +67,7 @@ class OrderBulkView(ReplaySafePostMixin, APIView):
             try:
                 order = decode(raw, OrderIn)
             except PayloadError as exc:
-                rows[i] = _bulk_row(i, None, "error", errors=exc.errors)
+                rows[i] = _bulk_row(i, external_id_of(raw), "error", errors=exc.errors)
             else:
                 valid_index.append(i)
                 valid_data.append(order.to_data())

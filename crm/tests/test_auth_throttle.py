@@ -2,11 +2,17 @@
 from the cache, and an address that keeps failing is refused with 429 before any lookup,
 while valid keys keep working."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from crm.api.throttling import auth_failures_reset
+from customers.models import ApiKey
+from customers.services import api_keys
 from customers.services.api_keys import api_key_create, api_key_revoke, api_keys_forget
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +87,36 @@ def test_a_valid_key_from_a_locked_out_address_still_works(shop_and_key):
     assert get(key).status_code == 200
     # The right key never counts as a failure, and never lifts the lockout.
     assert get(UNKNOWN).status_code == 429
+
+
+def test_a_key_in_use_is_cached_again_before_its_entry_runs_out(shop_and_key):
+    """The lockout spares only keys in the cache: one used every second must never drop out
+    of it (it did after a minute, and a shop behind a NAT got 429 once a minute)."""
+    key = shop_and_key[1].key
+    assert get(key).status_code == 200
+    cache_key = api_keys._cache_key(key.split("_")[1])
+    cached = cache.get(cache_key)
+    cached.last_used_at = timezone.now() - timedelta(seconds=api_keys.CACHE_SECONDS * 2 // 3)
+    cache.set(cache_key, cached, api_keys.CACHE_SECONDS)  # as if cached 40 s ago
+
+    assert get(key).status_code == 200
+
+    assert timezone.now() - cache.get(cache_key).last_used_at < timedelta(seconds=5)  # cached afresh
+    assert api_keys.LAST_USED_RESOLUTION.total_seconds() < api_keys.CACHE_SECONDS
+
+
+def test_a_key_revoked_while_cached_is_not_cached_again(shop_and_key):
+    key = shop_and_key[1].key
+    assert get(key).status_code == 200
+    cache_key = api_keys._cache_key(key.split("_")[1])
+    stale = cache.get(cache_key)
+    ApiKey.objects.filter(pk=stale.pk).update(revoked_at=timezone.now())
+    stale.last_used_at = timezone.now() - timedelta(minutes=5)
+    cache.set(cache_key, stale, api_keys.CACHE_SECONDS)  # a request read it just before the revoke
+
+    get(key)
+
+    assert cache.get(cache_key).last_used_at == stale.last_used_at  # left to run out, not renewed
 
 
 def test_malformed_keys_count_as_failures():

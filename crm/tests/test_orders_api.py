@@ -230,6 +230,20 @@ class TestBulk:
         assert "external_id" in results[3]["errors"]
         assert list(Order.objects.values_list("external_id", flat=True)) == ["A"]
 
+    def test_an_item_refused_as_sent_still_names_its_external_id(self, api, order_payload):
+        far = dict(order_payload, external_id="B-bad-2", placed_at="9999-12-31T00:00:00Z")
+        nul = dict(order_payload, external_id="atkb-bad", customer={"email": "a@example.com", "first_name": "A\u0000"})
+        no_id = dict(order_payload, external_id=12)
+
+        results = post(api, {"orders": [far, nul, no_id]}, "/api/v1/orders/bulk").json()["results"]
+
+        assert [(r["status"], r["external_id"]) for r in results] == [
+            ("error", "B-bad-2"),
+            ("error", "atkb-bad"),
+            ("error", None),
+        ]
+        assert "placed_at" in results[0]["errors"] and "customer.first_name" in results[1]["errors"]
+
     def test_a_replayed_bulk_reports_unchanged_and_updated(self, api, order_payload):
         items = [dict(order_payload, external_id=str(i)) for i in range(3)]
         post(api, {"orders": items}, "/api/v1/orders/bulk")
@@ -269,9 +283,7 @@ class TestBulk:
         assert Customer.objects.count() == 1000
 
 
-def test_a_single_order_for_a_known_customer_takes_a_fixed_number_of_queries(
-    api, order_payload, assert_queries
-):
+def test_a_single_order_for_a_known_customer_takes_a_fixed_number_of_queries(api, order_payload, assert_queries):
     post(api, order_payload)
     order_payload.update(external_id="1002")
 

@@ -5,8 +5,9 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management.sql import emit_post_migrate_signal
 from django.urls import reverse
+from django.utils import timezone
 
-from campaigns.models import Segment
+from campaigns.models import Segment, SegmentMembership
 from crm.roles import MANAGER, MARKETER, ROLES, SUPPORT_AGENT
 from customers.tests.factories import CustomerFactory
 from support.tickets import TicketData, ticket_open, ticket_reply
@@ -84,6 +85,22 @@ def test_a_marketer_manages_segments_but_never_reads_internal_notes(client, logi
     assert opened.status_code == 403
     assert client.get(reverse("admin:customers_shop_changelist")).status_code == 403
     assert client.get(reverse("admin:customers_apikey_changelist")).status_code == 403
+
+
+def test_a_marketer_deletes_a_segment_with_its_members_history(client, login, segment):
+    customers = CustomerFactory.create_batch(3)
+    SegmentMembership.objects.bulk_create(
+        SegmentMembership(segment=segment, customer=c, entered_at=timezone.now()) for c in customers
+    )
+    login(MARKETER)
+
+    confirm = client.get(reverse("admin:campaigns_segment_delete", args=[segment.pk]))
+    assert confirm.status_code == 200 and "permission" not in confirm.content.decode()
+    deleted = client.post(reverse("admin:campaigns_segment_delete", args=[segment.pk]), {"post": "yes"})
+
+    assert deleted.status_code == 302
+    assert not Segment.objects.filter(pk=segment.pk).exists()
+    assert not SegmentMembership.objects.filter(segment_id=segment.pk).exists()
 
 
 def test_a_manager_reaches_everything_including_shops_and_keys(client, login, ticket, segment):

@@ -15,7 +15,10 @@ from customers.models import ApiKey, Shop
 
 KEY_PREFIX = "crm"
 # last_used_at is refreshed at most this often, so a busy key does not write on every request.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Each refresh caches the key again, and it is half of CACHE_SECONDS: a key in use never
+# drops out of the cache, so an address lockout (which refuses before any lookup) never
+# reaches it. At a full minute it did, once a minute, for a shop behind a NAT.
+LAST_USED_RESOLUTION = timedelta(seconds=30)
 CACHE_SECONDS = 60
 # A prefix no active key has is remembered this long, so a wrong key repeated costs no query.
 NEGATIVE_CACHE_SECONDS = 30
@@ -93,9 +96,10 @@ def api_key_authenticate(*, key: str, query: bool = True) -> ApiKey | None:
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
-        cache.set(cache_key, api_key, CACHE_SECONDS)
+        # Only while still active: a key revoked since it was cached is not cached again.
+        if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(last_used_at=now):
+            api_key.last_used_at = now
+            cache.set(cache_key, api_key, CACHE_SECONDS)
     # The permissions its role grants, cached per role (not with the key), so that a change
     # to the role reaches every key at once: see role_permissions_forget.
     api_key.role_permissions = role_permissions(role_id=api_key.role_id) if api_key.role_id else None
