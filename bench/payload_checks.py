@@ -21,7 +21,7 @@ django_setup(settings="config.settings.test")
 
 from bench.run import BULK_SIZE, order  # noqa: E402
 from core.payloads import decode  # noqa: E402
-from customers.payloads import BulkOrdersIn, OrderIn  # noqa: E402
+from crm.api.commerce.payloads import BulkOrdersIn, OrderIn  # noqa: E402
 
 
 def timed(fn) -> list[float]:

@@ -1,4 +1,4 @@
-"""What API clients send about segments (msgspec structs, like ``customers.payloads``)."""
+"""What API clients send about segments (msgspec structs, like ``crm.api.commerce.payloads``)."""
 
 from typing import Any
 

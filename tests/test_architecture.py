@@ -133,3 +133,32 @@ def test_the_checks_see_the_imports():
     assert "core.transactions" in edges["customers.services.orders"]
     assert "customers.models" in edges["loyalty.earning"]
     assert len(MODULES) > 100
+
+
+API_DOMAINS = ("commerce", "loyalty", "segments", "support")
+
+
+def _api_domain(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["crm", "api"] and len(parts) > 2 and parts[2] in API_DOMAINS else None
+
+
+def test_api_domains_share_only_payloads_and_the_shared_api_reads_no_domain():
+    """``crm/api``: a domain package (commerce, loyalty, …) may use another's payloads (a
+    body nesting a customer), nothing else of it; the cross-cutting modules (auth, errors,
+    …) use no domain, except the url table and the schema's list of payload structs."""
+    wrong = []
+    for name in MODULES:
+        if name.split(".")[:2] != ["crm", "api"]:
+            continue
+        own = _api_domain(name)
+        for target, _ in _imports(name):
+            other = _api_domain(target)
+            if other is None or other == own:
+                continue
+            if own is None and name not in ("crm.api.urls", "crm.api.schema"):
+                wrong.append(f"{name} imports {target}")
+            elif own is not None and not target.endswith(".payloads"):
+                wrong.append(f"{name} imports {target}")
+    assert wrong == []
+    assert "crm.api.commerce.payloads" in _edges()["crm.api.support.payloads"]

@@ -172,7 +172,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["crm.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.auth.HasShopApiKey", "crm.api.auth.RolePermission"],
-    # Bodies are read by customers.payloads (msgspec) in the views, not by DRF parsers.
+    # Bodies are read by crm.api.<domain>.payloads (msgspec) in the views, not by DRF parsers.
     "DEFAULT_PARSER_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.CustomerCursorPagination",

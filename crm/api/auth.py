@@ -58,49 +58,31 @@ class HasShopApiKey(BasePermission):
         return isinstance(request.auth, ApiKey)
 
 
-# What each API call needs of a key with a role (view class → method → permissions).
-# A call missing here is refused to every role key: a new endpoint is closed until listed.
-REQUIRED_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "OrderUpsertView": {"POST": ("customers.add_order", "customers.change_order")},
-    "OrderBulkView": {"POST": ("customers.add_order", "customers.change_order")},
-    "RefundCreateView": {"POST": ("customers.add_refund",)},
-    "CustomerListCreateView": {"GET": ("customers.view_customer",), "POST": ("customers.add_customer",)},
-    "CustomerDetailView": {"GET": ("customers.view_customer",)},
-    "EventCreateView": {"POST": ("customers.add_event",)},
-    "SegmentListView": {"GET": ("campaigns.view_segment",)},
-    "SegmentPreviewView": {"POST": ("campaigns.view_segment",)},
-    "SegmentMembersView": {"GET": ("campaigns.view_segment",)},
-    "CustomerSegmentsView": {"GET": ("campaigns.view_segment",)},
-    "TicketCreateView": {"POST": ("support.add_ticket",)},
-    "CustomerTicketsView": {"GET": ("support.view_ticket",)},
-    "ReviewCreateView": {"POST": ("support.add_review",)},
-    "ProductReviewsView": {"GET": ("support.view_review",)},
-    "NpsCreateView": {"POST": ("support.add_npsresponse",)},
-    "OrderReviewLinkView": {"GET": ("customers.view_order",)},
-    "CustomerLoyaltyView": {"GET": ("loyalty.view_account",)},
-    "RewardListView": {"GET": ("loyalty.view_reward",)},
-    "RedeemView": {"POST": ("loyalty.add_rewardcode",)},
-    "CodeDetailView": {"GET": ("loyalty.view_rewardcode",)},
-    "CodeConsumeView": {"POST": ("loyalty.change_rewardcode",)},
-    "PointsAdjustView": {"POST": ("loyalty.adjust_points",)},
-    "ReferralView": {"POST": ("loyalty.add_referral",)},
-}
+# Each API view declares, beside its handlers, what a key with a role needs for each method:
+#     required_permissions = {"POST": ("customers.add_order", "customers.change_order")}
+Permissions = dict[str, tuple[str, ...]]
 
 
 class RolePermission(BasePermission):
-    """A key with a role may make only the calls whose permissions the role holds; a key
-    without one is the shop's integration key and may make every call (on its shop)."""
+    """Closed by default: a view that declares no ``required_permissions`` is refused to
+    every key, so a new endpoint is shut until it says what it needs. A key with a role may
+    make only the declared calls whose permissions the role holds; a key without one is the
+    shop's integration key and may make every call of a declared view (on its shop)."""
 
     def has_permission(self, request, view):
         granted = getattr(request.auth, "role_permissions", None)
         if not isinstance(request.auth, ApiKey):
             return True
+        declared: Permissions | None = getattr(view, "required_permissions", None)
+        if not declared:
+            self.message = "This call declares no permissions, so it is closed to every key."
+            return False
         if granted is None:
             # Views marked role_keys_only (manual adjustments) need a key with a role.
             self.message = "This call needs a key with a role that allows it (Manager), not an integration key."
             return not getattr(view, "role_keys_only", False)
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
-        needed = REQUIRED_PERMISSIONS.get(type(view).__name__, {}).get(method)
+        needed = declared.get(method)
         if needed is None:
             self.message = "This call is open to integration keys only, not to keys with a role."
             return False

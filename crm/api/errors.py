@@ -1,7 +1,7 @@
 """One error body for the whole API: ``{"detail": "...", "errors": {"field.path": ["..."]}}``.
 
 Nested fields are named by path (``customer.email``, ``lines[2].quantity``), so a client
-always learns which field to fix. Payload errors come named already (``customers.payloads``);
+always learns which field to fix. Payload errors come named already (``crm.api.*.payloads``);
 DRF's own (filters, for example) are flattened here.
 """
 

@@ -4,10 +4,10 @@ import msgspec
 from drf_spectacular.utils import OpenApiResponse
 
 from campaigns.payloads import SegmentPreviewIn
+from crm.api.commerce.payloads import BulkOrdersDoc, CustomerIn, EventIn, OrderIn, RefundIn
 from crm.api.errors import ErrorSerializer
-from customers.payloads import BulkOrdersDoc, CustomerIn, EventIn, OrderIn, RefundIn
-from loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
-from support.payloads import NpsIn, ReviewIn, TicketIn
+from crm.api.loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
+from crm.api.support.payloads import NpsIn, ReviewIn, TicketIn
 
 REF = "#/components/schemas/{name}"
 PAYLOADS = [

@@ -1,47 +1,48 @@
 from django.urls import path, register_converter
 
-from crm.api import loyalty_views, segment_views, support_views, views
+from crm.api.commerce import views as commerce
 from crm.api.converters import ExternalIdConverter, IdConverter
+from crm.api.loyalty import views as loyalty
+from crm.api.segments import views as segments
+from crm.api.support import views as support
 
 register_converter(IdConverter, "id")
 register_converter(ExternalIdConverter, "external_id")
 
 urlpatterns = [
-    path("orders", views.OrderUpsertView.as_view(), name="api-orders"),
-    path("orders/bulk", views.OrderBulkView.as_view(), name="api-orders-bulk"),
-    path("orders/<external_id:external_id>/refunds", views.RefundCreateView.as_view(), name="api-order-refunds"),
-    path("customers", views.CustomerListCreateView.as_view(), name="api-customers"),
-    path("customers/<id:pk>", views.CustomerDetailView.as_view(), name="api-customer"),
-    path("events", views.EventCreateView.as_view(), name="api-events"),
-    path("customers/<id:pk>/segments", segment_views.CustomerSegmentsView.as_view(), name="api-customer-segments"),
-    path("segments", segment_views.SegmentListView.as_view(), name="api-segments"),
-    path("segments/preview", segment_views.SegmentPreviewView.as_view(), name="api-segments-preview"),
-    path("segments/<id:pk>/members", segment_views.SegmentMembersView.as_view(), name="api-segment-members"),
-    path("tickets", support_views.TicketCreateView.as_view(), name="api-tickets"),
-    path("customers/<id:pk>/tickets", support_views.CustomerTicketsView.as_view(), name="api-customer-tickets"),
-    path("reviews", support_views.ReviewCreateView.as_view(), name="api-reviews"),
-    path("nps", support_views.NpsCreateView.as_view(), name="api-nps"),
+    path("orders", commerce.OrderUpsertView.as_view(), name="api-orders"),
+    path("orders/bulk", commerce.OrderBulkView.as_view(), name="api-orders-bulk"),
+    path("orders/<external_id:external_id>/refunds", commerce.RefundCreateView.as_view(), name="api-order-refunds"),
+    path("customers", commerce.CustomerListCreateView.as_view(), name="api-customers"),
+    path("customers/<id:pk>", commerce.CustomerDetailView.as_view(), name="api-customer"),
+    path("events", commerce.EventCreateView.as_view(), name="api-events"),
+    path("customers/<id:pk>/segments", segments.CustomerSegmentsView.as_view(), name="api-customer-segments"),
+    path("segments", segments.SegmentListView.as_view(), name="api-segments"),
+    path("segments/preview", segments.SegmentPreviewView.as_view(), name="api-segments-preview"),
+    path("segments/<id:pk>/members", segments.SegmentMembersView.as_view(), name="api-segment-members"),
+    path("tickets", support.TicketCreateView.as_view(), name="api-tickets"),
+    path("customers/<id:pk>/tickets", support.CustomerTicketsView.as_view(), name="api-customer-tickets"),
+    path("reviews", support.ReviewCreateView.as_view(), name="api-reviews"),
+    path("nps", support.NpsCreateView.as_view(), name="api-nps"),
     path(
         "orders/<external_id:external_id>/review-link",
-        support_views.OrderReviewLinkView.as_view(),
+        support.OrderReviewLinkView.as_view(),
         name="api-order-review-link",
     ),
-    path("customers/<id:pk>/loyalty", loyalty_views.CustomerLoyaltyView.as_view(), name="api-customer-loyalty"),
-    path("customers/<id:pk>/loyalty/redeem", loyalty_views.RedeemView.as_view(), name="api-customer-loyalty-redeem"),
-    path(
-        "customers/<id:pk>/loyalty/adjust", loyalty_views.PointsAdjustView.as_view(), name="api-customer-loyalty-adjust"
-    ),
+    path("customers/<id:pk>/loyalty", loyalty.CustomerLoyaltyView.as_view(), name="api-customer-loyalty"),
+    path("customers/<id:pk>/loyalty/redeem", loyalty.RedeemView.as_view(), name="api-customer-loyalty-redeem"),
+    path("customers/<id:pk>/loyalty/adjust", loyalty.PointsAdjustView.as_view(), name="api-customer-loyalty-adjust"),
     path(
         "customers/<id:pk>/loyalty/referral",
-        loyalty_views.ReferralView.as_view(),
+        loyalty.ReferralView.as_view(),
         name="api-customer-loyalty-referral",
     ),
-    path("loyalty/rewards", loyalty_views.RewardListView.as_view(), name="api-loyalty-rewards"),
-    path("loyalty/codes/<external_id:code>", loyalty_views.CodeDetailView.as_view(), name="api-loyalty-code"),
+    path("loyalty/rewards", loyalty.RewardListView.as_view(), name="api-loyalty-rewards"),
+    path("loyalty/codes/<external_id:code>", loyalty.CodeDetailView.as_view(), name="api-loyalty-code"),
     path(
         "loyalty/codes/<external_id:code>/consume",
-        loyalty_views.CodeConsumeView.as_view(),
+        loyalty.CodeConsumeView.as_view(),
         name="api-loyalty-code-consume",
     ),
-    path("products/<external_id:sku>/reviews", support_views.ProductReviewsView.as_view(), name="api-product-reviews"),
+    path("products/<external_id:sku>/reviews", support.ProductReviewsView.as_view(), name="api-product-reviews"),
 ]

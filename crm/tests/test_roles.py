@@ -6,6 +6,9 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.sql import emit_post_migrate_signal
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 from campaigns.models import Segment, SegmentMembership
 from crm.roles import MANAGER, MARKETER, ROLES, SUPPORT_AGENT
@@ -149,16 +152,49 @@ def test_a_manager_key_and_a_key_without_role_may_do_every_call(shop, api, order
     assert api.post("/api/v1/tickets", {**TICKET, "subject": "Again"}, format="json").status_code == 201
 
 
-def test_every_api_view_is_listed_for_role_keys():
-    """A new endpoint must say what a role needs; until then role keys are refused."""
+def _api_views() -> list[type]:
     from django.urls import get_resolver
 
-    from crm.api.auth import REQUIRED_PERMISSIONS
+    return [p.callback.cls for p in get_resolver("crm.api.urls").url_patterns if hasattr(p.callback, "cls")]
 
-    api_views = {
-        p.callback.cls.__name__ for p in get_resolver("crm.api.urls").url_patterns if hasattr(p.callback, "cls")
-    }
-    assert api_views == set(REQUIRED_PERMISSIONS)
+
+def test_every_api_view_declares_what_a_role_needs_for_each_of_its_methods():
+    """Each view says, beside its handlers, the permissions a role needs for every method it
+    answers, and names only permissions that exist."""
+    known = {f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.select_related("content_type")}
+    views = _api_views()
+    assert len(views) == 23
+    for view in views:
+        handled = {m.upper() for m in view.http_method_names if m not in ("head", "options") and hasattr(view, m)}
+        declared = getattr(view, "required_permissions", None) or {}
+        assert set(declared) == handled, view.__name__
+        assert {name for names in declared.values() for name in names} <= known, view.__name__
+
+
+class _Undeclared(APIView):
+    """A new endpoint that forgot to say what it needs."""
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+class _Declared(_Undeclared):
+    required_permissions = {"GET": ("customers.view_customer",)}
+
+
+@pytest.mark.parametrize("role", [None, MANAGER])
+def test_a_view_that_declares_no_permissions_is_closed_to_every_key(shop, role):
+    """Closed by default: neither the shop's integration key nor a manager's key may call a
+    view that declares nothing; the same view with a declaration answers both."""
+    from customers.services.api_keys import api_key_create
+
+    issued = api_key_create(shop=shop, name="k", role=Group.objects.get(name=role) if role else None)
+    request = APIRequestFactory().get("/api/v1/new", HTTP_AUTHORIZATION=f"Bearer {issued.key}")
+    refused = _Undeclared.as_view()(request)
+    assert refused.status_code == 403
+    assert refused.data["detail"] == "This call declares no permissions, so it is closed to every key."
+    request = APIRequestFactory().get("/api/v1/new", HTTP_AUTHORIZATION=f"Bearer {issued.key}")
+    assert _Declared.as_view()(request).status_code == 200
 
 
 @pytest.fixture

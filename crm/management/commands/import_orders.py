@@ -8,8 +8,8 @@ from tqdm import tqdm
 
 from core.chunks import chunked
 from crm import pipeline
+from crm.csv_import import COLUMNS, CsvOrderReader
 from customers.models import Shop
-from customers.services.csv_import import COLUMNS, CsvOrderReader
 
 BATCH = 500
 

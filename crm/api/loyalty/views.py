@@ -11,23 +11,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.payloads import decode
-from crm.api.auth import request_shop
+from crm.api.auth import Permissions, request_shop
 from crm.api.errors import not_found
 from crm.api.idempotency import ReplaySafePostMixin
-from crm.api.schema import errors, payload
-from customers import selectors as customer_selectors
-from loyalty import selectors
-from loyalty.models import Reward
-from loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
-from loyalty.programme import programme_get
-from loyalty.referrals import referral_attach, referral_code_of
-from loyalty.serializers import (
+from crm.api.loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
+from crm.api.loyalty.serializers import (
     AccountOutSerializer,
     CodeOutSerializer,
     LoyaltyOutSerializer,
     ReferralOutSerializer,
     RewardOutSerializer,
 )
+from crm.api.schema import errors, payload
+from customers import selectors as customer_selectors
+from loyalty import selectors
+from loyalty.models import Reward
+from loyalty.programme import programme_get
+from loyalty.referrals import referral_attach, referral_code_of
 from loyalty.services import code_consume, code_for_shop, points_adjust, reward_redeem, rewards_available
 
 HISTORY_LENGTH = 20
@@ -38,6 +38,8 @@ def _customer(request, pk: int):
 
 
 class CustomerLoyaltyView(APIView):
+    required_permissions: Permissions = {"GET": ("loyalty.view_account",)}
+
     @extend_schema(
         operation_id="customers_loyalty",
         responses={200: LoyaltyOutSerializer, **errors(401, 404)},
@@ -73,6 +75,8 @@ class CustomerLoyaltyView(APIView):
 class RewardListView(generics.ListAPIView):
     """The rewards this shop's customers can redeem now (cursor pages)."""
 
+    required_permissions: Permissions = {"GET": ("loyalty.view_reward",)}
+
     serializer_class = RewardOutSerializer
 
     def get_queryset(self):
@@ -88,6 +92,8 @@ class RewardListView(generics.ListAPIView):
 
 
 class RedeemView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("loyalty.add_rewardcode",)}
+
     @extend_schema(
         operation_id="customers_loyalty_redeem",
         request=payload(RedeemIn),
@@ -106,6 +112,8 @@ class RedeemView(ReplaySafePostMixin, APIView):
 
 
 class CodeDetailView(APIView):
+    required_permissions: Permissions = {"GET": ("loyalty.view_rewardcode",)}
+
     @extend_schema(
         operation_id="loyalty_codes_retrieve",
         responses={200: CodeOutSerializer, **errors(401, 404)},
@@ -116,6 +124,8 @@ class CodeDetailView(APIView):
 
 
 class CodeConsumeView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("loyalty.change_rewardcode",)}
+
     @extend_schema(
         operation_id="loyalty_codes_consume",
         request=payload(ConsumeIn),
@@ -131,6 +141,7 @@ class CodeConsumeView(ReplaySafePostMixin, APIView):
 
 class PointsAdjustView(ReplaySafePostMixin, APIView):
     # Managers only: a key with a role that holds loyalty.adjust_points, not an integration key.
+    required_permissions: Permissions = {"POST": ("loyalty.adjust_points",)}
     role_keys_only = True
 
     @extend_schema(
@@ -156,6 +167,8 @@ class PointsAdjustView(ReplaySafePostMixin, APIView):
 
 
 class ReferralView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("loyalty.add_referral",)}
+
     @extend_schema(
         operation_id="customers_loyalty_referral",
         request=payload(ReferralIn),

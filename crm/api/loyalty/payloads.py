@@ -1,6 +1,6 @@
 """What shops send about loyalty: a redemption, a code consumed at checkout, a manual
 adjustment, the referral code a new customer came with (msgspec structs, like
-``customers.payloads``; errors name the field)."""
+``crm.api.commerce.payloads``; errors name the field)."""
 
 from typing import Annotated
 

@@ -11,17 +11,17 @@ from campaigns.models import Segment
 from campaigns.payloads import SegmentPreviewIn
 from campaigns.segments.rules import RuleError
 from campaigns.selectors import customer_segments_sliced, segment_members, segment_preview
-from campaigns.serializers import (
+from core.payloads import PayloadError, decode
+from crm.api.auth import Permissions, request_shop
+from crm.api.errors import not_found
+from crm.api.idempotency import ReplaySafePostMixin
+from crm.api.schema import errors, payload
+from crm.api.segments.serializers import (
     CustomerSegmentSerializer,
     SegmentMemberSerializer,
     SegmentOutSerializer,
     SegmentPreviewOutSerializer,
 )
-from core.payloads import PayloadError, decode
-from crm.api.auth import request_shop
-from crm.api.errors import not_found
-from crm.api.idempotency import ReplaySafePostMixin
-from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import Customer
 
@@ -32,6 +32,8 @@ def _customers(shop):
 
 
 class SegmentListView(generics.GenericAPIView):
+    required_permissions: Permissions = {"GET": ("campaigns.view_segment",)}
+
     serializer_class = SegmentOutSerializer
 
     def get_queryset(self):
@@ -47,6 +49,8 @@ class SegmentListView(generics.GenericAPIView):
 
 
 class SegmentPreviewView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("campaigns.view_segment",)}
+
     @extend_schema(
         operation_id="segments_preview",
         request=payload(SegmentPreviewIn),
@@ -69,6 +73,8 @@ class SegmentPreviewView(ReplaySafePostMixin, APIView):
 
 
 class SegmentMembersView(generics.GenericAPIView):
+    required_permissions: Permissions = {"GET": ("campaigns.view_segment",)}
+
     serializer_class = SegmentMemberSerializer
 
     def get_queryset(self):
@@ -89,6 +95,8 @@ class SegmentMembersView(generics.GenericAPIView):
 
 
 class CustomerSegmentsView(APIView):
+    required_permissions: Permissions = {"GET": ("campaigns.view_segment",)}
+
     @extend_schema(
         operation_id="customers_segments", responses={200: CustomerSegmentSerializer(many=True), **errors(401, 404)}
     )

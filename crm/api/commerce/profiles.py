@@ -6,9 +6,9 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crm.api.commerce.serializers import CustomerOutSerializer
 from customers import selectors
 from customers.models import Customer, Shop
-from customers.serializers import CustomerOutSerializer
 from loyalty.models import Account
 
 

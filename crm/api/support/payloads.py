@@ -1,12 +1,12 @@
 """What shops send about support: a contact-form ticket and a product review (msgspec
-structs, like ``customers.payloads``; errors name the field)."""
+structs, like ``crm.api.commerce.payloads``; errors name the field)."""
 
 from typing import Annotated, Literal
 
 import msgspec
 
 from core.payloads import Text, check_text, fail
-from customers.payloads import CustomerIn
+from crm.api.commerce.payloads import CustomerIn
 from support.feedback import NpsData
 from support.reviews import ReviewData
 from support.text import MAX_BODY

@@ -8,21 +8,23 @@ from rest_framework.views import APIView
 
 from core.payloads import decode
 from crm import pipeline
-from crm.api.auth import request_shop
+from crm.api.auth import Permissions, request_shop
 from crm.api.errors import not_found
 from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
+from crm.api.support.payloads import NpsIn, ReviewIn, TicketIn
+from crm.api.support.serializers import LinkOutSerializer, NpsOutSerializer, ReviewOutSerializer, TicketOutSerializer
 from customers import selectors
 from customers.models import Order, Product
 from support import links
 from support.feedback import order_reviewable
 from support.models import Review, Ticket
-from support.payloads import NpsIn, ReviewIn, TicketIn
 from support.selectors import customer_tickets, product_reviews, reviews_with_author
-from support.serializers import LinkOutSerializer, NpsOutSerializer, ReviewOutSerializer, TicketOutSerializer
 
 
 class TicketCreateView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("support.add_ticket",)}
+
     @extend_schema(
         operation_id="tickets_create",
         request=payload(TicketIn),
@@ -39,6 +41,8 @@ class TicketCreateView(ReplaySafePostMixin, APIView):
 
 
 class CustomerTicketsView(generics.GenericAPIView):
+    required_permissions: Permissions = {"GET": ("support.view_ticket",)}
+
     serializer_class = TicketOutSerializer
 
     def get_queryset(self):
@@ -58,6 +62,8 @@ class CustomerTicketsView(generics.GenericAPIView):
 
 
 class ReviewCreateView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("support.add_review",)}
+
     @extend_schema(
         operation_id="reviews_create",
         request=payload(ReviewIn),
@@ -75,6 +81,8 @@ class ReviewCreateView(ReplaySafePostMixin, APIView):
 
 
 class ProductReviewsView(generics.GenericAPIView):
+    required_permissions: Permissions = {"GET": ("support.view_review",)}
+
     serializer_class = ReviewOutSerializer
 
     def get_queryset(self):
@@ -93,6 +101,8 @@ class ProductReviewsView(generics.GenericAPIView):
 
 
 class NpsCreateView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("support.add_npsresponse",)}
+
     @extend_schema(
         operation_id="nps_create",
         request=payload(NpsIn),
@@ -109,6 +119,8 @@ class NpsCreateView(ReplaySafePostMixin, APIView):
 
 
 class OrderReviewLinkView(APIView):
+    required_permissions: Permissions = {"GET": ("customers.view_order",)}
+
     @extend_schema(
         operation_id="orders_review_link",
         responses={200: LinkOutSerializer, **errors(400, 401, 404)},

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.payloads import PayloadError, convert, decode
-from customers.payloads import BulkOrdersIn, CustomerIn, OrderIn
+from crm.api.commerce.payloads import BulkOrdersIn, CustomerIn, OrderIn
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

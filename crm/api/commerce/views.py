@@ -1,6 +1,6 @@
 """API views: decode the body into a payload struct, call one pipeline function, serialise.
 
-Request bodies are read and validated by ``customers.payloads`` (msgspec), not by DRF
+Request bodies are read and validated by ``crm.api.commerce.payloads`` (msgspec), not by DRF
 parsers; responses are DRF serializers.
 """
 
@@ -12,19 +12,27 @@ from rest_framework.views import APIView
 
 from core.payloads import PayloadError, decode
 from crm import pipeline
-from crm.api.auth import request_shop
-from crm.api.filters import CustomerFilter
-from crm.api.idempotency import ReplaySafePostMixin
-from crm.api.profiles import CustomerProfileSerializer, customer_profiles
-from crm.api.schema import errors, payload
-from customers.models import Customer
-from customers.payloads import BulkOrdersDoc, BulkOrdersIn, CustomerIn, EventIn, OrderIn, RefundIn, external_id_of
-from customers.serializers import (
+from crm.api.auth import Permissions, request_shop
+from crm.api.commerce.filters import CustomerFilter
+from crm.api.commerce.payloads import (
+    BulkOrdersDoc,
+    BulkOrdersIn,
+    CustomerIn,
+    EventIn,
+    OrderIn,
+    RefundIn,
+    external_id_of,
+)
+from crm.api.commerce.profiles import CustomerProfileSerializer, customer_profiles
+from crm.api.commerce.serializers import (
     BulkResultSerializer,
     EventOutSerializer,
     OrderOutSerializer,
     RefundOutSerializer,
 )
+from crm.api.idempotency import ReplaySafePostMixin
+from crm.api.schema import errors, payload
+from customers.models import Customer
 from customers.services.orders import Outcome
 
 # One instance renders every order: a ModelSerializer builds its fields on first use, which
@@ -33,6 +41,8 @@ ORDER_OUT = OrderOutSerializer()
 
 
 class OrderUpsertView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("customers.add_order", "customers.change_order")}
+
     @extend_schema(
         operation_id="orders_upsert",
         request=payload(OrderIn),
@@ -49,6 +59,8 @@ class OrderUpsertView(ReplaySafePostMixin, APIView):
 
 
 class OrderBulkView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("customers.add_order", "customers.change_order")}
+
     @extend_schema(
         operation_id="orders_bulk",
         request=payload(BulkOrdersDoc),
@@ -90,6 +102,8 @@ def _bulk_row(index, external_id, outcome, *, order=None, errors=None) -> dict:
 
 
 class RefundCreateView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("customers.add_refund",)}
+
     @extend_schema(
         operation_id="orders_refund",
         request=payload(RefundIn),
@@ -113,6 +127,8 @@ class ShopProfilesMixin:
 
 
 class CustomerListCreateView(ReplaySafePostMixin, ShopProfilesMixin, generics.GenericAPIView):
+    required_permissions: Permissions = {"GET": ("customers.view_customer",), "POST": ("customers.add_customer",)}
+
     serializer_class = CustomerProfileSerializer
     filterset_class = CustomerFilter
 
@@ -145,6 +161,8 @@ class CustomerListCreateView(ReplaySafePostMixin, ShopProfilesMixin, generics.Ge
 
 
 class CustomerDetailView(ShopProfilesMixin, generics.GenericAPIView):
+    required_permissions: Permissions = {"GET": ("customers.view_customer",)}
+
     serializer_class = CustomerProfileSerializer
 
     @extend_schema(operation_id="customers_retrieve", responses={200: CustomerProfileSerializer, **errors(401, 404)})
@@ -158,6 +176,8 @@ class CustomerDetailView(ShopProfilesMixin, generics.GenericAPIView):
 
 
 class EventCreateView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("customers.add_event",)}
+
     @extend_schema(
         operation_id="events_create",
         request=payload(EventIn),

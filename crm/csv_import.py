@@ -10,7 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.payloads import PayloadError, convert
-from customers.payloads import OrderIn
+from crm.api.commerce.payloads import OrderIn
 from customers.services.orders import OrderData
 
 COLUMNS = (

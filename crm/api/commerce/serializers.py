@@ -1,4 +1,4 @@
-"""DRF serializers for what the API returns. What shops send is read by ``customers.payloads``."""
+"""DRF serializers for what the API returns. What shops send is read by ``crm.api.commerce.payloads``."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
