@@ -47,20 +47,34 @@ class PayloadError(DomainError):
 
 
 class Problems:
-    """The value problems found in one decoded body, by field path: ``{"lines[0].sku": [...]}``."""
+    """The value problems found in one decoded body, by field path: ``{"lines[0].sku": [...]}``.
 
-    def __init__(self, prefix: str = "", errors: dict[str, list[str]] | None = None):
-        self.prefix = prefix
+    A nested struct's ``Problems`` (``within``) shares the dict and builds its path only
+    when a problem is added: most bodies have none, and the walk makes thousands."""
+
+    __slots__ = ("errors", "_parent", "_name", "_index")
+
+    def __init__(self, errors: dict[str, list[str]] | None = None, parent=None, name: str = "", index=None):
         self.errors: dict[str, list[str]] = {} if errors is None else errors
+        self._parent: Problems | None = parent
+        self._name = name
+        self._index: int | None = index
 
     def add(self, field: str, message: str) -> None:
         """Refuse the value of ``field`` (a path within the struct being checked: ``tags[1]``)."""
-        path = f"{self.prefix}.{field}" if self.prefix else field
-        self.errors.setdefault(path, []).append(message)
+        prefix = self.path()
+        self.errors.setdefault(f"{prefix}.{field}" if prefix else field, []).append(message)
 
-    def within(self, field: str) -> "Problems":
-        """The problems of the struct at ``field`` (``customer``, ``lines[2]``), kept together."""
-        return Problems(f"{self.prefix}.{field}" if self.prefix else field, self.errors)
+    def path(self) -> str:
+        if self._parent is None:
+            return ""
+        here = self._name if self._index is None else f"{self._name}[{self._index}]"
+        above = self._parent.path()
+        return f"{above}.{here}" if above else here
+
+    def within(self, name: str, index: int | None = None) -> "Problems":
+        """The problems of the struct at ``name`` (or ``name[index]``), in the same dict."""
+        return Problems(self.errors, self, name, index)
 
 
 class Payload(msgspec.Struct):
@@ -76,22 +90,26 @@ def problems_of(obj: Any) -> dict[str, list[str]]:
     """Every value problem in a decoded body: each ``Payload``'s text and ``check``, nested
     ones included."""
     problems = Problems()
-    _check_tree(obj, problems)
+    if isinstance(obj, Payload):
+        _check_tree(obj, problems, _scan_text.get())
     return problems.errors
 
 
-def _check_tree(obj: Any, problems: Problems) -> None:
-    if not isinstance(obj, Payload):
-        return
-    check_text(obj, problems)
+def _check_tree(obj: Payload, problems: Problems, scan: bool) -> None:
+    # On the path of every bulk request (5,000 structs for 1,000 orders): kept lean.
+    if scan:
+        _text_problems(obj, problems)
     obj.check(problems)
-    for name in _nested_fields(type(obj)):
+    for name in _NESTED.get(type(obj)) or _nested_fields(type(obj)):
         value = getattr(obj, name)
-        if isinstance(value, Payload):
-            _check_tree(value, problems.within(name))
-        elif isinstance(value, list):
+        if value is None:
+            continue
+        if type(value) is list:
             for i, item in enumerate(value):
-                _check_tree(item, problems.within(f"{name}[{i}]"))
+                if isinstance(item, Payload):
+                    _check_tree(item, problems.within(name, i), scan)
+        elif isinstance(value, Payload):
+            _check_tree(value, problems.within(name), scan)
 
 
 _NESTED: dict[type, tuple[str, ...]] = {}
@@ -134,13 +152,11 @@ def text_problem(value: str) -> str | None:
 _scan_text: ContextVar[bool] = ContextVar("scan_text", default=True)
 
 
-def check_text(struct: msgspec.Struct, problems: Problems) -> None:
+def _text_problems(struct: msgspec.Struct, problems: Problems) -> None:
     """Refuse NUL and lone surrogates in the struct's text fields and lists of text (tags).
 
     Nested structs are checked on their own by the walk; free-form JSON goes through
     ``check_json``."""
-    if not _scan_text.get():
-        return
     for name in struct.__struct_fields__:
         value = getattr(struct, name)
         if isinstance(value, str):
