@@ -2,13 +2,11 @@
 
 from typing import Any
 
-import msgspec
-
-from core.payloads import check_json
+from core.payloads import Payload, Problems, check_json
 
 
-class SegmentPreviewIn(msgspec.Struct, kw_only=True):
+class SegmentPreviewIn(Payload, kw_only=True):
     rule: dict[str, Any]  # checked by campaigns.segments.rules.parse
 
-    def __post_init__(self):
-        check_json("rule", self.rule, path_in_message=True)
+    def check(self, problems: Problems) -> None:
+        check_json(problems, "rule", self.rule, path_in_message=True)

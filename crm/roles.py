@@ -98,10 +98,14 @@ def sync_roles(apps, schema_editor=None, *, using: str = "default") -> None:
     from django.contrib.auth.management import create_permissions
 
     # On a new database, permissions are created after all migrations; make them now.
+    # (create_permissions skips an app whose models_module is unset, as a migration state's
+    # apps have it; set it for the call and put it back: after a flush these are the live
+    # app configs, and leaving it unset made the next flush skip every app.)
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        previous = getattr(app_config, "models_module", None)
+        app_config.models_module = previous or True
         create_permissions(app_config, apps=apps, verbosity=0, using=using)
-        app_config.models_module = None
+        app_config.models_module = previous
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     everything = list(Permission.objects.using(using).all())

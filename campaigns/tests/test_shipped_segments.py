@@ -13,8 +13,7 @@ from campaigns.segments.sentence import sentence
 from customers.metrics import clv, rfm
 from customers.models import CustomerMetrics
 from customers.services.recompute import customers_recompute
-from customers.tests.factories import CustomerFactory, OrderFactory
-from customers.tests.test_lifecycle_service import fitted_model
+from customers.tests.factories import CustomerFactory, OrderFactory, fitted_model
 
 pytestmark = pytest.mark.django_db
 

@@ -114,3 +114,49 @@ def test_an_escaped_backslash_before_u0000_is_text_not_nul():
     """The byte scan sees \\u0000 here too, so the fields are checked, and pass."""
     customer = decode(b'{"email": "a@example.com", "tags": ["\\\\u0000"]}', CustomerIn)
     assert customer.tags == ["\\u0000"]
+
+
+def test_every_value_problem_comes_back_at_once_under_its_path():
+    """Value checks are data (``Problems``), not exceptions: one body gets all of them."""
+    body = {
+        "external_id": "o-1",
+        "placed_at": "2099-01-01T00:00:00Z",
+        "currency": "usd",
+        "total": "-1.00",
+        "customer": {"email": "not-an-email", "first_name": "A\u0000"},
+        "lines": [
+            {"sku": "MUG", "quantity": 1, "unit_price": "1.00"},
+            {"quantity": 1, "unit_price": "1.001"},
+        ],
+    }
+
+    with pytest.raises(PayloadError) as refused:
+        decode(json.dumps(body).encode(), OrderIn)
+
+    assert set(refused.value.errors) == {
+        "placed_at",
+        "total",
+        "customer.email",
+        "customer.first_name",
+        "lines[1].unit_price",
+        "lines[1].name",
+    }
+    assert refused.value.errors["lines[1].unit_price"] == ["At most 2 decimal places."]
+
+
+def test_a_valid_body_is_normalised_by_its_checks():
+    order = decode(
+        json.dumps(
+            {
+                "external_id": "o-1",
+                "placed_at": "2026-01-01T10:00:00+02:00",
+                "currency": "usd",
+                "total": "1.00",
+                "customer": {"email": " a@example.com ", "country": "de"},
+            }
+        ).encode(),
+        OrderIn,
+    )
+
+    assert (order.currency, order.placed_at.isoformat()) == ("USD", "2026-01-01T08:00:00+00:00")
+    assert (order.customer.email, order.customer.country) == ("a@example.com", "DE")

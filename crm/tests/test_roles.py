@@ -3,6 +3,7 @@ admin and through an API key given the role. One test per role and permission bo
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 from django.urls import reverse
 from django.utils import timezone
@@ -41,6 +42,15 @@ def test_every_migrate_brings_the_roles_back_to_the_roles_table():
     granted = {f"{p.content_type.app_label}.{p.codename}" for p in agent.permissions.select_related("content_type")}
     assert granted == set(ROLES[SUPPORT_AGENT])
     assert Group.objects.get(name=MARKETER).permissions.count() == len(ROLES[MARKETER])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_roles_come_back_after_every_flush():
+    """A transactional test flushes the database after it; post_migrate puts the roles back,
+    every time (the first sync once left the app registry so the next flush skipped it)."""
+    for _ in range(2):
+        call_command("flush", verbosity=0, interactive=False)
+        assert set(Group.objects.values_list("name", flat=True)) == set(ROLES)
 
 
 def test_every_permission_a_role_names_exists():

@@ -1,10 +1,11 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
 from django.db.models import F
 from django.utils import timezone
 
-from customers.models import Customer, CustomerIdentity, ExchangeRate, Order, OrderLine, Refund, Shop
+from customers.models import ClvModel, Customer, CustomerIdentity, ExchangeRate, Order, OrderLine, Refund, Shop
 
 
 class ShopFactory(factory.django.DjangoModelFactory):
@@ -85,3 +86,27 @@ class ExchangeRateFactory(factory.django.DjangoModelFactory):
 
     currency = "EUR"
     rate_to_base = Decimal("1.10")
+
+
+def customer_with_orders(*ages: int, total="50.00", **order_fields) -> Customer:
+    """A customer with one order placed each of ``ages`` days ago."""
+    customer = CustomerFactory()
+    for age in ages:
+        OrderFactory(
+            customer=customer, placed_at=timezone.now() - timedelta(days=age), total=Decimal(total), **order_fields
+        )
+    return customer
+
+
+def fitted_model(**params) -> ClvModel:
+    """A fitted CLV model with plausible parameters (``params`` override them)."""
+    values = {"r": 0.5, "alpha": 20.0, "a": 0.8, "b": 2.5, "p": 6.0, "q": 3.5, "v": 15.0} | params
+    return ClvModel.objects.create(
+        status=ClvModel.Status.FITTED,
+        observation_end=timezone.localdate(),
+        time_unit="days",
+        n_customers=1000,
+        n_repeat_buyers=500,
+        rfm_breakpoints={"recency": [-300, -200, -100, -30], "frequency": [1, 1, 2, 3], "monetary": [50, 80, 150, 300]},
+        **values,
+    )

@@ -19,8 +19,8 @@ from customers import tasks
 from customers.models import ClvModel, Customer, CustomerMetrics, StageChange
 from customers.services.recompute import customers_refresh_changed
 from customers.tests.bad_rows import plant_overflowing_orders, plant_placed_at, skipped
+from customers.tests.commands import fit_json
 from customers.tests.factories import CustomerFactory, OrderFactory
-from customers.tests.test_clv_fit_command import cdnow_orders, fit_json  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 

@@ -7,22 +7,15 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from customers.models import ClvModel, CustomerMetrics, CustomerSignal, Order, StageChange
+from customers.models import CustomerMetrics, CustomerSignal, Order, StageChange
 from customers.services.recompute import customers_recompute
-from customers.tests.factories import CustomerFactory, OrderFactory, RefundFactory
+from customers.tests.factories import CustomerFactory, OrderFactory, RefundFactory, customer_with_orders, fitted_model
 
 pytestmark = pytest.mark.django_db
 
 
 def days_ago(n: int):
     return timezone.now() - timedelta(days=n)
-
-
-def customer_with_orders(*ages: int, total="50.00", **order_fields):
-    customer = CustomerFactory()
-    for age in ages:
-        OrderFactory(customer=customer, placed_at=days_ago(age), total=Decimal(total), **order_fields)
-    return customer
 
 
 def recompute(*customers) -> dict[int, CustomerMetrics]:
@@ -103,19 +96,6 @@ def test_refunds_are_netted_and_cancelled_orders_ignored():
     assert metrics.repeat_spend_mean == pytest.approx(60.0)  # the repeat purchase, net of its refund
     customer.refresh_from_db()
     assert customer.net_revenue == Decimal("160.00")
-
-
-def fitted_model(**params) -> ClvModel:
-    values = {"r": 0.5, "alpha": 20.0, "a": 0.8, "b": 2.5, "p": 6.0, "q": 3.5, "v": 15.0} | params
-    return ClvModel.objects.create(
-        status=ClvModel.Status.FITTED,
-        observation_end=timezone.localdate(),
-        time_unit="days",
-        n_customers=1000,
-        n_repeat_buyers=500,
-        rfm_breakpoints={"recency": [-300, -200, -100, -30], "frequency": [1, 1, 2, 3], "monetary": [50, 80, 150, 300]},
-        **values,
-    )
 
 
 def test_with_a_model_every_buyer_gets_p_alive_expected_purchases_and_clv():

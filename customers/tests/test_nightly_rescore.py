@@ -14,8 +14,7 @@ from customers.metrics import stages as rules
 from customers.models import Customer, CustomerMetrics, StageChange
 from customers.services.recompute import customers_recompute, customers_recompute_range, customers_rescore_range
 from customers.services.recompute_chunk import Context
-from customers.tests.factories import CustomerFactory, OrderFactory
-from customers.tests.test_lifecycle_service import customer_with_orders, fitted_model
+from customers.tests.factories import CustomerFactory, OrderFactory, customer_with_orders, fitted_model
 
 pytestmark = pytest.mark.django_db
 

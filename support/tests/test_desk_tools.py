@@ -1,6 +1,7 @@
 """The agent's tools: macros, merging, escalation and the scheduled SLA sweep."""
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -11,7 +12,8 @@ from customers.tests.factories import CustomerFactory, OrderFactory
 from support.escalation import sla_sweep
 from support.models import Macro, SlaPolicy, Team, Ticket, TicketMessage
 from support.tasks import sweep_sla
-from support.tickets import TicketData, macro_apply, ticket_merge, ticket_open, ticket_reply, ticket_set_status
+from support.tests import factories
+from support.tickets import macro_apply, ticket_merge, ticket_reply, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +31,7 @@ def policy():
     return SlaPolicy.objects.create(name="Normal", priority="normal", first_response_minutes=60, resolution_minutes=480)
 
 
-def open_ticket(customer=None, subject="Where is my parcel?", now=NOW, **data):
-    ticket, _ = ticket_open(
-        customer=customer or CustomerFactory(first_name="Ada", last_name="Lovelace"),
-        data=TicketData(subject=subject, body="<p>Hi</p>", **data),
-        now=now,
-    )
-    return ticket
+open_ticket = partial(factories.open_ticket, now=NOW)
 
 
 # Macros

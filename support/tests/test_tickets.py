@@ -2,6 +2,7 @@
 internal notes, sanitised messages; reviews with verification, moderation and follow-up."""
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -10,6 +11,7 @@ from customers.models import ClvModel, CustomerMetrics, Product
 from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ShopFactory
 from support.models import BusinessHours, Review, ReviewModeration, SlaPolicy, Ticket, TicketMessage
 from support.reviews import ReviewData, review_submit
+from support.tests import factories
 from support.text import sanitise
 from support.tickets import TicketData, ticket_open, ticket_reply, ticket_set_status
 
@@ -42,13 +44,7 @@ def agent(django_user_model):
     return django_user_model.objects.create_user("agent", is_staff=True)
 
 
-def open_ticket(customer=None, **data):
-    ticket, _ = ticket_open(
-        customer=customer or CustomerFactory(),
-        data=TicketData(subject="Where is my parcel?", body="Hi", **data),
-        now=MONDAY_10,
-    )
-    return ticket
+open_ticket = partial(factories.open_ticket, body="Hi", now=MONDAY_10)
 
 
 def test_a_new_ticket_gets_its_policy_due_times_in_business_hours(office):

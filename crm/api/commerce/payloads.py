@@ -5,7 +5,8 @@ also the OpenAPI schema of the request bodies (crm/api/schema.py), so the docume
 and the validation cannot drift apart. Outbound bodies stay DRF serializers.
 
 Errors come back as ``{"field.path": ["message"]}``: msgspec names the path
-(``lines[0].quantity``); checks in ``__post_init__`` name their field through ``core.payloads.fail``.
+(``lines[0].quantity``); each struct's ``check`` reports its values' problems
+(``core.payloads``).
 
 Every value is checked here against what its column and every later sum can hold, so a
 request that passes is written whole and one that fails writes nothing (the limits are in
@@ -27,7 +28,7 @@ import msgspec
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
-from core.payloads import Text, check_json, check_text, fail
+from core.payloads import Payload, Problems, Text, check_json
 from customers.services.addresses import address_key
 from customers.services.currency import MAX_AMOUNT
 from customers.services.customers import CustomerData
@@ -56,24 +57,25 @@ Money = Annotated[Decimal, msgspec.Meta(description=f'A decimal string such as "
 OrderStatus = Literal["placed", "paid", "fulfilled", "cancelled", "refunded"]
 
 
-def _check_money(field: str, value: Decimal | None, *, positive: bool = False) -> None:
+def _check_money(problems: Problems, field: str, value: Decimal | None, *, positive: bool = False) -> None:
     if value is None:
         return
     if not value.is_finite():
-        fail(field, "Enter a number.")
-    if value < 0 or (positive and value == 0):
-        fail(field, "Must be greater than 0." if positive else "Must be at least 0.")
-    if value > MAX_MONEY:
-        fail(field, f"Must be at most {MAX_MONEY}.")
-    if value.as_tuple().exponent < -2:
-        fail(field, "At most 2 decimal places.")
+        problems.add(field, "Enter a number.")
+    elif value < 0 or (positive and value == 0):
+        problems.add(field, "Must be greater than 0." if positive else "Must be at least 0.")
+    elif value > MAX_MONEY:
+        problems.add(field, f"Must be at most {MAX_MONEY}.")
+    elif value.as_tuple().exponent < -2:  # type: ignore[operator]  # finite: an int exponent
+        problems.add(field, "At most 2 decimal places.")
 
 
 WINDOW_TEXT = "times from 1970-01-01T00:00Z to a day from now are accepted."
 
 
-def _moment(field: str, value: datetime | None) -> datetime | None:
-    """A time something happened, in UTC; refused outside 1970-01-01 .. now + a day.
+def _moment(problems: Problems, field: str, value: datetime | None) -> datetime | None:
+    """A time something happened, in UTC; refused (and returned as sent) outside
+    1970-01-01 .. now + a day.
 
     Compared before it is converted: year 1 at +14:00 has no UTC equivalent in Python, and
     PostgreSQL refuses offsets beyond ±15:59, which the JSON may carry (up to ±23:59).
@@ -84,27 +86,30 @@ def _moment(field: str, value: datetime | None) -> datetime | None:
     if value < EARLIEST:
         # Near the edge the local year is in range and only the UTC time is not: say so.
         said = f"Year {value.year}" if value.year < EARLIEST.year else f"{value.isoformat()} (before 1970 in UTC)"
-        fail(field, f"{said} is out of range: {WINDOW_TEXT}")
+        problems.add(field, f"{said} is out of range: {WINDOW_TEXT}")
+        return value
     if value > now + CLOCK_SKEW:
         ahead = value - now
         if ahead > SKEW_OR_TYPO:
-            fail(field, f"Year {value.year} is out of range: {WINDOW_TEXT}")
+            problems.add(field, f"Year {value.year} is out of range: {WINDOW_TEXT}")
+            return value
         hours = int(ahead.total_seconds() // 3600)
-        fail(
+        problems.add(
             field,
             f"Is in the future by more than a day ({hours // 24} days {hours % 24} hours ahead of the CRM's "
             "clock): check the sending system's clock.",
         )
+        return value
     return value.astimezone(UTC)
 
 
-def _check_birthday(value: date | None) -> None:
+def _check_birthday(problems: Problems, value: date | None) -> None:
     if value is not None and not EARLIEST_BIRTHDAY <= value <= datetime.now(UTC).date() + timedelta(days=1):
         # A day of slack: it is already tomorrow east of UTC.
-        fail("birthday", f"Must be between {EARLIEST_BIRTHDAY} and today.")
+        problems.add("birthday", f"Must be between {EARLIEST_BIRTHDAY} and today.")
 
 
-class CustomerIn(msgspec.Struct, kw_only=True):
+class CustomerIn(Payload, kw_only=True):
     external_id: Text(255) = ""
     email: Text(254) = ""
     first_name: Text(150) = ""
@@ -119,18 +124,17 @@ class CustomerIn(msgspec.Struct, kw_only=True):
     utm_campaign: Text(100) = ""
     tags: Annotated[list[Text(64)], msgspec.Meta(max_length=50)] = []
 
-    def __post_init__(self):
-        check_text(self)
+    def check(self, problems: Problems) -> None:
         self.external_id, self.email = self.external_id.strip(), self.email.strip()
         if not self.external_id and not self.email:
-            fail("external_id", "Give the customer an external_id or an email.")
+            problems.add("external_id", "Give the customer an external_id or an email.")
         if self.email:
             try:
                 validate_email(self.email)
             except DjangoValidationError:
-                fail("email", "Enter a valid email address.")
+                problems.add("email", "Enter a valid email address.")
         self.country = self.country.upper()
-        _check_birthday(self.birthday)
+        _check_birthday(problems, self.birthday)
 
     def to_data(self) -> CustomerData:
         return CustomerData(
@@ -139,18 +143,17 @@ class CustomerIn(msgspec.Struct, kw_only=True):
         )
 
 
-class LineIn(msgspec.Struct, kw_only=True):
+class LineIn(Payload, kw_only=True):
     quantity: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     unit_price: Money
     sku: Text(100) = ""
     name: Text(255) = ""
     category: Text(100) = ""
 
-    def __post_init__(self):
-        check_text(self)
-        _check_money("unit_price", self.unit_price)
+    def check(self, problems: Problems) -> None:
+        _check_money(problems, "unit_price", self.unit_price)
         if not self.name and not self.sku:
-            fail("name", "A line needs a name or a sku.")
+            problems.add("name", "A line needs a name or a sku.")
 
     def to_data(self) -> LineData:
         return LineData(
@@ -162,7 +165,7 @@ class LineIn(msgspec.Struct, kw_only=True):
         )
 
 
-class AddressIn(msgspec.Struct, kw_only=True):
+class AddressIn(Payload, kw_only=True):
     """Where an order ships. Only a fingerprint of it is stored (``Order.shipping_address_key``)."""
 
     line1: Text(255)
@@ -171,13 +174,12 @@ class AddressIn(msgspec.Struct, kw_only=True):
     postal_code: Text(20) = ""
     country: Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z]{2})?$", description="ISO 3166-1 alpha-2")] = ""
 
-    def __post_init__(self):
-        check_text(self)
+    def check(self, problems: Problems) -> None:
         if not self.line1.strip():
-            fail("line1", "This field may not be blank.")
+            problems.add("line1", "This field may not be blank.")
 
 
-class OrderIn(msgspec.Struct, kw_only=True):
+class OrderIn(Payload, kw_only=True):
     external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
     placed_at: AwareDateTime
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$", description="ISO 4217, e.g. USD")]
@@ -196,12 +198,11 @@ class OrderIn(msgspec.Struct, kw_only=True):
     shipping_address: AddressIn | None = None
     lines: Annotated[list[LineIn], msgspec.Meta(max_length=500)] = []
 
-    def __post_init__(self):
-        check_text(self)
+    def check(self, problems: Problems) -> None:
         for name in ("total", "subtotal", "discount_total", "shipping_total", "tax_total"):
-            _check_money(name, getattr(self, name))
+            _check_money(problems, name, getattr(self, name))
         self.currency = self.currency.upper()
-        self.placed_at = _moment("placed_at", self.placed_at)
+        self.placed_at = _moment(problems, "placed_at", self.placed_at)
 
     def to_data(self) -> OrderData:
         fields = {name: getattr(self, name) for name in self.__struct_fields__ if name != "shipping_address"}
@@ -212,28 +213,27 @@ class OrderIn(msgspec.Struct, kw_only=True):
         return OrderData(**fields)
 
 
-class BulkOrdersIn(msgspec.Struct):
+class BulkOrdersIn(Payload):
     """The bulk envelope. Items stay raw so each is validated, and fails, on its own."""
 
     orders: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1, max_length=1000)]
 
 
-class BulkOrdersDoc(msgspec.Struct):
+class BulkOrdersDoc(Payload):
     """The bulk envelope as documented: 1 to 1,000 orders."""
 
     orders: Annotated[list[OrderIn], msgspec.Meta(min_length=1, max_length=1000)]
 
 
-class RefundIn(msgspec.Struct, kw_only=True):
+class RefundIn(Payload, kw_only=True):
     amount: Money
     refunded_at: AwareDateTime | None = None
     reason: Text(255) = ""
     external_id: Text(255) = ""
 
-    def __post_init__(self):
-        check_text(self)
-        _check_money("amount", self.amount, positive=True)
-        self.refunded_at = _moment("refunded_at", self.refunded_at)
+    def check(self, problems: Problems) -> None:
+        _check_money(problems, "amount", self.amount, positive=True)
+        self.refunded_at = _moment(problems, "refunded_at", self.refunded_at)
 
     def to_data(self, now: datetime) -> RefundData:
         return RefundData(
@@ -241,17 +241,16 @@ class RefundIn(msgspec.Struct, kw_only=True):
         )
 
 
-class EventIn(msgspec.Struct, kw_only=True):
+class EventIn(Payload, kw_only=True):
     type: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$", description="e.g. cart_abandoned")]
     customer: CustomerIn
     occurred_at: AwareDateTime | None = None
     payload: dict[str, Any] = {}
     external_id: Text(255) = ""
 
-    def __post_init__(self):
-        check_text(self)
-        check_json("payload", self.payload)
-        self.occurred_at = _moment("occurred_at", self.occurred_at)
+    def check(self, problems: Problems) -> None:
+        check_json(problems, "payload", self.payload)
+        self.occurred_at = _moment(problems, "occurred_at", self.occurred_at)
 
     def to_data(self, now: datetime) -> EventData:
         return EventData(
@@ -263,7 +262,7 @@ class EventIn(msgspec.Struct, kw_only=True):
         )
 
 
-class _ExternalIdOnly(msgspec.Struct):
+class _ExternalIdOnly(Payload):
     external_id: Any = None
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from core.payloads import Text, check_text, fail
+from core.payloads import Payload, Problems, Text
 from crm.api.commerce.payloads import CustomerIn
 from support.feedback import NpsData
 from support.reviews import ReviewData
@@ -16,7 +16,7 @@ Channel = Literal["email", "chat", "phone", "social", "web_form", "api"]
 PriorityIn = Literal["low", "normal", "high", "urgent"]
 
 
-class TicketIn(msgspec.Struct, kw_only=True):
+class TicketIn(Payload, kw_only=True):
     customer: CustomerIn
     subject: Text(255)
     message: Annotated[str, msgspec.Meta(max_length=MAX_BODY, description="The first message; HTML is sanitised")]
@@ -25,13 +25,12 @@ class TicketIn(msgspec.Struct, kw_only=True):
     order_external_id: Text(255) = ""
     external_id: Text(255) = ""
 
-    def __post_init__(self):
-        check_text(self)
+    def check(self, problems: Problems) -> None:
         self.subject = self.subject.strip()
         if not self.subject:
-            fail("subject", "This field may not be blank.")
+            problems.add("subject", "This field may not be blank.")
         if not self.message.strip():
-            fail("message", "This field may not be blank.")
+            problems.add("message", "This field may not be blank.")
 
     def to_data(self) -> TicketData:
         return TicketData(
@@ -44,7 +43,7 @@ class TicketIn(msgspec.Struct, kw_only=True):
         )
 
 
-class ReviewIn(msgspec.Struct, kw_only=True):
+class ReviewIn(Payload, kw_only=True):
     customer: CustomerIn
     sku: Text(100)
     rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
@@ -52,10 +51,9 @@ class ReviewIn(msgspec.Struct, kw_only=True):
     body: Annotated[str, msgspec.Meta(max_length=MAX_BODY)] = ""
     external_id: Text(255) = ""
 
-    def __post_init__(self):
-        check_text(self)
+    def check(self, problems: Problems) -> None:
         if not self.sku.strip():
-            fail("sku", "This field may not be blank.")
+            problems.add("sku", "This field may not be blank.")
 
     def to_data(self) -> ReviewData:
         return ReviewData(
@@ -67,14 +65,11 @@ class ReviewIn(msgspec.Struct, kw_only=True):
         )
 
 
-class NpsIn(msgspec.Struct, kw_only=True):
+class NpsIn(Payload, kw_only=True):
     customer: CustomerIn
     score: Annotated[int, msgspec.Meta(ge=0, le=10, description="0–10: 9–10 promoter, 7–8 passive, 0–6 detractor")]
     comment: Annotated[str, msgspec.Meta(max_length=MAX_BODY)] = ""
     external_id: Text(255) = ""
-
-    def __post_init__(self):
-        check_text(self)
 
     def to_data(self) -> NpsData:
         return NpsData(score=self.score, comment=self.comment.strip(), external_id=self.external_id.strip())
