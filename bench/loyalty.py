@@ -57,8 +57,8 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from core.chunks import CHUNK_SIZE, NIGHTLY_CHUNK_SIZE, chunked, id_ranges  # noqa: E402
+from core.db import bulk_writer as bw  # noqa: E402
 from customers.models import Customer, Order, Shop  # noqa: E402
-from customers.services import bulk_writer as bw  # noqa: E402
 from customers.services.demo_data import ORDER_COLUMNS  # noqa: E402
 from loyalty.earning import orders_award, points_mature  # noqa: E402
 from loyalty.models import Account, EarningRule, PointsEntry, Programme, Tier  # noqa: E402

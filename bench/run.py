@@ -205,8 +205,8 @@ def copy_phase() -> dict:
     django.setup()
     from django.db import transaction
 
+    from core.db import bulk_writer as bw
     from customers.models import Customer, Order, OrderLine, Shop
-    from customers.services import bulk_writer as bw
     from customers.services.demo_data import ORDER_COLUMNS
 
     rng = random.Random(42)

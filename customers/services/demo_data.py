@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from core.db import bulk_writer as bw
 from customers.models import (
     Customer,
     CustomerIdentity,
@@ -28,7 +29,6 @@ from customers.models import (
     Shop,
     ShopGroup,
 )
-from customers.services import bulk_writer as bw
 from customers.services.refunds import orders_refunded_backfill
 
 DAY = 86_400
