@@ -13,10 +13,10 @@ from django.db import DataError, OperationalError
 from django.utils import timezone
 
 import customers.management.commands.recompute_customers as command
+from core import chunks
 from core.chunks import BadCustomers, chunk_run_ids, chunk_run_range
 from customers import tasks
 from customers.models import ClvModel, Customer, CustomerMetrics, StageChange
-from customers.services import chunks
 from customers.services.recompute import customers_refresh_changed
 from customers.tests.bad_rows import plant_overflowing_orders, plant_placed_at, skipped
 from customers.tests.factories import CustomerFactory, OrderFactory

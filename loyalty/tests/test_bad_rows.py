@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from customers.services import chunks
+from core import chunks
 from customers.tests.bad_rows import plant_overflowing_orders, plant_placed_at, skipped
 from customers.tests.factories import CustomerFactory, OrderFactory
 from loyalty import tasks
