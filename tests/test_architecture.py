@@ -69,9 +69,7 @@ def _imports(name: str) -> Iterator[tuple[str, str | None]]:
 
 
 def _edges() -> dict[str, set[str]]:
-    return {
-        name: {target for target, _ in _imports(name) if target in MODULES and target != name} for name in MODULES
-    }
+    return {name: {target for target, _ in _imports(name) if target in MODULES and target != name} for name in MODULES}
 
 
 def _top(module: str) -> str:
