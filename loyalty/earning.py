@@ -198,7 +198,7 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None) -> int
 
 def _award(chunk: list[int], programme, rules: dict[int, EarningRule], multipliers: Multipliers, now: datetime) -> int:
     """A chunk's award, its customers locked: give-backs, then new earns, then maturations due."""
-    orders, streams = _streams_to_settle(chunk, now)
+    orders, streams = _streams_to_settle(chunk, rules, now)
     entries = [
         entry
         for order in orders
@@ -310,18 +310,26 @@ def _earns(chunk: list[int], programme, rules: dict[int, EarningRule], multiplie
     return branches[0].union(*branches[1:], all=True).order_by() if len(branches) > 1 else branches[0]
 
 
-def _streams_to_settle(chunk: list[int], now: datetime) -> tuple[list[OrderRow], dict[int, dict[int, Stream]]]:
+def _streams_to_settle(
+    chunk: list[int], rules: dict[int, EarningRule], now: datetime
+) -> tuple[list[OrderRow], dict[int, dict[int, Stream]]]:
     """The streams of a chunk's orders that may owe something, and their orders: a give-back
     (the order was cancelled, or refunded below what its points were earned on; what exactly
     is ``_reconcile``'s), or a maturation whose date has come. Only these are read."""
     net = order_net("order__")
+    spend_rules = [r.id for r in rules.values() if r.kind == RuleKind.SPEND]
     rows = (
-        PointsEntry.objects.filter(
-            among(chunk, column='"loyalty_pointsentry"."customer_id"'), order__isnull=False, rule__isnull=False
-        )
-        .values("order_id", "rule_id", "order__shop__group_id", "order__placed_at", "order__status", "rule__kind")
+        # Only the customers are asked for, and the rules' kinds are known here: no condition
+        # on the order or the rule (the planner would pick the (order, rule) index and read
+        # every order's entries), and the join to the order leaves out entries without one.
+        PointsEntry.objects.filter(among(chunk, column='"loyalty_pointsentry"."customer_id"'), rule_id__in=rules)
+        .values("order_id", "rule_id")
         .annotate(
-            net=net,
+            # One order's: grouped by the stream alone, the rows sorted for it stay narrow.
+            group=Min("order__shop__group_id"),
+            placed_at=Min("order__placed_at"),
+            status=Min("order__status"),
+            net=Min(net),
             customer=Min("customer_id"),
             total=Sum(F("available") + F("pending")),
             earned=Coalesce(Sum(F("available") + F("pending"), filter=Q(kind=EntryKind.EARN)), 0),
@@ -335,22 +343,20 @@ def _streams_to_settle(chunk: list[int], now: datetime) -> tuple[list[OrderRow],
         .filter(
             Q(matured=0, matures_at__lte=now)
             | Q(total__gt=0)
-            & (
-                ~Q(order__status__in=EARNING_STATUSES)
-                | Q(net__lte=0)
-                | Q(rule__kind=RuleKind.SPEND, basis__gt=0, owed__gt=0)
-            )
+            & (~Q(status__in=EARNING_STATUSES) | Q(net__lte=0) | Q(rule_id__in=spend_rules, basis__gt=0, owed__gt=0))
         )
         .order_by()
     )
     streams: dict[int, dict[int, Stream]] = defaultdict(dict)
     orders: dict[int, OrderRow] = {}
     for r in rows:
-        oid, gid, cid = r["order_id"], r["order__shop__group_id"], r["customer"]
+        oid, gid, cid = r["order_id"], r["group"], r["customer"]
+        if oid is None:  # not an order's (the rules are the order rules, so none is expected)
+            continue
         streams[oid][r["rule_id"]] = Stream(
             cid, gid, r["total"], r["earned"], r["basis"], r["matured"] > 0, r["rows"], r["matures_at"]
         )
-        orders[oid] = OrderRow(oid, cid, gid, r["order__placed_at"], r["order__status"], r["net"])
+        orders[oid] = OrderRow(oid, cid, gid, r["placed_at"], r["status"], r["net"])
     return list(orders.values()), streams
 
 
