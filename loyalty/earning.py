@@ -319,9 +319,9 @@ def _streams_to_settle(
     net = order_net("order__")
     spend_rules = [r.id for r in rules.values() if r.kind == RuleKind.SPEND]
     rows = (
-        # Only the customers are asked for, and the rules' kinds are known here: no condition
-        # on the order or the rule (the planner would pick the (order, rule) index and read
-        # every order's entries), and the join to the order leaves out entries without one.
+        # Only the customers and the order rules are asked for (their kinds are known here):
+        # a condition on the order or a join to the rule lets the planner pick the (order,
+        # rule) index and read every order's entries. Every entry of these rules has an order.
         PointsEntry.objects.filter(among(chunk, column='"loyalty_pointsentry"."customer_id"'), rule_id__in=rules)
         .values("order_id", "rule_id")
         .annotate(
@@ -351,7 +351,7 @@ def _streams_to_settle(
     orders: dict[int, OrderRow] = {}
     for r in rows:
         oid, gid, cid = r["order_id"], r["group"], r["customer"]
-        if oid is None:  # not an order's (the rules are the order rules, so none is expected)
+        if oid is None:
             continue
         streams[oid][r["rule_id"]] = Stream(
             cid, gid, r["total"], r["earned"], r["basis"], r["matured"] > 0, r["rows"], r["matures_at"]
