@@ -17,27 +17,31 @@ the earn, so replaying an order or re-running the task awards nothing twice. The
 later entries (maturation, give-backs) go to the account of the order's shop's group, the
 one it earned into (or, after groups were merged, the one that took its points over).
 
-Two ways of doing the same, by database:
+The rule is said once, as querysets, and both databases run them:
 
-- on PostgreSQL the earns are one ``INSERT … SELECT`` from the orders, with the accounts
-  moved in the same statement (``_earn_in_sql``), and only the streams that need a give-back
-  or are due to mature come back to Python. Reading every order and building each entry in
-  Python cost two thirds of the award's time (100,000 orders took 17 s against a 10 s target);
-- on SQLite everything is read and computed here (``_award_in_python``).
+- the earns are one queryset over the orders (``_earns``): on PostgreSQL it is the SELECT of
+  one ``INSERT … SELECT``, with the accounts moved in the same statement; SQLite reads its
+  rows and posts them as entries (``ledger.entries_write``: only the I/O differs). Reading
+  every order and building each entry in Python cost two thirds of the award's time on
+  PostgreSQL (100,000 orders took 17 s against a 10 s target);
+- only the streams that may owe a give-back or are due to mature come back to Python
+  (``_streams_to_settle``), where ``_reconcile`` says what they owe.
 
-Both round the same way (the net amount half up to cents, then the rule's rounding), and a
-test runs both on the same orders and compares the ledgers.
+Money and points are exact on both (``loyalty.expressions``: the net amount half up to
+the cent, then the rule's rounding). A property test (``tests/test_earning_paths.py``)
+compares the award with an independent per-order implementation in Python, on both.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, Decimal
 
-from django.db import connection
 from django.db.models import (
+    Case,
     CharField,
     Count,
+    DateTimeField,
     DecimalField,
     Exists,
     ExpressionWrapper,
@@ -46,39 +50,43 @@ from django.db.models import (
     Min,
     OuterRef,
     Q,
+    QuerySet,
     Sum,
     Value,
+    When,
+    Window,
 )
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast, Coalesce, Concat, RowNumber
 from django.utils import timezone
 
 from core.chunks import among, chunk_run_ids, chunked
-from core.db.server_binding import server_binding_cursor
 from customers.models import Order
-from loyalty.ledger import (
-    Entry,
-    accounts_ensure_for_orders,
-    accounts_lock,
-    entries_insert_select,
-    entries_post,
-)
-from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, RuleKind
-from loyalty.programme import Multipliers, programme_get, rule_in_force, rule_points
+from loyalty.expressions import Cents, Points
+from loyalty.ledger import Entry, accounts_ensure_for_orders, accounts_lock, entries_post, entries_write
+from loyalty.models import EarningRule, EntryKind, PointsEntry, Rounding, RuleKind
+from loyalty.programme import ONE, Multipliers, programme_get, rule_in_force_q
 
-ZERO = Decimal(0)
-CENT = Decimal("0.01")
 # The scheduled maturation looks back this far for pending points whose date has come, so
 # a missed run is caught up by the next one.
 MATURE_LOOKBACK = timedelta(days=30)
-NET = ExpressionWrapper(
-    F("total_base") - (F("shipping_total") + F("tax_total")) * F("exchange_rate") - F("refunded_base"),
-    output_field=DecimalField(max_digits=20, decimal_places=8),
-)
-# ``NET`` and ``Order.EARNING`` in SQL over ``customers_order`` (columns unqualified: no
-# other table these queries join has them), and the net amount as ``net_of`` keeps it.
+
+
+def net_amount(prefix: str = ""):
+    """An order's net amount: in the base currency, after discounts, without shipping and tax,
+    less refunds; ``prefix`` reaches the order from another model (``"order__"``)."""
+    return (
+        F(f"{prefix}total_base")
+        - (F(f"{prefix}shipping_total") + F(f"{prefix}tax_total")) * F(f"{prefix}exchange_rate")
+        - F(f"{prefix}refunded_base")
+    )
+
+
+NET = ExpressionWrapper(net_amount(), output_field=DecimalField(max_digits=20, decimal_places=8))
+# ``NET`` and ``Order.EARNING`` in SQL over ``customers_order`` (columns unqualified), for
+# the tiers' qualifying figure.
 NET_AMOUNT_SQL = "total_base - (shipping_total + tax_total) * exchange_rate - refunded_base"
 EARNING_SQL = "status IN ({})".format(", ".join(f"'{status}'" for status in Order.EARNING))
-NET_SQL = f"GREATEST(0, round({NET_AMOUNT_SQL}, 2))"
+MONEY_PRODUCT = DecimalField(max_digits=30, decimal_places=2)
 
 
 @dataclass(frozen=True)
@@ -111,25 +119,6 @@ class Stream:
 
 def stream_key(order_id: int, rule_id: int, suffix: str | int) -> str:
     return f"order:{order_id}:rule:{rule_id}:{suffix}"
-
-
-def net_of(net) -> Decimal:
-    """The net amount as the ledger keeps it: to the cent, halves up (as PostgreSQL's
-    ``round``), never below zero."""
-    return max(ZERO, Decimal(net).quantize(CENT, rounding=ROUND_HALF_UP))
-
-
-def _orders(customer_ids: list[int]) -> dict[int, list[OrderRow]]:
-    by_customer: dict[int, list[OrderRow]] = defaultdict(list)
-    rows = (
-        Order.objects.filter(among(customer_ids))
-        .annotate(net=NET)
-        .order_by("placed_at", "id")
-        .values_list("id", "customer_id", "shop__group_id", "placed_at", "status", "net")
-    )
-    for oid, cid, gid, placed_at, status, net in rows:
-        by_customer[cid].append(OrderRow(oid, cid, gid, placed_at, status, net_of(net)))
-    return by_customer
 
 
 def _streams(customer_ids: list[int]) -> dict[int, dict[int, Stream]]:
@@ -182,9 +171,8 @@ def _stream_target(stream: Stream, rule: EarningRule | None, order: OrderRow) ->
     return int((Decimal(stream.earned) * order.net / stream.basis).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def orders_award(customer_ids: list[int], *, now: datetime | None = None, in_sql: bool | None = None) -> int:
-    """Bring these customers' order points in line with their orders; returns the entries written.
-    ``in_sql`` picks the way (see the module's docstring); by default, SQL on PostgreSQL."""
+def orders_award(customer_ids: list[int], *, now: datetime | None = None) -> int:
+    """Bring these customers' order points in line with their orders; returns the entries written."""
     programme = programme_get()
     if not programme.is_active or not customer_ids:
         return 0
@@ -192,14 +180,13 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None, in_sql
     rules = {r.id: r for r in EarningRule.objects.filter(kind__in=[RuleKind.SPEND, RuleKind.FIRST_ORDER])}
     if not rules:  # no order rules, so no order points to award or give back (rules are protected)
         return 0
-    in_sql = connection.vendor == "postgresql" if in_sql is None else in_sql
-    award = _award_in_sql if in_sql else _award_in_python
+    multipliers = Multipliers.load()
     written = 0
 
     def run(ids: list[int]) -> int:
         accounts_ensure_for_orders(ids)
         accounts_lock(ids)
-        return award(ids, programme, rules, now)
+        return _award(ids, programme, rules, multipliers, now)
 
     for chunk in chunked(sorted(set(customer_ids))):
         # A customer whose orders cannot be awarded (a date or an amount out of range) is
@@ -208,38 +195,9 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None, in_sql
     return written
 
 
-def _award_in_python(chunk: list[int], programme, rules: dict[int, EarningRule], now: datetime) -> int:
-    multipliers = Multipliers.load()
-    delay = timedelta(days=programme.pending_days)
-    tiers = {
-        (cid, gid): tier
-        for cid, gid, tier in Account.objects.filter(among(chunk)).values_list("customer_id", "group_id", "tier_id")
-    }
-    orders = _orders(chunk)
-    streams = _streams(chunk)
-    entries: list[Entry] = []
-    for customer_orders in orders.values():
-        # The first paid order in each group (each account has its own first-order bonus).
-        first_paid: dict[int, OrderRow] = {}
-        for order in customer_orders:
-            if order.earning:
-                first_paid.setdefault(order.group_id, order)
-        for order in customer_orders:
-            if order.placed_at < programme.starts_at:
-                continue
-            entries.extend(_reconcile(order, rules, streams))
-            if order.earning:
-                is_first = first_paid.get(order.group_id) is order
-                tier = tiers.get((order.customer_id, order.group_id))
-                entries.extend(_earn(order, is_first, rules, streams, multipliers.get, tier, delay))
-    written = len(entries_post(entries))
-    if _maybe_due(streams, entries, now):
-        written += _mature_locked(chunk, now)
-    return written
-
-
-def _award_in_sql(chunk: list[int], programme, rules: dict[int, EarningRule], now: datetime) -> int:
-    orders, streams = _streams_to_settle(chunk, now)
+def _award(chunk: list[int], programme, rules: dict[int, EarningRule], multipliers: Multipliers, now: datetime) -> int:
+    """A chunk's award, its customers locked: give-backs, then new earns, then maturations due."""
+    orders, streams = _streams_to_settle(chunk, rules, now)
     entries = [
         entry
         for order in orders
@@ -247,97 +205,157 @@ def _award_in_sql(chunk: list[int], programme, rules: dict[int, EarningRule], no
         for entry in _reconcile(order, rules, streams)
     ]
     written = len(entries_post(entries))
-    earned, due = _earn_in_sql(chunk, programme, now)
+    earns = _earns(chunk, programme, rules, multipliers)
+    earned, due = entries_write(earns, now=now) if earns is not None else (0, 0)
     written += earned
     if due or _maybe_due(streams, entries, now):
         written += _mature_locked(chunk, now)
     return written
 
 
-# Every paid order's earns, per rule in force when it was placed (``entries_insert_select``
-# skips those already in the ledger), into the account of the order's shop's group.
-# ``first_paid`` is each customer's first paid order in each group (one before the programme
-# started earns no bonus). A rule's multiplier is its own for the account's tier, else the
-# tier's, else 1. Parameters: the customer ids, the pending delay, the programme's start.
-EARNS_SQL = f"""
-WITH paid AS (
-    SELECT o.id, o.customer_id, s.group_id, o.placed_at, {NET_SQL} AS net
-    FROM customers_order o
-    JOIN customers_shop s ON s.id = o.shop_id
-    WHERE o.customer_id = ANY(%s::bigint[]) AND o.{EARNING_SQL}
-), first_paid AS (
-    SELECT DISTINCT ON (customer_id, group_id) id FROM paid WHERE net > 0
-    ORDER BY customer_id, group_id, placed_at, id
-), earns AS (
-    SELECT p.id AS order_id, p.customer_id, p.group_id, p.net, r.id AS rule_id, r.kind, p.placed_at + %s AS matures_at,
-        CASE WHEN r.kind = 'spend' THEN
-            CASE r.rounding
-                WHEN 'down' THEN floor(p.net * r.points_per_unit * m.value)
-                WHEN 'up' THEN ceil(p.net * r.points_per_unit * m.value)
-                ELSE round(p.net * r.points_per_unit * m.value)
-            END
-        ELSE floor(r.points * m.value) END AS points
-    FROM paid p
-    JOIN loyalty_earningrule r ON r.kind IN ('spend', 'first_order') AND r.is_active
-        AND (r.valid_from IS NULL OR r.valid_from <= p.placed_at)
-        AND (r.valid_until IS NULL OR p.placed_at < r.valid_until)
-    JOIN loyalty_account a ON a.customer_id = p.customer_id AND a.group_id = p.group_id
-    LEFT JOIN loyalty_ruletiermultiplier rt ON rt.rule_id = r.id AND rt.tier_id = a.tier_id
-    LEFT JOIN loyalty_tier t ON t.id = a.tier_id
-    CROSS JOIN LATERAL (SELECT COALESCE(rt.multiplier, t.multiplier, 1) AS value) m
-    WHERE p.net > 0 AND p.placed_at >= %s
-        AND (r.kind = 'spend' OR p.id IN (SELECT id FROM first_paid))
-)
-SELECT customer_id, group_id, 'earn' AS kind, 0 AS available, points::bigint AS pending,
-    CASE WHEN kind = 'first_order'
-        THEN 'first_order:customer:' || customer_id || ':group:' || group_id || ':rule:' || rule_id
-    ELSE 'order:' || order_id || ':rule:' || rule_id || ':earn' END AS key,
-    'order:' || order_id AS source, rule_id, order_id, net AS basis, matures_at, '' AS reason
-FROM earns WHERE points > 0
-"""
+def order_net(prefix: str = "") -> Cents:
+    """An order's net amount as the ledger keeps it: to the cent, halves up, never below zero."""
+    return Cents(net_amount(prefix))
 
 
-def _earn_in_sql(chunk: list[int], programme, now: datetime) -> tuple[int, int]:
-    """Write these (locked) customers' new earns; returns (entries written, of which due now)."""
-    delay = timedelta(days=programme.pending_days)
-    return entries_insert_select(EARNS_SQL, [chunk, delay, programme.starts_at], now=now)
+def _earns(chunk: list[int], programme, rules: dict[int, EarningRule], multipliers: Multipliers) -> QuerySet | None:
+    """The earn rule: these customers' paid orders' earns, one row per order and rule in force
+    when it was placed, its values in the ledger's ``SELECTED`` order; those already in the
+    ledger are skipped by their key when posted. ``None`` if no order rule is active.
+
+    An order earns if it is paid, placed since the programme started and its net amount is
+    above zero; into the account of its shop's group, pending until ``placed_at +
+    pending_days``. Per rule: spend gives the net amount × points per unit × the multiplier,
+    rounded as the rule says; the first-order bonus gives its points × the multiplier,
+    rounded down, to the account's first paid order only (one placed before the programme
+    started counts, and then earns nothing), keyed on the account so it is given once. The
+    multiplier is the rule's own for the account's tier, else the tier's, else 1
+    (``Multipliers``). No entry of zero points."""
+
+    def paid(customer_column: str) -> QuerySet:
+        return (
+            Order.objects.filter(among(chunk, column=customer_column), status__in=Order.EARNING)
+            .annotate(net=order_net())
+            .filter(net__gt=0)
+            .order_by()
+        )
+
+    first_paid = (
+        paid("customer_id")  # a subquery: its table has an alias of its own
+        .annotate(
+            place=Window(
+                RowNumber(),
+                partition_by=[F("customer_id"), F("shop__group_id")],
+                order_by=[F("placed_at").asc(), F("id").asc()],
+            )
+        )
+        .filter(place=1)
+        .values("id")
+    )
+    # The account the order earns into: the customer's in the group of the order's shop.
+    earning = paid('"customers_order"."customer_id"').filter(
+        placed_at__gte=programme.starts_at, customer__loyalty_accounts__group_id=F("shop__group_id")
+    )
+    matures_at = ExpressionWrapper(
+        F("placed_at") + Value(timedelta(days=programme.pending_days)), output_field=DateTimeField()
+    )
+    order_key = Concat(Value("order:"), Cast("id", CharField()), output_field=CharField())
+    branches = []
+    for rule in sorted(rules.values(), key=lambda r: r.id):
+        if not rule.is_active:
+            continue
+        multiplier = Case(
+            *(
+                When(customer__loyalty_accounts__tier_id=tier, then=Value(multipliers.get(rule.id, tier)))
+                for tier in sorted(multipliers.by_tier)
+            ),
+            default=Value(ONE),
+            output_field=DecimalField(max_digits=5, decimal_places=2),
+        )
+        rows = earning.filter(rule_in_force_q(rule, "placed_at"))
+        if rule.kind == RuleKind.SPEND:
+            points = Points(F("net"), Value(rule.points_per_unit), multiplier, rounding=rule.rounding)
+            key = Concat(order_key, Value(f":rule:{rule.id}:earn"), output_field=CharField())
+        else:
+            points = Points(Value(rule.points), multiplier, rounding=Rounding.DOWN)
+            rows = rows.filter(id__in=first_paid)
+            key = Concat(
+                Value("first_order:customer:"),
+                Cast("customer_id", CharField()),
+                Value(":group:"),
+                Cast("shop__group_id", CharField()),
+                Value(f":rule:{rule.id}"),
+                output_field=CharField(),
+            )
+        rows = rows.annotate(points=points).filter(points__gt=0)
+        branches.append(
+            rows.values_list(
+                "customer_id",
+                "shop__group_id",
+                Value(EntryKind.EARN),
+                Value(0),
+                "points",
+                key,
+                order_key,
+                Value(rule.id),
+                "id",
+                "net",
+                matures_at,
+                Value(""),
+            )
+        )
+    if not branches:
+        return None
+    return branches[0].union(*branches[1:], all=True).order_by() if len(branches) > 1 else branches[0]
 
 
-# The streams of a chunk's orders that may owe something: a give-back (the order was
-# cancelled, or refunded below what its points were earned on), or a maturation whose date
-# has come. Only these, and their orders, come back to Python.
-SETTLE_SQL = f"""
-SELECT s.order_id, s.rule_id, s.customer_id, sh.group_id, s.total, s.earned, s.basis, s.matured, s.rows, s.matures_at,
-    o.placed_at, o.status, n.net
-FROM (
-    SELECT order_id, rule_id, min(customer_id) AS customer_id, sum(available + pending)::bigint AS total,
-        coalesce(sum(available + pending) FILTER (WHERE kind = 'earn'), 0)::bigint AS earned, max(basis) AS basis,
-        count(*) FILTER (WHERE kind = 'mature') > 0 AS matured, count(*) AS rows,
-        max(matures_at) FILTER (WHERE kind = 'earn') AS matures_at
-    FROM loyalty_pointsentry
-    WHERE customer_id = ANY(%(ids)s::bigint[]) AND order_id IS NOT NULL AND rule_id IS NOT NULL
-    GROUP BY order_id, rule_id
-) s
-JOIN customers_order o ON o.id = s.order_id
-JOIN customers_shop sh ON sh.id = o.shop_id
-CROSS JOIN LATERAL (SELECT {NET_SQL} AS net) n
-JOIN loyalty_earningrule r ON r.id = s.rule_id
-WHERE (NOT s.matured AND s.matures_at <= %(now)s)
-    OR (s.total > 0 AND (
-        NOT o.{EARNING_SQL} OR n.net <= 0
-        OR (r.kind = 'spend' AND s.basis > 0 AND s.total * s.basis > s.earned * n.net)
-    ))
-"""
-
-
-def _streams_to_settle(chunk: list[int], now: datetime) -> tuple[list[OrderRow], dict[int, dict[int, Stream]]]:
+def _streams_to_settle(
+    chunk: list[int], rules: dict[int, EarningRule], now: datetime
+) -> tuple[list[OrderRow], dict[int, dict[int, Stream]]]:
+    """The streams of a chunk's orders that may owe something, and their orders: a give-back
+    (the order was cancelled, or refunded below what its points were earned on; what exactly
+    is ``_reconcile``'s), or a maturation whose date has come. Only these are read."""
+    net = order_net("order__")
+    spend_rules = [r.id for r in rules.values() if r.kind == RuleKind.SPEND]
+    rows = (
+        # Only the customers and the order rules are asked for (their kinds are known here):
+        # a condition on the order or a join to the rule lets the planner pick the (order,
+        # rule) index and read every order's entries. Every entry of these rules has an order.
+        PointsEntry.objects.filter(among(chunk, column='"loyalty_pointsentry"."customer_id"'), rule_id__in=rules)
+        .values("order_id", "rule_id")
+        .annotate(
+            # One order's: grouped by the stream alone, the rows sorted for it stay narrow.
+            group=Min("order__shop__group_id"),
+            placed_at=Min("order__placed_at"),
+            status=Min("order__status"),
+            net=Min(net),
+            customer=Min("customer_id"),
+            total=Sum(F("available") + F("pending")),
+            earned=Coalesce(Sum(F("available") + F("pending"), filter=Q(kind=EntryKind.EARN)), 0),
+            basis=Max("basis"),
+            matured=Count("id", filter=Q(kind=EntryKind.MATURE)),
+            rows=Count("id"),
+            matures_at=Max("matures_at", filter=Q(kind=EntryKind.EARN)),
+        )
+        # Refunded below its basis: holds more than ``earned × net / basis`` (said without a division).
+        .annotate(owed=ExpressionWrapper(F("total") * F("basis") - F("earned") * F("net"), output_field=MONEY_PRODUCT))
+        .filter(
+            Q(matured=0, matures_at__lte=now)
+            | Q(total__gt=0)
+            & (~Q(status__in=Order.EARNING) | Q(net__lte=0) | Q(rule_id__in=spend_rules, basis__gt=0, owed__gt=0))
+        )
+        .order_by()
+    )
     streams: dict[int, dict[int, Stream]] = defaultdict(dict)
     orders: dict[int, OrderRow] = {}
-    with server_binding_cursor() as cursor:
-        cursor.execute(SETTLE_SQL, {"ids": chunk, "now": now})
-        for oid, rid, cid, gid, total, earned, basis, matured, rows, matures_at, placed_at, status, net in cursor:
-            streams[oid][rid] = Stream(cid, gid, total, earned, basis, matured, rows, matures_at)
-            orders[oid] = OrderRow(oid, cid, gid, placed_at, status, net)
+    for r in rows:
+        oid, gid, cid = r["order_id"], r["group"], r["customer"]
+        if oid is None:
+            continue
+        streams[oid][r["rule_id"]] = Stream(
+            cid, gid, r["total"], r["earned"], r["basis"], r["matured"] > 0, r["rows"], r["matures_at"]
+        )
+        orders[oid] = OrderRow(oid, cid, gid, r["placed_at"], r["status"], r["net"])
     return list(orders.values()), streams
 
 
@@ -349,39 +367,6 @@ def _maybe_due(streams, entries: list[Entry], now: datetime) -> bool:
         for by_rule in streams.values()
         for s in by_rule.values()
     )
-
-
-def _earn(order, is_first, rules, streams, multiplier, tier_id, delay) -> list[Entry]:
-    entries = []
-    for rule in rules.values():
-        if rule.id in streams.get(order.id, {}) or not rule_in_force(rule, order.placed_at):
-            continue
-        if rule.kind == RuleKind.FIRST_ORDER and not is_first:
-            continue
-        points = rule_points(rule, amount=order.net, multiplier=multiplier(rule.id, tier_id))
-        if points <= 0:
-            continue
-        # A first-order bonus is keyed on the account: once, whichever order turns out first.
-        key = (
-            f"first_order:customer:{order.customer_id}:group:{order.group_id}:rule:{rule.id}"
-            if rule.kind == RuleKind.FIRST_ORDER
-            else None
-        )
-        entries.append(
-            Entry(
-                customer_id=order.customer_id,
-                group_id=order.group_id,
-                kind=EntryKind.EARN,
-                key=key or stream_key(order.id, rule.id, "earn"),
-                source=f"order:{order.id}",
-                pending=points,
-                rule_id=rule.id,
-                order_id=order.id,
-                basis=order.net,
-                matures_at=order.placed_at + delay,
-            )
-        )
-    return entries
 
 
 def _reconcile(order: OrderRow, rules, streams) -> list[Entry]:

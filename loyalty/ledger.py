@@ -15,9 +15,10 @@ Every write goes the same way, inside one transaction:
 So the cached balance and the ledger change together or not at all; ``loyalty_verify``
 checks that they agree.
 
-On PostgreSQL a writer that can say its entries as a ``SELECT`` (the award's earns, the
-nightly expiry) uses ``entries_insert_select`` instead: the insert and the accounts' move
-are one statement, and no entry is built in Python.
+A writer that can say its entries as a queryset (the award's earns) uses ``entries_write``:
+on PostgreSQL it runs ``entries_insert_select``, where the insert and the accounts' move
+are one statement and no entry is built in Python; elsewhere it reads the rows and posts
+them with ``entries_post``. The nightly expiry calls ``entries_insert_select`` itself.
 """
 
 from collections import defaultdict
@@ -27,6 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.chunks import chunked
@@ -263,3 +265,22 @@ def entries_insert_select(select_sql: str, params: Sequence, *, now: datetime, d
         cursor.execute(sql, [now, *params, now, due_by or now])
         written, due = cursor.fetchone()
     return written, due
+
+
+def entries_write(rows: QuerySet, *, now: datetime) -> tuple[int, int]:
+    """Post the entries a queryset says, one per row, its values in ``SELECTED``'s order (a
+    ``values_list``); returns (entries written, of which pending points due by ``now``).
+    Entries already there (by key) are skipped, and ``created_at`` is ``now``.
+
+    The same rows either way; only the I/O differs. On PostgreSQL the queryset is the SELECT
+    of ``entries_insert_select``, so no row comes back to Python; elsewhere its rows are read
+    and posted by ``entries_post``, in the same order (customer, then key).
+
+    Call inside a transaction, after ``accounts_lock`` for every customer it may yield."""
+    if connection.vendor == "postgresql":
+        sql, params = rows.query.sql_with_params()
+        return entries_insert_select(f"SELECT * FROM ({sql}) AS yielded({', '.join(SELECTED)})", params, now=now)
+    entries = [Entry(**dict(zip(SELECTED, row, strict=True))) for row in rows]
+    entries.sort(key=lambda e: (e.customer_id, e.key))
+    inserted = entries_post(entries, at=now)
+    return len(inserted), sum(1 for e in inserted if e.matures_at is not None and e.matures_at <= now)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
+from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.models import EarningRule, Programme, Rounding, RuleTierMultiplier, Tier
@@ -50,10 +51,24 @@ class Multipliers:
         return self.by_rule_tier.get((rule_id, tier_id), self.by_tier.get(tier_id, ONE))
 
 
+def rule_in_force_q(rule: EarningRule, field: str) -> Q:
+    """``rule_in_force`` for the rows of a queryset, at the time in ``field`` (an active rule)."""
+    in_force = Q()
+    if rule.valid_from is not None:
+        in_force &= Q(**{f"{field}__gte": rule.valid_from})
+    if rule.valid_until is not None:
+        in_force &= Q(**{f"{field}__lt": rule.valid_until})
+    return in_force
+
+
+def points_round(raw: Decimal, rounding: str) -> int:
+    """Points in whole numbers, as a rounding mode says; never below zero."""
+    return max(0, int(raw.quantize(ONE, rounding=ROUNDING[rounding])))
+
+
 def rule_points(rule: EarningRule, *, amount: Decimal | None = None, multiplier: Decimal = ONE) -> int:
     """A rule's points: for spend, ``amount`` × points per unit, rounded as the rule says;
     for a bonus, its points. Either way times the multiplier (a bonus rounds down)."""
     if rule.kind == "spend":
-        raw = (amount or Decimal(0)) * rule.points_per_unit * multiplier
-        return max(0, int(raw.quantize(ONE, rounding=ROUNDING[rule.rounding])))
-    return max(0, int((rule.points * multiplier).quantize(ONE, rounding=ROUND_FLOOR)))
+        return points_round((amount or Decimal(0)) * rule.points_per_unit * multiplier, rule.rounding)
+    return points_round(rule.points * multiplier, Rounding.DOWN)

@@ -70,9 +70,11 @@ def test_the_award_and_maturation_leave_out_only_the_bad_customers(programme, ti
     assert points(good) == [(650, 0, None)] * 4
 
     logged = {cid for _, cid in skipped(caplog)}
-    # A time past year 9999 fails the award (its return window cannot be added); the maximum
-    # total is awarded like any other, and an order in year 1 BC is before the programme.
-    assert logged == (ids(bad) if kind == "year 10000" else logged & ids(bad))
+    # A time past year 9999 fails on PostgreSQL (its return window cannot be read back); SQLite
+    # keeps the planted text, which sorts before the programme's start, so there it is left out
+    # like an order in year 1 BC. The maximum total is awarded like any other.
+    fails = kind == "year 10000" and connection.vendor == "postgresql"
+    assert logged == (ids(bad) if fails else logged & ids(bad))
     entries = PointsEntry.objects.count()
     orders_award(everyone, now=LATER)
     points_mature(now=LATER)

@@ -1,20 +1,21 @@
-"""The award's two ways (one SQL statement on PostgreSQL, Python on SQLite) write the same
-ledger for the same orders: the same points, roundings, multipliers, bonuses, give-backs
-and maturations, per shop group. Each example gives two customers the same orders (in two
-shops of different groups), awards one each way, refunds or cancels some orders, awards again
-after the return window, and compares."""
+"""The award (one queryset: an ``INSERT … SELECT`` on PostgreSQL, read and posted on SQLite)
+writes the ledger that the rule written plainly in Python (``award_oracle``, the award as it
+was per order) writes for the same orders: the same points, roundings, multipliers, bonuses,
+give-backs and maturations, per shop group. Each example gives two customers the same orders
+(in two shops of different groups), awards one each way, refunds or cancels some orders,
+awards again after the return window, and compares. On both databases."""
 
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.tests.factories import CustomerFactory, OrderFactory, ShopFactory
 from loyalty.earning import orders_award
 from loyalty.models import Account, EarningRule, PointsEntry, Rounding, RuleKind, RuleTierMultiplier
+from loyalty.tests.award_oracle import orders_award_oracle
 from loyalty.tests.conftest import NOW
 
 pytestmark = pytest.mark.django_db
@@ -106,10 +107,9 @@ def _ledger(customer, orders) -> list[tuple]:
     return sorted(rows, key=repr) + [(a.group_id, a.balance, a.pending) for a in accounts]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL award runs on PostgreSQL")
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(orders=st.lists(ORDER, min_size=1, max_size=5), rules=RULES, tier=st.sampled_from([None, "silver", "gold"]))
-def test_the_sql_award_writes_what_the_python_award_writes(programme, tiers, orders, rules, tier):
+def test_the_award_writes_what_the_rule_written_per_order_writes(programme, tiers, orders, rules, tier):
     spend = _rules(rules)
     if rules["gold_spend_multiplier"]:
         RuleTierMultiplier.objects.update_or_create(
@@ -117,23 +117,22 @@ def test_the_sql_award_writes_what_the_python_award_writes(programme, tiers, ord
         )
     shops = [ShopFactory(), ShopFactory()]
     tier_row = tiers[tier] if tier else None
-    in_sql, in_sql_orders = _customer_with(orders, shops, tier_row)
-    in_python, in_python_orders = _customer_with(orders, shops, tier_row)
+    awarded, awarded_orders = _customer_with(orders, shops, tier_row)
+    expected, expected_orders = _customer_with(orders, shops, tier_row)
 
-    orders_award([in_sql.id], now=NOW, in_sql=True)
-    orders_award([in_python.id], now=NOW, in_sql=False)
-    assert _ledger(in_sql, in_sql_orders) == _ledger(in_python, in_python_orders)
+    orders_award([awarded.id], now=NOW)
+    orders_award_oracle([expected.id], now=NOW)
+    assert _ledger(awarded, awarded_orders) == _ledger(expected, expected_orders)
 
-    _later(in_sql_orders, orders)
-    _later(in_python_orders, orders)
+    _later(awarded_orders, orders)
+    _later(expected_orders, orders)
     after_window = NOW + timedelta(days=15)
-    orders_award([in_sql.id], now=after_window, in_sql=True)
-    orders_award([in_python.id], now=after_window, in_sql=False)
-    assert _ledger(in_sql, in_sql_orders) == _ledger(in_python, in_python_orders)
+    orders_award([awarded.id], now=after_window)
+    orders_award_oracle([expected.id], now=after_window)
+    assert _ledger(awarded, awarded_orders) == _ledger(expected, expected_orders)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL award runs on PostgreSQL")
-def test_the_sql_award_earns_on_the_net_amount_with_the_tier_multiplier(programme, tiers):
+def test_the_award_earns_on_the_net_amount_with_the_tier_multiplier(programme, tiers):
     """A fixed case, so the comparison above cannot pass with both ways wrong the same way."""
     shop = ShopFactory()
     customer, (order,) = _customer_with(
@@ -142,7 +141,7 @@ def test_the_sql_award_earns_on_the_net_amount_with_the_tier_multiplier(programm
         tiers["silver"],
     )
 
-    assert orders_award([customer.id], now=NOW, in_sql=True) == 2
+    assert orders_award([customer.id], now=NOW) == 2
 
     earns = {e.rule.kind: e for e in PointsEntry.objects.filter(customer=customer)}
     # 100.01 net × 1 point × Silver's 1.5 = 150.015, rounded down; the welcome 50 × 1.5.
@@ -150,5 +149,55 @@ def test_the_sql_award_earns_on_the_net_amount_with_the_tier_multiplier(programm
     assert earns["first_order"].pending == 75
     assert earns["spend"].matures_at == order.placed_at + timedelta(days=14)
     assert earns["spend"].key == f"order:{order.id}:rule:{earns['spend'].rule_id}:earn"
+    assert earns["first_order"].key == (
+        f"first_order:customer:{customer.id}:group:{shop.group_id}:rule:{earns['first_order'].rule_id}"
+    )
     assert Account.objects.get(customer=customer).pending == 225
-    assert orders_award([customer.id], now=NOW, in_sql=True) == 0
+    assert orders_award([customer.id], now=NOW) == 0
+
+
+@pytest.mark.parametrize(
+    ("cents", "per_unit", "rounding", "points"),
+    [
+        # In binary floating point (SQLite's arithmetic) 1.15 × 100 is 114.99999999999999.
+        (115, "100", Rounding.DOWN, 115),
+        (29, "100", Rounding.DOWN, 29),
+        # 0.05 × 2.3333 = 0.116665 up is 1; 2.15 × 0.5 = 1.075 to the nearest is 1, and 1.05 × 0.5 rounds half up to 1.
+        (5, "2.3333", Rounding.UP, 1),
+        (215, "0.5", Rounding.NEAREST, 1),
+        (105, "0.5", Rounding.NEAREST, 1),
+        (100, "0.5", Rounding.NEAREST, 1),
+    ],
+)
+def test_points_are_exact_decimal_arithmetic_on_either_database(programme, cents, per_unit, rounding, points):
+    EarningRule.objects.filter(kind=RuleKind.SPEND).update(points_per_unit=Decimal(per_unit), rounding=rounding)
+    EarningRule.objects.filter(kind=RuleKind.FIRST_ORDER).update(is_active=False)
+    order = {"days_ago": 3, "status": "paid", "cents": cents, "shipping_cents": 0, "tax_cents": 0, "rate": "1"}
+    customer, _ = _customer_with([order], ShopFactory(), None)
+
+    orders_award([customer.id], now=NOW)
+
+    assert PointsEntry.objects.get(customer=customer).pending == points
+
+
+def test_the_net_amount_rounds_half_up_to_the_cent(programme):
+    """10.00 with 0.50 of tax at 1.03: 10.00 − 0.515 = 9.485, kept as 9.49 (half up; halves to
+    even would keep 9.48), so at 100 points per unit 949 points, not 948."""
+    EarningRule.objects.filter(kind=RuleKind.SPEND).update(points_per_unit=Decimal(100))
+    EarningRule.objects.filter(kind=RuleKind.FIRST_ORDER).update(is_active=False)
+    customer = CustomerFactory()
+    OrderFactory(
+        customer=customer,
+        placed_at=NOW - timedelta(days=3),
+        status="paid",
+        total=Decimal("10.00"),
+        tax_total=Decimal("0.50"),
+        shipping_total=Decimal(0),
+        exchange_rate=Decimal("1.03"),
+        total_base=Decimal("10.00"),
+    )
+
+    orders_award([customer.id], now=NOW)
+
+    entry = PointsEntry.objects.get(customer=customer)
+    assert (entry.basis, entry.pending) == (Decimal("9.49"), 949)
