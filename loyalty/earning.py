@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db.models import (
+    BigIntegerField,
     Case,
     CharField,
     Count,
@@ -60,6 +61,7 @@ from django.db.models.functions import Cast, Coalesce, Concat, RowNumber
 from django.utils import timezone
 
 from core.chunks import among, chunk_run_ids, chunked
+from core.db.server_binding import values_read
 from customers.models import Order
 from loyalty.expressions import Cents, Points
 from loyalty.ledger import Entry, accounts_ensure_for_orders, accounts_lock, entries_post, entries_write
@@ -315,9 +317,25 @@ def _streams_to_settle(
     """The streams of a chunk's orders that may owe something, and their orders: a give-back
     (the order was cancelled, or refunded below what its points were earned on; what exactly
     is ``_reconcile``'s), or a maturation whose date has come. Only these are read."""
+    streams: dict[int, dict[int, Stream]] = defaultdict(dict)
+    orders: dict[int, OrderRow] = {}
+    for r in values_read(_settle_queryset(chunk, rules, now)):
+        oid, gid, cid = r["order_id"], r["group"], r["customer"]
+        if oid is None:
+            continue
+        streams[oid][r["rule_id"]] = Stream(
+            cid, gid, r["total"], r["earned"], r["basis"], r["matured"] > 0, r["rows"], r["matures_at"]
+        )
+        orders[oid] = OrderRow(oid, cid, gid, r["placed_at"], r["status"], r["net"])
+    return list(orders.values()), streams
+
+
+def _settle_queryset(chunk: list[int], rules: dict[int, EarningRule], now: datetime) -> QuerySet:
+    """The query of ``_streams_to_settle``: a row per stream, with its order's figures."""
     net = order_net("order__")
+    points = F("available") + F("pending")
     spend_rules = [r.id for r in rules.values() if r.kind == RuleKind.SPEND]
-    rows = (
+    return (
         # Only the customers and the order rules are asked for (their kinds are known here):
         # a condition on the order or a join to the rule lets the planner pick the (order,
         # rule) index and read every order's entries. Every entry of these rules has an order.
@@ -330,8 +348,9 @@ def _streams_to_settle(
             status=Min("order__status"),
             net=Min(net),
             customer=Min("customer_id"),
-            total=Sum(F("available") + F("pending")),
-            earned=Coalesce(Sum(F("available") + F("pending"), filter=Q(kind=EntryKind.EARN)), 0),
+            # Cast: a sum of integers is ``numeric`` on PostgreSQL, and ``values_read`` does not convert.
+            total=Cast(Sum(points), BigIntegerField()),
+            earned=Cast(Coalesce(Sum(points, filter=Q(kind=EntryKind.EARN)), 0), BigIntegerField()),
             basis=Max("basis"),
             matured=Count("id", filter=Q(kind=EntryKind.MATURE)),
             rows=Count("id"),
@@ -346,17 +365,6 @@ def _streams_to_settle(
         )
         .order_by()
     )
-    streams: dict[int, dict[int, Stream]] = defaultdict(dict)
-    orders: dict[int, OrderRow] = {}
-    for r in rows:
-        oid, gid, cid = r["order_id"], r["group"], r["customer"]
-        if oid is None:
-            continue
-        streams[oid][r["rule_id"]] = Stream(
-            cid, gid, r["total"], r["earned"], r["basis"], r["matured"] > 0, r["rows"], r["matures_at"]
-        )
-        orders[oid] = OrderRow(oid, cid, gid, r["placed_at"], r["status"], r["net"])
-    return list(orders.values()), streams
 
 
 def _maybe_due(streams, entries: list[Entry], now: datetime) -> bool:
