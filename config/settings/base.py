@@ -325,6 +325,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Django's own config gives "django" a console handler under DEBUG, and its records also
+    # reach the root's: each 4xx line was printed twice. Through the root only, once.
+    "loggers": {"django": {"handlers": [], "level": "INFO"}},
 }
 
 # SQLite (the embedded default) builds covering indexes without their INCLUDE columns, which
