@@ -107,3 +107,25 @@ def test_an_incomplete_rule_is_explained_and_not_saved(page, live_server):
     assert "a value is required" in errors.inner_text()
     assert not Segment.objects.filter(name="Half a rule").exists()
     page.screenshot(path=SHOTS / "segment_builder_error.png", full_page=True)
+
+
+def test_a_static_segment_is_saved_from_pasted_emails_and_edited(page, live_server):
+    ada, bob = CustomerFactory(email="ada@example.com"), CustomerFactory(email="bob@example.com")
+    page.goto(f"{live_server.url}/admin/campaigns/segment/add/")
+    page.fill("#id_name", "Press list")
+    page.select_option("#id_kind", "static")
+    assert page.locator(".field-rule").is_hidden()  # the builder is hidden, its empty condition still sent
+    page.fill("#id_members_add", "ada@example.com")
+    page.click("input[name=_continue]")
+    page.locator(".messagelist .success").wait_for()
+
+    segment = Segment.objects.get(name="Press list")
+    assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {ada.pk}
+
+    page.fill("#id_members_add", "bob@example.com")
+    with page.expect_navigation():
+        page.click("input[name=_continue]")
+    assert page.locator(".messagelist").inner_text().startswith("Press list: 1 added, 0 removed.")
+    assert page.locator(".errornote").count() == 0
+    assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {ada.pk, bob.pk}
+    page.screenshot(path=SHOTS / "segment_static_saved.png", full_page=True)

@@ -38,25 +38,28 @@ class RuleBuilderWidget(forms.Widget):
 
 
 class RuleField(forms.Field):
+    """The rule as the builder sent it. The form checks it, and only for a dynamic segment: a
+    static segment's builder is hidden but still sends its empty first condition, which
+    would fail on a field nobody can see."""
+
     widget = RuleBuilderWidget
 
     def to_python(self, value):
-        if value in (None, ""):
-            return None
-        if isinstance(value, dict):
-            return value
-        try:
-            return json.loads(value)
-        except (TypeError, ValueError):
-            raise forms.ValidationError("The rule is not valid JSON.") from None
+        return None if value in (None, "") else value
 
-    def validate(self, value):
-        super().validate(value)
-        if value is not None:
-            try:
-                parse(value)
-            except RuleError as error:
-                raise forms.ValidationError(error.errors) from None
+
+def rule_read(value) -> dict:
+    """The builder's JSON as a checked rule; ``forms.ValidationError`` naming each problem."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise forms.ValidationError("The rule is not valid JSON.") from None
+    try:
+        parse(value)
+    except RuleError as error:
+        raise forms.ValidationError(error.errors) from None
+    return value
 
 
 class SegmentForm(forms.ModelForm):
@@ -119,8 +122,15 @@ class SegmentForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         kind = cleaned.get("kind")
-        if kind == Segment.Kind.DYNAMIC and cleaned.get("rule") is None and "rule" not in self.errors:
-            self.add_error("rule", "A dynamic segment needs a rule.")
+        rule, cleaned["rule"] = cleaned.get("rule"), None
+        if kind == Segment.Kind.DYNAMIC:
+            if rule is None:
+                self.add_error("rule", "A dynamic segment needs a rule.")
+            else:
+                try:
+                    cleaned["rule"] = rule_read(rule)
+                except forms.ValidationError as error:
+                    self.add_error("rule", error)
         member_fields = ("members_upload", "members_add", "members_remove")
         if kind == Segment.Kind.DYNAMIC:
             for name in member_fields:

@@ -133,6 +133,39 @@ def test_the_admin_takes_a_csv_and_a_pasted_list_for_a_static_segment(admin_clie
     assert open_members(segment) == {b.pk}
 
 
+# What the hidden rule builder submits with a static segment: its empty first condition.
+BUILDER_EMPTY_RULE = '{"match": "all", "negate": false, "children": [{"field": "", "operator": "", "value": null}]}'
+
+
+def test_a_static_segment_is_created_and_edited_whatever_the_hidden_rule_builder_sends(admin_client):
+    a, b = person("a@example.com"), person("b@example.com")
+    form = {"name": "Press list", "description": "", "kind": "static", "owner": "", "upload_mode": "add"}
+    form |= {"versions-TOTAL_FORMS": 0, "versions-INITIAL_FORMS": 0, "rule": BUILDER_EMPTY_RULE}
+
+    response = admin_client.post(reverse("admin:campaigns_segment_add"), form | {"members_add": "a@example.com"})
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    segment = Segment.objects.get(name="Press list")
+    assert open_members(segment) == {a.pk}
+    assert segment.current_version is None
+
+    url = reverse("admin:campaigns_segment_change", args=[segment.pk])
+    response = admin_client.post(url, static_form(segment, rule=BUILDER_EMPTY_RULE, members_add="b@example.com"))
+    assert response.status_code == 302
+    assert open_members(segment) == {a.pk, b.pk}
+
+
+def test_a_dynamic_segment_with_the_builders_empty_condition_is_refused_on_the_rule(admin_client):
+    form = {"name": "Nobody yet", "description": "", "kind": "dynamic", "owner": "", "upload_mode": "add"}
+    form |= {"versions-TOTAL_FORMS": 0, "versions-INITIAL_FORMS": 0, "rule": BUILDER_EMPTY_RULE}
+
+    response = admin_client.post(reverse("admin:campaigns_segment_add"), form)
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["rule"]
+    assert not Segment.objects.filter(name="Nobody yet").exists()
+
+
 def test_a_bad_csv_in_the_admin_is_explained_and_changes_nothing(admin_client):
     a = person("a@example.com")
     segment = segment_create(name="VIP list", kind=Segment.Kind.STATIC)
