@@ -109,8 +109,10 @@ class Ticket(models.Model):
         CLOSED = "closed"
 
     class SlaState(models.TextChoices):
-        """Set by the scheduled sweep (``support.escalation.sla_sweep``)."""
+        """Set by the scheduled sweep (``support.escalation.sla_sweep``); ``NONE`` for a ticket
+        no SLA policy applies to, which has no due time to be on track for."""
 
+        NONE = "none", "no SLA"
         OK = "ok", "on track"
         AT_RISK = "at_risk", "about to breach"
         BREACHED = "breached"
@@ -154,7 +156,7 @@ class Ticket(models.Model):
     resolution_due_at = models.DateTimeField(null=True, blank=True)
     first_response_left_minutes = models.IntegerField(null=True, blank=True)
     resolution_left_minutes = models.IntegerField(null=True, blank=True)
-    sla_state = models.CharField(max_length=10, choices=SlaState.choices, default=SlaState.OK)
+    sla_state = models.CharField(max_length=10, choices=SlaState.choices, default=SlaState.NONE)
     escalated_at = models.DateTimeField(null=True, blank=True)
     escalation_reason = models.CharField(max_length=200, blank=True)
 

@@ -43,7 +43,10 @@ def escalate(ticket: Ticket, reason: str, now: datetime) -> None:
 def clock_start(ticket: Ticket, now: datetime) -> None:
     policy = ticket.sla_policy
     if policy is None:
+        ticket.sla_state = Ticket.SlaState.NONE
         return
+    if ticket.sla_state == Ticket.SlaState.NONE:
+        ticket.sla_state = Ticket.SlaState.OK if ticket.sla_policy_id else Ticket.SlaState.NONE
     calendar = calendar_of(policy)
     if ticket.first_responded_at is None:
         ticket.first_response_due_at = add_business_minutes(now, policy.first_response_minutes, calendar)

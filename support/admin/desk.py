@@ -153,8 +153,10 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
         ("Times", {"classes": ["collapse"], "fields": ["created_at", "first_responded_at", "solved_at"]}),
     ]
     # The queue: by the next resolution due time, so breached tickets (due in the past) come
-    # first, then those about to breach. Read from the partial index of open tickets.
-    ordering = ["resolution_due_at", "-id"]
+    # first, then those about to breach, and those with no due time last (PostgreSQL's default
+    # for an ascending order; SQLite puts NULLs first unless told). Read from the partial
+    # index of open tickets.
+    ordering = [F("resolution_due_at").asc(nulls_last=True), "-id"]
     inlines = [TicketMessageInline]
 
     def get_fieldsets(self, request, obj=None):

@@ -1,12 +1,15 @@
 """The support admin: every list opens, business hours are checked, reviews are moderated."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Product
 from customers.tests.factories import CustomerFactory, ShopFactory
-from support.models import BusinessHours, CsatResponse, Macro, Review, Team, Ticket
+from support.escalation import sla_sweep
+from support.models import BusinessHours, CsatResponse, Macro, Review, SlaPolicy, Team, Ticket
 from support.tickets import TicketData, ticket_open
 
 pytestmark = pytest.mark.django_db
@@ -252,3 +255,23 @@ def test_a_ticket_opened_in_the_admin_for_a_high_value_customer_stays_with_the_e
     )
     ticket = Ticket.objects.get()
     assert ticket.escalated_at is not None and ticket.team == escalations
+
+
+def test_a_ticket_no_sla_applies_to_reads_no_sla_and_queues_after_breached_ones(admin_client):
+    SlaPolicy.objects.create(name="Urgent", priority="urgent", first_response_minutes=60, resolution_minutes=240)
+    customer = CustomerFactory()
+    opened = timezone.now() - timedelta(days=1)
+    breached, _ = ticket_open(
+        customer=customer, data=TicketData(subject="Late", body="x", priority="urgent"), now=opened
+    )
+    unpoliced, _ = ticket_open(customer=customer, data=TicketData(subject="Whenever", body="x", priority="low"))
+    sla_sweep()
+
+    breached.refresh_from_db(), unpoliced.refresh_from_db()
+    assert breached.get_sla_state_display() == "Breached"
+    assert unpoliced.get_sla_state_display() == "no SLA"
+    response = admin_client.get(reverse("admin:support_ticket_changelist"))
+    queue = [ticket.pk for ticket in response.context["cl"].result_list]
+    assert queue == [breached.pk, unpoliced.pk]
+    assert response.text.count('field-sla_state">no SLA<') == 1
+    assert 'field-sla_state">on track<' not in response.text
