@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from support.models import Ticket
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+# Anything an author may have meant as a variable (``{{ customer.email }}``, ``{{ Name }}``):
+# checked against the known names, so a typo is refused rather than sent as it stands.
+ANY_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 
 
 def _last_order(ticket: Ticket, cache: dict) -> Order | None:
@@ -77,7 +80,7 @@ register_variable(
 
 
 def unknown_variables(body: str) -> list[str]:
-    return sorted({name for name in PLACEHOLDER.findall(body) if name not in VARIABLES})
+    return sorted({name for name in ANY_PLACEHOLDER.findall(body) if name not in VARIABLES})
 
 
 def render(body: str, ticket: Ticket, *, agent=None) -> str:

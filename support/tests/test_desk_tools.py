@@ -90,6 +90,13 @@ def test_a_macro_with_an_unknown_variable_is_refused_naming_the_field():
     assert error.value.message_dict == {"body": ["Unknown variable(s): nickname."]}
 
 
+def test_a_variable_written_as_an_attribute_or_in_capitals_is_refused_too():
+    macro = Macro(name="Bad", body="Hi {{ customer.email }}, {{First_Name}} and {{ first_name }}")
+    with pytest.raises(ValidationError) as error:
+        macro.full_clean()
+    assert error.value.message_dict == {"body": ["Unknown variable(s): First_Name, customer.email."]}
+
+
 def test_a_switched_off_macro_changes_nothing(agent):
     ticket = open_ticket()
     macro = Macro.objects.create(name="Old", body="x", is_active=False, set_status=Ticket.Status.SOLVED)
