@@ -55,10 +55,14 @@ def rule_read(value) -> dict:
             value = json.loads(value)
         except ValueError:
             raise forms.ValidationError("The rule is not valid JSON.") from None
+        except RecursionError:
+            raise forms.ValidationError("The rule is nested too deeply.") from None
     try:
         parse(value)
     except RuleError as error:
         raise forms.ValidationError(error.errors) from None
+    except RecursionError:
+        raise forms.ValidationError("The rule is nested too deeply.") from None
     return value
 
 

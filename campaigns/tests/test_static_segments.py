@@ -198,3 +198,14 @@ def test_a_dynamic_segment_takes_no_member_list(admin_client):
     assert response.status_code == 200
     assert "Only a static segment takes a member list" in response.content.decode()
     assert not Segment.objects.filter(name="Mixed up").exists()
+
+
+def test_a_rule_nested_beyond_reason_is_refused_on_the_rule_not_a_500(admin_client):
+    form = {"name": "Deep", "description": "", "kind": "dynamic", "owner": "", "upload_mode": "add"}
+    form |= {"versions-TOTAL_FORMS": 0, "versions-INITIAL_FORMS": 0, "rule": "[" * 100_000 + "]" * 100_000}
+
+    response = admin_client.post(reverse("admin:campaigns_segment_add"), form)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["rule"] == ["The rule is nested too deeply."]
+    assert not Segment.objects.filter(name="Deep").exists()
