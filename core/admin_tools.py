@@ -12,6 +12,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 COUNT_CAP = 10_000
 
@@ -37,7 +38,7 @@ class LargeTablePaginator(Paginator):
         return qs.order_by()[: COUNT_CAP + 1].count()
 
 
-class LargeTableAdmin(admin.ModelAdmin):
+class LargeTableAdmin(ModelAdmin):
     """Changelists that stay fast on millions of rows: no full counts, indexed ordering."""
 
     paginator = LargeTablePaginator

@@ -10,6 +10,9 @@ SUPPORT_AGENT = "Support agent"
 MARKETER = "Marketer"
 MANAGER = "Manager"
 
+# Reads the KPI dashboard (the manager's start page).
+VIEW_DASHBOARD = "crm.view_dashboard"
+
 _VIEW_CUSTOMERS = [
     "customers.view_customer",
     "customers.view_customeridentity",

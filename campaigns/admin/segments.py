@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin, TabularInline
 
 from campaigns.admin.forms import SegmentForm
 from campaigns.charts import member_chart
@@ -25,7 +26,7 @@ from core.payloads import PayloadError, decode
 from customers.models import Customer
 
 
-class SegmentVersionInline(admin.TabularInline):
+class SegmentVersionInline(TabularInline):
     model = SegmentVersion
     extra = 0
     fields = ["number", "sentence", "created_at", "created_by"]
@@ -77,7 +78,7 @@ def _member_rows(segments):
 
 
 @admin.register(Segment)
-class SegmentAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class SegmentAdmin(AuditHistoryMixin, ModelAdmin):
     list_display = ["name", "kind", "members_count", "refreshed_at", "last_refresh", "owner"]
     list_filter = ["kind"]
     search_fields = ["name", "description"]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.templatetags.static import static
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -17,6 +18,9 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
+    # The admin's theme; before django.contrib.admin so its templates win.
+    "unfold",
+    "unfold.contrib.filters",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -43,6 +47,8 @@ MIDDLEWARE = [
     "crm.api.handlers.ApiErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # The admin's theme needs 'unsafe-eval' (Alpine.js); only under /admin/ (crm/admin_csp.py).
+    "crm.admin_csp.AdminCspMiddleware",
     # 400 for a NUL in the path or a query parameter, which no column can hold.
     "crm.request_guard.RejectNulMiddleware",
     "crm.api.middleware.ApiBodySizeLimitMiddleware",
@@ -64,6 +70,27 @@ ROOT_URLCONF = "config.urls"
 # Where the admin links a customer (core.admin_tools.customer_link): the 360 page of the crm
 # app, named here so that the apps below crm never name its URLs.
 CUSTOMER_ADMIN_URL_NAME = "admin:crm_customer360_change"
+# After signing in without a "next" page: the admin, which sends each role to its start page.
+LOGIN_REDIRECT_URL = "admin:index"
+
+# The admin's theme (django-unfold): the product's name, its icon, no "View site" (there is
+# no public site to view), and a sidebar grouped by job (crm/admin/navigation.py).
+UNFOLD = {
+    "SITE_TITLE": "E-commerce CRM",
+    "SITE_HEADER": "E-commerce CRM",
+    "SITE_SUBHEADER": "Customers, support, loyalty",
+    "SITE_URL": "",
+    "SITE_SYMBOL": "diversity_1",
+    "SITE_FAVICONS": [
+        {"rel": "icon", "type": "image/svg+xml", "href": lambda request: static("crm/favicon.svg")},
+    ],
+    "SHOW_VIEW_ON_SITE": False,
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": False,
+        "navigation": "crm.admin.navigation.sidebar",
+    },
+}
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [

@@ -1,10 +1,11 @@
 from django.contrib import admin
+from unfold.admin import ModelAdmin
 
 from crm.models import IdempotencyRecord, ScheduledRun, TaskFailure
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(ModelAdmin):
     list_display = ["key", "shop", "status_code", "created_at"]
     list_filter = ["shop"]
     list_select_related = ["shop"]
@@ -17,7 +18,7 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(TaskFailure)
-class TaskFailureAdmin(admin.ModelAdmin):
+class TaskFailureAdmin(ModelAdmin):
     """Background tasks that failed for good, newest first: what each was for and why."""
 
     list_display = ["task", "error_summary", "failed_at"]
@@ -39,7 +40,7 @@ class TaskFailureAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScheduledRun)
-class ScheduledRunAdmin(admin.ModelAdmin):
+class ScheduledRunAdmin(ModelAdmin):
     """The last run of each scheduled task (beat's or the in-process scheduler's); read-only."""
 
     list_display = ["name", "task", "last_run_at", "last_status", "duration"]

@@ -17,6 +17,8 @@ from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 GRANTING_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 
@@ -29,7 +31,11 @@ def _guarded(request, obj) -> bool:
     return obj.is_superuser or (obj.is_staff and obj.pk != request.user.pk)
 
 
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(UserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
     def get_readonly_fields(self, request, obj=None):
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly if request.user.is_superuser else readonly + GRANTING_FIELDS
@@ -49,7 +55,7 @@ class StaffUserAdmin(UserAdmin):
         return deleted, counts, perms_needed, protected
 
 
-class RoleGroupAdmin(GroupAdmin):
+class RoleGroupAdmin(GroupAdmin, ModelAdmin):
     """Roles (groups) are read-only to anyone but a superuser: changing what a role grants
     is granting it to everyone who holds it."""
 
@@ -63,7 +69,7 @@ class RoleGroupAdmin(GroupAdmin):
         return request.user.is_superuser
 
 
-class LockoutAdmin(AccessAttemptAdmin):
+class LockoutAdmin(AccessAttemptAdmin, ModelAdmin):
     """django-axes' sign-in lockouts: deleting a row lifts that lockout. Its clean-up action
     deletes rows, so it needs the delete permission (axes declares none)."""
 

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.db.models import Q
+from unfold.admin import ModelAdmin, TabularInline
 
 from core.admin_tools import AuditHistoryMixin, CountryFilter, LargeTableAdmin, customer_link
 from customers.admin.lifecycle import (
@@ -31,7 +32,7 @@ from customers.services.api_keys import api_key_material, api_key_revoke, api_ke
 from customers.services.pending_updates import pending_updates_mark
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(TabularInline):
     model = ApiKey
     extra = 0
     fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
@@ -48,7 +49,7 @@ def _forget_keys(shops) -> None:
 
 
 @admin.register(ShopGroup)
-class ShopGroupAdmin(admin.ModelAdmin):
+class ShopGroupAdmin(ModelAdmin):
     """A manager puts shops in one group to let them share profiles and loyalty balances."""
 
     list_display = ["name", "created_at"]
@@ -56,7 +57,7 @@ class ShopGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(Shop)
-class ShopAdmin(admin.ModelAdmin):
+class ShopAdmin(ModelAdmin):
     list_display = ["slug", "name", "group", "is_active", "created_at"]
     list_filter = ["is_active"]
     list_select_related = ["group"]
@@ -83,7 +84,7 @@ class ShopAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ApiKeyAdmin(AuditHistoryMixin, ModelAdmin):
     list_display = ["prefix", "shop", "name", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["shop", ("revoked_at", admin.EmptyFieldListFilter)]
     list_select_related = ["shop"]
@@ -123,7 +124,7 @@ class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(ModelAdmin):
     search_fields = ["name"]
 
 
@@ -134,7 +135,7 @@ def _metrics(customer: Customer) -> CustomerMetrics | None:
         return None
 
 
-class IdentityInline(admin.TabularInline):
+class IdentityInline(TabularInline):
     model = CustomerIdentity
     extra = 0
     autocomplete_fields = ["shop"]
@@ -292,7 +293,7 @@ class ShopTagAdmin(LargeTableAdmin):
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(admin.ModelAdmin):
+class ExchangeRateAdmin(ModelAdmin):
     list_display = ["currency", "rate_to_base", "updated_at"]
     search_fields = ["currency"]
 
@@ -307,13 +308,13 @@ class ProductAdmin(LargeTableAdmin):
     ordering = ["shop", "sku"]
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(TabularInline):
     model = OrderLine
     extra = 0
     raw_id_fields = ["product"]
 
 
-class RefundInline(admin.TabularInline):
+class RefundInline(TabularInline):
     model = Refund
     extra = 0
     readonly_fields = ["amount_base"]

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.shortcuts import redirect
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
 
 from core.admin_tools import LargeTablePaginator
 from customers.models import ClvModel, CustomerMetrics, CustomerSignal, LifecycleSettings, Stage, StageChange
@@ -71,7 +72,7 @@ class RfmSegmentFilter(admin.SimpleListFilter):
 
 
 @admin.register(LifecycleSettings)
-class LifecycleSettingsAdmin(admin.ModelAdmin):
+class LifecycleSettingsAdmin(ModelAdmin):
     """One row: the list goes straight to it."""
 
     fieldsets = [
@@ -116,7 +117,7 @@ class LifecycleSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClvModel)
-class ClvModelAdmin(admin.ModelAdmin):
+class ClvModelAdmin(ModelAdmin):
     list_display = ["fitted_at", "status", "shop", "observation_end", "n_customers", "n_repeat_buyers", "fit_seconds"]
     list_filter = ["status", "shop"]
     readonly_fields = [
@@ -209,7 +210,7 @@ def holdout_chart(holdout: dict):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin):
+class StageChangeAdmin(ModelAdmin):
     list_display = ["changed_at", "customer", "from_stage", "to_stage", "reason"]
     list_filter = ["to_stage", "from_stage"]
     paginator = LargeTablePaginator
@@ -224,7 +225,7 @@ class StageChangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerSignal)
-class CustomerSignalAdmin(admin.ModelAdmin):
+class CustomerSignalAdmin(ModelAdmin):
     list_display = ["occurred_at", "customer", "kind", "source", "detail"]
     list_filter = ["kind", "source"]
     raw_id_fields = ["customer"]
@@ -233,7 +234,7 @@ class CustomerSignalAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerMetrics)
-class CustomerMetricsAdmin(admin.ModelAdmin):
+class CustomerMetricsAdmin(ModelAdmin):
     """Read-only: the figures are recomputed, never typed in. Shown on the customer page."""
 
     list_display = ["customer", "stage", "rfm_segment", "clv_predicted", "p_alive", "computed_at"]

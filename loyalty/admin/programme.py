@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin, TabularInline
 
 from core.admin_tools import LargeTableAdmin, customer_link
 from core.errors import DomainError
@@ -38,7 +39,7 @@ LIABILITY = "loyalty.view_liability"
 RECENT_ENTRIES = 50
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     """Rows that only services write: listed and opened, never added, changed or deleted here."""
 
     def has_add_permission(self, request):
@@ -52,7 +53,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Programme)
-class ProgrammeAdmin(admin.ModelAdmin):
+class ProgrammeAdmin(ModelAdmin):
     """One settings row: the list goes straight to it."""
 
     fieldsets = [
@@ -76,18 +77,18 @@ class ProgrammeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ModelAdmin):
     list_display = ["name", "rank", "enter_threshold", "keep_threshold", "multiplier", "priority_support"]
     ordering = ["rank"]
 
 
-class RuleTierMultiplierInline(admin.TabularInline):
+class RuleTierMultiplierInline(TabularInline):
     model = RuleTierMultiplier
     extra = 0
 
 
 @admin.register(EarningRule)
-class EarningRuleAdmin(admin.ModelAdmin):
+class EarningRuleAdmin(ModelAdmin):
     list_display = ["name", "kind", "points_per_unit", "rounding", "points", "event_type", "is_active", "valid_until"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "event_type"]
@@ -95,7 +96,7 @@ class EarningRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(ModelAdmin):
     list_display = ["name", "kind", "value", "points_cost", "shop", "is_active", "valid_until", "issued_count"]
     list_filter = ["kind", "is_active", "shop"]
     search_fields = ["name", "product_sku"]

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import Avg, Count, F, Q
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
+from unfold.admin import ModelAdmin, TabularInline
 
 from core.admin_tools import AuditHistoryMixin, LargeTableAdmin, customer_link
 from core.errors import DomainError
@@ -33,7 +34,7 @@ from support.tickets import TicketData, macro_apply, ticket_merge, ticket_open, 
 INTERNAL_NOTES = "support.view_internal_notes"
 
 
-class TicketMessageInline(admin.TabularInline):
+class TicketMessageInline(TabularInline):
     """The thread, read-only (new messages come from the reply box). Internal notes only for
     staff allowed to read them."""
 
@@ -221,7 +222,7 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
 
 
 @admin.register(Macro)
-class MacroAdmin(admin.ModelAdmin):
+class MacroAdmin(ModelAdmin):
     list_display = ["name", "public", "set_status", "is_active"]
     list_filter = ["is_active", "public"]
     search_fields = ["name"]
@@ -236,18 +237,18 @@ class MacroAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(ModelAdmin):
     list_display = ["name", "priority", "value_band", "first_response_minutes", "resolution_minutes", "is_active"]
     list_filter = ["priority", "value_band", "is_active"]
 
 
 @admin.register(BusinessHours)
-class BusinessHoursAdmin(admin.ModelAdmin):
+class BusinessHoursAdmin(ModelAdmin):
     list_display = ["name", "time_zone"]
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ModelAdmin):
     search_fields = ["name"]
 
 
@@ -314,7 +315,7 @@ class ReviewAdmin(LargeTableAdmin):
 
 
 @admin.register(ReviewModeration)
-class ReviewModerationAdmin(admin.ModelAdmin):
+class ReviewModerationAdmin(ModelAdmin):
     list_display = ["__str__", "auto_publish_min_rating", "verified_buyers_only"]
 
     def has_add_permission(self, request):

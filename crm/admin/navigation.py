@@ -1,0 +1,175 @@
+"""The admin's sidebar, grouped by the job people come to do rather than by Django app, and
+each role's start page.
+
+``sidebar(request)`` is django-unfold's ``SIDEBAR["navigation"]`` callback: it lists only the
+pages the signed-in person may open, so an agent's sidebar holds no loyalty configuration
+and a marketer's no API keys. ``start_page(user)`` is where ``/admin/`` sends each role.
+"""
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+from crm import roles
+
+
+@dataclass(frozen=True)
+class Page:
+    title: str
+    icon: str  # a Material Symbols name, which unfold's sidebar draws
+    model: str = ""  # "app.Model": its changelist, shown to whoever may view that model
+    url_name: str = ""  # or a named admin URL, shown to whoever holds ``permission``
+    permission: str = ""
+
+    def url(self) -> str:
+        if self.model:
+            app, model = self.model.lower().split(".")
+            return reverse(f"admin:{app}_{model}_changelist")
+        return reverse(self.url_name)
+
+    def allowed(self, user) -> bool:
+        if self.model:
+            app, model = self.model.lower().split(".")
+            return user.has_perm(f"{app}.view_{model}") or user.has_perm(f"{app}.change_{model}")
+        return user.has_perm(self.permission) if self.permission else user.is_active
+
+
+DASHBOARD = Page("Dashboard", "monitoring", url_name="admin:dashboard", permission=roles.VIEW_DASHBOARD)
+
+GROUPS: list[tuple[str, list[Page]]] = [
+    ("Start", [DASHBOARD]),
+    (
+        "Support",
+        [
+            Page("Tickets", "support_agent", "support.Ticket"),
+            Page("Reviews", "reviews", "support.Review"),
+            Page("Review moderation", "gavel", "support.ReviewModeration"),
+            Page("CSAT", "sentiment_satisfied", "support.CsatResponse"),
+            Page("NPS", "recommend", "support.NpsResponse"),
+            Page("Macros", "bolt", "support.Macro"),
+        ],
+    ),
+    (
+        "Customers",
+        [
+            Page("Customers", "person_search", "crm.Customer360"),
+            Page("Customer records", "group", "customers.Customer"),
+            Page("Stage changes", "timeline", "customers.StageChange"),
+            Page("Tags", "sell", "customers.Tag"),
+        ],
+    ),
+    (
+        "Marketing",
+        [
+            Page("Segments", "filter_alt", "campaigns.Segment"),
+            Page("Segment members", "groups", "campaigns.SegmentMembership"),
+        ],
+    ),
+    (
+        "Loyalty",
+        [
+            Page("Accounts", "loyalty", "loyalty.Account"),
+            Page("Points ledger", "receipt_long", "loyalty.PointsEntry"),
+            Page("Reward codes", "redeem", "loyalty.RewardCode"),
+            Page("Referrals", "share", "loyalty.Referral"),
+            Page("Tier changes", "military_tech", "loyalty.TierChange"),
+            Page("Programmes", "workspace_premium", "loyalty.Programme"),
+            Page("Tiers", "stairs", "loyalty.Tier"),
+            Page("Earning rules", "rule", "loyalty.EarningRule"),
+            Page("Rewards", "card_giftcard", "loyalty.Reward"),
+        ],
+    ),
+    (
+        "Commerce",
+        [
+            Page("Orders", "shopping_bag", "customers.Order"),
+            Page("Order lines", "list_alt", "customers.OrderLine"),
+            Page("Refunds", "undo", "customers.Refund"),
+            Page("Events", "bolt", "customers.Event"),
+            Page("Products", "inventory_2", "customers.Product"),
+            Page("Pending updates", "pending", "customers.PendingUpdate"),
+            Page("Identities", "badge", "customers.CustomerIdentity"),
+            Page("Shop tags", "sell", "customers.ShopTag"),
+        ],
+    ),
+    (
+        "Settings",
+        [
+            Page("Shops", "storefront", "customers.Shop"),
+            Page("Shop groups", "store", "customers.ShopGroup"),
+            Page("API keys", "key", "customers.ApiKey"),
+            Page("Exchange rates", "currency_exchange", "customers.ExchangeRate"),
+            Page("SLA policies", "timer", "support.SlaPolicy"),
+            Page("Business hours", "schedule", "support.BusinessHours"),
+            Page("Teams", "diversity_3", "support.Team"),
+            Page("Lifecycle settings", "tune", "customers.LifecycleSettings"),
+            Page("CLV models", "query_stats", "customers.ClvModel"),
+            Page("Customer metrics", "analytics", "customers.CustomerMetrics"),
+            Page("Customer signals", "sensors", "customers.CustomerSignal"),
+            Page("Staff", "manage_accounts", "auth.User"),
+            Page("Roles", "admin_panel_settings", "auth.Group"),
+        ],
+    ),
+    (
+        "Operations",
+        [
+            Page("Task failures", "error", "crm.TaskFailure"),
+            Page("Scheduled runs", "event_repeat", "crm.ScheduledRun"),
+            Page("Idempotency records", "fingerprint", "crm.IdempotencyRecord"),
+            Page("Audit log", "history", "auditlog.LogEntry"),
+            Page("Sign-in lockouts", "lock", "axes.AccessAttempt"),
+            Page("Sign-in log", "login", "axes.AccessLog"),
+            Page("Failed sign-ins", "block", "axes.AccessFailureLog"),
+        ],
+    ),
+]
+
+
+def _reachable(page: Page) -> str | None:
+    try:
+        return page.url()
+    except NoReverseMatch:  # a model not registered in this admin
+        return None
+
+
+def sidebar(request) -> list[dict]:
+    """unfold's sidebar: each group with the pages this person may open, empty groups left out."""
+    groups = []
+    for title, pages in GROUPS:
+        items = []
+        for page in pages:
+            url = _reachable(page)
+            if url and page.allowed(request.user):
+                items.append({"title": page.title, "icon": page.icon, "link": url})
+        if items:
+            groups.append({"title": title, "separator": True, "collapsible": False, "items": items})
+    return groups
+
+
+# Each role's start page, in order of precedence for someone who holds several roles.
+START_PAGES: list[tuple[str, Page]] = [
+    (roles.MANAGER, DASHBOARD),
+    (roles.SUPPORT_AGENT, Page("Tickets", "", "support.Ticket")),
+    (roles.MARKETER, Page("Segments", "", "campaigns.Segment")),
+]
+
+
+def start_page(user) -> str | None:
+    """Where ``/admin/`` sends ``user``: their role's page, or None for the index (a
+    superuser, or someone without a role)."""
+    if user.is_superuser:
+        return None
+    held = set(user.groups.values_list("name", flat=True))
+    for role, page in START_PAGES:
+        if role in held and page.allowed(user):
+            return _reachable(page)
+    return None
+
+
+def home(request):
+    """``/admin/``: each role's start page, or the index for whoever has none."""
+    from django.contrib import admin
+    from django.shortcuts import redirect
+
+    url = start_page(request.user)
+    return redirect(url) if url else admin.site.index(request)
