@@ -36,13 +36,16 @@ class Segment(models.Model):
             return self.latest_versions[0] if self.latest_versions else None
         return self.versions.order_by("-number").first()
 
+    @staticmethod
+    def with_rules_prefetch() -> models.Prefetch:
+        """The prefetch behind ``current_version``: versions, newest first."""
+        newest_first = SegmentVersion.objects.order_by("-number")
+        return models.Prefetch("versions", queryset=newest_first, to_attr="latest_versions")
+
     @classmethod
     def with_rules(cls):
         """Segments with their versions prefetched, newest first (one more query in all)."""
-        newest_first = SegmentVersion.objects.order_by("-number")
-        return cls.objects.prefetch_related(
-            models.Prefetch("versions", queryset=newest_first, to_attr="latest_versions")
-        )
+        return cls.objects.prefetch_related(cls.with_rules_prefetch())
 
 
 class SegmentVersion(models.Model):

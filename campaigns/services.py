@@ -33,6 +33,8 @@ def segment_rule_save(*, segment: Segment, rule: dict, user=None) -> SegmentVers
         current = SegmentVersion.objects.select_for_update().filter(segment=segment).order_by("-number").first()
         if current is not None and current.rule == normalised:
             return current
+        # A prefetched list of versions (``Segment.with_rules``) no longer names the current one.
+        segment.__dict__.pop("latest_versions", None)
         return SegmentVersion.objects.create(
             segment=segment,
             number=(current.number + 1) if current else 1,

@@ -8,6 +8,7 @@ import csv
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -99,6 +100,15 @@ class SegmentAdmin(AuditHistoryMixin, ModelAdmin):
     inlines = [SegmentVersionInline]
     actions = ["refresh_now", "duplicate", "export_members"]
     change_form_template = "admin/campaigns/segment/change_form.html"
+
+    def get_object(self, request, object_id, from_field=None):
+        """The segment with its versions read once: the page shows the current rule in
+        several places (the form's initial rule, the read-only sentence), which the theme
+        renders more than once."""
+        segment = super().get_object(request, object_id, from_field)
+        if segment is not None:
+            prefetch_related_objects([segment], Segment.with_rules_prefetch())
+        return segment
 
     def save_model(self, request, segment, form, change):
         if not change and segment.owner_id is None:

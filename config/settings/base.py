@@ -85,6 +85,8 @@ UNFOLD = {
         {"rel": "icon", "type": "image/svg+xml", "href": lambda request: static("crm/favicon.svg")},
     ],
     "SHOW_VIEW_ON_SITE": False,
+    # The project's own admin pages, styled to match the theme (crm/static/crm/admin.css).
+    "STYLES": [lambda request: static("crm/admin.css")],
     "SIDEBAR": {
         "show_search": False,
         "show_all_applications": False,
