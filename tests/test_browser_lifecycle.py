@@ -11,7 +11,7 @@ from django.utils import timezone
 from customers.models import ClvModel
 from customers.services.recompute import customers_recompute
 from customers.tests.factories import CustomerFactory, OrderFactory
-from tests.conftest import SHOTS
+from tests.conftest import SHOTS, field_line
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,9 +27,9 @@ def test_a_customer_page_shows_stage_reason_value_and_journey(page, live_server)
     page.goto(f"{live_server.url}/admin/customers/customer/{customer.pk}/change/")
     page.screenshot(path=SHOTS / "customer_lifecycle.png", full_page=True)
 
-    block = page.locator(".field-lifecycle")
+    block = field_line(page, "Lifecycle and value")
     assert "Reactivated — reactivated: last order 3 days ago; bought again after lapsing" in block.inner_text()
-    history = page.locator(".field-stage_history table tr")
+    history = field_line(page, "Stage history").locator("table tr")
     assert history.count() == 3  # a header and two changes, newest first
     assert "Lapsed" in history.nth(1).inner_text() and "Reactivated" in history.nth(1).inner_text()
 
@@ -42,6 +42,7 @@ def test_the_customer_list_filters_by_stage(page, live_server):
         customers_recompute(customer_ids=[customer.pk])
 
     page.goto(f"{live_server.url}/admin/customers/customer/")
+    page.locator("a", has_text="Filters").first.click()  # the theme's filter panel
     page.get_by_role("link", name="Lapsed", exact=True).click()
     page.screenshot(path=SHOTS / "customer_list_lapsed.png", full_page=True)
 

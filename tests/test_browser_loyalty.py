@@ -12,7 +12,7 @@ from django.utils import timezone
 from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.ledger import Entry, accounts_lock, entries_post
 from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, Programme, Referral, RuleKind, Tier
-from tests.conftest import SHOTS
+from tests.conftest import SHOTS, field_line, message
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,24 +32,25 @@ def ada(db):
 def test_a_manager_adjusts_points_with_a_reason_and_sees_the_ledger(page, live_server, ada):
     account = Account.objects.get(customer=ada)
     page.goto(f"{live_server.url}/admin/loyalty/account/{account.pk}/change/")
-    assert "420" in page.locator(".field-balance").inner_text()
-    assert "Gold" in page.locator(".field-tier").inner_text()
-    assert page.locator(".field-referral .readonly").inner_text() == Account.objects.get(pk=account.pk).referral_code
+    assert "420" in field_line(page, "Balance").inner_text()
+    assert "Gold" in field_line(page, "Tier").inner_text()
+    code = Account.objects.get(pk=account.pk).referral_code
+    assert field_line(page, "Referral code").locator(".readonly").inner_text() == code
 
     page.get_by_role("link", name="Adjust points").click()
     page.fill("#id_points", "-500")
     page.fill("#id_reason", "Goodwill correction")
     page.click("input[type=submit][value=Adjust]")
-    assert "below zero" in page.locator(".errorlist, .messagelist").first.inner_text()  # refused: 420 only
+    assert "below zero" in page.locator(".errorlist").first.inner_text()  # refused: 420 only
 
     page.fill("#id_points", "80")
     page.fill("#id_reason", "Goodwill for a late parcel")
     page.click("input[type=submit][value=Adjust]")
-    page.wait_for_selector(".messagelist")
+    message(page, "+80 points for").wait_for()
     page.screenshot(path=SHOTS / "loyalty_account.png", full_page=True)
 
-    assert "500" in page.locator(".field-balance").inner_text()
-    assert "Goodwill for a late parcel" in page.locator(".field-recent").inner_text()
+    assert "500" in field_line(page, "Balance").inner_text()
+    assert "Goodwill for a late parcel" in page.locator(".field-line", has_text="ledger entries").inner_text()
     adjustment = PointsEntry.objects.get(kind=EntryKind.ADJUST)
     assert (adjustment.available, adjustment.staff.username) == (80, "admin")
 
@@ -74,8 +75,6 @@ def test_a_marketer_approves_a_held_referral_from_the_review_queue(page, live_se
     row.locator("input.action-select").check()
     page.select_option("select[name=action]", "approve")
     page.click("button[name=index]")
-    page.wait_for_selector(".messagelist")
-
-    assert "1 approved" in page.locator(".messagelist").inner_text()
+    message(page, "1 approved").wait_for()
     referral.refresh_from_db()
     assert (referral.status, referral.reviewed_by.username) == (Referral.Status.PENDING, "admin")

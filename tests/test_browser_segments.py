@@ -11,7 +11,7 @@ from django.utils import timezone
 from campaigns.models import Segment
 from customers.models import Customer, Order
 from customers.tests.factories import CustomerFactory, OrderFactory
-from tests.conftest import SHOTS
+from tests.conftest import SHOTS, field_line, message
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -82,13 +82,13 @@ def test_a_marketer_builds_a_two_group_rule_by_clicking_and_saves_it(page, live_
     assert preview.locator(".rb-sample li a").count() == expected
     page.screenshot(path=SHOTS / "segment_builder.png", full_page=True)
 
-    page.click("input[name=_continue]")
-    page.locator(".messagelist .success").wait_for()
+    page.click("[name=_continue]")
+    message(page, "was added successfully").wait_for()
 
     segment = Segment.objects.get(name="German big spenders")
     assert segment.current_version.sentence == sentence
     assert segment.member_count == expected  # refreshed once the save committed
-    assert page.locator(".field-rule_sentence").inner_text().endswith(f"v1: {sentence}")
+    assert field_line(page, "Rule").locator(".readonly").inner_text().endswith(f"v1: {sentence}")
     # The builder reopens the saved rule, and the page lists the members.
     assert page.locator(".rule-builder .rb-condition").count() == 3
     assert page.locator(".segment-members tbody tr").count() == expected
@@ -101,7 +101,7 @@ def test_an_incomplete_rule_is_explained_and_not_saved(page, live_server):
     page.locator(".rb-field").first.select_option("spent")
     page.locator(".rb-preview .rb-errors", has_text="spent): a value is required").wait_for()
 
-    page.click("input[name=_save]")
+    page.click("[name=_save]")
     errors = page.locator("#id_rule_error")
     errors.wait_for()
     assert "a value is required" in errors.inner_text()
@@ -116,16 +116,16 @@ def test_a_static_segment_is_saved_from_pasted_emails_and_edited(page, live_serv
     page.select_option("#id_kind", "static")
     assert page.locator(".field-rule").is_hidden()  # the builder is hidden, its empty condition still sent
     page.fill("#id_members_add", "ada@example.com")
-    page.click("input[name=_continue]")
-    page.locator(".messagelist .success").wait_for()
+    page.click("[name=_continue]")
+    message(page, "was added successfully").wait_for()
 
     segment = Segment.objects.get(name="Press list")
     assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {ada.pk}
 
     page.fill("#id_members_add", "bob@example.com")
     with page.expect_navigation():
-        page.click("input[name=_continue]")
-    assert page.locator(".messagelist").inner_text().startswith("Press list: 1 added, 0 removed.")
+        page.click("[name=_continue]")
+    message(page, "Press list: 1 added, 0 removed.").wait_for()
     assert page.locator(".errornote").count() == 0
     assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {ada.pk, bob.pk}
     page.screenshot(path=SHOTS / "segment_static_saved.png", full_page=True)
