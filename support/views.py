@@ -42,7 +42,8 @@ def csat(request, token: str):
                 form.add_error(error.field if error.field in form.fields else None, str(error))
         if answered is None:
             status = 400
-    return render(request, "support/csat.html", {"ticket": ticket, "form": form, "answered": answered}, status=status)
+    context = {"ticket": ticket, "shop": ticket.shop, "form": form, "answered": answered}
+    return render(request, "support/csat.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -76,5 +77,6 @@ def review(request, token: str):
             form, shown = failed, True
             form.auto_id = f"id_{product.pk}_%s"
         products.append({"product": product, "review": written.get(product.sku), "form": form})
-    context = {"order": order, "products": products, "errors": failed.errors if failed and not shown else None}
+    errors = failed.errors if failed and not shown else None
+    context = {"order": order, "shop": order.shop, "products": products, "errors": errors}
     return render(request, "support/review.html", context, status=status)
