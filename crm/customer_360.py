@@ -21,7 +21,7 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from campaigns.models import SegmentMembership
-from crm.models import CustomerNote
+from crm.models import Customer360, CustomerNote
 from customers.models import Customer, CustomerMetrics, Event, LifecycleSettings, Order, Refund, StageChange
 from loyalty.selectors import PointsTotal, points_total
 from support.models import CsatResponse, NpsResponse, Review, Ticket, TicketMessage
@@ -169,7 +169,8 @@ class Header:
 
 
 def header(customer_id: int, viewer: Viewer) -> Header | None:
-    customer = Customer.objects.select_related("metrics", "first_seen_shop").filter(pk=customer_id).first()
+    # As the admin's proxy model, so the page's breadcrumbs name the customer.
+    customer = Customer360.objects.select_related("metrics", "first_seen_shop").filter(pk=customer_id).first()
     if customer is None:
         return None
     metrics = getattr(customer, "metrics", None)  # None when never computed
