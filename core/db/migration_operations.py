@@ -32,3 +32,17 @@ class AddIndexConcurrentlyOnPostgres(_ConcurrentlyOnPostgres, AddIndexConcurrent
 
 class RemoveIndexConcurrentlyOnPostgres(_ConcurrentlyOnPostgres, RemoveIndexConcurrently):
     plain = migrations.RemoveIndex
+
+
+class RunSQLOnPostgres(migrations.RunSQL):
+    """SQL for PostgreSQL alone, such as an index SQLite cannot have (trigram GIN); nothing
+    on other databases. Like any ``RunSQL`` it leaves the models' state alone, so the
+    models do not declare what it builds: a comment on the model names the migration."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)

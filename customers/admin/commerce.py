@@ -1,5 +1,4 @@
 from django.contrib import admin, messages
-from django.db.models import Q
 from unfold.admin import ModelAdmin, TabularInline
 
 from core.admin_tools import AuditHistoryMixin, CountryFilter, LargeTableAdmin, customer_link
@@ -28,6 +27,7 @@ from customers.models import (
     ShopTag,
     Tag,
 )
+from customers.search import SEARCH_HELP, customer_search
 from customers.services.api_keys import api_key_material, api_key_revoke, api_keys_forget
 from customers.services.pending_updates import pending_updates_mark
 
@@ -167,7 +167,10 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         CountryFilter,
     ]
     list_select_related = ["first_seen_shop", "metrics"]
-    search_help_text = "An email, a shop's customer id, a phone number or a CRM id (exact)."
+    # The search box, and what other admins' customer pickers (autocomplete_fields) need;
+    # get_search_results does the work.
+    search_fields = ["email"]
+    search_help_text = SEARCH_HELP
     autocomplete_fields = ["tags", "first_seen_shop"]
     ordering = ["-id"]
     inlines = [IdentityInline]
@@ -254,19 +257,22 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         return stage_history(list(obj.stage_changes.all()[:20]))
 
     def get_search_results(self, request, queryset, search_term):
-        """Exact matches on indexed columns only, chosen by the term's shape: instant on a
-        million customers, where Django's OR of icontains lookups scans the table."""
-        term = search_term.strip()
-        if not term:
+        """Every way an agent can name a customer (``customers.search``); also what other
+        admins' ``autocomplete_fields = ["customer"]`` search with."""
+        if not search_term.strip():
             return queryset, False
-        if "@" in term:
-            return queryset.filter(email_normalized=term.lower()), False
-        by_identity = Q(pk__in=CustomerIdentity.objects.filter(external_id=term).values("customer_id"))
-        by_id = Q(pk=int(term)) if term.isdigit() and len(term) < 19 else Q()
-        return queryset.filter(by_identity | Q(phone=term) | by_id), False
+        search = customer_search(search_term)
+        if search.notice and not _is_autocomplete(request):
+            self.message_user(request, search.notice, messages.WARNING if search.where is None else messages.INFO)
+        if search.where is None:
+            return queryset.none(), False
+        return queryset.filter(search.where), False
 
-    def get_search_fields(self, request):
-        return ["email"]  # shows the search box; get_search_results does the work
+
+def _is_autocomplete(request) -> bool:
+    """An autocomplete widget's request: its JSON has no room for a message, which would
+    otherwise show on the next page the agent opens."""
+    return request.resolver_match is not None and request.resolver_match.url_name == "autocomplete"
 
 
 @admin.register(CustomerIdentity)

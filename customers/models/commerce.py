@@ -9,6 +9,8 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
+from customers.phones import phone_digits_sql
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
@@ -125,6 +127,11 @@ class Customer(TimeStampedModel):
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # The phone as staff search compares it (``customers.phones``): computed by the database
+    # on every write, whoever writes (ingestion, the admin, COPY), so it cannot drift.
+    phone_digits = models.GeneratedField(
+        expression=phone_digits_sql("phone"), output_field=models.CharField(max_length=32), db_persist=True
+    )
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
     birthday = models.DateField(null=True, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
@@ -173,6 +180,8 @@ class Customer(TimeStampedModel):
             # API list filter `updated_since` and sync jobs.
             models.Index(fields=["updated_at"], name="customer_updated_idx"),
         ]
+        # Not declared here, PostgreSQL only: the staff search's indexes on the name, the
+        # email's part before "@" and phone_digits (migration 0016_customer_search_indexes).
 
     def __str__(self):
         name = f"{self.first_name} {self.last_name}".strip()
