@@ -1,10 +1,14 @@
 """Time the admin changelists on a big database (run after seed_demo on BENCH_ADMIN_DATABASE_URL).
 
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_big .venv/bin/python bench/admin_pages.py
+
+The customer search's terms (a name, part of an email, a phone number written three ways,
+an order number, …) are read from the seeded data: a customer half-way up the table.
 """
 
 import statistics
 import time
+from urllib.parse import urlencode
 
 from harness import django_setup
 
@@ -15,7 +19,8 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from customers.models import Customer, Order  # noqa: E402
+from customers.models import Customer, CustomerIdentity, Order  # noqa: E402
+from customers.phones import phone_digits  # noqa: E402
 
 PAGES = [
     ("customers, first page", "/admin/customers/customer/"),
@@ -27,11 +32,42 @@ PAGES = [
     ("customers, filter RFM=champions", "/admin/customers/customer/?rfm=champions"),
     ("customers, filter CLV 500+", "/admin/customers/customer/?clv_band=500%2B"),
     ("customers, filter P(alive) below 0.3", "/admin/customers/customer/?p_alive=low"),
-    ("customer page (lifecycle, history)", "/admin/customers/customer/500000/change/"),
     ("orders, first page", "/admin/customers/order/"),
     ("orders, filter status=refunded", "/admin/customers/order/?status__exact=refunded"),
     ("orders, search by external id", "/admin/customers/order/?q=D12345"),
 ]
+
+
+def search_pages() -> list[tuple[str, str]]:
+    """The customer page and searches an agent makes, for a customer half-way up the table."""
+    last_id = Customer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    who = Customer.objects.filter(pk__gte=last_id // 2).exclude(phone="").order_by("pk").first()
+    assert who is not None, "seed the database first (manage.py seed_demo)"
+    order = Order.objects.filter(customer=who).order_by("pk").first()
+    identity = CustomerIdentity.objects.filter(customer=who).order_by("pk").first()
+    local = who.email_normalized.partition("@")[0]
+    digits = phone_digits(who.phone)
+    terms = [
+        ("a last name", who.last_name),
+        ("first and last name", f"{who.first_name} {who.last_name}"),
+        ("whole email", who.email),
+        ("email, part before @", local),
+        ("email, end of part + @", f"{local[-8:]}@"),
+        ("phone as stored", who.phone),
+        ("phone, written otherwise", "+" + " ".join(digits[i : i + 2] for i in range(0, len(digits), 2))),
+        ("phone, last 7 digits", digits[-7:]),
+        ("order number with #", f"#{order.external_id}" if order else "#none"),
+        ("shop's customer id", identity.external_id if identity else "none"),
+        ("CRM id", str(who.pk)),
+        ("2 letters (ids only)", who.first_name[:2]),
+        ("no match", "qqzx"),
+    ]
+    search = "/admin/customers/customer/?"
+    return [
+        ("customer page (lifecycle, history)", f"/admin/customers/customer/{who.pk}/change/"),
+        *((f"customers, search: {name}", search + urlencode({"q": term})) for name, term in terms),
+        ("customers 360, search: a last name", "/admin/crm/customer360/?" + urlencode({"q": who.last_name})),
+    ]
 
 
 def main():
@@ -44,7 +80,7 @@ def main():
         cursor.execute("ANALYZE")
     print(f"{Customer.objects.count():,} customers, {Order.objects.count():,} orders\n")
     print("| page | median of 5 | queries |\n| --- | --- | --- |")
-    for name, url in PAGES:
+    for name, url in PAGES + search_pages():
         times = []
         for _ in range(5):
             with CaptureQueriesContext(connection) as queries:
