@@ -34,10 +34,12 @@ MAX_IDS = 1_000
 ORDER_NUMBER_SIGN = "#"
 
 SEARCH_HELP = (
-    f"A name, or part of an email before its @ (at least {MIN_PARTIAL} letters or digits); a phone "
-    f"number written any way (at least its last {MIN_PHONE_DIGITS} digits); an order number, a shop's "
-    "customer id or a CRM id (whole)."
+    f"Find a customer by name, or part of an email before its @ (at least {MIN_PARTIAL} letters or "
+    f"digits); a phone number written any way (at least its last {MIN_PHONE_DIGITS} digits); an order "
+    "number, a shop's customer id or a CRM id (whole)."
 )
+# The search box's placeholder: a hint, as long as the box is wide.
+SEARCH_HINT = "Name, email, phone, order number or id"
 
 
 class SearchName(Func):

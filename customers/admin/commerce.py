@@ -27,7 +27,7 @@ from customers.models import (
     ShopTag,
     Tag,
 )
-from customers.search import SEARCH_HELP, customer_search
+from customers.search import SEARCH_HELP, SEARCH_HINT, customer_search
 from customers.services.api_keys import api_key_material, api_key_revoke, api_keys_forget
 from customers.services.pending_updates import pending_updates_mark
 
@@ -170,7 +170,9 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
     # The search box, and what other admins' customer pickers (autocomplete_fields) need;
     # get_search_results does the work.
     search_fields = ["email"]
-    search_help_text = SEARCH_HELP
+    search_help_text = SEARCH_HINT
+    search_help = SEARCH_HELP  # in full, above the list:
+    list_before_template = "admin/customers/customer/search_help.html"
     autocomplete_fields = ["tags", "first_seen_shop"]
     ordering = ["-id"]
     inlines = [IdentityInline]
