@@ -85,6 +85,13 @@ def test_each_way_of_naming_a_customer_finds_them_and_no_one_else(admin_client, 
     assert found(admin_client, term) == [people[name] for name in expected]
 
 
+def test_names_with_accents_are_found_in_any_case(admin_client, people):
+    jurgen = CustomerFactory(first_name="Jürgen", last_name="Müller", email="jm@example.com")
+
+    assert found(admin_client, "müller") == [jurgen]
+    assert found(admin_client, "MÜLLER jürgen") == [jurgen]
+
+
 def test_the_crm_id_finds_that_customer_only(admin_client, people):
     ann = people["ann"]
 
