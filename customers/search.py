@@ -163,7 +163,7 @@ def _name_contains(lowered: str) -> Q:
     """Every word in the name, in any order ("rossi dan" finds Dan Rossi). With only short
     words ("al li") the whole phrase instead: a word under three characters gives the
     trigram index nothing to look up on its own."""
-    words = lowered.split()
+    words = list(dict.fromkeys(lowered.split()))  # once each: PostgreSQL reads a repeat as rarer
     if all(len(word) < MIN_PARTIAL for word in words):
         words = [lowered]
     return Q(*(Contains(SearchName(), word) for word in words))
