@@ -93,7 +93,7 @@ def main():
             assert response.status_code == 200, (url, response.status_code)
             sql_times.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
         page_ms, sql_ms = statistics.median(times), statistics.median(sql_times)
-        print(f"| {name} | {page_ms:.0f} ms | {sql_ms:.1f} ms | {len(queries)} |")
+        print(f"| {name} | {page_ms:.0f} ms | {sql_ms:.0f} ms | {len(queries)} |")
 
 
 if __name__ == "__main__":
