@@ -19,7 +19,7 @@ from support.models import Ticket
 def register() -> None:
     auditlog.register(
         Customer,
-        exclude_fields=["updated_at", *Customer.AGGREGATE_FIELDS],
+        exclude_fields=["updated_at", "phone_digits", *Customer.AGGREGATE_FIELDS],  # the database's own
         m2m_fields={"tags"},
     )
     auditlog.register(Ticket, exclude_fields=["updated_at"], m2m_fields={"tags"})
