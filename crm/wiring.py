@@ -1,13 +1,18 @@
 """What one app lends another, connected here in the composition layer so the apps keep
-importing only ``customers``: the loyalty tier and points in support's macros, a tier with
-priority support counting as high value for support's SLA policies, and a published review
-earning loyalty's review bonus."""
+importing only ``customers``: the loyalty tier and points in support's macros and beside a
+ticket, a tier with priority support counting as high value for support's SLA policies, and
+a published review earning loyalty's review bonus."""
 
 from customers.models import Customer
 from loyalty.bonuses import reviews_published
 from loyalty.models import Account
 from loyalty.selectors import PointsTotal, points_total
-from support.extensions import register_high_value, register_review_published, register_variable
+from support.extensions import (
+    register_customer_facts,
+    register_high_value,
+    register_review_published,
+    register_variable,
+)
 
 
 def _points_total(ticket, cache: dict) -> PointsTotal:
@@ -19,11 +24,18 @@ def _points_total(ticket, cache: dict) -> PointsTotal:
 
 def _tier_name(ticket, cache: dict) -> str:
     tier = _points_total(ticket, cache).tier
-    return tier.name if tier else "no tier yet"
+    return tier.name if tier else ""
 
 
 def _points(ticket, cache: dict) -> str:
     return f"{_points_total(ticket, cache).balance:,}"
+
+
+def loyalty_facts(customer_id: int) -> list[tuple[str, str]]:
+    """The loyalty tier and points for the ticket page (one query), over all their accounts."""
+    total = points_total(customer_id)
+    points = f"{total.balance:,} points" + (f" (+{total.pending:,} pending)" if total.pending else "")
+    return [("Loyalty tier", total.tier.name if total.tier else "no tier yet"), ("Points", points)]
 
 
 def has_priority_support(customer: Customer) -> bool:
@@ -34,9 +46,11 @@ def has_priority_support(customer: Customer) -> bool:
 def connect() -> None:
     register_variable(
         "loyalty_tier",
-        "the customer's highest loyalty tier over their shop groups ('no tier yet' before one)",
+        "the customer's highest loyalty tier over their shop groups (left out before the first one: "
+        "'as a {{ loyalty_tier }} member' reads 'as a member')",
         _tier_name,
     )
     register_variable("points", "the customer's points available to spend, summed over their shop groups", _points)
+    register_customer_facts(loyalty_facts)
     register_high_value(has_priority_support)
     register_review_published(reviews_published)

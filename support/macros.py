@@ -2,7 +2,8 @@
 
 A small registry instead of Django's template language: an agent writing a macro can reach
 only these values (no attribute walking into the database), an unknown name is refused
-when the macro is saved, and every value is HTML-escaped. Another app adds a variable
+when the macro is saved, and every value is HTML-escaped. Each variable has words for when
+the customer has no value (``empty``), so a macro reads well for a newcomer too. Another app adds a variable
 through ``support.extensions.register_variable`` (``crm.wiring`` adds the loyalty tier and
 points), so support imports none of them; each name has one meaning.
 """
@@ -10,17 +11,19 @@ points), so support imports none of them; each name has one meaning.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING
 
 from customers.models import Order
 from support.extensions import VARIABLES, register_variable
+from support.text import message_text
 from support.value import customer_is_high_value
 
 if TYPE_CHECKING:
-    from support.models import Ticket
+    from support.models import Macro, Ticket
 
-PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+PLACEHOLDER = re.compile(r"([ \t]?)\{\{\s*([a-z_]+)\s*\}\}")
 # Anything an author may have meant as a variable (``{{ customer.email }}``, ``{{ Name }}``):
 # checked against the known names, so a typo is refused rather than sent as it stands.
 ANY_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
@@ -38,15 +41,20 @@ def _metrics(ticket: Ticket):
     return getattr(ticket.customer, "metrics", None)
 
 
-register_variable("first_name", "the customer's first name", lambda t, c: t.customer.first_name or "there")
+register_variable(
+    "first_name", "the customer's first name", lambda t, c: t.customer.first_name, empty="there"
+)  # "Hi there"
 register_variable("last_name", "the customer's last name", lambda t, c: t.customer.last_name)
 register_variable(
-    "full_name", "first and last name", lambda t, c: f"{t.customer.first_name} {t.customer.last_name}".strip()
+    "full_name",
+    "first and last name",
+    lambda t, c: f"{t.customer.first_name} {t.customer.last_name}".strip(),
+    empty="there",
 )
-register_variable("email", "the customer's email", lambda t, c: t.customer.email)
+register_variable("email", "the customer's email", lambda t, c: t.customer.email, empty="your email address")
 register_variable(
     "last_order_number",
-    "the ticket's order, else the customer's last order",
+    "the shop's number of the ticket's order, else of the customer's last order",
     lambda t, c: (o := _last_order(t, c)) and o.external_id or "",
 )
 register_variable(
@@ -75,7 +83,8 @@ register_variable("subject", "the ticket's subject", lambda t, c: t.subject)
 register_variable(
     "agent_name",
     "the agent applying the macro",
-    lambda t, c: c["agent"] and (c["agent"].get_full_name() or c["agent"].get_username()),
+    lambda t, c: c["agent"] and (c["agent"].get_full_name() or c["agent"].get_username()) or "",
+    empty="the support team",
 )
 
 
@@ -83,13 +92,56 @@ def unknown_variables(body: str) -> list[str]:
     return sorted({name for name in ANY_PLACEHOLDER.findall(body) if name not in VARIABLES})
 
 
-def render(body: str, ticket: Ticket, *, agent=None) -> str:
-    """The body with each placeholder replaced by its escaped value (``agent`` is the
-    person applying the macro, for ``agent_name``)."""
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    empty: list[str]  # the variables this customer has no value for, in order of appearance
+
+
+# Where a left-out value's space goes too: before a space, punctuation, a tag or the end.
+_CLOSES = frozenset(" \t\n,.;:!?)<")
+
+
+def render_macro(body: str, ticket: Ticket, *, agent=None) -> Rendered:
+    """The body with each placeholder replaced by its escaped value (``agent`` is the person
+    applying the macro, for ``agent_name``). A variable the customer has no value for takes
+    its ``empty`` words, or is left out with the space before it, so the sentence still
+    reads: "As a {{ loyalty_tier }} member" is "As a member" before a first tier."""
     context: dict = {"agent": agent}
+    empty: list[str] = []
 
     def value(match: re.Match) -> str:
-        variable = VARIABLES.get(match.group(1))
-        return escape(str(variable[1](ticket, context) or "")) if variable else match.group(0)
+        space, name = match.group(1), match.group(2)
+        variable = VARIABLES.get(name)
+        if variable is None:
+            return match.group(0)
+        text = str(variable.resolve(ticket, context) or "")
+        if not text:
+            if name not in empty:
+                empty.append(name)
+            text = variable.empty
+        if text:
+            return space + escape(text)
+        following = body[match.end() : match.end() + 1]
+        return "" if not following or following in _CLOSES else space
 
-    return PLACEHOLDER.sub(value, body)
+    return Rendered(PLACEHOLDER.sub(value, body), empty)
+
+
+def render(body: str, ticket: Ticket, *, agent=None) -> str:
+    return render_macro(body, ticket, agent=agent).html
+
+
+@dataclass(frozen=True)
+class MacroPreview:
+    """What choosing a macro puts in the ticket page's reply box, to edit before sending."""
+
+    text: str  # plain text with its line breaks, as the box holds it
+    tags: list[str]
+    empty: list[str]  # variables this customer has no value for
+
+
+def macro_preview(*, ticket: Ticket, macro: Macro, agent) -> MacroPreview:
+    rendered = render_macro(macro.body, ticket, agent=agent)
+    tags = sorted(tag.name for tag in macro.add_tags.all())
+    return MacroPreview(text=message_text(rendered.html), tags=tags, empty=rendered.empty)

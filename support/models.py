@@ -9,6 +9,7 @@ from django.db.models import Q
 from customers.models import Customer, Order, Product, Shop, Tag
 from support.macros import unknown_variables
 from support.sla import Calendar, CalendarError
+from support.text import message_text
 
 
 class Priority(models.TextChoices):
@@ -103,7 +104,7 @@ class Ticket(models.Model):
     class Status(models.TextChoices):
         NEW = "new"
         OPEN = "open"
-        PENDING = "pending", "pending (on the customer)"
+        PENDING = "pending", "pending on the customer"
         ON_HOLD = "on_hold", "on hold"
         SOLVED = "solved"
         CLOSED = "closed"
@@ -248,6 +249,12 @@ class TicketMessage(models.Model):
 
     def __str__(self):
         return f"{self.get_author_kind_display()} on {self.ticket_id}"
+
+    @property
+    def text(self) -> str:
+        """The body as plain text with its paragraphs and line breaks: show it escaped, with
+        ``linebreaks`` (``support.text.message_text``)."""
+        return message_text(self.body)
 
 
 class Review(models.Model):

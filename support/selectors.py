@@ -1,9 +1,16 @@
 """Reads about tickets and reviews for the API and the admin."""
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from dataclasses import dataclass
 
-from customers.models import Customer, CustomerIdentity, Shop
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+
+from customers.models import Customer, CustomerIdentity, CustomerMetrics, Order, Shop
+from customers.services.currency import base_currency
+from support.extensions import customer_facts
 from support.models import Review, Ticket, TicketMessage
+
+RECENT_ORDERS = 5
+OTHER_OPEN_TICKETS = 10
 
 
 def customer_tickets(*, customer: Customer, shop: Shop) -> QuerySet[Ticket]:
@@ -34,3 +41,46 @@ def product_reviews(*, shop: Shop, sku: str) -> QuerySet[Review]:
     """The product's published reviews, newest first."""
     reviews = Review.objects.filter(shop=shop, product__sku=sku, status=Review.Status.PUBLISHED)
     return reviews_with_author(reviews.select_related("product"))
+
+
+def ticket_conversation(ticket: Ticket, *, internal_notes: bool) -> list[TicketMessage]:
+    """The ticket's thread in time order, with each author (one query); internal notes only
+    for staff who may read them."""
+    messages = TicketMessage.objects.filter(ticket=ticket).select_related("author").order_by("created_at", "id")
+    return list(messages if internal_notes else messages.filter(public=True))
+
+
+@dataclass(frozen=True)
+class CustomerContext:
+    """What an agent needs to know about the customer beside a ticket."""
+
+    customer: Customer
+    metrics: CustomerMetrics | None
+    currency: str  # of the customer's figures (historical and predicted CLV): the base currency
+    recent_orders: list[Order]
+    other_open_tickets: list[Ticket]
+    facts: list[tuple[str, str]]  # lent by other apps (the loyalty tier and points)
+
+
+def ticket_customer_context(ticket: Ticket) -> CustomerContext:
+    """The ticket's customer with their stage and CLV, last orders, other open tickets and
+    what other apps add: four queries, plus one per facts source, whatever the history."""
+    customer = Customer.objects.select_related("metrics").get(pk=ticket.customer_id)
+    orders = (
+        Order.objects.filter(customer_id=customer.pk)
+        .select_related("shop")
+        .order_by("-placed_at", "-id")[:RECENT_ORDERS]
+    )
+    others = (
+        Ticket.objects.filter(customer_id=customer.pk, status__in=Ticket.OPEN_STATUSES)
+        .exclude(pk=ticket.pk)
+        .order_by(F("resolution_due_at").asc(nulls_last=True), "-id")[:OTHER_OPEN_TICKETS]
+    )
+    return CustomerContext(
+        customer=customer,
+        metrics=getattr(customer, "metrics", None),
+        currency=base_currency(),
+        recent_orders=list(orders),
+        other_open_tickets=list(others),
+        facts=customer_facts(customer.pk),
+    )

@@ -2,8 +2,10 @@
 
 import html
 import re
+from html.parser import HTMLParser
 
 import nh3
+from django.utils.html import linebreaks
 
 MAX_BODY = 50_000
 
@@ -27,3 +29,69 @@ def plain_text(text: str) -> str:
     Review titles and bodies, NPS and CSAT comments, ticket subjects and staff's review
     responses are stored this way (ticket messages are sanitised HTML: ``sanitise``)."""
     return _TAG_OPEN.sub("", html.unescape(nh3.clean(text, tags=set()))).strip()
+
+
+# Elements that make an HTML body's own structure; a body with none of them is text (perhaps
+# with inline markup), whose line breaks are the author's.
+_BLOCK = frozenset(
+    {"address", "blockquote", "div", "dl", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6"}
+    | {"hr", "li", "ol", "p", "pre", "table", "tr", "ul"}
+)
+_HAS_STRUCTURE = re.compile(r"<(?:br|" + "|".join(sorted(_BLOCK)) + r")\b", re.IGNORECASE)
+
+
+def message_html(text: str) -> str:
+    """A message as stored: sanitised HTML (``sanitise``). Text typed without block markup
+    (the reply box, a customer's form) keeps its line breaks as paragraphs and ``<br>``, so
+    the customer reads it as it was written; HTML with its own structure is kept as it is."""
+    clean = sanitise(text.replace("\r\n", "\n")).strip()
+    if "\n" not in clean or _HAS_STRUCTURE.search(clean):
+        return clean
+    return linebreaks(clean)
+
+
+class _TextOf(HTMLParser):
+    """Collects the text of sanitised HTML: block elements end lines, ``<br>`` breaks one, a
+    link's address follows its text."""
+
+    def __init__(self, keep_newlines: bool):
+        super().__init__(convert_charrefs=True)
+        self.keep_newlines = keep_newlines
+        self.parts: list[str] = []
+        self.links: list[tuple[str, int]] = []  # (href, where its text starts)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "li":
+            self.parts.append("\n• ")
+        elif tag in _BLOCK:
+            self.parts.append("\n\n")
+        elif tag == "a":
+            self.links.append((dict(attrs).get("href") or "", len(self.parts)))
+
+    def handle_endtag(self, tag):
+        if tag in _BLOCK and tag != "li":
+            self.parts.append("\n\n")
+        elif tag == "a" and self.links:
+            href, start = self.links.pop()
+            label = "".join(self.parts[start:]).strip()
+            if href and href != label and not href.startswith("mailto:"):
+                self.parts.append(f" ({href})")
+
+    def handle_data(self, data):
+        self.parts.append(data if self.keep_newlines else re.sub(r"\s+", " ", data))
+
+
+def message_text(body: str) -> str:
+    """A stored message (sanitised HTML) as plain text with its paragraphs and line breaks:
+    what the admin shows, escaped and with ``linebreaks``, and what a macro puts in the reply
+    box. Line breaks typed in text without block markup count; in structured HTML only the
+    markup's do, as in a browser."""
+    parser = _TextOf(keep_newlines=not _HAS_STRUCTURE.search(body))
+    parser.feed(body.replace("\r\n", "\n"))
+    parser.close()
+    text = "".join(parser.parts).replace("\xa0", " ")
+    text = re.sub(r"[ \t]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -18,7 +18,7 @@ from support import links
 from support.macros import render
 from support.models import Macro, Priority, Review, Ticket, TicketMessage
 from support.sla_clock import clock_pause, clock_resume, clock_start, clock_stop, escalate, sla_policy_for
-from support.text import plain_text, sanitise
+from support.text import message_html, plain_text, sanitise
 from support.value import customer_is_high_value
 
 Status = Ticket.Status
@@ -82,7 +82,7 @@ def ticket_open(
             ticket=ticket,
             author_kind=TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER,
             author=user,
-            body=sanitise(data.body),
+            body=message_html(data.body),
             created_at=now,
         )
         return ticket
@@ -107,7 +107,11 @@ def ticket_reply(
 ) -> TicketMessage:
     """Add a message: from ``user`` (an agent; ``public=False`` for an internal note) or,
     without one, from the customer. An agent's first public reply stops the first-response
-    clock and opens a new ticket; a customer's reply reopens a pending or solved one."""
+    clock and opens a new ticket; a customer's reply reopens a pending or solved one.
+
+    An agent's public reply to an unassigned ticket assigns it to them: the agent who
+    answered owns it from then on, and is the one its CSAT answer credits
+    (docs/architecture.md, "Feedback, signals and links")."""
     now = now or timezone.now()
     if not user and not public:
         raise DomainError("Only staff write internal notes.", field="public")
@@ -118,9 +122,11 @@ def ticket_reply(
             author_kind=TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER,
             author=user,
             public=public,
-            body=sanitise(body),
+            body=message_html(body),
             created_at=now,
         )
+        if user and public and ticket.assignee_id is None:
+            ticket.assignee = user
         if user and public and ticket.first_responded_at is None:
             ticket.first_responded_at = now
             ticket.first_response_due_at = ticket.first_response_left_minutes = None
@@ -198,21 +204,48 @@ def ticket_merge(*, source: Ticket, target: Ticket, user=None, now: datetime | N
     return target
 
 
-def macro_apply(*, ticket: Ticket, macro: Macro, user, now: datetime | None = None) -> TicketMessage:
-    """Add the macro's reply (or note), filled in for this ticket, then add its tags and
-    set its status: all or nothing."""
+def ticket_work(
+    *,
+    ticket: Ticket,
+    user,
+    reply: str = "",
+    public: bool = True,
+    macro: Macro | None = None,
+    status: str = "",
+    now: datetime | None = None,
+) -> TicketMessage | None:
+    """One save of the ticket page, all or nothing, in the order the customer reads it: the
+    reply, then the macro's tags, then the status, so the CSAT invitation of a solved ticket
+    comes after the answer that solved it.
+
+    The reply is ``reply`` (the reply box: what the agent saw and edited, a macro's text
+    included) or, with the box empty, ``macro``'s text filled in for this ticket (as a
+    note if the macro is one). The status is ``status`` if the agent chose one, else the
+    macro's. Returns the message added, if any."""
     now = now or timezone.now()
-    if not macro.is_active:
+    if macro is not None and not macro.is_active:
         raise DomainError("This macro is switched off.", field="macro")
     with transaction.atomic():
-        body = render(macro.body, ticket, agent=user)
-        message = ticket_reply(ticket=ticket, body=body, user=user, public=macro.public, now=now)
-        tags = list(macro.add_tags.all())
-        if tags:
-            ticket.tags.add(*tags)
-        if macro.set_status:
-            ticket_set_status(ticket=ticket, status=macro.set_status, now=now)
+        message = None
+        if reply.strip():
+            message = ticket_reply(ticket=ticket, body=reply, user=user, public=public, now=now)
+        elif macro is not None:
+            body = render(macro.body, ticket, agent=user)
+            message = ticket_reply(ticket=ticket, body=body, user=user, public=macro.public, now=now)
+        if macro is not None:
+            tags = list(macro.add_tags.all())
+            if tags:
+                ticket.tags.add(*tags)
+        status = status or (macro.set_status if macro is not None else "")
+        if status:
+            ticket_set_status(ticket=ticket, status=status, now=now)
     return message
+
+
+def macro_apply(*, ticket: Ticket, macro: Macro, user, now: datetime | None = None) -> TicketMessage | None:
+    """Add the macro's reply (or note), filled in for this ticket, then add its tags and
+    set its status: all or nothing."""
+    return ticket_work(ticket=ticket, user=user, macro=macro, now=now)
 
 
 def _set_status(ticket: Ticket, status: str, now: datetime) -> None:

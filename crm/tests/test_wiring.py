@@ -16,12 +16,14 @@ def gold():
     return Tier.objects.create(name="Gold", rank=2, enter_threshold=1000, keep_threshold=800, priority_support=True)
 
 
-def test_macros_show_the_loyalty_tier_and_points(admin_user, gold):
+def test_macros_show_the_loyalty_tier_and_points_and_read_well_before_a_first_tier(admin_user, gold):
     member, newcomer = CustomerFactory(), CustomerFactory()
     # Two shop groups: staff see the sum and the highest tier.
     Account.objects.create(customer=member, group=ShopFactory().group, tier=gold, balance=1200)
     Account.objects.create(customer=member, group=ShopFactory().group, balance=34)
-    macro = Macro.objects.create(name="Points", body="{{ loyalty_tier }}: {{ points }} points", public=False)
+    macro = Macro.objects.create(
+        name="Points", body="As a {{ loyalty_tier }} member you have {{ points }} points.", public=False
+    )
 
     bodies = [
         macro_apply(
@@ -30,7 +32,7 @@ def test_macros_show_the_loyalty_tier_and_points(admin_user, gold):
         for c in (member, newcomer)
     ]
 
-    assert bodies == ["Gold: 1,234 points", "no tier yet: 0 points"]
+    assert bodies == ["As a Gold member you have 1,234 points.", "As a member you have 0 points."]
 
 
 def test_a_priority_tier_gets_the_high_value_sla_and_is_escalated(gold):

@@ -6,16 +6,19 @@ with CSAT results per agent and team.
 Every change a ticket page makes goes through ``support.tickets``, so the SLA clock, the
 CSAT invitation and the escalation rules hold whatever the screen."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Avg, Count, F, Q
+from django.http import JsonResponse
+from django.urls import path, reverse
 from django.utils.html import format_html_join
-from django.utils.safestring import mark_safe
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import ModelAdmin
 
 from core.admin_tools import AuditHistoryMixin, LargeTableAdmin, customer_link
 from core.errors import DomainError
 from support.admin.forms import TicketForm
 from support.extensions import VARIABLES
+from support.macros import macro_preview
 from support.models import (
     BusinessHours,
     CsatResponse,
@@ -26,35 +29,13 @@ from support.models import (
     SlaPolicy,
     Team,
     Ticket,
-    TicketMessage,
 )
 from support.reviews import review_respond, reviews_set_status
-from support.tickets import TicketData, macro_apply, ticket_merge, ticket_open, ticket_reply, ticket_set_status
+from support.selectors import ticket_conversation, ticket_customer_context
+from support.tickets import TicketData, ticket_merge, ticket_open, ticket_work
 
 INTERNAL_NOTES = "support.view_internal_notes"
-
-
-class TicketMessageInline(TabularInline):
-    """The thread, read-only (new messages come from the reply box). Internal notes only for
-    staff allowed to read them."""
-
-    model = TicketMessage
-    extra = 0
-    fields = ["created_at", "author_kind", "author", "public", "body_html"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        messages = super().get_queryset(request).select_related("author")
-        return messages if request.user.has_perm(INTERNAL_NOTES) else messages.filter(public=True)
-
-    @admin.display(description="message")
-    def body_html(self, message):
-        # Stored sanitised (support.text.sanitise): safe to render as HTML.
-        return mark_safe(message.body)  # noqa: S308
+REPLY = "Reply"
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -109,10 +90,11 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
     list_display_links = ["id", "subject"]
     list_select_related = ["customer", "assignee", "team"]
     search_fields = ["=id", "subject", "=customer__email_normalized"]
-    raw_id_fields = ["customer", "order", "review", "csat", "merged_into"]
-    autocomplete_fields = ["tags"]
+    # The customer is picked by name or email (the customers admin's search); a Support
+    # agent may: the picker needs view permission on customers, which the role has.
+    autocomplete_fields = ["customer", "tags"]
+    raw_id_fields = ["order", "review", "csat", "merged_into"]
     readonly_fields = [
-        "customer_360",
         "created_at",
         "first_responded_at",
         "solved_at",
@@ -126,12 +108,15 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
         "escalation_reason",
         "merged_into",
     ]
+    # The page (admin/support/ticket/change_form.html): the conversation and the reply box
+    # first, beside the customer; the ticket's fields below, the SLA details folded.
     fieldsets = [
-        (None, {"fields": ["customer_360", "subject", "status", "priority", "assignee", "team", "tags", "channel"]}),
-        ("Work the ticket", {"fields": ["reply", "reply_as", "macro", "merge_into"]}),
+        (REPLY, {"fields": ["reply", "reply_as", "macro", "status"]}),
+        ("Ticket", {"fields": ["subject", "priority", "assignee", "team", "tags", "channel", "merge_into"]}),
         (
             "SLA and escalation",
             {
+                "classes": ["collapse"],
                 "fields": [
                     "sla_policy",
                     "sla_state",
@@ -141,7 +126,7 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
                     "resolution_left_minutes",
                     "escalated_at",
                     "escalation_reason",
-                ]
+                ],
             },
         ),
         (
@@ -153,12 +138,12 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
         ),
         ("Times", {"classes": ["collapse"], "fields": ["created_at", "first_responded_at", "solved_at"]}),
     ]
+    change_form_template = "admin/support/ticket/change_form.html"
     # The queue: by the next resolution due time, so breached tickets (due in the past) come
     # first, then those about to breach, and those with no due time last (PostgreSQL's default
     # for an ascending order; SQLite puts NULLs first unless told). Read from the partial
     # index of open tickets.
     ordering = [F("resolution_due_at").asc(nulls_last=True), "-id"]
-    inlines = [TicketMessageInline]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # adding: the ticket's own fields and the first message
@@ -171,13 +156,54 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
     def customer_link(self, ticket):
         return customer_link(ticket.customer_id, ticket.customer)
 
-    @admin.display(description="customer (360 view)")
-    def customer_360(self, ticket):
-        return customer_link(ticket.customer_id, ticket.customer) if ticket.customer_id else "—"
-
     @admin.display(description="escalated", boolean=True)
     def escalated(self, ticket):
         return ticket.escalated_at is not None
+
+    def get_urls(self):
+        preview = path(
+            "<int:ticket_id>/macro-preview/",
+            self.admin_site.admin_view(self.macro_preview_view),
+            name="support_ticket_macro_preview",
+        )
+        return [preview, *super().get_urls()]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:  # the conversation, the customer beside it, the macro picker's endpoint
+            context.update(
+                conversation=ticket_conversation(obj, internal_notes=request.user.has_perm(INTERNAL_NOTES)),
+                context=ticket_customer_context(obj),
+                customer_url=reverse(settings.CUSTOMER_ADMIN_URL_NAME, args=[obj.customer_id]),
+                macro_preview_url=reverse("admin:support_ticket_macro_preview", args=[obj.pk]),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def macro_preview_view(self, request, ticket_id: int):
+        """What choosing a macro puts in the reply box: GET ?macro=<id> → the macro's text
+        filled in for this ticket's customer, whether it is a note, the status and tags it
+        sets, and the variables this customer has no value for. Only for staff who may
+        change the ticket; never a 500."""
+        ticket = Ticket.objects.select_related("customer", "order").filter(pk=ticket_id).first()
+        if ticket is None:
+            return JsonResponse({"detail": f"There is no ticket #{ticket_id}."}, status=404)
+        if not self.has_change_permission(request, ticket):
+            return JsonResponse({"detail": "You may not work this ticket."}, status=403)
+        macro_id = request.GET.get("macro", "")
+        macro = Macro.objects.filter(pk=macro_id, is_active=True).first() if macro_id.isdigit() else None
+        if macro is None:
+            errors = {"macro": ["Not found."]}
+            return JsonResponse({"detail": "There is no such macro in use.", "errors": errors}, status=404)
+        preview = macro_preview(ticket=ticket, macro=macro, agent=request.user)
+        return JsonResponse(
+            {
+                "text": preview.text,
+                "reply_as": "public" if macro.public else "note",
+                "set_status": macro.set_status,
+                "set_status_label": macro.get_set_status_display() if macro.set_status else "",
+                "tags": preview.tags,
+                "empty": preview.empty,
+            }
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -196,24 +222,25 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
             obj.pk = ticket.pk
             obj.refresh_from_db()
             return
-        status = obj.status
-        obj.status = form.initial.get("status", status)
+        # The status changes in save_related, after the reply (support.tickets.ticket_work).
+        obj.status = form.initial.get("status", obj.status)
         super().save_model(request, obj, form, change)
-        if status != obj.status:
-            obj.status = ticket_set_status(ticket=obj, status=status).status
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if not change:
             return
         ticket, data = form.instance, form.cleaned_data
+        chosen = data.get("status", "")
         try:
-            if data.get("reply"):
-                ticket_reply(
-                    ticket=ticket, body=data["reply"], user=request.user, public=data.get("reply_as") != "note"
-                )
-            if data.get("macro"):
-                macro_apply(ticket=ticket, macro=data["macro"], user=request.user)
+            ticket_work(
+                ticket=ticket,
+                user=request.user,
+                reply=data.get("reply") or "",
+                public=data.get("reply_as") != "note",
+                macro=data.get("macro"),
+                status=chosen if chosen != form.initial.get("status") else "",
+            )
             if data.get("merge_into"):
                 ticket_merge(source=ticket, target=data["merge_into"], user=request.user)
                 self.message_user(request, f"Merged into ticket #{data['merge_into'].pk}.")
@@ -231,9 +258,8 @@ class MacroAdmin(ModelAdmin):
 
     @admin.display(description="variables you can use")
     def variables(self, obj=None):
-        return format_html_join(
-            "", "<div><code>{{{{ {} }}}}</code>: {}</div>", ((n, d) for n, (d, _) in sorted(VARIABLES.items()))
-        )
+        rows = ((n, v.description, f"“{v.empty}”" if v.empty else "left out") for n, v in sorted(VARIABLES.items()))
+        return format_html_join("", "<div><code>{{{{ {} }}}}</code>: {} <small>(no value: {})</small></div>", rows)
 
 
 @admin.register(SlaPolicy)
