@@ -19,6 +19,16 @@ from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
 from loyalty.demo_data import seed_loyalty
 from support.demo_data import seed_support
 from support.escalation import sla_sweep
+from support.models import Macro
+
+# A macro that speaks of loyalty, which support's own demo cannot (crm.wiring lends it the
+# variables). Before a first tier it reads "as a member you now have 0 points to spend".
+LOYALTY_MACRO = (
+    "Loyalty points",
+    "<p>Hi {{ first_name }},</p><p>we have checked your account: as a {{ loyalty_tier }} member you now have "
+    "{{ points }} points to spend. Points from an order show once its return window has passed.</p>"
+    "<p>{{ agent_name }}</p>",
+)
 
 # One staff user per role, so each role's screens can be tried: username → role.
 DEMO_STAFF = {"agent": SUPPORT_AGENT, "marketer": MARKETER, "manager": MANAGER}
@@ -34,7 +44,7 @@ def seed_apps(*, rng_seed: int, now: datetime, report: Callable[[str], None] = l
     step("Loyalty (programme, tiers, rules, rewards, points)", lambda: seed_loyalty(now=now))
     step(
         "Support (hours, SLA policies, teams, macros, tickets, reviews, NPS)",
-        lambda: seed_support(rng_seed=rng_seed, now=now),
+        lambda: seed_support(rng_seed=rng_seed, now=now) | {"loyalty macro": demo_loyalty_macro_create()},
     )
     step("SLA states", lambda: sla_sweep(now=now))
     step(
@@ -44,6 +54,11 @@ def seed_apps(*, rng_seed: int, now: datetime, report: Callable[[str], None] = l
         ),
     )
     step("Staff users (agent, marketer, manager; password demo)", demo_staff_create)
+
+
+def demo_loyalty_macro_create() -> int:
+    name, body = LOYALTY_MACRO
+    return int(Macro.objects.get_or_create(name=name, defaults={"body": body})[1])
 
 
 def demo_staff_create() -> int:

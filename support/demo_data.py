@@ -45,9 +45,24 @@ REVIEWS = {
     1: ("Broke in a week", "The handle came off after a few days of normal use."),
 }
 MACROS = [
-    ("Where is my order", "<p>Hi {{ first_name }}, your order is on its way; here is the latest tracking.</p>", ""),
-    ("Refund issued", "<p>Hi {{ first_name }}, we have issued your refund; allow 5 to 10 days.</p>", "solved"),
-    ("Ask for photos", "<p>Hi {{ first_name }}, could you send us a photo of the damage?</p>", "pending"),
+    # Each reads well for a customer with no name, order or tier too (the variables' empty words).
+    (
+        "Where is my order",
+        "<p>Hi {{ first_name }},</p><p>your order {{ last_order_number }} is on its way: here is the latest "
+        "tracking.</p><p>{{ agent_name }}</p>",
+        "",
+    ),
+    (
+        "Refund issued",
+        "<p>Hi {{ first_name }},</p><p>we have issued your refund; allow 5 to 10 days for it to reach your "
+        "account.</p><p>{{ agent_name }}</p>",
+        "solved",
+    ),
+    (
+        "Ask for photos",
+        "<p>Hi {{ first_name }},</p><p>could you send us a photo of the damage?</p><p>{{ agent_name }}</p>",
+        "pending",
+    ),
 ]
 
 

@@ -1,10 +1,16 @@
 """Loyalty lent to support through the crm layer: the tier and points in macros, and a tier
 with priority support getting the high-value SLA."""
 
-import pytest
+import re
 
+import pytest
+from django.utils import timezone
+
+from crm.demo import demo_loyalty_macro_create
 from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.models import Account, Tier
+from support.demo_data import seed_support
+from support.macros import macro_preview
 from support.models import Macro, SlaPolicy
 from support.tickets import TicketData, macro_apply, ticket_open
 
@@ -59,3 +65,19 @@ def test_a_priority_tier_gets_the_high_value_sla_and_is_escalated(gold):
 
     assert (member_ticket.sla_policy, other_ticket.sla_policy) == (vip, standard)
     assert member_ticket.escalated_at is not None and other_ticket.escalated_at is None
+
+
+def test_the_demos_macros_read_well_for_a_customer_with_no_name_orders_or_tier(admin_user):
+    seed_support(rng_seed=1, now=timezone.now())  # with no customers yet: the desk's settings and macros
+    demo_loyalty_macro_create()
+    newcomer = CustomerFactory(first_name="", last_name="")
+    ticket, _ = ticket_open(customer=newcomer, data=TicketData(subject="Hi", body="Hi"))
+
+    texts = {m.name: macro_preview(ticket=ticket, macro=m, agent=admin_user).text for m in Macro.objects.all()}
+
+    assert len(texts) == 4
+    for text in texts.values():
+        assert text.startswith("Hi there,\n\n") and text.endswith("\n\nadmin")
+        assert not re.search(r"\{\{|  | [,.:;]|no tier", text), text
+    assert "your order is on its way" in texts["Where is my order"]
+    assert "as a member you now have 0 points to spend." in texts["Loyalty points"]
