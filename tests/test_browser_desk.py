@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from crm.roles import SUPPORT_AGENT
 from customers.models import Tag
 from customers.tests.factories import CustomerFactory
-from support.models import Macro, Ticket
+from support.models import BusinessHours, Macro, Ticket
 from tests.conftest import SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -115,3 +115,24 @@ def test_an_agent_picks_the_customer_of_a_new_ticket_by_searching(browser_login,
     ticket = Ticket.objects.get(subject="Called about a return")
     assert ticket.customer == ann
     assert ticket.messages.get().body == "<p>Wants a return label.<br>Will send photos.</p>"
+
+
+def test_a_manager_sets_business_hours_in_a_form_not_json(page, live_server):
+    page.goto(f"{live_server.url}/admin/support/businesshours/add/")
+    page.fill("#id_name", "Berlin office")
+    page.fill("#id_time_zone", "Europe/Berlin")
+    expect(page.get_by_label("Monday opens")).to_have_value("09:00")  # Monday to Friday prefilled
+    page.get_by_label("Saturday opens").fill("10:00")
+    page.get_by_label("Saturday closes").fill("09:00")  # before it opens
+    page.fill("#id_holidays", "2026-12-25\n2026-12-26")
+    page.click("[name=_save]")
+    expect(page.locator(".errorlist, .errornote").first).to_be_visible()
+    assert "Saturday: closing time 09:00 must come after opening time 10:00." in page.content()
+    page.screenshot(path=SHOTS / "desk-business-hours.png", full_page=True)
+
+    page.get_by_label("Saturday closes").fill("14:00")
+    page.click("[name=_save]")
+    page.wait_for_url(re.compile(r"/admin/support/businesshours/(\?.*)?$"))
+    hours = BusinessHours.objects.get()
+    assert hours.weekly == {**{str(d): ["09:00", "17:00"] for d in range(5)}, "5": ["10:00", "14:00"]}
+    assert hours.holidays == ["2026-12-25", "2026-12-26"]

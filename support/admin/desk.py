@@ -16,7 +16,7 @@ from unfold.admin import ModelAdmin
 
 from core.admin_tools import AuditHistoryMixin, LargeTableAdmin, customer_link
 from core.errors import DomainError
-from support.admin.forms import TicketForm
+from support.admin.forms import OFFICE_HOURS, BusinessHoursForm, TicketForm, weekly_summary
 from support.extensions import VARIABLES
 from support.macros import macro_preview
 from support.models import (
@@ -270,7 +270,18 @@ class SlaPolicyAdmin(ModelAdmin):
 
 @admin.register(BusinessHours)
 class BusinessHoursAdmin(ModelAdmin):
-    list_display = ["name", "time_zone"]
+    """Opening times per weekday and closed dates as a form (``BusinessHoursForm``), stored
+    in the JSON the SLA clock reads."""
+
+    form = BusinessHoursForm
+    list_display = ["name", "time_zone", "opening_hours"]
+
+    def get_changeform_initial_data(self, request):
+        return {"weekly": OFFICE_HOURS, **super().get_changeform_initial_data(request)}
+
+    @admin.display(description="opening hours")
+    def opening_hours(self, hours):
+        return weekly_summary(hours.weekly)
 
 
 @admin.register(Team)

@@ -41,21 +41,60 @@ def test_a_ticket_page_shows_its_thread(admin_client):
     assert "Parcel" in page and "lost" in page
 
 
+def hours_form(name="Office", time_zone="UTC", holidays="", **days):
+    """The business-hours form as the browser posts it: ``mon=("09:00", "17:00")`` … per open day."""
+    data = {"name": name, "time_zone": time_zone, "holidays": holidays}
+    for day, key in enumerate(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]):
+        opens, closes = days.get(key, ("", ""))
+        data[f"weekly_{2 * day}"], data[f"weekly_{2 * day + 1}"] = opens, closes
+    return data
+
+
+def test_business_hours_are_a_form_of_times_per_weekday_and_closed_dates(admin_client):
+    add = reverse("admin:support_businesshours_add")
+    page = admin_client.get(add).content.decode()
+    assert page.count('type="time"') == 14 and 'value="09:00"' in page  # Monday to Friday prefilled
+    response = admin_client.post(
+        add,
+        hours_form(
+            time_zone="Europe/Berlin",
+            holidays="2026-12-25\n2026-12-24, 2026-12-25",
+            mon=("09:00", "17:00"),
+            tue=("09:00", "17:00"),
+            sat=("10:00", "14:00"),
+        ),
+    )
+    assert response.status_code == 302
+    hours = BusinessHours.objects.get()
+    # The JSON the SLA clock reads (support.sla.Calendar.parse), unchanged.
+    assert hours.weekly == {"0": ["09:00", "17:00"], "1": ["09:00", "17:00"], "5": ["10:00", "14:00"]}
+    assert hours.holidays == ["2026-12-24", "2026-12-25"]
+    listed = admin_client.get(reverse("admin:support_businesshours_changelist")).content.decode()
+    assert "Mon–Tue 09:00–17:00; Sat 10:00–14:00" in listed
+    page = admin_client.get(reverse("admin:support_businesshours_change", args=[hours.pk])).content.decode()
+    assert 'value="10:00"' in page and "2026-12-24\n2026-12-25</textarea>" in page
+
+
 @pytest.mark.parametrize(
-    "weekly,time_zone,field,message",
+    "form,field,message",
     [
-        ('{"0": ["17:00", "09:00"]}', "UTC", "weekly", "is not before closing"),
-        ("{}", "UTC", "weekly", "at least one open weekday"),
-        ('{"0": ["09:00", "17:00"]}', "Mars/Base", "time_zone", "unknown time zone"),
+        (
+            hours_form(mon=("17:00", "09:00")),
+            "weekly",
+            "Monday: closing time 09:00 must come after opening time 17:00.",
+        ),
+        (hours_form(tue=("09:00", "")), "weekly", "Tuesday: give both the opening and the closing time"),
+        (hours_form(), "weekly", "Open on at least one weekday"),
+        (hours_form(mon=("9am", "17:00")), "weekly", "Enter a valid time."),
+        (hours_form(mon=("09:00", "17:00"), holidays="2026-02-30\n25/12/2026"), "holidays", "2026-02-30, 25/12/2026"),
+        (hours_form(mon=("09:00", "17:00"), time_zone="Mars/Base"), "time_zone", "unknown time zone"),
     ],
 )
-def test_business_hours_that_cannot_work_are_refused_on_their_field(admin_client, weekly, time_zone, field, message):
-    response = admin_client.post(
-        reverse("admin:support_businesshours_add"),
-        {"name": "Office", "time_zone": time_zone, "weekly": weekly, "holidays": "[]"},
-    )
+def test_business_hours_that_cannot_work_are_refused_on_their_field(admin_client, form, field, message):
+    response = admin_client.post(reverse("admin:support_businesshours_add"), form)
     assert response.status_code == 200
-    assert message in str(response.context["adminform"].form.errors[field])
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field] and len(errors[field]) == 1 and message in errors[field][0]  # said once, there
     assert not BusinessHours.objects.exists()
 
 
