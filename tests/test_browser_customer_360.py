@@ -32,8 +32,8 @@ def test_an_agent_goes_from_a_ticket_to_the_customers_whole_story(browser_login,
     page = browser_login("sam", "agent-pass-1")
     page.click("text=Tickets")
     page.click(f"text={ticket.subject}")
-    page.wait_for_selector("text=Work the ticket")
-    page.click("text=Grace Hopper")  # the customer link on the ticket page
+    page.wait_for_selector("#ticket-conversation")
+    page.click("#ticket-customer >> text=Grace Hopper")  # the customer link beside the conversation
 
     page.wait_for_selector("#customer-360")
     timeline = page.locator("#timeline")

@@ -16,6 +16,7 @@ from customers.models import Tag
 from customers.tests.factories import CustomerFactory
 from support.models import BusinessHours, Macro, Ticket
 from tests.conftest import SHOTS
+from tests.test_browser_csp import watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,6 +57,7 @@ def test_an_agent_edits_a_macros_text_and_solves_the_ticket(browser_login, live_
     ticket = Ticket.objects.get(pk=opened.json()["id"])
 
     page = browser_login("agent", "agent-pass-1")
+    violations = watch(page)  # the macro script is a static file under the CSP
     page.goto(f"{live_server.url}/admin/support/ticket/{ticket.pk}/change/")
     thread = page.locator("#ticket-conversation")
     expect(thread).to_contain_text("Hello,\nmy refund has not arrived yet.", use_inner_text=True)
@@ -93,6 +95,7 @@ def test_an_agent_edits_a_macros_text_and_solves_the_ticket(browser_login, live_
     expect(thread.locator(".ticket-message")).to_have_count(3)
     expect(thread.locator(".ticket-message").nth(1)).to_contain_text("it reached your bank today")
     page.screenshot(path=SHOTS / "desk-ticket-solved.png", full_page=True)
+    assert violations == []
 
 
 def test_an_agent_picks_the_customer_of_a_new_ticket_by_searching(browser_login, live_server, agent):
