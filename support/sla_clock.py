@@ -74,4 +74,4 @@ def clock_resume(ticket: Ticket, now: datetime) -> None:
 def clock_stop(ticket: Ticket) -> None:
     ticket.first_response_due_at = ticket.resolution_due_at = None
     ticket.first_response_left_minutes = ticket.resolution_left_minutes = None
-    ticket.sla_state = Ticket.SlaState.OK
+    ticket.sla_state = Ticket.SlaState.OK if ticket.sla_policy_id else Ticket.SlaState.NONE

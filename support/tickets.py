@@ -211,6 +211,7 @@ def ticket_work(
     reply: str = "",
     public: bool = True,
     macro: Macro | None = None,
+    macro_in_box: bool = False,
     status: str = "",
     now: datetime | None = None,
 ) -> TicketMessage | None:
@@ -218,10 +219,11 @@ def ticket_work(
     reply, then the macro's tags, then the status, so the CSAT invitation of a solved ticket
     comes after the answer that solved it.
 
-    The reply is ``reply`` (the reply box: what the agent saw and edited, a macro's text
-    included) or, with the box empty, ``macro``'s text filled in for this ticket (as a
-    note if the macro is one). The status is ``status`` if the agent chose one, else the
-    macro's. Returns the message added, if any."""
+    The reply is ``reply``, the reply box: what the agent saw and edited, the macro's text
+    included when the page put it there (``macro_in_box``), even if they emptied it. Only
+    when the macro's text never reached the box (no JavaScript) is it sent as the macro
+    has it, filled in for this ticket (as a note if the macro is one). The status is
+    ``status`` if the agent chose one, else the macro's. Returns the message added, if any."""
     now = now or timezone.now()
     if macro is not None and not macro.is_active:
         raise DomainError("This macro is switched off.", field="macro")
@@ -229,7 +231,7 @@ def ticket_work(
         message = None
         if reply.strip():
             message = ticket_reply(ticket=ticket, body=reply, user=user, public=public, now=now)
-        elif macro is not None:
+        elif macro is not None and not macro_in_box:
             body = render(macro.body, ticket, agent=user)
             message = ticket_reply(ticket=ticket, body=body, user=user, public=macro.public, now=now)
         if macro is not None:

@@ -12,9 +12,9 @@ from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from crm.roles import SUPPORT_AGENT
-from customers.models import Tag
 from customers.tests.factories import CustomerFactory
-from support.models import BusinessHours, Macro, Ticket
+from support.models import BusinessHours, Ticket
+from support.tests import factories
 from tests.conftest import SHOTS
 from tests.test_browser_csp import watch
 
@@ -32,14 +32,10 @@ def agent(django_user_model):
 
 @pytest.fixture
 def refund_macro():
-    macro = Macro.objects.create(
-        name="Refund issued",
-        body="<p>Hi {{ first_name }},</p><p>we have issued your refund; allow 5 to 10 days. "
+    return factories.refund_macro(
+        "<p>Hi {{ first_name }},</p><p>we have issued your refund; allow 5 to 10 days. "
         "As a {{ loyalty_tier }} member you keep your {{ points }} points.</p><p>{{ agent_name }}</p>",
-        set_status="solved",
     )
-    macro.add_tags.add(Tag.objects.create(name="refund"))
-    return macro
 
 
 def test_an_agent_edits_a_macros_text_and_solves_the_ticket(browser_login, live_server, api, agent, refund_macro):

@@ -111,7 +111,7 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
     # The page (admin/support/ticket/change_form.html): the conversation and the reply box
     # first, beside the customer; the ticket's fields below, the SLA details folded.
     fieldsets = [
-        (REPLY, {"fields": ["reply", "reply_as", "macro", "status"]}),
+        (REPLY, {"fields": ["reply", "reply_as", "macro", "macro_in_box", "status"]}),
         ("Ticket", {"fields": ["subject", "priority", "assignee", "team", "tags", "channel", "merge_into"]}),
         (
             "SLA and escalation",
@@ -239,6 +239,7 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
                 reply=data.get("reply") or "",
                 public=data.get("reply_as") != "note",
                 macro=data.get("macro"),
+                macro_in_box=bool(data.get("macro_in_box")),
                 status=chosen if chosen != form.initial.get("status") else "",
             )
             if data.get("merge_into"):

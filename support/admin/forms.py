@@ -44,6 +44,9 @@ class TicketForm(forms.ModelForm):
         help_text="Puts its text for this customer in the reply box, to edit before sending; "
         "on save it also adds its tags, and sets its status unless you choose one.",
     )
+    # Set by ticket_macro.js when it puts the macro's text in the box: the box is then what
+    # is sent, even emptied; without it (no JavaScript) the macro's own text is sent.
+    macro_in_box = forms.BooleanField(required=False, widget=forms.HiddenInput)
     merge_into = forms.IntegerField(
         required=False,
         min_value=1,

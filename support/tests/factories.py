@@ -1,6 +1,8 @@
 """Builders for the support app's tests."""
 
+from customers.models import Tag
 from customers.tests.factories import CustomerFactory
+from support.models import Macro, Ticket
 from support.tickets import TicketData, ticket_open
 
 
@@ -12,3 +14,10 @@ def open_ticket(customer=None, subject="Where is my parcel?", *, body="<p>Hi</p>
         now=now,
     )
     return ticket
+
+
+def refund_macro(body: str) -> Macro:
+    """A public macro that solves the ticket and tags it "refund"."""
+    macro = Macro.objects.create(name="Refund issued", body=body, set_status=Ticket.Status.SOLVED)
+    macro.add_tags.add(Tag.objects.create(name="refund"))
+    return macro

@@ -11,11 +11,12 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from crm.roles import MARKETER, SUPPORT_AGENT
-from customers.models import CustomerMetrics, Tag
+from customers.models import CustomerMetrics
 from customers.tests.factories import CustomerFactory, OrderFactory, ShopFactory
 from loyalty.models import Account, Tier
 from support.feedback import csat_submit
 from support.models import Macro, Ticket
+from support.tests import factories
 from support.tests.factories import open_ticket
 from support.tests.test_support_admin import ticket_form
 from support.tickets import ticket_reply, ticket_set_status
@@ -178,14 +179,10 @@ def test_an_internal_note_does_not_assign_the_ticket(agent):
 
 @pytest.fixture
 def refund_macro():
-    macro = Macro.objects.create(
-        name="Refund issued",
-        body="<p>Hi {{ first_name }},</p><p>we have refunded order {{ last_order_number }}. "
+    return factories.refund_macro(
+        "<p>Hi {{ first_name }},</p><p>we have refunded order {{ last_order_number }}. "
         "As a {{ loyalty_tier }} member you keep your {{ points }} points.</p><p>{{ agent_name }}</p>",
-        set_status="solved",
     )
-    macro.add_tags.add(Tag.objects.create(name="refund"))
-    return macro
 
 
 def preview(client, ticket, macro_id):
@@ -227,6 +224,23 @@ def test_what_is_sent_is_what_is_in_the_box_with_the_macros_tags_and_status(clie
     )
     assert "How did we do?" in bodies[2] and len(bodies) == 3  # the macro's own text is not sent as well
     assert ticket.status == "solved" and list(ticket.tags.values_list("name", flat=True)) == ["refund"]
+
+
+def test_a_macro_text_the_agent_emptied_from_the_box_is_not_sent(client, agent, refund_macro):
+    ticket = open_ticket()
+    form = ticket_form(ticket, macro=refund_macro.pk, reply="", macro_in_box="1")  # the script filled the box
+    assert client.post(page_of(ticket), form).status_code == 302
+    ticket.refresh_from_db()
+    kinds = list(ticket.messages.order_by("created_at", "id").values_list("author_kind", flat=True))
+    assert kinds == ["customer", "system"]  # no reply; the macro still solved and tagged the ticket
+    assert ticket.status == "solved" and list(ticket.tags.values_list("name", flat=True)) == ["refund"]
+
+
+def test_without_the_script_an_empty_box_sends_the_macros_own_text(client, agent, refund_macro):
+    ticket = open_ticket(CustomerFactory(first_name="Ann"))
+    assert client.post(page_of(ticket), ticket_form(ticket, macro=refund_macro.pk)).status_code == 302
+    reply = ticket.messages.order_by("created_at", "id")[1]
+    assert reply.author == agent and reply.body.startswith("<p>Hi Ann,</p>")
 
 
 def test_a_status_the_agent_chooses_wins_over_the_macros(client, agent, refund_macro):
@@ -300,3 +314,8 @@ def test_a_pending_tickets_status_reads_well_in_brackets(client, agent):
     html = client.get(reverse("admin:crm_customer360_change", args=[customer.pk])).content.decode()
     assert "(pending on the customer)" in html
     assert "(pending (on the customer))" not in html
+
+
+def test_a_solved_ticket_no_sla_applies_to_still_reads_no_sla(agent):
+    ticket = ticket_set_status(ticket=open_ticket(), status=Ticket.Status.SOLVED)
+    assert ticket.get_sla_state_display() == "no SLA"  # beside the customer, not "on track"

@@ -16,6 +16,7 @@
     var box = document.getElementById("id_reply");
     var replyAs = document.getElementById("id_reply_as");
     var note = document.getElementById("macro-note");
+    var inBox = document.getElementById("id_macro_in_box");
     if (!root || !select || !box || !note) return;
     var filled = ""; // the text the last macro put in the box, while the agent has not changed it
 
@@ -58,6 +59,7 @@
           var own = box.value.trim() && box.value !== filled;
           box.value = own ? box.value.replace(/\s+$/, "") + "\n\n" + text : text;
           filled = box.value;
+          if (inBox) inBox.value = "1"; // the box is what is sent from now on, even emptied
           if (replyAs && result.body.reply_as) replyAs.value = result.body.reply_as;
           say(describe(result.body));
           box.focus();
