@@ -26,6 +26,8 @@ from support.models import (
     Ticket,
     TicketMessage,
 )
+from support.sla import business_minutes_between
+from support.sla_clock import calendar_of
 
 SUBJECTS = [
     ("Where is my parcel?", "<p>I ordered a week ago and the tracking has not moved since Monday.</p>"),
@@ -139,6 +141,7 @@ def _tickets(rng, buyers: np.ndarray, policies, teams, now: datetime) -> int:
     n_solved = n_open
     pick = buyers[rng.choice(len(buyers), n_open + n_solved, replace=len(buyers) < n_open + n_solved)]
     warning = settings.SLA_WARNING
+    calendars = {policy.pk: calendar_of(policy) for policy in policies.values()}
     rows, messages = [], []
     for i, (customer_id, shop_id) in enumerate(pick.tolist()):
         subject, body = SUBJECTS[i % len(SUBJECTS)]
@@ -170,6 +173,7 @@ def _tickets(rng, buyers: np.ndarray, policies, teams, now: datetime) -> int:
             ticket.created_at = now - timedelta(days=int(rng.integers(2, 60)), hours=int(rng.integers(0, 23)))
             ticket.first_responded_at = ticket.created_at + timedelta(hours=int(rng.integers(1, 6)))
             ticket.solved_at = ticket.first_responded_at + timedelta(hours=int(rng.integers(1, 48)))
+            _record_targets(ticket, calendars[ticket.sla_policy.pk])
         rows.append(ticket)
         messages.append(body)
     created = Ticket.objects.bulk_create(rows)
@@ -198,6 +202,16 @@ def _tickets(rng, buyers: np.ndarray, policies, teams, now: datetime) -> int:
         for t in solved[::2]
     )
     return len(created)
+
+
+def _record_targets(ticket: Ticket, calendar) -> None:
+    """Whether a solved demo ticket met its policy's targets (never paused: the business
+    time from opening to each answer), as the desk records it when each clock stops."""
+    policy = ticket.sla_policy
+    took = business_minutes_between(ticket.created_at, ticket.first_responded_at, calendar)
+    ticket.first_response_met = took <= policy.first_response_minutes
+    took = business_minutes_between(ticket.created_at, ticket.solved_at, calendar)
+    ticket.resolution_met = took <= policy.resolution_minutes
 
 
 def _reviews(rng, now: datetime) -> int:

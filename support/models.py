@@ -160,6 +160,11 @@ class Ticket(models.Model):
     sla_state = models.CharField(max_length=10, choices=SlaState.choices, default=SlaState.NONE)
     escalated_at = models.DateTimeField(null=True, blank=True)
     escalation_reason = models.CharField(max_length=200, blank=True)
+    # Whether the first response and the resolution came within the policy's targets, kept
+    # when each clock stops (its due time is cleared then): the dashboard's SLA compliance.
+    # None: no SLA applied, or the clock stopped before this was recorded.
+    first_response_met = models.BooleanField(null=True, blank=True)
+    resolution_met = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -71,6 +71,16 @@ def clock_resume(ticket: Ticket, now: datetime) -> None:
     ticket.first_response_left_minutes = ticket.resolution_left_minutes = None
 
 
+def target_met(due_at: datetime | None, left_minutes: int | None, now: datetime) -> bool | None:
+    """Whether a clock stopped at ``now`` met its target: by its due time while it ran, or
+    with business minutes still left while it was paused; None if the ticket had none."""
+    if due_at is not None:
+        return now <= due_at
+    if left_minutes is not None:
+        return left_minutes > 0
+    return None
+
+
 def clock_stop(ticket: Ticket) -> None:
     ticket.first_response_due_at = ticket.resolution_due_at = None
     ticket.first_response_left_minutes = ticket.resolution_left_minutes = None

@@ -17,7 +17,15 @@ from customers.models import Customer, Order, Shop
 from support import links
 from support.macros import render
 from support.models import Macro, Priority, Review, Ticket, TicketMessage
-from support.sla_clock import clock_pause, clock_resume, clock_start, clock_stop, escalate, sla_policy_for
+from support.sla_clock import (
+    clock_pause,
+    clock_resume,
+    clock_start,
+    clock_stop,
+    escalate,
+    sla_policy_for,
+    target_met,
+)
 from support.text import message_html, plain_text, sanitise
 from support.value import customer_is_high_value
 
@@ -129,6 +137,9 @@ def ticket_reply(
             ticket.assignee = user
         if user and public and ticket.first_responded_at is None:
             ticket.first_responded_at = now
+            ticket.first_response_met = target_met(
+                ticket.first_response_due_at, ticket.first_response_left_minutes, now
+            )
             ticket.first_response_due_at = ticket.first_response_left_minutes = None
         if user and public and ticket.status == Status.NEW:
             ticket.status = Status.OPEN
@@ -259,11 +270,13 @@ def _set_status(ticket: Ticket, status: str, now: datetime) -> None:
     if status == Status.PENDING:
         clock_pause(ticket, now)
     elif status in (Status.SOLVED, Status.CLOSED):
+        if before != Status.SOLVED:
+            ticket.resolution_met = target_met(ticket.resolution_due_at, ticket.resolution_left_minutes, now)
         clock_stop(ticket)
         ticket.solved_at = ticket.solved_at if before == Status.SOLVED else now
     elif before == Status.PENDING:
         clock_resume(ticket, now)
     elif before == Status.SOLVED:  # reopened: the resolution clock starts again
-        ticket.solved_at = None
+        ticket.solved_at = ticket.resolution_met = None
         clock_start(ticket, now)
     ticket.status = status

@@ -106,6 +106,33 @@ def test_solving_stops_the_clock_and_a_customer_reply_reopens(office):
     assert ticket.resolution_due_at == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
+def test_whether_each_clock_met_its_target_is_kept_when_it_stops(office, agent):
+    """The due times are cleared when a clock stops; whether it was met stays (the
+    dashboard's SLA compliance): by the due time, or with minutes left while paused."""
+    late = open_ticket()
+    ticket_reply(ticket=late, body="Sorry for the wait", user=agent, now=MONDAY_10 + timedelta(minutes=61))
+    late = ticket_set_status(ticket=late, status="solved", now=MONDAY_10 + timedelta(hours=3))
+    assert (late.first_response_met, late.resolution_met) == (False, True)
+
+    paused = open_ticket()
+    paused = ticket_set_status(ticket=paused, status="pending", now=MONDAY_10 + timedelta(minutes=10))
+    ticket_reply(ticket=paused, body="Answered while pending", user=agent, now=MONDAY_10 + timedelta(days=3))
+    paused.refresh_from_db()
+    assert paused.first_response_met is True  # 50 business minutes were still left
+
+    # Reopened: a fresh resolution clock, not yet met or missed.
+    ticket_reply(ticket=late, body="Still broken", now=MONDAY_10 + timedelta(hours=4))
+    late.refresh_from_db()
+    assert late.status == "open" and late.resolution_met is None
+
+
+def test_a_ticket_without_a_policy_has_no_target_to_meet(agent):
+    ticket = open_ticket(priority="low")
+    ticket_reply(ticket=ticket, body="Hello", user=agent, now=MONDAY_10)
+    ticket = ticket_set_status(ticket=ticket, status="solved", now=MONDAY_10)
+    assert (ticket.first_response_met, ticket.resolution_met) == (None, None)
+
+
 def test_customers_cannot_write_internal_notes_and_closed_tickets_stay_closed(office):
     ticket = open_ticket()
     with pytest.raises(DomainError, match="Only staff"):
