@@ -99,3 +99,37 @@ class ScheduledRun(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M:%S}: {self.last_status}"
+
+
+# The dashboard's rollups live with their code (crm/dashboard/); imported here so Django
+# sees them as models of this app.
+from crm.dashboard.models import (  # noqa: E402
+    ClvBand,
+    CohortMonth,
+    DailyBuyers,
+    DailyFeedback,
+    DailyPoints,
+    DailyResponseTimes,
+    DailySales,
+    DailyStageFlow,
+    PointsLiability,
+    RollupState,
+)
+
+__all__ = [
+    "ClvBand",
+    "CohortMonth",
+    "Customer360",
+    "CustomerNote",
+    "DailyBuyers",
+    "DailyFeedback",
+    "DailyPoints",
+    "DailyResponseTimes",
+    "DailySales",
+    "DailyStageFlow",
+    "IdempotencyRecord",
+    "PointsLiability",
+    "RollupState",
+    "ScheduledRun",
+    "TaskFailure",
+]

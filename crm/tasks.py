@@ -1,6 +1,18 @@
+from datetime import date, datetime
+
+from celery import chain
 from django.core.cache import cache
+from django.utils import timezone
 
 from core.task_policy import crm_task
+from crm.dashboard.refresh import (
+    dashboard_refresh,
+    rebuild_months,
+    rebuild_orders,
+    rebuild_plan,
+    rebuild_rest,
+    rollups_built,
+)
 from crm.follow_up import DRAIN_QUEUED, pending_updates_drain, queue_drain
 from crm.services import idempotency_records_purge
 
@@ -19,3 +31,52 @@ def drain_pending_updates() -> int:
     over the workers."""
     cache.delete(DRAIN_QUEUED)  # marks from now on queue a drain after this one
     return pending_updates_drain(on_full_batch=queue_drain)
+
+
+# ---------------------------------------------------------------------------- the dashboard
+
+REBUILD_QUEUED = "crm:dashboard:rebuild-queued"
+
+
+@crm_task()
+def refresh_dashboard() -> int:
+    """Every ten minutes (CELERY_BEAT_SCHEDULE): the dashboard's rollups for the recent days
+    and the days of changed orders (``crm.dashboard.refresh``); the first time, a rebuild.
+    Returns the order days recomputed."""
+    if not rollups_built():
+        if cache.add(REBUILD_QUEUED, True, timeout=3600):
+            rebuild_dashboard.delay()
+        return 0
+    result = dashboard_refresh()
+    if result.months_apart:
+        rebuild_dashboard_months.delay([month.isoformat() for month in result.months_apart])
+    return len(result.days)
+
+
+@crm_task()
+def rebuild_dashboard(since: str | None = None) -> int:
+    """Weekly (CELERY_BEAT_SCHEDULE), and the first time: every rollup from scratch, as a
+    chain of tasks (a few months of orders each, then the rest). Returns the steps queued."""
+    started = timezone.now()
+    plan = rebuild_plan(now=started, since=date.fromisoformat(since) if since else None)
+    steps = [rebuild_dashboard_orders.si(first.isoformat(), last.isoformat()) for first, last in plan]
+    rest_since = None if since or not plan else plan[0][0].isoformat()
+    chain(*steps, rebuild_dashboard_rest.si(started.isoformat(), rest_since)).delay()
+    return len(steps) + 1
+
+
+@crm_task()
+def rebuild_dashboard_orders(first: str, last: str) -> None:
+    rebuild_orders(date.fromisoformat(first), date.fromisoformat(last))
+
+
+@crm_task()
+def rebuild_dashboard_rest(started: str, since: str | None = None) -> None:
+    rebuild_rest(started=datetime.fromisoformat(started), since=date.fromisoformat(since) if since else None)
+    cache.delete(REBUILD_QUEUED)
+
+
+@crm_task()
+def rebuild_dashboard_months(months: list[str]) -> None:
+    """The months a refresh found too many changed days in (an import of old orders)."""
+    rebuild_months([date.fromisoformat(month) for month in months])

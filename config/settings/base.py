@@ -299,6 +299,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.rebuild_all_from_orders",
         "schedule": crontab(hour=4, minute=0, day_of_week=0),
     },
+    # The dashboard's rollups: the recent days and the days of changed orders (crm/dashboard/).
+    "refresh-dashboard": {"task": "crm.tasks.refresh_dashboard", "schedule": 600.0},
+    # ...and all of them from scratch, after the Sunday rebuild of every customer.
+    "rebuild-dashboard": {"task": "crm.tasks.rebuild_dashboard", "schedule": crontab(hour=5, minute=0, day_of_week=0)},
 }
 
 # Where customers reach the CRM's own pages (CSAT and review links in messages).

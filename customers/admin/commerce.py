@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from unfold.admin import ModelAdmin, TabularInline
 
 from core.admin_tools import AuditHistoryMixin, CountryFilter, LargeTableAdmin, customer_link
+from customers.admin.drilldown import DrilldownFilter
 from customers.admin.lifecycle import (
     ClvBandFilter,
     PAliveFilter,
@@ -158,6 +159,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         "view_360",
     ]
     list_filter = [
+        DrilldownFilter,
         StageFilter,
         RfmSegmentFilter,
         ClvBandFilter,

@@ -212,7 +212,8 @@ def holdout_chart(holdout: dict):
 @admin.register(StageChange)
 class StageChangeAdmin(ModelAdmin):
     list_display = ["changed_at", "customer", "from_stage", "to_stage", "reason"]
-    list_filter = ["to_stage", "from_stage"]
+    # The shop that first saw the customer: the dashboard's stage flows per shop lead here.
+    list_filter = ["to_stage", "from_stage", "customer__first_seen_shop"]
     paginator = LargeTablePaginator
     show_full_result_count = False
     raw_id_fields = ["customer"]

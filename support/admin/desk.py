@@ -378,7 +378,8 @@ class CsatResponseAdmin(LargeTableAdmin):
     """CSAT answers, with the results per agent and per team above the list."""
 
     list_display = ["id", "ticket", "rating", "agent", "team", "created_at"]
-    list_filter = ["rating", "team", "agent"]
+    # The ticket's shop: the dashboard's CSAT per shop leads here.
+    list_filter = ["rating", "team", "agent", "ticket__shop"]
     list_select_related = ["ticket", "agent", "team"]
     raw_id_fields = ["ticket", "customer", "agent", "team"]
     ordering = ["-id"]

@@ -1,0 +1,1 @@
+"""Each rollup, computed from its source rows for a run of days and written whole."""

@@ -1,0 +1,97 @@
+"""The dashboard page: its filter form (days and shop), the permission, and the cache.
+
+Figures are computed from the rollups (cold: about a dozen small reads) and kept in the
+cache (``config/cache.py``: Redis, or each process's memory on the embedded default) under
+the rollups' version, so a refresh of the rollups is a miss and anything else a hit.
+"""
+
+from datetime import date, timedelta
+
+from django import forms
+from django.contrib import admin
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+
+from crm import roles
+from crm.dashboard import days as d
+from crm.dashboard.figures import Period, dashboard_figures
+from crm.dashboard.models import RollupState
+from customers.models import Shop
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 5 * 366
+CACHE_SECONDS = 30 * 60
+PRESETS = (("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90), ("Last 12 months", 365))
+
+
+class DashboardFilters(forms.Form):
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    shop = forms.ModelChoiceField(Shop.objects.order_by("name"), required=False, empty_label="All shops", label="Shop")
+
+    def __init__(self, *args, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean(self):
+        data = super().clean()
+        end = data.get("end") or self.today
+        start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+        if "end" in self.errors or "start" in self.errors:
+            return data
+        if end > self.today:
+            self.add_error("end", f"Choose a day up to today ({self.today:%d %b %Y}).")
+        elif start > end:
+            self.add_error("start", "The period starts after it ends.")
+        elif (end - start).days + 1 > MAX_DAYS:
+            self.add_error("start", "Choose at most five years.")
+        data["start"], data["end"] = start, end
+        return data
+
+    def period(self) -> Period:
+        shop = self.cleaned_data.get("shop")
+        return Period(self.cleaned_data["start"], self.cleaned_data["end"], shop.pk if shop else None)
+
+
+def presets(today: date, shop: Shop | None) -> list[tuple[str, str]]:
+    """The quick ranges, as query strings."""
+    suffix = f"&shop={shop.pk}" if shop else ""
+    out = [(label, f"?start={today - timedelta(days=n - 1)}&end={today}{suffix}") for label, n in PRESETS]
+    month = d.month_of(today)
+    last_month = d.months_back(month, 1)
+    out.append(("This month", f"?start={month}&end={today}{suffix}"))
+    out.append(("Last month", f"?start={last_month}&end={d.month_end(last_month)}{suffix}"))
+    return out
+
+
+def dashboard_view(request):
+    """``/admin/dashboard/``: the manager's KPIs. Managers and superusers only."""
+    if not request.user.has_perm(roles.VIEW_DASHBOARD):
+        raise PermissionDenied
+    today = d.today()
+    form = DashboardFilters(request.GET or None, today=today)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dashboard",
+        "form": form,
+        "today": today,
+    }
+    if request.GET and not form.is_valid():
+        return TemplateResponse(request, "admin/crm/dashboard.html", context, status=400)
+    if not request.GET:
+        form = DashboardFilters({}, today=today)
+        form.is_valid()
+        context["form"] = form
+    period = form.period()
+    state = RollupState.objects.filter(pk=1).first()
+    if state is None or state.refreshed_at is None:
+        context["not_built"] = True
+        return TemplateResponse(request, "admin/crm/dashboard.html", context)
+    key = f"crm:dashboard:v1:{state.version}:{today}:{period.first}:{period.last}:{period.shop_id}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = dashboard_figures(period, refreshed_at=state.refreshed_at)
+        cache.set(key, figures, CACHE_SECONDS)
+    context.update({"dash": figures, "charts": figures.charts, "presets": presets(today, figures.shop)})
+    return TemplateResponse(request, "admin/crm/dashboard.html", context)
