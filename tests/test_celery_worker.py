@@ -81,3 +81,20 @@ def test_the_worker_records_a_scheduled_tasks_run_and_answers_the_health_ping(wo
     assert run.task == "crm.tasks.purge_idempotency_records" and run.duration is not None
     with override_settings(HEALTH_CHECKS=["crm.health.WorkerPing"]):
         assert Client().get("/health/").json() == {"status": "ok"}
+
+
+def test_the_dashboards_first_refresh_queues_a_rebuild_that_the_worker_runs_as_a_chain(worker, api, order_payload):
+    from django.core.cache import cache
+
+    from crm.dashboard.models import DailySales, RollupState
+    from crm.tasks import REBUILD_QUEUED, refresh_dashboard
+
+    api.post("/api/v1/orders", order_payload, format="json")
+    cache.delete(REBUILD_QUEUED)
+    refresh_dashboard.delay()  # as beat sends it: never built, so a rebuild (steps, then the rest)
+
+    assert _wait_for(lambda: RollupState.objects.filter(rebuilt_at__isnull=False).exists())
+    assert DailySales.objects.get().orders == 1
+    version = RollupState.objects.get().version
+    refresh_dashboard.delay()  # built: the recent days
+    assert _wait_for(lambda: RollupState.objects.get().version == version + 1)

@@ -95,7 +95,13 @@ def csat(period: Period, **rating) -> str:
 def tickets(period: Period, at: str, **more) -> str:
     return _url(
         "admin:support_ticket_changelist",
-        {"view": "all", **_within(at, period.first, period.last), **more, "shop__id__exact": period.shop_id},
+        {
+            "view": "all",
+            **_within(at, period.first, period.last),
+            "merged_into__isnull": "True",  # a merge closes a ticket, not an answer
+            **more,
+            "shop__id__exact": period.shop_id,
+        },
     )
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Min, OuterRef, Subquery
+from django.db.models import DateField, Min, OuterRef, Subquery
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from crm.dashboard import days as d
@@ -72,13 +73,16 @@ def dashboard_refresh(*, now: datetime | None = None) -> RefreshResult:
     recent = set(d.days(today - timedelta(days=RECENT_DAYS - 1), today))
     with transaction.atomic():
         state = _locked_state()
-        older = changed_order_days(since=state.orders_read_until - MARGIN) - recent
+        changed, cohort_months = changed_order_days(since=state.orders_read_until - MARGIN)
+        older = changed - recent
         apart = sorted({d.month_of(day) for day in older}) if len(older) > MAX_CHANGED_DAYS else []
         order_days = recent if apart else recent | older
         for first, last in d.runs(order_days):
             sales_refresh(first, last)
             buyers_refresh(first, last)
-        cohorts_refresh(sorted({d.month_of(day) for day in order_days}))
+        if apart:  # rebuild_months redoes the heatmap from the first of them on
+            cohort_months = {month for month in cohort_months if month < min(apart)}
+        cohorts_refresh(sorted(cohort_months | {d.month_of(day) for day in order_days}))
         first_recent = min(recent)
         stage_flows_refresh(first_recent, today)
         points_refresh(first_recent, today, after_id=points_mark(state, before=d.start_of(first_recent) - MARGIN))
@@ -89,9 +93,13 @@ def dashboard_refresh(*, now: datetime | None = None) -> RefreshResult:
     return RefreshResult(days=sorted(order_days), months_apart=apart, seconds=time.monotonic() - clock)
 
 
-def changed_order_days(*, since: datetime) -> set[date]:
-    """The days of orders written or changed since ``since``, and of the next counted order
-    of each of their customers: one read through the index on ``updated_at``."""
+def changed_order_days(*, since: datetime) -> tuple[set[date], set[date]]:
+    """What orders written or changed since ``since`` make stale: the days of those orders
+    and of the next counted order of each of their customers (whose "first order" or
+    "bought before" may have changed); and the months of every later order of those
+    customers (whose cohort may have changed). Reads through the index on ``updated_at``
+    and the customers' order index."""
+    changed = Order.objects.filter(updated_at__gte=since).order_by()
     later = (
         Order.objects.counted()
         .filter(customer_id=OuterRef("customer_id"), placed_at__gt=OuterRef("placed_at"))
@@ -99,13 +107,23 @@ def changed_order_days(*, since: datetime) -> set[date]:
         .values("placed_at")[:1]
     )
     pairs = (
-        Order.objects.filter(updated_at__gte=since)
-        .annotate(day=d.local_day("placed_at"), next_day=d.local_day(Subquery(later)))
+        changed.annotate(day=d.local_day("placed_at"), next_day=d.local_day(Subquery(later)))
         .values_list("day", "next_day")
+        .distinct()
+    )
+    days = {day for pair in pairs for day in pair if day is not None}
+    if not days:
+        return days, set()
+    since_first = d.start_of(min(days))
+    months = set(
+        Order.objects.counted()
+        .filter(customer_id__in=changed.values("customer_id"), placed_at__gte=since_first)
+        .annotate(month=Trunc("placed_at", "month", output_field=DateField(), tzinfo=d.zone()))
+        .values_list("month", flat=True)
         .distinct()
         .order_by()
     )
-    return {day for pair in pairs for day in pair if day is not None}
+    return days, months
 
 
 def points_mark(state: RollupState, *, before: datetime) -> int:
@@ -192,10 +210,11 @@ def dashboard_rebuild(*, now: datetime | None = None, since: date | None = None,
     return RefreshResult(seconds=time.monotonic() - clock)
 
 
-def rebuild_months(months: list[date]) -> None:
-    """The order rollups of ``months`` (first days) and their heatmap cells."""
+def rebuild_months(months: list[date], *, now: datetime | None = None) -> None:
+    """The order rollups of ``months`` (first days), then the heatmap from the first of them
+    on (a customer whose first order changed moves to another cohort in every later month)."""
     for month in months:
         rebuild_orders(month, d.month_end(month))
     with transaction.atomic():
         _locked_state()
-        cohorts_refresh(sorted(set(months)))
+        cohorts_refresh(d.months(min(months), d.today(now)))

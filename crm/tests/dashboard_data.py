@@ -80,6 +80,8 @@ def build(staff) -> History:
             ("active", "at_risk", "2025-02-15 10:00"),
             ("at_risk", "active", "2025-03-08 10:00"),
         ],
+        "eve": [("", "new", "2025-02-28 23:30")],  # 1 March in Berlin
+        "ivy": [("", "new", "2025-03-03 10:00")],
         "hal": [("", "new", "2025-01-29 10:00"), ("new", "lapsed", "2025-03-31 22:30")],  # 1 April in Berlin
     }.items():
         for before, after, when in changes:
@@ -99,9 +101,11 @@ def build(staff) -> History:
         "ivy": 0.0,
     }
     for who, value in clv.items():
+        latest = StageChange.objects.filter(customer=people[who]).order_by("-changed_at").first()
         CustomerMetrics.objects.create(
             customer=people[who],
             computed_at=at("2025-04-01 00:00"),
+            stage=latest.to_stage if latest else "prospect",
             stage_since=at("2025-04-01 00:00"),
             clv_predicted=value,
         )

@@ -139,14 +139,14 @@ def test_stages_at_both_ends_and_the_flows_between(history):
     start, end = population(data.FIRST - timedelta(days=1)), population(data.LAST)
     assert {r.stage: r.at_start for r in stages.rows if r.at_start} == dict(start) == {"new": 3, "at_risk": 1}
     assert {r.stage: r.at_end for r in stages.rows if r.at_end} == dict(end)
-    assert dict(end) == {"new": 3, "active": 2, "at_risk": 1, "prospect": 1}
+    assert dict(end) == {"new": 5, "active": 2, "at_risk": 1, "prospect": 1}
     moves = Counter(
         (c.get_from_stage_display() or "first assessment", c.get_to_stage_display())
         for c in changes
         if data.FIRST <= day(c.changed_at) <= data.LAST
     )
     assert {(f.from_label, f.to_label): f.customers for f in stages.flows} == dict(moves)
-    assert stages.flows[0].customers == 2  # first assessment → New, the largest
+    assert stages.flows[0].customers == 4  # first assessment → New, the largest
 
 
 def test_the_clv_distribution_and_the_models_health(history):

@@ -134,7 +134,8 @@ class DrilldownFilter(admin.ListFilter):
 
 def _clv(text: str) -> tuple[Q, str]:
     if text == "none":
-        return Q(metrics__clv_predicted__isnull=True), "no predicted CLV"
+        # Among customers with figures: one not yet recomputed has no metrics row at all.
+        return Q(metrics__isnull=False, metrics__clv_predicted__isnull=True), "no predicted CLV"
     low, sep, high = text.partition("..")
     try:
         low_value = Decimal(low) if low else None

@@ -1,0 +1,166 @@
+"""The dashboard page: who may open it, what bad filters get, its query budget and cache,
+and that each number leads to exactly the customers (or rows) it counts."""
+
+import json
+import re
+from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from crm import roles
+from crm.dashboard import days as d
+from crm.dashboard.figures import Period, dashboard_figures
+from crm.dashboard.refresh import dashboard_rebuild, dashboard_refresh
+from crm.tests import dashboard_data as data
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("admin:dashboard")
+MARCH = {"start": "2025-03-01", "end": "2025-03-31"}
+
+
+def staff(django_user_model, name: str, role: str | None = None, **flags):
+    user = django_user_model.objects.create_user(name, password="pw", is_staff=True, **flags)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def history(settings, django_user_model):
+    settings.TIME_ZONE = data.TIME_ZONE
+    history = data.build(staff(django_user_model, "boss"))
+    dashboard_rebuild()
+    cache.clear()
+    return history
+
+
+@pytest.fixture
+def manager(client, django_user_model):
+    client.force_login(staff(django_user_model, "manager", roles.MANAGER))
+    return client
+
+
+def test_only_managers_and_superusers_see_it(client, django_user_model, history):
+    assert URL == "/admin/dashboard/"
+    assert client.get(URL).status_code == 302  # to the sign-in page
+    for name, role in (("agent", roles.SUPPORT_AGENT), ("marketer", roles.MARKETER), ("clerk", None)):
+        client.force_login(staff(django_user_model, name, role))
+        assert client.get(URL).status_code == 403, name
+    for user in (
+        staff(django_user_model, "manager", roles.MANAGER),
+        staff(django_user_model, "root", is_superuser=True),
+    ):
+        client.force_login(user)
+        assert client.get(URL).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"start": "yesterday"}, "Enter a valid date."),
+        ({"start": "2025-03-31", "end": "2025-03-01"}, "The period starts after it ends."),
+        ({"start": "2015-01-01", "end": "2025-03-01"}, "Choose at most five years."),
+        ({"end": "2999-01-01"}, "Choose a day up to today"),
+        ({"shop": "99999999999999999999"}, "Select a valid choice."),
+        ({"start": "2025-02-30"}, "Enter a valid date."),
+    ],
+)
+def test_bad_filters_are_named_never_a_500(manager, history, params, message):
+    response = manager.get(URL, params)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_the_page_shows_every_figure_and_chart_under_the_csp(manager, history):
+    response = manager.get(URL, {**MARCH, "shop": history.web.pk})
+    html = response.content.decode()
+    assert response.status_code == 200
+    for key in ("revenue", "orders", "aov", "buyers", "new_customers", "repeat_rate", "retention", "churn", "nps"):
+        assert f'data-kpi="{key}"' in html
+    charts = json.loads(re.search(r'<script id="dashboard-charts" type="application/json">(.*?)</script>', html)[1])
+    assert set(charts) == {"sales", "customers", "stages", "clv", "holdout", "points"}
+    assert set(re.findall(r'data-chart="(\w+)"', html)) == set(charts)
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert all("src=" in tag or 'type="application/json"' in tag for tag in scripts), scripts  # nothing inline
+    assert "Too few to say" in html  # the thin figures say so
+
+
+def test_a_cold_page_reads_the_rollups_in_a_fixed_number_of_queries_and_a_warm_one_none(manager, history):
+    """Cold: the admin's own queries (session, user, permissions, the sidebar), the rollups'
+    version and the shop list, and 13 reads of the rollups and the CLV model, whatever the
+    data. Warm: the figures come from the cache."""
+    manager.get(URL, MARCH)
+    cache.clear()
+    with CaptureQueriesContext(connection) as cold:
+        manager.get(URL, MARCH)
+    with CaptureQueriesContext(connection) as warm:
+        manager.get(URL, MARCH)
+    assert len(cold) - len(warm) == 13
+    assert len(warm) <= 10
+    assert not [q for q in warm.captured_queries if "crm_daily" in q["sql"] or "customers_order" in q["sql"]]
+
+
+def test_a_refresh_of_the_rollups_is_seen_at_once_despite_the_cache(manager, history):
+    before = manager.get(URL, MARCH).context["dash"].sales.orders.value
+    cat = history.people["cat"]
+    cat.orders.filter(placed_at=data.at("2025-03-15 10:00")).update(status="cancelled", updated_at=timezone.now())
+    dashboard_refresh()
+    assert manager.get(URL, MARCH).context["dash"].sales.orders.value == before - 1
+
+
+def test_before_the_first_build_the_page_says_so(manager, settings):
+    response = manager.get(URL)
+    assert response.status_code == 200
+    assert "have not been computed yet" in response.content.decode()
+
+
+def count(client, link: str) -> int:
+    """How many rows the admin list a link opens shows."""
+    url = urlsplit(link)
+    response = client.get(url.path, dict(parse_qsl(url.query, keep_blank_values=True)))
+    assert response.status_code == 200, link
+    assert "e" not in response.wsgi_request.GET, link  # not refused as a bad filter
+    return response.context["cl"].result_count
+
+
+@pytest.mark.parametrize("shop", [None, "web"])
+def test_each_number_leads_to_exactly_the_customers_or_rows_it_counts(manager, history, shop):
+    shop_id = getattr(history, shop).pk if shop else None
+    dash = dashboard_figures(Period(data.FIRST, data.LAST, shop_id), refreshed_at=None)
+    customers = dash.customers
+    for figure in (customers.buyers, customers.new, customers.returning):
+        assert count(manager, figure.link) == figure.value, figure.key
+    assert count(manager, customers.repeat.link) == int(customers.repeat.detail.split()[0])
+    assert count(manager, customers.retention.link) == int(customers.retention.detail.split()[0])
+    assert count(manager, customers.churn.link) == int(customers.churn.detail.split()[0])
+    assert count(manager, dash.sales.orders.link) == dash.sales.orders.value
+    by_hand = {o.customer_id for o in data.Order.objects.counted() if shop_id in (None, o.shop_id)}
+    assert count(manager, dash.sales.revenue.link) <= len(by_hand)
+    for row in dash.cohorts:
+        for cell in row.cells:
+            assert count(manager, cell["link"]) == cell["customers"], (row.cohort, cell["k"])
+    for flow in dash.stages.flows:
+        assert count(manager, flow.link) == flow.customers, (flow.from_label, flow.to_label)
+    for band in [*dash.clv.bands, dash.clv.unpredicted]:
+        assert count(manager, band.link) == band.customers, band.label
+    support = dash.support
+    assert count(manager, support.nps.link) == sum(int(n) for n in re.findall(r"\d+", support.nps.detail))
+    assert count(manager, support.csat.link) == int(support.csat.detail.split()[2])
+    assert count(manager, support.first_response_met.link) == int(support.first_response_met.detail.split()[2])
+    assert count(manager, support.resolution_median.link) == int(support.resolution_median.detail.split()[1])
+
+
+def test_the_stage_counts_of_today_lead_to_the_customers_in_each_stage(manager, history):
+    today = d.today()
+    stages = dashboard_figures(Period(today - timedelta(days=29), today), refreshed_at=None).stages
+    assert stages.total == 9
+    for row in stages.rows:
+        assert count(manager, row.link) == row.at_end, row.stage
