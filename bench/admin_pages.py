@@ -1,6 +1,9 @@
-"""Time the admin changelists on a big database (run after seed_demo on BENCH_ADMIN_DATABASE_URL).
+"""Time the admin changelists on a big database (run after seed_demo on BENCH_ADMIN_DATABASE_URL),
+and the manager's dashboard cold (its figures not in the cache) and warm (cached).
 
-DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_big .venv/bin/python bench/admin_pages.py
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_big .venv/bin/python bench/admin_pages.py [dashboard]
+
+With ``dashboard``, only the dashboard.
 
 "Of which SQL" is the time Django's cursor spent in the page's queries: what the database
 did, apart from rendering (and from the load of a shared machine on Python's side).
@@ -10,6 +13,7 @@ an order number, …) are read from the seeded data: a customer half-way up the 
 """
 
 import statistics
+import sys
 import time
 from urllib.parse import urlencode
 
@@ -83,7 +87,7 @@ def main():
         cursor.execute("ANALYZE")
     print(f"{Customer.objects.count():,} customers, {Order.objects.count():,} orders\n")
     print("| page | median of 5 | of which SQL | queries |\n| --- | --- | --- | --- |")
-    for name, url in PAGES + search_pages():
+    for name, url in [] if sys.argv[1:] == ["dashboard"] else PAGES + search_pages():
         times, sql_times = [], []
         for _ in range(5):
             with CaptureQueriesContext(connection) as queries:
@@ -94,6 +98,51 @@ def main():
             sql_times.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
         page_ms, sql_ms = statistics.median(times), statistics.median(sql_times)
         print(f"| {name} | {page_ms:.0f} ms | {sql_ms:.0f} ms | {len(queries)} |")
+    dashboard(client)
+
+
+def dashboard(client) -> None:
+    """The dashboard, cold (its figures dropped from the cache before each request: every
+    figure read from the rollups) and warm (the same request again: from the cache)."""
+    from datetime import timedelta
+
+    from django.core.cache import cache
+
+    from crm.dashboard import days
+    from crm.dashboard.figures import Period
+    from crm.dashboard.models import RollupState
+    from crm.dashboard.refresh import dashboard_rebuild, rollups_built
+    from crm.dashboard.view import figures_cache_key
+    from customers.models import Shop
+
+    if not rollups_built():
+        print(f"\nDashboard rollups built in {dashboard_rebuild().seconds:.1f} s")
+    today = days.today()
+    shop = Shop.objects.order_by("pk").first()
+    ranges = [
+        ("last 30 days", Period(today - timedelta(days=29), today)),
+        ("last 30 days, one shop", Period(today - timedelta(days=29), today, shop.pk if shop else None)),
+        ("last 12 months", Period(today - timedelta(days=364), today)),
+        ("last 3 years", Period(today - timedelta(days=3 * 365 - 1), today)),
+    ]
+    print("\n| dashboard | cold | of which SQL | warm | queries cold |\n| --- | --- | --- | --- | --- |")
+    for name, period in ranges:
+        url = f"/admin/dashboard/?start={period.first}&end={period.last}&shop={period.shop_id or ''}"
+        cold, sql, warm = [], [], []
+        for _ in range(5):
+            cache.delete(figures_cache_key(RollupState.load(), today, period))
+            with CaptureQueriesContext(connection) as queries:
+                start = time.perf_counter()
+                response = client.get(url)
+                cold.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+            sql.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+            reads = len(queries)  # now: the next request empties the connection's log
+            start = time.perf_counter()
+            assert client.get(url).status_code == 200
+            warm.append((time.perf_counter() - start) * 1000)
+        cold_ms, sql_ms, warm_ms = (statistics.median(t) for t in (cold, sql, warm))
+        print(f"| {name} | {cold_ms:.0f} ms | {sql_ms:.0f} ms | {warm_ms:.0f} ms | {reads} |")
 
 
 if __name__ == "__main__":

@@ -65,6 +65,11 @@ def presets(today: date, shop: Shop | None) -> list[tuple[str, str]]:
     return out
 
 
+def figures_cache_key(state: RollupState, today: date, period: Period) -> str:
+    """The figures of a period as of a version of the rollups (and a day: "up to today")."""
+    return f"crm:dashboard:v1:{state.version}:{today}:{period.first}:{period.last}:{period.shop_id}"
+
+
 def dashboard_view(request):
     """``/admin/dashboard/``: the manager's KPIs. Managers and superusers only."""
     if not request.user.has_perm(roles.VIEW_DASHBOARD):
@@ -88,7 +93,7 @@ def dashboard_view(request):
     if state is None or state.refreshed_at is None:
         context["not_built"] = True
         return TemplateResponse(request, "admin/crm/dashboard.html", context)
-    key = f"crm:dashboard:v1:{state.version}:{today}:{period.first}:{period.last}:{period.shop_id}"
+    key = figures_cache_key(state, today, period)
     figures = cache.get(key)
     if figures is None:
         figures = dashboard_figures(period, refreshed_at=state.refreshed_at)

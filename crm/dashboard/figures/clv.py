@@ -117,7 +117,8 @@ def _health(model: ClvModel | None, latest: ClvModel | None, now: datetime) -> F
     actual, predicted = holdout["actual_total"], holdout["predicted_total"]
     error = round(100 * (predicted - actual) / actual, 1) if actual else None
     days = holdout["holdout_days"]
-    notes.insert(0, f"predicted {predicted:,.0f} purchases in the {days} days held out, {actual:,} made")
+    way = "over-predicts" if predicted > actual else "under-predicts"
+    notes.insert(0, f"{way}: {predicted:,.0f} purchases predicted in the {days} days held out, {actual:,} made")
     thin = too_few(actual, MIN_ANSWERS, "purchases in the holdout")
     return Figure(*label, error, "%", how, link=link, detail="; ".join(notes), thin=thin, decimals=1)
 
@@ -134,6 +135,6 @@ def _holdout_chart(model: ClvModel | None) -> Chart | None:
             {"label": "predicted", "data": [round(b["predicted"], 3) for b in buckets]},
             {"label": "actual", "data": [round(b["actual"], 3) for b in buckets]},
         ],
-        y_title="purchases per customer in the holdout",
+        y_title="purchases per customer",
         extra={"xTitle": "repeat purchases before the holdout"},
     )

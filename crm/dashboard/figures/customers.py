@@ -15,6 +15,7 @@ from crm.dashboard.figures.base import (
     Figure,
     Period,
     bucket_start,
+    change,
     percent,
     too_few,
 )
@@ -70,6 +71,7 @@ def customers(period: Period, *, today: date) -> Customers:
             "Distinct customers with at least one counted order (not cancelled or refunded) in the period."
             + BY_FIRST_SHOP,
             link=links.customers(bought=[period_days], shop=shop),
+            detail=change(buyers.size, before.size, period.length),
         ),
         new=Figure(
             "new_customers",
@@ -97,13 +99,13 @@ def customers(period: Period, *, today: date) -> Customers:
             "repeat_rate",
             "Repeat purchase rate",
             percent(repeaters, new.size),
-            "% of new customers",
+            "%",
             "Of the period's new customers, the share who have bought again on a later day, up to "
             "today (orders on the same day are one purchase)." + BY_FIRST_SHOP,
             link=links.customers(
                 bought=[period_days, links.days(period.first, None, times=2)], not_bought=[until_start], shop=shop
             ),
-            detail=f"{repeaters:,} of {new.size:,} new customers",
+            detail=f"{repeaters:,} of {new.size:,} new customers bought again",
             thin=too_few(new.size, MIN_CUSTOMERS, "new customers"),
             decimals=1,
         ),
@@ -111,7 +113,7 @@ def customers(period: Period, *, today: date) -> Customers:
             "retention",
             "Retention",
             retention,
-            "% of the previous period's customers",
+            "%",
             f"Of the customers who bought in the previous {period.length} days ({prev.first:%d %b} – "
             f"{prev.last:%d %b %Y}), the share who bought again in this period." + BY_FIRST_SHOP,
             link=links.customers(bought=[before_days, period_days], shop=shop),
@@ -123,7 +125,7 @@ def customers(period: Period, *, today: date) -> Customers:
             "churn",
             "Churn",
             None if retention is None else round(100 - retention, 1),
-            "% of the previous period's customers",
+            "%",
             "Of the customers who bought in the previous period, the share who did not buy in this "
             "one: 100 % − retention." + BY_FIRST_SHOP,
             link=links.customers(bought=[before_days], not_bought=[period_days], shop=shop),

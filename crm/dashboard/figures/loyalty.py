@@ -63,6 +63,10 @@ def loyalty(period: Period, *, group_id: int | None) -> Loyalty:
     def money(points: int) -> Decimal | None:
         return None if value is None else (points * value).quantize(Decimal("0.01"))
 
+    also = {
+        "issued": f"; {now['adjusted']:+,} adjusted by hand",
+        "redeemed": f"; {now['restored']:,} came back from codes that expired unused",
+    }
     figures = [
         Figure(
             column,
@@ -71,7 +75,7 @@ def loyalty(period: Period, *, group_id: int | None) -> Loyalty:
             "points",
             how + BY_GROUP,
             link=links.points(period, kinds, group_id),
-            detail=change(now[column], before[column], period.length),
+            detail=change(now[column], before[column], period.length) + also.get(column, ""),
         )
         for column, (label, kinds, how) in COLUMNS.items()
     ]
@@ -87,8 +91,7 @@ def loyalty(period: Period, *, group_id: int | None) -> Loyalty:
             f"What customers could spend now: the positive balances of every account (a negative "
             f"one owes nothing) times the point's value ({worth}), today whatever the period." + BY_GROUP,
             link=links.accounts(group_id),
-            detail=f"{owed['a']:,} spendable points, {as_of}; also {now['restored']:,} returned by unused "
-            f"codes and {now['adjusted']:+,} adjusted by hand in the period",
+            detail=f"{owed['a']:,} spendable points at {worth}, {as_of}",
             thin="" if value is not None else "No loyalty programme is set up.",
             decimals=2,
         ),
