@@ -42,11 +42,15 @@ def union(sets: Iterable[np.ndarray]) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def days_per_id(sets: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The ids in any of ``sets`` (one per day) and in how many of them each is."""
-    sets = [s for s in sets if s.size]
-    if not sets:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    counts = np.bincount(np.concatenate(sets))
-    ids = np.flatnonzero(counts)
-    return ids, counts[ids]
+def days_among(sets: Iterable[np.ndarray], among: np.ndarray) -> np.ndarray:
+    """For each id of ``among`` (sorted), in how many of ``sets`` (one per day) it is."""
+    counts = np.zeros(among.size, dtype=np.int64)
+    if among.size == 0:
+        return counts
+    top = int(among[-1])
+    slot = np.full(top + 1, -1, dtype=np.int64)
+    slot[among] = np.arange(among.size)
+    for ids in sets:
+        found = slot[ids[ids <= top]]
+        counts[found[found >= 0]] += 1  # a set holds each id once
+    return counts

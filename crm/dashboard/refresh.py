@@ -33,11 +33,13 @@ from crm.dashboard.rollups.sales import sales_refresh
 from crm.dashboard.rollups.stages import stage_flows_refresh
 from crm.dashboard.rollups.support import feedback_refresh, response_times_refresh
 from customers.models import Order
+from support.models import Ticket
 
 logger = logging.getLogger(__name__)
 
 RECENT_DAYS = 3  # today and the two days before, whatever changed
-SUPPORT_DAYS = 92  # tickets and answers: small tables, recomputed for the last quarter
+SUPPORT_DAYS = 92  # answers (NPS, CSAT): a small table, recomputed for the last quarter
+TICKET_DAYS = 14  # response times: the last fortnight, and the days of tickets changed since
 MARGIN = timedelta(minutes=10)  # a write committed this late is still seen
 MAX_CHANGED_DAYS = 62  # more older days changed than this: their months are rebuilt apart
 MONTHS_PER_TASK = 3
@@ -87,7 +89,9 @@ def dashboard_refresh(*, now: datetime | None = None) -> RefreshResult:
         stage_flows_refresh(first_recent, today)
         points_refresh(first_recent, today, after_id=points_mark(state, before=d.start_of(first_recent) - MARGIN))
         feedback_refresh(today - timedelta(days=SUPPORT_DAYS), today)
-        response_times_refresh(today - timedelta(days=SUPPORT_DAYS), today)
+        ticket_days = set(d.days(today - timedelta(days=TICKET_DAYS - 1), today))
+        for first, last in d.runs(ticket_days | changed_ticket_days(since=state.orders_read_until - MARGIN)):
+            response_times_refresh(first, last)
         _snapshots(today)
         _advance(state, started, marked=last_entry_id())
     return RefreshResult(days=sorted(order_days), months_apart=apart, seconds=time.monotonic() - clock)
@@ -124,6 +128,13 @@ def changed_order_days(*, since: datetime) -> tuple[set[date], set[date]]:
         .order_by()
     )
     return days, months
+
+
+def changed_ticket_days(*, since: datetime) -> set[date]:
+    """The days tickets written since ``since`` were first answered or solved on. (A ticket
+    reopened long after it was solved leaves its old day to the weekly rebuild.)"""
+    answered = Ticket.objects.filter(updated_at__gte=since).values_list("first_responded_at", "solved_at")
+    return {d.today(moment) for pair in answered for moment in pair if moment is not None}
 
 
 def points_mark(state: RollupState, *, before: datetime) -> int:

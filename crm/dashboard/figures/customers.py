@@ -55,8 +55,7 @@ def customers(period: Period, *, today: date) -> Customers:
     new = id_sets.union(ids(period.first, period.last, "new_ids"))
     before = id_sets.union(ids(prev.first, prev.last))
     retained = np.intersect1d(before, buyers, assume_unique=True).size
-    since, counts = id_sets.days_per_id(ids(period.first, max(period.last, today)))
-    repeaters = np.intersect1d(since[counts >= 2], new, assume_unique=True).size
+    repeaters = int((id_sets.days_among(ids(period.first, max(period.last, today)), new) >= 2).sum())
     period_days = links.days(period.first, period.last)
     before_days = links.days(prev.first, prev.last)
     until_start = links.days(None, period.first - timedelta(days=1))
@@ -139,10 +138,13 @@ def customers(period: Period, *, today: date) -> Customers:
 
 def _chart(period: Period, rows: list, sets: dict) -> Chart:
     """New and returning customers per step: distinct within each week or month."""
+    steps: dict[date, list] = {}
+    for r in rows:
+        steps.setdefault(bucket_start(r.day, period.grain), []).append(r)
     buckets = period.buckets()
     new, returning = [], []
     for bucket in buckets:
-        inside = [r for r in rows if bucket_start(r.day, period.grain) == bucket.start]
+        inside = steps.get(bucket.start, [])
         if period.grain == "day":  # the shops' customers are apart: their counts add up
             bought = sum(r.buyers for r in inside)
         else:
