@@ -90,15 +90,22 @@ def main():
     for name, url in [] if sys.argv[1:] == ["dashboard"] else PAGES + search_pages():
         times, sql_times = [], []
         for _ in range(5):
-            with CaptureQueriesContext(connection) as queries:
-                start = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-            sql_times.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+            page_ms, sql_ms, reads = timed(client, url)
+            times.append(page_ms)
+            sql_times.append(sql_ms)
         page_ms, sql_ms = statistics.median(times), statistics.median(sql_times)
-        print(f"| {name} | {page_ms:.0f} ms | {sql_ms:.0f} ms | {len(queries)} |")
+        print(f"| {name} | {page_ms:.0f} ms | {sql_ms:.0f} ms | {reads} |")
     dashboard(client)
+
+
+def timed(client, url: str) -> tuple[float, float, int]:
+    """One GET: the page's time and its queries' (ms), and how many queries."""
+    with CaptureQueriesContext(connection) as queries:
+        start = time.perf_counter()
+        response = client.get(url)
+        page_ms = (time.perf_counter() - start) * 1000
+    assert response.status_code == 200, (url, response.status_code)
+    return page_ms, sum(float(q["time"]) for q in queries.captured_queries) * 1000, len(queries)
 
 
 def dashboard(client) -> None:
@@ -131,16 +138,10 @@ def dashboard(client) -> None:
         cold, sql, warm = [], [], []
         for _ in range(5):
             cache.delete(figures_cache_key(RollupState.load(), today, period))
-            with CaptureQueriesContext(connection) as queries:
-                start = time.perf_counter()
-                response = client.get(url)
-                cold.append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-            sql.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
-            reads = len(queries)  # now: the next request empties the connection's log
-            start = time.perf_counter()
-            assert client.get(url).status_code == 200
-            warm.append((time.perf_counter() - start) * 1000)
+            page_ms, sql_ms, reads = timed(client, url)
+            cold.append(page_ms)
+            sql.append(sql_ms)
+            warm.append(timed(client, url)[0])
         cold_ms, sql_ms, warm_ms = (statistics.median(t) for t in (cold, sql, warm))
         print(f"| {name} | {cold_ms:.0f} ms | {sql_ms:.0f} ms | {warm_ms:.0f} ms | {reads} |")
 

@@ -13,19 +13,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from crm.dashboard import id_sets
+from crm.dashboard import models as rollups
 from crm.dashboard import refresh as refreshing
-from crm.dashboard.models import (
-    ClvBand,
-    CohortMonth,
-    DailyBuyers,
-    DailyFeedback,
-    DailyPoints,
-    DailyResponseTimes,
-    DailySales,
-    DailyStageFlow,
-    PointsLiability,
-    RollupState,
-)
 from crm.dashboard.refresh import dashboard_rebuild, dashboard_refresh, rebuild_months
 from crm.scheduler import beat_entries, run_entry
 from crm.tests import dashboard_data as data
@@ -37,7 +26,12 @@ from support.models import NpsResponse
 
 pytestmark = pytest.mark.django_db
 
-ROLLUPS = [DailySales, DailyStageFlow, DailyFeedback, DailyResponseTimes, DailyPoints, PointsLiability, CohortMonth]
+RollupState, DailySales = rollups.RollupState, rollups.DailySales
+ROLLUPS = [
+    getattr(rollups, name)
+    for name in ("DailySales", "DailyStageFlow", "DailyFeedback", "DailyResponseTimes", "DailyPoints")
+    + ("PointsLiability", "CohortMonth")
+]
 
 
 def snapshot() -> dict:
@@ -48,10 +42,10 @@ def snapshot() -> dict:
         out[model.__name__] = sorted(tuple(str(v) for v in row) for row in model.objects.values_list(*fields))
     out["DailyBuyers"] = sorted(
         (str(r.day), r.shop_id, r.buyers, r.new, tuple(id_sets.unpack(r.buyer_ids)), tuple(id_sets.unpack(r.new_ids)))
-        for r in DailyBuyers.objects.all()
+        for r in rollups.DailyBuyers.objects.all()
     )
     out["ClvBand"] = sorted(
-        tuple(map(str, r)) for r in ClvBand.objects.values_list("shop_id", "low", "high", "customers")
+        tuple(map(str, r)) for r in rollups.ClvBand.objects.values_list("shop_id", "low", "high", "customers")
     )
     return out
 

@@ -43,6 +43,10 @@ class Clv:
     chart: Chart
     holdout_chart: Chart | None
 
+    @property
+    def tiles(self) -> list[Figure]:
+        return [self.total, self.health]
+
 
 def clv(period: Period, *, now: datetime | None = None) -> Clv:
     """The bands as of the last refresh (one read) and the model (two reads)."""

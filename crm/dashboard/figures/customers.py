@@ -37,6 +37,10 @@ class Customers:
     churn: Figure
     chart: Chart
 
+    @property
+    def tiles(self) -> list[Figure]:
+        return [self.buyers, self.new, self.returning, self.repeat, self.retention, self.churn]
+
 
 def customers(period: Period, *, today: date) -> Customers:
     """One read of the day sets from the previous period's first day to today."""

@@ -38,6 +38,10 @@ class Loyalty:
     pending: Figure
     chart: Chart
 
+    @property
+    def tiles(self) -> list[Figure]:
+        return [*self.figures, self.liability, self.pending]
+
 
 def loyalty(period: Period, *, group_id: int | None) -> Loyalty:
     """Three reads: the period's movements, the latest liability, the point's value."""
@@ -60,8 +64,19 @@ def loyalty(period: Period, *, group_id: int | None) -> Loyalty:
     value = programme.point_value if programme else None
     base = settings.BASE_CURRENCY
 
-    def money(points: int) -> Decimal | None:
-        return None if value is None else (points * value).quantize(Decimal("0.01"))
+    def held(key: str, label: str, points: int, how: str, what: str) -> Figure:
+        """What the accounts hold, in money at the point's value (with the points below)."""
+        return Figure(
+            key,
+            label,
+            None if value is None else (points * value).quantize(Decimal("0.01")),
+            base,
+            how + BY_GROUP,
+            link=links.accounts(group_id),
+            detail=f"{points:,} {what}",
+            thin="" if value is not None else "No loyalty programme is set up.",
+            decimals=2,
+        )
 
     also = {
         "issued": f"; {now['adjusted']:+,} adjusted by hand",
@@ -83,29 +98,21 @@ def loyalty(period: Period, *, group_id: int | None) -> Loyalty:
     worth = f"{value} {base}" if value is not None else "no programme yet"
     return Loyalty(
         figures=figures,
-        liability=Figure(
+        liability=held(
             "liability",
             "Points liability",
-            money(owed["a"]),
-            base,
+            owed["a"],
             f"What customers could spend now: the positive balances of every account (a negative "
-            f"one owes nothing) times the point's value ({worth}), today whatever the period." + BY_GROUP,
-            link=links.accounts(group_id),
-            detail=f"{owed['a']:,} spendable points at {worth}, {as_of}",
-            thin="" if value is not None else "No loyalty programme is set up.",
-            decimals=2,
+            f"one owes nothing) times the point's value ({worth}), today whatever the period.",
+            f"spendable points at {worth}, {as_of}",
         ),
-        pending=Figure(
+        pending=held(
             "liability_pending",
             "Pending points",
-            money(owed["p"]),
-            base,
+            owed["p"],
             "Points earned on orders still within their return window: spendable once it ends, "
-            "unless the order is refunded. At the point's value." + BY_GROUP,
-            link=links.accounts(group_id),
-            detail=f"{owed['p']:,} pending points, {as_of}",
-            thin="" if value is not None else "No loyalty programme is set up.",
-            decimals=2,
+            "unless the order is refunded. At the point's value.",
+            f"pending points, {as_of}",
         ),
         chart=Chart(
             "points",

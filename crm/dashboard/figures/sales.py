@@ -30,6 +30,10 @@ class Sales:
     by_currency: list[CurrencyRow]
     chart: Chart
 
+    @property
+    def tiles(self) -> list[Figure]:
+        return [self.revenue, self.orders, self.aov]
+
 
 def sales(period: Period) -> Sales:
     """One grouped read of the period and the one before it."""

@@ -21,6 +21,17 @@ class Support:
     resolution_met: Figure
     resolution_median: Figure
 
+    @property
+    def tiles(self) -> list[Figure]:
+        return [
+            self.nps,
+            self.csat,
+            self.first_response_met,
+            self.first_response_median,
+            self.resolution_met,
+            self.resolution_median,
+        ]
+
 
 def support(period: Period) -> Support:
     """Two grouped reads: the answers, and the response times by the minute."""
