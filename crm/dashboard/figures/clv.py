@@ -80,7 +80,6 @@ def clv(period: Period, *, now: datetime | None = None) -> Clv:
             "period. With a shop chosen: the customers that shop first saw.",
             link=links.clv_band(Decimal(0), None, period.shop_id),
             detail=f"over {predicted:,} customers with a prediction",
-            decimals=2,
         ),
         health=_health(model, latest, now or timezone.now()),
         model=model,

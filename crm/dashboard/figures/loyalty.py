@@ -95,7 +95,7 @@ def loyalty(period: Period, *, group_id: int | None) -> Loyalty:
         for column, (label, kinds, how) in COLUMNS.items()
     ]
     as_of = f"as of {latest:%d %b %Y}" if latest else "not computed yet"
-    worth = f"{value} {base}" if value is not None else "no programme yet"
+    worth = f"{value:.4f}".rstrip("0").rstrip(".") + f" {base}" if value is not None else "no programme yet"
     return Loyalty(
         figures=figures,
         liability=held(

@@ -26,8 +26,8 @@ class StageRow:
     link: str
 
     @property
-    def change(self) -> int:
-        return self.at_end - self.at_start
+    def change(self) -> str:
+        return f"{self.at_end - self.at_start:+,}"
 
 
 @dataclass(frozen=True)
