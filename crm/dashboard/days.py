@@ -37,8 +37,13 @@ def local_day(field: str) -> TruncDate:
     return TruncDate(field, tzinfo=zone())
 
 
+def day_of(moment: datetime) -> date:
+    """The day a time falls on in the CRM's time zone."""
+    return timezone.localtime(moment, zone()).date()
+
+
 def today(now: datetime | None = None) -> date:
-    return timezone.localtime(now or timezone.now(), zone()).date()
+    return day_of(now or timezone.now())
 
 
 def days(first: date, last: date) -> Iterator[date]:

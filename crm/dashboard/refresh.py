@@ -134,7 +134,7 @@ def changed_ticket_days(*, since: datetime) -> set[date]:
     """The days tickets written since ``since`` were first answered or solved on. (A ticket
     reopened long after it was solved leaves its old day to the weekly rebuild.)"""
     answered = Ticket.objects.filter(updated_at__gte=since).values_list("first_responded_at", "solved_at")
-    return {d.today(moment) for pair in answered for moment in pair if moment is not None}
+    return {d.day_of(moment) for pair in answered for moment in pair if moment is not None}
 
 
 def points_mark(state: RollupState, *, before: datetime) -> int:
@@ -168,7 +168,7 @@ def rebuild_plan(*, now: datetime | None = None, since: date | None = None) -> l
     today = d.today(now)
     if since is None:
         first = Order.objects.aggregate(m=Min("placed_at"))["m"]
-        since = timezone.localtime(first, d.zone()).date() if first else today
+        since = d.day_of(first) if first else today
     months = d.months(max(since, EARLIEST), today)
     chunks = [months[i : i + MONTHS_PER_TASK] for i in range(0, len(months), MONTHS_PER_TASK)]
     return [(chunk[0], min(d.month_end(chunk[-1]), today)) for chunk in chunks]

@@ -42,24 +42,34 @@ class Customers:
         return [self.buyers, self.new, self.returning, self.repeat, self.retention, self.churn]
 
 
+class DaySets:
+    """The ``DailyBuyers`` rows of some days, their buyer sets unpacked once."""
+
+    def __init__(self, rows):
+        self.rows = [(r, id_sets.unpack(r.buyer_ids)) for r in rows]
+
+    def within(self, first: date, last: date) -> list[tuple[DailyBuyers, np.ndarray]]:
+        return [(r, ids) for r, ids in self.rows if first <= r.day <= last]
+
+    def buyers(self, first: date, last: date) -> list[np.ndarray]:
+        return [ids for _, ids in self.within(first, last)]
+
+    def new(self, first: date, last: date) -> list[np.ndarray]:
+        return [id_sets.unpack(r.new_ids) for r, _ in self.within(first, last)]
+
+
 def customers(period: Period, *, today: date) -> Customers:
     """One read of the day sets from the previous period's first day to today."""
     rows = DailyBuyers.objects.filter(day__range=(period.previous.first, max(period.last, today)))
     if period.shop_id is not None:
         rows = rows.filter(shop_id=period.shop_id)
-    rows = list(rows.only("day", "buyers", "new", "buyer_ids", "new_ids"))
-    sets = {id(r): id_sets.unpack(r.buyer_ids) for r in rows}
-
-    def ids(first: date, last: date, attr: str = "buyer_ids") -> list[np.ndarray]:
-        chosen = [r for r in rows if first <= r.day <= last]
-        return [sets[id(r)] if attr == "buyer_ids" else id_sets.unpack(r.new_ids) for r in chosen]
-
+    sets = DaySets(rows.only("day", "buyers", "new", "buyer_ids", "new_ids"))
     prev = period.previous
-    buyers = id_sets.union(ids(period.first, period.last))
-    new = id_sets.union(ids(period.first, period.last, "new_ids"))
-    before = id_sets.union(ids(prev.first, prev.last))
+    buyers = id_sets.union(sets.buyers(period.first, period.last))
+    new = id_sets.union(sets.new(period.first, period.last))
+    before = id_sets.union(sets.buyers(prev.first, prev.last))
     retained = np.intersect1d(before, buyers, assume_unique=True).size
-    repeaters = int((id_sets.days_among(ids(period.first, max(period.last, today)), new) >= 2).sum())
+    repeaters = int((id_sets.days_among(sets.buyers(period.first, max(period.last, today)), new) >= 2).sum())
     period_days = links.days(period.first, period.last)
     before_days = links.days(prev.first, prev.last)
     until_start = links.days(None, period.first - timedelta(days=1))
@@ -136,24 +146,24 @@ def customers(period: Period, *, today: date) -> Customers:
             thin=too_few(before.size, MIN_CUSTOMERS, "customers in the previous period"),
             decimals=1,
         ),
-        chart=_chart(period, [r for r in rows if period.first <= r.day <= period.last], sets),
+        chart=_chart(period, sets.within(period.first, period.last)),
     )
 
 
-def _chart(period: Period, rows: list, sets: dict) -> Chart:
+def _chart(period: Period, rows: list[tuple[DailyBuyers, np.ndarray]]) -> Chart:
     """New and returning customers per step: distinct within each week or month."""
     steps: dict[date, list] = {}
-    for r in rows:
-        steps.setdefault(bucket_start(r.day, period.grain), []).append(r)
+    for row, ids in rows:
+        steps.setdefault(bucket_start(row.day, period.grain), []).append((row, ids))
     buckets = period.buckets()
     new, returning = [], []
     for bucket in buckets:
         inside = steps.get(bucket.start, [])
         if period.grain == "day":  # the shops' customers are apart: their counts add up
-            bought = sum(r.buyers for r in inside)
+            bought = sum(row.buyers for row, _ in inside)
         else:
-            bought = len(id_sets.union(sets[id(r)] for r in inside))
-        fresh = sum(r.new for r in inside)
+            bought = len(id_sets.union(ids for _, ids in inside))
+        fresh = sum(row.new for row, _ in inside)
         new.append(fresh)
         returning.append(bought - fresh)
     return Chart(

@@ -6,7 +6,7 @@ from datetime import date
 
 from django.db.models import Count, F, Q
 
-from crm.dashboard.days import local_day, within, zone
+from crm.dashboard.days import day_of, local_day, within
 from crm.dashboard.models import DailyFeedback, DailyResponseTimes
 from support.models import CsatResponse, NpsResponse, Ticket
 
@@ -67,7 +67,7 @@ def response_times_refresh(first: date, last: date) -> int:
         )
         for shop_id, opened, answered, was_met in tickets.iterator(chunk_size=5000):
             minutes = max(0, int((answered - opened).total_seconds() // 60))
-            key = (answered.astimezone(zone()).date(), shop_id, kind, minutes)
+            key = (day_of(answered), shop_id, kind, minutes)
             counts[(*key, "tickets")] += 1
             if was_met is not None:
                 counts[(*key, "met" if was_met else "missed")] += 1
