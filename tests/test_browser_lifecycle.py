@@ -28,7 +28,7 @@ def test_a_customer_page_shows_stage_reason_value_and_journey(page, live_server)
     page.screenshot(path=SHOTS / "customer_lifecycle.png", full_page=True)
 
     block = field_line(page, "Lifecycle and value")
-    assert "Reactivated — reactivated: last order 3 days ago; bought again after lapsing" in block.inner_text()
+    assert "Reactivated — last order 3 days ago; bought again after lapsing" in block.inner_text()
     history = field_line(page, "Stage history").locator("table tr")
     assert history.count() == 3  # a header and two changes, newest first
     assert "Lapsed" in history.nth(1).inner_text() and "Reactivated" in history.nth(1).inner_text()
