@@ -36,6 +36,16 @@ def money_text(amount, currency: str) -> str:
     return f"{value:,.{digits}f} {currency}"
 
 
+def unit_money_text(amount, currency: str) -> str:
+    """A value per unit (a point, an exchange rate), with the decimals it has and at least the
+    currency's: ``Decimal("0.0050"), "USD"`` → "0.005 USD", ``Decimal("0.0100")`` → "0.01 USD"."""
+    if amount is None:
+        return NONE
+    value = Decimal(str(amount)).normalize()
+    places = max(minor_digits(currency), -value.as_tuple().exponent)
+    return f"{value:,.{places}f} {currency}"
+
+
 def percent_text(share) -> str:
     """A share of one as a whole percentage: ``0.314`` → "31%", "<1%" and ">99%" at the edges."""
     if share is None:

@@ -69,18 +69,18 @@ def figure_notes(lifecycle: LifecycleSettings | None = None) -> FigureNotes:
             "(the first rule that matches wins); the sentence beside it says which rule and the numbers behind it."
         ),
         clv_historical=(
-            f"Historical CLV: what the customer has spent to date — every order ({counted}), each converted "
+            f"What the customer has spent to date — every order ({counted}), each converted "
             f"to {base} at its exchange rate when it was placed. Money already received."
         ),
         clv_predicted=(
-            "Predicted CLV, next 12 months: the revenue the customer's future orders are expected to bring in "
+            "The revenue the customer's future orders are expected to bring in "
             "the coming 12 months. The BG/NBD model predicts how many orders (from how often and how recently "
             "they bought), the Gamma-Gamma model how much each (from their past repeat orders); both are fitted "
             f"on every customer's history. Discounted by {percent_text(s.monthly_discount_rate)} a month"
             f"{margin}, in {base}. Empty until a model is fitted (it needs {s.min_repeat_buyers:,} repeat buyers)."
         ),
         clv_simple=(
-            f"Simple CLV: average order value × orders per year × {years} (lifecycle settings), in {base}. "
+            f"Average order value × orders per year × {years} (lifecycle settings), in {base}. "
             f"A rule of thumb: it assumes the customer goes on buying at their past pace for {years}, "
             "whether or not they have stopped."
         ),
@@ -92,21 +92,21 @@ def figure_notes(lifecycle: LifecycleSettings | None = None) -> FigureNotes:
             "predicted covers one, and stays high for a customer who stopped."
         ),
         p_alive=(
-            "P(alive): the BG/NBD model's probability that the customer is still buying from you rather than "
+            "The BG/NBD model's probability that the customer is still buying from you rather than "
             "gone for good, from how often and how recently they bought. Not estimated for one-time buyers: "
             "the model lets a customer drop out only after a repeat purchase, so with one purchase it reads "
             "100% by construction and says nothing; their stage comes from the days since their order instead."
         ),
-        aov=f"Average order value: net revenue ÷ orders ({counted}), in {base}.",
+        aov=f"Net revenue ÷ orders ({counted}), in {base}.",
         rfm=(
-            "RFM segment: recency (days since the last order), frequency (purchase days) and money (net spend), "
+            "Recency (days since the last order), frequency (purchase days) and money (net spend), "
             "each scored 1 (lowest fifth of buyers) to 5 (highest fifth); the segment is named from R and the "
             "mean of F and M."
         ),
         orders=f"Orders counted: {counted}.",
         last_order="The day of the customer's last counted order, and how long ago that is.",
         points=(
-            "Loyalty points over all the customer's shop groups: spendable now, and pending ones that become "
+            "Points over all the customer's shop groups: spendable now, and pending ones that become "
             "spendable when their order's return window has passed."
         ),
     )

@@ -13,7 +13,7 @@ from customers.admin.lifecycle import (
     metrics_summary,
     stage_history,
 )
-from customers.figure_notes import figure_notes, p_alive_text, with_base_currency
+from customers.figure_notes import ONE_TIME_BUYER, figure_notes, p_alive_text, with_base_currency
 from customers.models import (
     ApiKey,
     Customer,
@@ -254,7 +254,8 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         """The name over the email (either alone if the other is empty), in one column."""
         name = " ".join(part for part in (obj.first_name, obj.last_name) if part)
         if name and obj.email:
-            return format_html('{}<br><small class="email">{}</small>', name, obj.email)
+            local, at, domain = obj.email.partition("@")  # a long address breaks before its domain
+            return format_html('{}<br><small class="email">{}<wbr>{}{}</small>', name, local, at, domain)
         return name or obj.email or f"Customer #{obj.pk}"
 
     @admin.display(description="stage", ordering="metrics__stage")
@@ -276,7 +277,10 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
 
     @admin.display(description="P(alive)")
     def p_alive(self, obj):
-        return p_alive_text(_metrics(obj))
+        text = p_alive_text(_metrics(obj))
+        if text == ONE_TIME_BUYER:  # the list is narrow: the whole sentence on hover
+            return format_html('<span class="not-estimated" title="{}">not estimated</span>', ONE_TIME_BUYER)
+        return text
 
     @admin.display(description="orders", ordering="orders_count")
     def orders_count_shown(self, obj):
