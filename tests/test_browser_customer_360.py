@@ -74,7 +74,7 @@ def test_an_agent_goes_from_a_ticket_to_the_customers_whole_story(browser_login,
     assert f"{metrics.clv_predicted:,.2f} USD" in page.locator("#fact-clv-predicted").inner_text()
     assert page.locator("#fact-p-alive").inner_text().endswith(f"{round(metrics.p_alive * 100)}%")
     # What a figure is, on hover; why the CLVs differ, one click away.
-    assert "next 12 months" in page.locator("#fact-clv-predicted").get_attribute("title")
+    assert "in the coming 12 months" in page.locator("#fact-clv-predicted").get_attribute("title")
     assert not page.locator("#c360-clv-differences").is_visible()
     page.click("#c360-about summary")
     assert page.locator("#c360-clv-differences").is_visible()

@@ -255,7 +255,9 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         name = " ".join(part for part in (obj.first_name, obj.last_name) if part)
         if name and obj.email:
             local, at, domain = obj.email.partition("@")  # a long address breaks before its domain
-            return format_html('{}<br><small class="email">{}<wbr>{}{}</small>', name, local, at, domain)
+            return format_html(
+                '<span class="who">{}<br><small class="email">{}<wbr>{}{}</small></span>', name, local, at, domain
+            )
         return name or obj.email or f"Customer #{obj.pk}"
 
     @admin.display(description="stage", ordering="metrics__stage")
