@@ -21,8 +21,9 @@ def minor_digits(currency: str) -> int:
     return 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
 
 
-def money_text(amount, currency: str) -> str:
-    """``1234.5, "USD"`` → "1,234.50 USD"; "—" for no amount."""
+def amount_text(amount, digits: int = 2) -> str:
+    """``1234.5`` → "1,234.50", rounded half up; "—" for none. For a column whose heading
+    names the currency; everywhere else, ``money_text``."""
     if amount is None or amount == "":
         return NONE
     try:
@@ -31,9 +32,14 @@ def money_text(amount, currency: str) -> str:
         return NONE
     if not value.is_finite():
         return NONE
-    digits = minor_digits(currency)
     value = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    return f"{value:,.{digits}f} {currency}"
+    return f"{value:,.{digits}f}"
+
+
+def money_text(amount, currency: str) -> str:
+    """``1234.5, "USD"`` → "1,234.50 USD"; "—" for no amount."""
+    text = amount_text(amount, minor_digits(currency))
+    return text if text == NONE else f"{text} {currency}"
 
 
 def unit_money_text(amount, currency: str) -> str:

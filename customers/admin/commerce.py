@@ -4,7 +4,7 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 
 from core.admin_tools import AuditHistoryMixin, CountryFilter, LargeTableAdmin, customer_link
-from core.figures import days_text, money_text
+from core.figures import amount_text, days_text, money_text
 from customers.admin.lifecycle import (
     ClvBandFilter,
     PAliveFilter,
@@ -275,7 +275,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
     @admin.display(description=with_base_currency("CLV 12 mo"))
     def clv_predicted(self, obj):
         metrics = _metrics(obj)
-        return "—" if metrics is None or metrics.clv_predicted is None else f"{metrics.clv_predicted:,.2f}"
+        return amount_text(metrics.clv_predicted if metrics else None)
 
     @admin.display(description="P(alive)")
     def p_alive(self, obj):
@@ -290,7 +290,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
 
     @admin.display(description=with_base_currency("revenue"), ordering="net_revenue")
     def net_revenue_shown(self, obj):
-        return f"{obj.net_revenue:,.2f}"
+        return amount_text(obj.net_revenue)
 
     @admin.display(description="net revenue (historical CLV)")
     def net_revenue_money(self, obj):

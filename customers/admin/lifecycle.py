@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 
 from core.admin_tools import LargeTablePaginator
-from core.figures import days_text, money_text
+from core.figures import amount_text, days_text, money_text
 from customers.figure_notes import figure_notes, p_alive_text, with_base_currency
 from customers.models import ClvModel, CustomerMetrics, CustomerSignal, LifecycleSettings, Stage, StageChange
 from customers.services.currency import base_currency
@@ -218,7 +218,7 @@ def holdout_chart(holdout: dict):
 
 @admin.register(StageChange)
 class StageChangeAdmin(ModelAdmin):
-    list_display = ["changed_at", "customer", "from_stage", "to_stage", "reason"]
+    list_display = ["changed_at", "customer", "from_stage", "to_stage", "why"]
     list_filter = ["to_stage", "from_stage"]
     paginator = LargeTablePaginator
     show_full_result_count = False
@@ -229,6 +229,10 @@ class StageChangeAdmin(ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="why")
+    def why(self, change):
+        return change.reason_shown
 
 
 @admin.register(CustomerSignal)
@@ -244,11 +248,19 @@ class CustomerSignalAdmin(ModelAdmin):
 class CustomerMetricsAdmin(ModelAdmin):
     """Read-only: the figures are recomputed, never typed in. Shown on the customer page."""
 
-    list_display = ["customer", "stage", "rfm_segment", "clv_predicted", "p_alive", "computed_at"]
+    list_display = ["customer", "stage", "rfm_segment", "clv_12_months", "p_alive_shown", "computed_at"]
     list_filter = ["stage", "rfm_segment"]
     raw_id_fields = ["customer"]
     paginator = LargeTablePaginator
     show_full_result_count = False
+
+    @admin.display(description=with_base_currency("CLV 12 mo"))
+    def clv_12_months(self, metrics):
+        return amount_text(metrics.clv_predicted)
+
+    @admin.display(description="P(alive)")
+    def p_alive_shown(self, metrics):
+        return p_alive_text(metrics)
 
     def has_add_permission(self, request):
         return False

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from customers.models import ClvModel, Customer, CustomerMetrics, LifecycleSettings
+from customers.models import ClvModel, Customer, CustomerMetrics, LifecycleSettings, StageChange
 from customers.services.recompute import customers_recompute
 from customers.tests.factories import CustomerFactory, customer_with_orders, fitted_model
 
@@ -162,3 +162,24 @@ def test_the_p_alive_filter_puts_one_time_buyers_in_a_band_of_their_own(admin_cl
     assert found("one_time") == [once.pk]
     assert once.pk not in found("high") + found("mid") + found("low")  # 100% by construction, not "high"
     assert regular.pk in found("high") + found("mid") + found("low")
+
+
+def test_the_stage_changes_and_metrics_lists_read_like_the_customer_pages(admin_client):
+    fitted_model()
+    once = customer_with_orders(400)
+    customers_recompute(customer_ids=[once.pk])
+    StageChange.objects.create(
+        customer=once,
+        from_stage="new",
+        to_stage="at_risk",
+        changed_at=timezone.now(),
+        reason="at risk: no second order",
+    )
+
+    changes = admin_client.get(reverse("admin:customers_stagechange_changelist")).content.decode()
+    assert cells(changes, "why") == ["no second order", "last order 400 days ago; lapsed after 365 days without one"]
+
+    metrics = admin_client.get(reverse("admin:customers_customermetrics_changelist")).content.decode()
+    predicted = CustomerMetrics.objects.get(customer=once).clv_predicted
+    assert cells(metrics, "clv_12_months") == [f"{predicted:,.2f}"] and "CLV 12 mo (USD)" in metrics
+    assert cells(metrics, "p_alive_shown") == ["not estimated for one-time buyers"]
