@@ -19,10 +19,14 @@ from datetime import datetime
 from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from campaigns.models import SegmentMembership
 from crm.models import Customer360, CustomerNote
+from customers.figure_notes import FigureNotes, figure_notes, p_alive_text
 from customers.models import Customer, CustomerMetrics, Event, LifecycleSettings, Order, Refund, StageChange
+from customers.selectors import CurrencySpend, customer_spend_by_currency
+from customers.services.currency import base_currency
 from loyalty.selectors import PointsTotal, points_total
 from support.models import CsatResponse, NpsResponse, Review, Ticket, TicketMessage
 
@@ -165,7 +169,22 @@ class Header:
     segments: list
     open_tickets: list
     tags: list
+    notes: FigureNotes  # what each figure means, shown one hover or click away
+    currency: str  # of the customer's figures: the base currency
+    spend: list[CurrencySpend]  # the same money per order currency
+    p_alive: str  # as a percentage, or why there is none
     loyalty: PointsTotal | None = None  # summed over the customer's accounts (one per shop group)
+
+    @property
+    def other_currencies(self) -> bool:
+        """Whether any order was in another currency than the figures: then the page shows
+        the money per currency beside them."""
+        return any(s.currency != self.currency for s in self.spend)
+
+    @property
+    def days_since_last_order(self) -> int | None:
+        last = self.customer.last_order_at
+        return None if last is None else (timezone.localdate() - timezone.localdate(last)).days
 
 
 def header(customer_id: int, viewer: Viewer) -> Header | None:
@@ -174,7 +193,8 @@ def header(customer_id: int, viewer: Viewer) -> Header | None:
     if customer is None:
         return None
     metrics = getattr(customer, "metrics", None)  # None when never computed
-    reason = metrics.reason(LifecycleSettings.load().thresholds()) if metrics else ""
+    lifecycle = LifecycleSettings.load()
+    reason = metrics.reason(lifecycle.thresholds()) if metrics else ""
     segments = list(
         SegmentMembership.objects.filter(customer_id=customer_id, exited_at__isnull=True)
         .select_related("segment")
@@ -194,5 +214,9 @@ def header(customer_id: int, viewer: Viewer) -> Header | None:
         segments=segments,
         open_tickets=open_tickets,
         tags=list(customer.tags.all()),
+        notes=figure_notes(lifecycle),
+        currency=base_currency(),
+        spend=customer_spend_by_currency(customer_id) if customer.orders_count else [],
+        p_alive=p_alive_text(metrics),
         loyalty=total if (total := points_total(customer_id)).accounts else None,  # None before their first points
     )

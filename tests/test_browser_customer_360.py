@@ -1,13 +1,20 @@
 """The support agent's path in a real browser: sign in, open a ticket from the queue,
-follow the customer link to the 360 page, and find the order and the ticket in the
-timeline. The screenshot is kept in build/screenshots/ as the test's artefact."""
+follow the customer link to the 360 page, find the order and the ticket in the timeline,
+and read the customer's figures: money with its currency, what each figure means on hover
+and, one click away, why the three CLVs differ. The screenshots are kept in
+build/screenshots/ as the test's artefacts."""
+
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from crm.roles import SUPPORT_AGENT
-from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory
+from customers.models import CustomerMetrics
+from customers.services.recompute import customers_recompute
+from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ShopFactory, fitted_model
 from support.tickets import TicketData, ticket_open
 from tests.conftest import SHOTS
 
@@ -22,14 +29,30 @@ def agent(django_user_model):
 
 
 def test_an_agent_goes_from_a_ticket_to_the_customers_whole_story(browser_login, agent):
+    fitted_model()
     customer = CustomerFactory(first_name="Grace", last_name="Hopper", email="grace@example.com")
-    order = OrderFactory(customer=customer, external_id="ORD-4711", placed_at=timezone.now())
+    eu = ShopFactory(name="EU Store")
+    for age, total in ((200, "1450.00"), (120, "310.00")):
+        OrderFactory(
+            customer=customer,
+            shop=eu,
+            placed_at=timezone.now() - timedelta(days=age),
+            currency="EUR",
+            total=Decimal(total),
+            total_base=Decimal(total) * Decimal("1.08"),
+            exchange_rate=Decimal("1.08"),
+        )
+    order = OrderFactory(
+        customer=customer, external_id="ORD-4711", placed_at=timezone.now() - timedelta(days=3), total=Decimal("89.00")
+    )
     OrderLineFactory(order=order, sku="KETTLE", name="Copper kettle", quantity=1)
+    customers_recompute(customer_ids=[customer.pk])
     ticket, _ = ticket_open(
         customer=customer, data=TicketData(subject="Kettle arrived dented", body="<p>The spout is bent.</p>")
     )
 
     page = browser_login("sam", "agent-pass-1")
+    page.set_viewport_size({"width": 1440, "height": 1000})
     page.click("text=Tickets")
     page.click(f"text={ticket.subject}")
     page.wait_for_selector("#ticket-conversation")
@@ -39,8 +62,23 @@ def test_an_agent_goes_from_a_ticket_to_the_customers_whole_story(browser_login,
     timeline = page.locator("#timeline")
     assert "Order ORD-4711" in timeline.inner_text()
     assert "Copper kettle" in timeline.inner_text()
+    assert "89.00 USD" in timeline.inner_text()
     assert f"#{ticket.pk} Kettle arrived dented" in timeline.inner_text()
     assert "grace@example.com" in page.locator("#c360-header").inner_text()
+
+    # Money says its currency, and where it came from when it was not the base currency.
+    figures = page.locator("#c360-figures")
+    assert "HISTORICAL CLV\n1,989.80 USD over 3 orders" in figures.inner_text()  # the label is upper-cased
+    assert "paid as 1,760.00 EUR + 89.00 USD" in figures.inner_text()
+    metrics = CustomerMetrics.objects.get(customer=customer)
+    assert f"{metrics.clv_predicted:,.2f} USD" in page.locator("#fact-clv-predicted").inner_text()
+    assert page.locator("#fact-p-alive").inner_text().endswith(f"{round(metrics.p_alive * 100)}%")
+    # What a figure is, on hover; why the CLVs differ, one click away.
+    assert "in the coming 12 months" in page.locator("#fact-clv-predicted").get_attribute("title")
+    assert not page.locator("#c360-clv-differences").is_visible()
+    page.click("#c360-about summary")
+    assert page.locator("#c360-clv-differences").is_visible()
+    assert "Historical is the past" in page.locator("#c360-clv-differences").inner_text()
     page.screenshot(path=str(SHOTS / "customer-360.png"), full_page=True)
 
     # The timeline filter narrows it to orders.
@@ -48,3 +86,19 @@ def test_an_agent_goes_from_a_ticket_to_the_customers_whole_story(browser_login,
     page.click("#timeline-filters input[type=submit]")
     page.wait_for_url("**type=orders**")
     assert "Order ORD-4711" in timeline.inner_text() and "Kettle arrived dented" not in timeline.inner_text()
+
+
+def test_a_one_time_buyer_who_lapsed_reads_lapsed_without_a_p_alive_of_100(page, live_server):
+    fitted_model()
+    customer = CustomerFactory(first_name="Alan", last_name="Turing")
+    OrderFactory(customer=customer, placed_at=timezone.now() - timedelta(days=400), total=Decimal("42.00"))
+    customers_recompute(customer_ids=[customer.pk])
+
+    page.goto(f"{live_server.url}/admin/crm/customer360/{customer.pk}/change/")
+
+    assert page.locator("#c360-stage-line").inner_text() == (
+        "Lapsed: last order 400 days ago; lapsed after 365 days without one"
+    )
+    assert page.locator("#fact-p-alive").inner_text() == "P(ALIVE)\nnot estimated for one-time buyers"
+    assert "one-time buyers" in page.locator("#fact-p-alive").get_attribute("title")
+    page.screenshot(path=str(SHOTS / "customer-360-one-time-buyer.png"), full_page=True)

@@ -78,3 +78,14 @@ def test_a_marketer_approves_a_held_referral_from_the_review_queue(page, live_se
     message(page, "1 approved").wait_for()
     referral.refresh_from_db()
     assert (referral.status, referral.reviewed_by.username) == (Referral.Status.PENDING, "admin")
+
+
+def test_the_accounts_list_shows_the_liability_in_money_and_the_balances_in_points(page, live_server, ada):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{live_server.url}/admin/loyalty/account/")
+    page.screenshot(path=SHOTS / "loyalty_accounts_liability.png")
+
+    liability = page.locator("#points-liability")
+    assert "Points liability (1 point = 0.01 USD)" in liability.inner_text()
+    assert liability.locator("tbody tr").first.inner_text().split("\t") == ["Available to spend", "420", "4.20 USD"]
+    assert "420 points" in page.locator("#result_list").inner_text()

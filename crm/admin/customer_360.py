@@ -44,9 +44,9 @@ class Customer360Admin(CustomerAdmin):
     """Search as in the customers list; a result opens the 360 page."""
 
     inlines = []
-    list_display = ["id", "email", "name", "stage", "orders_count", "net_revenue", "last_order_at"]
+    list_display = ["who", "stage", "orders_count_shown", "net_revenue_shown", "last_order"]
     list_filter = []
-    list_display_links = ["id", "email"]
+    list_display_links = ["who"]
 
     def has_add_permission(self, request):
         return False

@@ -4,7 +4,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from customers.models import Customer, CustomerIdentity, Event, Order, Refund
+from customers.models import Customer, CustomerIdentity, CustomerMetrics, Event, Order, Refund
+from customers.tests.factories import fitted_model
 
 pytestmark = pytest.mark.django_db
 
@@ -113,13 +114,29 @@ class TestCustomerLifecycle:
 
         body = api.get(f"/api/v1/customers/{customer_id}").json()
 
-        assert body["clv_historical"] == "59.90"
+        assert (body["clv_historical"], body["currency"]) == ("59.90", "USD")
         lifecycle = body["lifecycle"]
         assert lifecycle["stage"] == "new"
-        assert lifecycle["stage_reason"] == "new: last order 2 days ago; first purchase"
+        assert lifecycle["stage_reason"] == "last order 2 days ago; first purchase"  # the stage is not repeated
         assert lifecycle["purchase_days"] == 1 and lifecycle["days_since_last"] == 2
         assert lifecycle["p_alive"] is None and lifecycle["clv_predicted"] is None  # no fitted model yet
-        assert set(lifecycle) >= {"rfm_r", "rfm_f", "rfm_m", "rfm_segment", "expected_purchases_90", "clv_simple"}
+        assert lifecycle["clv_simple"] == "179.70"  # money, like every amount: 59.90 × 1 a year × 3 years
+        assert set(lifecycle) >= {"rfm_r", "rfm_f", "rfm_m", "rfm_segment", "expected_purchases_90"}
+
+    def test_predicted_clv_is_money_with_two_decimals(self, api, order_payload, django_capture_on_commit_callbacks):
+        fitted_model()
+        with django_capture_on_commit_callbacks(execute=True):
+            for i, age in enumerate((90, 60, 30)):
+                order = dict(order_payload, external_id=f"o{i}")
+                order["placed_at"] = (timezone.now() - timedelta(days=age)).isoformat()
+                customer_id = api.post("/api/v1/orders", order, format="json").json()["customer_id"]
+
+        lifecycle = api.get(f"/api/v1/customers/{customer_id}").json()["lifecycle"]
+
+        predicted = CustomerMetrics.objects.get(customer_id=customer_id).clv_predicted
+        assert predicted > 0
+        assert lifecycle["clv_predicted"] == str(Decimal(str(predicted)).quantize(Decimal("0.01")))
+        assert isinstance(lifecycle["p_alive"], float) and 0 < lifecycle["p_alive"] < 1
 
     def test_a_customer_never_recomputed_has_no_lifecycle_yet(self, api):
         customer_id = api.post("/api/v1/customers", {"external_id": "c1"}, format="json").json()["id"]

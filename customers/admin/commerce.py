@@ -1,7 +1,10 @@
 from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 
 from core.admin_tools import AuditHistoryMixin, CountryFilter, LargeTableAdmin, customer_link
+from core.figures import amount_text, days_text, money_text
 from customers.admin.drilldown import DrilldownFilter
 from customers.admin.lifecycle import (
     ClvBandFilter,
@@ -11,6 +14,7 @@ from customers.admin.lifecycle import (
     metrics_summary,
     stage_history,
 )
+from customers.figure_notes import ONE_TIME_BUYER, figure_notes, p_alive_text, with_base_currency
 from customers.models import (
     ApiKey,
     Customer,
@@ -30,6 +34,7 @@ from customers.models import (
 )
 from customers.search import SEARCH_HELP, SEARCH_HINT, customer_search
 from customers.services.api_keys import api_key_material, api_key_revoke, api_keys_forget
+from customers.services.currency import base_currency
 from customers.services.pending_updates import pending_updates_mark
 
 
@@ -142,22 +147,35 @@ class IdentityInline(TabularInline):
     autocomplete_fields = ["shop"]
 
 
+# A list column: its heading in the notes above the table, and its ``FigureNotes`` entry.
+COLUMN_NOTES = {
+    "stage": ("Stage", "stage"),
+    "rfm_segment": ("RFM", "rfm"),
+    "p_alive": ("P(alive)", "p_alive"),
+    "clv_predicted": ("CLV 12 mo", "clv_predicted"),
+    "orders_count_shown": ("Orders", "orders"),
+    "net_revenue_shown": ("Revenue", "clv_historical"),
+    "last_order": ("Last order", "last_order"),
+}
+
+
 @admin.register(Customer)
 class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
-    # The lifecycle columns first: they are what a list of a million customers is read for.
+    # Compact enough for a 1440 px screen with the sidebar open: one column for who (name over
+    # email), the lifecycle columns (what a list of a million customers is read for), then
+    # the figures, right-aligned, with their currency in the heading (customer_list.css).
     list_display = [
-        "id",
-        "email",
-        "name",
+        "who",
         "stage",
         "rfm_segment",
         "p_alive",
         "clv_predicted",
-        "orders_count",
-        "net_revenue",
-        "last_order_at",
+        "orders_count_shown",
+        "net_revenue_shown",
+        "last_order",
         "view_360",
     ]
+    list_display_links = ["who"]
     list_filter = [
         DrilldownFilter,
         StageFilter,
@@ -196,7 +214,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
             "Orders",
             {
                 "fields": [
-                    ("orders_count", "net_revenue", "avg_order_value"),
+                    ("orders_count", "net_revenue_money", "aov_money"),
                     ("first_order_at", "last_order_at", "aggregates_updated_at"),
                 ]
             },
@@ -217,18 +235,32 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         "lifecycle",
         "stage_history",
         *Customer.AGGREGATE_FIELDS,
+        "net_revenue_money",
+        "aov_money",
         "first_seen_at",
         "created_at",
         "updated_at",
     ]
 
+    change_list_template = "admin/customers/customer/change_list.html"
+
+    class Media:
+        css = {"all": ["customers/customer_list.css"]}
+
     @admin.display(description="")
     def view_360(self, obj):
-        return customer_link(obj.pk, "360 view")
+        return customer_link(obj.pk, "360")
 
-    @admin.display(description="name")
-    def name(self, obj):
-        return " ".join(part for part in (obj.first_name, obj.last_name) if part) or "—"
+    @admin.display(description="customer", ordering="id")
+    def who(self, obj):
+        """The name over the email (either alone if the other is empty), in one column."""
+        name = " ".join(part for part in (obj.first_name, obj.last_name) if part)
+        if name and obj.email:
+            local, at, domain = obj.email.partition("@")  # a long address breaks before its domain
+            return format_html(
+                '<span class="who">{}<br><small class="email">{}<wbr>{}{}</small></span>', name, local, at, domain
+            )
+        return name or obj.email or f"Customer #{obj.pk}"
 
     @admin.display(description="stage", ordering="metrics__stage")
     def stage(self, obj):
@@ -242,15 +274,50 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
 
     # Not sortable: with no index on a figure that changes daily (see docs/architecture.md),
     # sorting a million customers by it took 2.7 s; the CLV band filter finds the top ones.
-    @admin.display(description="CLV, 12 months")
+    @admin.display(description=with_base_currency("CLV 12 mo"))
     def clv_predicted(self, obj):
         metrics = _metrics(obj)
-        return "—" if metrics is None or metrics.clv_predicted is None else f"{metrics.clv_predicted:,.2f}"
+        return amount_text(metrics.clv_predicted if metrics else None)
 
     @admin.display(description="P(alive)")
     def p_alive(self, obj):
-        metrics = _metrics(obj)
-        return "—" if metrics is None or metrics.p_alive is None else f"{metrics.p_alive:.2f}"
+        text = p_alive_text(_metrics(obj))
+        if text == ONE_TIME_BUYER:  # the list is narrow: the whole sentence on hover
+            return format_html('<span class="not-estimated" title="{}">not estimated</span>', ONE_TIME_BUYER)
+        return text
+
+    @admin.display(description="orders", ordering="orders_count")
+    def orders_count_shown(self, obj):
+        return f"{obj.orders_count:,}"
+
+    @admin.display(description=with_base_currency("revenue"), ordering="net_revenue")
+    def net_revenue_shown(self, obj):
+        return amount_text(obj.net_revenue)
+
+    @admin.display(description="net revenue (historical CLV)")
+    def net_revenue_money(self, obj):
+        return money_text(obj.net_revenue, base_currency())
+
+    @admin.display(description="average order value")
+    def aov_money(self, obj):
+        return money_text(obj.avg_order_value, base_currency()) if obj.orders_count else "—"
+
+    @admin.display(description="last order", ordering="last_order_at")
+    def last_order(self, obj):
+        if obj.last_order_at is None:
+            return "—"
+        day = timezone.localdate(obj.last_order_at)
+        ago = (timezone.localdate() - day).days
+        return format_html(
+            '<span title="{}">{}</span>', "today" if ago == 0 else f"{days_text(ago)} ago", f"{day:%Y-%m-%d}"
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        # What each column shown means, one click away above the table.
+        notes = figure_notes()
+        columns = [COLUMN_NOTES[c] for c in self.get_list_display(request) if c in COLUMN_NOTES]
+        extra_context = {**(extra_context or {}), "column_notes": [(h, getattr(notes, n)) for h, n in columns]}
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="lifecycle and value")
     def lifecycle(self, obj):

@@ -8,7 +8,10 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 
 from core.admin_tools import LargeTablePaginator
+from core.figures import amount_text, days_text, money_text
+from customers.figure_notes import figure_notes, p_alive_text, with_base_currency
 from customers.models import ClvModel, CustomerMetrics, CustomerSignal, LifecycleSettings, Stage, StageChange
+from customers.services.currency import base_currency
 
 CLV_BANDS = [
     ("none", "No prediction", Q(metrics__clv_predicted__isnull=True)),
@@ -17,10 +20,14 @@ CLV_BANDS = [
     ("200-500", "200 to 500", Q(metrics__clv_predicted__gte=200, metrics__clv_predicted__lt=500)),
     ("500+", "500 and more", Q(metrics__clv_predicted__gte=500)),
 ]
+# One-time buyers' P(alive) is 1 by construction (figure_notes.p_alive_text): they are a
+# band of their own, not "high".
+REPEAT = Q(metrics__purchase_days__gte=2)
 P_ALIVE_BANDS = [
-    ("low", "Below 0.3", Q(metrics__p_alive__lt=0.3)),
-    ("mid", "0.3 to 0.7", Q(metrics__p_alive__gte=0.3, metrics__p_alive__lt=0.7)),
-    ("high", "0.7 and above", Q(metrics__p_alive__gte=0.7)),
+    ("low", "Below 30%", REPEAT & Q(metrics__p_alive__lt=0.3)),
+    ("mid", "30% to 70%", REPEAT & Q(metrics__p_alive__gte=0.3, metrics__p_alive__lt=0.7)),
+    ("high", "70% and above", REPEAT & Q(metrics__p_alive__gte=0.7)),
+    ("one_time", "Not estimated (one-time buyers)", Q(metrics__purchase_days=1)),
 ]
 
 
@@ -38,7 +45,7 @@ class _BandFilter(admin.SimpleListFilter):
 
 
 class ClvBandFilter(_BandFilter):
-    title = "predicted 12-month CLV"
+    title = with_base_currency("predicted CLV, 12 months")
     parameter_name = "clv_band"
     bands = CLV_BANDS
 
@@ -211,7 +218,7 @@ def holdout_chart(holdout: dict):
 
 @admin.register(StageChange)
 class StageChangeAdmin(ModelAdmin):
-    list_display = ["changed_at", "customer", "from_stage", "to_stage", "reason"]
+    list_display = ["changed_at", "customer", "from_stage", "to_stage", "why"]
     # The shop that first saw the customer: the dashboard's stage flows per shop lead here.
     list_filter = ["to_stage", "from_stage", "customer__first_seen_shop"]
     paginator = LargeTablePaginator
@@ -223,6 +230,10 @@ class StageChangeAdmin(ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="why")
+    def why(self, change):
+        return change.reason_shown
 
 
 @admin.register(CustomerSignal)
@@ -238,11 +249,19 @@ class CustomerSignalAdmin(ModelAdmin):
 class CustomerMetricsAdmin(ModelAdmin):
     """Read-only: the figures are recomputed, never typed in. Shown on the customer page."""
 
-    list_display = ["customer", "stage", "rfm_segment", "clv_predicted", "p_alive", "computed_at"]
+    list_display = ["customer", "stage", "rfm_segment", "clv_12_months", "p_alive_shown", "computed_at"]
     list_filter = ["stage", "rfm_segment"]
     raw_id_fields = ["customer"]
     paginator = LargeTablePaginator
     show_full_result_count = False
+
+    @admin.display(description=with_base_currency("CLV 12 mo"))
+    def clv_12_months(self, metrics):
+        return amount_text(metrics.clv_predicted)
+
+    @admin.display(description="P(alive)")
+    def p_alive_shown(self, metrics):
+        return p_alive_text(metrics)
 
     def has_add_permission(self, request):
         return False
@@ -252,33 +271,48 @@ class CustomerMetricsAdmin(ModelAdmin):
 
 
 def metrics_summary(metrics: CustomerMetrics | None):
-    """The customer page's lifecycle and value block."""
+    """The customer page's lifecycle and value block: each figure rounded for people, money
+    with its currency, and what it means on hover."""
     if metrics is None:
         return "Not computed yet."
+    lifecycle = LifecycleSettings.load()
+    notes = figure_notes(lifecycle)
+    currency = base_currency()
 
-    def fmt(value, pattern="{:,.2f}"):
-        return "—" if value is None else pattern.format(value)
+    def orders(value):
+        return "—" if value is None else f"{value:,.1f}"
 
-    scores = ", ".join(
-        f"{k} {fmt(v, '{}')}" for k, v in (("R", metrics.rfm_r), ("F", metrics.rfm_f), ("M", metrics.rfm_m))
-    )
+    scores = ", ".join(f"{k} {v}" for k, v in (("R", metrics.rfm_r), ("F", metrics.rfm_f), ("M", metrics.rfm_m)))
     rows = [
-        ("Stage", f"{metrics.get_stage_display()} — {metrics.reason()}"),
-        ("RFM", f"{metrics.get_rfm_segment_display()} ({scores})" if metrics.rfm_segment else "not scored yet"),
-        ("P(alive)", fmt(metrics.p_alive, "{:.2f}")),
+        ("Stage", notes.stage, f"{metrics.get_stage_display()} — {metrics.reason(lifecycle.thresholds())}"),
         (
-            "Expected purchases",
-            f"30 days {fmt(metrics.expected_purchases_30)}, 90 days {fmt(metrics.expected_purchases_90)}, "
-            f"365 days {fmt(metrics.expected_purchases_365)}",
+            "RFM",
+            notes.rfm,
+            f"{metrics.get_rfm_segment_display()} ({scores})" if metrics.rfm_segment else "not scored yet",
         ),
-        ("Predicted 12-month CLV", fmt(metrics.clv_predicted)),
-        ("Simple CLV", fmt(metrics.clv_simple)),
-        ("Purchase days", f"{metrics.purchase_days:,}"),
-        ("Usual gap", fmt(metrics.gap_median_days, "{:.0f} days (median)")),
-        ("Days since last order", fmt(metrics.days_since_last, "{:,}")),
-        ("Computed", f"{metrics.computed_at:%Y-%m-%d %H:%M}"),
+        ("P(alive)", notes.p_alive, p_alive_text(metrics)),
+        (
+            "Expected orders",
+            "Orders the BG/NBD model expects from the customer in each period ahead (a mean, so often a fraction).",
+            f"next 30 days {orders(metrics.expected_purchases_30)}, 90 days {orders(metrics.expected_purchases_90)}, "
+            f"365 days {orders(metrics.expected_purchases_365)}",
+        ),
+        ("Predicted CLV, next 12 months", notes.clv_predicted, money_text(metrics.clv_predicted, currency)),
+        ("Simple CLV", notes.clv_simple, money_text(metrics.clv_simple, currency)),
+        ("Purchase days", "Days with at least one counted order.", f"{metrics.purchase_days:,}"),
+        ("Usual gap", "The median number of days between purchase days.", _gap(metrics.gap_median_days)),
+        ("Since last order", notes.last_order, days_text(metrics.days_since_last)),
+        ("Computed", "When these figures were last recomputed.", f"{metrics.computed_at:%Y-%m-%d %H:%M}"),
     ]
-    return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+    return format_html(
+        "<table>{}</table><p>{}</p>",
+        format_html_join("", '<tr><th title="{}">{}</th><td>{}</td></tr>', ((t, h, v) for h, t, v in rows)),
+        notes.clv_differences,
+    )
+
+
+def _gap(days) -> str:
+    return "—" if days is None else f"{days_text(days)} (median)"
 
 
 def stage_history(changes):
@@ -294,7 +328,7 @@ def stage_history(changes):
                     f"{c.changed_at:%Y-%m-%d %H:%M}",
                     c.get_from_stage_display() or "—",
                     c.get_to_stage_display(),
-                    c.reason,
+                    c.reason_shown,
                 )
                 for c in changes
             ],

@@ -3,13 +3,16 @@
 The journey: prospect → new → active (→ advocate), with at risk and lapsed on the way out
 and reactivated on the way back. ``assign`` returns for every customer the stage and the
 rule that fired; ``reason`` renders the rule and the customer's numbers as a sentence, e.g.
-"at risk: last order 142 days ago; usually orders every 35 days; P(alive) 0.31". Rules are
-checked in the order of RULES; the first that matches wins.
+"last order 142 days ago; usually orders every 35 days; P(alive) 31%" (the stage itself is
+shown beside it, so the sentence does not repeat it). Rules are checked in the order of
+RULES; the first that matches wins.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from core.figures import days_text, percent_text
 
 PROSPECT, NEW, ACTIVE, ADVOCATE = "prospect", "new", "active", "advocate"
 AT_RISK, LAPSED, REACTIVATED = "at_risk", "lapsed", "reactivated"
@@ -101,25 +104,20 @@ def assign(facts: Facts, t: Thresholds) -> tuple[np.ndarray, np.ndarray]:
     return _RULE_STAGES[index], _RULE_NAMES[index]
 
 
-def _days(value) -> str:
-    value = round(float(value))
-    return "1 day" if value == 1 else f"{value:,} days"
-
-
 def reason(rule: str, *, purchase_days, days_since_last, gap_median, p_alive, t: Thresholds) -> str:
-    """The stage and why, in plain English, from the numbers that decided it."""
-    stage = STAGE_LABELS[RULE_STAGE[rule]].lower()
+    """Why the customer is at the stage ``rule`` chose, in plain English, from the numbers
+    that decided it. The stage is not repeated: it is shown beside the sentence."""
     parts: list[str] = []
     has = _present
     if rule == "no_purchase":
-        return f"{stage}: known, no purchase yet"
-    parts.append(f"last order {_days(days_since_last)} ago")
+        return "known, no purchase yet"
+    parts.append(f"last order {days_text(days_since_last)} ago")
     if rule == "no_purchase_for_long":
-        parts.append(f"lapsed after {_days(t.lapsed_days)} without one")
+        parts.append(f"lapsed after {days_text(t.lapsed_days)} without one")
     if rule in ("returned_after_lapse", "recently_returned"):
         parts.append("bought again after lapsing")
     if rule == "no_second_order":
-        parts.append(f"one order and no second within {_days(t.new_days)}")
+        parts.append(f"one order and no second within {days_text(t.new_days)}")
     if rule == "first_purchase":
         parts.append("first purchase")
     if rule == "detractor":
@@ -127,12 +125,22 @@ def reason(rule: str, *, purchase_days, days_since_last, gap_median, p_alive, t:
     if rule == "promoter":
         parts.append("recent promoter signal (high NPS, good review or referral)")
     if has(gap_median) and purchase_days >= 2:
-        parts.append(f"usually orders every {_days(gap_median)}")
+        parts.append(f"usually orders every {days_text(gap_median)}")
     if rule == "on_cadence" or rule == "promoter":
         parts.append(f"{purchase_days:,} purchase days")
-    if has(p_alive):
-        parts.append(f"P(alive) {p_alive:.2f}")
-    return f"{stage}: " + "; ".join(parts)
+    # BG/NBD lets a customer drop out only after a repeat purchase, so for one purchase day
+    # P(alive) is 1 by construction: it says nothing, and is left out.
+    if has(p_alive) and purchase_days >= 2:
+        parts.append(f"P(alive) {percent_text(p_alive)}")
+    return "; ".join(parts)
+
+
+def reason_without_stage(text: str, stage: str) -> str:
+    """A reason as stored before it stopped repeating the stage ("at risk: last order …"),
+    without that prefix; a reason without it is returned as it is."""
+    label = STAGE_LABELS.get(stage, "").lower()
+    prefix = f"{label}: "
+    return text[len(prefix) :] if label and text.lower().startswith(prefix) else text
 
 
 def _present(value) -> bool:

@@ -199,6 +199,12 @@ class StageChange(models.Model):
     def __str__(self):
         return f"{self.from_stage or '—'} → {self.to_stage}"
 
+    @property
+    def reason_shown(self) -> str:
+        """The reason as shown beside the stage: rows written before reasons stopped
+        repeating their stage ("at risk: last order …") are shown without it."""
+        return rules.reason_without_stage(self.reason, self.to_stage)
+
 
 class CustomerSignal(models.Model):
     """A promoter or detractor fact about a customer, fed by other apps (NPS, reviews, CSAT,

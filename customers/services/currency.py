@@ -4,12 +4,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
+from core.figures import ZERO_DECIMAL_CURRENCIES
 from customers.models import ExchangeRate
 
-# ISO 4217 currencies with no minor unit. Everything else that the CRM accepts has two.
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
-)
 CENT = Decimal("0.01")
 # The most one order may hold: each amount, the lines' sum and the total once converted to
 # the base currency. Money columns are numeric(14,2) (up to 999,999,999,999.99), so a

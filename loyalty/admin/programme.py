@@ -15,6 +15,8 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from core.admin_tools import LargeTableAdmin, customer_link
 from core.errors import DomainError
+from core.figures import money_text
+from customers.services.currency import base_currency
 from loyalty.admin.forms import AdjustForm, ShopJoinForm
 from loyalty.groups import shop_group_join
 from loyalty.models import (
@@ -25,8 +27,10 @@ from loyalty.models import (
     Referral,
     Reward,
     RewardCode,
+    RewardKind,
     RuleTierMultiplier,
     Tier,
+    TierBasis,
     TierChange,
 )
 from loyalty.referrals import referral_code_of, referrals_review, referrals_settle
@@ -78,8 +82,32 @@ class ProgrammeAdmin(ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(ModelAdmin):
-    list_display = ["name", "rank", "enter_threshold", "keep_threshold", "multiplier", "priority_support"]
+    list_display = ["name", "rank", "enter", "keep", "multiplier_shown", "priority_support"]
     ordering = ["rank"]
+
+    def get_queryset(self, request):
+        # What the thresholds count (spend or points) is the programme's: read in the list's query.
+        basis = Programme.objects.filter(pk=1).values("tier_basis")[:1]
+        return super().get_queryset(request).annotate(basis=Subquery(basis))
+
+    @admin.display(description="to enter", ordering="enter_threshold")
+    def enter(self, tier):
+        return _threshold(tier.enter_threshold, tier.basis)
+
+    @admin.display(description="to keep")
+    def keep(self, tier):
+        return _threshold(tier.keep_threshold, tier.basis)
+
+    @admin.display(description="points multiplier")
+    def multiplier_shown(self, tier):
+        return f"× {tier.multiplier.normalize():f}"
+
+
+def _threshold(value, basis) -> str:
+    """A tier threshold in what it counts: money spent (the default basis) or points earned."""
+    if basis == TierBasis.POINTS:
+        return f"{value:,.0f} points"
+    return money_text(value, base_currency())
 
 
 class RuleTierMultiplierInline(TabularInline):
@@ -97,10 +125,22 @@ class EarningRuleAdmin(ModelAdmin):
 
 @admin.register(Reward)
 class RewardAdmin(ModelAdmin):
-    list_display = ["name", "kind", "value", "points_cost", "shop", "is_active", "valid_until", "issued_count"]
+    list_display = ["name", "kind", "value_shown", "cost", "shop", "is_active", "valid_until", "issued_count"]
     list_filter = ["kind", "is_active", "shop"]
     search_fields = ["name", "product_sku"]
     readonly_fields = ["issued_count"]
+
+    @admin.display(description="value", ordering="value")
+    def value_shown(self, reward):
+        if reward.kind == RewardKind.FIXED_AMOUNT:
+            return money_text(reward.value, base_currency())
+        if reward.kind == RewardKind.PERCENTAGE:
+            return f"{reward.value.normalize():f}%"
+        return "—"
+
+    @admin.display(description="cost", ordering="points_cost")
+    def cost(self, reward):
+        return f"{reward.points_cost:,} points"
 
 
 @admin.register(Account)
@@ -109,7 +149,7 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
     customer's total over all their groups. The figures are the ledger's sums; managers
     adjust from here."""
 
-    list_display = ["customer", "group", "balance", "pending", "customer_total", "tier", "tier_since", "updated_at"]
+    list_display = ["customer", "group", "points", "pending_points", "total_points", "tier", "tier_since", "updated_at"]
     list_filter = ["tier", "group"]
     list_select_related = ["customer", "group", "tier"]
     search_fields = ["customer__email_normalized", "referral_code"]
@@ -117,9 +157,9 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
     fields = [
         "customer_link",
         "group",
-        "balance",
-        "customer_total",
-        "pending",
+        "points",
+        "total_points",
+        "pending_points",
         "tier",
         "tier_since",
         "tier_grace_until",
@@ -140,9 +180,17 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
         )
         return super().get_queryset(request).annotate(customer_total=Subquery(total))
 
+    @admin.display(description="balance", ordering="balance")
+    def points(self, account):
+        return f"{account.balance:,} points"
+
+    @admin.display(description="pending", ordering="pending")
+    def pending_points(self, account):
+        return f"{account.pending:,} points"
+
     @admin.display(description="customer's total (all groups)")
-    def customer_total(self, account):
-        return account.customer_total
+    def total_points(self, account):
+        return f"{account.customer_total or 0:,} points"
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -182,7 +230,7 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
             + f"?customer__id__exact={account.customer_id}&group__id__exact={account.group_id}"
         )
         return format_html(
-            '<table id="ledger"><thead><tr><th>when</th><th>what</th><th>available</th><th>pending</th>'
+            '<table id="ledger"><thead><tr><th>when</th><th>what</th><th>points available</th><th>points pending</th>'
             '<th>source</th><th>reason</th></tr></thead><tbody>{}</tbody></table><p><a href="{}">Full history</a></p>',
             rows,
             full,
@@ -192,6 +240,7 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
         extra_context = {**(extra_context or {}), "can_join": request.user.has_perm(CHANGE_SHOP)}
         if request.user.has_perm(LIABILITY):
             extra_context["liability"] = points_liability()
+            extra_context["base_currency"] = base_currency()
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -2,12 +2,15 @@
 read the liability, support agents read customers' points. Nothing writes the ledger but
 the services."""
 
+import re
+from html import unescape
+
 import pytest
 from django.urls import reverse
 
 from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
 from customers.tests.factories import CustomerFactory, ShopFactory
-from loyalty.models import Account, EntryKind, PointsEntry, Programme, Tier
+from loyalty.models import Account, EntryKind, PointsEntry, Programme, Reward, Tier
 from loyalty.services import points_adjust
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +84,42 @@ def test_the_liability_is_outstanding_points_at_their_value(client, login, accou
     liability = page.context["liability"]
     assert (liability.available_points, liability.available_value) == (300, 3)
     assert "points-liability" in page.content.decode()
+
+
+def read(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def test_the_liability_reads_in_money_with_its_currency(client, login, account):
+    big = CustomerFactory()
+    Account.objects.create(customer=big, group=account.group, balance=1_234_500, pending=2_000)
+    Programme.objects.filter(pk=1).update(point_value="0.0050")
+    login(MANAGER)
+
+    html = client.get(reverse("admin:loyalty_account_changelist")).content.decode()
+
+    table = read(re.search(r'<table id="points-liability".*?</table>', html, re.S).group(0))
+    assert table == (
+        "Points liability (1 point = 0.005 USD) Points Value "
+        "Available to spend 1,234,800 6,174.00 USD Pending (return window) 2,000 10.00 USD"
+    )
+    assert "1,234,500 points" in read(html)  # the balances in the list say what they count
+
+
+def test_reward_values_and_tier_thresholds_say_what_they_count(admin_client, account):
+    Reward.objects.create(name="Five off", kind="fixed_amount", value="5", points_cost=1500)
+    Reward.objects.create(name="Tenth off", kind="percentage", value="12.5", points_cost=900)
+    Tier.objects.create(name="Gold", rank=2, enter_threshold="1000", keep_threshold="800", multiplier="1.5")
+
+    rewards = read(admin_client.get(reverse("admin:loyalty_reward_changelist")).content.decode())
+    assert "Five off fixed discount 5.00 USD 1,500 points" in rewards
+    assert "Tenth off percentage discount 12.5% 900 points" in rewards
+
+    tiers = admin_client.get(reverse("admin:loyalty_tier_changelist")).content.decode()
+    assert "Gold 2 1,000.00 USD 800.00 USD × 1.5" in read(tiers)  # tiers on net spend (the default)
+    Programme.objects.filter(pk=1).update(tier_basis="points")
+    tiers = admin_client.get(reverse("admin:loyalty_tier_changelist")).content.decode()
+    assert "Gold 2 1,000 points 800 points × 1.5" in read(tiers)
 
 
 def test_a_marketer_configures_tiers_and_a_support_agent_only_reads_them(client, login):

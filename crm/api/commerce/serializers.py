@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.models import CustomerMetrics, LifecycleSettings, Order, OrderLine, Refund
+from customers.services.currency import base_currency
 
 
 class OrderLineOutSerializer(serializers.ModelSerializer):
@@ -77,10 +78,29 @@ class EventOutSerializer(serializers.Serializer):
     external_id = serializers.CharField()
 
 
+def _money(help_text: str, **kwargs) -> serializers.DecimalField:
+    """Money in the base currency (the profile's ``currency``) as a decimal string, "59.90"."""
+    return serializers.DecimalField(max_digits=14, decimal_places=2, help_text=help_text, **kwargs)
+
+
 class LifecycleOutSerializer(serializers.ModelSerializer):
     """A customer's stage (with its reason), RFM, P(alive) and CLV, as last recomputed."""
 
-    stage_reason = serializers.SerializerMethodField(help_text="The stage and why, in plain English.")
+    stage_reason = serializers.SerializerMethodField(
+        help_text="Why the customer is at this stage, in plain English (the stage itself is `stage`)."
+    )
+    p_alive = serializers.FloatField(
+        allow_null=True,
+        help_text="The BG/NBD model's probability (0 to 1) that the customer is still buying; null without a "
+        "fitted model. Always 1 for one-time buyers (`purchase_days` 1): the model lets a customer drop out "
+        "only after a repeat purchase, so it is not informative for them.",
+    )
+    # Stored as floats (the model's output); returned as money, like every amount.
+    clv_predicted = _money(
+        "Predicted CLV of the next 12 months (BG/NBD + Gamma-Gamma), discounted; null without a fitted model.",
+        allow_null=True,
+    )
+    clv_simple = _money("Simple CLV: average order value × orders per year × the lifespan setting.", allow_null=True)
 
     class Meta:
         model = CustomerMetrics
@@ -133,17 +153,23 @@ class CustomerOutSerializer(serializers.Serializer):
     utm_medium = serializers.CharField()
     utm_campaign = serializers.CharField()
     orders_count = serializers.IntegerField(help_text="Orders with this shop's group (not cancelled or refunded).")
-    net_revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
-    avg_order_value = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.SerializerMethodField(
+        help_text="The currency of every money figure of the profile: the CRM's base currency (ISO 4217)."
+    )
+    net_revenue = _money("Net revenue: counted orders minus their refunds, each converted at its rate.")
+    avg_order_value = _money("Net revenue ÷ orders_count.")
     first_order_at = serializers.DateTimeField(allow_null=True)
     last_order_at = serializers.DateTimeField(allow_null=True)
     aggregates_updated_at = serializers.DateTimeField(allow_null=True)
-    clv_historical = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Net revenue to date.")
+    clv_historical = _money("Historical CLV: net revenue to date.")
     lifecycle = serializers.SerializerMethodField(
         help_text="As last recomputed for the person; null unless all their orders are this shop group's."
     )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    def get_currency(self, customer) -> str:
+        return base_currency()
 
     @extend_schema_field(LifecycleOutSerializer(allow_null=True))
     def get_lifecycle(self, customer) -> dict | None:
