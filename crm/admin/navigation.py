@@ -155,10 +155,10 @@ START_PAGES: list[tuple[str, Page]] = [
 
 
 def start_page(user) -> str | None:
-    """Where ``/admin/`` sends ``user``: their role's page, or None for the index (a
-    superuser, or someone without a role)."""
+    """Where ``/admin/`` sends ``user``: their role's page (a superuser's is the manager's
+    dashboard), or None for the index (someone without a role)."""
     if user.is_superuser:
-        return None
+        return _reachable(DASHBOARD)
     held = set(user.groups.values_list("name", flat=True))
     for role, page in START_PAGES:
         if role in held and page.allowed(user):
