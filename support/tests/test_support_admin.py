@@ -313,5 +313,8 @@ def test_a_ticket_no_sla_applies_to_reads_no_sla_and_queues_after_breached_ones(
     response = admin_client.get(reverse("admin:support_ticket_changelist"))
     queue = [ticket.pk for ticket in response.context["cl"].result_list]
     assert queue == [breached.pk, unpoliced.pk]
-    states = re.findall(r'class="[^"]*field-sla_state[^"]*"[^>]*>\s*([^<]*?)\s*<', response.text)
+    states = re.findall(r'class="[^"]*field-sla[^"]*"[^>]*>\s*([^<]*?)\s*<', response.text)
     assert states == ["Breached", "no SLA"]
+    # One "next due" column: how late the breached ticket's first response is, none for the other.
+    due = re.findall(r'class="[^"]*field-next_due[^"]*"[^>]*>\s*(?:<span[^>]*>)?([^<]*?)\s*<', response.text)
+    assert due == ["23\xa0hours late", "—"]
