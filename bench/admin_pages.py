@@ -1,5 +1,6 @@
 """Time the admin changelists on a big database (run after seed_demo on BENCH_ADMIN_DATABASE_URL),
-and the manager's dashboard cold (its figures not in the cache) and warm (cached).
+the customer search, the support desk's queue and ticket page, and the manager's dashboard
+cold (its figures not in the cache) and warm (cached).
 
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_big .venv/bin/python bench/admin_pages.py [dashboard]
 
@@ -77,6 +78,22 @@ def search_pages() -> list[tuple[str, str]]:
     ]
 
 
+def desk_pages() -> list[tuple[str, str]]:
+    """The support desk: the queue an agent starts on, and a ticket with its conversation
+    beside the customer (a ticket half-way up the table), and that customer's 360 page."""
+    from support.models import Ticket
+
+    last_id = Ticket.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    ticket = Ticket.objects.filter(pk__gte=last_id // 2).order_by("pk").first()
+    if ticket is None:
+        return []
+    return [
+        ("tickets, the queue", "/admin/support/ticket/"),
+        ("ticket page (conversation and customer)", f"/admin/support/ticket/{ticket.pk}/change/"),
+        ("customer 360 page", f"/admin/crm/customer360/{ticket.customer_id}/change/"),
+    ]
+
+
 def main():
     user, _ = get_user_model().objects.get_or_create(username="bench-admin", defaults={"is_staff": True})
     user.is_superuser = user.is_staff = True
@@ -87,7 +104,7 @@ def main():
         cursor.execute("ANALYZE")
     print(f"{Customer.objects.count():,} customers, {Order.objects.count():,} orders\n")
     print("| page | median of 5 | of which SQL | queries |\n| --- | --- | --- | --- |")
-    for name, url in [] if sys.argv[1:] == ["dashboard"] else PAGES + search_pages():
+    for name, url in [] if sys.argv[1:] == ["dashboard"] else PAGES + search_pages() + desk_pages():
         times, sql_times = [], []
         for _ in range(5):
             page_ms, sql_ms, reads = timed(client, url)
