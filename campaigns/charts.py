@@ -13,7 +13,7 @@ from campaigns.models import Segment
 from campaigns.selectors import DayKind, HistoryDay
 
 WIDTH, HEIGHT, FLOW_HEIGHT = 760, 160, 50
-LEFT, RIGHT, TOP = 110, 10, 12  # room for "1,250 members" and "120 entered" on the left
+LEFT, RIGHT, TOP = 110, 10, 26  # room for "120 entered" on the left, and each axis's unit above it
 GAP = 34  # between the member line and the flows, for the date labels
 
 
@@ -95,16 +95,19 @@ def member_chart(history: list[HistoryDay]) -> dict:
     unknown = [i for i, h in enumerate(history) if h.kind == DayKind.UNKNOWN]
     recorded = [i for i, h in enumerate(history) if h.kind == DayKind.RECORDED]
     start = recorded[0] if recorded and recorded[0] > 0 else None
-    return {
+    height = (base + FLOW_HEIGHT + 8) if flows else (bottom + 24)  # no entries or exits: no flows drawn
+    chart = {
         "width": WIDTH,
-        "height": base + FLOW_HEIGHT + 8,
+        "height": height,
         "left": LEFT,
         "right": WIDTH - RIGHT,
         "line_top": TOP,
         "line_bottom": bottom,
         "middle": (TOP + bottom) // 2,
         "plot_height": HEIGHT,
+        "unit_y": TOP - 12,
         "base": base,
+        "flow_unit_y": base - FLOW_HEIGHT - 10,
         "flow_top_y": base - FLOW_HEIGHT,
         "flow_bottom_y": base + FLOW_HEIGHT,
         "date_y": bottom + 16,
@@ -116,11 +119,18 @@ def member_chart(history: list[HistoryDay]) -> dict:
         "flow_bottom": f"{flow_top:,} left",
         "dates": _date_labels(history, x),
         "unknown": _span(unknown, x, step) if unknown else None,
-        "start": {"x": f"{x(start):.1f}", "label": f"first refresh, {day_label(history[start].day)}"}
-        if start is not None
-        else None,
+        "start": None,
         "flows": flows,
     }
+    if start is not None:  # where the recorded history begins: marked, with its first count
+        first = history[start]
+        chart["start"] = {
+            "x": f"{x(start):.1f}",
+            "y": f"{y(first.members):.1f}",
+            "label": "first refresh",
+            "title": f"{first.day}: {first.members:,} members at the first refresh",
+        }
+    return chart
 
 
 def _span(indexes: list[int], x, step: float) -> dict:

@@ -78,6 +78,14 @@ def _member_rows(segments):
             yield writer.writerow([spreadsheet_safe(v) for v in (segment.name, *row[:-1])] + [row[-1].isoformat()])
 
 
+def member_page_summary(page, *, matching: bool) -> str:
+    """ "Page 2 of 25 · 51–100 of 1,246 members": where the page is, in the whole list."""
+    count = page.paginator.count
+    noun = f"{'matching ' if matching else ''}member{'' if count == 1 else 's'}"
+    where = f"{page.start_index():,}–{page.end_index():,} of {count:,} {noun}" if count else f"0 {noun}"
+    return f"Page {page.number:,} of {page.paginator.num_pages:,} · {where}"
+
+
 @admin.register(Segment)
 class SegmentAdmin(AuditHistoryMixin, ModelAdmin):
     list_display = ["name", "description", "kind", "members_count", "refreshed_at", "last_refresh", "owner"]
@@ -136,6 +144,7 @@ class SegmentAdmin(AuditHistoryMixin, ModelAdmin):
                 "segment_page": {
                     "query": query,
                     "members": members,
+                    "page_summary": member_page_summary(members, matching=bool(query)),
                     "page_links": members.paginator.get_elided_page_range(members.number, on_each_side=2, on_ends=1),
                     "history": history,
                     "chart": member_chart(history),

@@ -227,4 +227,4 @@ def test_the_segment_page_searches_and_pages_its_members(admin_client, germany, 
     ] == [one]
     nobody = admin_client.get(url, {"members_q": "nobody", "members_page": "x"})
     assert nobody.status_code == 200
-    assert text_of(nobody, ".member-pages").startswith("Page 1 of 1 · 0 members")
+    assert text_of(nobody, ".member-pages").startswith("Page 1 of 1 · 0 matching members")

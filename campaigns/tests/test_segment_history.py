@@ -104,11 +104,7 @@ def test_the_page_draws_recorded_and_estimated_parts_with_labelled_axes(admin_cl
     assert 'class="member-line-estimated"' in html and 'class="member-line"' in html
     assert "±" not in html
     assert text_of(page, ".axis-unit") == "members"
-    assert [t for t in page.context["segment_page"]["chart"]["ticks"]] == [
-        {"y": "172.0", "label": "0"},
-        {"y": "92.0", "label": "1"},
-        {"y": "12.0", "label": "2"},
-    ]
+    assert [t["label"] for t in page.context["segment_page"]["chart"]["ticks"]] == ["0", "1", "2"]
     assert text_of(page, ".history-caption").startswith(
         f"Recorded from {timezone.localdate().day} {timezone.localdate():%B %Y}, the first refresh (solid line); "
         "before it, worked out from the order history"
