@@ -14,7 +14,7 @@ from campaigns.selectors import DayKind, HistoryDay
 
 WIDTH, HEIGHT, FLOW_HEIGHT = 760, 160, 50
 LEFT, RIGHT, TOP = 110, 10, 26  # room for "120 entered" on the left, and each axis's unit above it
-GAP = 34  # between the member line and the flows, for the date labels
+GAP = 42  # between the member line and the flows: the date labels, then the flows' unit
 
 
 def nice_ticks(top: int, count: int = 4) -> list[int]:

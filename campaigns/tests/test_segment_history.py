@@ -110,7 +110,7 @@ def test_the_page_draws_recorded_and_estimated_parts_with_labelled_axes(admin_cl
         "before it, worked out from the order history"
     )
     # The first refresh found its members: a fill, not a day of entries.
-    recent = text_of(page, ".segment-flows")
+    recent = text_of(page, "#segment-flows")
     assert "at the first refresh" in recent
 
 
