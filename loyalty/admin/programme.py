@@ -6,7 +6,7 @@ Nothing here writes points directly: the adjustment goes through ``loyalty.servi
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,6 +16,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from core.admin_tools import LargeTableAdmin, customer_link
 from core.errors import DomainError
 from core.figures import money_text
+from customers.models import Order, Shop
 from customers.services.currency import base_currency
 from loyalty.admin.forms import AdjustForm, ShopJoinForm
 from loyalty.groups import shop_group_join
@@ -41,6 +42,22 @@ ADJUST = "loyalty.adjust_points"
 CHANGE_SHOP = "customers.change_shop"
 LIABILITY = "loyalty.view_liability"
 RECENT_ENTRIES = 50
+
+
+def entry_source(entry: PointsEntry) -> str:
+    """Where an entry's points came from, as staff know it: an order by the shop's own order
+    number, linked to the order (select ``order__shop`` with the entries: no query per row);
+    anything else as recorded ("code:7", "adjust", "expiry")."""
+    if entry.order_id is None:
+        return entry.source
+    order = entry.order
+    url = reverse("admin:customers_order_change", args=[entry.order_id])
+    return format_html('<a href="{}">order {}</a> ({})', url, order.external_id, order.shop.name)
+
+
+def orders_numbered(number: str):
+    """The orders a shop numbered so, in any shop: each read through its (shop, number) index."""
+    return Order.objects.filter(shop_id__in=list(Shop.objects.values_list("pk", flat=True)), external_id=number)
 
 
 class ReadOnlyAdmin(ModelAdmin):
@@ -219,10 +236,10 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
                     e.get_kind_display(),
                     f"{e.available:+,}",
                     f"{e.pending:+,}",
-                    e.source,
+                    entry_source(e),
                     e.reason,
                 )
-                for e in history(account.customer_id, account.group_id)[:RECENT_ENTRIES]
+                for e in history(account.customer_id, account.group_id).select_related("order__shop")[:RECENT_ENTRIES]
             ),
         )
         full = (
@@ -318,13 +335,26 @@ class PointsEntryAdmin(LargeTableAdmin, ReadOnlyAdmin):
     """The ledger: append-only, so only listed and read."""
 
     list_display = [
-        *("created_at", "customer", "group", "kind", "available", "pending", "source", "reason", "staff", "api_key")
+        *("created_at", "customer", "group", "kind", "available", "pending", "source_of", "reason", "staff", "api_key")
     ]
     list_filter = ["kind"]
-    list_select_related = ["customer", "group", "staff", "api_key"]
+    list_select_related = ["customer", "group", "staff", "api_key", "order__shop"]
     raw_id_fields = ["customer"]
-    search_fields = ["=source", "=key"]
-    search_help_text = "An exact source such as order:12 or code:7."
+    search_fields = ["=source", "=key"]  # what the search box offers; the search itself is below
+    search_help_text = "A shop's order number (as on the order), or an exact source such as code:7."
+
+    @admin.display(description="source")
+    def source_of(self, entry):
+        return entry_source(entry)
+
+    def get_search_results(self, request, queryset, search_term):
+        """An order's entries by the shop's order number (through the orders' and the
+        ledger's indexes), or entries by their exact source or key."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        by_order = Q(order_id__in=orders_numbered(term).values("pk"))
+        return queryset.filter(by_order | Q(source=term) | Q(key=term)), False
 
 
 @admin.register(RewardCode)
