@@ -4,6 +4,8 @@ its whitespace collapsed as a browser shows it. For tests that assert what the u
 import re
 from html.parser import HTMLParser
 
+# Elements a browser sets apart from their neighbours (cells, rows, blocks): a space between.
+APART = {"td", "th", "tr", "p", "div", "li", "br", "h1", "h2", "h3", "h4", "h5", "h6", "table", "caption", "dd", "dt"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
@@ -19,6 +21,8 @@ class _Finder(HTMLParser):
         return value == self.value if self.attribute == "id" else self.value in value.split()
 
     def handle_starttag(self, tag, attrs):
+        if self.depth and tag in APART:
+            self.found[-1].append(" ")
         if tag in VOID:
             return
         if self.depth:
@@ -28,6 +32,8 @@ class _Finder(HTMLParser):
             self.found.append([])
 
     def handle_endtag(self, tag):
+        if self.depth and tag in APART:
+            self.found[-1].append(" ")
         if self.depth and tag not in VOID:
             self.depth -= 1
 

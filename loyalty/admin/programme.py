@@ -18,11 +18,13 @@ from core.errors import DomainError
 from core.figures import money_text
 from customers.models import Order, Shop
 from customers.services.currency import base_currency
-from loyalty.admin.forms import AdjustForm, ShopJoinForm
+from loyalty.admin.forms import AdjustForm, PastOrdersCreditForm, ProgrammeForm, ShopJoinForm
 from loyalty.groups import shop_group_join
+from loyalty.history import past_orders_credit, past_orders_credit_preview
 from loyalty.models import (
     Account,
     EarningRule,
+    PastOrdersCredit,
     PointsEntry,
     Programme,
     Referral,
@@ -34,6 +36,7 @@ from loyalty.models import (
     TierBasis,
     TierChange,
 )
+from loyalty.programme import programme_get
 from loyalty.referrals import referral_code_of, referrals_review, referrals_settle
 from loyalty.selectors import history, points_liability
 from loyalty.services import points_adjust
@@ -75,8 +78,10 @@ class ReadOnlyAdmin(ModelAdmin):
 
 @admin.register(Programme)
 class ProgrammeAdmin(ModelAdmin):
-    """One settings row: the list goes straight to it."""
+    """One settings row: the list goes straight to it. Managers credit past orders from here."""
 
+    form = ProgrammeForm
+    change_form_template = "admin/loyalty/programme/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "is_active", "starts_at", "pending_days", "point_value"]}),
         ("Tiers", {"fields": ["tier_basis", "tier_term", "tier_grace_days"]}),
@@ -95,6 +100,69 @@ class ProgrammeAdmin(ModelAdmin):
         if programme is not None:
             return redirect("admin:loyalty_programme_change", programme.pk)
         return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_credit": may_credit_past_orders(request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        credit = self.admin_site.admin_view(self.credit_view)
+        return [path("credit-past-orders/", credit, name="loyalty_credit_past_orders"), *super().get_urls()]
+
+    def credit_view(self, request):
+        """Credit the orders placed before the programme started: a day, what it would credit
+        (orders, customers, points, the liability), then confirm (POST). Managers only."""
+        if not may_credit_past_orders(request.user):
+            raise PermissionDenied
+        bound = request.method == "POST" or "since" in request.GET
+        form = PastOrdersCreditForm((request.POST if request.method == "POST" else request.GET) if bound else None)
+        preview = None
+        if bound and form.is_valid():
+            since = form.cleaned_data["since"]
+            try:
+                if request.method == "POST":
+                    credit = past_orders_credit(since=since, staff_id=request.user.pk)
+                    messages.success(request, credit_message(credit))
+                    return redirect("admin:loyalty_pastorderscredit_changelist")
+                preview = past_orders_credit_preview(since=since)
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Credit past orders",
+            "form": form,
+            "preview": preview,
+            "programme": programme_get(),
+            "opts": self.opts,
+        }
+        return TemplateResponse(
+            request, "admin/loyalty/programme/credit_past_orders.html", context, status=400 if form.errors else 200
+        )
+
+
+def may_credit_past_orders(user) -> bool:
+    """Whoever may adjust points by hand and see the liability (managers)."""
+    return user.has_perm(ADJUST) and user.has_perm(LIABILITY)
+
+
+def credit_message(credit: PastOrdersCredit) -> str:
+    return (
+        f"Orders placed since {credit.since:%Y-%m-%d} now earn points: {credit.orders:,} orders of "
+        f"{credit.customers:,} customers, {credit.points:,} points ({credit.currency} {credit.value:,.2f} of "
+        "liability). The points arrive within a minute, as the follow-up work runs."
+    )
+
+
+@admin.register(PastOrdersCredit)
+class PastOrdersCreditAdmin(ReadOnlyAdmin):
+    """Who credited past orders, from when, and what it was worked out to credit."""
+
+    list_display = ["created_at", "staff", "since", "previous_start", "orders", "customers", "points", "liability"]
+    list_select_related = ["staff"]
+
+    @admin.display(description="liability added")
+    def liability(self, credit):
+        return f"{credit.currency} {credit.value:,.2f}"
 
 
 @admin.register(Tier)
@@ -254,7 +322,11 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_join": request.user.has_perm(CHANGE_SHOP)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_join": request.user.has_perm(CHANGE_SHOP),
+            "can_credit": may_credit_past_orders(request.user),
+        }
         if request.user.has_perm(LIABILITY):
             extra_context["liability"] = points_liability()
             extra_context["base_currency"] = base_currency()
