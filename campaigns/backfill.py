@@ -39,8 +39,11 @@ def backfill_version(segment: Segment) -> SegmentVersion | None:
     """The rule the recorded history began with: the newest version made by ``history_since``."""
     if segment.history_since is None:
         return None
-    versions = segment.versions.filter(created_at__lte=segment.history_since).order_by("-number")
-    return versions.first() or segment.versions.order_by("number").first()
+    versions = getattr(segment, "latest_versions", None)  # newest first, when prefetched (``with_rules``)
+    if versions is None:
+        versions = list(segment.versions.order_by("-number"))  # a handful
+    made = [v for v in versions if v.created_at <= segment.history_since]
+    return made[0] if made else (versions[-1] if versions else None)
 
 
 def history_rule_known_only_now(segment: Segment) -> list[str]:
