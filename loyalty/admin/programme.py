@@ -157,33 +157,15 @@ def credit_message(credit: PastOrdersCredit) -> str:
 class PastOrdersCreditAdmin(ReadOnlyAdmin):
     """Who credited past orders, from when, and what it was worked out to credit."""
 
-    list_display = [
-        "created_at",
-        "staff",
-        "since",
-        "previous_start",
-        "orders_n",
-        "customers_n",
-        "points_n",
-        "liability",
-    ]
+    list_display = ["created_at", "staff", "since", "previous_start", "credited"]
     list_select_related = ["staff"]
 
-    @admin.display(description="orders")
-    def orders_n(self, credit):
-        return f"{credit.orders:,}"
-
-    @admin.display(description="customers")
-    def customers_n(self, credit):
-        return f"{credit.customers:,}"
-
-    @admin.display(description="points")
-    def points_n(self, credit):
-        return f"{credit.points:,}"
-
-    @admin.display(description="liability added")
-    def liability(self, credit):
-        return f"{credit.currency} {credit.value:,.2f}"
+    @admin.display(description="credited")
+    def credited(self, credit):
+        return (
+            f"{credit.orders:,} orders of {credit.customers:,} customers: {credit.points:,} points "
+            f"({credit.currency} {credit.value:,.2f} of liability)"
+        )
 
 
 @admin.register(Tier)
