@@ -5,7 +5,7 @@ from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
@@ -28,6 +28,7 @@ class ResultCount(int):
     "1,234", "more than 10,000", "about 15,800"."""
 
     EXACT, CAPPED, ESTIMATED = "exact", "capped", "estimated"
+    kind: str
 
     def __new__(cls, value: int, kind: str = EXACT):
         count = super().__new__(cls, value)
@@ -81,7 +82,7 @@ class LargeTablePaginator(Paginator):
             return super().page(number)
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        page = self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+        page = Page(self.object_list[bottom : bottom + self.per_page], number, self)
         self.full_page = len(page.object_list) == self.per_page  # read once, for the changelist too
         return page
 
