@@ -47,12 +47,12 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -66,7 +66,7 @@ from core.db.server_binding import values_read
 from customers.models import Order
 from loyalty.expressions import Cents, Points
 from loyalty.ledger import Entry, accounts_ensure_for_orders, accounts_lock, entries_post, entries_write
-from loyalty.models import Account, EarningRule, EntryKind, PointsEntry, Rounding, RuleKind
+from loyalty.models import EarningRule, EntryKind, PointsEntry, Rounding, RuleKind
 from loyalty.programme import ONE, Multipliers, programme_get, rule_in_force_q
 
 # The scheduled maturation looks back this far for pending points whose date has come, so
@@ -246,11 +246,11 @@ def order_earns(
     multiplier is the rule's own for the account's tier, else the tier's, else 1
     (``Multipliers``). No entry of zero points."""
 
-    def paid(customer_column: str) -> QuerySet:
+    def paid(customer_column: str | None) -> QuerySet:
         orders = Order.objects.filter(status__in=Order.EARNING)
         if chunk is not None:
             orders = orders.filter(among(chunk, column=customer_column))
-        else:  # the customers with orders placed in the window (their first order may be older)
+        elif customer_column is not None:  # those with orders in the window (their first may be older)
             orders = orders.filter(customer_id__in=Order.objects.filter(placed_at__range=placed).values("customer_id"))
         return orders.annotate(net=order_net()).filter(net__gt=0).order_by()
 
@@ -273,11 +273,13 @@ def order_earns(
         )
         tier = "customer__loyalty_accounts__tier_id"
     else:
-        account = Account.objects.filter(customer_id=OuterRef("customer_id"), group_id=OuterRef("shop__group_id"))
+        # The window itself says whose orders; the account, where there is one, gives the tier.
         since, until = placed
-        earning = paid("customer_id").filter(placed_at__gte=since, placed_at__lt=until)
-        earning = earning.annotate(account_tier=Subquery(account.values("tier_id")[:1]))
-        tier = "account_tier"
+        account = FilteredRelation(
+            "customer__loyalty_accounts", condition=Q(customer__loyalty_accounts__group_id=F("shop__group_id"))
+        )
+        earning = paid(None).filter(placed_at__gte=since, placed_at__lt=until).annotate(account=account)
+        tier = "account__tier_id"
     matures_at = ExpressionWrapper(
         F("placed_at") + Value(timedelta(days=programme.pending_days)), output_field=DateTimeField()
     )

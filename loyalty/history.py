@@ -23,13 +23,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import DomainError
-from customers.models import Order
+from customers.models import Order, Shop
 from customers.services.currency import base_currency
 from customers.services.pending_updates import pending_updates_mark
 from loyalty.earning import order_earns
 from loyalty.expiry import add_months, midnight
 from loyalty.ledger import SELECTED
-from loyalty.models import EarningRule, ExpiryMode, PastOrdersCredit, Programme, RuleKind
+from loyalty.models import EarningRule, ExpiryMode, PastOrdersCredit, PointsEntry, Programme, RuleKind
 from loyalty.programme import Multipliers, programme_get
 
 
@@ -100,17 +100,21 @@ def past_orders_credit_preview(*, since: date, now: datetime | None = None) -> C
 
 
 def _summed(earns, cutoff: datetime | None) -> tuple[int, int, int, int, int]:
-    """The earns not in the ledger yet, summed: orders, customers, points; and of the accounts
-    with no order since ``cutoff`` (if given), the customers and points."""
+    """The earns not in the ledger yet, summed: orders, customers, points; and, given a
+    ``cutoff``, of the accounts with no order since then, the customers and points."""
     sql, params = earns.query.sql_with_params()
-    table, orders, shops = "loyalty_pointsentry", Order._meta.db_table, "customers_shop"
+    table, orders, shops = PointsEntry._meta.db_table, Order._meta.db_table, Shop._meta.db_table
+    last_order = (
+        f"(SELECT MAX(o.placed_at) FROM {orders} o JOIN {shops} s ON s.id = o.shop_id "
+        "WHERE o.customer_id = new.customer_id AND s.group_id = new.group_id)"
+        if cutoff
+        else "NULL"  # no expiry by inactivity: not asked
+    )
     statement = f"""
         WITH earn({", ".join(SELECTED)}) AS ({sql}),
         new AS (SELECT * FROM earn WHERE NOT EXISTS (SELECT 1 FROM {table} p WHERE p.key = earn.key)),
         account AS (
-            SELECT customer_id, group_id, SUM(pending) AS points,
-                (SELECT MAX(o.placed_at) FROM {orders} o JOIN {shops} s ON s.id = o.shop_id
-                 WHERE o.customer_id = new.customer_id AND s.group_id = new.group_id) AS last_order
+            SELECT customer_id, group_id, SUM(pending) AS points, {last_order} AS last_order
             FROM new GROUP BY customer_id, group_id
         )
         SELECT
