@@ -40,19 +40,24 @@ def history_caption(segment: Segment, history: list[HistoryDay]) -> str:
     if start is None or start == history[0].day:
         return "The line is the member count at the end of each day."
     started = f"{start.day} {start:%B %Y}"
+    if segment.kind == Segment.Kind.STATIC:
+        return f"History starts on {started}, when its members were first listed: a static segment has no earlier list."
     if DayKind.UNKNOWN not in kinds:
         return (
             f"Recorded from {started}, the first refresh (solid line); before it, worked out from the "
             "order history with the rule as it was then (dashed line)."
         )
-    if segment.kind == Segment.Kind.STATIC:
-        why = "a static segment's members are the ones listed, and it has no earlier list"
-    elif current := history_rule_known_only_now(segment):
+    if current := history_rule_known_only_now(segment):
         tests = ", ".join(current)
         why = f"the rule tests {tests}, known only as {'it is' if len(current) == 1 else 'they are'} now"
     else:
         why = "the days before it are still being worked out from the order history"
     return f"History starts on {started}, the first refresh: {why}."
+
+
+def first_fill_label(segment: Segment) -> str:
+    """How the entries table names the members the history began with."""
+    return "when first listed" if segment.kind == Segment.Kind.STATIC else "at the first refresh"
 
 
 def member_chart(history: list[HistoryDay]) -> dict:

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 
 from campaigns.admin.forms import SegmentForm
-from campaigns.charts import history_caption, member_chart
+from campaigns.charts import first_fill_label, history_caption, member_chart
 from campaigns.models import Segment, SegmentMembership, SegmentVersion
 from campaigns.payloads import SegmentPreviewIn
 from campaigns.segments.rules import RuleError
@@ -149,6 +149,7 @@ class SegmentAdmin(AuditHistoryMixin, ModelAdmin):
                     "history": history,
                     "chart": member_chart(history),
                     "caption": history_caption(segment, history),
+                    "first_fill": first_fill_label(segment),
                     "recent": [day for day in reversed(history) if day.entered or day.exited or day.first_fill][:14],
                 },
             }

@@ -133,3 +133,19 @@ def test_nice_ticks_are_round_and_cover_the_top():
     assert nice_ticks(0) == [0, 1]
     assert nice_ticks(3) == [0, 1, 2, 3]
     assert nice_ticks(9_800) == [0, 2500, 5000, 7500, 10000]
+
+
+def test_a_static_segment_says_its_history_starts_with_its_first_list(admin_client):
+    from campaigns.services import segment_members_set
+
+    segment = segment_create(name="Press list", kind="static")
+    segment_members_set(segment=segment, add={CustomerFactory().pk, CustomerFactory().pk}, now=noon(2))
+
+    page = admin_client.get(reverse("admin:campaigns_segment_change", args=[segment.pk]))
+
+    started = timezone.localdate() - timedelta(days=2)
+    assert text_of(page, ".history-caption") == (
+        f"History starts on {started.day} {started:%B %Y}, when its members were first listed: a static segment "
+        "has no earlier list."
+    )
+    assert "2 when first listed" in text_of(page, "#segment-flows")
