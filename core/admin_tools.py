@@ -14,6 +14,8 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
+from core.figures import count_text
+
 COUNT_CAP = 10_000
 # A page number the admin accepts when the count is not known exactly: past any table's end.
 MAX_PAGES = 10_000_000
@@ -44,7 +46,7 @@ class ResultCount(int):
             return f"more than {COUNT_CAP:,}"
         if self.kind == self.ESTIMATED:
             return f"about {round(int(self), 3 - len(str(int(self)))):,}"  # three significant figures
-        return f"{int(self):,}"
+        return count_text(int(self))
 
 
 class LargeTablePaginator(Paginator):

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import DomainError
+from core.figures import money_text, unit_money_text
 from customers.models import Order, Shop
 from customers.services.currency import base_currency
 from customers.services.pending_updates import pending_updates_mark
@@ -54,6 +55,14 @@ class CreditPreview:
     def value(self) -> Decimal:
         """The liability the points add, in the base currency."""
         return (self.points * self.point_value).quantize(Decimal("0.01"))
+
+    @property
+    def value_text(self) -> str:
+        return money_text(self.value, self.currency)
+
+    @property
+    def point_value_text(self) -> str:
+        return unit_money_text(self.point_value, self.currency)
 
 
 def _window(since: date, programme: Programme) -> tuple[datetime, datetime]:

@@ -78,7 +78,7 @@ def test_a_manager_previews_then_credits_and_the_ledger_gets_exactly_the_preview
     assert text_of(preview, "#credit-preview") == (
         f"Orders placed {day_text(days_before_start(200))} – {day_text(START)} "
         "orders to credit 3 orders customers 2 customers points 265 points "
-        "liability added USD 2.65 (265 points × USD 0.01) "
+        "liability added 2.65 USD (265 points × 0.01 USD) "
         f"The programme then starts on {day_text(days_before_start(200))}. The points arrive "
         "within a minute, as the follow-up work runs; the record of this credit, with your name, is under "
         "Past orders credits."
@@ -90,7 +90,7 @@ def test_a_manager_previews_then_credits_and_the_ledger_gets_exactly_the_preview
     drain()
 
     assert "Orders placed since" in done.content.decode()
-    assert text_of(done, ".field-credited") == "3 orders of 2 customers: 265 points (USD 2.65 of liability)"
+    assert text_of(done, ".field-credited") == "3 orders of 2 customers: 265 points (2.65 USD of liability)"
     credit = PastOrdersCredit.objects.get()
     assert (credit.orders, credit.customers, credit.points, credit.value, credit.staff) == (
         3,

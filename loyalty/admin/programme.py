@@ -148,7 +148,7 @@ def may_credit_past_orders(user) -> bool:
 def credit_message(credit: PastOrdersCredit) -> str:
     return (
         f"Orders placed since {credit.since:%Y-%m-%d} now earn points: {credit.orders:,} orders of "
-        f"{credit.customers:,} customers, {credit.points:,} points ({credit.currency} {credit.value:,.2f} of "
+        f"{credit.customers:,} customers, {credit.points:,} points ({money_text(credit.value, credit.currency)} of "
         "liability). The points arrive within a minute, as the follow-up work runs."
     )
 
@@ -164,7 +164,7 @@ class PastOrdersCreditAdmin(ReadOnlyAdmin):
     def credited(self, credit):
         return (
             f"{credit.orders:,} orders of {credit.customers:,} customers: {credit.points:,} points "
-            f"({credit.currency} {credit.value:,.2f} of liability)"
+            f"({money_text(credit.value, credit.currency)} of liability)"
         )
 
 
