@@ -13,7 +13,9 @@ class Segment(models.Model):
         STATIC = "static", "Static (a list)"
 
     name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(
+        blank=True, help_text="Who is in it and what it is for, in a sentence or two: shown in the segment list."
+    )
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DYNAMIC)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -22,6 +24,10 @@ class Segment(models.Model):
     member_count = models.PositiveIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     refresh_seconds = models.FloatField(null=True, blank=True)
+    # When membership was first worked out (the first refresh, or a static segment's first
+    # list): the membership history starts here, and the stays opened then are the first
+    # fill, not entries.
+    history_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -109,3 +115,28 @@ class SegmentMembership(models.Model):
 
     def __str__(self):
         return f"{self.customer_id} in {self.segment_id}"
+
+
+class SegmentPastCount(models.Model):
+    """The member count at the end of a day before the segment's recorded history began,
+    worked out from the order history with the rule of ``version`` (``campaigns.backfill``):
+    the chart's line before the first refresh. Only rules that can be read as of a past date
+    have these rows."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="past_counts", db_index=False)
+    day = models.DateField()
+    members = models.PositiveIntegerField()
+    version = models.ForeignKey(
+        SegmentVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["segment", "day"]
+        constraints = [
+            # One count per segment and day; it also serves the chart's read of a segment's days.
+            models.UniqueConstraint(fields=["segment", "day"], name="segmentpastcount_day_uniq"),
+        ]
+
+    def __str__(self):
+        return f"{self.segment_id} on {self.day}: {self.members}"

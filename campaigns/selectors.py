@@ -4,6 +4,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.core.paginator import Page, Paginator
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -89,17 +90,14 @@ def customer_segments_sliced(*, customer: QuerySet[Customer], shops, whole: bool
     return found
 
 
-MEMBERS_PER_PAGE = 25
+MEMBERS_PER_PAGE = 50
 
 
-# A page number past this is empty: 10 million pages of members is past any segment.
-MAX_MEMBER_PAGE = 10_000_000
-
-
-def segment_member_page(*, segment: Segment, query: str = "", page: int = 1):
+def segment_member_page(*, segment: Segment, query: str = "", page: str | int = 1) -> Page:
     """One page of a segment's current stays, newest first, with their customers; ``query``
-    matches an email exactly (indexed) or a name, or a customer id. Paginated by the stay's
-    id so no page counts the whole membership."""
+    matches an email exactly (indexed) or a name, or a customer id. ``page`` as the request
+    gave it: a number past the last is the last page, anything else not a number the first.
+    Counted for "page X of Y" (on the segment's open-stays index)."""
     stays = (
         SegmentMembership.objects.filter(segment=segment, exited_at=None)
         .select_related("customer", "version")
@@ -113,47 +111,66 @@ def segment_member_page(*, segment: Segment, query: str = "", page: int = 1):
             stays = stays.filter(customer__email_normalized=query.lower())
         else:
             stays = stays.filter(Q(customer__first_name__istartswith=query) | Q(customer__last_name__istartswith=query))
-    if page > MAX_MEMBER_PAGE:
-        return [], False  # past any membership there can be, and past what OFFSET takes
-    page = max(page, 1)
-    start = (page - 1) * MEMBERS_PER_PAGE
-    rows = list(stays[start : start + MEMBERS_PER_PAGE + 1])
-    return rows[:MEMBERS_PER_PAGE], len(rows) > MEMBERS_PER_PAGE
+    return Paginator(stays, MEMBERS_PER_PAGE).get_page(page)
+
+
+class DayKind:
+    RECORDED = "recorded"  # from the stays: the segment was being refreshed
+    ESTIMATED = "estimated"  # before the history, worked out from the order history (campaigns.backfill)
+    UNKNOWN = "unknown"  # before the history, and the rule cannot be read as of then
 
 
 @dataclass(frozen=True)
 class HistoryDay:
     day: date
-    members: int  # at the end of the day
+    members: int | None  # at the end of the day; None when unknown
     entered: int
     exited: int
+    kind: str = DayKind.RECORDED
+    first_fill: int = 0  # on the day the history starts: the members the first refresh found
 
 
 def segment_history(*, segment: Segment, days: int = 90, today: date | None = None) -> list[HistoryDay]:
     """Member count at the end of each of the last ``days`` days, with each day's entries and
-    exits, read back from the membership history (two grouped queries on indexed columns)."""
+    exits, read back from the membership history (two grouped queries on indexed columns).
+
+    The history starts with the first refresh (``history_since``): the stays it opened are
+    its first fill, not entries. Days before it are the counts worked out from the order
+    history (``SegmentPastCount``) where the rule allows, else unknown (``members`` None)."""
     today = today or timezone.localdate()
     first = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first, time.min))
+    started = segment.history_since
+    start_day = timezone.localdate(started) if started else today + timedelta(days=1)
     stays = SegmentMembership.objects.filter(segment=segment).order_by()
+    fill = Q(entered_at=started) if started else Q(entered_at__isnull=True)  # no fill before a refresh
 
-    def per_day(column: str) -> dict[date, int]:
+    def per_day(column: str, **counts) -> dict[date, dict]:
         rows = (
-            stays.filter(**{f"{column}__gte": since})
-            .annotate(day=TruncDate(column))
-            .values("day")
-            .annotate(n=Count("id"))
-            .values_list("day", "n")
+            stays.filter(**{f"{column}__gte": since}).annotate(day=TruncDate(column)).values("day").annotate(**counts)
         )
-        return dict(rows)
+        return {row.pop("day"): row for row in rows}
 
-    entered, exited = per_day("entered_at"), per_day("exited_at")
+    entered = per_day("entered_at", n=Count("id", filter=~fill), fill=Count("id", filter=fill))
+    exited = per_day("exited_at", n=Count("id"))
+    past = dict(
+        segment.past_counts.filter(day__gte=first, day__lt=start_day).order_by().values_list("day", "members")
+        if started
+        else []
+    )
     members = stays.filter(exited_at=None).count()
     history = []
     for offset in range(days):
         day = today - timedelta(days=offset)
-        history.append(HistoryDay(day, members, entered.get(day, 0), exited.get(day, 0)))
-        members += exited.get(day, 0) - entered.get(day, 0)  # the count at the end of the day before
+        if day < start_day:
+            known = past.get(day)
+            kind = DayKind.UNKNOWN if known is None else DayKind.ESTIMATED
+            history.append(HistoryDay(day, known, 0, 0, kind))
+            continue
+        came, left = entered.get(day, {}), exited.get(day, {})
+        came_n, left_n = came.get("n", 0), left.get("n", 0)
+        history.append(HistoryDay(day, members, came_n, left_n, DayKind.RECORDED, came.get("fill", 0)))
+        members += left_n - came_n - came.get("fill", 0)  # the count at the end of the day before
     return history[::-1]
 
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import DateTimeField, Exists, F, OuterRef, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.models import Segment, SegmentMembership, SegmentVersion
@@ -52,6 +53,11 @@ def segment_create(*, name: str, rule: dict | None = None, kind: str = Segment.K
     return segment
 
 
+def _history_starts(now: datetime) -> Coalesce:
+    """The segment's ``history_since``: kept once set, else ``now`` (this write starts it)."""
+    return Coalesce(F("history_since"), Value(now, output_field=DateTimeField()))
+
+
 def segment_refresh(*, segment: Segment, now: datetime | None = None) -> tuple[int, int]:
     """Bring a dynamic segment's membership up to date; returns (entered, exited)."""
     version = segment.current_version
@@ -63,7 +69,10 @@ def segment_refresh(*, segment: Segment, now: datetime | None = None) -> tuple[i
         entered, exited = _apply(segment, version, now)
         count = SegmentMembership.objects.filter(segment=segment, exited_at=None).count()
         Segment.objects.filter(pk=segment.pk).update(
-            member_count=count, refreshed_at=now, refresh_seconds=time.perf_counter() - start
+            member_count=count,
+            refreshed_at=now,
+            refresh_seconds=time.perf_counter() - start,
+            history_since=_history_starts(now),
         )
     return entered, exited
 
@@ -80,7 +89,9 @@ def segments_refresh_customers(*, customer_ids: Sequence[int], now: datetime | N
         for segment in segments:
             entered, exited = _apply_to(segment, segment.current_version, now, ids)
             if entered or exited:
-                Segment.objects.filter(pk=segment.pk).update(member_count=F("member_count") + entered - exited)
+                Segment.objects.filter(pk=segment.pk).update(
+                    member_count=F("member_count") + entered - exited, history_since=_history_starts(now)
+                )
 
     # In one transaction; a customer whose data a rule cannot evaluate is logged and left out.
     chunk_run_ids("segment refresh", customer_ids, refresh, empty=None)
@@ -132,7 +143,9 @@ def _open_stays(segment: Segment, version: SegmentVersion, now, newcomers: Query
             f"SELECT %s, n.member, %s, %s FROM ({sql}) n WHERE true "
             # A concurrent refresh may have opened the same stay: theirs stands.
             "ON CONFLICT DO NOTHING",
-            [segment.pk, version.pk, now, *params],
+            # Stored as the ORM stores it (on SQLite, text in UTC without an offset), so that
+            # an equality test on it (the first fill: ``history_since``) matches.
+            [segment.pk, version.pk, connection.ops.adapt_datetimefield_value(now), *params],
         )
         return cursor.rowcount
 
@@ -164,6 +177,9 @@ def segment_members_set(
             batch_size=_CHUNK,
         )
         Segment.objects.filter(pk=segment.pk).update(
-            member_count=len(current) + len(add) - len(remove), refreshed_at=now, refresh_seconds=None
+            member_count=len(current) + len(add) - len(remove),
+            refreshed_at=now,
+            refresh_seconds=None,
+            history_since=_history_starts(now),
         )
     return len(add), len(remove)

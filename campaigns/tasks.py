@@ -1,15 +1,36 @@
 """Celery tasks for segments: thin, idempotent, take ids."""
 
+from datetime import date
+
+from campaigns.backfill import DAYS_PER_STATEMENT, segment_backfill_days, segment_history_backfill
 from campaigns.models import Segment
 from campaigns.services import segment_refresh, segments_refresh_customers
+from core.chunks import chunked
 from core.task_policy import crm_task
 
 
 @crm_task()
 def refresh_segment(segment_id: int) -> tuple[int, int]:
-    """Bring one segment's membership up to date: (entered, exited)."""
+    """Bring one segment's membership up to date: (entered, exited). The first refresh starts
+    the segment's history; the days before it are then worked out where the rule allows."""
     segment = Segment.objects.filter(pk=segment_id).first()
-    return segment_refresh(segment=segment) if segment else (0, 0)
+    if segment is None:
+        return 0, 0
+    moved = segment_refresh(segment=segment)
+    segment.refresh_from_db(fields=["history_since"])
+    for days in chunked(segment_backfill_days(segment), DAYS_PER_STATEMENT):
+        backfill_segment_history.delay(segment_id, [day.isoformat() for day in days])
+    return moved
+
+
+@crm_task()
+def backfill_segment_history(segment_id: int, days: list[str]) -> int:
+    """The member counts of these days before the segment's recorded history (ISO dates);
+    returns the days stored. Safe to run twice: a day already counted is kept."""
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None:
+        return 0
+    return segment_history_backfill(segment=segment, days=[date.fromisoformat(day) for day in days])
 
 
 @crm_task()

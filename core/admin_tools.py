@@ -5,7 +5,7 @@ from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
@@ -14,18 +14,55 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
+from core.figures import count_text
+
 COUNT_CAP = 10_000
+# A page number the admin accepts when the count is not known exactly: past any table's end.
+MAX_PAGES = 10_000_000
+
+
+class ResultCount(int):
+    """A changelist's row count as far as it is known: exact, capped (more than ``COUNT_CAP``
+    rows were there, and counting stopped), or PostgreSQL's estimate for the whole table.
+
+    An ``int`` for the admin's own arithmetic and comparisons, and in words wherever a
+    template prints it (the pagination, "Select all …", the search box's result count):
+    "1,234", "more than 10,000", "about 15,800"."""
+
+    EXACT, CAPPED, ESTIMATED = "exact", "capped", "estimated"
+    kind: str
+
+    def __new__(cls, value: int, kind: str = EXACT):
+        count = super().__new__(cls, value)
+        count.kind = kind
+        return count
+
+    @property
+    def exact(self) -> bool:
+        return self.kind == self.EXACT
+
+    def __str__(self) -> str:
+        if self.kind == self.CAPPED:
+            return f"more than {COUNT_CAP:,}"
+        if self.kind == self.ESTIMATED:
+            return f"about {round(int(self), 3 - len(str(int(self)))):,}"  # three significant figures
+        return count_text(int(self))
 
 
 class LargeTablePaginator(Paginator):
     """A paginator that never runs a full COUNT(*).
 
     Unfiltered, it reads PostgreSQL's row estimate for the table (instant). Filtered, it
-    counts at most COUNT_CAP + 1 rows, so the admin shows "10,000+ pages" worth at most.
+    counts at most COUNT_CAP + 1 rows. Either way the count is then not exact: it reads
+    "about 15,800" or "more than 10,000" (``ResultCount``), the pages it lists stop at the
+    current page's neighbours with no last page, and any page number may be asked for (one
+    past the table's end is empty) instead of those beyond the cap being refused.
     """
 
+    template_name = "core/large_table_pagination.html"  # the theme's changelists include it
+
     @cached_property
-    def count(self):
+    def count(self) -> ResultCount:
         qs: QuerySet = self.object_list  # type: ignore[assignment]  # a changelist's queryset
         if connection.vendor == "postgresql" and not qs.query.where:
             with connection.cursor() as cursor:
@@ -34,8 +71,43 @@ class LargeTablePaginator(Paginator):
                 )
                 row = cursor.fetchone()
             if row and row[0] > COUNT_CAP:
-                return row[0]
-        return qs.order_by()[: COUNT_CAP + 1].count()
+                return ResultCount(row[0], ResultCount.ESTIMATED)
+        counted = qs.order_by()[: COUNT_CAP + 1].count()
+        return ResultCount(counted, ResultCount.CAPPED if counted > COUNT_CAP else ResultCount.EXACT)
+
+    @cached_property
+    def num_pages(self) -> int:
+        return super().num_pages if self.count.exact else MAX_PAGES
+
+    def page(self, number):
+        if self.count.exact:
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        page = Page(self.object_list[bottom : bottom + self.per_page], number, self)
+        self.full_page = len(page.object_list) == self.per_page  # read once, for the changelist too
+        return page
+
+    def get_elided_page_range(self, number=1, *, on_each_side=3, on_ends=2):
+        """With an exact count, Django's. Otherwise the first page, the current one with its
+        neighbours, and an ellipsis for the pages after them: never a last page."""
+        if self.count.exact:
+            yield from super().get_elided_page_range(number, on_each_side=on_each_side, on_ends=on_ends)
+            return
+        number = self.validate_number(number)
+        known = -(-int(self.count) // self.per_page)  # pages the count vouches for
+        full = getattr(self, "full_page", None)  # the current page's, once read (None: not known)
+        last = max(min(number + on_each_side, known), number)
+        if last == number and full:
+            last = number + 1  # past the count: the next page exists if this one is full
+        if number - on_each_side > on_ends + 1:
+            yield from range(1, on_ends + 1)
+            yield self.ELLIPSIS
+            yield from range(number - on_each_side, last + 1)
+        else:
+            yield from range(1, last + 1)
+        if not (last == number and full is False):  # a short page past the count is the last
+            yield self.ELLIPSIS
 
 
 class LargeTableAdmin(ModelAdmin):

@@ -1,4 +1,5 @@
-"""Who changed what, and when: django-auditlog on customers, tickets, segments and API keys.
+"""Who changed what, and when: django-auditlog on customers, tickets, segments, API keys and
+the loyalty programme's settings.
 
 Registered here, in the composition layer, so the apps themselves know nothing of it.
 auditlog hooks model signals: it records saves and deletes made one row at a time (the
@@ -13,6 +14,7 @@ from auditlog.registry import auditlog
 
 from campaigns.models import Segment
 from customers.models import ApiKey, Customer
+from loyalty.models import Programme
 from support.models import Ticket
 
 
@@ -25,3 +27,5 @@ def register() -> None:
     auditlog.register(Ticket, exclude_fields=["updated_at"], m2m_fields={"tags"})
     auditlog.register(Segment, exclude_fields=["updated_at", "member_count", "refreshed_at", "refresh_seconds"])
     auditlog.register(ApiKey, exclude_fields=["updated_at", "last_used_at"], mask_fields=["key_hash"])
+    # Its start decides which orders earn: moving it back credits past orders (loyalty.history).
+    auditlog.register(Programme)

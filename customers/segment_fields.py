@@ -12,7 +12,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from customers.metrics import clv, rfm
@@ -129,16 +130,14 @@ def has_tags(operator, value, window, now, shops=None) -> Q:
     return tagged if operator == "in" else ~tagged
 
 
-def days_since_last_order(operator, value, window, now) -> Q:
-    """``days since the last order`` compared to N is the last purchase day compared to
-    today − N, turned around; a customer who never bought has no such number."""
-    today = timezone.localdate(now)
+def _last_day_compared(path: str, operator: str, value, today: date) -> Q:
+    """``days since the last order`` compared to N, as the last purchase day in ``path``
+    compared to today − N, turned around; a customer who never bought has no such number."""
 
     def days_ago(n) -> date:  # any number of days, kept within the calendar
         return today - timedelta(days=min(max(n, (today - date.max).days), (today - date.min).days))
 
     turned = {"lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte", "eq": "exact"}
-    path = "metrics__last_purchase_on"
     if operator == "is_set":
         return Q(**{f"{path}__isnull": False})
     if operator == "is_not_set":
@@ -149,6 +148,37 @@ def days_since_last_order(operator, value, window, now) -> Q:
     if operator == "ne":
         return Q(**{f"{path}__isnull": False}) & ~Q(**{path: days_ago(value)})
     return Q(**{f"{path}__{turned[operator]}": days_ago(value)})
+
+
+def days_since_last_order(operator, value, window, now) -> Q:
+    """Read from the last purchase day the recompute stores."""
+    return _last_day_compared("metrics__last_purchase_on", operator, value, timezone.localdate(now))
+
+
+def days_since_last_order_then(operator, value, window, now) -> Q:
+    """``days_since_last_order`` as of a past ``now``, from the orders placed before it (as
+    they stand today: an order refunded since counts as never counted)."""
+    last = (
+        Order.objects.counted()
+        .filter(placed_at__lt=now)
+        .values("customer_id")
+        .annotate(last_purchase_on=TruncDate(Max("placed_at")))
+        .order_by()
+    )
+    if operator == "is_not_set":
+        return ~Q(pk__in=last.values("customer_id"))
+    compared = _last_day_compared("last_purchase_on", operator, value, timezone.localdate(now))
+    return Q(pk__in=last.filter(compared).values("customer_id"))
+
+
+def _then(build):
+    """A windowed ``build`` over all of the orders placed before ``now``, as a plain ``Q``:
+    how a figure stored as it is today (orders, net revenue, AOV) reads as of a past date."""
+
+    def then(operator, value, window, now) -> Q:
+        return build(operator, value, None, now)[0]
+
+    return then
 
 
 def birthday_this_month(operator, value, window, now) -> Q:
@@ -203,6 +233,7 @@ SEGMENT_FIELDS = [
         "type": "month",
         "path": "birthday__month",
         "slice": "profile",
+        "past": True,
     },
     {
         "name": "birthday_this_month",
@@ -210,6 +241,7 @@ SEGMENT_FIELDS = [
         "type": "bool",
         "build": birthday_this_month,
         "slice": "profile",
+        "past": True,
     },
     {
         "name": "first_seen",
@@ -218,6 +250,7 @@ SEGMENT_FIELDS = [
         "path": "first_seen_at",
         "datetime": True,
         "slice": "profile",
+        "past": True,
     },
     {"name": "source", "label": "acquisition source", "type": "text", "path": "source", "slice": "profile"},
     {"name": "utm_source", "label": "UTM source", "type": "text", "path": "utm_source", "slice": "profile"},
@@ -249,6 +282,7 @@ SEGMENT_FIELDS = [
         "path": "net_revenue",
         "slice": "shops",
         "shop_build": _all_time(spent_in_window),
+        "past": _then(spent_in_window),
     },
     {
         "name": "clv_predicted",
@@ -274,6 +308,7 @@ SEGMENT_FIELDS = [
         "path": "orders_count",
         "slice": "shops",
         "shop_build": _all_time(orders_in_window),
+        "past": _then(orders_in_window),
     },
     {
         "name": "net_revenue",
@@ -283,6 +318,7 @@ SEGMENT_FIELDS = [
         "path": "net_revenue",
         "slice": "shops",
         "shop_build": _all_time(spent_in_window),
+        "past": _then(spent_in_window),
     },
     {
         "name": "aov",
@@ -292,6 +328,7 @@ SEGMENT_FIELDS = [
         "path": "avg_order_value",
         "slice": "shops",
         "shop_build": aov_of_shops,
+        "past": _then(aov_of_shops),
     },
     {
         "name": "days_since_last_order",
@@ -299,6 +336,7 @@ SEGMENT_FIELDS = [
         "group": "Metrics",
         "type": "number",
         "build": days_since_last_order,
+        "past": days_since_last_order_then,
     },
     # Behaviour over a time window
     {
@@ -310,6 +348,7 @@ SEGMENT_FIELDS = [
         "build": spent_in_window,
         "scoped": True,
         "slice": "shops",
+        "past": True,
     },
     {
         "name": "orders_in_window",
@@ -320,6 +359,7 @@ SEGMENT_FIELDS = [
         "build": orders_in_window,
         "scoped": True,
         "slice": "shops",
+        "past": True,
     },
     {
         "name": "bought_sku",
@@ -329,6 +369,7 @@ SEGMENT_FIELDS = [
         "window": "days",
         "build": _bought("sku"),
         "slice": "shops",
+        "past": True,
     },
     {
         "name": "bought_category",
@@ -338,6 +379,7 @@ SEGMENT_FIELDS = [
         "window": "days",
         "build": _bought("product__category"),
         "slice": "shops",
+        "past": True,
     },
     {
         "name": "event",
@@ -348,5 +390,6 @@ SEGMENT_FIELDS = [
         "build": event_in_window,
         "slice": "shops",
         "help": "an event type a shop sends, e.g. cart_abandoned",
+        "past": True,
     },
 ]

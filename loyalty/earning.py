@@ -19,7 +19,7 @@ one it earned into (or, after groups were merged, the one that took its points o
 
 The rule is said once, as querysets, and both databases run them:
 
-- the earns are one queryset over the orders (``_earns``): on PostgreSQL it is the SELECT of
+- the earns are one queryset over the orders (``order_earns``): on PostgreSQL it is the SELECT of
   one ``INSERT … SELECT``, with the accounts moved in the same statement; SQLite reads its
   rows and posts them as entries (``ledger.entries_write``: only the I/O differs). Reading
   every order and building each entry in Python cost two thirds of the award's time on
@@ -47,6 +47,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     Max,
     Min,
     OuterRef,
@@ -207,7 +208,7 @@ def _award(chunk: list[int], programme, rules: dict[int, EarningRule], multiplie
         for entry in _reconcile(order, rules, streams)
     ]
     written = len(entries_post(entries))
-    earns = _earns(chunk, programme, rules, multipliers)
+    earns = order_earns(chunk, programme, rules, multipliers)
     earned, due = entries_write(earns, now=now) if earns is not None else (0, 0)
     written += earned
     if due or _maybe_due(streams, entries, now):
@@ -220,10 +221,21 @@ def order_net(prefix: str = "") -> Cents:
     return Cents(net_amount(prefix))
 
 
-def _earns(chunk: list[int], programme, rules: dict[int, EarningRule], multipliers: Multipliers) -> QuerySet | None:
+def order_earns(
+    chunk: list[int] | None,
+    programme,
+    rules: dict[int, EarningRule],
+    multipliers: Multipliers,
+    *,
+    placed: tuple[datetime, datetime] | None = None,
+) -> QuerySet | None:
     """The earn rule: these customers' paid orders' earns, one row per order and rule in force
     when it was placed, its values in the ledger's ``SELECTED`` order; those already in the
     ledger are skipped by their key when posted. ``None`` if no order rule is active.
+
+    With ``placed`` (from, until) and no ``chunk``: what the orders placed then would earn,
+    every customer's, as the preview of crediting past orders reads it (``loyalty.history``):
+    nothing is written, so an account need not exist yet (one that does not has no tier).
 
     An order earns if it is paid, placed since the programme started and its net amount is
     above zero; into the account of its shop's group, pending until ``placed_at +
@@ -234,13 +246,13 @@ def _earns(chunk: list[int], programme, rules: dict[int, EarningRule], multiplie
     multiplier is the rule's own for the account's tier, else the tier's, else 1
     (``Multipliers``). No entry of zero points."""
 
-    def paid(customer_column: str) -> QuerySet:
-        return (
-            Order.objects.filter(among(chunk, column=customer_column), status__in=Order.EARNING)
-            .annotate(net=order_net())
-            .filter(net__gt=0)
-            .order_by()
-        )
+    def paid(customer_column: str | None) -> QuerySet:
+        orders = Order.objects.filter(status__in=Order.EARNING)
+        if chunk is not None:
+            orders = orders.filter(among(chunk, column=customer_column))
+        elif customer_column is not None:  # those with orders in the window (their first may be older)
+            orders = orders.filter(customer_id__in=Order.objects.filter(placed_at__range=placed).values("customer_id"))
+        return orders.annotate(net=order_net()).filter(net__gt=0).order_by()
 
     first_paid = (
         paid("customer_id")  # a subquery: its table has an alias of its own
@@ -254,10 +266,20 @@ def _earns(chunk: list[int], programme, rules: dict[int, EarningRule], multiplie
         .filter(place=1)
         .values("id")
     )
-    # The account the order earns into: the customer's in the group of the order's shop.
-    earning = paid('"customers_order"."customer_id"').filter(
-        placed_at__gte=programme.starts_at, customer__loyalty_accounts__group_id=F("shop__group_id")
-    )
+    if placed is None:
+        # The account the order earns into: the customer's in the group of the order's shop.
+        earning = paid('"customers_order"."customer_id"').filter(
+            placed_at__gte=programme.starts_at, customer__loyalty_accounts__group_id=F("shop__group_id")
+        )
+        tier = "customer__loyalty_accounts__tier_id"
+    else:
+        # The window itself says whose orders; the account, where there is one, gives the tier.
+        since, until = placed
+        account = FilteredRelation(
+            "customer__loyalty_accounts", condition=Q(customer__loyalty_accounts__group_id=F("shop__group_id"))
+        )
+        earning = paid(None).filter(placed_at__gte=since, placed_at__lt=until).annotate(account=account)
+        tier = "account__tier_id"
     matures_at = ExpressionWrapper(
         F("placed_at") + Value(timedelta(days=programme.pending_days)), output_field=DateTimeField()
     )
@@ -268,8 +290,8 @@ def _earns(chunk: list[int], programme, rules: dict[int, EarningRule], multiplie
             continue
         multiplier = Case(
             *(
-                When(customer__loyalty_accounts__tier_id=tier, then=Value(multipliers.get(rule.id, tier)))
-                for tier in sorted(multipliers.by_tier)
+                When(**{tier: tier_id}, then=Value(multipliers.get(rule.id, tier_id)))
+                for tier_id in sorted(multipliers.by_tier)
             ),
             default=Value(ONE),
             output_field=DecimalField(max_digits=5, decimal_places=2),

@@ -1,19 +1,29 @@
-"""The segment rule builder in a real browser: a marketer builds a two-group rule by
-clicking, watches the live count, saves, and reads the rule back as a sentence."""
+"""The segment pages in a real browser: a marketer builds a two-group rule by clicking,
+watches the live count, saves, and reads the rule back as a sentence; saves a static
+segment; reads the members-over-time chart and pages through the members."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from campaigns.backfill import segment_backfill_days, segment_history_backfill
 from campaigns.models import Segment
+from campaigns.selectors import segment_history
+from campaigns.services import segment_create, segment_refresh
 from customers.models import Customer, Order
-from customers.tests.factories import CustomerFactory, OrderFactory
+from customers.services.recompute import customers_recompute
+from customers.tests.factories import CustomerFactory, OrderFactory, ShopFactory
 from tests.conftest import SHOTS, field_line, message
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+RECENT_BUYERS = {
+    "match": "all",
+    "children": [{"field": "orders_in_window", "operator": "gte", "value": 1, "within_days": 30}],
+}
 
 
 @pytest.fixture
@@ -129,3 +139,59 @@ def test_a_static_segment_is_saved_from_pasted_emails_and_edited(page, live_serv
     assert page.locator(".errornote").count() == 0
     assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {ada.pk, bob.pk}
     page.screenshot(path=SHOTS / "segment_static_saved.png", full_page=True)
+
+
+def _noon(days_ago: int):
+    day = timezone.localdate() - timedelta(days=days_ago)
+    return timezone.make_aware(datetime.combine(day, time(12)))
+
+
+def test_the_chart_reads_back_before_the_first_refresh_and_the_members_page_through(page, live_server):
+    """A segment on recent orders, first refreshed three days ago: the chart's days before then
+    are worked out from the orders (dashed), the days since are recorded (solid) with their
+    entries and exits, the axes say what they count, and the members page through."""
+    shop = ShopFactory()
+    for i in range(300):  # one order each, spread over the last 80 days
+        OrderFactory(shop=shop, customer=CustomerFactory(), placed_at=_noon(i % 80) - timedelta(hours=1))
+    customers_recompute(customer_ids=list(Customer.objects.values_list("pk", flat=True)))  # as ingestion does
+    segment = segment_create(name="Bought this month", rule=RECENT_BUYERS)
+    for days_ago in (3, 2, 1, 0):  # refreshed daily since three days ago: the window slides
+        segment_refresh(segment=segment, now=_noon(days_ago))
+    segment.refresh_from_db()
+    segment_history_backfill(segment=segment, days=segment_backfill_days(segment))
+    members = segment.memberships.filter(exited_at=None).count()
+    assert members == 120  # 30 days of orders, four customers a day
+
+    page.goto(f"{live_server.url}/admin/campaigns/segment/{segment.pk}/change/")
+    chart = page.locator(".segment-history")
+    assert chart.locator(".member-line-estimated").count() == 1 and chart.locator(".member-line").count() == 1
+    assert chart.locator(".axis-unit").all_text_contents() == ["members", "customers a day"]
+    assert "±" not in chart.text_content()
+    started = timezone.localdate() - timedelta(days=3)
+    assert (
+        chart.locator(".history-caption")
+        .inner_text()
+        .startswith(
+            f"Recorded from {started.day} {started:%B %Y}, the first refresh (solid line); before it, worked out"
+        )
+    )
+    assert chart.locator(".flow-entered").count() == 3 and chart.locator(".flow-exited").count() == 3
+    # Before the first refresh, each day's count is the customers who ordered in the 30 days up
+    # to it: four a day for days 0–59 ago, three for 60–79.
+    per_day = [4] * 60 + [3] * 20 + [0] * 200
+    estimated = {d.day: d.members for d in segment_history(segment=segment) if d.kind == "estimated"}
+    ago = {day: (timezone.localdate() - day).days for day in estimated}
+    assert estimated == {day: sum(per_day[t : t + 30]) for day, t in ago.items()}
+    assert len(estimated) == 86 and min(estimated.values()) < 120
+    chart.scroll_into_view_if_needed()
+    chart.screenshot(path=SHOTS / "segment_chart.png")
+
+    pager = page.locator(".member-pages")
+    assert pager.locator(".member-page-count").inner_text() == "Page 1 of 3 · 1–50 of 120 members"
+    pager.get_by_text("last »").click()
+    assert page.locator(".member-page-count").inner_text() == "Page 3 of 3 · 101–120 of 120 members"
+    assert page.locator(".segment-members tbody tr").count() == 20
+    page.evaluate("document.querySelector('.segment-members h2').scrollIntoView()")
+    page.screenshot(path=SHOTS / "segment_members_pages.png")
+    page.locator(".member-pages").get_by_text("‹ previous").click()
+    assert page.locator(".member-page-count").inner_text() == "Page 2 of 3 · 51–100 of 120 members"

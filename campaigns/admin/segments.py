@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 
 from campaigns.admin.forms import SegmentForm
-from campaigns.charts import member_chart
+from campaigns.charts import first_fill_label, history_caption, member_chart
 from campaigns.models import Segment, SegmentMembership, SegmentVersion
 from campaigns.payloads import SegmentPreviewIn
 from campaigns.segments.rules import RuleError
@@ -78,9 +78,17 @@ def _member_rows(segments):
             yield writer.writerow([spreadsheet_safe(v) for v in (segment.name, *row[:-1])] + [row[-1].isoformat()])
 
 
+def member_page_summary(page, *, matching: bool) -> str:
+    """ "Page 2 of 25 · 51–100 of 1,246 members": where the page is, in the whole list."""
+    count = page.paginator.count
+    noun = f"{'matching ' if matching else ''}member{'' if count == 1 else 's'}"
+    where = f"{page.start_index():,}–{page.end_index():,} of {count:,} {noun}" if count else f"0 {noun}"
+    return f"Page {page.number:,} of {page.paginator.num_pages:,} · {where}"
+
+
 @admin.register(Segment)
 class SegmentAdmin(AuditHistoryMixin, ModelAdmin):
-    list_display = ["name", "kind", "members_count", "refreshed_at", "last_refresh", "owner"]
+    list_display = ["name", "description", "kind", "members_count", "refreshed_at", "last_refresh", "owner"]
     list_filter = ["kind"]
     search_fields = ["name", "description"]
     form = SegmentForm
@@ -128,23 +136,21 @@ class SegmentAdmin(AuditHistoryMixin, ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         segment = self.get_object(request, object_id)
         if segment is not None:
-            try:
-                page = max(int(request.GET.get("members_page", 1)), 1)
-            except ValueError:
-                page = 1
             query = request.GET.get("members_q", "")[:200]
-            members, has_next = segment_member_page(segment=segment, query=query, page=page)
+            members = segment_member_page(segment=segment, query=query, page=request.GET.get("members_page", 1))
             history = segment_history(segment=segment)
             extra_context = {
                 **(extra_context or {}),
                 "segment_page": {
                     "query": query,
-                    "page": page,
                     "members": members,
-                    "has_next": has_next,
+                    "page_summary": member_page_summary(members, matching=bool(query)),
+                    "page_links": members.paginator.get_elided_page_range(members.number, on_each_side=2, on_ends=1),
                     "history": history,
                     "chart": member_chart(history),
-                    "recent": [day for day in reversed(history) if day.entered or day.exited][:14],
+                    "caption": history_caption(segment, history),
+                    "first_fill": first_fill_label(segment),
+                    "recent": [day for day in reversed(history) if day.entered or day.exited or day.first_fill][:14],
                 },
             }
         return super().change_view(request, object_id, form_url, extra_context)

@@ -34,16 +34,35 @@ from operator import and_, or_
 from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
+from campaigns.segments.registry import FieldSpec
 from campaigns.segments.rules import Condition, Group
 from customers.models import Customer, CustomerIdentity, Shop
 
 _LOOKUPS = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "before": "lt", "after": "gt"}
 
 
-def compile_rule(rule: Group, *, now: datetime | None = None, scope: Q | None = None, shops=None) -> Q:
+def compile_rule(
+    rule: Group, *, now: datetime | None = None, scope: Q | None = None, shops=None, past: bool = False
+) -> Q:
     """The rule as a ``Q`` on ``Customer``, exact for the customers in ``scope`` (all if None),
-    reading only the data of the shops in ``shops`` (a queryset of shop ids) if given."""
-    return _group(rule, now or timezone.now(), scope, shops)[0]
+    reading only the data of the shops in ``shops`` (a queryset of shop ids) if given.
+
+    With ``past``, as of ``now`` taken as a past time: each field read the way its ``past``
+    declaration says (``registry``); a rule with a field known only as it is now is refused
+    (``ValueError``: ``fields_known_only_now`` tells which beforehand)."""
+    if past and (current := fields_known_only_now(rule)):
+        raise ValueError(f"{', '.join(f.label for f in current)}: known only as it is now")
+    return _group(rule, now or timezone.now(), scope, shops, past)[0]
+
+
+def fields_known_only_now(rule: Group) -> list[FieldSpec]:
+    """The fields the rule tests that cannot be read as of a past date, each once, in order."""
+    found: dict[str, FieldSpec] = {}
+    for child in rule.children:
+        for spec in fields_known_only_now(child) if isinstance(child, Group) else [child.field]:
+            if not spec.past:
+                found.setdefault(spec.name, spec)
+    return list(found.values())
 
 
 def matching(
@@ -55,11 +74,11 @@ def matching(
     return (customers if scope is None else customers.filter(scope)).order_by()
 
 
-def _group(group: Group, now, scope: Q | None, shops) -> tuple[Q, bool]:
+def _group(group: Group, now, scope: Q | None, shops, past: bool = False) -> tuple[Q, bool]:
     """The group's ``Q``, and whether it only ever matches customers inside ``scope``."""
     # Plain conditions first (each compiled once): in an AND they narrow the others' scope.
     plain = {
-        i: _condition(c, now, None, shops)[0]
+        i: _condition(c, now, None, shops, past)[0]
         for i, c in enumerate(group.children)
         if isinstance(c, Condition) and not c.field.scoped
     }
@@ -67,7 +86,7 @@ def _group(group: Group, now, scope: Q | None, shops) -> tuple[Q, bool]:
     if group.match == "all" and plain:
         narrowed = reduce(and_, [*plain.values()] if scope is None else [scope, *plain.values()])
     others = {
-        i: _group(c, now, narrowed, shops) if isinstance(c, Group) else _condition(c, now, narrowed, shops)
+        i: _group(c, now, narrowed, shops, past) if isinstance(c, Group) else _condition(c, now, narrowed, shops, past)
         for i, c in enumerate(group.children)
         if i not in plain
     }
@@ -89,9 +108,11 @@ MISSING_PASSES = ("ne", "not_in", "is_not_set")
 POSITIVE = {"ne": "eq", "not_in": "in", "is_not_set": "is_set"}
 
 
-def _condition(c: Condition, now, scope: Q | None, shops=None) -> tuple[Q, bool]:
+def _condition(c: Condition, now, scope: Q | None, shops=None, past: bool = False) -> tuple[Q, bool]:
     """The condition's ``Q``, and whether it only ever matches customers inside ``scope``."""
     spec = c.field
+    if past and callable(spec.past):  # a figure stored as it is today, rebuilt from dated rows
+        return spec.past(c.operator, c.value, c.window, now), False
     if shops is not None:
         return _sliced(c, now, scope, shops)
     if spec.scoped:

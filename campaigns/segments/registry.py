@@ -29,6 +29,14 @@ plain dicts (so the app imports nothing from here, and dependencies keep pointin
     the lookup on them that ``path`` is on ``Customer``;
   - "person" (the default): a figure of the whole person (stage, CLV…). Through a key it
     is unknown (as if not set) for everyone whenever any shop is outside the key's group.
+- ``past``: whether the field can be read as of a past date, which the segment page's chart
+  needs to work out members before the segment's recorded history
+  (``campaigns.history``): true when the field's own ``build`` or ``path`` already answers
+  as of the ``now`` it is given (behaviour over a window of dated rows, a fixed fact such as
+  the day first seen); a function ``past(operator, value, window, now) -> Q`` for a figure
+  stored as it is today that dated rows can rebuild (orders, days since the last order);
+  false (the default) for what is known only as it is now (stage, RFM, CLV, tags, country,
+  points).
 
 Adding a field is adding a dict; the validator, compiler and sentence need no change.
 """
@@ -94,6 +102,7 @@ class FieldSpec:
     rows: Callable | None = None
     row_path: str = ""
     help: str = ""
+    past: bool | Callable = False
 
     @property
     def operators(self) -> tuple[str, ...]:

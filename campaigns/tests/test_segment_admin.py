@@ -12,6 +12,7 @@ from campaigns.models import Segment, SegmentMembership
 from campaigns.services import segment_create, segment_refresh
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory
+from tests.page_text import text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -191,22 +192,39 @@ def test_a_bad_rule_in_the_form_is_explained_on_the_field(admin_client, rule, me
 def test_the_segment_page_searches_and_pages_its_members(admin_client, germany, django_assert_num_queries):
     from campaigns.selectors import MEMBERS_PER_PAGE
 
-    for i in range(MEMBERS_PER_PAGE):
+    for i in range(2 * MEMBERS_PER_PAGE):
         CustomerFactory(country="DE", first_name=f"Zed{i}")
-    segment_refresh(segment=germany)
+    segment_refresh(segment=germany)  # 103 members: three pages of 50
     url = reverse("admin:campaigns_segment_change", args=[germany.pk])
 
-    with django_assert_num_queries(17):
-        first = admin_client.get(url).context["segment_page"]
-    assert len(first["members"]) == MEMBERS_PER_PAGE and first["has_next"]
-    second = admin_client.get(url, {"members_page": 2}).context["segment_page"]
-    assert len(second["members"]) == 3 and not second["has_next"]
-    assert {s.customer_id for s in first["members"]}.isdisjoint(s.customer_id for s in second["members"])
+    with django_assert_num_queries(19):
+        response = admin_client.get(url)
+    first = response.context["segment_page"]["members"]
+    assert len(first) == MEMBERS_PER_PAGE == 50
+    pager = text_of(response, ".member-pages")
+    assert pager.startswith("Page 1 of 3 · 1–50 of 103 members")
+    assert "next ›" in pager and "last »" in pager and "‹ previous" not in pager
 
-    found = admin_client.get(url, {"members_q": "zed1"}).context["segment_page"]["members"]
-    assert sorted(s.customer.first_name for s in found) == ["Zed1"] + [f"Zed{i}" for i in range(10, 20)]
+    last = admin_client.get(url, {"members_page": 3})
+    assert len(last.context["segment_page"]["members"]) == 3
+    pager = text_of(last, ".member-pages")
+    assert pager.startswith("Page 3 of 3 · 101–103 of 103 members")
+    assert "« first" in pager and "‹ previous" in pager and "next ›" not in pager
+    second = admin_client.get(url, {"members_page": 2}).context["segment_page"]["members"]
+    assert {s.customer_id for s in first}.isdisjoint(s.customer_id for s in second)
+    # Past the last page: the last page; not a number: the first.
+    assert admin_client.get(url, {"members_page": 99}).context["segment_page"]["members"].number == 3
+    assert admin_client.get(url, {"members_page": "x"}).context["segment_page"]["members"].number == 1
+
+    found = admin_client.get(url, {"members_q": "zed1"})
+    assert sorted(s.customer.first_name for s in found.context["segment_page"]["members"]) == ["Zed1"] + [
+        f"Zed{i}" for i in range(10, 20)
+    ]
+    assert text_of(found, ".member-pages").startswith("Page 1 of 1 · 1–11 of 11 matching members")
     one = SegmentMembership.objects.filter(segment=germany).first().customer
     assert [
         s.customer for s in admin_client.get(url, {"members_q": one.email.upper()}).context["segment_page"]["members"]
     ] == [one]
-    assert admin_client.get(url, {"members_q": "nobody", "members_page": "x"}).status_code == 200
+    nobody = admin_client.get(url, {"members_q": "nobody", "members_page": "x"})
+    assert nobody.status_code == 200
+    assert text_of(nobody, ".member-pages").startswith("Page 1 of 1 · 0 matching members")

@@ -77,6 +77,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("Tiers", "stairs", "loyalty.Tier"),
             Page("Earning rules", "rule", "loyalty.EarningRule"),
             Page("Rewards", "card_giftcard", "loyalty.Reward"),
+            Page("Past orders credits", "history", "loyalty.PastOrdersCredit"),
         ],
     ),
     (

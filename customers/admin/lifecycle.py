@@ -125,7 +125,7 @@ class LifecycleSettingsAdmin(ModelAdmin):
 
 @admin.register(ClvModel)
 class ClvModelAdmin(ModelAdmin):
-    list_display = ["fitted_at", "status", "shop", "observation_end", "n_customers", "n_repeat_buyers", "fit_seconds"]
+    list_display = ["fitted_at", "status", "shop", "observation_end", "n_customers", "n_repeat_buyers", "fit_time"]
     list_filter = ["status", "shop"]
     readonly_fields = [
         "fitted_at",
@@ -138,7 +138,7 @@ class ClvModelAdmin(ModelAdmin):
         "n_repeat_buyers",
         "parameters",
         "health",
-        "fit_seconds",
+        "fit_time",
     ]
     fields = readonly_fields
 
@@ -158,6 +158,10 @@ class ClvModelAdmin(ModelAdmin):
             f"{obj.bgnbd_log_likelihood:,.1f}",
             *(f"{value:.4f}" for value in (obj.p, obj.q, obj.v)),
         )
+
+    @admin.display(description="fit took", ordering="fit_seconds")
+    def fit_time(self, obj: ClvModel) -> str:
+        return f"{obj.fit_seconds:.2f} s"
 
     @admin.display(description="health: holdout check")
     def health(self, obj: ClvModel):

@@ -1,5 +1,7 @@
 """The admin: every model is there, big changelists keep a fixed query count, keys show once."""
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
@@ -7,6 +9,7 @@ from django.urls import reverse
 from customers.models import ApiKey, Customer, Order
 from customers.services.api_keys import api_key_authenticate
 from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ShopFactory
+from tests.page_text import text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +168,58 @@ def test_an_order_deleted_in_the_admin_brings_its_customer_up_to_date_at_the_nex
     assert list(PendingUpdate.objects.values_list("customer_id", flat=True)) == [ann.pk]
     pending_updates_drain()
     assert Customer.objects.get(pk=ann.pk).orders_count == 1 and Order.objects.get() == keep
+
+
+@pytest.fixture
+def many_orders():
+    """10,060 paid orders and 3 refunded ones: more than the changelist counts."""
+    shop, customer = ShopFactory(), CustomerFactory()
+    template = OrderFactory.build(shop=shop, customer=customer)
+    fields = {f.attname: getattr(template, f.attname) for f in Order._meta.concrete_fields if not f.primary_key}
+    rows = [Order(**{**fields, "external_id": f"bulk-{i}"}) for i in range(10_060)]
+    rows += [Order(**{**fields, "external_id": f"refunded-{i}", "status": "refunded"}) for i in range(3)]
+    Order.objects.bulk_create(rows, batch_size=2000)
+
+
+def test_a_capped_count_reads_more_than_10000_and_shows_no_page_count(admin_client, many_orders):
+    url = reverse("admin:customers_order_changelist")
+
+    listing = admin_client.get(url, {"status__exact": "paid"})
+
+    assert text_of(listing, ".large-table-count") == "- more than 10,000 orders"
+    assert "10001" not in listing.content.decode() and "10,001" not in listing.content.decode()
+    pages = [int(p) for p in re.findall(r'href="\?p=(\d+)&amp;status__exact=paid"', listing.content.decode())]
+    assert pages == [2, 3, 4]  # the neighbours of page 1, then "…": no last page (201 was shown before)
+    assert "Select all more than 10,000 orders" in text_of(listing, ".actions")
+    # Pages past the count are there to read, not refused: page 202 holds the last 10, and
+    # being short, it is known to be the last.
+    page_201 = admin_client.get(url, {"status__exact": "paid", "p": 201})
+    assert list(page_201.context["cl"].paginator.get_elided_page_range(201)) == [
+        1,
+        2,
+        "…",
+        198,
+        199,
+        200,
+        201,
+        202,
+        "…",
+    ]
+    page_202 = admin_client.get(url, {"status__exact": "paid", "p": 202})
+    assert len(page_202.context["cl"].result_list) == 10
+    assert list(page_202.context["cl"].paginator.get_elided_page_range(202)) == [1, 2, "…", 199, 200, 201, 202]
+
+
+def test_an_exact_count_reads_as_a_number_of_orders(admin_client, many_orders):
+    listing = admin_client.get(reverse("admin:customers_order_changelist"), {"status__exact": "refunded"})
+    assert text_of(listing, ".large-table-count") == "3 orders"
+
+
+@pytest.mark.postgres
+def test_an_unfiltered_list_on_postgresql_reads_the_estimate_as_about(admin_client, many_orders):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_order")
+    listing = admin_client.get(reverse("admin:customers_order_changelist"))
+    assert text_of(listing, ".large-table-count") == "- about 10,100 orders"

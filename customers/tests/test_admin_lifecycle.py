@@ -71,12 +71,16 @@ def test_the_model_page_draws_the_holdout_chart(admin_client):
                 {"frequency": "6+", "customers": 40, "predicted": 2.5, "actual": 2.7},
             ],
         },
+        fit_seconds=0.48684801099994957,
     )
 
     page = admin_client.get(reverse("admin:customers_clvmodel_change", args=[model.pk])).content.decode()
 
     assert "<svg" in page and "predicted: 2.50" in page and "actual: 2.70" in page
     assert "r=0.2400" in page
+    assert "0.49 s" in page and "0.4868" not in page
+    listing = admin_client.get(reverse("admin:customers_clvmodel_changelist")).content.decode()
+    assert "Fit took" in listing and "0.49 s" in listing and "0.4868" not in listing
 
 
 def test_lifecycle_settings_open_as_one_form_and_refuse_bad_thresholds(admin_client):

@@ -6,7 +6,7 @@ Nothing here writes points directly: the adjustment goes through ``loyalty.servi
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,12 +16,15 @@ from unfold.admin import ModelAdmin, TabularInline
 from core.admin_tools import LargeTableAdmin, customer_link
 from core.errors import DomainError
 from core.figures import money_text
+from customers.models import Order, Shop
 from customers.services.currency import base_currency
-from loyalty.admin.forms import AdjustForm, ShopJoinForm
+from loyalty.admin.forms import AdjustForm, PastOrdersCreditForm, ProgrammeForm, ShopJoinForm
 from loyalty.groups import shop_group_join
+from loyalty.history import past_orders_credit, past_orders_credit_preview
 from loyalty.models import (
     Account,
     EarningRule,
+    PastOrdersCredit,
     PointsEntry,
     Programme,
     Referral,
@@ -33,6 +36,7 @@ from loyalty.models import (
     TierBasis,
     TierChange,
 )
+from loyalty.programme import programme_get
 from loyalty.referrals import referral_code_of, referrals_review, referrals_settle
 from loyalty.selectors import history, points_liability
 from loyalty.services import points_adjust
@@ -41,6 +45,22 @@ ADJUST = "loyalty.adjust_points"
 CHANGE_SHOP = "customers.change_shop"
 LIABILITY = "loyalty.view_liability"
 RECENT_ENTRIES = 50
+
+
+def entry_source(entry: PointsEntry) -> str:
+    """Where an entry's points came from, as staff know it: an order by the shop's own order
+    number, linked to the order (select ``order__shop`` with the entries: no query per row);
+    anything else as recorded ("code:7", "adjust", "expiry")."""
+    if entry.order_id is None:
+        return entry.source
+    order = entry.order
+    url = reverse("admin:customers_order_change", args=[entry.order_id])
+    return format_html('<a href="{}">order {}</a> ({})', url, order.external_id, order.shop.name)
+
+
+def orders_numbered(number: str):
+    """The orders a shop numbered so, in any shop: each read through its (shop, number) index."""
+    return Order.objects.filter(shop_id__in=list(Shop.objects.values_list("pk", flat=True)), external_id=number)
 
 
 class ReadOnlyAdmin(ModelAdmin):
@@ -58,8 +78,10 @@ class ReadOnlyAdmin(ModelAdmin):
 
 @admin.register(Programme)
 class ProgrammeAdmin(ModelAdmin):
-    """One settings row: the list goes straight to it."""
+    """One settings row: the list goes straight to it. Managers credit past orders from here."""
 
+    form = ProgrammeForm
+    change_form_template = "admin/loyalty/programme/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "is_active", "starts_at", "pending_days", "point_value"]}),
         ("Tiers", {"fields": ["tier_basis", "tier_term", "tier_grace_days"]}),
@@ -78,6 +100,72 @@ class ProgrammeAdmin(ModelAdmin):
         if programme is not None:
             return redirect("admin:loyalty_programme_change", programme.pk)
         return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_credit": may_credit_past_orders(request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        credit = self.admin_site.admin_view(self.credit_view)
+        return [path("credit-past-orders/", credit, name="loyalty_credit_past_orders"), *super().get_urls()]
+
+    def credit_view(self, request):
+        """Credit the orders placed before the programme started: a day, what it would credit
+        (orders, customers, points, the liability), then confirm (POST). Managers only."""
+        if not may_credit_past_orders(request.user):
+            raise PermissionDenied
+        bound = request.method == "POST" or "since" in request.GET
+        form = PastOrdersCreditForm((request.POST if request.method == "POST" else request.GET) if bound else None)
+        preview = None
+        if bound and form.is_valid():
+            since = form.cleaned_data["since"]
+            try:
+                if request.method == "POST":
+                    credit = past_orders_credit(since=since, staff_id=request.user.pk)
+                    messages.success(request, credit_message(credit))
+                    return redirect("admin:loyalty_pastorderscredit_changelist")
+                preview = past_orders_credit_preview(since=since)
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Credit past orders",
+            "form": form,
+            "preview": preview,
+            "programme": programme_get(),
+            "opts": self.opts,
+        }
+        return TemplateResponse(
+            request, "admin/loyalty/programme/credit_past_orders.html", context, status=400 if form.errors else 200
+        )
+
+
+def may_credit_past_orders(user) -> bool:
+    """Whoever may adjust points by hand and see the liability (managers)."""
+    return user.has_perm(ADJUST) and user.has_perm(LIABILITY)
+
+
+def credit_message(credit: PastOrdersCredit) -> str:
+    return (
+        f"Orders placed since {credit.since:%Y-%m-%d} now earn points: {credit.orders:,} orders of "
+        f"{credit.customers:,} customers, {credit.points:,} points ({money_text(credit.value, credit.currency)} of "
+        "liability). The points arrive within a minute, as the follow-up work runs."
+    )
+
+
+@admin.register(PastOrdersCredit)
+class PastOrdersCreditAdmin(ReadOnlyAdmin):
+    """Who credited past orders, from when, and what it was worked out to credit."""
+
+    list_display = ["created_at", "staff", "since", "previous_start", "credited"]
+    list_select_related = ["staff"]
+
+    @admin.display(description="credited")
+    def credited(self, credit):
+        return (
+            f"{credit.orders:,} orders of {credit.customers:,} customers: {credit.points:,} points "
+            f"({money_text(credit.value, credit.currency)} of liability)"
+        )
 
 
 @admin.register(Tier)
@@ -219,10 +307,10 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
                     e.get_kind_display(),
                     f"{e.available:+,}",
                     f"{e.pending:+,}",
-                    e.source,
+                    entry_source(e),
                     e.reason,
                 )
-                for e in history(account.customer_id, account.group_id)[:RECENT_ENTRIES]
+                for e in history(account.customer_id, account.group_id).select_related("order__shop")[:RECENT_ENTRIES]
             ),
         )
         full = (
@@ -237,7 +325,11 @@ class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_join": request.user.has_perm(CHANGE_SHOP)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_join": request.user.has_perm(CHANGE_SHOP),
+            "can_credit": may_credit_past_orders(request.user),
+        }
         if request.user.has_perm(LIABILITY):
             extra_context["liability"] = points_liability()
             extra_context["base_currency"] = base_currency()
@@ -318,13 +410,26 @@ class PointsEntryAdmin(LargeTableAdmin, ReadOnlyAdmin):
     """The ledger: append-only, so only listed and read."""
 
     list_display = [
-        *("created_at", "customer", "group", "kind", "available", "pending", "source", "reason", "staff", "api_key")
+        *("created_at", "customer", "group", "kind", "available", "pending", "source_of", "reason", "staff", "api_key")
     ]
     list_filter = ["kind"]
-    list_select_related = ["customer", "group", "staff", "api_key"]
+    list_select_related = ["customer", "group", "staff", "api_key", "order__shop"]
     raw_id_fields = ["customer"]
-    search_fields = ["=source", "=key"]
-    search_help_text = "An exact source such as order:12 or code:7."
+    search_fields = ["=source", "=key"]  # what the search box offers; the search itself is below
+    search_help_text = "A shop's order number (as on the order), or an exact source such as code:7."
+
+    @admin.display(description="source")
+    def source_of(self, entry):
+        return entry_source(entry)
+
+    def get_search_results(self, request, queryset, search_term):
+        """An order's entries by the shop's order number (through the orders' and the
+        ledger's indexes), or entries by their exact source or key."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        by_order = Q(order_id__in=orders_numbered(term).values("pk"))
+        return queryset.filter(by_order | Q(source=term) | Q(key=term)), False
 
 
 @admin.register(RewardCode)

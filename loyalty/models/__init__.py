@@ -15,6 +15,7 @@ from loyalty.models.ledger import (
 from loyalty.models.programme import (
     EarningRule,
     ExpiryMode,
+    PastOrdersCredit,
     Programme,
     Rounding,
     RuleKind,
@@ -40,6 +41,7 @@ __all__ = [
     "TierTerm",
     "ExpiryMode",
     "Programme",
+    "PastOrdersCredit",
     "Tier",
     "RuleKind",
     "EarningRule",

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -44,7 +45,8 @@ class Programme(models.Model):
     name = models.CharField(max_length=100, default="Rewards")
     is_active = models.BooleanField(default=True)
     starts_at = models.DateTimeField(
-        help_text="Orders placed before this earn nothing (so switching the programme on does not pay out history)."
+        help_text="Orders placed before this earn nothing (so switching the programme on does not pay out history). "
+        "It moves later here; to let earlier orders earn, use “Credit past orders”, which shows what it credits.",
     )
     pending_days = models.PositiveSmallIntegerField(
         default=14,
@@ -196,3 +198,32 @@ class RuleTierMultiplier(models.Model):
 
     def __str__(self):
         return f"{self.rule} × {self.multiplier} for {self.tier}"
+
+
+class PastOrdersCredit(models.Model):
+    """A manager's decision to credit the orders placed before the programme started: the
+    programme's start moved back to ``since`` (from ``previous_start``), with what it was
+    worked out to credit when they confirmed it. The record of who did it and when; the
+    points themselves are the ledger's order entries (``loyalty.history``)."""
+
+    since = models.DateTimeField()
+    previous_start = models.DateTimeField()
+    orders = models.PositiveIntegerField()
+    customers = models.PositiveIntegerField()
+    points = models.BigIntegerField()
+    # The liability the points add, in the base currency (points × the point value then).
+    value = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "past orders credit"
+        constraints = [
+            models.CheckConstraint(condition=Q(since__lt=models.F("previous_start")), name="credit_since_before_start"),
+            models.CheckConstraint(condition=Q(points__gte=0), name="credit_points_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"orders since {self.since:%Y-%m-%d}: {self.points:,} points"

@@ -3,15 +3,18 @@ read the liability, support agents read customers' points. Nothing writes the le
 the services."""
 
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
 from django.urls import reverse
 
 from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
-from customers.tests.factories import CustomerFactory, ShopFactory
+from customers.tests.factories import CustomerFactory, OrderFactory, ShopFactory
 from loyalty.models import Account, EntryKind, PointsEntry, Programme, Reward, Tier
 from loyalty.services import points_adjust
+from loyalty.tests.conftest import START
+from tests.page_text import text_of, texts_of
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +195,32 @@ def test_a_manager_puts_a_shop_in_another_group_and_its_points_follow(client, lo
     # The shop form no longer moves a shop: its group is read-only there.
     page = client.get(reverse("admin:customers_shop_change", args=[a.pk])).content.decode()
     assert 'name="group"' not in page
+
+
+def test_the_ledger_names_an_order_by_the_shop_s_number_with_a_link(admin_client, programme, assert_queries):
+    from loyalty.earning import orders_award
+
+    shop = ShopFactory(name="Demo Web Store")
+    customers = [CustomerFactory() for _ in range(3)]
+    orders = [
+        OrderFactory(shop=shop, customer=c, external_id=f"D-{1000 + i}", placed_at=START + timedelta(days=1))
+        for i, c in enumerate(customers)
+    ]
+    orders_award([c.pk for c in customers], now=START + timedelta(days=2))
+    ledger = reverse("admin:loyalty_pointsentry_changelist")
+
+    # One query for the page's entries with their orders and shops, however many (PostgreSQL
+    # reads the table's row estimate first).
+    with assert_queries(sqlite=7, postgresql=8):
+        page = admin_client.get(ledger)
+
+    order_url = reverse("admin:customers_order_change", args=[orders[0].pk])
+    assert texts_of(page, ".field-source_of").count("order D-1000 (Demo Web Store)") == 2  # spend, welcome bonus
+    assert f'<a href="{order_url}">order D-1000</a>' in page.content.decode()
+    assert f"order:{orders[0].pk}" not in " ".join(texts_of(page, ".field-source_of"))
+    # Searched by the number people read, the ledger finds that order's entries.
+    found = admin_client.get(ledger, {"q": "D-1001"}).context["cl"].result_list
+    assert {e.order_id for e in found} == {orders[1].pk} and len(found) == 2
+    account = Account.objects.get(customer=customers[2])
+    history = admin_client.get(reverse("admin:loyalty_account_change", args=[account.pk]))
+    assert "order D-1002 (Demo Web Store)" in text_of(history, "#ledger")
