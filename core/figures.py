@@ -48,7 +48,8 @@ def unit_money_text(amount, currency: str) -> str:
     if amount is None:
         return NONE
     value = Decimal(str(amount)).normalize()
-    places = max(minor_digits(currency), -value.as_tuple().exponent)
+    exponent = value.as_tuple().exponent
+    places = max(minor_digits(currency), -exponent if isinstance(exponent, int) else 0)
     return f"{value:,.{places}f} {currency}"
 
 
