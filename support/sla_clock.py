@@ -84,4 +84,9 @@ def target_met(due_at: datetime | None, left_minutes: int | None, now: datetime)
 def clock_stop(ticket: Ticket) -> None:
     ticket.first_response_due_at = ticket.resolution_due_at = None
     ticket.first_response_left_minutes = ticket.resolution_left_minutes = None
-    ticket.sla_state = Ticket.SlaState.OK if ticket.sla_policy_id else Ticket.SlaState.NONE
+    # A stopped clock keeps the verdict: a ticket solved after a target passed stays breached.
+    missed = ticket.first_response_met is False or ticket.resolution_met is False
+    if not ticket.sla_policy_id:
+        ticket.sla_state = Ticket.SlaState.NONE
+    else:
+        ticket.sla_state = Ticket.SlaState.BREACHED if missed else Ticket.SlaState.OK
