@@ -103,7 +103,9 @@ def test_an_agent_picks_the_customer_of_a_new_ticket_by_searching(browser_login,
     page.click(".field-customer .select2-selection")
     page.fill(".select2-search__field", "ann.rossi@example.com")
     options = page.locator(".select2-results__option")
-    expect(options).to_have_text(["Ann Rossi"])  # the search's answer, not the first page of everyone
+    expect(options).to_have_text(
+        ["Ann Rossi · ann.rossi@example.com"]
+    )  # the search's answer, not the first page of everyone
     page.screenshot(path=SHOTS / "desk-add-ticket-picker.png", full_page=True)
     options.first.click()
     page.fill("#id_subject", "Called about a return")
