@@ -164,3 +164,17 @@ def test_the_stage_counts_of_today_lead_to_the_customers_in_each_stage(manager, 
     assert stages.total == 9
     for row in stages.rows:
         assert count(manager, row.link) == row.at_end, row.stage
+
+
+def test_a_period_that_begins_before_stages_were_recorded_says_so(manager, history):
+    today = d.today()
+    first = dashboard_figures(Period(today - timedelta(days=1400), today), refreshed_at=None).stages.history_starts
+    assert first is not None
+    start = first - timedelta(days=10)
+    stages = dashboard_figures(Period(start, today), refreshed_at=None).stages
+    assert stages.history_after_start
+    html = manager.get(URL, {"start": start.isoformat(), "end": today.isoformat()}).text
+    assert f"Stages were first recorded on {first.day} " in html
+
+    later = first + timedelta(days=1)
+    assert not dashboard_figures(Period(later, max(later, today)), refreshed_at=None).stages.history_after_start

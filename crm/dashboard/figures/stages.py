@@ -1,8 +1,9 @@
 """Customers by lifecycle stage and the flow between stages, from ``DailyStageFlow``."""
 
 from dataclasses import dataclass
+from datetime import date
 
-from django.db.models import Q, Sum
+from django.db.models import Min, Q, Sum
 
 from crm.dashboard import links
 from crm.dashboard.figures.base import Chart, Period
@@ -43,7 +44,18 @@ class Stages:
     rows: list[StageRow]
     flows: list[Flow]
     chart: Chart
+    # The first day stages were recorded (when the CRM first computed them). Before it the
+    # counts are unknown, not zero, and first assessments are not moves customers made.
+    history_starts: date | None = None
+    period_first: date | None = None
     how: str = HOW
+
+    @property
+    def history_after_start(self) -> bool:
+        """Whether the period begins before any stage was recorded: the page says so."""
+        if self.history_starts is None or self.period_first is None:
+            return False
+        return self.history_starts > self.period_first
 
     @property
     def total(self) -> int:
@@ -60,6 +72,7 @@ def stages(period: Period) -> Stages:
         .annotate(
             before=Sum("customers", filter=Q(day__lt=period.first), default=0),
             during=Sum("customers", filter=Q(day__gte=period.first), default=0),
+            first_day=Min("day"),
         )
         .order_by()
     )
@@ -79,7 +92,10 @@ def stages(period: Period) -> Stages:
         for value, label in Stage.choices
     ]
     moves.sort(key=lambda g: (-g["during"], g["from_stage"], g["to_stage"]))
+    first_days = [g["first_day"] for g in grouped if g["first_day"] is not None]
     return Stages(
+        history_starts=min(first_days) if first_days else None,
+        period_first=period.first,
         rows=rows,
         flows=[
             Flow(
