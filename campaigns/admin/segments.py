@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.http import JsonResponse, StreamingHttpResponse
+from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
@@ -217,11 +218,12 @@ class SegmentAdmin(AuditHistoryMixin, ModelAdmin):
             return "—"
         url = reverse("admin:campaigns_segmentmembership_changelist")
         return format_html(
-            '<a href="{}?segment__id__exact={}&amp;exited_at__isempty=1">{} current members</a> · '
+            '<a href="{}?segment__id__exact={}&amp;exited_at__isempty=1">{} current member{}</a> · '
             '<a href="{}?segment__id__exact={}">entries and exits</a>',
             url,
             segment.pk,
             f"{segment.member_count:,}",
+            pluralize(segment.member_count),
             url,
             segment.pk,
         )

@@ -178,3 +178,10 @@ def test_a_period_that_begins_before_stages_were_recorded_says_so(manager, histo
 
     later = first + timedelta(days=1)
     assert not dashboard_figures(Period(later, max(later, today)), refreshed_at=None).stages.history_after_start
+
+
+def test_a_one_day_period_reads_in_the_singular(manager, history):
+    today = d.today().isoformat()
+    html = manager.get(URL, {"start": today, "end": today}).text
+    assert "(1 day)" in html and "(1 days)" not in html
+    assert "previous 1 days" not in html

@@ -129,14 +129,19 @@ def percent(part: int, whole: int) -> float | None:
     return None if not whole else round(100 * part / whole, 1)
 
 
+def previous_days(days: int) -> str:
+    """ "the previous 30 days", "the previous day"."""
+    return "the previous day" if days == 1 else f"the previous {days} days"
+
+
 def change(now, before, days: int) -> str:
     """ "+12.5 % on the previous 30 days", or why there is no comparison."""
     if before is None or now is None:
         return ""
     if not before:
-        return f"none in the previous {days} days" if not now else f"nothing in the previous {days} days"
+        return f"none in {previous_days(days)}" if not now else f"nothing in {previous_days(days)}"
     delta = 100 * (float(now) - float(before)) / float(before)
-    return f"{delta:+.1f} % on the previous {days} days"
+    return f"{delta:+.1f} % on {previous_days(days)}"
 
 
 def too_few(n: int, minimum: int, what: str) -> str:

@@ -17,6 +17,7 @@ from crm.dashboard.figures.base import (
     bucket_start,
     change,
     percent,
+    previous_days,
     too_few,
 )
 from crm.dashboard.models import CohortMonth, DailyBuyers
@@ -127,7 +128,7 @@ def customers(period: Period, *, today: date) -> Customers:
             "Retention",
             retention,
             "%",
-            f"Of the customers who bought in the previous {period.length} days ({prev.first:%d %b} – "
+            f"Of the customers who bought in {previous_days(period.length)} ({prev.first:%d %b} – "
             f"{prev.last:%d %b %Y}), the share who bought again in this period." + BY_FIRST_SHOP,
             link=links.customers(bought=[before_days, period_days], shop=shop),
             detail=f"{retained:,} of {before.size:,} customers came back",
