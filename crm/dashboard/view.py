@@ -75,21 +75,19 @@ def dashboard_view(request):
     if not request.user.has_perm(roles.VIEW_DASHBOARD):
         raise PermissionDenied
     today = d.today()
-    form = DashboardFilters(request.GET or None, today=today)
+    # Without filters: the default period, written into the boxes so the page says what it shows.
+    data = request.GET or {"start": today - timedelta(days=DEFAULT_DAYS - 1), "end": today}
+    form = DashboardFilters(data, today=today)
     context = {
         **admin.site.each_context(request),
         "title": "Dashboard",
         "form": form,
         "today": today,
     }
-    if request.GET and not form.is_valid():
+    if not form.is_valid():
         return TemplateResponse(request, "admin/crm/dashboard.html", context, status=400)
-    if not request.GET:
-        form = DashboardFilters({}, today=today)
-        form.is_valid()
-        context["form"] = form
     period = form.period()
-    state = RollupState.objects.filter(pk=1).first()
+    state = RollupState.objects.filter(pk=1).first()  # read only: a GET writes no row
     if state is None or state.refreshed_at is None:
         context["not_built"] = True
         return TemplateResponse(request, "admin/crm/dashboard.html", context)

@@ -185,3 +185,9 @@ def test_a_one_day_period_reads_in_the_singular(manager, history):
     html = manager.get(URL, {"start": today, "end": today}).text
     assert "(1 day)" in html and "(1 days)" not in html
     assert "previous 1 days" not in html
+
+
+def test_without_filters_the_boxes_show_the_period_the_page_shows(manager, history):
+    today = d.today()
+    html = manager.get(URL).text
+    assert f'value="{today - timedelta(days=29)}"' in html and f'value="{today}"' in html

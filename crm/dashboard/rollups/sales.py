@@ -3,7 +3,8 @@
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Sum, Value
+from django.db.models.functions import Greatest
 
 from crm.dashboard.days import local_day, within
 from crm.dashboard.models import DailySales
@@ -17,7 +18,13 @@ def sales_refresh(first: date, last: date) -> int:
     totals = (
         orders.annotate(day=local_day("placed_at"))
         .values("day", "shop_id", "currency")
-        .annotate(orders=Count("id"), gross=Sum("total"), base=Sum(F("total_base") - F("refunded_base")))
+        # Each order net of its refunds, never below 0 (refunds converted at their own day's rate
+        # can exceed the order's base total), as the customers' figures count it (order_days.py).
+        .annotate(
+            orders=Count("id"),
+            gross=Sum("total"),
+            base=Sum(Greatest(F("total_base") - F("refunded_base"), Value(ZERO))),
+        )
     )
     refunded = dict(
         (((r["day"], r["shop_id"], r["currency"]), r["amount"]))
