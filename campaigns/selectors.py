@@ -143,7 +143,8 @@ def segment_history(*, segment: Segment, days: int = 90, today: date | None = No
     started = segment.history_since
     start_day = timezone.localdate(started) if started else today + timedelta(days=1)
     stays = SegmentMembership.objects.filter(segment=segment).order_by()
-    fill = Q(entered_at=started) if started else Q(entered_at__isnull=True)  # no fill before a refresh
+    # The first fill: every stay opened up to the first full refresh (none before one).
+    fill = Q(entered_at__lte=started) if started else Q(entered_at__isnull=True)
 
     def per_day(column: str, **counts) -> dict[date, dict]:
         rows = (

@@ -89,9 +89,9 @@ def segments_refresh_customers(*, customer_ids: Sequence[int], now: datetime | N
         for segment in segments:
             entered, exited = _apply_to(segment, segment.current_version, now, ids)
             if entered or exited:
-                Segment.objects.filter(pk=segment.pk).update(
-                    member_count=F("member_count") + entered - exited, history_since=_history_starts(now)
-                )
+                # Only a full refresh starts the history: a few customers refreshed first are
+                # part of its first fill, not the whole segment's.
+                Segment.objects.filter(pk=segment.pk).update(member_count=F("member_count") + entered - exited)
 
     # In one transaction; a customer whose data a rule cannot evaluate is logged and left out.
     chunk_run_ids("segment refresh", customer_ids, refresh, empty=None)

@@ -149,3 +149,22 @@ def test_a_static_segment_says_its_history_starts_with_its_first_list(admin_clie
         "has no earlier list."
     )
     assert "2 when first listed" in text_of(page, "#segment-flows")
+
+
+@pytest.mark.django_db
+def test_customers_refreshed_before_the_first_full_refresh_are_part_of_its_first_fill():
+    from campaigns.services import segments_refresh_customers
+
+    early, later = CustomerFactory(country="DE"), CustomerFactory(country="DE")
+    segment = segment_create(name="Germany", rule=GERMANY)
+    segments_refresh_customers(customer_ids=[early.pk], now=timezone.now() - timedelta(hours=2))
+    segment.refresh_from_db()
+    assert segment.history_since is None  # a partial refresh does not start the history
+
+    segment_refresh(segment=segment)
+    segment.refresh_from_db()
+    days = segment_history(segment=segment, days=3)
+    # The history starts at the full refresh with both customers; nobody shows as "entered".
+    assert (days[-1].members, sum(d.entered for d in days)) == (2, 0)
+    assert all(d.kind != "recorded" for d in days[:-1])
+    assert set(segment.memberships.values_list("customer_id", flat=True)) == {early.pk, later.pk}
