@@ -164,7 +164,7 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
         state = ticket.get_sla_state_display()
         return format_html("{}<br><small>escalated</small>", state) if ticket.escalated_at else state
 
-    @admin.display(description="next due", ordering=F("resolution_due_at").asc(nulls_last=True))
+    @admin.display(description="next due")  # not sortable: the queue is already in due order
     def next_due(self, ticket):
         """The first response's target while it is owed, else the resolution's: "in 3 hours"
         or "2 hours late", with the exact time on hover."""

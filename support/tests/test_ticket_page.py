@@ -321,3 +321,11 @@ def test_a_pending_tickets_status_reads_well_in_brackets(client, agent):
 def test_a_solved_ticket_no_sla_applies_to_still_reads_no_sla(agent):
     ticket = ticket_set_status(ticket=open_ticket(), status=Ticket.Status.SOLVED)
     assert ticket.get_sla_state_display() == "no SLA"  # beside the customer, not "on track"
+
+
+def test_an_order_in_a_currency_without_cents_reads_without_them(client, agent):
+    customer = CustomerFactory()
+    OrderFactory(customer=customer, currency="JPY", total="12300", external_id="J-1")
+    ticket = open_ticket(customer)
+    html = client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+    assert "12,300 JPY" in html and "12,300.00 JPY" not in html
