@@ -1,9 +1,10 @@
 """Business-time arithmetic for SLA clocks: due times that count only opening hours.
 
 A ``Calendar`` is opening hours per weekday in a time zone, less closed dates; without
-business hours the clock runs around the clock. Both functions walk day by day through
-the calendar, so a due time crosses nights, weekends, holidays and daylight-saving changes
-the way a person reading the calendar would.
+business hours the clock runs around the clock. A day open until midnight closes at "24:00"
+(so "00:00"–"24:00" is open all day, and consecutive such days run through the night).
+Both functions walk day by day through the calendar, so a due time crosses nights, weekends,
+holidays and daylight-saving changes the way a person reading the calendar would.
 """
 
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MAX_DAYS = 3660  # how far ahead a due time may lie: ten years of calendar
+MIDNIGHT = "24:00"  # a closing time: the end of the day (``datetime.time`` stops at 23:59:59)
 
 
 class CalendarError(ValueError):
@@ -24,7 +26,8 @@ class CalendarError(ValueError):
 @dataclass(frozen=True)
 class Calendar:
     zone: ZoneInfo
-    weekly: dict[int, tuple[time, time]]  # weekday (Monday 0) → opening and closing time
+    # weekday (Monday 0) → opening and closing time; closing None is midnight at the day's end
+    weekly: dict[int, tuple[time, time | None]]
     holidays: frozenset[date] = frozenset()
 
     @classmethod
@@ -36,15 +39,17 @@ class Calendar:
             raise CalendarError(f"unknown time zone {time_zone!r}", "time_zone") from None
         if not isinstance(weekly, dict):
             raise CalendarError('weekly must map weekdays "0" (Monday) … "6" to ["09:00", "17:00"]')
-        days: dict[int, tuple[time, time]] = {}
+        days: dict[int, tuple[time, time | None]] = {}
         for key, span in weekly.items():
             if str(key) not in {str(d) for d in range(7)}:
                 raise CalendarError(f"weekday {key!r} is not 0 (Monday) … 6 (Sunday)")
             try:
-                opens, closes = (time.fromisoformat(t) for t in span)
+                opening, closing = span
+                opens = time.fromisoformat(opening)
+                closes = None if closing == MIDNIGHT else time.fromisoformat(closing)
             except (TypeError, ValueError):
                 raise CalendarError(f'weekday {key}: expected ["HH:MM", "HH:MM"], got {span!r}') from None
-            if not opens < closes:
+            if closes is not None and not opens < closes:
                 raise CalendarError(f"weekday {key}: opening {opens:%H:%M} is not before closing {closes:%H:%M}")
             days[int(key)] = (opens, closes)
         if not days:
@@ -62,7 +67,8 @@ class Calendar:
             hours = self.weekly.get(day.weekday())
             if hours and day not in self.holidays:
                 opens = datetime.combine(day, hours[0], tzinfo=self.zone).astimezone(UTC)
-                closes = datetime.combine(day, hours[1], tzinfo=self.zone).astimezone(UTC)
+                closes_on, closes_at = (day, hours[1]) if hours[1] else (day + timedelta(days=1), time(0))
+                closes = datetime.combine(closes_on, closes_at, tzinfo=self.zone).astimezone(UTC)
                 if closes > start:
                     yield max(opens, start), closes
             day += timedelta(days=1)

@@ -11,7 +11,7 @@ box holds. With the box left empty (no JavaScript), the macro's own text is sent
 ``BusinessHoursForm``: opening times per weekday and closed dates, instead of raw JSON."""
 
 import re
-from datetime import date
+from datetime import date, time
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -23,6 +23,7 @@ from unfold.widgets import (
 )
 
 from support.models import BusinessHours, Macro, Ticket
+from support.sla import MIDNIGHT
 
 
 class TicketForm(forms.ModelForm):
@@ -114,9 +115,11 @@ def weekly_summary(weekly: dict) -> str:
         elif span:
             runs.append([day, day, span])
     short = [name[:3] for name in WEEKDAYS]
-    return (
-        "; ".join(f"{short[a]}{f'–{short[b]}' if b > a else ''} {span[0]}–{span[1]}" for a, b, span in runs) or "closed"
-    )
+
+    def hours(span):
+        return "all day" if span == ["00:00", MIDNIGHT] else f"{span[0]}–{span[1]}"
+
+    return "; ".join(f"{short[a]}{f'–{short[b]}' if b > a else ''} {hours(span)}" for a, b, span in runs) or "closed"
 
 
 class WeeklyHoursWidget(forms.MultiWidget):
@@ -130,7 +133,8 @@ class WeeklyHoursWidget(forms.MultiWidget):
     def decompress(self, value):
         value = value if isinstance(value, dict) else {}
         pairs = [value.get(str(day)) or ["", ""] for day in range(7)]
-        return [t for pair in pairs for t in (list(pair) + ["", ""])[:2]]
+        # A time input cannot hold 24:00: midnight at the day's end shows as closing 00:00.
+        return ["00:00" if t == MIDNIGHT else t for pair in pairs for t in (list(pair) + ["", ""])[:2]]
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
@@ -143,7 +147,8 @@ class WeeklyHoursWidget(forms.MultiWidget):
 
 class WeeklyHoursField(forms.MultiValueField):
     """``BusinessHours.weekly`` as the SLA clock reads it ({"0": ["09:00", "17:00"], …}, a
-    missing day closed), from a time pair per weekday: both times, or neither for a closed day."""
+    missing day closed), from a time pair per weekday: both times, or neither for a closed day.
+    Closing at 00:00 is midnight at the end of the day, stored as "24:00"."""
 
     widget = WeeklyHoursWidget
 
@@ -160,6 +165,8 @@ class WeeklyHoursField(forms.MultiValueField):
                 continue
             if opens is None or closes is None:
                 problems.append(f"{name}: give both the opening and the closing time, or neither for a closed day.")
+            elif closes == time(0):  # midnight at the end of the day
+                weekly[str(day)] = [f"{opens:%H:%M}", MIDNIGHT]
             elif closes <= opens:
                 problems.append(f"{name}: closing time {closes:%H:%M} must come after opening time {opens:%H:%M}.")
             else:
@@ -204,7 +211,8 @@ class BusinessHoursForm(forms.ModelForm):
 
     weekly = WeeklyHoursField(
         label="Opening hours",
-        help_text="Leave both times empty for a closed day. Times are in the time zone above.",
+        help_text="Leave both times empty for a closed day. Closing at 00:00 means midnight at the end of "
+        "the day, so 00:00 to 00:00 is open all day. Times are in the time zone above.",
     )
     holidays = HolidaysField(
         required=False,

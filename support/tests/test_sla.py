@@ -95,3 +95,19 @@ def test_more_minutes_never_come_due_sooner_and_add_up(start, a, b):
 def test_bad_business_hours_are_explained(kwargs, message):
     with pytest.raises(CalendarError, match=re.escape(message)):
         Calendar.parse(**kwargs)
+
+
+def test_a_day_open_until_midnight_runs_into_the_next_day_open_all_day():
+    # Friday 18:00–24:00, Saturday all day, closed Sunday.
+    late = Calendar.parse(time_zone="Europe/Berlin", weekly={"4": ["18:00", "24:00"], "5": ["00:00", "24:00"]})
+    friday_evening = berlin(2026, 11, 27, 23, 0)
+    assert add_business_minutes(friday_evening, 120, late) == berlin(2026, 11, 28, 1, 0)  # through midnight
+    assert add_business_minutes(friday_evening, 60 + 24 * 60 + 30, late) == berlin(2026, 12, 4, 18, 30)
+    assert business_minutes_between(berlin(2026, 11, 27, 12, 0), berlin(2026, 11, 30, 0, 0), late) == 6 * 60 + 24 * 60
+
+
+def test_open_all_day_every_day_is_the_clock_around_the_clock():
+    always = Calendar.parse(time_zone="Europe/Berlin", weekly={str(d): ["00:00", "24:00"] for d in range(7)})
+    start = berlin(2026, 10, 24, 22, 0)  # the night clocks go back: 25 hours in that Sunday
+    assert add_business_minutes(start, 3 * 24 * 60, always) == start.astimezone(UTC) + timedelta(hours=72)
+    assert add_business_minutes(start, 3 * 24 * 60, always) == berlin(2026, 10, 27, 21, 0)  # 72 h, an hour gained

@@ -75,6 +75,20 @@ def test_business_hours_are_a_form_of_times_per_weekday_and_closed_dates(admin_c
     assert 'value="10:00"' in page and "2026-12-24\n2026-12-25</textarea>" in page
 
 
+def test_business_hours_open_until_midnight_or_all_day(admin_client):
+    add = reverse("admin:support_businesshours_add")
+    response = admin_client.post(
+        add, hours_form(fri=("18:00", "00:00"), sat=("00:00", "00:00"), sun=("00:00", "00:00"))
+    )
+    assert response.status_code == 302
+    hours = BusinessHours.objects.get()
+    assert hours.weekly == {"4": ["18:00", "24:00"], "5": ["00:00", "24:00"], "6": ["00:00", "24:00"]}
+    listed = admin_client.get(reverse("admin:support_businesshours_changelist")).content.decode()
+    assert "Fri 18:00–24:00; Sat–Sun all day" in listed
+    page = admin_client.get(reverse("admin:support_businesshours_change", args=[hours.pk])).content.decode()
+    assert page.count('value="00:00"') == 5  # 24:00 shows as closing 00:00 in the time inputs
+
+
 @pytest.mark.parametrize(
     "form,field,message",
     [
