@@ -12,15 +12,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
-from django.db.models import Max, Sum
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Max, Sum
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns.models import SegmentMembership
+from crm.dashboard.models import DailyPoints
 from customers.models import ApiKey, Customer, Event, Order, OrderLine, Refund, Shop
-from loyalty.models import Account, EarningRule, Reward, Tier
+from loyalty.models import Account, EarningRule, PointsEntry, Reward, Tier
 from support.models import BusinessHours, CsatResponse, Macro, NpsResponse, Review, SlaPolicy, Team, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -187,6 +188,23 @@ class TestSeedDemoEveryApp:
 
         assert Order.objects.aggregate(m=Max("placed_at"))["m"] < datetime(2026, 7, 1, tzinfo=UTC)
         assert Order.objects.filter(placed_at__date="2026-06-30").exists()
+
+    def test_points_are_dated_as_if_the_programme_ran_all_year(self):
+        run("seed_demo", "--customers", "300", "--seed", "2", "-v", "0")
+        seeded_at = timezone.now()
+
+        earns = PointsEntry.objects.filter(kind="earn", order__isnull=False)
+        assert earns.exists()
+        assert not earns.exclude(created_at=F("order__placed_at")).exists()  # each on its order's moment
+        days = {at.date() for at in PointsEntry.objects.values_list("created_at", flat=True)}
+        assert len(days) > 100  # spread over the year, not one spike on the day of seeding
+        matured = PointsEntry.objects.filter(kind="mature")
+        assert matured.exists() and all(at <= seeded_at for at in matured.values_list("created_at", flat=True))
+        # The dashboard's daily rollup reads the same: points issued on many days.
+        assert DailyPoints.objects.filter(issued__gt=0).values("day").distinct().count() > 100
+        if connection.vendor == "postgresql":  # and the ledger is append-only again
+            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                earns.update(created_at=seeded_at)
 
     def test_support_loyalty_reviews_nps_and_segments_have_content(self, admin_client):
         out, _ = run("seed_demo", "--customers", "300", "--seed", "1")
