@@ -2,12 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from crm.admin.navigation import home as admin_home
 from crm.health import HealthView
 
 urlpatterns = [
-    # Each role lands on its own start page (crm/admin/navigation.py); the rest is the admin.
-    path("admin/", admin.site.admin_view(admin_home)),
+    # The CRM's admin site (crm/admin_site.py): each role's start page, the dashboard.
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     # Status for anyone (200/503), each check's result for staff; /health/web/ for a load balancer.

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class CrmConfig(AppConfig):
@@ -16,3 +17,11 @@ class CrmConfig(AppConfig):
         audit.register()
         wiring.connect()
         task_failures.connect()
+
+
+class CrmAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with the CRM's site (``crm.admin_site``) as ``admin.site``.
+    Named in INSTALLED_APPS; not the ``crm`` app's own config (``default = False``)."""
+
+    default = False
+    default_site = "crm.admin_site.CrmAdminSite"

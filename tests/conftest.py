@@ -36,7 +36,7 @@ def browser_login(live_server):
             page.fill("#id_username", username)
             page.fill("#id_password", password)
             page.click("#login-form [type=submit]")
-            # Each role lands on its own start page (crm/admin/navigation.py).
+            # Each role lands on its own start page (crm/navigation.py).
             page.wait_for_url(lambda url: url.startswith(f"{live_server.url}/admin/") and "/login/" not in url)
             return page
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from campaigns.models import Segment
-from crm.admin.navigation import GROUPS, _reachable
+from crm.navigation import GROUPS, _reachable
 from customers.models import Customer
 from support.models import Ticket
 from support.tickets import TicketData, ticket_open

@@ -19,9 +19,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 
 INSTALLED_APPS = [
     # The admin's theme; before django.contrib.admin so its templates win.
-    "unfold",
+    "unfold.apps.BasicAppConfig",  # the theme; the site itself is the CRM's (next line)
     "unfold.contrib.filters",
-    "django.contrib.admin",
+    "crm.apps.CrmAdminConfig",  # django.contrib.admin, its site crm.admin_site.CrmAdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -74,7 +74,7 @@ CUSTOMER_ADMIN_URL_NAME = "admin:crm_customer360_change"
 LOGIN_REDIRECT_URL = "admin:index"
 
 # The admin's theme (django-unfold): the product's name, its icon, no "View site" (there is
-# no public site to view), and a sidebar grouped by job (crm/admin/navigation.py).
+# no public site to view), and a sidebar grouped by job (crm/navigation.py).
 UNFOLD = {
     "SITE_TITLE": "E-commerce CRM",
     "SITE_HEADER": "E-commerce CRM",
@@ -90,7 +90,7 @@ UNFOLD = {
     "SIDEBAR": {
         "show_search": False,
         "show_all_applications": False,
-        "navigation": "crm.admin.navigation.sidebar",
+        "navigation": "crm.navigation.sidebar",
     },
 }
 WSGI_APPLICATION = "config.wsgi.application"

@@ -305,7 +305,11 @@ def metrics_summary(metrics: CustomerMetrics | None):
         ("Simple CLV", notes.clv_simple, money_text(metrics.clv_simple, currency)),
         ("Purchase days", "Days with at least one counted order.", f"{metrics.purchase_days:,}"),
         ("Usual gap", "The median number of days between purchase days.", _gap(metrics.gap_median_days)),
-        ("Since last order", notes.last_order, days_text(metrics.days_since_last)),
+        (
+            "Since last order",
+            "Days from the customer's last counted order to when these figures were computed.",
+            days_text(metrics.days_since_last),
+        ),
         ("Computed", "When these figures were last recomputed.", f"{metrics.computed_at:%Y-%m-%d %H:%M}"),
     ]
     return format_html(

@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
-from core.figures import ZERO_DECIMAL_CURRENCIES
+from core.figures import minor_digits
 from customers.models import ExchangeRate
 
 CENT = Decimal("0.01")
@@ -15,8 +15,8 @@ MAX_AMOUNT = Decimal("1000000000.00")
 
 
 def minor_unit(currency: str) -> Decimal:
-    """The smallest amount of ``currency``: 1 for JPY, 0.01 for USD."""
-    return Decimal(1) if currency in ZERO_DECIMAL_CURRENCIES else CENT
+    """The smallest amount of ``currency``: 1 for JPY, 0.01 for USD (``core.figures.minor_digits``)."""
+    return Decimal(1).scaleb(-minor_digits(currency))
 
 
 def base_currency() -> str:

@@ -3,7 +3,8 @@ each role's start page.
 
 ``sidebar(request)`` is django-unfold's ``SIDEBAR["navigation"]`` callback: it lists only the
 pages the signed-in person may open, so an agent's sidebar holds no loyalty configuration
-and a marketer's no API keys. ``start_page(user)`` is where ``/admin/`` sends each role.
+and a marketer's no API keys. ``start_page(user)`` is where ``/admin/`` sends each role
+(``crm.admin_site.CrmAdminSite.index``).
 """
 
 from dataclasses import dataclass
@@ -165,12 +166,3 @@ def start_page(user) -> str | None:
         if role in held and page.allowed(user):
             return _reachable(page)
     return None
-
-
-def home(request):
-    """``/admin/``: each role's start page, or the index for whoever has none."""
-    from django.contrib import admin
-    from django.shortcuts import redirect
-
-    url = start_page(request.user)
-    return redirect(url) if url else admin.site.index(request)
