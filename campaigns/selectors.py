@@ -137,7 +137,8 @@ class HistoryDay:
 
 def segment_history(*, segment: Segment, days: int = 90, today: date | None = None) -> list[HistoryDay]:
     """Member count at the end of each of the last ``days`` days, with each day's entries and
-    exits, read back from the membership history (two grouped queries on indexed columns).
+    exits, read back from the membership history (two grouped queries on indexed columns)
+    from the member count the segment stores.
 
     The history starts with the first refresh (``history_since``): the stays it opened are
     its first fill, not entries. Days before it are the counts worked out from the order
@@ -164,7 +165,10 @@ def segment_history(*, segment: Segment, days: int = 90, today: date | None = No
         if started
         else []
     )
-    members = stays.filter(exited_at=None).count()
+    # Today's count as the segment's row keeps it (every write of its stays updates it, in the
+    # same transaction), read afresh, not with a COUNT over a million stays on each view; the
+    # days before are worked back from it.
+    members = Segment.objects.filter(pk=segment.pk).values_list("member_count", flat=True).first() or 0
     history = []
     for offset in range(days):
         day = today - timedelta(days=offset)
