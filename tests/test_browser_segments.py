@@ -17,9 +17,11 @@ from customers.models import Customer, Order
 from customers.services.recompute import customers_recompute
 from customers.tests.factories import CustomerFactory, OrderFactory, ShopFactory
 from tests.conftest import SHOTS, field_line, message
+from tests.test_browser_dashboard import problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+COUNTRY_DE = {"field": "country", "operator": "eq", "value": "DE"}
 RECENT_BUYERS = {
     "match": "all",
     "children": [{"field": "orders_in_window", "operator": "gte", "value": 1, "within_days": 30}],
@@ -117,6 +119,39 @@ def test_an_incomplete_rule_is_explained_and_not_saved(page, live_server):
     assert "a value is required" in errors.inner_text()
     assert not Segment.objects.filter(name="Half a rule").exists()
     page.screenshot(path=SHOTS / "segment_builder_error.png", full_page=True)
+
+
+def test_the_builder_asks_for_no_preview_until_each_condition_has_a_field(page, live_server, shoppers):
+    """Opening a new segment, a saved one or a static one logs no error: a rule with a
+    condition not started yet is not sent to the preview (which would answer 400)."""
+    germany = segment_create(name="Germany", rule={"match": "all", "children": [COUNTRY_DE]})
+    static = segment_create(name="Press list", kind=Segment.Kind.STATIC)
+    errors = problems(page)
+    previews: list[str] = []
+    page.on("request", lambda r: previews.append(r.url) if r.url.endswith("/segment/preview/") else None)
+    waiting = "Choose a field in each condition to see who matches."
+
+    page.goto(f"{live_server.url}/admin/campaigns/segment/add/")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".rb-preview p").all_inner_texts() == [waiting]
+    page.goto(f"{live_server.url}/admin/campaigns/segment/{static.pk}/change/")
+    page.wait_for_load_state("networkidle")
+    assert previews == []
+
+    page.goto(f"{live_server.url}/admin/campaigns/segment/{germany.pk}/change/")
+    preview = page.locator(".rb-preview")
+    assert preview.locator(".rb-count-number").inner_text() == "6"  # six customers in Germany
+    page.wait_for_load_state("networkidle")
+    assert len(previews) == 1
+    assert errors == []
+
+    page.locator(".rb-add-condition").click()  # a new row, not chosen yet: nothing to ask
+    preview.get_by_text(waiting).wait_for()
+    page.wait_for_timeout(500)  # past the builder's 350 ms pause before it asks
+    assert len(previews) == 1
+    page.locator(".rb-field").nth(1).select_option("orders_count")  # started: asked, and explained
+    preview.locator(".rb-errors", has_text="orders): a value is required").wait_for()
+    assert len(previews) == 2
 
 
 def test_a_static_segment_is_saved_from_pasted_emails_and_edited(page, live_server):
