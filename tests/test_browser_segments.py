@@ -16,7 +16,7 @@ from campaigns.services import segment_create, segment_refresh
 from customers.models import Customer, Order
 from customers.services.recompute import customers_recompute
 from customers.tests.factories import CustomerFactory, OrderFactory, ShopFactory
-from tests.conftest import SHOTS, field_line, message
+from tests.conftest import SHOTS, field_line, look, message
 from tests.test_browser_dashboard import problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -154,8 +154,9 @@ def test_the_builder_asks_for_no_preview_until_each_condition_has_a_field(page, 
     assert len(previews) == 2
 
 
-def test_a_static_segment_is_saved_from_pasted_emails_and_edited(page, live_server):
+def test_a_static_segment_is_saved_from_pasted_emails_then_replaced_by_a_csv(page, live_server):
     ada, bob = CustomerFactory(email="ada@example.com"), CustomerFactory(email="bob@example.com")
+    cid = CustomerFactory(email="cid@example.com")
     page.goto(f"{live_server.url}/admin/campaigns/segment/add/")
     page.fill("#id_name", "Press list")
     page.select_option("#id_kind", "static")
@@ -174,6 +175,26 @@ def test_a_static_segment_is_saved_from_pasted_emails_and_edited(page, live_serv
     assert page.locator(".errornote").count() == 0
     assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {ada.pk, bob.pk}
     page.screenshot(path=SHOTS / "segment_static_saved.png", full_page=True)
+
+    # The member fields are drawn as the theme draws the fields above them.
+    assert look(page.locator("#id_members_add")) == look(page.locator("#id_description"))
+    assert look(page.locator("#id_upload_mode")) == look(page.locator("#id_kind"))
+    upload_box = page.locator(".field-members_upload label", has=page.locator("input[type=text]")).locator("..")
+    frame = ("border", "radius", "shadow")  # the box around the file input, as around the name's
+    assert [look(upload_box)[k] for k in frame] == [look(page.locator("#id_name"))[k] for k in frame]
+    # A CSV that replaces the list: the box names the file chosen.
+    page.set_input_files(
+        "#id_members_upload", {"name": "press.csv", "mimeType": "text/csv", "buffer": b"email\ncid@example.com\n"}
+    )
+    assert page.get_by_label("Choose file to upload").input_value() == "press.csv"
+    page.select_option("#id_upload_mode", "replace")
+    page.locator(".field-members_upload").locator("xpath=ancestor::fieldset").screenshot(
+        path=SHOTS / "segment_static_members.png"
+    )
+    with page.expect_navigation():
+        page.click("[name=_continue]")
+    message(page, "Press list: 1 added, 2 removed.").wait_for()
+    assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {cid.pk}
 
 
 def _noon(days_ago: int):
