@@ -4,7 +4,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -13,6 +13,7 @@ from campaigns.models import Segment, SegmentMembership
 from campaigns.segments.compiler import compile_rule
 from campaigns.segments.rules import parse
 from campaigns.segments.sentence import sentence
+from core.admin_tools import LargeTablePaginator
 from customers.models import Customer
 
 SAMPLE_SIZE = 20
@@ -96,8 +97,12 @@ MEMBERS_PER_PAGE = 50
 def segment_member_page(*, segment: Segment, query: str = "", page: str | int = 1) -> Page:
     """One page of a segment's current stays, newest first, with their customers; ``query``
     matches an email exactly (indexed) or a name, or a customer id. ``page`` as the request
-    gave it: a number past the last is the last page, anything else not a number the first.
-    Counted for "page X of Y" (on the segment's open-stays index)."""
+    gave it: anything not a page number is the first page.
+
+    Counted up to ``COUNT_CAP`` rows (on the segment's open-stays index), as the admin's
+    large lists are, not with a COUNT over every stay on each view: below the cap the count
+    is exact and a number past the last page is the last page; above it the count reads
+    "more than 10,000", there is no last page, and a page past the end is empty."""
     stays = (
         SegmentMembership.objects.filter(segment=segment, exited_at=None)
         .select_related("customer", "version")
@@ -111,7 +116,7 @@ def segment_member_page(*, segment: Segment, query: str = "", page: str | int = 
             stays = stays.filter(customer__email_normalized=query.lower())
         else:
             stays = stays.filter(Q(customer__first_name__istartswith=query) | Q(customer__last_name__istartswith=query))
-    return Paginator(stays, MEMBERS_PER_PAGE).get_page(page)
+    return LargeTablePaginator(stays, MEMBERS_PER_PAGE).get_page(page)
 
 
 class DayKind:
@@ -132,7 +137,8 @@ class HistoryDay:
 
 def segment_history(*, segment: Segment, days: int = 90, today: date | None = None) -> list[HistoryDay]:
     """Member count at the end of each of the last ``days`` days, with each day's entries and
-    exits, read back from the membership history (two grouped queries on indexed columns).
+    exits, read back from the membership history (two grouped queries on indexed columns)
+    from the member count the segment stores.
 
     The history starts with the first refresh (``history_since``): the stays it opened are
     its first fill, not entries. Days before it are the counts worked out from the order
@@ -159,7 +165,10 @@ def segment_history(*, segment: Segment, days: int = 90, today: date | None = No
         if started
         else []
     )
-    members = stays.filter(exited_at=None).count()
+    # Today's count as the segment's row keeps it (every write of its stays updates it, in the
+    # same transaction), read afresh, not with a COUNT over a million stays on each view; the
+    # days before are worked back from it.
+    members = Segment.objects.filter(pk=segment.pk).values_list("member_count", flat=True).first() or 0
     history = []
     for offset in range(days):
         day = today - timedelta(days=offset)

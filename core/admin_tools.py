@@ -5,7 +5,7 @@ from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
@@ -78,6 +78,17 @@ class LargeTablePaginator(Paginator):
     @cached_property
     def num_pages(self) -> int:
         return super().num_pages if self.count.exact else MAX_PAGES
+
+    def get_page(self, number):
+        """Django's, except that when the count is not exact a number out of range (below 1,
+        or past ``MAX_PAGES``) is the first page: there is no known last page to fall back on."""
+        if self.count.exact:
+            return super().get_page(number)
+        try:
+            number = self.validate_number(number)
+        except (PageNotAnInteger, EmptyPage):
+            number = 1
+        return self.page(number)
 
     def page(self, number):
         if self.count.exact:

@@ -61,3 +61,13 @@ def field_line(page, label: str):
 def message(page, text: str):
     """The admin's message (after a save or an action) that says ``text``."""
     return page.locator("li", has_text=text).last
+
+
+def look(control) -> dict:
+    """How a form control is drawn, as far as telling the theme's controls from the browser's
+    own: border, corners, shadow, text size, and whether the browser draws it natively."""
+    return control.evaluate(
+        """e => { const s = getComputedStyle(e); return {
+            border: `${s.borderTopWidth} ${s.borderTopStyle} ${s.borderTopColor}`,
+            radius: s.borderTopLeftRadius, shadow: s.boxShadow, size: s.fontSize, appearance: s.appearance}; }"""
+    )

@@ -16,7 +16,7 @@ from customers.models import CustomerMetrics
 from customers.services.recompute import customers_recompute
 from customers.tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ShopFactory, fitted_model
 from support.tickets import TicketData, ticket_open
-from tests.conftest import SHOTS
+from tests.conftest import SHOTS, look
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,6 +56,8 @@ def test_an_agent_goes_from_a_ticket_to_the_customers_whole_story(browser_login,
     page.click("text=Tickets")
     page.click(f"text={ticket.subject}")
     page.wait_for_selector("#ticket-conversation")
+    # The theme's controls on the ticket page: the 360 page's quick actions must look the same.
+    themed = {name: look(page.locator(f"#id_{name}")) for name in ("subject", "reply", "reply_as")}
     page.click("#ticket-customer >> text=Grace Hopper")  # the customer link beside the conversation
 
     page.wait_for_selector("#customer-360")
@@ -80,6 +82,13 @@ def test_an_agent_goes_from_a_ticket_to_the_customers_whole_story(browser_login,
     assert page.locator("#c360-clv-differences").is_visible()
     assert "Historical is the past" in page.locator("#c360-clv-differences").inner_text()
     page.screenshot(path=str(SHOTS / "customer-360.png"), full_page=True)
+
+    # The quick actions' fields are drawn as the theme draws the ticket page's.
+    actions = page.locator(".actions-box")
+    assert look(actions.locator("#id_subject")) == look(actions.locator("#id_tag")) == themed["subject"]
+    assert look(actions.locator("#id_message")) == look(actions.locator("#id_body")) == themed["reply"]
+    assert look(actions.locator("#id_priority")) == themed["reply_as"]
+    assert actions.locator("label[for=id_priority]").inner_text() == "Priority*"  # the theme's label
 
     # The timeline filter narrows it to orders.
     page.check("input[name=type][value=orders]")

@@ -16,10 +16,12 @@ from campaigns.services import segment_create, segment_refresh
 from customers.models import Customer, Order
 from customers.services.recompute import customers_recompute
 from customers.tests.factories import CustomerFactory, OrderFactory, ShopFactory
-from tests.conftest import SHOTS, field_line, message
+from tests.conftest import SHOTS, field_line, look, message
+from tests.test_browser_dashboard import problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+COUNTRY_DE = {"field": "country", "operator": "eq", "value": "DE"}
 RECENT_BUYERS = {
     "match": "all",
     "children": [{"field": "orders_in_window", "operator": "gte", "value": 1, "within_days": 30}],
@@ -119,8 +121,42 @@ def test_an_incomplete_rule_is_explained_and_not_saved(page, live_server):
     page.screenshot(path=SHOTS / "segment_builder_error.png", full_page=True)
 
 
-def test_a_static_segment_is_saved_from_pasted_emails_and_edited(page, live_server):
+def test_the_builder_asks_for_no_preview_until_each_condition_has_a_field(page, live_server, shoppers):
+    """Opening a new segment, a saved one or a static one logs no error: a rule with a
+    condition not started yet is not sent to the preview (which would answer 400)."""
+    germany = segment_create(name="Germany", rule={"match": "all", "children": [COUNTRY_DE]})
+    static = segment_create(name="Press list", kind=Segment.Kind.STATIC)
+    errors = problems(page)
+    previews: list[str] = []
+    page.on("request", lambda r: previews.append(r.url) if r.url.endswith("/segment/preview/") else None)
+    waiting = "Choose a field in each condition to see who matches."
+
+    page.goto(f"{live_server.url}/admin/campaigns/segment/add/")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".rb-preview p").all_inner_texts() == [waiting]
+    page.goto(f"{live_server.url}/admin/campaigns/segment/{static.pk}/change/")
+    page.wait_for_load_state("networkidle")
+    assert previews == []
+
+    page.goto(f"{live_server.url}/admin/campaigns/segment/{germany.pk}/change/")
+    preview = page.locator(".rb-preview")
+    assert preview.locator(".rb-count-number").inner_text() == "6"  # six customers in Germany
+    page.wait_for_load_state("networkidle")
+    assert len(previews) == 1
+    assert errors == []
+
+    page.locator(".rb-add-condition").click()  # a new row, not chosen yet: nothing to ask
+    preview.get_by_text(waiting).wait_for()
+    page.wait_for_timeout(500)  # past the builder's 350 ms pause before it asks
+    assert len(previews) == 1
+    page.locator(".rb-field").nth(1).select_option("orders_count")  # started: asked, and explained
+    preview.locator(".rb-errors", has_text="orders): a value is required").wait_for()
+    assert len(previews) == 2
+
+
+def test_a_static_segment_is_saved_from_pasted_emails_then_replaced_by_a_csv(page, live_server):
     ada, bob = CustomerFactory(email="ada@example.com"), CustomerFactory(email="bob@example.com")
+    cid = CustomerFactory(email="cid@example.com")
     page.goto(f"{live_server.url}/admin/campaigns/segment/add/")
     page.fill("#id_name", "Press list")
     page.select_option("#id_kind", "static")
@@ -139,6 +175,26 @@ def test_a_static_segment_is_saved_from_pasted_emails_and_edited(page, live_serv
     assert page.locator(".errornote").count() == 0
     assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {ada.pk, bob.pk}
     page.screenshot(path=SHOTS / "segment_static_saved.png", full_page=True)
+
+    # The member fields are drawn as the theme draws the fields above them.
+    assert look(page.locator("#id_members_add")) == look(page.locator("#id_description"))
+    assert look(page.locator("#id_upload_mode")) == look(page.locator("#id_kind"))
+    upload_box = page.locator(".field-members_upload label", has=page.locator("input[type=text]")).locator("..")
+    frame = ("border", "radius", "shadow")  # the box around the file input, as around the name's
+    assert [look(upload_box)[k] for k in frame] == [look(page.locator("#id_name"))[k] for k in frame]
+    # A CSV that replaces the list: the box names the file chosen.
+    page.set_input_files(
+        "#id_members_upload", {"name": "press.csv", "mimeType": "text/csv", "buffer": b"email\ncid@example.com\n"}
+    )
+    assert page.get_by_label("Choose file to upload").input_value() == "press.csv"
+    page.select_option("#id_upload_mode", "replace")
+    page.locator(".field-members_upload").locator("xpath=ancestor::fieldset").screenshot(
+        path=SHOTS / "segment_static_members.png"
+    )
+    with page.expect_navigation():
+        page.click("[name=_continue]")
+    message(page, "Press list: 1 added, 2 removed.").wait_for()
+    assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {cid.pk}
 
 
 def _noon(days_ago: int):

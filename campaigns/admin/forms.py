@@ -6,6 +6,7 @@ import json
 
 from django import forms
 from django.urls import reverse
+from unfold.widgets import UnfoldAdminFileFieldWidget, UnfoldAdminSelectWidget, UnfoldAdminTextareaWidget
 
 from campaigns.member_lists import MemberListError, read_member_csv, read_member_lines
 from campaigns.models import Segment
@@ -67,23 +68,26 @@ def rule_read(value) -> dict:
 
 
 class SegmentForm(forms.ModelForm):
+    # The member fields are the form's own, not the model's, so the theme does not give them
+    # its widgets by itself: they are named here, to look like the fields beside them.
     rule = RuleField(required=False, label="Rule", help_text="Dynamic segments: who the segment is.")
     members_upload = forms.FileField(
         required=False,
         label="Members from CSV",
+        widget=UnfoldAdminFileFieldWidget,
         help_text="Static segments: a CSV whose first line names an email or external_id column "
         "(and optionally shop, the shop's slug).",
     )
     members_add = forms.CharField(
         required=False,
         label="Add customers",
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
         help_text="Static segments: emails or customer ids, one per line or comma-separated.",
     )
     members_remove = forms.CharField(
         required=False,
         label="Remove customers",
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
         help_text="Static segments: emails or customer ids.",
     )
     upload_mode = forms.ChoiceField(
@@ -91,6 +95,7 @@ class SegmentForm(forms.ModelForm):
         initial="add",
         required=False,
         label="CSV mode",
+        widget=UnfoldAdminSelectWidget,
     )
 
     class Meta:

@@ -5,6 +5,8 @@ actions to refresh, duplicate and export members as CSV.
 """
 
 import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib import admin, messages
 from django.db import transaction
@@ -79,12 +81,40 @@ def _member_rows(segments):
             yield writer.writerow([spreadsheet_safe(v) for v in (segment.name, *row[:-1])] + [row[-1].isoformat()])
 
 
-def member_page_summary(page, *, matching: bool) -> str:
-    """ "Page 2 of 25 · 51–100 of 1,246 members": where the page is, in the whole list."""
-    count = page.paginator.count
+@dataclass(frozen=True)
+class MemberPager:
+    """The member list's navigation: where the page is, and the pages a link leads to (None
+    where there is none, or none known: past ``COUNT_CAP`` members the list has no last page)."""
+
+    summary: str
+    links: Iterable
+    next: int | None
+    last: int | None
+
+
+def member_pager(page, *, matching: bool) -> MemberPager:
+    """ "Page 2 of 25 · 51–100 of 1,246 members", or past the count's cap "Page 2 · 51–100 of
+    more than 10,000 members", with the page links (``LargeTablePaginator``)."""
+    paginator = page.paginator
+    count = paginator.count  # a ResultCount: "1,246" or "more than 10,000" as text
     noun = f"{'matching ' if matching else ''}member{'' if count == 1 else 's'}"
-    where = f"{page.start_index():,}–{page.end_index():,} of {count:,} {noun}" if count else f"0 {noun}"
-    return f"Page {page.number:,} of {page.paginator.num_pages:,} · {where}"
+    shown = len(page.object_list)
+    if shown:
+        where = f"{page.start_index():,}–{page.start_index() + shown - 1:,} of {count} {noun}"
+    else:
+        where = f"past the last of {count} {noun}" if count else f"0 {noun}"
+    if count.exact:
+        summary = f"Page {page.number:,} of {paginator.num_pages:,} · {where}"
+        has_next, last = page.has_next(), paginator.num_pages
+    else:
+        summary = f"Page {page.number:,} · {where}"
+        has_next, last = paginator.full_page, None
+    return MemberPager(
+        summary=summary,
+        links=paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+        next=page.number + 1 if has_next else None,
+        last=last if has_next else None,
+    )
 
 
 @admin.register(Segment)
@@ -145,8 +175,7 @@ class SegmentAdmin(AuditHistoryMixin, ModelAdmin):
                 "segment_page": {
                     "query": query,
                     "members": members,
-                    "page_summary": member_page_summary(members, matching=bool(query)),
-                    "page_links": members.paginator.get_elided_page_range(members.number, on_each_side=2, on_ends=1),
+                    "pager": member_pager(members, matching=bool(query)),
                     "history": history,
                     "chart": member_chart(history),
                     "caption": history_caption(segment, history),

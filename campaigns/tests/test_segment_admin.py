@@ -228,3 +228,34 @@ def test_the_segment_page_searches_and_pages_its_members(admin_client, germany, 
     nobody = admin_client.get(url, {"members_q": "nobody", "members_page": "x"})
     assert nobody.status_code == 200
     assert text_of(nobody, ".member-pages").startswith("Page 1 of 1 · 0 matching members")
+
+
+def test_past_the_count_cap_the_members_read_more_than_with_no_last_page(
+    admin_client, germany, monkeypatch, django_assert_num_queries
+):
+    """A segment of millions is counted as the admin's large lists are: up to a cap (lowered
+    here from 10,000 to 60 so that 103 members pass it), never over every stay."""
+    from campaigns.selectors import MEMBERS_PER_PAGE
+
+    monkeypatch.setattr("core.admin_tools.COUNT_CAP", 60)
+    for i in range(2 * MEMBERS_PER_PAGE):
+        CustomerFactory(country="DE", first_name=f"Zed{i}")
+    segment_refresh(segment=germany)  # 103 members
+    url = reverse("admin:campaigns_segment_change", args=[germany.pk])
+
+    with django_assert_num_queries(19):  # as many as below the cap: the count stops at 61 rows
+        first = admin_client.get(url)
+    pager = text_of(first, ".member-pages")
+    assert pager == "Page 1 · 1–50 of more than 60 members 1 2 … next ›"
+    assert text_of(first, "#segment-members").startswith("Current members (103)")  # the stored figure, exact
+
+    third = admin_client.get(url, {"members_page": 3})
+    assert len(third.context["segment_page"]["members"]) == 3
+    assert text_of(third, ".member-pages") == "Page 3 · 101–103 of more than 60 members « first ‹ previous 1 2 3"
+
+    past = admin_client.get(url, {"members_page": 9})  # no last page to fall back on: an empty one
+    assert text_of(past, ".member-pages").startswith("Page 9 · past the last of more than 60 members")
+    assert admin_client.get(url, {"members_page": 0}).context["segment_page"]["members"].number == 1
+
+    found = admin_client.get(url, {"members_q": "zed1"})  # below the cap again: exact
+    assert text_of(found, ".member-pages") == "Page 1 of 1 · 1–11 of 11 matching members"

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
 from core.errors import DomainError
 from crm import customer_360
@@ -17,18 +18,20 @@ from support.models import Priority
 from support.tickets import TicketData, ticket_open
 
 
+# The quick actions' forms, with the theme's widgets: the page is the project's own, so the
+# theme does not style them by itself.
 class OpenTicketForm(forms.Form):
-    subject = forms.CharField(max_length=255)
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
-    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL)
+    subject = forms.CharField(max_length=255, widget=UnfoldAdminTextInputWidget)
+    message = forms.CharField(widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}))
+    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL, widget=UnfoldAdminSelectWidget)
 
 
 class NoteForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Note", max_length=10_000)
+    body = forms.CharField(widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}), label="Note", max_length=10_000)
 
 
 class TagForm(forms.Form):
-    tag = forms.CharField(max_length=64)
+    tag = forms.CharField(max_length=64, widget=UnfoldAdminTextInputWidget)
 
 
 ACTIONS = {

@@ -89,7 +89,10 @@ def test_a_manager_previews_then_credits_and_the_ledger_gets_exactly_the_preview
     done = client.post(reverse(URL), {"since": since_day(200)}, follow=True)
     drain()
 
-    assert "Orders placed since" in done.content.decode()
+    assert (
+        f"Orders placed since {since_day(200)} now earn points. Credited 3 orders of 2 customers: 265 points "
+        "(2.65 USD of liability). The points arrive within a minute, as the follow-up work runs."
+    ) in done.content.decode()
     assert text_of(done, ".field-credited") == "3 orders of 2 customers: 265 points (2.65 USD of liability)"
     credit = PastOrdersCredit.objects.get()
     assert (credit.orders, credit.customers, credit.points, credit.value, credit.staff) == (
@@ -201,3 +204,20 @@ def test_the_start_no_longer_moves_earlier_in_the_programme_s_form(client, login
     assert response.status_code == 200
     assert "use “Credit past orders”" in " ".join(response.context["adminform"].form.errors["starts_at"])
     assert Programme.objects.get().starts_at == START
+
+
+def test_a_credit_of_one_reads_in_the_singular_in_the_message_and_the_list():
+    from loyalty.admin.programme import credit_message, credit_summary
+
+    one = PastOrdersCredit(
+        since=START - timedelta(days=3), orders=1, customers=1, points=1, value=Decimal("0.01"), currency="EUR"
+    )
+    many = PastOrdersCredit(
+        since=START, orders=1200, customers=950, points=40000, value=Decimal("400.00"), currency="USD"
+    )
+
+    assert credit_summary(one) == "1 order of 1 customer: 1 point (0.01 EUR of liability)"
+    assert credit_summary(many) == "1,200 orders of 950 customers: 40,000 points (400.00 USD of liability)"
+    assert credit_message(one).startswith(
+        f"Orders placed since {one.since:%Y-%m-%d} now earn points. Credited 1 order of 1 customer: 1 point "
+    )

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Q, Subquery, Sum
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -145,11 +146,20 @@ def may_credit_past_orders(user) -> bool:
     return user.has_perm(ADJUST) and user.has_perm(LIABILITY)
 
 
+def credit_summary(credit: PastOrdersCredit) -> str:
+    """What a credit of past orders credited, in the words the message after it and the list
+    of credits both use: "3 orders of 2 customers: 265 points (2.65 USD of liability)"."""
+    return (
+        f"{credit.orders:,} order{pluralize(credit.orders)} of {credit.customers:,} "
+        f"customer{pluralize(credit.customers)}: {credit.points:,} point{pluralize(credit.points)} "
+        f"({money_text(credit.value, credit.currency)} of liability)"
+    )
+
+
 def credit_message(credit: PastOrdersCredit) -> str:
     return (
-        f"Orders placed since {credit.since:%Y-%m-%d} now earn points: {credit.orders:,} orders of "
-        f"{credit.customers:,} customers, {credit.points:,} points ({money_text(credit.value, credit.currency)} of "
-        "liability). The points arrive within a minute, as the follow-up work runs."
+        f"Orders placed since {credit.since:%Y-%m-%d} now earn points. Credited {credit_summary(credit)}. "
+        "The points arrive within a minute, as the follow-up work runs."
     )
 
 
@@ -162,10 +172,7 @@ class PastOrdersCreditAdmin(ReadOnlyAdmin):
 
     @admin.display(description="credited")
     def credited(self, credit):
-        return (
-            f"{credit.orders:,} orders of {credit.customers:,} customers: {credit.points:,} points "
-            f"({money_text(credit.value, credit.currency)} of liability)"
-        )
+        return credit_summary(credit)
 
 
 @admin.register(Tier)

@@ -73,7 +73,7 @@
     function changed(structure) {
       input.value = JSON.stringify(rule);
       if (structure) render();
-      schedulePreview();
+      updatePreview(350);
     }
 
     function render() {
@@ -261,16 +261,27 @@
       return el("span", { className: "rb-window" }, document.createTextNode("in the last "), amount, document.createTextNode(" "), units);
     }
 
+    // A condition whose field is not chosen yet (a new rule, a row just added): the rule is
+    // not started there, so there is nothing to ask the server (it would only answer 400).
+    function unchosen(node) {
+      return isGroup(node) ? node.children.some(unchosen) : !node.field;
+    }
+
     // The live preview: one request at a time, the newest answer wins.
     var timer = null, sequence = 0;
-    function schedulePreview() {
+    function updatePreview(delay) {
       clearTimeout(timer);
-      timer = setTimeout(runPreview, 350);
+      sequence++;  // an answer still on its way is out of date
+      if (unchosen(rule)) {
+        showParts([el("p", { className: "rb-waiting", text: "Choose a field in each condition to see who matches." })]);
+        return;
+      }
       preview.classList.add("rb-loading");
+      timer = setTimeout(runPreview, delay);
     }
 
     function runPreview() {
-      var mine = ++sequence;
+      var mine = sequence;
       var token = document.querySelector("[name=csrfmiddlewaretoken]");
       fetch(root.dataset.previewUrl, {
         method: "POST",
@@ -286,9 +297,13 @@
       });
     }
 
-    function showPreview(ok, body) {
+    function showParts(parts) {
       preview.classList.remove("rb-loading");
-      var parts = [el("h3", { text: "Preview" })];
+      preview.replaceChildren.apply(preview, [el("h3", { text: "Preview" })].concat(parts));
+    }
+
+    function showPreview(ok, body) {
+      var parts = [];
       if (ok) {
         parts.push(el("p", { className: "rb-count" }, document.createTextNode("Matches "),
           el("strong", { className: "rb-count-number", text: body.count.toLocaleString("en") }),
@@ -305,12 +320,12 @@
         errors.forEach(function (message) { box.appendChild(el("li", { text: message })); });
         parts.push(el("p", { text: "Not a complete rule yet:" }), box);
       }
-      preview.replaceChildren.apply(preview, parts);
+      showParts(parts);
     }
 
     input.value = JSON.stringify(rule);
     render();
-    runPreview();
+    updatePreview(0);
   }
 
   // On the segment form: show the rule for a dynamic segment, the member list for a static one.
