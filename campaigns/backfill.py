@@ -14,7 +14,7 @@ always had been. A rule on a figure known only as it is now (stage, RFM, CLV, ta
 points) cannot be read as of a past date; the chart then says where the history starts.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, IntegerField, Q, Value
 from django.utils import timezone
@@ -23,6 +23,7 @@ from campaigns.models import Segment, SegmentPastCount, SegmentVersion
 from campaigns.segments.compiler import compile_rule, fields_known_only_now
 from campaigns.segments.rules import Group, parse
 from core.chunks import chunked
+from core.days import end_of
 from customers.models import Customer
 
 CHART_DAYS = 90  # the segment page's chart
@@ -32,7 +33,7 @@ DAYS_PER_STATEMENT = 10
 
 def day_end(day: date) -> datetime:
     """The day's last instant in the CRM's time zone: what "members at the end of the day" reads."""
-    return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min)) - timedelta(microseconds=1)
+    return end_of(day) - timedelta(microseconds=1)
 
 
 def backfill_version(segment: Segment) -> SegmentVersion | None:

@@ -2,11 +2,10 @@
 
 import heapq
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.paginator import Page
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from campaigns.models import Segment, SegmentMembership
@@ -14,6 +13,7 @@ from campaigns.segments.compiler import compile_rule
 from campaigns.segments.rules import parse
 from campaigns.segments.sentence import sentence
 from core.admin_tools import LargeTablePaginator
+from core.days import local_day, start_of
 from customers.models import Customer
 
 SAMPLE_SIZE = 20
@@ -145,7 +145,7 @@ def segment_history(*, segment: Segment, days: int = 90, today: date | None = No
     history (``SegmentPastCount``) where the rule allows, else unknown (``members`` None)."""
     today = today or timezone.localdate()
     first = today - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(first, time.min))
+    since = start_of(first)
     started = segment.history_since
     start_day = timezone.localdate(started) if started else today + timedelta(days=1)
     stays = SegmentMembership.objects.filter(segment=segment).order_by()
@@ -154,7 +154,7 @@ def segment_history(*, segment: Segment, days: int = 90, today: date | None = No
 
     def per_day(column: str, **counts) -> dict[date, dict]:
         rows = (
-            stays.filter(**{f"{column}__gte": since}).annotate(day=TruncDate(column)).values("day").annotate(**counts)
+            stays.filter(**{f"{column}__gte": since}).annotate(day=local_day(column)).values("day").annotate(**counts)
         )
         return {row.pop("day"): row for row in rows}
 

@@ -24,7 +24,7 @@ on PostgreSQL the second is the SELECT of the expiry entries' insert.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.db import connection, transaction
@@ -46,6 +46,7 @@ from django.db.models.functions import Cast, Coalesce, Concat, Greatest, TruncDa
 from django.utils import timezone
 
 from core.chunks import among
+from core.days import start_of
 from customers.models import CustomerIdentity, Event, Order
 from loyalty.ledger import Entry, accounts_lock, entries_insert_select, entries_post
 from loyalty.models import Account, EntryKind, ExpiryMode, PointsEntry, Programme, RewardCode
@@ -57,10 +58,6 @@ WARNING_EVENT = "points_expiring"
 def add_months(day: date, months: int) -> date:
     """The same day ``months`` later (or earlier), on the month's last day when it is shorter."""
     return day + relativedelta(months=months)
-
-
-def midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 @dataclass(frozen=True)
@@ -175,9 +172,9 @@ class ByInactivity:
         self.months = programme.expiry_months
         self.starts_at = programme.starts_at
         # Expired: the reference falls on or before this day N months ago; soon: within the warning.
-        self.cutoff = midnight(add_months(today, -self.months) + timedelta(days=1))
+        self.cutoff = start_of(add_months(today, -self.months) + timedelta(days=1))
         warn_day = today + timedelta(days=programme.expiry_warning_days)
-        self.warn_cutoff = midnight(add_months(warn_day, -self.months) + timedelta(days=1))
+        self.warn_cutoff = start_of(add_months(warn_day, -self.months) + timedelta(days=1))
 
     def rows(self, customers) -> QuerySet:
         """Per account with points whose reference is before the warning's cut-off: the
@@ -220,9 +217,9 @@ class ByAge:
         months = programme.expiry_months
         this_month = today.replace(day=1)
         self.next_month = add_months(this_month, 1)
-        self.cutoff = midnight(add_months(this_month, -months))
+        self.cutoff = start_of(add_months(this_month, -months))
         self.warn = today >= self.next_month - timedelta(days=programme.expiry_warning_days)
-        self.next_cutoff = midnight(add_months(self.next_month, -months))
+        self.next_cutoff = start_of(add_months(self.next_month, -months))
 
     def rows(self, customers) -> QuerySet:
         """Per customer with points: the points ``due`` now (credited before the cut-off less

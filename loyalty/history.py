@@ -22,13 +22,14 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.days import start_of
 from core.errors import DomainError
 from core.figures import money_text, unit_money_text
 from customers.models import Order, Shop
 from customers.services.currency import base_currency
 from customers.services.pending_updates import pending_updates_mark
 from loyalty.earning import order_earns
-from loyalty.expiry import add_months, midnight
+from loyalty.expiry import add_months
 from loyalty.ledger import SELECTED
 from loyalty.models import EarningRule, ExpiryMode, PastOrdersCredit, PointsEntry, Programme, RuleKind
 from loyalty.programme import Multipliers, programme_get
@@ -66,7 +67,7 @@ class CreditPreview:
 
 
 def _window(since: date, programme: Programme) -> tuple[datetime, datetime]:
-    since_at = midnight(since)
+    since_at = start_of(since)
     if since > timezone.localdate():
         raise DomainError("Give a day in the past: the orders placed since then are credited.", field="since")
     if since_at >= programme.starts_at:
@@ -91,7 +92,7 @@ def past_orders_credit_preview(*, since: date, now: datetime | None = None) -> C
     if earns is not None:
         inactive = programme.expiry_mode == ExpiryMode.INACTIVITY
         # Expired: no order in the account's group since this instant (``expiry.ByInactivity``).
-        cutoff = midnight(add_months(timezone.localdate(now), -programme.expiry_months) + timedelta(days=1))
+        cutoff = start_of(add_months(timezone.localdate(now), -programme.expiry_months) + timedelta(days=1))
         figures = _summed(earns, cutoff if inactive else None)
     orders, customers, points, expiring_customers, expiring_points = figures
     return CreditPreview(

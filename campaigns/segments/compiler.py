@@ -27,7 +27,7 @@ a key list exactly those people ("stage is not set").
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from functools import reduce
 from operator import and_, or_
 
@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from campaigns.segments.registry import FieldSpec
 from campaigns.segments.rules import Condition, Group
+from core.days import start_of
 from customers.models import Customer, CustomerIdentity, Shop
 
 _LOOKUPS = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "before": "lt", "after": "gt"}
@@ -190,7 +191,7 @@ def _date(path: str, operator: str, value, is_datetime: bool, now) -> Q:
         return Q(**{f"{path}__gte": since if is_datetime else timezone.localdate(since)})
 
     def start(day):  # a day's first instant in the CRM's time zone, for datetime fields
-        return timezone.make_aware(datetime.combine(day, time.min)) if is_datetime else day
+        return start_of(day) if is_datetime else day
 
     if operator == "before":
         return Q(**{f"{path}__lt": start(value)})

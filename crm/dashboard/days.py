@@ -1,49 +1,32 @@
-"""Days and months in the CRM's time zone (``TIME_ZONE``): where a day starts, which day a
-stored time falls on, runs of consecutive days."""
+"""Days and months in the CRM's time zone (``TIME_ZONE``): runs of consecutive days, months.
+
+Where a day starts and ends, and which day a stored time falls on, are ``core.days``'s (the
+one source the dashboard's rollups, its links and the lists they open share); they are named
+here too so the dashboard reads its days from one module."""
 
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
-from django.conf import settings
-from django.db.models.functions import TruncDate
-from django.utils import timezone
+from core.days import ONE_DAY, day_of, end_of, local_day, span, start_of, today, within, zone
 
-ONE_DAY = timedelta(days=1)
-
-
-def zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
-
-
-def start_of(day: date) -> datetime:
-    """The first instant of ``day`` in the CRM's time zone."""
-    return datetime.combine(day, time.min, tzinfo=zone())
-
-
-def span(first: date, last: date) -> dict:
-    """Lookups for a time field from the start of ``first`` to the end of ``last``: pass as
-    ``**span(...)`` with the field's name prefixed (see ``within``)."""
-    return {"gte": start_of(first), "lt": start_of(last + ONE_DAY)}
-
-
-def within(field: str, first: date, last: date) -> dict:
-    """Filter keywords: ``field`` falls on a day from ``first`` to ``last``."""
-    return {f"{field}__{op}": value for op, value in span(first, last).items()}
-
-
-def local_day(field: str) -> TruncDate:
-    """The day ``field`` (a stored time) falls on in the CRM's time zone, in SQL."""
-    return TruncDate(field, tzinfo=zone())
-
-
-def day_of(moment: datetime) -> date:
-    """The day a time falls on in the CRM's time zone."""
-    return timezone.localtime(moment, zone()).date()
-
-
-def today(now: datetime | None = None) -> date:
-    return day_of(now or timezone.now())
+__all__ = [
+    "ONE_DAY",
+    "day_of",
+    "days",
+    "end_of",
+    "local_day",
+    "month_end",
+    "month_of",
+    "months",
+    "months_back",
+    "next_month",
+    "runs",
+    "span",
+    "start_of",
+    "today",
+    "within",
+    "zone",
+]
 
 
 def days(first: date, last: date) -> Iterator[date]:

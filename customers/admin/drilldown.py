@@ -17,23 +17,18 @@ A value that does not read is refused like any bad filter (the list says so), ne
 """
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
-from django.utils import timezone
 
+from core.days import local_day, within
 from customers.models import Order
 
 RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})?\.\.(\d{4}-\d{2}-\d{2})?(?:\*(\d{1,3}))?$")
 MAX_TERMS = 4
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _range(text: str, *, counted: bool) -> tuple[date | None, date | None, int]:
@@ -50,11 +45,7 @@ def _range(text: str, *, counted: bool) -> tuple[date | None, date | None, int]:
 
 
 def _orders(first: date | None, last: date | None, shop: str | None):
-    orders = Order.objects.counted().order_by()
-    if first:
-        orders = orders.filter(placed_at__gte=_day_start(first))
-    if last:
-        orders = orders.filter(placed_at__lt=_day_start(last + timedelta(days=1)))
+    orders = Order.objects.counted().filter(**within("placed_at", first, last)).order_by()
     return orders.filter(shop_id=shop) if shop else orders
 
 
@@ -95,7 +86,7 @@ class DrilldownFilter(admin.ListFilter):
             if times > 1:
                 orders = (
                     orders.values("customer_id")
-                    .annotate(days=Count(TruncDate("placed_at"), distinct=True))
+                    .annotate(days=Count(local_day("placed_at"), distinct=True))
                     .filter(days__gte=times)
                 )
                 labels.append(f"bought on {times}+ days {_words(first, last)}{where}")

@@ -15,11 +15,12 @@ from datetime import date, timedelta
 import numpy as np
 from django.utils import timezone
 
+from core.days import end_of
 from customers.metrics import bgnbd, clv, gamma_gamma, rfm
 from customers.metrics.fitting import FitError
 from customers.metrics.summary import TIME_UNITS, Summary, summarise
 from customers.models import ClvModel, LifecycleSettings, Shop
-from customers.services.order_days import OrderRows, day_number, end_of_day, fetch_order_days
+from customers.services.order_days import OrderRows, day_number, fetch_order_days
 from customers.services.recompute_chunk import MONEY_LIMIT_CENTS
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class FitInputs:
 def load_inputs(*, until: date, time_unit: str, shop: Shop | None = None) -> FitInputs:
     """Every counted order placed up to and including ``until`` (a day in the CRM's time zone)."""
     where, params = ("o.shop_id = %s", [shop.pk]) if shop else ("1 = 1", [])
-    orders = _without_outliers(fetch_order_days(where, params, end_of_day(until), times=False))
+    orders = _without_outliers(fetch_order_days(where, params, end_of(until), times=False))
     summary = summarise(orders.customer_ids, orders.days, orders.amounts)
     return FitInputs(summary=summary, end_day=day_number(until), time_unit=time_unit)
 

@@ -25,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.chunks import BadCustomers, id_list_condition
+from core.days import end_of
 from core.db.bulk_writer import insert_rows
 from core.db.column_reader import EPOCH as UNIX_EPOCH
 from core.db.column_reader import Field, read_columns
@@ -40,7 +41,7 @@ from customers.models import (
     LifecycleSettings,
     StageChange,
 )
-from customers.services.order_days import EPOCH, OrderRows, day_number, end_of_day, fetch_order_days
+from customers.services.order_days import EPOCH, OrderRows, day_number, fetch_order_days
 
 STAGES = tuple(rules.STAGE_LABELS)
 
@@ -121,7 +122,7 @@ def lifecycle_recompute_chunk(ctx: Context, *, where: str, params: list) -> int:
         return 0
     # Orders up to the end of today: one dated in the future counts from its day on.
     today = EPOCH + timedelta(days=ctx.today)
-    orders = fetch_order_days(where.format(col="o.customer_id"), params, end_of_day(today))
+    orders = fetch_order_days(where.format(col="o.customer_id"), params, end_of(today))
     _update_aggregates(ctx, ids, orders, previous)
 
     summary = summarise(orders.customer_ids, orders.days, orders.amounts)

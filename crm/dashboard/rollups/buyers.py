@@ -4,7 +4,6 @@
 from datetime import date, timedelta
 
 import numpy as np
-from django.conf import settings
 from django.db import connection
 
 from core.db.column_reader import EPOCH_DAY, Field, read_columns
@@ -12,6 +11,7 @@ from crm.dashboard import id_sets
 from crm.dashboard.days import month_end, month_of, span
 from crm.dashboard.models import CohortMonth, DailyBuyers
 from customers.models import Customer, Order
+from customers.services.order_days import counted_sql, placed_day
 
 
 def buyers_refresh(first: date, last: date) -> int:
@@ -46,15 +46,9 @@ def buyers_refresh(first: date, last: date) -> int:
 
 def _orders(first: date, last: date) -> dict[str, np.ndarray]:
     o, c = Order._meta.db_table, Customer._meta.db_table
-    local_date, date_params = connection.ops.datetime_cast_date_sql("o.placed_at", (), settings.TIME_ZONE)
-    if connection.vendor == "postgresql":
-        day = Field("day", local_date, "day")
-    else:
-        day = Field("day", f"CAST(julianday({local_date}) - 2440587.5 AS INTEGER)")
-    excluded = ", ".join(f"'{s}'" for s in Order.NOT_COUNTED)
+    day, day_params = placed_day()
     earlier = (
-        f"SELECT 1 FROM {o} p WHERE p.customer_id = o.customer_id"
-        f" AND p.status NOT IN ({excluded}) AND p.placed_at < o.placed_at"
+        f"SELECT 1 FROM {o} p WHERE p.customer_id = o.customer_id AND {counted_sql('p')} AND p.placed_at < o.placed_at"
     )
     # Raw SQL: the bounds go through the backend's own adapter (on SQLite, naive UTC text,
     # as the column holds them; an aware time in another zone would compare as text).
@@ -67,8 +61,8 @@ def _orders(first: date, last: date) -> dict[str, np.ndarray]:
             Field("new", f"CASE WHEN EXISTS ({earlier}) THEN 0 ELSE 1 END"),
         ],
         f"FROM {o} o JOIN {c} c ON c.id = o.customer_id"
-        f" WHERE o.status NOT IN ({excluded}) AND o.placed_at >= %s AND o.placed_at < %s",
-        [*date_params, *bounds],
+        f" WHERE {counted_sql()} AND o.placed_at >= %s AND o.placed_at < %s",
+        [*day_params, *bounds],
     )
 
 
