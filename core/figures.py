@@ -21,6 +21,16 @@ def minor_digits(currency: str) -> int:
     return 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
 
 
+def money_amount(amount, currency: str) -> Decimal:
+    """An amount rounded half up to the currency's minor unit, as ``money_text`` shows it:
+    ``12.345, "USD"`` → ``Decimal("12.35")``, ``1234.5, "JPY"`` → ``Decimal("1235")``."""
+    return _rounded(Decimal(str(amount)), minor_digits(currency))
+
+
+def _rounded(value: Decimal, digits: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
 def amount_text(amount, digits: int = 2) -> str:
     """``1234.5`` → "1,234.50", rounded half up; "—" for none. For a column whose heading
     names the currency; everywhere else, ``money_text``."""
@@ -32,8 +42,7 @@ def amount_text(amount, digits: int = 2) -> str:
         return NONE
     if not value.is_finite():
         return NONE
-    value = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    return f"{value:,.{digits}f}"
+    return f"{_rounded(value, digits):,.{digits}f}"
 
 
 def money_text(amount, currency: str) -> str:

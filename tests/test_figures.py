@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.figures import count_text, days_text, money_text, percent_text, unit_money_text
+from core.figures import count_text, days_text, money_amount, money_text, percent_text, unit_money_text
 from customers.metrics import stages
 
 
@@ -23,6 +23,13 @@ from customers.metrics import stages
 )
 def test_money_reads_with_its_currency(amount, currency, shown):
     assert money_text(amount, currency) == shown
+
+
+def test_an_amount_is_rounded_to_its_currencys_minor_unit_as_it_reads():
+    assert money_amount(Decimal("12.345"), "USD") == Decimal("12.35")
+    assert money_amount(Decimal("8400.5"), "JPY") == Decimal("8401")
+    assert str(money_amount(Decimal("80"), "EUR")) == "80.00"
+    assert money_text(money_amount(Decimal("8400.5"), "JPY"), "JPY") == money_text(Decimal("8400.5"), "JPY")
 
 
 def test_a_value_per_unit_keeps_its_decimals():

@@ -112,5 +112,7 @@ def points(period: Period, kinds: str, group: int | None) -> str:
     )
 
 
-def accounts(group: int | None) -> str:
-    return _url("admin:loyalty_account_changelist", {"group__id__exact": group, "balance__gt": 0})
+def accounts(group: int | None, *, pending: bool = False) -> str:
+    """The accounts holding spendable points, or with ``pending`` those holding pending ones."""
+    held = "pending__gt" if pending else "balance__gt"
+    return _url("admin:loyalty_account_changelist", {"group__id__exact": group, held: 0})

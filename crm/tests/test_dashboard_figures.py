@@ -209,7 +209,9 @@ def test_points_and_the_liability(history):
     assert shown == {"issued": 350, "redeemed": 30, "expired": 80, "reversed": 40}
     available = sum(a.balance for a in Account.objects.all() if a.balance > 0)
     assert loyalty.liability.value == Decimal(available) * Decimal("0.01") == Decimal("2.65")
-    assert loyalty.pending.value == Decimal("0.50")
+    assert loyalty.pending.value == sum(a.pending for a in Account.objects.all()) == 50  # points, not money
+    assert (loyalty.pending.unit, loyalty.liability.unit) == ("points", "USD")
+    assert loyalty.pending.detail.startswith("worth 0.50 USD at 0.01 USD, as of ")
 
 
 def test_every_figure_has_a_unit_an_explanation_and_a_link(history):

@@ -4,6 +4,7 @@ and that each number leads to exactly the customers (or rows) it counts."""
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -20,6 +21,8 @@ from crm.dashboard.figures import Period, dashboard_figures
 from crm.dashboard.models import RollupState
 from crm.dashboard.refresh import dashboard_rebuild, dashboard_refresh
 from crm.tests import dashboard_data as data
+from customers.tests.factories import CustomerFactory, OrderFactory, ShopFactory
+from tests.page_text import text_of, texts_of
 
 pytestmark = pytest.mark.django_db
 
@@ -204,3 +207,50 @@ def test_without_filters_the_boxes_show_the_period_the_page_shows(manager, histo
     today = d.today()
     html = manager.get(URL).text
     assert f'value="{today - timedelta(days=29)}"' in html and f'value="{today}"' in html
+
+
+def tile(page, label: str) -> str:
+    """What a tile reads after its label."""
+    return next(text for text in texts_of(page, ".kpi") if text.startswith(f"{label} "))[len(label) + 1 :]
+
+
+def test_money_reads_in_each_currencys_own_minor_unit(manager, settings):
+    """With the yen as the base currency, the yen shop's figures have no cents (rounded half
+    up, as every money figure of the CRM), and the euro order keeps its cents and names its
+    currency: the tiles and the table by currency read as the money filter writes money."""
+    settings.BASE_CURRENCY = "JPY"
+    jp, eu = ShopFactory(slug="jp", name="Tokyo"), ShopFactory(slug="eu", name="Berlin")
+    aki, eva = CustomerFactory(first_seen_shop=jp), CustomerFactory(first_seen_shop=eu)
+    for customer, shop, total, currency, base in (
+        (aki, jp, "12300", "JPY", "12300"),
+        (aki, jp, "4501", "JPY", "4501"),
+        (eva, eu, "80.00", "EUR", "13040.50"),
+    ):
+        OrderFactory(
+            customer=customer,
+            shop=shop,
+            placed_at=data.at("2025-03-10 12:00"),
+            total=Decimal(total),
+            currency=currency,
+            total_base=Decimal(base),
+        )
+    dashboard_rebuild()
+    cache.clear()
+
+    page = manager.get(URL, MARCH)
+
+    assert tile(page, "Net revenue").startswith("29,842 JPY ")  # 29,841.50 JPY, half up
+    assert text_of(page, "#by-currency") == (
+        "By the orders' own currency (never added across currencies) "
+        "Currency Orders Net revenue Average order "
+        "EUR 1 80.00 EUR 80.00 EUR "
+        "JPY 2 16,801 JPY 8,401 JPY"
+    )
+    assert ".00 JPY" not in page.content.decode()
+
+
+def test_the_points_tiles_say_points_and_the_liability_says_money(manager, history):
+    page = manager.get(URL, MARCH)
+    assert tile(page, "Pending points").startswith("50 points worth 0.50 USD at 0.01 USD, as of ")
+    assert tile(page, "Points liability").startswith("2.65 USD 265 spendable points at 0.01 USD, as of ")
+    assert tile(page, "Points issued").startswith("350 points ")

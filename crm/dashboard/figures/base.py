@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from core.figures import amount_text, minor_digits, money_amount
 from crm.dashboard import days as d
 
 # Below these, a figure says the data is too thin instead of showing a number.
@@ -88,12 +89,22 @@ class Figure:
     detail: str = ""
     thin: str = ""
     decimals: int = 0
+    currency: str = ""  # a money figure (``money``): shown as the CRM shows money in it
 
     @property
     def shown(self) -> str:
+        if self.currency:
+            return amount_text(self.value, minor_digits(self.currency))
         if self.value is None:
             return "—"
         return f"{self.value:,.{self.decimals}f}"
+
+
+def money(key: str, label: str, amount: Decimal | None, currency: str, how: str, **more) -> Figure:
+    """A figure in money: rounded to the currency's minor unit (none for JPY), shown with
+    ``core.figures`` as every money figure of the CRM is, the currency as its unit."""
+    value = None if amount is None else money_amount(amount, currency)
+    return Figure(key, label, value, currency, how, currency=currency, **more)
 
 
 @dataclass(frozen=True)

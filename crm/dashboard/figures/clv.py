@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.dashboard import links
-from crm.dashboard.figures.base import MIN_ANSWERS, Chart, Figure, Period, too_few
+from crm.dashboard.figures.base import MIN_ANSWERS, Chart, Figure, Period, money, too_few
 from crm.dashboard.models import ClvBand
 from customers.models import ClvModel
 
@@ -70,10 +70,10 @@ def clv(period: Period, *, now: datetime | None = None) -> Clv:
     return Clv(
         bands=bands,
         unpredicted=unpredicted,
-        total=Figure(
+        total=money(
             "clv_total",
             "Predicted value of the next 12 months",
-            total.quantize(Decimal("0.01")),
+            total,
             base,
             "The sum of every customer's predicted 12-month CLV (BG/NBD for how often they will buy, "
             "Gamma-Gamma for how much; docs/metrics.md), as the model stands today, whatever the "

@@ -8,8 +8,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Max, Sum
 
+from core.figures import money_text, unit_money_text
 from crm.dashboard import links
-from crm.dashboard.figures.base import Chart, Figure, Period, bucket_start, change
+from crm.dashboard.figures.base import Chart, Figure, Period, bucket_start, change, money
 from crm.dashboard.models import DailyPoints, PointsLiability
 from loyalty.models import Programme
 
@@ -63,20 +64,11 @@ def loyalty(period: Period, *, group_id: int | None) -> Loyalty:
     programme = Programme.objects.filter(pk=1).first()
     value = programme.point_value if programme else None
     base = settings.BASE_CURRENCY
+    as_of = f"as of {latest:%d %b %Y}" if latest else "not computed yet"
+    worth = unit_money_text(value, base) if value is not None else "no programme yet"
 
-    def held(key: str, label: str, points: int, how: str, what: str) -> Figure:
-        """What the accounts hold, in money at the point's value (with the points below)."""
-        return Figure(
-            key,
-            label,
-            None if value is None else (points * value).quantize(Decimal("0.01")),
-            base,
-            how + BY_GROUP,
-            link=links.accounts(group_id),
-            detail=f"{points:,} {what}",
-            thin="" if value is not None else "No loyalty programme is set up.",
-            decimals=2,
-        )
+    def in_money(points: int) -> Decimal | None:
+        return None if value is None else points * value
 
     also = {
         "issued": f"; {now['adjusted']:+,} adjusted by hand",
@@ -94,25 +86,30 @@ def loyalty(period: Period, *, group_id: int | None) -> Loyalty:
         )
         for column, (label, kinds, how) in COLUMNS.items()
     ]
-    as_of = f"as of {latest:%d %b %Y}" if latest else "not computed yet"
-    worth = f"{value:.4f}".rstrip("0").rstrip(".") + f" {base}" if value is not None else "no programme yet"
+    pending_worth = f"worth {money_text(in_money(owed['p']), base)} at {worth}, " if value is not None else ""
     return Loyalty(
         figures=figures,
-        liability=held(
+        liability=money(
             "liability",
             "Points liability",
-            owed["a"],
-            f"What customers could spend now: the positive balances of every account (a negative "
-            f"one owes nothing) times the point's value ({worth}), today whatever the period.",
-            f"spendable points at {worth}, {as_of}",
+            in_money(owed["a"]),
+            base,
+            f"What customers could spend now, in money: the positive balances of every account (a "
+            f"negative one owes nothing) times the point's value ({worth}), today whatever the period." + BY_GROUP,
+            link=links.accounts(group_id),
+            detail=f"{owed['a']:,} spendable points at {worth}, {as_of}",
+            thin="" if value is not None else "No loyalty programme is set up.",
         ),
-        pending=held(
-            "liability_pending",
+        pending=Figure(
+            "points_pending",
             "Pending points",
             owed["p"],
+            "points",
             "Points earned on orders still within their return window: spendable once it ends, "
-            "unless the order is refunded. At the point's value.",
-            f"pending points, {as_of}",
+            "unless the order is refunded; not part of the liability until then. Today whatever "
+            "the period." + BY_GROUP,
+            link=links.accounts(group_id, pending=True),
+            detail=f"{pending_worth}{as_of}",
         ),
         chart=Chart(
             "points",

@@ -7,11 +7,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Sum
 
+from core.figures import money_amount
 from crm.dashboard import links
-from crm.dashboard.figures.base import MIN_ORDERS, Chart, Figure, Period, bucket_start, change, too_few
+from crm.dashboard.figures.base import MIN_ORDERS, Chart, Figure, Period, bucket_start, change, money, too_few
 from crm.dashboard.models import DailySales
-
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,14 @@ def sales(period: Period) -> Sales:
             point = series[bucket_start(r["day"], period.grain)]
             point[0] += r["o"]
             point[1] += r["b"]
-    orders, revenue = now["orders"], now["base"].quantize(CENT)
-    aov = (revenue / orders).quantize(CENT) if orders else None
+    orders, revenue = now["orders"], money_amount(now["base"], base)
+    aov = revenue / orders if orders else None
     aov_before = before["base"] / before["orders"] if before["orders"] else None
     vs = period.length
     period_days = links.days(period.first, period.last)
     converted = " (orders in other currencies converted at their exchange rate)" if len(currencies) > 1 else ""
     return Sales(
-        revenue=Figure(
+        revenue=money(
             "revenue",
             "Net revenue",
             revenue,
@@ -74,7 +73,6 @@ def sales(period: Period) -> Sales:
             f"order was placed ({settings.TIME_ZONE}). The customers who placed them are behind the number.",
             link=links.customers(bought=[period_days], shop=period.shop_id, by_order_shop=True),
             detail=change(revenue, before["base"], vs),
-            decimals=2,
         ),
         orders=Figure(
             "orders",
@@ -85,7 +83,7 @@ def sales(period: Period) -> Sales:
             link=links.orders(period),
             detail=change(orders, before["orders"], vs),
         ),
-        aov=Figure(
+        aov=money(
             "aov",
             "Average order value",
             aov,
@@ -94,10 +92,9 @@ def sales(period: Period) -> Sales:
             link=links.orders(period),
             detail=change(aov, aov_before, vs) if aov is not None else "",
             thin=too_few(orders, MIN_ORDERS, "orders"),
-            decimals=2,
         ),
         by_currency=[
-            CurrencyRow(c, n, total.quantize(CENT), (total / n).quantize(CENT) if n else None)
+            CurrencyRow(c, n, money_amount(total, c), money_amount(total / n, c) if n else None)
             for c, (n, total) in sorted(currencies.items())
         ],
         chart=Chart(
