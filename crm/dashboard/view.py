@@ -68,9 +68,11 @@ def presets(today: date, shop: Shop | None) -> list[tuple[str, str]]:
 def figures_cache_key(state: RollupState, today: date, period: Period) -> str:
     """The figures of a period as of a version of the rollups (and a day: "up to today").
     The refresh's moment is in the key with the version: a database restored from a backup,
-    or rebuilt, counts versions from where it was, and must not meet another's figures."""
+    or rebuilt, counts versions from where it was, and must not meet another's figures. The
+    ``v`` number moves when the cached figures' shape does (v3: money figures carry their
+    currency), so a deploy never reads back figures pickled by the code before it."""
     built = f"{state.version}@{state.refreshed_at:%Y%m%dT%H%M%S.%f}"
-    return f"crm:dashboard:v2:{built}:{today}:{period.first}:{period.last}:{period.shop_id}"
+    return f"crm:dashboard:v3:{built}:{today}:{period.first}:{period.last}:{period.shop_id}"
 
 
 def dashboard_view(request):
