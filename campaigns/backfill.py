@@ -16,6 +16,7 @@ points) cannot be read as of a past date; the chart then says where the history 
 
 from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, IntegerField, Q, Value
 from django.utils import timezone
 
@@ -57,16 +58,46 @@ def history_rule_known_only_now(segment: Segment) -> list[str]:
 def segment_backfill_days(segment: Segment, *, today: date | None = None) -> list[date]:
     """The days before the recorded history that the chart shows and that have no count yet.
     None for a static segment (a list has no past), before the first refresh, or when the
-    rule tests a field known only as it is now."""
-    version = backfill_version(segment)
-    if segment.kind != Segment.Kind.DYNAMIC or version is None or fields_known_only_now(parse(version.rule)):
+    rule tests a field known only as it is now.
+
+    The hourly refresh asks this of every dynamic segment, and after the first hour the
+    answer is nearly always "none": so it reads nothing once the chart shows no day before
+    the history, nor once a check has found nothing left to count (remembered in the cache,
+    ``_complete_from``, as the first day the counts cover: later charts start later)."""
+    if segment.kind != Segment.Kind.DYNAMIC or segment.history_since is None:
         return []
     today = today or timezone.localdate()
     start = timezone.localdate(segment.history_since)
     first = max(start - timedelta(days=CHART_DAYS), today - timedelta(days=CHART_DAYS - 1))
-    days = [first + timedelta(days=i) for i in range((start - first).days)]
-    have = set(segment.past_counts.filter(day__gte=first, day__lt=start).values_list("day", flat=True))
-    return [day for day in days if day not in have]
+    if first >= start:
+        return []
+    complete = _complete_from(segment)
+    if complete is not None and complete <= first:
+        return []
+    version = backfill_version(segment)
+    if version is None:
+        return []
+    missing = []
+    if not fields_known_only_now(parse(version.rule)):
+        have = set(segment.past_counts.filter(day__gte=first, day__lt=start).values_list("day", flat=True))
+        missing = [day for day in (first + timedelta(days=i) for i in range((start - first).days)) if day not in have]
+    if not missing:
+        cache.set(_complete_key(segment), first.isoformat(), CHART_DAYS * 24 * 3600)
+    return missing
+
+
+def _complete_key(segment: Segment) -> str:
+    """Per history: a segment's history starts once, and the past counts are never deleted
+    (but with the segment), so "complete from a day" stays true for as long as it is kept."""
+    return f"campaigns:backfill:complete:{segment.pk}:{segment.history_since:%Y%m%dT%H%M%S.%f}"
+
+
+def _complete_from(segment: Segment) -> date | None:
+    """The first day from which every day before the history is known to be counted (or
+    needs no count), if a check found so; None when none did, or the cache forgot (Redis
+    down reads as forgotten: the database is asked)."""
+    value = cache.get(_complete_key(segment))
+    return date.fromisoformat(value) if value else None
 
 
 def _existed_by(at: datetime) -> Q:
@@ -108,4 +139,6 @@ def segment_history_backfill(*, segment: Segment, days: list[date], now: datetim
         ]
         SegmentPastCount.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent run's stand
         stored += len(rows)
+    if stored:
+        segment_backfill_days(segment)  # the last task to finish finds none left, and says so for the next hour
     return stored

@@ -5,6 +5,9 @@ hand from the same orders), and "history starts on …" where it cannot, never a
 from datetime import datetime, time, timedelta
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -168,3 +171,42 @@ def test_customers_refreshed_before_the_first_full_refresh_are_part_of_its_first
     assert (days[-1].members, sum(d.entered for d in days)) == (2, 0)
     assert all(d.kind != "recorded" for d in days[:-1])
     assert set(segment.memberships.values_list("customer_id", flat=True)) == {early.pk, later.pk}
+
+
+def test_once_the_days_before_the_history_are_counted_the_hourly_refresh_does_no_backfill_work(history):
+    segment = segment_create(name="Win-back", rule=WIN_BACK)
+    refresh_segment(segment.pk)  # the first refresh: its history starts, the 89 days before are counted
+    counted = list(SegmentPastCount.objects.filter(segment=segment).values_list("day", "members", "computed_at"))
+    assert len(counted) == CHART_DAYS - 1
+
+    with CaptureQueriesContext(connection) as second:
+        refresh_segment(segment.pk)  # an hour later
+
+    assert list(SegmentPastCount.objects.filter(segment=segment).values_list("day", "members", "computed_at")) == (
+        counted
+    )
+    # Not even a look at the counts, nor at the rule's past: the guard knew nothing was left.
+    assert not [q["sql"] for q in second.captured_queries if "segmentpastcount" in q["sql"]]
+    assert not [q["sql"] for q in second.captured_queries if "UNION ALL" in q["sql"]]
+
+
+def test_when_the_cache_forgot_the_database_says_what_is_left(history):
+    segment = segment_create(name="Win-back", rule=WIN_BACK)
+    refresh_segment(segment.pk)
+    lost = SegmentPastCount.objects.filter(segment=segment).order_by("day")[10]
+    lost.delete()
+    cache.clear()  # as after a Redis restart
+
+    segment.refresh_from_db()
+    assert segment_backfill_days(segment) == [lost.day]
+    refresh_segment(segment.pk)
+    assert SegmentPastCount.objects.filter(segment=segment, day=lost.day).get().members == lost.members
+    assert SegmentPastCount.objects.filter(segment=segment).count() == CHART_DAYS - 1
+
+
+def test_a_history_older_than_the_chart_needs_no_look_at_all(history, django_assert_num_queries):
+    segment = segment_create(name="Win-back", rule=WIN_BACK)
+    type(segment).objects.filter(pk=segment.pk).update(history_since=noon(CHART_DAYS + 5))
+    segment.refresh_from_db()
+    with django_assert_num_queries(0):
+        assert segment_backfill_days(segment) == []
