@@ -1,13 +1,14 @@
-"""Admin helpers every app's admin may use: tables with millions of rows, audit history, and
-the link to a customer's page."""
+"""Admin helpers every app's admin may use: tables with millions of rows, audit history, the
+link to a customer's page, and forms that refuse a malformed related id without a 500."""
 
 from auditlog.mixins import AuditlogHistoryAdminMixin
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import IntegerField, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -187,3 +188,58 @@ class AuditHistoryMixin(AuditlogHistoryAdminMixin):
         if self.get_object(request, unquote(object_id)) is None:
             raise Http404(f"No {self.opts.verbose_name} with id {object_id!r}.")
         return self.auditlog_history_view(request, object_id, extra_context)
+
+
+class KnownRelatedValues:
+    """A form mixin: a related field (a search picker, a raw id box, a multiple choice) that
+    gets a malformed id ("1e5", or an id past the 64-bit range) refuses it on the field, and
+    forgets it before the form is shown again.
+
+    Django looks such a value up, to check it and to draw the picker's selection, and a value
+    the database cannot compare raises there (``OverflowError`` on SQLite, ``ValueError`` in
+    the picker): a 500 instead of the field's "Select a valid choice"."""
+
+    def _clean_fields(self):
+        fields = self.fields  # type: ignore[attr-defined]
+        related = [name for name, field in fields.items() if isinstance(field, forms.ModelChoiceField)]
+        past_range = {name for name in related if not all(_fits(fields[name], v) for v in self._posted(name))}
+        self._forget(past_range)
+        super()._clean_fields()  # type: ignore[misc]
+        for name in past_range:
+            label = fields[name].queryset.model._meta.verbose_name
+            self.add_error(name, forms.ValidationError(f"No {label} has this id.", code="invalid_choice"))  # type: ignore[attr-defined]
+        self._forget({name for name in related if name in self._errors})  # type: ignore[attr-defined]
+
+    def _posted(self, name: str) -> list:
+        data, key = self.data, self.add_prefix(name)  # type: ignore[attr-defined,has-type]
+        return data.getlist(key) if hasattr(data, "getlist") else [data.get(key)]
+
+    def _forget(self, names: set[str]) -> None:
+        if names:
+            data = self.data.copy()  # type: ignore[has-type]
+            for name in names:
+                data[self.add_prefix(name)] = ""  # type: ignore[attr-defined]
+            self.data = data
+
+
+BIGINT = 2**63
+
+
+def _fits(field: forms.ModelChoiceField, value) -> bool:
+    """Whether ``value`` can be compared with the field's key column: not an integer past the
+    64-bit range (anything else the field refuses, or finds, itself)."""
+    model = field.queryset.model
+    column = model._meta.get_field(field.to_field_name) if field.to_field_name else model._meta.pk
+    if not isinstance(column, IntegerField):
+        return True
+    try:
+        return -BIGINT <= int(str(value).strip()) < BIGINT
+    except ValueError:
+        return True
+
+
+def known_related_values(form_class: type) -> type:
+    """``form_class`` with ``KnownRelatedValues`` (once)."""
+    if issubclass(form_class, KnownRelatedValues):
+        return form_class
+    return type(form_class.__name__, (KnownRelatedValues, form_class), {"__module__": form_class.__module__})

@@ -5,6 +5,8 @@
   role gets the index.
 - ``/admin/dashboard/`` (``admin:dashboard``): the manager's dashboard, a page of the site
   rather than of a model, behind the site's sign-in; its figures live in ``crm/dashboard/``.
+- Every form it shows refuses a malformed related id ("1e5" in a customer picker) on its
+  field, never with a 500 (``core.admin_tools.KnownRelatedValues``).
 - The search pickers (Django's autocomplete) name a customer with their email, "Gia Rossi ·
   gia.rossi.17@example.com": several customers share a name, and an agent on the phone must
   tell them apart before opening a ticket for one.
@@ -13,11 +15,13 @@ Installed as the default site by ``crm.apps.CrmAdminConfig``. This module import
 ``admin.py`` (they register on this site as it is being made), so it sits outside ``crm.admin``.
 """
 
+from django.contrib.admin import ModelAdmin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.shortcuts import redirect
 from django.urls import path
 from unfold.sites import UnfoldAdminSite
 
+from core.admin_tools import known_related_values
 from crm.dashboard.view import dashboard_view
 from crm.navigation import start_page
 from customers.models import Customer
@@ -31,7 +35,19 @@ class PickerJsonView(AutocompleteJsonView):
         return result
 
 
+def _with_forms(admin_class: type) -> type:
+    form = known_related_values(admin_class.form)
+    return type(admin_class.__name__, (admin_class,), {"form": form, "__module__": admin_class.__module__})
+
+
 class CrmAdminSite(UnfoldAdminSite):
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Each admin as declared, in a subclass whose forms (its own and its inlines')
+        refuse a malformed related id on its field."""
+        admin_class = _with_forms(admin_class or ModelAdmin)
+        admin_class.inlines = [_with_forms(inline) for inline in admin_class.inlines]
+        super().register(model_or_iterable, admin_class, **options)
+
     def index(self, request, extra_context=None):
         url = start_page(request.user)
         return redirect(url) if url else super().index(request, extra_context)

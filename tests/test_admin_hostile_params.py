@@ -107,3 +107,36 @@ def test_a_nul_in_a_query_parameter_is_a_400_that_names_it(admin_client, client)
     api = client.get("/api/v1/customers", {"email": "a\x00b"})
     assert api.status_code == 400
     assert api.json()["errors"] == {"email": ["The query parameter 'email' contains a NUL character."]}
+
+
+def test_every_add_form_refuses_a_malformed_related_id_on_its_field(admin_client, data):
+    """A picker or raw id box posted "1e5" or an id past the 64-bit range: the form comes back
+    with the field's error, never a 500 (the picker looked the value up to draw it)."""
+    from django import forms
+
+    errors, posted = [], 0
+    for model in admin.site._registry:
+        opts = model._meta
+        try:
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
+        except NoReverseMatch:
+            continue
+        page = admin_client.get(url)
+        if page.status_code != 200 or "adminform" not in (page.context or {}):
+            continue
+        form = page.context["adminform"].form
+        related = [name for name, field in form.fields.items() if isinstance(field, forms.ModelChoiceField)]
+        for name in related:
+            for value in ("1e5", HUGE, "\x00"):
+                try:
+                    response = admin_client.post(url, {name: value})
+                except Exception as error:  # the test client re-raises what would be a 500
+                    errors.append(f"{url} {name}={value!r}: {type(error).__name__}: {str(error)[:80]}")
+                    continue
+                posted += 1
+                if response.status_code >= 500:
+                    errors.append(f"{url} {name}={value!r}: {response.status_code}")
+                elif response.status_code == 200 and value != "\x00":
+                    assert name in response.context["adminform"].form.errors, (url, name, value)
+    assert posted > 40
+    assert not errors, "\n".join(errors)
