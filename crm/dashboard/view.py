@@ -21,6 +21,7 @@ from customers.models import Shop
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 5 * 366
+EARLIEST = date(1970, 1, 1)
 CACHE_SECONDS = 30 * 60
 PRESETS = (("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90), ("Last 12 months", 365))
 
@@ -42,6 +43,9 @@ class DashboardFilters(forms.Form):
             return data
         if end > self.today:
             self.add_error("end", f"Choose a day up to today ({self.today:%d %b %Y}).")
+        elif start < EARLIEST or end < EARLIEST:
+            # Before it, no shop's data; and the comparison period before it would fall off the calendar.
+            self.add_error("start" if start < EARLIEST else "end", f"Choose a day from {EARLIEST:%d %b %Y} on.")
         elif start > end:
             self.add_error("start", "The period starts after it ends.")
         elif (end - start).days + 1 > MAX_DAYS:

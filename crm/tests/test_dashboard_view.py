@@ -75,6 +75,8 @@ def test_only_managers_and_superusers_see_it(client, django_user_model, history)
         ({"end": "2999-01-01"}, "Choose a day up to today"),
         ({"shop": "99999999999999999999"}, "Select a valid choice."),
         ({"start": "2025-02-30"}, "Enter a valid date."),
+        ({"start": "0001-01-01", "end": "0001-01-02"}, "Choose a day from 01 Jan 1970 on."),
+        ({"start": "1969-12-31", "end": "1970-01-02"}, "Choose a day from 01 Jan 1970 on."),
     ],
 )
 def test_bad_filters_are_named_never_a_500(manager, history, params, message):
