@@ -193,9 +193,15 @@ def test_a_period_that_begins_before_stages_were_recorded_says_so(manager, histo
     assert stages.history_after_start
     html = manager.get(URL, {"start": start.isoformat(), "end": today.isoformat()}).text
     assert f"Stages were first recorded on {first.day} " in html
+    # The counts at the start are not known, so not zeros, and the change is not a figure.
+    assert all(row.at_start is None and row.change == "—" for row in stages.rows)
+    assert [series["label"] for series in stages.chart.datasets] == [f"{today:%d %b %Y} (end)"]
+    stage_table = html.split('id="stages"')[1].split("</table>")[0]
+    assert stage_table.count("not recorded yet") == len(stages.rows)
 
     later = first + timedelta(days=1)
-    assert not dashboard_figures(Period(later, max(later, today)), refreshed_at=None).stages.history_after_start
+    known = dashboard_figures(Period(later, max(later, today)), refreshed_at=None).stages
+    assert not known.history_after_start and all(row.at_start is not None for row in known.rows)
 
 
 def test_a_one_day_period_reads_in_the_singular(manager, history):

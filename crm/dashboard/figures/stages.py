@@ -22,13 +22,13 @@ HOW = (
 class StageRow:
     stage: str
     label: str
-    at_start: int
+    at_start: int | None  # None: the period starts before stages were recorded (not known)
     at_end: int
     link: str
 
     @property
     def change(self) -> str:
-        return f"{self.at_end - self.at_start:+,}"
+        return "—" if self.at_start is None else f"{self.at_end - self.at_start:+,}"
 
 
 @dataclass(frozen=True)
@@ -87,14 +87,23 @@ def stages(period: Period) -> Stages:
         if g["during"]:
             moves.append(g)
     labels = dict(Stage.choices)
+    first_days = [g["first_day"] for g in grouped if g["first_day"] is not None]
+    history_starts = min(first_days) if first_days else None
+    known_at_start = history_starts is None or history_starts <= period.first
     rows = [
-        StageRow(value, label, start.get(value, 0), end.get(value, 0), links.stage(value, period.shop_id))
+        StageRow(
+            value,
+            label,
+            start.get(value, 0) if known_at_start else None,
+            end.get(value, 0),
+            links.stage(value, period.shop_id),
+        )
         for value, label in Stage.choices
     ]
     moves.sort(key=lambda g: (-g["during"], g["from_stage"], g["to_stage"]))
-    first_days = [g["first_day"] for g in grouped if g["first_day"] is not None]
+    start_series = [{"label": f"{period.first:%d %b %Y} (start)", "data": [r.at_start for r in rows]}]
     return Stages(
-        history_starts=min(first_days) if first_days else None,
+        history_starts=history_starts,
         period_first=period.first,
         rows=rows,
         flows=[
@@ -111,7 +120,7 @@ def stages(period: Period) -> Stages:
             "bar",
             [r.label for r in rows],
             [
-                {"label": f"{period.first:%d %b %Y} (start)", "data": [r.at_start for r in rows]},
+                *(start_series if known_at_start else []),
                 {
                     "label": f"{period.last:%d %b %Y} (end)",
                     "data": [r.at_end for r in rows],
