@@ -7,6 +7,8 @@ from html.parser import HTMLParser
 import nh3
 from django.utils.html import linebreaks
 
+from core.errors import DomainError
+
 MAX_BODY = 50_000
 
 
@@ -43,7 +45,11 @@ _HAS_STRUCTURE = re.compile(r"<(?:br|" + "|".join(sorted(_BLOCK)) + r")\b", re.I
 def message_html(text: str) -> str:
     """A message as stored: sanitised HTML (``sanitise``). Text typed without block markup
     (the reply box, a customer's form) keeps its line breaks as paragraphs and ``<br>``, so
-    the customer reads it as it was written; HTML with its own structure is kept as it is."""
+    the customer reads it as it was written; HTML with its own structure is kept as it is.
+    Longer than ``MAX_BODY`` characters: a ``DomainError`` on ``body`` (the forms and the API
+    refuse it on their own field first)."""
+    if len(text) > MAX_BODY:
+        raise DomainError(f"Ensure this field has no more than {MAX_BODY:,} characters.", field="body")
     clean = sanitise(text.replace("\r\n", "\n")).strip()
     if "\n" not in clean or _HAS_STRUCTURE.search(clean):
         return clean

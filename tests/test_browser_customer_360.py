@@ -111,3 +111,16 @@ def test_a_one_time_buyer_who_lapsed_reads_lapsed_without_a_p_alive_of_100(page,
     assert page.locator("#fact-p-alive").inner_text() == "P(ALIVE)\nnot estimated for one-time buyers"
     assert "one-time buyers" in page.locator("#fact-p-alive").get_attribute("title")
     page.screenshot(path=str(SHOTS / "customer-360-one-time-buyer.png"), full_page=True)
+
+
+def test_a_long_unbroken_word_wraps_in_the_timeline_at_1440_px(browser_login, agent):
+    customer = CustomerFactory(first_name="Ada", last_name="Long", email="ada@example.com")
+    ticket_open(customer=customer, data=TicketData(subject="Link", body="https://example.com/" + "x" * 3000))
+
+    page = browser_login("sam", "agent-pass-1")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(page.url.split("/admin/")[0] + f"/admin/crm/customer360/{customer.pk}/change/")
+    page.wait_for_selector(".timeline")
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+    page.screenshot(path=SHOTS / "customer_360_long_word.png")

@@ -15,6 +15,7 @@ from crm.models import Customer360
 from crm.services import customer_note_add, customer_tag_add
 from customers.admin.commerce import CustomerAdmin
 from support.models import Priority
+from support.text import MAX_BODY
 from support.tickets import TicketData, ticket_open
 
 
@@ -22,7 +23,7 @@ from support.tickets import TicketData, ticket_open
 # theme does not style them by itself.
 class OpenTicketForm(forms.Form):
     subject = forms.CharField(max_length=255, widget=UnfoldAdminTextInputWidget)
-    message = forms.CharField(widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}))
+    message = forms.CharField(widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}), max_length=MAX_BODY)
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL, widget=UnfoldAdminSelectWidget)
 
 

@@ -149,6 +149,7 @@ def test_quick_actions_open_a_ticket_add_a_note_and_a_tag(admin_client, customer
     [
         ({"action": "open_ticket", "subject": "", "message": "x", "priority": "normal"}, "subject"),
         ({"action": "open_ticket", "subject": "x", "message": "x", "priority": "asap"}, "priority"),
+        ({"action": "open_ticket", "subject": "x", "message": "x" * 50_001, "priority": "normal"}, "message"),
         ({"action": "note", "body": "   "}, "body"),
         ({"action": "tag", "tag": ""}, "tag"),
         ({"action": "tag", "tag": "x" * 65}, "tag"),

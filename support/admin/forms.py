@@ -24,11 +24,13 @@ from unfold.widgets import (
 
 from support.models import BusinessHours, Macro, Ticket
 from support.sla import MIDNIGHT
+from support.text import MAX_BODY
 
 
 class TicketForm(forms.ModelForm):
     reply = forms.CharField(
         required=False,
+        max_length=MAX_BODY,
         widget=UnfoldAdminTextareaWidget(attrs={"rows": 8}),
         help_text="What the customer gets, line breaks included (HTML is cleaned).",
     )

@@ -7,11 +7,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from core.errors import DomainError
 from customers.models import Product
 from customers.tests.factories import CustomerFactory, ShopFactory
 from support.escalation import sla_sweep
 from support.models import BusinessHours, CsatResponse, Macro, Review, SlaPolicy, Team, Ticket
-from support.tickets import TicketData, ticket_open
+from support.tickets import TicketData, ticket_open, ticket_reply
 
 pytestmark = pytest.mark.django_db
 
@@ -154,6 +155,24 @@ def ticket_form(ticket, **changes):
 
 def open_for(customer, subject="Help"):
     return ticket_open(customer=customer, data=TicketData(subject=subject, body="Hi"))[0]
+
+
+def test_a_reply_past_the_message_limit_is_refused_on_its_field(admin_client):
+    ticket = open_for(CustomerFactory())
+    url = reverse("admin:support_ticket_change", args=[ticket.pk])
+
+    response = admin_client.post(url, ticket_form(ticket, reply="x" * 50_001))
+
+    assert response.status_code == 200
+    assert "reply" in response.context["adminform"].form.errors
+    assert ticket.messages.count() == 1  # only the customer's first message
+
+
+def test_the_service_refuses_a_message_past_the_limit_naming_the_body():
+    ticket = open_for(CustomerFactory())
+    with pytest.raises(DomainError) as refused:
+        ticket_reply(ticket=ticket, body="x" * 50_001)
+    assert refused.value.field == "body" and ticket.messages.count() == 1
 
 
 def test_an_agent_replies_and_sets_pending_from_the_ticket_page(admin_client, admin_user):
