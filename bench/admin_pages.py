@@ -74,7 +74,7 @@ def search_pages() -> list[tuple[str, str]]:
     return [
         ("customer page (lifecycle, history)", f"/admin/customers/customer/{who.pk}/change/"),
         *((f"customers, search: {name}", search + urlencode({"q": term})) for name, term in terms),
-        ("customers 360, search: a last name", "/admin/crm/customer360/?" + urlencode({"q": who.last_name})),
+        ("customer profiles (360), search: a last name", "/admin/crm/customer360/?" + urlencode({"q": who.last_name})),
     ]
 
 

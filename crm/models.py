@@ -34,8 +34,8 @@ class Customer360(Customer):
     class Meta:
         proxy = True
         permissions = [("tag_customer", "Can tag customers from the 360 page")]
-        verbose_name = "customer 360"
-        verbose_name_plural = "customers 360"
+        verbose_name = "customer profile"
+        verbose_name_plural = "customer profiles"
 
 
 class CustomerNote(models.Model):

@@ -276,6 +276,7 @@ SEGMENT_FIELDS = [
     {"name": "rfm_m", "label": "RFM monetary score", "group": "Metrics", "type": "number", "path": "metrics__rfm_m"},
     {
         "name": "clv_historical",
+        "money": True,
         "label": "historical CLV",
         "group": "Metrics",
         "type": "number",
@@ -286,6 +287,7 @@ SEGMENT_FIELDS = [
     },
     {
         "name": "clv_predicted",
+        "money": True,
         "label": "predicted 12-month CLV",
         "group": "Metrics",
         "type": "number",
@@ -312,6 +314,7 @@ SEGMENT_FIELDS = [
     },
     {
         "name": "net_revenue",
+        "money": True,
         "label": "net revenue",
         "group": "Metrics",
         "type": "number",
@@ -322,6 +325,7 @@ SEGMENT_FIELDS = [
     },
     {
         "name": "aov",
+        "money": True,
         "label": "average order value",
         "group": "Metrics",
         "type": "number",
@@ -341,6 +345,7 @@ SEGMENT_FIELDS = [
     # Behaviour over a time window
     {
         "name": "spent",
+        "money": True,
         "label": "spent",
         "group": "Behaviour",
         "type": "window_number",

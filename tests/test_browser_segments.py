@@ -70,7 +70,7 @@ def test_a_marketer_builds_a_two_group_rule_by_clicking_and_saves_it(page, live_
     builder.locator(".rb-field").first.select_option("country")
     builder.locator(".rb-condition").first.locator(".rb-value-input").fill("DE")
 
-    # Group 2 (ANY): spent ≥ 200 in the last 90 days OR orders ≥ 3
+    # Group 2 (ANY): spent ≥ 200 USD in the last 90 days OR orders ≥ 3
     builder.locator(".rb-add-group").first.click()
     inner = builder.locator(".rb-group[data-depth='2']")
     assert inner.locator(".rb-match").input_value() == "any"
@@ -87,7 +87,7 @@ def test_a_marketer_builds_a_two_group_rule_by_clicking_and_saves_it(page, live_
 
     expected = orm_count()
     assert expected == 3
-    sentence = "customers where country is DE AND (spent ≥ 200 in the last 90 days OR orders ≥ 3)"
+    sentence = "customers where country is DE AND (spent ≥ 200 USD in the last 90 days OR orders ≥ 3)"
     preview = page.locator(".rb-preview")
     preview.locator(".rb-sentence", has_text=sentence).wait_for()
     assert preview.locator(".rb-count-number").inner_text() == str(expected)

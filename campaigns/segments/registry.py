@@ -103,6 +103,7 @@ class FieldSpec:
     row_path: str = ""
     help: str = ""
     past: bool | Callable = False
+    money: bool = False  # an amount in the base currency: the sentence names the currency
 
     @property
     def operators(self) -> tuple[str, ...]:

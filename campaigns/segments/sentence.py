@@ -1,10 +1,12 @@
 """A parsed rule as a plain-English sentence, e.g.
-"customers where country is DE AND (spent ≥ 200 in the last 90 days OR lifecycle stage is at risk)"."""
+"customers where country is DE AND (spent ≥ 200 USD in the last 90 days OR lifecycle stage is at risk)".
+Amounts name the base currency, as every money figure does."""
 
 import calendar
 
 from campaigns.segments.registry import OPERATOR_WORDS
 from campaigns.segments.rules import Condition, Group
+from customers.services.currency import base_currency
 
 
 def sentence(rule: Group) -> str:
@@ -32,9 +34,8 @@ def _value(c: Condition, value) -> str:
         return calendar.month_name[value]
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{text} {base_currency()}" if c.field.money else text
 
 
 def _condition(c: Condition) -> str:

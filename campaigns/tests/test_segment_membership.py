@@ -36,7 +36,7 @@ def test_editing_a_rule_keeps_the_previous_version_and_saving_it_unchanged_adds_
     versions = list(segment.versions.order_by("number").values_list("number", "sentence"))
     assert versions == [
         (1, "customers where country is DE"),
-        (2, "customers where spent ≥ 100 in the last 30 days"),
+        (2, "customers where spent ≥ 100 USD in the last 30 days"),
     ]
 
 

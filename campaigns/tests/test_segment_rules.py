@@ -126,7 +126,7 @@ def test_every_problem_is_reported_at_once():
 
 def test_the_rule_reads_as_a_sentence():
     assert sentence(parse(EXAMPLE)) == (
-        "customers where country is DE AND (spent ≥ 200 in the last 90 days OR lifecycle stage is at risk)"
+        "customers where country is DE AND (spent ≥ 200 USD in the last 90 days OR lifecycle stage is at risk)"
     )
     negated = rule({"field": "event", "operator": "eq", "value": "cart_abandoned", "within_hours": 24}, negate=True)
     assert sentence(parse(negated)) == "customers where NOT (had event cart_abandoned in the last 24 hours)"

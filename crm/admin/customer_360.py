@@ -86,7 +86,7 @@ class Customer360Admin(CustomerAdmin):
             **self.admin_site.each_context(request),
             "title": f"{head.customer.first_name} {head.customer.last_name}".strip() or head.customer.email,
             "opts": self.opts,
-            "original": head.customer,  # the theme's breadcrumbs: CRM › Customers 360 › this customer
+            "original": head.customer,  # the theme's breadcrumbs: CRM › Customer profiles › this customer
             "head": head,
             "page": page,
             "groups": customer_360.timeline_groups(viewer),
