@@ -181,6 +181,8 @@ SECURE_CSP = {
 }
 
 LANGUAGE_CODE = "en-us"
+# One way of writing dates across the admin and the project's pages (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 # Times are stored in UTC; TIME_ZONE is the CRM's business time zone (day boundaries).
