@@ -124,3 +124,28 @@ def test_a_long_unbroken_word_wraps_in_the_timeline_at_1440_px(browser_login, ag
 
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
     page.screenshot(path=SHOTS / "customer_360_long_word.png")
+
+
+def test_the_customer_record_with_two_shops_fits_1440_px(browser_login, django_user_model):
+    django_user_model.objects.create_superuser("root", "root@example.com", "root-pass-1")
+    customer = CustomerFactory(first_name="Finn", last_name="Rossi", email="finn@example.com")
+    for name in ("EU Store", "US Store"):
+        customer.identities.create(
+            shop=ShopFactory(name=name),
+            external_id=f"{name[:2]}-{'9' * 40}",
+            email="finn.rossi.with.a.long.address@example.com",
+            phone="+1 450 895 0550",
+            country="DE",
+            marketing_consent=True,
+            marketing_consent_at=timezone.now(),
+            utm_campaign="winter-sale-" + "x" * 60,
+        )
+
+    page = browser_login("root", "root-pass-1")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(page.url.split("/admin/")[0] + f"/admin/customers/customer/{customer.pk}/change/")
+    page.wait_for_selector("#id_email")
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+    assert page.locator("#id_identities-0-marketing_consent_at_0").is_visible()
+    page.screenshot(path=SHOTS / "customer_record.png", full_page=True)
