@@ -70,7 +70,9 @@ def found(client, term, url=CUSTOMERS) -> list[Customer]:
         ("345678", ["dan"]),
         ("555-0199", ["daniela"]),
         ("+44 20 7946 0958", ["ann"]),
-        ("020 7946 0958", []),  # a national 0 the stored number does not have
+        ("020 7946 0958", ["ann"]),  # the national 0 for the stored +44
+        ("7946 0958", ["ann"]),  # the end, under nine digits: as typed
+        ("0 7946 0958", ["ann"]),
         ("5678", []),  # under six digits: not a phone search
         # a shop's order number, with or without "#", however the shop stored it
         ("100200300", ["ann"]),
@@ -83,6 +85,55 @@ def found(client, term, url=CUSTOMERS) -> list[Customer]:
 )
 def test_each_way_of_naming_a_customer_finds_them_and_no_one_else(admin_client, people, term, expected):
     assert found(admin_client, term) == [people[name] for name in expected]
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        # North America: the country code 1 on one side only, each way
+        ("450.895.0550", "+1 450 895 0550"),
+        ("450.895.0550", "14508950550"),
+        ("450.895.0550", "1-450-895-0550"),
+        ("+1 450 895 0550", "450.895.0550"),
+        ("1 (450) 895-0550", "450 895 0550"),
+        # Germany: +49 or 0049 for the trunk 0, each way, and a Munich number of 8 digits
+        ("+49 30 12345678", "030 12345678"),
+        ("030 / 12345678", "+49 30 12345678"),
+        ("0049 89 123456", "089 123456"),
+        ("089 123456", "+49 (89) 123456"),
+        ("089-123456", "0049 89 123456"),
+        # United Kingdom: London and a mobile, each way
+        ("+44 20 7946 0958", "020 7946 0958"),
+        ("020 7946 0958", "+44 20 7946 0958"),
+        ("07911 123456", "+44 7911 123456"),
+        ("+44 (0) 7911 123456", "07911 123456"),
+    ],
+)
+def test_a_number_is_found_with_or_without_its_country_code_and_trunk_zero(admin_client, stored, typed):
+    customer = CustomerFactory(phone=stored)
+    # the same digits but one just before the nine compared, or one among them
+    CustomerFactory(phone="+7 999 123 45 67")
+    CustomerFactory(phone=stored[:-3] + str((int(stored[-3]) + 1) % 10) + stored[-2:])
+
+    assert found(admin_client, typed) == [customer]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("8950550", ["us", "us_national"]),  # seven or eight digits: the end of a number, as before
+        ("895 0550", ["us", "us_national"]),
+        ("18950550", []),
+        ("+1 460 895 0550", []),  # another area code
+        ("+44 450 895 0550", ["us", "us_national"]),  # nine digits agree; a caller's country is not checked
+        ("+1 450 895 0551", []),
+    ],
+)
+def test_a_number_matches_on_its_last_nine_digits_and_short_ones_on_their_end(admin_client, typed, expected):
+    people = {"us": CustomerFactory(phone="+1 450 895 0550"), "us_national": CustomerFactory(phone="450-895-0550")}
+    CustomerFactory(phone="0550")  # too short to be the end of anything typed
+
+    assert set(found(admin_client, typed)) == {people[name] for name in expected}
 
 
 def test_names_with_accents_are_found_in_any_case(admin_client, people):
@@ -254,6 +305,7 @@ def test_a_number_changed_in_the_admin_is_found_by_its_new_digits(admin_client):
         ("rossi@", "customer_email_local_trgm_idx"),
         ("ann.lee@shop.test", "customers_customer_email_normalized"),
         ("06 1234 5678", "customer_phone_reversed_idx"),
+        ("+49 (89) 123456", "customer_phone_reversed_idx"),
         ("12345", "customers_customer_pkey"),
     ],
 )
