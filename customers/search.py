@@ -122,7 +122,9 @@ def _ids_from_other_tables(term: str) -> list[int]:
     ways = CustomerIdentity.objects.filter(shop_id__in=shops, external_id=term).order_by().values_list("customer_id")
     number = term.removeprefix(ORDER_NUMBER_SIGN)
     if number:
-        orders = Order.objects.filter(external_id__in={number, ORDER_NUMBER_SIGN + number})
+        # In any case ("d15594" finds "D15594"): UPPER(external_id) = UPPER(…), the
+        # expression of the index order_external_id_upper_idx.
+        orders = Order.objects.filter(Q(external_id__iexact=number) | Q(external_id__iexact=ORDER_NUMBER_SIGN + number))
         ways = ways.union(orders.order_by().values_list("customer_id"))
     return [customer_id for (customer_id,) in ways[:MAX_IDS]]
 

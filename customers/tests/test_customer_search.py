@@ -34,6 +34,8 @@ def people():
     IdentityFactory(shop=shop, customer=dan, external_id="shopify-991")
     OrderFactory(shop=shop, customer=ann, external_id="100200300")
     OrderFactory(shop=shop, customer=daniela, external_id="#100200301")
+    OrderFactory(shop=shop, customer=dan, external_id="D15594")
+    OrderFactory(shop=shop, customer=ann, external_id="#SO-7731")
     return {"dan": dan, "daniela": daniela, "ann": ann}
 
 
@@ -78,6 +80,13 @@ def found(client, term, url=CUSTOMERS) -> list[Customer]:
         ("100200300", ["ann"]),
         ("#100200300", ["ann"]),
         ("100200301", ["daniela"]),
+        # in any case: shops print their numbers in capitals, callers spell them as they come
+        ("D15594", ["dan"]),
+        ("d15594", ["dan"]),
+        ("#d15594", ["dan"]),
+        ("so-7731", ["ann"]),
+        ("#So-7731", ["ann"]),
+        ("d1559", []),
         # a shop's customer id, whole
         ("shopify-991", ["dan"]),
         ("shopify-99", []),
@@ -322,4 +331,25 @@ def test_on_postgres_every_way_is_an_index_lookup(people, term, index):
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert index in plan, plan
+    assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("term", ["d15594", "#so-7731", "shopify-991"])
+def test_on_postgres_the_ids_from_orders_and_identities_are_index_lookups(people, term):
+    """The one query for ids through other tables (a shop's customer id, an order number in
+    any case) probes indexes only: with scans priced out, no table is read whole."""
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.search import customer_search
+
+    with CaptureQueriesContext(connection) as queries:
+        customer_search(term)
+    (query,) = [q["sql"] for q in queries.captured_queries if "customers_order" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {query}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "order_external_id_upper_idx" in plan and "identity_shop_external_id_uniq" in plan, plan
     assert "Seq Scan" not in plan, plan
