@@ -15,10 +15,11 @@ at its size is instant.
 
 from dataclasses import dataclass
 
-from django.db.models import CharField, Func, Q
+from django.db.models import CharField, Func, Q, Value
 from django.db.models.functions import Reverse
 from django.db.models.lookups import Contains, EndsWith, In, StartsWith
 
+from customers import accents
 from customers.models import CustomerIdentity, Order, Shop
 from customers.phones import phone_digits, phone_match
 
@@ -43,10 +44,11 @@ SEARCH_HINT = "Name, email, phone, order number or id"
 
 
 class SearchName(Func):
-    """``LOWER(first_name || ' ' || last_name)``: the name as the search reads it, and the
-    expression of the trigram index ``customer_name_trgm_idx``."""
+    """``LOWER(crm_unaccent(first_name || ' ' || last_name))``: the name as the search reads
+    it, lowered and without accents (``customers/accents.py``), and the expression of the
+    trigram index ``customer_name_folded_trgm_idx``."""
 
-    template = "LOWER(%(expressions)s)"
+    template = f"LOWER({accents.SQL_FUNCTION}(%(expressions)s))"
     arg_joiner = " || ' ' || "
     output_field = CharField()
 
@@ -171,7 +173,9 @@ def _name_contains(lowered: str) -> Q:
     words = list(dict.fromkeys(lowered.split()))  # once each: PostgreSQL reads a repeat as rarer
     if all(len(word) < MIN_PARTIAL for word in words):
         words = [lowered]
-    return Q(*(Contains(SearchName(), word) for word in words))
+    # The word goes through the same folding in the database as the names ("muller" and
+    # "müller" both find Müller); a constant, so PostgreSQL folds it once, before the index.
+    return Q(*(Contains(SearchName(), accents.Unaccented(Value(word))) for word in words))
 
 
 def _partial_length(term: str) -> int:
