@@ -1,13 +1,16 @@
 """Static segments' member lists, resolved to customers.
 
 Two inputs: a CSV upload with an ``email`` or an ``external_id`` column (and optionally
-``shop``, the shop's slug, since external ids are each shop's own), or a pasted list of
-emails and customer ids. Every line that names nobody is reported by its number, and a
-list with any such line is refused whole, so an upload is never half-applied.
+``shop``, the shop's slug, since external ids are each shop's own), separated by commas,
+semicolons (what spreadsheets export in much of Europe) or tabs; or a pasted list of
+emails and customer ids, separated by lines, commas, semicolons or spaces. Every line that
+names nobody is reported by its number (the first ``MAX_REPORTED``, then how many more),
+and a list with any such line is refused whole, so an upload is never half-applied.
 """
 
 import csv
 import io
+import re
 from collections import defaultdict
 
 from customers.models import Customer, CustomerIdentity
@@ -16,6 +19,12 @@ from customers.services.customers import normalize_email
 MAX_ROWS = 200_000
 MAX_REPORTED = 20
 _CHUNK = 5000
+# The separators a CSV may use; anything else is read as part of a value.
+CSV_DELIMITERS = ",;\t"
+# How much of a file the delimiter is guessed from (whole lines of it).
+_SNIFF_BYTES = 64 * 1024
+# What separates the entries of a pasted list (emails and ids hold none of these).
+_PASTED_SEPARATORS = re.compile(r"[,;\s]+")
 
 
 class MemberListError(ValueError):
@@ -25,11 +34,13 @@ class MemberListError(ValueError):
 
 
 def _report(problems: list[tuple[int, str]]) -> None:
-    """Refuse the list if any line names nobody: the first lines' problems, in line order."""
+    """Refuse the list if any line names nobody: the first lines' problems, in line order
+    (and on one line, in the order written)."""
     if problems:
-        shown = [f"line {line}: {problem}" for line, problem in sorted(problems)[:MAX_REPORTED]]
+        in_order = sorted(problems, key=lambda problem: problem[0])
+        shown = [f"line {line}: {problem}" for line, problem in in_order[:MAX_REPORTED]]
         if len(problems) > MAX_REPORTED:
-            shown.append(f"… and {len(problems) - MAX_REPORTED} more lines")
+            shown.append(f"… and {len(problems) - MAX_REPORTED} more")
         raise MemberListError(shown)
 
 
@@ -65,7 +76,7 @@ def read_member_csv(upload) -> set[int]:
         text = upload.read().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise MemberListError(["the file is not UTF-8 text"]) from None
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
     header = [column.strip().lower() for column in next(reader, [])]
     if "email" not in header and "external_id" not in header:
         raise MemberListError(["the first line must name an email or an external_id column"])
@@ -110,10 +121,27 @@ def read_member_csv(upload) -> set[int]:
     return ids
 
 
+def _delimiter(text: str) -> str:
+    """The file's separator among ``CSV_DELIMITERS``, guessed from its first lines; a comma
+    when the guess fails (a single column has none)."""
+    sample = text[:_SNIFF_BYTES]
+    if len(text) > _SNIFF_BYTES and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]  # whole lines only
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
 def read_member_lines(text: str) -> set[int]:
-    """The customers a pasted list names: emails, or customer ids, one per line or comma."""
-    items = [(line, item.strip()) for line, row in enumerate(text.splitlines(), start=1) for item in row.split(",")]
-    items = [(line, item) for line, item in items if item]
+    """The customers a pasted list names: emails or customer ids, separated by lines,
+    commas, semicolons or spaces ("a@x.com; b@x.com")."""
+    items = [
+        (line, item)
+        for line, row in enumerate(text.splitlines(), start=1)
+        for item in _PASTED_SEPARATORS.split(row)
+        if item
+    ]
     if len(items) > MAX_ROWS:
         raise MemberListError([f"at most {MAX_ROWS:,} entries at a time"])
     emails = {normalize_email(item) for _, item in items if "@" in item}

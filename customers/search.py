@@ -15,12 +15,13 @@ at its size is instant.
 
 from dataclasses import dataclass
 
-from django.db.models import CharField, Func, Q
+from django.db.models import CharField, Func, Q, Value
 from django.db.models.functions import Reverse
-from django.db.models.lookups import Contains, EndsWith, StartsWith
+from django.db.models.lookups import Contains, EndsWith, In, StartsWith
 
+from customers import accents
 from customers.models import CustomerIdentity, Order, Shop
-from customers.phones import phone_digits
+from customers.phones import phone_digits, phone_match
 
 # Letters or digits a term needs before names and emails match in part.
 MIN_PARTIAL = 3
@@ -43,10 +44,11 @@ SEARCH_HINT = "Name, email, phone, order number or id"
 
 
 class SearchName(Func):
-    """``LOWER(first_name || ' ' || last_name)``: the name as the search reads it, and the
-    expression of the trigram index ``customer_name_trgm_idx``."""
+    """``LOWER(crm_unaccent(first_name || ' ' || last_name))``: the name as the search reads
+    it, lowered and without accents (``customers/accents.py``), and the expression of the
+    trigram index ``customer_name_folded_trgm_idx``."""
 
-    template = "LOWER(%(expressions)s)"
+    template = f"LOWER({accents.SQL_FUNCTION}(%(expressions)s))"
     arg_joiner = " || ' ' || "
     output_field = CharField()
 
@@ -122,7 +124,9 @@ def _ids_from_other_tables(term: str) -> list[int]:
     ways = CustomerIdentity.objects.filter(shop_id__in=shops, external_id=term).order_by().values_list("customer_id")
     number = term.removeprefix(ORDER_NUMBER_SIGN)
     if number:
-        orders = Order.objects.filter(external_id__in={number, ORDER_NUMBER_SIGN + number})
+        # In any case ("d15594" finds "D15594"): UPPER(external_id) = UPPER(…), the
+        # expression of the index order_external_id_upper_idx.
+        orders = Order.objects.filter(Q(external_id__iexact=number) | Q(external_id__iexact=ORDER_NUMBER_SIGN + number))
         ways = ways.union(orders.order_by().values_list("customer_id"))
     return [customer_id for (customer_id,) in ways[:MAX_IDS]]
 
@@ -134,8 +138,11 @@ def _partial(term: str) -> list[Q]:
     if digits.isascii() and digits.isdigit() and len(digits) >= MIN_PHONE_DIGITS:
         # Read backwards, the end of a number is a prefix: one range of the B-tree index
         # customer_phone_reversed_idx, where trigrams of digits (a thousand of them in all)
-        # each list a hundredth of the table.
-        conditions.append(Q(StartsWith(Reverse("phone_digits"), digits[::-1])))
+        # each list a hundredth of the table. A few whole numbers are probes of that index.
+        phone = phone_match(digits)
+        conditions.append(Q(StartsWith(Reverse("phone_digits"), phone.tail[::-1])))
+        if phone.whole:
+            conditions.append(Q(In(Reverse("phone_digits"), [number[::-1] for number in phone.whole])))
     lowered = term.lower()
     if "@" in lowered:
         conditions.append(Q(email_normalized=lowered))  # the unique index
@@ -166,7 +173,9 @@ def _name_contains(lowered: str) -> Q:
     words = list(dict.fromkeys(lowered.split()))  # once each: PostgreSQL reads a repeat as rarer
     if all(len(word) < MIN_PARTIAL for word in words):
         words = [lowered]
-    return Q(*(Contains(SearchName(), word) for word in words))
+    # The word goes through the same folding in the database as the names ("muller" and
+    # "müller" both find Müller); a constant, so PostgreSQL folds it once, before the index.
+    return Q(*(Contains(SearchName(), accents.Unaccented(Value(word))) for word in words))
 
 
 def _partial_length(term: str) -> int:

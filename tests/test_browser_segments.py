@@ -197,6 +197,30 @@ def test_a_static_segment_is_saved_from_pasted_emails_then_replaced_by_a_csv(pag
     assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {cid.pk}
 
 
+def test_choosing_a_semicolon_csv_raises_no_script_error_and_adds_its_customers(page, live_server):
+    """The theme's file box once failed on a file chosen (``unfold/js/app.js``: "Cannot read
+    properties of null (reading 'setAttribute')"); a CSV as a European spreadsheet exports
+    it (semicolons, CRLF) is read whole."""
+    ada, bob = CustomerFactory(email="ada@example.com"), CustomerFactory(email="bob@example.com")
+    errors = problems(page)
+    page.goto(f"{live_server.url}/admin/campaigns/segment/add/")
+    page.fill("#id_name", "Newsletter DE")
+    page.select_option("#id_kind", "static")
+
+    csv = b"Vorname;E-Mail;email\r\nAda;x;ada@example.com\r\nBob;y;bob@example.com\r\n"
+    page.set_input_files("#id_members_upload", {"name": "liste.csv", "mimeType": "text/csv", "buffer": csv})
+    page.locator("#id_members_upload").dispatch_event("change")  # as a second choice would
+    assert errors == []
+    assert page.get_by_label("Choose file to upload").input_value() == "liste.csv"
+    with page.expect_navigation():
+        page.click("[name=_continue]")
+
+    message(page, "was added successfully").wait_for()
+    segment = Segment.objects.get(name="Newsletter DE")
+    assert set(segment.memberships.filter(exited_at=None).values_list("customer_id", flat=True)) == {ada.pk, bob.pk}
+    assert errors == []
+
+
 def _noon(days_ago: int):
     day = timezone.localdate() - timedelta(days=days_ago)
     return timezone.make_aware(datetime.combine(day, time(12)))

@@ -75,14 +75,14 @@ class SegmentForm(forms.ModelForm):
         required=False,
         label="Members from CSV",
         widget=UnfoldAdminFileFieldWidget,
-        help_text="Static segments: a CSV whose first line names an email or external_id column "
-        "(and optionally shop, the shop's slug).",
+        help_text="Static segments: a CSV (comma, semicolon or tab separated) whose first line names "
+        "an email or external_id column (and optionally shop, the shop's slug).",
     )
     members_add = forms.CharField(
         required=False,
         label="Add customers",
         widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
-        help_text="Static segments: emails or customer ids, one per line or comma-separated.",
+        help_text="Static segments: emails or customer ids, separated by new lines, commas, semicolons or spaces.",
     )
     members_remove = forms.CharField(
         required=False,

@@ -76,7 +76,10 @@ def test_a_file_that_is_not_a_member_list_is_refused_clearly(content, message):
 def test_a_long_list_of_problems_is_cut_short():
     with pytest.raises(MemberListError) as error:
         read_member_csv(upload("email\n" + "".join(f"n{i}@example.com\n" for i in range(30))))
-    assert len(error.value.errors) == 21 and error.value.errors[-1] == "… and 10 more lines"
+    assert len(error.value.errors) == 21 and error.value.errors[-1] == "… and 10 more"
+    with pytest.raises(MemberListError) as error:
+        read_member_lines("; ".join(f"n{i}@example.com" for i in range(25)))
+    assert error.value.errors[19:] == ["line 1: no customer n19@example.com", "… and 5 more"]
 
 
 def test_a_pasted_list_takes_emails_and_customer_ids():
@@ -85,8 +88,67 @@ def test_a_pasted_list_takes_emails_and_customer_ids():
     with pytest.raises(MemberListError) as error:
         read_member_lines("ada@example.com\nDROP TABLE\n999999999")
     assert error.value.errors == [
-        "line 2: 'DROP TABLE' is neither an email nor a customer id",
+        "line 2: 'DROP' is neither an email nor a customer id",
+        "line 2: 'TABLE' is neither an email nor a customer id",
         "line 3: no customer 999999999",
+    ]
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "a@x.com; b@x.com",
+        "a@x.com;b@x.com;",
+        "a@x.com b@x.com",
+        "a@x.com\tb@x.com",
+        " a@x.com ,\r\n\r\n; B@X.com ",
+        "a@x.com, b@x.com; {c}",
+    ],
+)
+def test_a_pasted_list_is_separated_by_lines_commas_semicolons_or_spaces(pasted):
+    a, b, c = person("a@x.com"), person("b@x.com"), person("c@x.com")
+    expected = {a.pk, b.pk} | ({c.pk} if "{c}" in pasted else set())
+
+    assert read_member_lines(pasted.format(c=c.pk)) == expected
+
+
+def test_every_unknown_address_of_a_pasted_list_is_named_at_once():
+    person("a@x.com")
+    with pytest.raises(MemberListError) as error:
+        read_member_lines("a@x.com; nobody@x.com; ghost@x.com\nwho@x.com")
+    assert error.value.errors == [
+        "line 1: no customer nobody@x.com",
+        "line 1: no customer ghost@x.com",
+        "line 2: no customer who@x.com",
+    ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # what a spreadsheet in much of Europe exports: semicolons, a BOM, CRLF, quotes
+        '\ufeffFirst name;Email;Note\r\nAda;ada@example.com;"Lovelace, A."\r\nBob;bob@example.com;\r\n',
+        "email;note\nada@example.com;vip, early\nbob@example.com;\n",
+        "name\temail\nAda\tada@example.com\nBob\tbob@example.com\n",
+        'Name,Email\n"Lovelace; Ada",ada@example.com\nBob,bob@example.com\n',
+        "email\nada@example.com\nbob@example.com\n",  # one column: no separator to find
+        "email",  # a header alone
+    ],
+)
+def test_a_csv_separated_by_commas_semicolons_or_tabs_is_read(content):
+    ada, bob = person("ada@example.com"), person("bob@example.com")
+
+    expected = set() if content == "email" else {ada.pk, bob.pk}
+    assert read_member_csv(upload(content)) == expected
+
+
+def test_a_semicolon_csv_with_unknown_addresses_names_each_of_them():
+    person("ada@example.com")
+    with pytest.raises(MemberListError) as error:
+        read_member_csv(upload("email;note\nada@example.com;x\nnobody@example.com;y\nghost@example.com;z\n"))
+    assert error.value.errors == [
+        "line 3: no customer with email nobody@example.com",
+        "line 4: no customer with email ghost@example.com",
     ]
 
 
@@ -178,6 +240,15 @@ def test_a_bad_csv_in_the_admin_is_explained_and_changes_nothing(admin_client):
     )
     assert response.status_code == 200
     assert "line 2: no customer with email b@example.com" in response.content.decode()
+    segment.refresh_from_db()
+    assert segment.name == "VIP list" and open_members(segment) == {a.pk}
+
+    response = admin_client.post(url, static_form(segment, members_add="a@example.com; c@example.com; d@example.com"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["members_add"] == [
+        "line 1: no customer c@example.com",
+        "line 1: no customer d@example.com",
+    ]
     segment.refresh_from_db()
     assert segment.name == "VIP list" and open_members(segment) == {a.pk}
 

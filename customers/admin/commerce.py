@@ -474,7 +474,7 @@ class OrderAdmin(MarksFollowUp, LargeTableAdmin):
         if "@" in term:
             customers = Customer.objects.filter(email_normalized=term.lower()).values("pk")
             return queryset.filter(customer_id__in=customers), False
-        return queryset.filter(external_id=term), False
+        return queryset.filter(external_id__iexact=term), False  # the index on UPPER(external_id)
 
     def get_search_fields(self, request):
         return ["external_id"]

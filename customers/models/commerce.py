@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from customers.phones import phone_digits_sql
 
@@ -381,8 +382,10 @@ class Order(TimeStampedModel):
             models.Index(fields=["placed_at"], name="order_placed_idx"),
             # Admin status filter with its default ordering.
             models.Index(fields=["status", "placed_at"], name="order_status_placed_idx"),
-            # Admin search by a shop's order id, whatever the shop.
-            models.Index(fields=["external_id"], name="order_external_id_idx"),
+            # Search by a shop's order number, whatever the shop and in any case ("d15594"
+            # finds "D15594"): the staff's customer search and the orders list compare
+            # UPPER(external_id), as Django's iexact does (migration 0017).
+            models.Index(Upper("external_id"), name="order_external_id_upper_idx"),
             # The nightly repair: customers whose orders changed lately.
             models.Index(fields=["updated_at"], name="order_updated_idx"),
         ]

@@ -109,6 +109,7 @@ def test_order_search_by_external_id_or_customer_email(admin_client):
     url = reverse("admin:customers_order_changelist")
 
     assert list(admin_client.get(url, {"q": "X-1"}).context["cl"].result_list) == [order]
+    assert list(admin_client.get(url, {"q": "x-1"}).context["cl"].result_list) == [order]  # any case
     assert list(admin_client.get(url, {"q": order.customer.email.upper()}).context["cl"].result_list) == [order]
 
 
