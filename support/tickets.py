@@ -201,6 +201,8 @@ def ticket_follow_up(
     html = message_html(body)
     if not html:
         raise DomainError("The message has nothing left once its markup is sanitised.", field="message")
+    if external_id and ticket.shop_id is None:  # the id is unique within its shop: none, no id
+        raise DomainError("Only a shop's ticket takes a message with the shop's id.", field="external_id")
     try:
         with transaction.atomic():
             ticket = _current_locked(ticket)

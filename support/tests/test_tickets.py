@@ -108,6 +108,13 @@ def test_a_follow_up_from_the_shop_moves_the_clock_exactly_as_a_customer_reply_i
     )
 
 
+def test_a_follow_up_with_a_shops_message_id_needs_a_shops_ticket():
+    desk_ticket = open_ticket()  # opened in the desk: no shop, so no shop's ids to be unique among
+    with pytest.raises(DomainError) as error:
+        ticket_follow_up(ticket=desk_ticket, body="Hello", external_id="m-1")
+    assert error.value.field == "external_id" and desk_ticket.messages.count() == 1
+
+
 def test_the_first_public_agent_reply_meets_the_first_response_target(office, agent):
     ticket = open_ticket()
     ticket_reply(ticket=ticket, body="Internal: check the carrier", user=agent, public=False, now=MONDAY_10)
