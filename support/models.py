@@ -242,6 +242,12 @@ class TicketMessage(models.Model):
     public = models.BooleanField(default=True)
     body = models.TextField()
     created_at = models.DateTimeField()
+    # A shop's own id for a customer's follow-up sent through the API (``external_id``), unique
+    # in the shop like a ticket's: a replay writes nothing twice, wherever a merge moved the
+    # message. ``shop`` is the shop that sent it, set only with the id. No index of its own:
+    # the unique index below leads with it.
+    shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    external_id = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -249,6 +255,10 @@ class TicketMessage(models.Model):
         constraints = [
             # Customers write public messages only; internal notes are staff's.
             models.CheckConstraint(condition=Q(public=True) | ~Q(author_kind="customer"), name="message_note_by_staff"),
+            # A replayed follow-up (POST /api/v1/tickets/{id}/messages) finds its message by this.
+            models.UniqueConstraint(
+                fields=["shop", "external_id"], condition=~Q(external_id=""), name="message_shop_external_id_uniq"
+            ),
         ]
         indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_idx")]
 

@@ -24,6 +24,44 @@ def customer_tickets(*, customer: Customer, shop: Shop) -> QuerySet[Ticket]:
     )
 
 
+def shop_ticket(*, shop: Shop, ticket_id: int) -> Ticket | None:
+    """One of the shop's tickets, or None: another shop's ticket is not there for it."""
+    return Ticket.objects.filter(pk=ticket_id, shop=shop).first()
+
+
+# More merges than any desk makes one after another; a bound, not a rule.
+MAX_MERGES = 20
+
+
+def ticket_merge_chain(ticket: Ticket) -> list[Ticket]:
+    """The ticket, then the ticket it was merged into, and so on: a merge moves the thread, so
+    the last one holds it now. No query unless the ticket was merged."""
+    chain = [ticket]
+    while chain[-1].merged_into_id is not None and len(chain) <= MAX_MERGES:
+        target = Ticket.objects.filter(pk=chain[-1].merged_into_id).first()
+        if target is None or any(t.pk == target.pk for t in chain):
+            break
+        chain.append(target)
+    return chain
+
+
+def ticket_current(ticket: Ticket) -> Ticket:
+    """The ticket of ``ticket``'s shop that holds its thread now: itself, unless the desk
+    merged it into another of the shop's tickets (never one of another shop)."""
+    current = ticket
+    for target in ticket_merge_chain(ticket)[1:]:
+        if target.shop_id != ticket.shop_id:
+            break
+        current = target
+    return current
+
+
+def ticket_public_messages(ticket: Ticket) -> QuerySet[TicketMessage]:
+    """The ticket's public messages (a shop never sees internal notes); the caller orders them
+    (the API's cursor pages: newest first)."""
+    return TicketMessage.objects.filter(ticket=ticket, public=True)
+
+
 def reviews_with_author(reviews: QuerySet[Review]) -> QuerySet[Review]:
     """``reviews`` with ``author_first_name`` and ``author_last_name``: the name the reviewed
     shop's group has for the customer (its identities' latest non-empty one), never another

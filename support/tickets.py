@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import nh3
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.create_once import create_once
-from core.errors import DomainError
+from core.errors import Conflict, DomainError
 from customers.models import Customer, Order, Shop
 from support import links
 from support.macros import render
 from support.models import Macro, Priority, Review, Ticket, TicketMessage
+from support.selectors import ticket_current, ticket_merge_chain
 from support.sla_clock import (
     clock_pause,
     clock_resume,
@@ -42,6 +43,21 @@ class TicketData:
     external_id: str = ""
 
 
+class TicketExists(Conflict):
+    """A shop's ``external_id`` names a ticket that does not hold the message sent with it:
+    not a replay but the customer's follow-up, which belongs in the ticket's messages
+    (``ticket_follow_up``). Raised before ``ticket_open`` writes anything; the API answers
+    409 with the address of those messages."""
+
+    def __init__(self, ticket: Ticket):
+        super().__init__(
+            f"Ticket #{ticket.pk} was opened with this external_id and does not hold this message: "
+            "send a customer's follow-up to the ticket's messages.",
+            field="external_id",
+        )
+        self.ticket_id = ticket.pk
+
+
 def ticket_open(
     *,
     customer: Customer,
@@ -55,8 +71,9 @@ def ticket_open(
     """Open a ticket with its first message (from the customer, or from ``user``, an agent,
     as an outbound ticket; ``review`` or ``csat``: the answer it follows up). A high-value
     customer's ticket is escalated at once. A replayed shop ``external_id`` returns the
-    ticket it opened (False); an ``order_external_id`` the shop does not have is a
-    ``DomainError``."""
+    ticket it opened (False) when the ticket holds the message: the same ``external_id``
+    with a message it does not hold is ``TicketExists``, never a message dropped. An
+    ``order_external_id`` the shop does not have is a ``DomainError``."""
     now = now or timezone.now()
     subject = plain_text(data.subject)
     if not subject:
@@ -95,9 +112,21 @@ def ticket_open(
         )
         return ticket
 
-    return create_once(
+    ticket, created = create_once(
         Ticket.objects.filter(shop=shop, external_id=data.external_id) if data.external_id else None, create
     )
+    if not created and not _holds_customer_message(ticket, message_html(data.body)):
+        raise TicketExists(ticket)
+    return ticket, created
+
+
+def _holds_customer_message(ticket: Ticket, body: str) -> bool:
+    """Whether a customer's message stored as ``body`` is in the ticket's thread (which a merge
+    moved to the ticket it was merged into): one query, or one more per merge."""
+    tickets = [t.pk for t in ticket_merge_chain(ticket)]
+    return TicketMessage.objects.filter(
+        ticket_id__in=tickets, author_kind=TicketMessage.Author.CUSTOMER, body=body
+    ).exists()
 
 
 def follow_up_open(
@@ -125,28 +154,91 @@ def ticket_reply(
         raise DomainError("Only staff write internal notes.", field="public")
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        message = TicketMessage.objects.create(
-            ticket=ticket,
-            author_kind=TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER,
-            author=user,
-            public=public,
-            body=message_html(body),
-            created_at=now,
-        )
-        if user and public and ticket.assignee_id is None:
-            ticket.assignee = user
-        if user and public and ticket.first_responded_at is None:
-            ticket.first_responded_at = now
-            ticket.first_response_met = target_met(
-                ticket.first_response_due_at, ticket.first_response_left_minutes, now
-            )
-            ticket.first_response_due_at = ticket.first_response_left_minutes = None
-        if user and public and ticket.status == Status.NEW:
-            ticket.status = Status.OPEN
-        elif not user and ticket.status in (Status.PENDING, Status.SOLVED):
-            _set_status(ticket, Status.OPEN, now)
-        ticket.save()
+        return _reply_locked(ticket, body=message_html(body), user=user, public=public, now=now)
+
+
+def _reply_locked(
+    ticket: Ticket, *, body: str, user=None, public: bool = True, now: datetime, external_id: str = ""
+) -> TicketMessage:
+    """``ticket_reply`` on the ticket its caller locked, with ``body`` stored as it is."""
+    message = TicketMessage.objects.create(
+        ticket=ticket,
+        author_kind=TicketMessage.Author.AGENT if user else TicketMessage.Author.CUSTOMER,
+        author=user,
+        public=public,
+        body=body,
+        created_at=now,
+        shop_id=ticket.shop_id if external_id else None,
+        external_id=external_id,
+    )
+    if user and public and ticket.assignee_id is None:
+        ticket.assignee = user
+    if user and public and ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+        ticket.first_response_met = target_met(ticket.first_response_due_at, ticket.first_response_left_minutes, now)
+        ticket.first_response_due_at = ticket.first_response_left_minutes = None
+    if user and public and ticket.status == Status.NEW:
+        ticket.status = Status.OPEN
+    elif not user and ticket.status in (Status.PENDING, Status.SOLVED):
+        _set_status(ticket, Status.OPEN, now)
+    ticket.save()
     return message
+
+
+def ticket_follow_up(
+    *, ticket: Ticket, body: str, external_id: str = "", now: datetime | None = None
+) -> tuple[TicketMessage, bool]:
+    """A customer's follow-up on their ticket, sent by the ticket's shop (the API), added as the
+    desk adds a customer's reply (``ticket_reply``): it resumes the SLA clock paused while the
+    ticket was pending on the customer, and reopens a solved ticket.
+
+    ``external_id``, the shop's id for the message, makes it once only: a replay returns the
+    message it added (False) and writes nothing; the same id with another message, or on
+    another ticket, is a ``Conflict``. A ticket the desk merged into another of the shop's
+    takes the message there (its thread moved); a closed ticket refuses it (``Conflict``), as
+    it stays closed. Concurrent follow-ups on one ticket wait for each other on its lock."""
+    now = now or timezone.now()
+    html = message_html(body)
+    if not html:
+        raise DomainError("The message has nothing left once its markup is sanitised.", field="message")
+    if external_id and ticket.shop_id is None:  # the id is unique within its shop: none, no id
+        raise DomainError("Only a shop's ticket takes a message with the shop's id.", field="external_id")
+    try:
+        with transaction.atomic():
+            ticket = _current_locked(ticket)
+            if external_id:
+                sent = TicketMessage.objects.filter(shop_id=ticket.shop_id, external_id=external_id).first()
+                if sent is not None:
+                    return _replayed(sent, ticket, html), False
+            if ticket.status == Status.CLOSED:
+                raise Conflict(f"Ticket #{ticket.pk} is closed: open a new ticket for this message.", field="ticket")
+            return _reply_locked(ticket, body=html, now=now, external_id=external_id), True
+    except IntegrityError as exc:
+        # Only the shop's id can clash: the same id sent at once for a message of another ticket.
+        raise Conflict("This external_id names another message of this shop.", field="external_id") from exc
+
+
+def _current_locked(ticket: Ticket) -> Ticket:
+    """The ticket that holds ``ticket``'s thread now (``ticket_current``), locked; again if
+    a merge moved the thread between the read and the lock."""
+    for _ in range(3):
+        # With its policy and hours, which the clock reads when the ticket reopens.
+        tickets = Ticket.objects.select_related("sla_policy__business_hours").select_for_update(of=("self",))
+        locked = tickets.get(pk=ticket_current(ticket).pk)
+        if ticket_current(locked).pk == locked.pk:
+            return locked
+        ticket = locked
+    raise Conflict("The ticket is being merged; send the message again.", field="ticket")
+
+
+def _replayed(sent: TicketMessage, ticket: Ticket, html: str) -> TicketMessage:
+    """The message a replay names by its ``external_id``, if it is this very message."""
+    if sent.ticket_id != ticket.pk:
+        raise Conflict(f"This external_id names a message of ticket #{sent.ticket_id}.", field="external_id")
+    if sent.body != html or sent.author_kind != TicketMessage.Author.CUSTOMER:
+        raise Conflict("This external_id names another message of this ticket.", field="external_id")
+    sent.ticket = ticket
+    return sent
 
 
 def ticket_set_status(*, ticket: Ticket, status: str, now: datetime | None = None) -> Ticket:

@@ -46,3 +46,21 @@ class RunSQLOnPostgres(migrations.RunSQL):
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
             super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class AddUniqueIndexConcurrentlyOnPostgres(migrations.AddConstraint):
+    """A ``UniqueConstraint`` that PostgreSQL keeps as a unique index (one with a condition,
+    like "unique per shop where the external id is set"), built CONCURRENTLY there, so the
+    table takes writes while it is built (the migration must be non-atomic); the plain
+    constraint elsewhere. Removing it is the plain ``DROP INDEX``."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        if schema_editor.connection.in_atomic_block:
+            raise ValueError("A concurrent index build needs a non-atomic migration (atomic = False).")
+        model = to_state.apps.get_model(app_label, self.model_name)
+        sql = str(self.constraint.create_sql(model, schema_editor))
+        if not sql.startswith("CREATE UNIQUE INDEX "):
+            raise ValueError(f"{self.constraint.name} is not kept as an index on PostgreSQL: add it plainly.")
+        schema_editor.execute(sql.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX CONCURRENTLY ", 1))

@@ -7,13 +7,13 @@ from campaigns.payloads import SegmentPreviewIn
 from crm.api.commerce.payloads import BulkOrdersDoc, CustomerIn, EventIn, OrderIn, RefundIn
 from crm.api.errors import ErrorSerializer
 from crm.api.loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
-from crm.api.support.payloads import NpsIn, ReviewIn, TicketIn
+from crm.api.support.payloads import NpsIn, ReviewIn, TicketIn, TicketMessageIn
 
 REF = "#/components/schemas/{name}"
 PAYLOADS = [
     *(OrderIn, BulkOrdersDoc, CustomerIn, RefundIn, EventIn),
     SegmentPreviewIn,
-    *(TicketIn, ReviewIn, NpsIn),
+    *(TicketIn, TicketMessageIn, ReviewIn, NpsIn),
     *(RedeemIn, ConsumeIn, AdjustIn, ReferralIn),
 ]
 ERROR_DESCRIPTIONS = {
@@ -21,8 +21,8 @@ ERROR_DESCRIPTIONS = {
     401: "Missing, unknown or revoked API key.",
     403: "This key's role does not allow the call.",
     404: "Not found in this key's shop.",
-    409: "A conflict: an Idempotency-Key reused with a different request, a reward code already used, or a "
-    "customer already referred.",
+    409: "A conflict: an Idempotency-Key reused with a different request, a reward code already used, a "
+    "customer already referred, or a message to a closed ticket or with an external_id that names another.",
     410: "Expired: the reward code is past its date.",
     413: "Request body over the size limit.",
     429: "Too many failed authentications from this address: refused until Retry-After seconds have passed.",

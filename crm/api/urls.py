@@ -21,6 +21,7 @@ urlpatterns = [
     path("segments/preview", segments.SegmentPreviewView.as_view(), name="api-segments-preview"),
     path("segments/<id:pk>/members", segments.SegmentMembersView.as_view(), name="api-segment-members"),
     path("tickets", support.TicketCreateView.as_view(), name="api-tickets"),
+    path("tickets/<id:pk>/messages", support.TicketMessagesView.as_view(), name="api-ticket-messages"),
     path("customers/<id:pk>/tickets", support.CustomerTicketsView.as_view(), name="api-customer-tickets"),
     path("reviews", support.ReviewCreateView.as_view(), name="api-reviews"),
     path("nps", support.NpsCreateView.as_view(), name="api-nps"),

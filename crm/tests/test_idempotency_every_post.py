@@ -13,6 +13,7 @@ from loyalty.models import Reward
 from loyalty.referrals import referral_code_of
 from loyalty.services import points_adjust, reward_redeem
 from loyalty.tests.conftest import programme  # noqa: F401 (a fixture shared with loyalty)
+from support.tickets import TicketData, ticket_open
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def post_endpoints() -> set[str]:
 @pytest.fixture
 def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F811
     """One of everything a POST needs: an order to refund, a customer with points, a reward,
-    a code to consume, a referrer's code, a product to review, a Manager key."""
+    a code to consume, a referrer's code, a product to review, a ticket to follow up, a Manager key."""
     assert api.post("/api/v1/orders", order_payload, format="json").status_code == 201
     ann = Customer.objects.get()
     points_adjust(customer=ann, group_id=shop.group_id, points=500, reason="opening balance", staff_id=admin_user.pk)
@@ -51,6 +52,7 @@ def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F
     loyalty = f"/api/v1/customers/{ann.pk}/loyalty"
     rule = {"match": "all", "children": [{"field": "country", "operator": "eq", "value": "DE"}]}
     order = dict(order_payload, external_id="idem-1")
+    ticket, _ = ticket_open(customer=ann, shop=shop, data=TicketData(subject="Where?", body="My order"))
     return {
         "api-orders": (api, "/api/v1/orders", order),
         "api-orders-bulk": (api, "/api/v1/orders/bulk", {"orders": [dict(order_payload, external_id="idem-2")]}),
@@ -59,6 +61,7 @@ def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F
         "api-events": (api, "/api/v1/events", {"type": "product_viewed", "customer": person}),
         "api-segments-preview": (api, "/api/v1/segments/preview", {"rule": rule}),
         "api-tickets": (api, "/api/v1/tickets", {"customer": person, "subject": "Where?", "message": "My order"}),
+        "api-ticket-messages": (api, f"/api/v1/tickets/{ticket.pk}/messages", {"message": "Any news?"}),
         "api-reviews": (api, "/api/v1/reviews", {"customer": person, "sku": "MUG-9", "rating": 5, "body": "Nice"}),
         "api-nps": (api, "/api/v1/nps", {"customer": person, "score": 9, "comment": "Good"}),
         "api-customer-loyalty-redeem": (api, f"{loyalty}/redeem", {"reward_id": reward.pk}),

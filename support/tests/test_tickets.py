@@ -13,7 +13,7 @@ from support.models import BusinessHours, Review, ReviewModeration, SlaPolicy, T
 from support.reviews import ReviewData, review_submit
 from support.tests import factories
 from support.text import sanitise
-from support.tickets import TicketData, ticket_open, ticket_reply, ticket_set_status
+from support.tickets import TicketData, ticket_follow_up, ticket_open, ticket_reply, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +82,37 @@ def test_pending_on_the_customer_stops_the_clock_and_it_resumes_where_it_was(off
     assert ticket.status == "open"
     assert ticket.resolution_due_at == datetime(2026, 11, 24, 16, 30, tzinfo=UTC)
     assert ticket.resolution_left_minutes is None
+
+
+def test_a_follow_up_from_the_shop_moves_the_clock_exactly_as_a_customer_reply_in_the_desk(office, agent):
+    """Two tickets paused alike; the customer answers one in the desk and the other through the
+    shop (``ticket_follow_up``, the API's): the same status and due times after, in business time."""
+    tickets = []
+    for _ in range(2):
+        ticket = open_ticket()
+        ticket_reply(ticket=ticket, body="Could you send a photo?", user=agent, now=MONDAY_10 + timedelta(minutes=30))
+        tickets.append(ticket_set_status(ticket=ticket, status="pending", now=MONDAY_10 + timedelta(minutes=30)))
+    answered_at = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+    ticket_reply(ticket=tickets[0], body="Here it is", now=answered_at)
+    message, created = ticket_follow_up(ticket=tickets[1], body="Here it is", now=answered_at)
+
+    desk, shop = (Ticket.objects.get(pk=t.pk) for t in tickets)
+    fields = ("status", "resolution_due_at", "resolution_left_minutes", "first_response_met", "sla_state")
+    assert [getattr(shop, f) for f in fields] == [getattr(desk, f) for f in fields]
+    assert shop.resolution_due_at == datetime(2026, 11, 24, 16, 30, tzinfo=UTC)
+    assert created and (message.author_kind, message.body, message.created_at) == (
+        "customer",
+        "Here it is",
+        answered_at,
+    )
+
+
+def test_a_follow_up_with_a_shops_message_id_needs_a_shops_ticket():
+    desk_ticket = open_ticket()  # opened in the desk: no shop, so no shop's ids to be unique among
+    with pytest.raises(DomainError) as error:
+        ticket_follow_up(ticket=desk_ticket, body="Hello", external_id="m-1")
+    assert error.value.field == "external_id" and desk_ticket.messages.count() == 1
 
 
 def test_the_first_public_agent_reply_meets_the_first_response_target(office, agent):

@@ -43,6 +43,25 @@ class TicketIn(Payload, kw_only=True):
         )
 
 
+class TicketMessageIn(Payload, kw_only=True):
+    """A customer's follow-up on a ticket: ``POST /api/v1/tickets/{id}/messages``."""
+
+    message: Annotated[str, msgspec.Meta(max_length=MAX_BODY, description="The customer's message; HTML is sanitised")]
+    external_id: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=255,
+            description="The shop's own id for the message, unique in the shop: a replay returns the message "
+            "it added, with 200",
+        ),
+    ] = ""
+
+    def check(self, problems: Problems) -> None:
+        if not self.message.strip():
+            problems.add("message", "This field may not be blank.")
+        self.external_id = self.external_id.strip()
+
+
 class ReviewIn(Payload, kw_only=True):
     customer: CustomerIn
     sku: Text(100)

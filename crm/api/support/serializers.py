@@ -2,14 +2,27 @@
 
 from rest_framework import serializers
 
+from crm.api.errors import ErrorSerializer
 from support.models import NpsResponse, Review, Ticket, TicketMessage
 from support.text import plain_text
 
 
 class TicketMessageOutSerializer(serializers.ModelSerializer):
+    ticket_id = serializers.IntegerField(read_only=True)
+
     class Meta:
         model = TicketMessage
-        fields = ["id", "author_kind", "body", "created_at"]
+        fields = ["id", "ticket_id", "external_id", "author_kind", "body", "created_at"]
+
+
+class FollowUpOutSerializer(TicketMessageOutSerializer):
+    """The follow-up a shop added, with the status it left its ticket in (a customer's reply
+    reopens a pending or solved ticket)."""
+
+    ticket_status = serializers.CharField(source="ticket.status", read_only=True)
+
+    class Meta(TicketMessageOutSerializer.Meta):
+        fields = [*TicketMessageOutSerializer.Meta.fields, "ticket_status"]
 
 
 class TicketOutSerializer(serializers.ModelSerializer):
@@ -31,6 +44,14 @@ class TicketOutSerializer(serializers.ModelSerializer):
             "solved_at",
             "messages",
         ]
+
+
+class TicketExistsSerializer(ErrorSerializer):
+    """409 on ``POST /tickets``: the external_id names a ticket without this message, whose
+    messages take it (absent from a 409 for a reused Idempotency-Key)."""
+
+    ticket_id = serializers.IntegerField(required=False)
+    messages_url = serializers.URLField(required=False, help_text="Where the follow-up goes: POST it there.")
 
 
 class ReviewOutSerializer(serializers.ModelSerializer):

@@ -1,7 +1,9 @@
-"""Support over the API: tickets from a shop's contact form, a customer's tickets, reviews
-pushed by the shop and a product's published reviews. All limited to the key's shop."""
+"""Support over the API: tickets from a shop's contact form and the customer's follow-ups on
+them, a customer's tickets, reviews pushed by the shop and a product's published reviews.
+All limited to the key's shop."""
 
-from drf_spectacular.utils import extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,17 +11,38 @@ from rest_framework.views import APIView
 from core.payloads import decode
 from crm import pipeline
 from crm.api.auth import Permissions, request_shop
-from crm.api.errors import not_found
+from crm.api.errors import error_body, not_found
 from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
-from crm.api.support.payloads import NpsIn, ReviewIn, TicketIn
-from crm.api.support.serializers import LinkOutSerializer, NpsOutSerializer, ReviewOutSerializer, TicketOutSerializer
+from crm.api.support.payloads import NpsIn, ReviewIn, TicketIn, TicketMessageIn
+from crm.api.support.serializers import (
+    FollowUpOutSerializer,
+    LinkOutSerializer,
+    NpsOutSerializer,
+    ReviewOutSerializer,
+    TicketExistsSerializer,
+    TicketMessageOutSerializer,
+    TicketOutSerializer,
+)
 from customers import selectors
 from customers.models import Order, Product
 from support import links
 from support.feedback import order_reviewable
-from support.models import Review, Ticket
-from support.selectors import customer_tickets, product_reviews, reviews_with_author
+from support.models import Review, Ticket, TicketMessage
+from support.selectors import (
+    customer_tickets,
+    product_reviews,
+    reviews_with_author,
+    shop_ticket,
+    ticket_current,
+    ticket_public_messages,
+)
+from support.tickets import TicketExists, ticket_follow_up
+
+TICKET_EXISTS = (
+    "The external_id names a ticket that does not hold this message (a customer's follow-up): nothing is "
+    "written, and `messages_url` is where to POST it. Or an Idempotency-Key reused with a different request."
+)
 
 
 class TicketCreateView(ReplaySafePostMixin, APIView):
@@ -28,16 +51,79 @@ class TicketCreateView(ReplaySafePostMixin, APIView):
     @extend_schema(
         operation_id="tickets_create",
         request=payload(TicketIn),
-        responses={201: TicketOutSerializer, 200: TicketOutSerializer, **errors(400, 401, 413)},
+        responses={
+            201: TicketOutSerializer,
+            200: TicketOutSerializer,
+            409: OpenApiResponse(TicketExistsSerializer, description=TICKET_EXISTS),
+            **errors(400, 401, 413),
+        },
         description="Open a ticket with its first message (a shop's contact form). The customer is created if "
-        "unknown. A replayed external_id returns the ticket it opened, with 200.",
+        "unknown. A replayed external_id returns the ticket it opened, with 200, when the ticket holds the "
+        "message sent; with a message it does not hold (a customer's follow-up), 409 with `messages_url`, the "
+        "ticket's messages, where the follow-up goes. Nothing is written then.",
     )
     def post(self, request):
         body = decode(request.body, TicketIn)
         shop = request_shop(request)
-        ticket, created = pipeline.ticket_receive(shop=shop, customer=body.customer.to_data(), data=body.to_data())
+        try:
+            ticket, created = pipeline.ticket_receive(shop=shop, customer=body.customer.to_data(), data=body.to_data())
+        except TicketExists as exc:
+            return _ticket_exists(request, exc)
         ticket = customer_tickets(customer=ticket.customer, shop=shop).get(pk=ticket.pk)
         return Response(TicketOutSerializer(ticket).data, status=201 if created else 200)
+
+
+def _ticket_exists(request, exc: TicketExists) -> Response:
+    """409 naming ``external_id``, with the address of the ticket's messages (the whole URL, as
+    the pages' ``next`` links are)."""
+    url = request.build_absolute_uri(reverse("api-ticket-messages", args=[exc.ticket_id]))
+    body = error_body(f"{exc.message} POST it to {url}", {exc.field: [exc.message]})
+    return Response({**body, "ticket_id": exc.ticket_id, "messages_url": url}, status=409)
+
+
+class TicketMessagesView(ReplaySafePostMixin, generics.GenericAPIView):
+    """A ticket's thread as the shop sees it, and the customer's follow-ups on it."""
+
+    required_permissions: Permissions = {
+        "GET": ("support.view_ticket", "support.view_ticketmessage"),
+        "POST": ("support.add_ticketmessage",),
+    }
+
+    serializer_class = TicketMessageOutSerializer
+
+    def get_queryset(self):
+        return TicketMessage.objects.none()
+
+    @extend_schema(
+        operation_id="tickets_messages_list",
+        responses={200: TicketMessageOutSerializer(many=True), **errors(400, 401, 404)},
+    )
+    def get(self, request, pk: int):
+        """The ticket's public messages, newest first (cursor pages); internal notes never appear. A
+        ticket the desk merged into another of the shop's lists that one's (its thread moved there)."""
+        ticket = shop_ticket(shop=request_shop(request), ticket_id=pk)
+        if ticket is None:
+            return not_found("ticket")
+        page = self.paginate_queryset(ticket_public_messages(ticket_current(ticket)))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="tickets_messages_create",
+        request=payload(TicketMessageIn),
+        responses={201: FollowUpOutSerializer, 200: FollowUpOutSerializer, **errors(400, 401, 404, 409, 413)},
+        description="Add the customer's follow-up to one of the shop's tickets, as the desk adds a customer's "
+        "reply: a ticket pending on the customer goes back to open and its SLA clock runs again from where it "
+        "stopped; a solved ticket reopens with a fresh resolution clock. A replayed external_id (or "
+        "Idempotency-Key) returns the message it added, with 200, and writes nothing. A closed ticket is 409 "
+        "on `ticket` (open a new one); a ticket merged into another of the shop's takes it there (`ticket_id`).",
+    )
+    def post(self, request, pk: int):
+        body = decode(request.body, TicketMessageIn)
+        ticket = shop_ticket(shop=request_shop(request), ticket_id=pk)
+        if ticket is None:
+            return not_found("ticket")
+        message, created = ticket_follow_up(ticket=ticket, body=body.message, external_id=body.external_id)
+        return Response(FollowUpOutSerializer(message).data, status=201 if created else 200)
 
 
 class CustomerTicketsView(generics.GenericAPIView):
