@@ -214,6 +214,15 @@ class TestRefunds:
         assert response.status_code == 400
         assert "amount" in response.json()["errors"]
 
+    @pytest.mark.parametrize("amount", [9.9, 10, True])
+    def test_an_amount_that_is_not_a_string_is_400_naming_amount(self, api, order, amount):
+        response = api.post("/api/v1/orders/1001/refunds", {"amount": amount}, format="json")
+
+        assert response.status_code == 400
+        kind = "`bool`" if amount is True else "a number"
+        assert response.json()["errors"] == {"amount": [f'Expected a decimal string such as "59.90", got {kind}.']}
+        assert not Refund.objects.exists()
+
     def test_unknown_order_is_404(self, api, order):
         assert api.post("/api/v1/orders/nope/refunds", {"amount": "1.00"}, format="json").status_code == 404
 

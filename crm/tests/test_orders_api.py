@@ -1,5 +1,6 @@
 """POST /api/v1/orders and /orders/bulk: create, replay, update, and every kind of bad input."""
 
+import copy
 import json
 from decimal import Decimal
 
@@ -177,6 +178,42 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(api, order_paylo
     assert body["errors"][field][0]
     assert field in body["detail"] or body["detail"].startswith("Invalid input")
     assert (Order.objects.count(), Customer.objects.count(), Product.objects.count()) == (0, 0, 0)
+
+
+NOT_A_STRING = 'Expected a decimal string such as "59.90", got a number.'
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (["total"], 59.9, "total"),
+        (["total"], 60, "total"),
+        (["shipping_total"], 0, "shipping_total"),
+        (["lines", 0, "unit_price"], 29.95, "lines[0].unit_price"),
+    ],
+)
+def test_money_as_a_json_number_is_a_400_naming_the_field(api, order_payload, path, value, field):
+    """Money is a decimal string: a JSON number has usually been a binary float on the way
+    (0.1 + 0.2 is 0.30000000000000004), so it is refused rather than guessed at."""
+    _mutate(order_payload, path, value)
+
+    response = post(api, order_payload)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {field: [NOT_A_STRING]}
+    assert (Order.objects.count(), Customer.objects.count()) == (0, 0)
+
+
+def test_a_bulk_item_with_money_as_a_number_is_refused_alone(api, order_payload):
+    good, bad = copy.deepcopy(order_payload), {**copy.deepcopy(order_payload), "external_id": "B", "total": 59.9}
+
+    response = post(api, {"orders": [good, bad]}, "/api/v1/orders/bulk")
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created", "error"]
+    assert results[1]["errors"] == {"total": [NOT_A_STRING]}
+    assert list(Order.objects.values_list("external_id", flat=True)) == [order_payload["external_id"]]
 
 
 def test_malformed_json_is_400(api):
