@@ -57,8 +57,29 @@ def order_payload():
     return copy.deepcopy(ORDER)
 
 
+IDENTITY_IDS_FROM = 100_000
+
+
 @pytest.fixture
-def shop_and_key(db):
+def identity_ids_apart(db):
+    """Number identities from 100,001, so they never coincide with customer ids: the API names a
+    customer by its shop group's identity (``crm.api.customer_ids``), and a test that passed a
+    CRM customer id where the API's is meant would otherwise pass by chance (both start at 1)."""
+    from django.db import connection
+
+    from customers.models import CustomerIdentity
+
+    table = CustomerIdentity._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)", [table, IDENTITY_IDS_FROM])
+        else:
+            cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
+            cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, IDENTITY_IDS_FROM])
+
+
+@pytest.fixture
+def shop_and_key(db, identity_ids_apart):
     return shop_create(slug="main", name="Main Store")
 
 

@@ -15,12 +15,14 @@ What every body gets here:
 - free-form JSON (an event's payload, a segment rule): ``MAX_JSON_DEPTH`` levels,
   ``MAX_JSON_KEYS`` keys an object, ``MAX_JSON_STRING`` characters a string
   (``check_json``);
-- bytes: valid UTF-8 and JSON no deeper than the decoder can follow (``decode``).
+- bytes: valid UTF-8 and JSON no deeper than the decoder can follow (``decode``);
+- decimals (money): a JSON string only, never a number (``DecimalString``).
 """
 
 import json
 import re
 from contextvars import ContextVar
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import msgspec
@@ -35,6 +37,39 @@ MAX_JSON_STRING = 10_000
 
 def Text(max_length: int):  # noqa: N802 - reads as a type
     return Annotated[str, msgspec.Meta(max_length=max_length)]
+
+
+class DecimalString(Decimal):
+    """A decimal sent as a JSON string (``"59.90"``): the type of money fields.
+
+    msgspec reads a plain ``Decimal`` from a JSON number too, but a number has usually been
+    a binary float in the sender's hands (``59.900000000000006``), so it is refused with a
+    400 naming the field; ``decode_hook`` builds the value, ``schema_hook`` documents it.
+    """
+
+
+NOT_A_DECIMAL_STRING = 'Expected a decimal string such as "59.90", got {kind}.'
+
+
+def decode_hook(type_: type, obj: Any) -> Any:
+    """msgspec's ``dec_hook``: build the custom types of payloads from the decoded JSON."""
+    if type_ is DecimalString:
+        if not isinstance(obj, str):
+            number = isinstance(obj, int | float) and not isinstance(obj, bool)
+            kind = "a number" if number else f"`{type(obj).__name__}`"
+            raise ValueError(NOT_A_DECIMAL_STRING.format(kind=kind))
+        try:
+            return DecimalString(obj)
+        except InvalidOperation:
+            raise ValueError("Invalid decimal string.") from None
+    raise NotImplementedError(type_)
+
+
+def schema_hook(type_: type) -> dict[str, Any]:
+    """msgspec's ``schema_hook``: the JSON schema of the custom types of payloads."""
+    if type_ is DecimalString:
+        return {"type": "string", "format": "decimal"}
+    raise NotImplementedError(type_)
 
 
 class PayloadError(DomainError):
@@ -260,7 +295,7 @@ def decode[T](body: bytes, type_: type[T]) -> T:
     try:
         if not data.isascii():
             data.decode()  # msgspec checks UTF-8 only in the strings it keeps, not those it skips
-        decoded = msgspec.json.decode(data or b"null", type=type_)
+        decoded = msgspec.json.decode(data or b"null", type=type_, dec_hook=decode_hook)
         if problems := _found.get():
             raise PayloadError(_problems_by_path(decoded, problems))
         return decoded
@@ -285,7 +320,7 @@ def convert[T](obj: Any, type_: type[T]) -> T:
     """Validate already-parsed values (strings from a CSV are coerced), or raise PayloadError."""
     found = _found.set([])
     try:
-        converted = msgspec.convert(obj, type=type_, strict=False)
+        converted = msgspec.convert(obj, type=type_, strict=False, dec_hook=decode_hook)
         problems = _found.get()
     except msgspec.ValidationError as exc:
         raise PayloadError(errors_of(exc)) from exc

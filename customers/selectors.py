@@ -6,8 +6,13 @@ group's orders, and the person-wide metrics only when no shop is outside the gro
 every order of every person is the group's). Nothing in a slice depends on what a shop of
 another group sent: whether the person-wide figures show is the same for every customer,
 so it tells nothing about one.
+
+Nor does the id a key knows a customer by: it is the group's own (``group_refs``), allotted
+when the group first knew the person, never the CRM's customer id, which would be far
+below the latest for a person another shop brought in long ago.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -49,6 +54,45 @@ def group_identities(*, shop: Shop) -> QuerySet[CustomerIdentity]:
     return CustomerIdentity.objects.filter(shop__group_id=shop.group_id)
 
 
+def group_refs(*, shop: Shop) -> QuerySet[CustomerIdentity]:
+    """One row per customer of ``shop``'s group: the group's earliest identity of them.
+
+    Its pk is the customer's id through the group's keys. It was allotted when a shop of the
+    group first sent the person, from the sequence every identity draws from, so it orders
+    the person among the group's customers by when the group came to know them, and says
+    nothing of when (or whether) another group did. Read newest first, it walks the
+    identities' primary key backwards and stops at a page (no sort of the whole group)."""
+    group = group_identities(shop=shop)
+    earlier = group.filter(customer=OuterRef("customer_id"), pk__lt=OuterRef("pk"))
+    return group.filter(~Exists(earlier))
+
+
+def customer_refs(*, shop: Shop, customer_ids: Iterable[int]) -> dict[int, int]:
+    """{CRM customer id: the id ``shop``'s key knows them by} (``group_refs``), for those of
+    ``customer_ids`` linked to the group; one query."""
+    rows = (
+        group_identities(shop=shop)
+        .filter(customer_id__in=set(customer_ids))
+        .order_by()
+        .values("customer_id")
+        .annotate(ref=Min("pk"))
+    )
+    return {row["customer_id"]: row["ref"] for row in rows}
+
+
+def customers_by_ref(customers: QuerySet[Customer], *, shop: Shop, ref: int) -> QuerySet[Customer]:
+    """``customers`` narrowed to the one ``ref`` names through ``shop``'s key: the customer of
+    that identity of the group. Any of the group's identities of the person names them (the
+    API shows the earliest), so an id a shop kept still works after a manager put its shop in
+    a group with another that knew the person first."""
+    return customers.filter(pk__in=group_identities(shop=shop).filter(pk=ref).values("customer_id"))
+
+
+def customer_of_ref(*, shop: Shop, ref: int) -> QuerySet[Customer]:
+    """The customer ``ref`` names through ``shop``'s key, as a queryset (empty if none)."""
+    return customers_by_ref(Customer.objects.all(), shop=shop, ref=ref)
+
+
 def with_group_names(customers: QuerySet[Customer], *, shop: Shop) -> QuerySet[Customer]:
     """``customers`` with ``group_email``, ``group_first_name`` and ``group_last_name``: the
     latest non-empty values ``shop``'s group sent (for lists that show only a name)."""
@@ -71,22 +115,28 @@ def shops_outside(*, shop: Shop) -> Exists:
     return Exists(Shop.objects.exclude(group_id=shop.group_id))
 
 
+def group_orders(*, shop: Shop, customer: OuterRef) -> QuerySet[Order]:
+    """The counted orders of ``customer`` (an outer reference) with ``shop``'s group, grouped
+    by customer: the base of the slice's order figures (subqueries on the order index)."""
+    return Order.objects.counted().filter(customer=customer, shop__group_id=shop.group_id).order_by().values("customer")
+
+
+def group_orders_count(*, shop: Shop, customer: OuterRef) -> Coalesce:
+    """How many counted orders ``customer`` (an outer reference) has with ``shop``'s group."""
+    return Coalesce(Subquery(group_orders(shop=shop, customer=customer).annotate(v=Count("pk")).values("v")), 0)
+
+
 def customer_profiles_for_shop(*, shop: Shop) -> QuerySet[Customer]:
     """Customers of ``shop``'s group with what their slice needs: the group's identities
     and the group's order figures (correlated subqueries on the order index, so a page of
     customers still costs one query), and whether any shop is outside the group."""
-    orders = (
-        Order.objects.counted()
-        .filter(customer=OuterRef("pk"), shop__group_id=shop.group_id)
-        .order_by()
-        .values("customer")
-    )
+    orders = group_orders(shop=shop, customer=OuterRef("pk"))
     net = Greatest(F("total_base") - F("refunded_base"), Value(ZERO), output_field=MONEY)
     return (
         customers_for_shop(shop=shop)
         .select_related("metrics")
         .annotate(
-            slice_orders=Coalesce(Subquery(orders.annotate(v=Count("pk")).values("v")), 0),
+            slice_orders=group_orders_count(shop=shop, customer=OuterRef("pk")),
             slice_revenue=Coalesce(Subquery(orders.annotate(v=Sum(net)).values("v")), Value(ZERO), output_field=MONEY),
             slice_first_order=Subquery(orders.annotate(v=Min("placed_at")).values("v")),
             slice_last_order=Subquery(orders.annotate(v=Max("placed_at")).values("v")),
@@ -113,7 +163,7 @@ class CustomerSlice:
     read from the customer, for the other apps' parts of the profile."""
 
     customer: Customer
-    id: int
+    id: int  # the group's id of the customer (``group_refs``), not the CRM's
     external_ids: list[str]
     email: str
     first_name: str
@@ -175,7 +225,7 @@ def customer_slice(customer: Customer, *, shop: Shop) -> CustomerSlice:
     metrics = getattr(customer, "metrics", None) if whole else None
     return CustomerSlice(
         customer=customer,
-        id=customer.pk,
+        id=min(i.pk for i in identities),
         external_ids=[i.external_id for i in identities if i.shop_id == shop.pk],
         **profile,
         tags=sorted({t.tag.name for t in customer.group_tags}),

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from crm.roles import SUPPORT_AGENT
+from crm.tests.api_ids import own_id
 from customers.tests.factories import CustomerFactory
 from support.models import BusinessHours, Ticket
 from support.tests import factories
@@ -78,7 +79,7 @@ def test_an_agent_edits_a_macros_text_and_solves_the_ticket(browser_login, live_
     ticket.refresh_from_db()
     assert ticket.status == "solved" and ticket.assignee == agent
     # What the customer gets, through the shop: their message, the edited reply, then the invitation.
-    (mine,) = api.get(f"/api/v1/customers/{ticket.customer_id}/tickets").json()["results"]
+    (mine,) = api.get(f"/api/v1/customers/{own_id(ticket.customer_id)}/tickets").json()["results"]
     bodies = [m["body"] for m in mine["messages"]]
     assert len(bodies) == 3
     assert bodies[1] == (

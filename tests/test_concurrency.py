@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from crm.tests.api_ids import api_id
 from customers.models import Customer, Order, OrderLine, Refund
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -142,7 +143,7 @@ def test_concurrent_redemptions_never_overspend(shop_and_key):
     person = _customer_with_points(shop, 250)
     # One reward per thread; taking the next id from a list iterator is atomic under the GIL.
     reward_ids = iter([Reward.objects.create(name=f"R{i}", kind="free_shipping", points_cost=100).pk for i in range(6)])
-    url = f"/api/v1/customers/{person.pk}/loyalty/redeem"
+    url = f"/api/v1/customers/{api_id(shop, person)}/loyalty/redeem"
 
     statuses = _race(
         6, lambda: _client(issued.key).post(url, {"reward_id": next(reward_ids)}, format="json").status_code
@@ -216,7 +217,7 @@ def test_concurrent_redemptions_through_two_shops_of_one_group_never_overspend(s
     CustomerIdentity.objects.create(shop=other, customer=person, external_id="pts")
     reward_ids = iter([Reward.objects.create(name=f"R{i}", kind="free_shipping", points_cost=100).pk for i in range(6)])
     keys = iter([issued.key, other_issued.key] * 3)
-    url = f"/api/v1/customers/{person.pk}/loyalty/redeem"
+    url = f"/api/v1/customers/{api_id(shop, person)}/loyalty/redeem"
 
     statuses = _race(
         6, lambda: _client(next(keys)).post(url, {"reward_id": next(reward_ids)}, format="json").status_code

@@ -4,6 +4,7 @@ import msgspec
 from drf_spectacular.utils import OpenApiResponse
 
 from campaigns.payloads import SegmentPreviewIn
+from core.payloads import schema_hook
 from crm.api.commerce.payloads import BulkOrdersDoc, CustomerIn, EventIn, OrderIn, RefundIn
 from crm.api.errors import ErrorSerializer
 from crm.api.loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
@@ -40,7 +41,7 @@ def payload(struct: type[msgspec.Struct]) -> dict:
 
 def add_payload_components(result, generator, request, public):
     """drf-spectacular post-processing hook: add the payload structs' JSON schemas."""
-    _, components = msgspec.json.schema_components(PAYLOADS, ref_template=REF)
+    _, components = msgspec.json.schema_components(PAYLOADS, ref_template=REF, schema_hook=schema_hook)
     result.setdefault("components", {}).setdefault("schemas", {}).update(components)
     return result
 

@@ -100,7 +100,8 @@ class TestCustomers:
         for i in range(30):
             api.post("/api/v1/customers", {"external_id": f"c{i}", "tags": ["a", "b"]}, format="json")
 
-        with django_assert_num_queries(4):
+        # The page of the group's ids, the profiles, their tags, identities and loyalty.
+        with django_assert_num_queries(5):
             response = api.get("/api/v1/customers?page_size=30")
 
         assert len(response.json()["results"]) == 30
@@ -133,7 +134,7 @@ class TestCustomerLifecycle:
 
         lifecycle = api.get(f"/api/v1/customers/{customer_id}").json()["lifecycle"]
 
-        predicted = CustomerMetrics.objects.get(customer_id=customer_id).clv_predicted
+        predicted = CustomerMetrics.objects.get().clv_predicted
         assert predicted > 0
         assert lifecycle["clv_predicted"] == str(Decimal(str(predicted)).quantize(Decimal("0.01")))
         assert isinstance(lifecycle["p_alive"], float) and 0 < lifecycle["p_alive"] < 1
@@ -151,7 +152,7 @@ class TestCustomerLifecycle:
                 order = dict(order_payload, external_id=f"o{i}", customer={"external_id": f"c{i}"})
                 api.post("/api/v1/orders", order, format="json")
 
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(6):
             response = api.get("/api/v1/customers?page_size=20")
 
         assert [c["lifecycle"]["stage"] for c in response.json()["results"]] == ["at_risk"] * 20
@@ -213,6 +214,15 @@ class TestRefunds:
 
         assert response.status_code == 400
         assert "amount" in response.json()["errors"]
+
+    @pytest.mark.parametrize("amount", [9.9, 10, True])
+    def test_an_amount_that_is_not_a_string_is_400_naming_amount(self, api, order, amount):
+        response = api.post("/api/v1/orders/1001/refunds", {"amount": amount}, format="json")
+
+        assert response.status_code == 400
+        kind = "`bool`" if amount is True else "a number"
+        assert response.json()["errors"] == {"amount": [f'Expected a decimal string such as "59.90", got {kind}.']}
+        assert not Refund.objects.exists()
 
     def test_unknown_order_is_404(self, api, order):
         assert api.post("/api/v1/orders/nope/refunds", {"amount": "1.00"}, format="json").status_code == 404

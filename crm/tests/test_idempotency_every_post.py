@@ -8,6 +8,7 @@ from django.urls import URLPattern
 from crm.api import urls as api_urls
 from crm.models import IdempotencyRecord
 from crm.roles import MANAGER
+from crm.tests.api_ids import own_id
 from customers.models import Customer, CustomerIdentity, Order, Product, Refund
 from loyalty.models import Reward
 from loyalty.referrals import referral_code_of
@@ -49,7 +50,7 @@ def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F
     code = reward_redeem(customer=ann, shop=shop, reward_id=reward.pk)
     Product.objects.create(shop=shop, sku="MUG-9", name="Mug")
     person = {"external_id": "c-1", "email": "ann@example.com"}
-    loyalty = f"/api/v1/customers/{ann.pk}/loyalty"
+    loyalty = f"/api/v1/customers/{own_id(ann)}/loyalty"
     rule = {"match": "all", "children": [{"field": "country", "operator": "eq", "value": "DE"}]}
     order = dict(order_payload, external_id="idem-1")
     ticket, _ = ticket_open(customer=ann, shop=shop, data=TicketData(subject="Where?", body="My order"))
@@ -72,7 +73,7 @@ def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F
         ),
         "api-customer-loyalty-referral": (
             api,
-            f"/api/v1/customers/{newcomer.pk}/loyalty/referral",
+            f"/api/v1/customers/{own_id(newcomer)}/loyalty/referral",
             {"referral_code": referral_code_of(ann.pk, shop.group_id)},
         ),
         "api-loyalty-code-consume": (api, f"/api/v1/loyalty/codes/{code.code}/consume", {}),

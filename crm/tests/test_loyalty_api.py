@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from crm.roles import MANAGER, SUPPORT_AGENT
+from crm.tests.api_ids import own_id
 from customers.models import Customer, CustomerIdentity
 from loyalty.models import Account, EntryKind, PointsEntry, Reward, RewardCode, Tier
 from loyalty.services import points_adjust
@@ -31,7 +32,7 @@ def balance(customer) -> int:
 
 
 def redeem(api, customer, reward_id):
-    return api.post(f"/api/v1/customers/{customer.pk}/loyalty/redeem", {"reward_id": reward_id}, format="json")
+    return api.post(f"/api/v1/customers/{own_id(customer)}/loyalty/redeem", {"reward_id": reward_id}, format="json")
 
 
 class TestProfile:
@@ -39,7 +40,7 @@ class TestProfile:
         Tier.objects.create(name="Silver", rank=1, enter_threshold=500, keep_threshold=400)
         Account.objects.filter(customer=customer).update(tier_qualifying=125)
 
-        body = api.get(f"/api/v1/customers/{customer.pk}/loyalty").json()
+        body = api.get(f"/api/v1/customers/{own_id(customer)}/loyalty").json()
 
         assert (body["balance"], body["pending"], body["tier"]) == (250, 0, None)
         assert body["progress"]["next_tier"]["name"] == "Silver"
@@ -52,12 +53,12 @@ class TestProfile:
         person = Customer.objects.create(email="bo@example.com", email_normalized="bo@example.com")
         CustomerIdentity.objects.create(shop=shop, customer=person, external_id="c-2")
 
-        body = api.get(f"/api/v1/customers/{person.pk}/loyalty").json()
+        body = api.get(f"/api/v1/customers/{own_id(person)}/loyalty").json()
 
         assert (body["balance"], body["pending"], body["history"]) == (0, 0, [])
 
     def test_another_shops_customer_is_404(self, other_api, customer):
-        assert other_api.get(f"/api/v1/customers/{customer.pk}/loyalty").status_code == 404
+        assert other_api.get(f"/api/v1/customers/{own_id(customer)}/loyalty").status_code == 404
 
 
 class TestCatalogue:
@@ -182,7 +183,7 @@ class TestCodes:
 
 class TestAdjust:
     def url(self, customer):
-        return f"/api/v1/customers/{customer.pk}/loyalty/adjust"
+        return f"/api/v1/customers/{own_id(customer)}/loyalty/adjust"
 
     def test_a_manager_key_adjusts_with_a_reason_recorded(self, shop, customer, role_api):
         response = role_api(shop, MANAGER).post(
@@ -228,10 +229,10 @@ def test_the_customer_profile_carries_points_and_tier(api, customer, shop):
     newcomer = Customer.objects.create(email="new@example.com", email_normalized="new@example.com")
     CustomerIdentity.objects.create(shop=shop, customer=newcomer, external_id="c-9")
 
-    assert api.get(f"/api/v1/customers/{customer.pk}").json()["loyalty"] == {
+    assert api.get(f"/api/v1/customers/{own_id(customer)}").json()["loyalty"] == {
         "balance": 250,
         "pending": 0,
         "tier": "Gold",
     }
     listed = {c["id"]: c["loyalty"] for c in api.get("/api/v1/customers").json()["results"]}
-    assert listed[newcomer.pk] == {"balance": 0, "pending": 0, "tier": None}
+    assert listed[own_id(newcomer)] == {"balance": 0, "pending": 0, "tier": None}

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from core.errors import DomainError
 from crm.roles import MANAGER
+from crm.tests.api_ids import api_id
 from customers.models import Customer, CustomerIdentity, Order
 from customers.services.api_keys import api_key_create, shop_create
 from customers.tests.factories import OrderFactory
@@ -32,10 +33,12 @@ def client_of(key) -> APIClient:
 
 
 @pytest.fixture
-def shops(db):
+def shops(db, identity_ids_apart):
     """Shops A and B, each in a group of its own (the default), each with an integration key."""
     (a, a_key), (b, b_key) = shop_create(slug="a", name="Shop A"), shop_create(slug="b", name="Shop B")
-    return {"a": a, "b": b, "A": client_of(a_key.key), "B": client_of(b_key.key)}
+    clients = {"A": client_of(a_key.key), "B": client_of(b_key.key)}
+    clients["A"].shop, clients["B"].shop = a, b  # whose ids of customers each key uses
+    return {"a": a, "b": b, **clients}
 
 
 @pytest.fixture
@@ -62,13 +65,14 @@ def buy(customer, shop, total: str, days_ago: int = 20) -> Order:
 
 
 def points(client, customer) -> dict:
-    response = client.get(f"/api/v1/customers/{customer.pk}/loyalty")
+    response = client.get(f"/api/v1/customers/{api_id(client.shop, customer)}/loyalty")
     assert response.status_code == 200, response.content
     return response.json()
 
 
 def redeem(client, customer, reward):
-    return client.post(f"/api/v1/customers/{customer.pk}/loyalty/redeem", {"reward_id": reward.pk}, format="json")
+    url = f"/api/v1/customers/{api_id(client.shop, customer)}/loyalty/redeem"
+    return client.post(url, {"reward_id": reward.pk}, format="json")
 
 
 def test_a_key_neither_sees_nor_spends_points_earned_only_in_another_groups_shop(programme, shops, ann, reward):  # noqa: F811
@@ -87,9 +91,9 @@ def test_a_key_neither_sees_nor_spends_points_earned_only_in_another_groups_shop
     assert not RewardCode.objects.exists()
     assert points(shops["B"], ann)["balance"] == 350
 
-    profile = shops["A"].get(f"/api/v1/customers/{ann.pk}").json()
+    profile = shops["A"].get(f"/api/v1/customers/{api_id(shops['a'], ann)}").json()
     assert profile["loyalty"] == {"balance": 0, "pending": 0, "tier": None}
-    assert shops["B"].get(f"/api/v1/customers/{ann.pk}").json()["loyalty"]["balance"] == 350
+    assert shops["B"].get(f"/api/v1/customers/{api_id(shops['b'], ann)}").json()["loyalty"]["balance"] == 350
 
     # B's own key spends B's points; A's key cannot look the code up.
     code = redeem(shops["B"], ann, reward).json()["code"]
@@ -132,8 +136,9 @@ def test_a_manager_key_adjusts_only_its_own_groups_account(programme, shops, ann
     buy(ann, shops["b"], "300.00")
     manager = client_of(api_key_create(shop=shops["a"], name="m", role=Group.objects.get(name=MANAGER)).key)
 
-    taken = manager.post(f"/api/v1/customers/{ann.pk}/loyalty/adjust", {"points": -10, "reason": "test"}, format="json")
-    given = manager.post(f"/api/v1/customers/{ann.pk}/loyalty/adjust", {"points": 5, "reason": "test"}, format="json")
+    url = f"/api/v1/customers/{api_id(shops['a'], ann)}/loyalty/adjust"
+    taken = manager.post(url, {"points": -10, "reason": "test"}, format="json")
+    given = manager.post(url, {"points": 5, "reason": "test"}, format="json")
 
     assert taken.status_code == 400 and "The balance is 0" in taken.json()["errors"]["points"][0]
     assert given.status_code == 200 and given.json()["balance"] == 5

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from crm.roles import MARKETER, SUPPORT_AGENT
+from crm.tests.api_ids import own_id
 from customers.models import Customer, Order
 from customers.tests.factories import CustomerFactory, IdentityFactory, OrderFactory
 from loyalty.models import Account, EarningRule, Referral, RuleKind
@@ -34,7 +35,7 @@ def people(shop):
 
 
 def attach(api, customer, code):
-    return api.post(f"/api/v1/customers/{customer.pk}/loyalty/referral", {"referral_code": code}, format="json")
+    return api.post(f"/api/v1/customers/{own_id(customer)}/loyalty/referral", {"referral_code": code}, format="json")
 
 
 def balance(customer) -> int:
@@ -43,8 +44,8 @@ def balance(customer) -> int:
 
 def test_every_customer_has_a_stable_referral_code(api, shop, people, programme):  # noqa: F811
     ann, _ = people
-    first = api.get(f"/api/v1/customers/{ann.pk}/loyalty").json()["referral_code"]
-    again = api.get(f"/api/v1/customers/{ann.pk}/loyalty").json()["referral_code"]
+    first = api.get(f"/api/v1/customers/{own_id(ann)}/loyalty").json()["referral_code"]
+    again = api.get(f"/api/v1/customers/{own_id(ann)}/loyalty").json()["referral_code"]
 
     assert first == again == referral_code_of(ann.pk, shop.group_id)
     assert len(first) == 8

@@ -1,5 +1,6 @@
 """POST /api/v1/orders and /orders/bulk: create, replay, update, and every kind of bad input."""
 
+import copy
 import json
 from decimal import Decimal
 
@@ -22,7 +23,7 @@ def test_create_order_returns_201_with_crm_ids_and_stores_everything(api, order_
     body = response.json()
     order = Order.objects.get()
     assert body["id"] == order.pk
-    assert body["customer_id"] == order.customer_id
+    assert body["customer_id"] == CustomerIdentity.objects.get().pk  # the shop's id of the customer, not the CRM's
     assert body["total"] == "59.90" and body["total_base"] == "59.90"
     assert body["lines"] == [
         {"sku": "SKU-1", "name": "Mug", "quantity": 2, "unit_price": "29.95", "product_id": Product.objects.get().pk}
@@ -179,6 +180,42 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(api, order_paylo
     assert (Order.objects.count(), Customer.objects.count(), Product.objects.count()) == (0, 0, 0)
 
 
+NOT_A_STRING = 'Expected a decimal string such as "59.90", got a number.'
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (["total"], 59.9, "total"),
+        (["total"], 60, "total"),
+        (["shipping_total"], 0, "shipping_total"),
+        (["lines", 0, "unit_price"], 29.95, "lines[0].unit_price"),
+    ],
+)
+def test_money_as_a_json_number_is_a_400_naming_the_field(api, order_payload, path, value, field):
+    """Money is a decimal string: a JSON number has usually been a binary float on the way
+    (0.1 + 0.2 is 0.30000000000000004), so it is refused rather than guessed at."""
+    _mutate(order_payload, path, value)
+
+    response = post(api, order_payload)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {field: [NOT_A_STRING]}
+    assert (Order.objects.count(), Customer.objects.count()) == (0, 0)
+
+
+def test_a_bulk_item_with_money_as_a_number_is_refused_alone(api, order_payload):
+    good, bad = copy.deepcopy(order_payload), {**copy.deepcopy(order_payload), "external_id": "B", "total": 59.9}
+
+    response = post(api, {"orders": [good, bad]}, "/api/v1/orders/bulk")
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created", "error"]
+    assert results[1]["errors"] == {"total": [NOT_A_STRING]}
+    assert list(Order.objects.values_list("external_id", flat=True)) == [order_payload["external_id"]]
+
+
 def test_malformed_json_is_400(api):
     response = api.post("/api/v1/orders", data='{"external_id": "1", ', content_type="application/json")
 
@@ -275,7 +312,8 @@ class TestBulk:
             for i in range(1000)
         ]
         # PostgreSQL writes the orders and the lines with COPY, which the count does not see.
-        with assert_queries(sqlite=15, postgresql=13):
+        # ... and one more for the shop's ids of the customers.
+        with assert_queries(sqlite=16, postgresql=14):
             response = post(api, {"orders": items}, "/api/v1/orders/bulk")
 
         assert response.json()["created"] == 1000
@@ -288,8 +326,9 @@ def test_a_single_order_for_a_known_customer_takes_a_fixed_number_of_queries(api
     order_payload.update(external_id="1002")
 
     # Order lookup, customer by identity, products, order insert, lines insert (COPY on
-    # PostgreSQL, which the count does not see), the outbox mark, a savepoint and its release.
-    with assert_queries(sqlite=8, postgresql=7):
+    # PostgreSQL, which the count does not see), the outbox mark, a savepoint and its release,
+    # the shop's id of the customer.
+    with assert_queries(sqlite=9, postgresql=8):
         response = post(api, order_payload)
 
     assert response.status_code == 201

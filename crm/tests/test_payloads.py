@@ -1,6 +1,7 @@
 """The payload parser: any bytes either decode to a valid order or fail with named fields."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -160,3 +161,20 @@ def test_a_valid_body_is_normalised_by_its_checks():
 
     assert (order.currency, order.placed_at.isoformat()) == ("USD", "2026-01-01T08:00:00+00:00")
     assert (order.customer.email, order.customer.country) == ("a@example.com", "DE")
+
+
+def test_money_is_documented_as_a_decimal_string():
+    from crm.api.schema import add_payload_components
+
+    schemas = add_payload_components({}, None, None, True)["components"]["schemas"]
+
+    assert schemas["OrderIn"]["properties"]["total"]["type"] == "string"
+    assert schemas["OrderIn"]["properties"]["total"]["format"] == "decimal"
+    assert schemas["LineIn"]["properties"]["unit_price"]["type"] == "string"
+    assert schemas["RefundIn"]["properties"]["amount"]["type"] == "string"
+
+
+def test_money_from_a_csv_is_read_from_its_text():
+    order = convert({**MINIMAL_ORDER, "total": "5.00", "customer": {"email": "a@example.com"}}, OrderIn)
+
+    assert order.total == Decimal("5.00")

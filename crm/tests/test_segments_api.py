@@ -3,6 +3,7 @@
 import pytest
 
 from campaigns.services import segment_create, segment_refresh
+from crm.tests.api_ids import own_id
 from customers.tests.factories import CustomerFactory, IdentityFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def test_a_preview_counts_this_shops_customers_and_reads_the_rule(api, germans):
     body = response.json()
     assert body["count"] == 2
     assert body["sentence"] == "customers where country is DE"
-    assert {c["id"] for c in body["sample"]} == {germans[0][0].pk, germans[0][1].pk}
+    assert {c["id"] for c in body["sample"]} == {own_id(germans[0][0]), own_id(germans[0][1])}
 
 
 @pytest.mark.parametrize(
@@ -60,11 +61,11 @@ def test_members_and_a_customers_segments_stay_within_the_shop(api, other_api, g
     segment_refresh(segment=segment)
 
     members = api.get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
-    assert {m["id"] for m in members} == {ours[0].pk, ours[1].pk}
-    mine = api.get(f"/api/v1/customers/{ours[0].pk}/segments").json()
+    assert {m["id"] for m in members} == {own_id(ours[0]), own_id(ours[1])}
+    mine = api.get(f"/api/v1/customers/{own_id(ours[0])}/segments").json()
     assert [(s["id"], s["name"]) for s in mine] == [(segment.pk, "Germany")]
-    assert api.get(f"/api/v1/customers/{ours[2].pk}/segments").json() == []
-    assert api.get(f"/api/v1/customers/{theirs.pk}/segments").status_code == 404
+    assert api.get(f"/api/v1/customers/{own_id(ours[2])}/segments").json() == []
+    assert api.get(f"/api/v1/customers/{own_id(theirs)}/segments").status_code == 404
     assert other_api.get(f"/api/v1/segments/{segment.pk}/members").json()["results"] == []
     assert api.get("/api/v1/segments/999999/members").status_code == 404
 

@@ -39,7 +39,7 @@ def _join_groups(shop, other):
 
 
 @pytest.fixture
-def shops(db):
+def shops(db, identity_ids_apart):
     shop_a, key_a = shop_create(slug="shop-a", name="Shop A")
     shop_b, key_b = shop_create(slug="shop-b", name="Shop B")
     return {"a": shop_a, "b": shop_b, "api_a": _client(key_a.key), "api_b": _client(key_b.key)}
@@ -60,7 +60,9 @@ def test_a_learns_nothing_of_what_b_sent_when_it_introduces_the_same_email(shops
 
     assert known.status_code == unknown.status_code == 201  # new to shop A either way
     body = known.json()
-    assert body["id"] == bea_at_b  # one person for the staff
+    # One person for the staff, but A's own id for her: numbered as A came to know people.
+    assert Customer.objects.filter(email_normalized="bea@example.com").count() == 1
+    assert bea_at_b < body["id"] < unknown.json()["id"]
     assert sorted(body) == sorted(unknown.json())
     assert (body["first_name"], body["last_name"], body["phone"], body["birthday"], body["country"]) == (
         "",
@@ -77,9 +79,10 @@ def test_a_learns_nothing_of_what_b_sent_when_it_introduces_the_same_email(shops
 
 
 def test_a_reads_its_own_slice_by_id_and_in_its_list(shops, bea_at_b):
-    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com", "first_name": "Beatrix"}, format="json")
+    sent = {"email": "bea@example.com", "first_name": "Beatrix"}
+    bea_at_a = shops["api_a"].post("/api/v1/customers", sent, format="json").json()["id"]
 
-    detail = shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()
+    detail = shops["api_a"].get(f"/api/v1/customers/{bea_at_a}").json()
     (listed,) = shops["api_a"].get("/api/v1/customers").json()["results"]
 
     for body in (detail, listed):
@@ -91,10 +94,14 @@ def test_a_reads_its_own_slice_by_id_and_in_its_list(shops, bea_at_b):
 
 
 def test_a_write_never_changes_what_b_sent_but_the_staff_see_the_latest(shops, bea_at_b):
-    shops["api_a"].post(
-        "/api/v1/customers",
-        {"external_id": "a-9", "email": "bea@example.com", "first_name": "Eve", "phone": "+1 555"},
-        format="json",
+    bea_at_a = (
+        shops["api_a"]
+        .post(
+            "/api/v1/customers",
+            {"external_id": "a-9", "email": "bea@example.com", "first_name": "Eve", "phone": "+1 555"},
+            format="json",
+        )
+        .json()["id"]
     )
     shops["api_a"].post(
         "/api/v1/events",
@@ -107,14 +114,14 @@ def test_a_write_never_changes_what_b_sent_but_the_staff_see_the_latest(shops, b
     )
 
     at_b = shops["api_b"].get(f"/api/v1/customers/{bea_at_b}").json()
-    at_a = shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()
+    at_a = shops["api_a"].get(f"/api/v1/customers/{bea_at_a}").json()
 
     assert (at_b["first_name"], at_b["last_name"], at_b["phone"]) == ("Bea", "Bright", "+49 30 1234")
     assert (at_b["orders_count"], at_b["net_revenue"]) == (1, "59.90")
     assert (at_a["first_name"], at_a["last_name"], at_a["phone"]) == ("Eve", "Evil", "+1 555")
     identity_b = CustomerIdentity.objects.get(shop=shops["b"])
     assert (identity_b.first_name, identity_b.phone) == ("Bea", "+49 30 1234")
-    staff = Customer.objects.get(pk=bea_at_b)  # the merged profile: the most recent update wins
+    staff = Customer.objects.get()  # the merged profile: the most recent update wins
     assert (staff.first_name, staff.last_name, staff.phone) == ("Eve", "Evil", "+1 555")
 
 
@@ -172,10 +179,12 @@ def test_person_wide_figures_tell_a_key_nothing_about_who_buys_elsewhere(shops, 
     from customers.services.recompute import customers_recompute
 
     order_payload.update(external_id="a-1", customer={"external_id": "a-9", "email": "bea@example.com"})
-    assert shops["api_a"].post("/api/v1/orders", order_payload, format="json").status_code == 201
+    placed = shops["api_a"].post("/api/v1/orders", order_payload, format="json")
+    assert placed.status_code == 201
+    bea = placed.json()["customer_id"]  # A's id of her
     order_payload.update(external_id="a-2", customer={"external_id": "a-8", "email": "ann@example.com"})
     ann = shops["api_a"].post("/api/v1/orders", order_payload, format="json").json()["customer_id"]
-    customers_recompute(customer_ids=[bea_at_b, ann])
+    customers_recompute(customer_ids=list(Customer.objects.values_list("pk", flat=True)))
     staged = segment_create(
         name="Staged", rule={"match": "all", "children": [{"field": "stage", "operator": "is_set"}]}
     )
@@ -186,7 +195,7 @@ def test_person_wide_figures_tell_a_key_nothing_about_who_buys_elsewhere(shops, 
         segment_refresh(segment=segment)
 
     def seen_by_a():
-        bodies = {pk: shops["api_a"].get(f"/api/v1/customers/{pk}").json() for pk in (bea_at_b, ann)}
+        bodies = {pk: shops["api_a"].get(f"/api/v1/customers/{pk}").json() for pk in (bea, ann)}
         preview = {
             op: shops["api_a"]
             .post(
@@ -199,7 +208,7 @@ def test_person_wide_figures_tell_a_key_nothing_about_who_buys_elsewhere(shops, 
         }
         segments = {
             pk: [s for s in shops["api_a"].get(f"/api/v1/customers/{pk}/segments").json() if "taged" in s["name"]]
-            for pk in (bea_at_b, ann)
+            for pk in (bea, ann)
         }
         members = {
             s.pk: sorted(m["id"] for m in shops["api_a"].get(f"/api/v1/segments/{s.pk}/members").json()["results"])
@@ -208,22 +217,24 @@ def test_person_wide_figures_tell_a_key_nothing_about_who_buys_elsewhere(shops, 
         return bodies, preview, segments, members
 
     bodies, preview, segments, members = seen_by_a()
-    for pk in (bea_at_b, ann):
+    for pk in (bea, ann):
         assert bodies[pk]["lifecycle"] is None and bodies[pk]["aggregates_updated_at"] is None
         assert (bodies[pk]["orders_count"], bodies[pk]["net_revenue"]) == (1, "59.90")  # A's own order
         assert [(s["name"], s["entered_at"]) for s in segments[pk]] == [("Unstaged", None)]
     assert preview == {"is_set": 0, "is_not_set": 2}
-    assert members == {staged.pk: [], unstaged.pk: sorted([bea_at_b, ann])}
+    assert members == {staged.pk: [], unstaged.pk: sorted([bea, ann])}
     # B sees Bea's figures no better: A is outside B's group.
     assert shops["api_b"].get(f"/api/v1/customers/{bea_at_b}").json()["lifecycle"] is None
 
     _join_groups(shops["a"], shops["b"])
     bodies, preview, segments, members = seen_by_a()
-    for pk in (bea_at_b, ann):
+    for pk in (bea, ann):
         assert bodies[pk]["lifecycle"]["stage"] and bodies[pk]["aggregates_updated_at"]
         assert [s["name"] for s in segments[pk]] == ["Staged"] and segments[pk][0]["entered_at"]
-    assert bodies[bea_at_b]["orders_count"] == 2  # the group's orders: A's and B's
+    assert bodies[bea]["orders_count"] == 2  # the group's orders: A's and B's
     assert preview == {"is_set": 2, "is_not_set": 0}
+    # One group now: Bea is shown by the group's first id of her (B's); A's still finds her.
+    assert bodies[bea]["id"] == bea_at_b
     assert members == {staged.pk: sorted([bea_at_b, ann]), unstaged.pk: []}
 
 
@@ -233,11 +244,11 @@ def test_segment_members_through_a_key_follow_the_groups_data(shops, bea_at_b):
     rule = {"match": "all", "children": [{"field": "spent", "operator": "gte", "value": 50, "within_days": 3650}]}
     segment = segment_create(name="Spenders", rule=rule)
     segment_refresh(segment=segment)
-    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com"}, format="json")
+    bea_at_a = shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com"}, format="json").json()["id"]
 
     at_a = shops["api_a"].get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
     at_b = shops["api_b"].get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
-    mine_a = shops["api_a"].get(f"/api/v1/customers/{bea_at_b}/segments").json()
+    mine_a = shops["api_a"].get(f"/api/v1/customers/{bea_at_a}/segments").json()
     mine_b = shops["api_b"].get(f"/api/v1/customers/{bea_at_b}/segments").json()
 
     assert at_a == [] and [m["id"] for m in at_b] == [bea_at_b]
@@ -272,12 +283,13 @@ def test_two_shops_introduce_the_same_email_at_once(shops):
             t.join()
 
         assert results["a"].status_code == results["b"].status_code == 201, attempt
-        assert results["a"].json()["id"] == results["b"].json()["id"]
         assert Customer.objects.count() == 1 and CustomerIdentity.objects.count() == 2
         assert results["a"].json()["first_name"] == "a-name" and results["b"].json()["first_name"] == "b-name"
-        customer_id = results["a"].json()["id"]
-        assert shops["api_a"].get(f"/api/v1/customers/{customer_id}").json()["first_name"] == "a-name"
-        assert shops["api_b"].get(f"/api/v1/customers/{customer_id}").json()["first_name"] == "b-name"
+        at_a, at_b = results["a"].json()["id"], results["b"].json()["id"]  # each shop's own id
+        assert at_a != at_b
+        assert shops["api_a"].get(f"/api/v1/customers/{at_a}").json()["first_name"] == "a-name"
+        assert shops["api_b"].get(f"/api/v1/customers/{at_b}").json()["first_name"] == "b-name"
+        assert shops["api_a"].get(f"/api/v1/customers/{at_b}").status_code == 404
 
 
 @pytest.mark.postgres
@@ -331,26 +343,28 @@ def test_a_review_is_signed_with_the_name_the_reviewed_shops_group_has(shops, be
 def test_a_segment_sample_and_members_show_the_groups_names(shops, bea_at_b):
     from campaigns.services import segment_create
 
-    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com", "first_name": "Trix"}, format="json")
+    sent = {"email": "bea@example.com", "first_name": "Trix"}
+    bea_at_a = shops["api_a"].post("/api/v1/customers", sent, format="json").json()["id"]
     rule = {"match": "all", "children": [{"field": "orders_count", "operator": "eq", "value": 0}]}
     segment = segment_create(name="No orders yet", rule=rule)
 
     (sample,) = shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["sample"]
     (member,) = shops["api_a"].get(f"/api/v1/segments/{segment.pk}/members").json()["results"]
 
-    assert sample == member == {"id": bea_at_b, "email": "bea@example.com", "first_name": "Trix", "last_name": ""}
+    assert sample == member == {"id": bea_at_a, "email": "bea@example.com", "first_name": "Trix", "last_name": ""}
 
 
 def test_a_key_sees_and_tests_only_the_tags_its_group_sent(shops, bea_at_b):
     shops["api_b"].post("/api/v1/customers", {"external_id": "b-1", "tags": ["fraud-watch"]}, format="json")
-    shops["api_a"].post("/api/v1/customers", {"email": "bea@example.com", "tags": ["newsletter"]}, format="json")
+    sent = {"email": "bea@example.com", "tags": ["newsletter"]}
+    bea_at_a = shops["api_a"].post("/api/v1/customers", sent, format="json").json()["id"]
     rule = {"match": "all", "children": [{"field": "tags", "operator": "in", "value": ["fraud-watch"]}]}
 
-    assert shops["api_a"].get(f"/api/v1/customers/{bea_at_b}").json()["tags"] == ["newsletter"]
+    assert shops["api_a"].get(f"/api/v1/customers/{bea_at_a}").json()["tags"] == ["newsletter"]
     assert shops["api_b"].get(f"/api/v1/customers/{bea_at_b}").json()["tags"] == ["fraud-watch"]
     assert shops["api_a"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 0
     assert shops["api_b"].post("/api/v1/segments/preview", {"rule": rule}, format="json").json()["count"] == 1
-    assert sorted(Customer.objects.get(pk=bea_at_b).tags.values_list("name", flat=True)) == [
+    assert sorted(Customer.objects.get().tags.values_list("name", flat=True)) == [
         "fraud-watch",
         "newsletter",
     ]

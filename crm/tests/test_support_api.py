@@ -3,6 +3,7 @@ shop only, internal notes never shown, bad input a 4xx naming the field."""
 
 import pytest
 
+from crm.tests.api_ids import api_id, own_id
 from customers.models import Product
 from customers.tests.factories import CustomerFactory, IdentityFactory, OrderFactory, OrderLineFactory
 from support.models import Review, Ticket
@@ -79,7 +80,7 @@ def test_a_customers_tickets_show_public_messages_of_this_shop_only(api, shop, o
     ticket_reply(ticket=ticket, body="Sorry, we are sending another", user=agent)
     other_api.post("/api/v1/tickets", TICKET, format="json")  # the same person, through another shop
 
-    response = api.get(f"/api/v1/customers/{ticket.customer_id}/tickets")
+    response = api.get(f"/api/v1/customers/{api_id(shop, ticket.customer_id)}/tickets")
 
     assert response.status_code == 200
     (only,) = response.json()["results"]
@@ -89,7 +90,7 @@ def test_a_customers_tickets_show_public_messages_of_this_shop_only(api, shop, o
 
 def test_a_customer_of_another_shop_is_not_found(api, other_api):
     other = other_api.post("/api/v1/tickets", {**TICKET, "customer": {"email": "bob@example.com"}}, format="json")
-    customer_id = Ticket.objects.get(pk=other.json()["id"]).customer_id
+    customer_id = own_id(Ticket.objects.get(pk=other.json()["id"]).customer_id)  # the other shop's id
     assert api.get(f"/api/v1/customers/{customer_id}/tickets").status_code == 404
 
 

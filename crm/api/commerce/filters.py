@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef
 from django_filters.fields import IsoDateTimeField
 
 from customers import selectors
-from customers.models import Customer
+from customers.models import CustomerIdentity
 
 
 class UtcDateTimeField(IsoDateTimeField):
@@ -30,10 +30,11 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class CustomerFilter(django_filters.FilterSet):
     """Filters of a key's customer list. Each reads the key's shop group's slice (its
-    identities' profile, its orders), never what another group sent; the queryset is
-    ``customer_profiles`` (for ``slice_orders``)."""
+    identities' profile, its orders), never what another group sent. The list is of rows of
+    ``group_refs`` (one identity per customer, with ``slice_orders``), so each filter names
+    the customers it keeps by ``customer_id``."""
 
-    email = django_filters.CharFilter(field_name="email_normalized", method="filter_email")
+    email = django_filters.CharFilter(method="filter_email")
     country = django_filters.CharFilter(method="filter_country")
     marketing_consent = django_filters.BooleanFilter(method="filter_marketing_consent")
     updated_since = UtcDateTimeFilter(method="filter_updated_since")
@@ -41,7 +42,7 @@ class CustomerFilter(django_filters.FilterSet):
     external_id = django_filters.CharFilter(method="filter_external_id", max_length=255)
 
     class Meta:
-        model = Customer
+        model = CustomerIdentity
         fields = ["email", "country", "marketing_consent", "updated_since", "min_orders", "external_id"]
 
     def _identities(self):
@@ -50,19 +51,21 @@ class CustomerFilter(django_filters.FilterSet):
     def filter_email(self, queryset, name, value):
         # The unifying email finds at most one customer (indexed); the group must have sent it.
         value = value.strip().lower()
-        sent = self._identities().filter(customer=OuterRef("pk"), email__iexact=value)
-        return queryset.filter(Exists(sent), email_normalized=value)
+        sent = self._identities().filter(customer=OuterRef("customer_id"), email__iexact=value)
+        return queryset.filter(Exists(sent), customer__email_normalized=value)
 
     def filter_country(self, queryset, name, value):
-        return queryset.filter(pk__in=self._identities().filter(country__iexact=value).values("customer_id"))
+        return queryset.filter(customer_id__in=self._identities().filter(country__iexact=value).values("customer_id"))
 
     def filter_marketing_consent(self, queryset, name, value):
-        return queryset.filter(pk__in=self._identities().filter(marketing_consent=value).values("customer_id"))
+        sent = self._identities().filter(marketing_consent=value)
+        return queryset.filter(customer_id__in=sent.values("customer_id"))
 
     def filter_updated_since(self, queryset, name, value):
         # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows.
         changed = self._identities().filter(updated_at__gte=value.astimezone(UTC))
-        return queryset.filter(pk__in=changed.values("customer_id"))
+        return queryset.filter(customer_id__in=changed.values("customer_id"))
 
     def filter_external_id(self, queryset, name, value):
-        return queryset.filter(identities__shop=self.request.auth.shop, identities__external_id=value)
+        linked = CustomerIdentity.objects.filter(shop=self.request.auth.shop, external_id=value)
+        return queryset.filter(customer_id__in=linked.values("customer_id"))

@@ -28,7 +28,7 @@ import msgspec
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
-from core.payloads import Payload, Problems, Text, check_json
+from core.payloads import DecimalString, Payload, Problems, Text, check_json
 from customers.services.addresses import address_key
 from customers.services.currency import MAX_AMOUNT
 from customers.services.customers import CustomerData
@@ -53,7 +53,11 @@ AwareDateTime = Annotated[
         tz=True, description="ISO 8601 with a time-zone offset; from 1970-01-01 to a day from now; stored in UTC"
     ),
 ]
-Money = Annotated[Decimal, msgspec.Meta(description=f'A decimal string such as "59.90"; from 0 to {MAX_AMOUNT}')]
+# A JSON string, never a number: a number has usually been a binary float on its way here.
+Money = Annotated[
+    DecimalString,
+    msgspec.Meta(description=f'A decimal string such as "59.90" (a JSON number is refused); from 0 to {MAX_AMOUNT}'),
+]
 OrderStatus = Literal["placed", "paid", "fulfilled", "cancelled", "refunded"]
 
 

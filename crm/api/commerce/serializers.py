@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crm.api.customer_ids import CustomerIdField
 from customers.models import CustomerMetrics, LifecycleSettings, Order, OrderLine, Refund
 from customers.services.currency import base_currency
 
@@ -15,7 +16,10 @@ class OrderLineOutSerializer(serializers.ModelSerializer):
 
 class OrderOutSerializer(serializers.ModelSerializer):
     lines = OrderLineOutSerializer(many=True, read_only=True)
-    customer_id = serializers.IntegerField()
+    # Filled in by the view: the customer's id through the key (``crm.api.customer_ids``).
+    customer_id = serializers.IntegerField(
+        allow_null=True, help_text="The customer's id through this key (its shop group's, not the CRM's)."
+    )
 
     class Meta:
         model = Order
@@ -49,7 +53,9 @@ class BulkItemResultSerializer(serializers.Serializer):
     external_id = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=["created", "updated", "unchanged", "error"])
     id = serializers.IntegerField(allow_null=True)
-    customer_id = serializers.IntegerField(allow_null=True)
+    customer_id = serializers.IntegerField(
+        allow_null=True, help_text="The customer's id through this key (its shop group's, not the CRM's)."
+    )
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
@@ -73,7 +79,7 @@ class RefundOutSerializer(serializers.ModelSerializer):
 class EventOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     type = serializers.CharField()
-    customer_id = serializers.IntegerField()
+    customer_id = CustomerIdField()
     occurred_at = serializers.DateTimeField()
     external_id = serializers.CharField()
 
@@ -134,7 +140,10 @@ class CustomerOutSerializer(serializers.Serializer):
     """A customer as a shop's key sees it: a ``customers.selectors.CustomerSlice`` (its
     group's profile and figures), never the merged ``Customer`` row the staff see."""
 
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(
+        help_text="The customer's id through this key: its shop group's, allotted when the group first knew "
+        "the person (not the CRM's, which is shared by every shop)."
+    )
     external_ids = serializers.ListField(
         child=serializers.CharField(), help_text="This shop's references to the customer."
     )

@@ -4,6 +4,7 @@ Request bodies are read and validated by ``crm.api.commerce.payloads`` (msgspec)
 parsers; responses are DRF serializers.
 """
 
+from django.db.models import OuterRef
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -30,9 +31,11 @@ from crm.api.commerce.serializers import (
     OrderOutSerializer,
     RefundOutSerializer,
 )
+from crm.api.customer_ids import customer_id, customers_in_ref_order, ids_context
 from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
-from customers.models import Customer
+from customers import selectors
+from customers.models import CustomerIdentity
 from customers.services.orders import Outcome
 
 # One instance renders every order: a ModelSerializer builds its fields on first use, which
@@ -51,11 +54,14 @@ class OrderUpsertView(ReplaySafePostMixin, APIView):
     )
     def post(self, request):
         data = decode(request.body, OrderIn).to_data()
-        (result,) = pipeline.orders_receive(shop=request_shop(request), orders=[data], keep_lines=True)
+        shop = request_shop(request)
+        (result,) = pipeline.orders_receive(shop=shop, orders=[data], keep_lines=True)
         if result.outcome == Outcome.ERROR:
             raise PayloadError(result.errors)
         code = status.HTTP_201_CREATED if result.outcome == Outcome.CREATED else status.HTTP_200_OK
-        return Response(ORDER_OUT.to_representation(result.order), status=code)
+        body = ORDER_OUT.to_representation(result.order)
+        body["customer_id"] = customer_id(shop=shop, customer_pk=result.order.customer_id)
+        return Response(body, status=code)
 
 
 class OrderBulkView(ReplaySafePostMixin, APIView):
@@ -83,20 +89,26 @@ class OrderBulkView(ReplaySafePostMixin, APIView):
             else:
                 valid_index.append(i)
                 valid_data.append(order.to_data())
-        for i, result in zip(valid_index, pipeline.orders_receive(shop=shop, orders=valid_data), strict=True):
-            rows[i] = _bulk_row(i, result.external_id, str(result.outcome), order=result.order, errors=result.errors)
+        results = pipeline.orders_receive(shop=shop, orders=valid_data)
+        ids = selectors.customer_refs(shop=shop, customer_ids={r.order.customer_id for r in results if r.order})
+        for i, result in zip(valid_index, results, strict=True):
+            customer = ids.get(result.order.customer_id) if result.order else None
+            rows[i] = _bulk_row(
+                i, result.external_id, str(result.outcome), order=result.order, customer=customer, errors=result.errors
+            )
         counts = {name: sum(1 for r in rows if r["status"] == name) for name in ("created", "updated", "unchanged")}
         counts["errors"] = sum(1 for r in rows if r["status"] == "error")
         return Response({**counts, "results": rows})
 
 
-def _bulk_row(index, external_id, outcome, *, order=None, errors=None) -> dict:
+def _bulk_row(index, external_id, outcome, *, order=None, customer=None, errors=None) -> dict:
+    """One item's result; ``customer`` is the group's id of the order's customer."""
     return {
         "index": index,
         "external_id": external_id,
         "status": outcome,
         "id": order.pk if order else None,
-        "customer_id": order.customer_id if order else None,
+        "customer_id": customer,
         "errors": errors or {},
     }
 
@@ -133,17 +145,22 @@ class CustomerListCreateView(ReplaySafePostMixin, ShopProfilesMixin, generics.Ge
     filterset_class = CustomerFilter
 
     def get_queryset(self):
+        """The group's customers as rows of ``group_refs`` (paged by the id the key knows them
+        by); the filters read ``slice_orders``."""
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request key
-            return Customer.objects.none()
-        return customer_profiles(shop=request_shop(self.request))
+            return CustomerIdentity.objects.none()
+        shop = request_shop(self.request)
+        refs = selectors.group_refs(shop=shop)
+        return refs.alias(slice_orders=selectors.group_orders_count(shop=shop, customer=OuterRef("customer_id")))
 
     @extend_schema(
         operation_id="customers_list", responses={200: CustomerProfileSerializer(many=True), **errors(400, 401, 404)}
     )
     def get(self, request):
-        """Customers linked to this shop's group, newest first, with cursor pagination and filters;
-        the filters read the group's slice."""
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        """Customers linked to this shop's group, newest to the group first, with cursor pagination
+        and filters; the filters read the group's slice."""
+        refs = self.paginate_queryset(self.filter_queryset(self.get_queryset()).only("pk", "customer_id"))
+        page = customers_in_ref_order(refs, customer_profiles(shop=request_shop(request)))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
@@ -155,8 +172,9 @@ class CustomerListCreateView(ReplaySafePostMixin, ShopProfilesMixin, generics.Ge
     )
     def post(self, request):
         data = decode(request.body, CustomerIn).to_data()
-        customer_id, created = pipeline.customer_receive(shop=request_shop(request), data=data)
-        customer = self.get_queryset().get(pk=customer_id)
+        shop = request_shop(request)
+        customer_pk, created = pipeline.customer_receive(shop=shop, data=data)
+        customer = customer_profiles(shop=shop).get(pk=customer_pk)
         return Response(self.get_serializer(customer).data, status=201 if created else 200)
 
 
@@ -169,7 +187,8 @@ class CustomerDetailView(ShopProfilesMixin, generics.GenericAPIView):
     def get(self, request, pk: int):
         """A customer's profile as this shop's group knows it: its fields and figures. Only customers
         linked to the group."""
-        customer = customer_profiles(shop=request_shop(request)).filter(pk=pk).first()
+        shop = request_shop(request)
+        customer = selectors.customers_by_ref(customer_profiles(shop=shop), shop=shop, ref=pk).first()
         if customer is None:
             return Response({"detail": "No such customer in this shop.", "errors": {}}, status=404)
         return Response(self.get_serializer(customer).data)
@@ -186,5 +205,7 @@ class EventCreateView(ReplaySafePostMixin, APIView):
     )
     def post(self, request):
         data = decode(request.body, EventIn).to_data(timezone.now())
-        event, created = pipeline.event_receive(shop=request_shop(request), data=data)
-        return Response(EventOutSerializer(event).data, status=201 if created else 200)
+        shop = request_shop(request)
+        event, created = pipeline.event_receive(shop=shop, data=data)
+        context = ids_context(shop=shop, customer_ids=[event.customer_id])
+        return Response(EventOutSerializer(event, context=context).data, status=201 if created else 200)

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from crm.api.customer_ids import CustomerIdField
 from loyalty.models import PointsEntry, Referral, Reward, RewardCode, Tier
 
 
@@ -26,7 +27,7 @@ class ProgressOutSerializer(serializers.Serializer):
 
 
 class LoyaltyOutSerializer(serializers.Serializer):
-    customer_id = serializers.IntegerField()
+    customer_id = serializers.IntegerField(help_text="The customer's id through this key (its shop group's).")
     balance = serializers.IntegerField(help_text="Points available to spend")
     pending = serializers.IntegerField(help_text="Points waiting for their orders' return window")
     tier = TierOutSerializer(allow_null=True)
@@ -55,6 +56,7 @@ class RewardOutSerializer(serializers.ModelSerializer):
 
 class CodeOutSerializer(serializers.ModelSerializer):
     reward = RewardOutSerializer(read_only=True)
+    customer_id = CustomerIdField()
 
     class Meta:
         model = RewardCode
@@ -71,12 +73,14 @@ class CodeOutSerializer(serializers.ModelSerializer):
 
 
 class AccountOutSerializer(serializers.Serializer):
-    customer_id = serializers.IntegerField()
+    customer_id = CustomerIdField()
     balance = serializers.IntegerField()
     pending = serializers.IntegerField()
 
 
 class ReferralOutSerializer(serializers.ModelSerializer):
+    referee_id = CustomerIdField()
+
     class Meta:
         model = Referral
         fields = ["referee_id", "status", "created_at", "rewarded_at"]

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.payloads import decode
 from crm.api.auth import Permissions, request_shop
+from crm.api.customer_ids import customer_id, ids_context
 from crm.api.errors import not_found
 from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
@@ -34,7 +35,12 @@ HISTORY_LENGTH = 20
 
 
 def _customer(request, pk: int):
-    return customer_selectors.customers_for_shop(shop=request_shop(request)).filter(pk=pk).first()
+    """The customer ``pk`` names through the key (``crm.api.customer_ids``), or None."""
+    return customer_selectors.customer_of_ref(shop=request_shop(request), ref=pk).first()
+
+
+def _ids(request, *customer_pks: int) -> dict:
+    return ids_context(shop=request_shop(request), customer_ids=customer_pks)
 
 
 class CustomerLoyaltyView(APIView):
@@ -54,7 +60,7 @@ class CustomerLoyaltyView(APIView):
         account = selectors.account_of(customer.pk, group_id)
         progress = selectors.tier_progress(account)
         body = {
-            "customer_id": customer.pk,
+            "customer_id": customer_id(shop=request_shop(request), customer_pk=customer.pk),
             "balance": account.balance,
             "pending": account.pending,
             "tier": account.tier,
@@ -108,7 +114,8 @@ class RedeemView(ReplaySafePostMixin, APIView):
         if customer is None:
             return not_found("customer")
         code = reward_redeem(customer=customer, shop=request_shop(request), reward_id=body.reward_id)
-        return Response(CodeOutSerializer(code).data, status=status.HTTP_201_CREATED)
+        context = _ids(request, code.customer_id)
+        return Response(CodeOutSerializer(code, context=context).data, status=status.HTTP_201_CREATED)
 
 
 class CodeDetailView(APIView):
@@ -120,7 +127,8 @@ class CodeDetailView(APIView):
         description="Check a reward code at checkout: what it gives, and whether it is still usable.",
     )
     def get(self, request, code: str):
-        return Response(CodeOutSerializer(code_for_shop(shop=request_shop(request), code=code)).data)
+        found = code_for_shop(shop=request_shop(request), code=code)
+        return Response(CodeOutSerializer(found, context=_ids(request, found.customer_id)).data)
 
 
 class CodeConsumeView(ReplaySafePostMixin, APIView):
@@ -136,7 +144,7 @@ class CodeConsumeView(ReplaySafePostMixin, APIView):
     def post(self, request, code: str):
         body = decode(request.body or b"{}", ConsumeIn)
         used = code_consume(shop=request_shop(request), code=code, order_external_id=body.order_external_id.strip())
-        return Response(CodeOutSerializer(used).data)
+        return Response(CodeOutSerializer(used, context=_ids(request, used.customer_id)).data)
 
 
 class PointsAdjustView(ReplaySafePostMixin, APIView):
@@ -163,7 +171,7 @@ class PointsAdjustView(ReplaySafePostMixin, APIView):
             reason=body.reason,
             api_key=request.auth,
         )
-        return Response(AccountOutSerializer(account).data)
+        return Response(AccountOutSerializer(account, context=_ids(request, account.customer_id)).data)
 
 
 class ReferralView(ReplaySafePostMixin, APIView):
@@ -183,4 +191,5 @@ class ReferralView(ReplaySafePostMixin, APIView):
         if customer is None:
             return not_found("customer")
         referral = referral_attach(referee=customer, group_id=request_shop(request).group_id, code=body.referral_code)
-        return Response(ReferralOutSerializer(referral).data, status=status.HTTP_201_CREATED)
+        context = _ids(request, referral.referee_id)
+        return Response(ReferralOutSerializer(referral, context=context).data, status=status.HTTP_201_CREATED)

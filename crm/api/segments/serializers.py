@@ -32,7 +32,8 @@ class CustomerSegmentSerializer(serializers.ModelSerializer):
 
 
 class SegmentMemberSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    # Set by ``crm.api.customer_ids.customers_in_ref_order``: the id the key knows them by.
+    id = serializers.IntegerField(source="api_id", help_text="The customer's id through this key.")
     # What the key's shop group sent (``customers.selectors.with_group_names``).
     email = serializers.EmailField(source="group_email")
     first_name = serializers.CharField(source="group_first_name")

@@ -13,6 +13,7 @@ from campaigns.segments.rules import RuleError
 from campaigns.selectors import customer_segments_sliced, segment_members, segment_preview
 from core.payloads import PayloadError, decode
 from crm.api.auth import Permissions, request_shop
+from crm.api.customer_ids import customers_in_ref_order
 from crm.api.errors import not_found
 from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
@@ -23,12 +24,20 @@ from crm.api.segments.serializers import (
     SegmentPreviewOutSerializer,
 )
 from customers import selectors
-from customers.models import Customer
+from customers.models import CustomerIdentity
 
 
 def _customers(shop):
     """The key's group's customers, with the names the group sent."""
     return selectors.with_group_names(selectors.customers_for_shop(shop=shop), shop=shop)
+
+
+def _newest_first(shop, customers):
+    """Rows of ``group_refs`` for ``customers``: newest to the group first, by the id the key
+    knows them by (ordered by the CRM's id, a person another shop brought in long ago would
+    stand out among those the group came to know at the same time)."""
+    refs = selectors.group_refs(shop=shop).filter(customer_id__in=customers.values("pk"))
+    return refs.only("pk", "customer_id").order_by("-pk")
 
 
 class SegmentListView(generics.GenericAPIView):
@@ -66,6 +75,9 @@ class SegmentPreviewView(ReplaySafePostMixin, APIView):
                 rule=body.rule,
                 customers=_customers(shop),
                 shops=selectors.group_shops(shop=shop),
+                sample_of=lambda matched, size: customers_in_ref_order(
+                    _newest_first(shop, matched)[:size], _customers(shop)
+                ),
             )
         except RuleError as error:
             raise PayloadError({"rule": error.errors}) from error
@@ -78,7 +90,7 @@ class SegmentMembersView(generics.GenericAPIView):
     serializer_class = SegmentMemberSerializer
 
     def get_queryset(self):
-        return Customer.objects.none()
+        return CustomerIdentity.objects.none()
 
     @extend_schema(
         operation_id="segments_members", responses={200: SegmentMemberSerializer(many=True), **errors(400, 401, 404)}
@@ -90,7 +102,7 @@ class SegmentMembersView(generics.GenericAPIView):
             return not_found("segment")
         shop = request_shop(request)
         members = segment_members(segment=segment, customers=_customers(shop), shops=selectors.group_shops(shop=shop))
-        page = self.paginate_queryset(members.only("id"))
+        page = customers_in_ref_order(self.paginate_queryset(_newest_first(shop, members)), _customers(shop))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -103,7 +115,7 @@ class CustomerSegmentsView(APIView):
     def get(self, request, pk: int):
         """The segments a customer of this shop's group belongs to now, on the group's data."""
         shop = request_shop(request)
-        customer = selectors.customers_for_shop(shop=shop).filter(pk=pk)
+        customer = selectors.customer_of_ref(shop=shop, ref=pk)
         found = customer.annotate(others=selectors.shops_outside(shop=shop)).values("others").first()
         if found is None:
             return not_found("customer")

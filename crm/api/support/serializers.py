@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from crm.api.customer_ids import CustomerIdField
 from crm.api.errors import ErrorSerializer
 from support.models import NpsResponse, Review, Ticket, TicketMessage
 from support.text import plain_text
@@ -88,7 +89,7 @@ class ReviewOutSerializer(serializers.ModelSerializer):
 
 
 class NpsOutSerializer(serializers.ModelSerializer):
-    customer_id = serializers.IntegerField()
+    customer_id = CustomerIdField()
     category = serializers.CharField(read_only=True)
 
     class Meta:

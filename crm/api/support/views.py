@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from core.payloads import decode
 from crm import pipeline
 from crm.api.auth import Permissions, request_shop
+from crm.api.customer_ids import ids_context
 from crm.api.errors import error_body, not_found
 from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors, payload
@@ -140,7 +141,7 @@ class CustomerTicketsView(generics.GenericAPIView):
     def get(self, request, pk: int):
         """The customer's tickets with this shop, newest first, with their public messages (cursor pages)."""
         shop = request_shop(request)
-        customer = selectors.customers_for_shop(shop=shop).filter(pk=pk).first()
+        customer = selectors.customer_of_ref(shop=shop, ref=pk).first()
         if customer is None:
             return not_found("customer")
         page = self.paginate_queryset(customer_tickets(customer=customer, shop=shop))
@@ -198,10 +199,10 @@ class NpsCreateView(ReplaySafePostMixin, APIView):
     )
     def post(self, request):
         body = decode(request.body, NpsIn)
-        answer, created = pipeline.nps_receive(
-            shop=request_shop(request), customer=body.customer.to_data(), data=body.to_data()
-        )
-        return Response(NpsOutSerializer(answer).data, status=201 if created else 200)
+        shop = request_shop(request)
+        answer, created = pipeline.nps_receive(shop=shop, customer=body.customer.to_data(), data=body.to_data())
+        context = ids_context(shop=shop, customer_ids=[answer.customer_id])
+        return Response(NpsOutSerializer(answer, context=context).data, status=201 if created else 200)
 
 
 class OrderReviewLinkView(APIView):
