@@ -23,7 +23,12 @@ from support.tickets import TicketData, ticket_open
 # theme does not style them by itself.
 class OpenTicketForm(forms.Form):
     subject = forms.CharField(max_length=255, widget=UnfoldAdminTextInputWidget)
-    message = forms.CharField(widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}), max_length=MAX_BODY)
+    message = forms.CharField(
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+        max_length=MAX_BODY,
+        label="What the customer asked",
+        help_text="Your note of the call: it opens a phone ticket, written by you.",
+    )
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL, widget=UnfoldAdminSelectWidget)
 
 
