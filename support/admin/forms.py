@@ -213,8 +213,8 @@ class BusinessHoursForm(forms.ModelForm):
 
     weekly = WeeklyHoursField(
         label="Opening hours",
-        help_text="Leave both times empty for a closed day. Closing at 00:00 means midnight at the end of "
-        "the day, so 00:00 to 00:00 is open all day. Times are in the time zone above.",
+        help_text="Leave both times empty for a closed day. Closing at midnight (00:00, or 12:00 AM) means "
+        "the end of the day, so midnight to midnight is open all day. Times are in the time zone above.",
     )
     holidays = HolidaysField(
         required=False,
