@@ -53,17 +53,20 @@ HOSTILE = [
 def customer(api, order_payload, django_capture_on_commit_callbacks):
     ExchangeRate.objects.create(currency="EUR", rate_to_base="1.10")
     with django_capture_on_commit_callbacks(execute=True):
-        assert api.post("/api/v1/orders", order_payload, format="json").status_code == 201
-    return Customer.objects.get()
+        response = api.post("/api/v1/orders", order_payload, format="json")
+    assert response.status_code == 201
+    customer = Customer.objects.get()
+    customer.api_id = response.json()["customer_id"]  # the id the shop's key knows them by
+    return customer
 
 
 def assert_every_page_answers(api, admin_client, customer) -> None:
-    pk = customer.pk
+    pk, ref = customer.pk, customer.api_id
     rule = {"match": "all", "children": [{"field": "spent", "operator": "gte", "value": 1, "within_days": 30}]}
     answers = {
-        "profile": api.get(f"/api/v1/customers/{pk}"),
-        "loyalty": api.get(f"/api/v1/customers/{pk}/loyalty"),
-        "segments": api.get(f"/api/v1/customers/{pk}/segments"),
+        "profile": api.get(f"/api/v1/customers/{ref}"),
+        "loyalty": api.get(f"/api/v1/customers/{ref}/loyalty"),
+        "segments": api.get(f"/api/v1/customers/{ref}/segments"),
         "preview": api.post("/api/v1/segments/preview", {"rule": rule}, format="json"),
         "customer list": api.get("/api/v1/customers"),
         "customer list filtered": api.get("/api/v1/customers", {"external_id": "c-1"}),
