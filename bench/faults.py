@@ -354,9 +354,11 @@ class Prober:
                 with self.lock:
                     waiting = [c for c in self.acked if c not in self.lags]
                 if waiting:
+                    # The API names a customer by its shop group's identity id (crm/api/customer_ids.py).
                     done = conn.execute(
-                        "SELECT customer_id FROM customers_customermetrics "
-                        "WHERE customer_id = ANY(%s) AND purchase_days > 0",
+                        "SELECT i.id FROM customers_customeridentity i "
+                        "JOIN customers_customermetrics m ON m.customer_id = i.customer_id "
+                        "WHERE i.id = ANY(%s) AND m.purchase_days > 0",
                         [waiting],
                     ).fetchall()
                     now = time.monotonic()
