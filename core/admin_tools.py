@@ -1,6 +1,8 @@
 """Admin helpers every app's admin may use: tables with millions of rows, audit history, the
 link to a customer's page, and forms that refuse a malformed related id without a 500."""
 
+from typing import TYPE_CHECKING, Any
+
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django import forms
 from django.conf import settings
@@ -190,7 +192,14 @@ class AuditHistoryMixin(AuditlogHistoryAdminMixin):
         return self.auditlog_history_view(request, object_id, extra_context)
 
 
-class KnownRelatedValues:
+# The mixin's base for the type checker: a form (at run time it is mixed into one).
+if TYPE_CHECKING:
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object
+
+
+class KnownRelatedValues(_FormBase):
     """A form mixin: a related field (a search picker, a raw id box, a multiple choice) that
     gets a malformed id ("1e5", or an id past the 64-bit range) refuses it on the field, and
     forgets it before the form is shown again.
@@ -200,25 +209,25 @@ class KnownRelatedValues:
     the picker): a 500 instead of the field's "Select a valid choice"."""
 
     def _clean_fields(self):
-        fields = self.fields  # type: ignore[attr-defined]
-        related = [name for name, field in fields.items() if isinstance(field, forms.ModelChoiceField)]
-        past_range = {name for name in related if not all(_fits(fields[name], v) for v in self._posted(name))}
+        related = {name: f for name, f in self.fields.items() if isinstance(f, forms.ModelChoiceField)}
+        past_range = {name for name, f in related.items() if not all(_fits(f, v) for v in self._posted(name))}
         self._forget(past_range)
         super()._clean_fields()  # type: ignore[misc]
         for name in past_range:
-            label = fields[name].queryset.model._meta.verbose_name
-            self.add_error(name, forms.ValidationError(f"No {label} has this id.", code="invalid_choice"))  # type: ignore[attr-defined]
-        self._forget({name for name in related if name in self._errors})  # type: ignore[attr-defined]
+            self.add_error(name, forms.ValidationError("No record has this id.", code="invalid_choice"))
+        self._forget({name for name in related if name in self.errors})
 
     def _posted(self, name: str) -> list:
-        data, key = self.data, self.add_prefix(name)  # type: ignore[attr-defined,has-type]
+        data: Any = self.data
+        key = self.add_prefix(name)
         return data.getlist(key) if hasattr(data, "getlist") else [data.get(key)]
 
     def _forget(self, names: set[str]) -> None:
         if names:
-            data = self.data.copy()  # type: ignore[has-type]
+            data: Any = self.data
+            data = data.copy()  # a QueryDict's copy is mutable
             for name in names:
-                data[self.add_prefix(name)] = ""  # type: ignore[attr-defined]
+                data[self.add_prefix(name)] = ""
             self.data = data
 
 
@@ -228,6 +237,8 @@ BIGINT = 2**63
 def _fits(field: forms.ModelChoiceField, value) -> bool:
     """Whether ``value`` can be compared with the field's key column: not an integer past the
     64-bit range (anything else the field refuses, or finds, itself)."""
+    if field.queryset is None:
+        return True
     model = field.queryset.model
     column = model._meta.get_field(field.to_field_name) if field.to_field_name else model._meta.pk
     if not isinstance(column, IntegerField):
