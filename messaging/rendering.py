@@ -128,7 +128,7 @@ def render(template: str, context: dict, brand: Brand) -> Rendered:
     html_engine, text_engine = _engines()
     values = {**context, "brand": brand.values()}
     folder = f"messaging/email/{template}"
-    subject = text_engine.get_template(f"{folder}/subject.txt").render(Context(values))
+    subject = text_engine.get_template(f"{folder}/subject.txt").render(Context(values, autoescape=False))
     body = html_engine.get_template(f"{folder}/body.html").render(Context(values, autoescape=True))
     html = _inliner().inline(body)
     return Rendered(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -74,7 +75,7 @@ def order_values(order: Order) -> dict:
     return {
         "number": order.external_id,
         "placed_on": f"{timezone.localtime(order.placed_at):%-d %B %Y}",
-        "total": f"{order.total:.2f}",
+        "total": f"{Decimal(str(order.total)):.2f}",
         "currency": order.currency,
     }
 
