@@ -47,10 +47,10 @@ from messaging.models import (
     MessageEvent,
     MessageKind,
     MessageStatus,
-    SenderIdentity,
     Suppression,
 )
-from messaging.rendering import Brand, Rendered, default_brand, render
+from messaging.rendering import Brand, Rendered, render
+from messaging.selectors import brands_for
 
 logger = logging.getLogger(__name__)
 
@@ -232,21 +232,6 @@ def mailer():
     return import_string(config["BACKEND"])(alias="messaging", **config.get("OPTIONS", {}))
 
 
-def _brands(shop_ids: set[int]) -> dict[int | None, Brand]:
-    fallback = default_brand()
-    brands: dict[int | None, Brand] = {None: fallback}
-    for identity in SenderIdentity.objects.filter(shop_id__in=sorted(shop_ids)):
-        brands[identity.shop_id] = Brand(
-            from_name=identity.from_name,
-            from_email=identity.from_email,
-            reply_to=identity.reply_to,
-            logo_url=identity.logo_url,
-            colour=identity.brand_colour,
-            footer_address=identity.footer_address or fallback.footer_address,
-        )
-    return brands
-
-
 def _suppressions(addresses: set[str]) -> dict[str, list[tuple[str, int | None]]]:
     found: dict[str, list[tuple[str, int | None]]] = {}
     for address, reason, shop_id in Suppression.objects.filter(address__in=sorted(addresses)).values_list(
@@ -306,7 +291,7 @@ def messages_send(*, limit: int | None = None, now: datetime | None = None) -> S
     result = SendResult(claimed=len(claimed))
     if not claimed:
         return result
-    brands = _brands({m.shop_id for m in claimed if m.shop_id is not None})
+    brands = brands_for({m.shop_id for m in claimed if m.shop_id is not None})
     suppressions = _suppressions({m.to_email for m in claimed})
     backend = settings.MESSAGING_MAILER["BACKEND"]
     limiter = RateLimit(settings.EMAIL_RATE_PER_SECOND, backend)

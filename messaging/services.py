@@ -86,6 +86,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _context(customer: Customer | None, shop: Shop | None, lent: dict, extra: Mapping[str, Any]) -> dict:
+    context: dict[str, Any] = {}
+    if customer is not None:
+        context["customer"] = customer_values(customer)
+        context.update({name: values.get(customer.pk) for name, values in lent.items()})
+    if shop is not None:
+        context["shop"] = {"name": shop.name}
+    context.update({name: _plain(value) for name, value in extra.items()})
+    return context
+
+
+def message_context(*, customer: Customer | None, shop: Shop | None, extra: Mapping[str, Any]) -> dict:
+    """The context one message to this customer from this shop gets (the admin's preview)."""
+    lent = {name: source([customer.pk]) for name, source in CONTEXT_SOURCES.items()} if customer else {}
+    return _context(customer, shop, lent, extra)
+
+
 def messages_queue(requests: Sequence[MessageRequest], *, now: datetime | None = None) -> list[Message]:
     """Queue these messages, each once by its key: a key queued before writes nothing and
     its message is returned as it is. Returns the messages in the order asked. Call inside
@@ -112,13 +129,7 @@ def messages_queue(requests: Sequence[MessageRequest], *, now: datetime | None =
         to_email = (request.to_email or (customer.email if customer else "")).strip().lower()
         if not to_email:
             raise ValueError(f"Message {request.key!r} has no address to go to.")
-        context: dict[str, Any] = {}
-        if customer is not None:
-            context["customer"] = customer_values(customer)
-            context.update({name: values.get(customer.pk) for name, values in lent.items()})
-        if shop is not None:
-            context["shop"] = {"name": shop.name}
-        context.update({name: _plain(value) for name, value in request.context.items()})
+        context = _context(customer, shop, lent, request.context)
         rows.append(
             Message(
                 key=request.key,
