@@ -75,7 +75,7 @@ class Message(models.Model):
         Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
-    to_email = models.EmailField(max_length=254, help_text="Lower-cased.")
+    to_email = models.EmailField(max_length=254)  # lower-cased
     kind = models.CharField(max_length=16, choices=MessageKind.choices)
     template = models.CharField(max_length=100)
     context = models.JSONField(default=dict, blank=True, help_text="The plain values the template is rendered with.")
@@ -163,7 +163,7 @@ class Suppression(models.Model):
     person may still hear from the merchant's other shops they subscribed to."""
 
     id = models.BigAutoField(primary_key=True)
-    address = models.EmailField(max_length=254, help_text="Lower-cased.")
+    address = models.EmailField(max_length=254)  # lower-cased
     reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
     shop = models.ForeignKey(
         Shop, null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="Empty: every shop."
