@@ -87,7 +87,7 @@ def messages_claim(*, limit: int, now: datetime) -> list[Message]:
         if not ids:
             return []
         Message.objects.filter(id__in=ids).update(
-            status=MessageStatus.SENDING, claimed_until=now + LEASE, attempts=F("attempts") + 1
+            status=MessageStatus.SENDING, claimed_until=now + LEASE, attempts=F("attempts") + 1, updated_at=now
         )
         MessageEvent.objects.bulk_create(
             MessageEvent(message_id=pk, status=MessageStatus.SENDING, at=now) for pk in ids
@@ -99,13 +99,32 @@ def messages_claim(*, limit: int, now: datetime) -> list[Message]:
 
 
 def _record(message: Message, status: str, now: datetime, *, detail: str = "", **fields) -> None:
-    """Move a message this sender holds to ``status`` and log the change, in one transaction."""
+    """Move a message this sender holds to ``status`` and log the change, atomically: one
+    statement on PostgreSQL (a round trip per message, where a transaction took four), a
+    transaction elsewhere."""
+    values = {"status": status, "claimed_until": None, "updated_at": now, **fields}
+    if db_connection.vendor == "postgresql":
+        _record_in_one_statement(message.pk, values, now=now, detail=detail[:500])
+        return
     with transaction.atomic():
-        updated = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-            status=status, claimed_until=None, **fields
-        )
-        if updated:
+        if Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(**values):
             MessageEvent.objects.create(message_id=message.pk, status=status, at=now, detail=detail[:500])
+
+
+def _record_in_one_statement(message_id: int, values: dict, *, now: datetime, detail: str) -> None:
+    quote = db_connection.ops.quote_name
+    sets, params = [], []
+    for name, value in values.items():
+        field = Message._meta.get_field(name)
+        sets.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, db_connection))
+    messages, events = quote(Message._meta.db_table), quote(MessageEvent._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH changed AS (UPDATE {messages} SET {', '.join(sets)} WHERE id = %s AND status = %s RETURNING id) "
+            f"INSERT INTO {events} (message_id, status, at, detail) SELECT id, %s, %s, %s FROM changed",
+            [*params, message_id, MessageStatus.SENDING, values["status"], now, detail],
+        )
 
 
 def _rendered_fields(rendered: Rendered | None, email: EmailMultiAlternatives | None) -> dict:
@@ -251,7 +270,7 @@ def suppressed_by(message: Message, rows: list[tuple[str, int | None]]) -> str |
     return None
 
 
-def build_email(message: Message, rendered: Rendered, brand: Brand, connection) -> EmailMultiAlternatives:
+def build_email(message: Message, rendered: Rendered, brand: Brand) -> EmailMultiAlternatives:
     email = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
@@ -259,7 +278,6 @@ def build_email(message: Message, rendered: Rendered, brand: Brand, connection) 
         to=[message.to_email],
         reply_to=[brand.reply_to] if brand.reply_to else None,
         headers={"Message-ID": message.message_id},
-        connection=connection,
     )
     email.attach_alternative(rendered.html, "text/html")
     # Read by django-anymail's backends (and ignored by the others): the provider hands it
@@ -297,6 +315,7 @@ def messages_send(*, limit: int | None = None, now: datetime | None = None) -> S
     limiter = RateLimit(settings.EMAIL_RATE_PER_SECOND, backend)
     connection = mailer()
     remaining = list(claimed)
+    _quick_commits(True)
     try:
         while remaining:
             message = remaining.pop(0)
@@ -308,7 +327,7 @@ def messages_send(*, limit: int | None = None, now: datetime | None = None) -> S
                 continue
             try:
                 rendered = render(message.template, message.context, brands.get(message.shop_id, brands[None]))
-                email = build_email(message, rendered, brands.get(message.shop_id, brands[None]), connection)
+                email = build_email(message, rendered, brands.get(message.shop_id, brands[None]))
             except Exception as exc:  # a template that cannot render this context: never will
                 logger.exception("Message %s could not be rendered", message.pk)
                 _record(message, MessageStatus.FAILED, now, detail=_error_text(exc), last_error=_error_text(exc))
@@ -352,8 +371,22 @@ def messages_send(*, limit: int | None = None, now: datetime | None = None) -> S
             )
             result.sent += 1
     finally:
+        _quick_commits(False)
         _connection_close(connection)
     return result
+
+
+def _quick_commits(on: bool) -> None:
+    """While a batch is sent, its marks commit without waiting for the WAL to reach the disk
+    (PostgreSQL's ``synchronous_commit = off``, for this connection only). The mark is still
+    atomic and visible at once, so a killed worker loses nothing it marked; only a crash of
+    the database server itself could forget the last fraction of a second of marks, whose
+    messages would then be sent again after their lease, with the same Message-ID. Waiting
+    for the disk on every message cost 6.5 of the 9 ms a mark took."""
+    if db_connection.vendor != "postgresql":
+        return
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off" if on else "RESET synchronous_commit")
 
 
 def _connection_close(connection) -> None:
