@@ -9,7 +9,7 @@ So a customer with 1,000 orders and 200 tickets costs what one with three orders
 
 Each source reads through its ``(customer, time)`` index. What a role may not read never
 enters the union: tickets and their messages need ``support.view_ticket``, internal notes
-``support.view_internal_notes``.
+``support.view_internal_notes``, emails ``messaging.view_message``.
 """
 
 from collections import defaultdict
@@ -28,6 +28,7 @@ from customers.models import Customer, CustomerMetrics, Event, LifecycleSettings
 from customers.selectors import CurrencySpend, customer_spend_by_currency
 from customers.services.currency import base_currency
 from loyalty.selectors import PointsTotal, points_total
+from messaging.models import Message
 from support.models import CsatResponse, NpsResponse, Review, Ticket, TicketMessage
 
 PER_PAGE = 25
@@ -51,6 +52,7 @@ SOURCES = [
     Source("stage", "lifecycle", "Stage change"),
     Source("segment_entry", "lifecycle", "Entered segment"),
     Source("segment_exit", "lifecycle", "Left segment"),
+    Source("email", "email", "Email"),
     Source("event", "events", "Event"),
     Source("note", "notes", "Note"),
 ]
@@ -59,6 +61,7 @@ GROUPS = {
     "support": "Tickets and messages",
     "feedback": "Reviews, NPS and CSAT",
     "lifecycle": "Stage and segments",
+    "email": "Emails",
     "events": "Events",
     "notes": "Notes",
 }
@@ -70,18 +73,23 @@ class Viewer:
 
     tickets: bool
     internal_notes: bool
+    emails: bool = False
 
     @classmethod
     def of(cls, user) -> "Viewer":
         return cls(
-            tickets=user.has_perm("support.view_ticket"), internal_notes=user.has_perm("support.view_internal_notes")
+            tickets=user.has_perm("support.view_ticket"),
+            internal_notes=user.has_perm("support.view_internal_notes"),
+            emails=user.has_perm("messaging.view_message"),
         )
 
 
 def _keys(kind: str, queryset: QuerySet, at: str) -> QuerySet:
     # At the same moment a ticket's opening reads below its first message (newest first).
     rank = Value(1 if kind == "message" else 0)
-    return queryset.order_by().annotate(kind=Value(kind), at=F(at), rank=rank).values_list("kind", "id", "at", "rank")
+    # Named apart from any model's own fields (a message has a ``kind``).
+    keys = queryset.order_by().annotate(entry_kind=Value(kind), entry_at=F(at), entry_rank=rank)
+    return keys.values_list("entry_kind", "id", "entry_at", "entry_rank")
 
 
 def _sources(customer_id: int, viewer: Viewer) -> dict[str, QuerySet]:
@@ -101,17 +109,21 @@ def _sources(customer_id: int, viewer: Viewer) -> dict[str, QuerySet]:
         "stage": _keys("stage", StageChange.objects.filter(customer_id=customer_id), "changed_at"),
         "segment_entry": _keys("segment_entry", memberships, "entered_at"),
         "segment_exit": _keys("segment_exit", memberships.filter(exited_at__isnull=False), "exited_at"),
+        "email": _keys("email", Message.objects.filter(customer_id=customer_id), "created_at"),
         "event": _keys("event", Event.objects.filter(customer_id=customer_id), "occurred_at"),
         "note": _keys("note", CustomerNote.objects.filter(customer_id=customer_id), "created_at"),
     }
     if not viewer.tickets:
         for kind in ("ticket", "message", "csat"):
             del sources[kind]
+    if not viewer.emails:
+        del sources["email"]
     return sources
 
 
 def timeline_groups(viewer: Viewer) -> dict[str, str]:
-    return {g: label for g, label in GROUPS.items() if viewer.tickets or g != "support"}
+    hidden = {g for g, allowed in (("support", viewer.tickets), ("email", viewer.emails)) if not allowed}
+    return {g: label for g, label in GROUPS.items() if g not in hidden}
 
 
 @dataclass
@@ -137,6 +149,8 @@ def _fetch(kind: str, ids: list[int]) -> dict[int, object]:
         "stage": lambda: StageChange.objects.all(),
         "segment_entry": lambda: SegmentMembership.objects.select_related("segment"),
         "segment_exit": lambda: SegmentMembership.objects.select_related("segment"),
+        # The message's summary, not its HTML and text.
+        "email": lambda: Message.objects.only("id", "subject", "template", "status", "kind", "to_email", "sent_at"),
         "event": lambda: Event.objects.select_related("shop"),
         "note": lambda: CustomerNote.objects.select_related("author"),
     }
@@ -151,7 +165,7 @@ def timeline(customer_id: int, viewer: Viewer, *, groups: list[str] | None = Non
     if not queries:
         return Paginator([], PER_PAGE).get_page(1)
     union = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
-    result = Paginator(union.order_by("-at", "-rank", "-id"), PER_PAGE).get_page(page)
+    result = Paginator(union.order_by("-entry_at", "-entry_rank", "-id"), PER_PAGE).get_page(page)
     keys = list(result.object_list)
     ids = defaultdict(list)
     for kind, pk, _, _ in keys:

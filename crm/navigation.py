@@ -67,6 +67,15 @@ GROUPS: list[tuple[str, list[Page]]] = [
         ],
     ),
     (
+        "Email",
+        [
+            Page("Messages", "mail", "messaging.Message"),
+            Page("Preview and test", "preview", url_name="admin:messaging_preview", permission="messaging.send_test"),
+            Page("Suppressions", "unsubscribe", "messaging.Suppression"),
+            Page("Outbox", "outbox", "messaging.OutboxEmail"),
+        ],
+    ),
+    (
         "Loyalty",
         [
             Page("Accounts", "loyalty", "loyalty.Account"),
@@ -101,6 +110,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("Shop groups", "store", "customers.ShopGroup"),
             Page("API keys", "key", "customers.ApiKey"),
             Page("Exchange rates", "currency_exchange", "customers.ExchangeRate"),
+            Page("Sender identities", "alternate_email", "messaging.SenderIdentity"),
             Page("SLA policies", "timer", "support.SlaPolicy"),
             Page("Business hours", "schedule", "support.BusinessHours"),
             Page("Teams", "diversity_3", "support.Team"),

@@ -42,6 +42,9 @@ _CONFIGURE_LOYALTY = [
     for action in ("add", "change", "delete")
 ]
 
+# The email log: what was sent to a customer and what became of it.
+_VIEW_EMAIL = ["messaging.view_message", "messaging.view_messageevent", "messaging.view_suppression"]
+
 ROLES: dict[str, list[str]] = {
     # Works tickets and reviews; reads customers, orders and segments. No segment,
     # campaign, loyalty, shop or key changes.
@@ -62,6 +65,7 @@ ROLES: dict[str, list[str]] = {
         "support.view_npsresponse",
         "support.add_npsresponse",
         *_VIEW_LOYALTY,
+        *_VIEW_EMAIL,
     ],
     # Segments, campaigns and loyalty configuration; reads customers and orders, and
     # tickets without their internal notes.
@@ -83,6 +87,13 @@ ROLES: dict[str, list[str]] = {
         *_CONFIGURE_LOYALTY,
         # The referral review queue: approve or reject held referrals.
         "loyalty.change_referral",
+        # Email: the log, the outbox, senders' branding; suppress an address; preview a
+        # template and send a test to oneself.
+        *_VIEW_EMAIL,
+        "messaging.view_outboxemail",
+        "messaging.view_senderidentity",
+        "messaging.add_suppression",
+        "messaging.send_test",
     ],
     # MANAGER: every permission there is (see sync_roles), shops and API keys included.
     MANAGER: [],

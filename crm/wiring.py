@@ -1,12 +1,15 @@
 """What one app lends another, connected here in the composition layer so the apps keep
-importing only ``customers``: the loyalty tier and points in support's macros and beside a
-ticket, a tier with priority support counting as high value for support's SLA policies, and
-a published review earning loyalty's review bonus."""
+importing only ``customers``: the loyalty tier and points in support's macros, beside a
+ticket and in email templates, a tier with priority support counting as high value for
+support's SLA policies, and a published review earning loyalty's review bonus."""
+
+from collections import defaultdict
 
 from customers.models import Customer
 from loyalty.bonuses import reviews_published
 from loyalty.models import Account
 from loyalty.selectors import PointsTotal, points_total
+from messaging.services import register_context
 from support.extensions import (
     register_customer_facts,
     register_high_value,
@@ -43,6 +46,29 @@ def has_priority_support(customer: Customer) -> bool:
     return Account.objects.filter(customer_id=customer.pk, tier__priority_support=True).exists()
 
 
+def email_tiers(customer_ids: list[int]) -> dict[int, str]:
+    """``{{ tier }}`` in email templates: each customer's highest tier over their accounts
+    ("" before the first). One query for all of them."""
+    best: dict[int, tuple[int, str]] = {}
+    for customer_id, rank, name in Account.objects.filter(customer_id__in=customer_ids, tier__isnull=False).values_list(
+        "customer_id", "tier__rank", "tier__name"
+    ):
+        if customer_id not in best or rank > best[customer_id][0]:
+            best[customer_id] = (rank, name)
+    return {customer_id: best[customer_id][1] if customer_id in best else "" for customer_id in customer_ids}
+
+
+def email_points(customer_ids: list[int]) -> dict[int, int]:
+    """``{{ points }}`` in email templates: points available to spend, summed over the
+    customer's accounts (shop groups). One query."""
+    totals: dict[int, int] = defaultdict(int)
+    for customer_id, balance in Account.objects.filter(customer_id__in=customer_ids).values_list(
+        "customer_id", "balance"
+    ):
+        totals[customer_id] += balance
+    return {customer_id: totals[customer_id] for customer_id in customer_ids}
+
+
 def connect() -> None:
     register_variable(
         "loyalty_tier",
@@ -54,3 +80,5 @@ def connect() -> None:
     register_customer_facts(loyalty_facts)
     register_high_value(has_priority_support)
     register_review_published(reviews_published)
+    register_context("tier", email_tiers)
+    register_context("points", email_points)

@@ -1,9 +1,10 @@
 """The direction of imports between the packages (docs/architecture.md, "Layout"):
 
-    core  ←  customers  ←  loyalty, support, campaigns  ←  crm  ←  config
+    core  ←  customers  ←  messaging  ←  loyalty, support, campaigns  ←  crm  ←  config
 
 - ``core`` (the shared plumbing) imports no app;
 - ``customers`` imports no other app;
+- ``messaging`` (the email channel) imports only ``customers`` and ``core``;
 - no app imports ``crm`` (the top: API, 360 page, pipeline, scheduler);
 - no module imports one that imports it back, directly or through others, counting imports
   inside functions (only ``if TYPE_CHECKING:`` blocks are left out);
@@ -18,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "customers", "loyalty", "support", "campaigns", "crm", "config")
-APPS = ("customers", "loyalty", "support", "campaigns")
+PACKAGES = ("core", "customers", "messaging", "loyalty", "support", "campaigns", "crm", "config")
+APPS = ("customers", "messaging", "loyalty", "support", "campaigns")
 
 
 def _modules() -> dict[str, Path]:
@@ -84,6 +85,19 @@ def test_core_imports_no_app_and_customers_no_other_app():
             continue
         wrong += [f"{name} imports {t}" for t, _ in _imports(name) if _top(t) in PACKAGES and _top(t) not in allowed]
     assert wrong == []
+
+
+def test_messaging_imports_only_customers_and_core():
+    """The email channel sits below the apps that send through it (support, campaigns)."""
+    wrong = [
+        f"{name} imports {target}"
+        for name in MODULES
+        if _top(name) == "messaging"
+        for target, _ in _imports(name)
+        if _top(target) in PACKAGES and _top(target) not in ("messaging", "customers", "core")
+    ]
+    assert wrong == []
+    assert "customers.models" in _edges()["messaging.models"]
 
 
 def test_no_app_imports_crm():

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "customers",
     "loyalty",
     "campaigns",
+    "messaging",
     "support",
     "crm",
 ]
@@ -307,7 +309,67 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-dashboard": {"task": "crm.tasks.refresh_dashboard", "schedule": 600.0},
     # ...and all of them from scratch, after the Sunday rebuild of every customer.
     "rebuild-dashboard": {"task": "crm.tasks.rebuild_dashboard", "schedule": crontab(hour=5, minute=0, day_of_week=0)},
+    # Email: sends what is still queued (a send is also queued when each message commits),
+    # so messages queued while Redis was down, and retries after their backoff, go out.
+    "send-queued-email": {"task": "messaging.tasks.send_queued_email", "schedule": 30.0},
 }
+
+# Email (messaging/, docs/email.md). How it leaves, in order:
+# - EMAIL_URL: SMTP. smtp://user:password@host:25, smtp+tls://…:587 (STARTTLS),
+#   smtp+ssl://…:465 (TLS from the start); user and password URL-encoded.
+# - EMAIL_BACKEND: a django-anymail backend (anymail.backends.postmark.EmailBackend, …) with
+#   its settings as ANYMAIL_<NAME> variables (ANYMAIL_POSTMARK_SERVER_TOKEN=…), which land
+#   in the ANYMAIL setting anymail reads.
+# - Neither: the outbox. Messages are stored in the database and read in the admin
+#   (Email → Outbox); nothing leaves by surprise.
+OUTBOX_BACKEND = "messaging.backends.OutboxBackend"
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def _mailer_from_environment() -> dict:
+    """The mailer (Django's MAILERS entry) the environment asks for; see above."""
+    if url := env("EMAIL_URL", default=""):
+        parsed = environ.Env.email_url_config(url)
+        if parsed["EMAIL_BACKEND"] != SMTP_BACKEND:
+            return {"BACKEND": parsed["EMAIL_BACKEND"]}
+        options = {
+            "host": parsed["EMAIL_HOST"],
+            "port": parsed["EMAIL_PORT"],
+            "username": parsed["EMAIL_HOST_USER"],
+            "password": parsed["EMAIL_HOST_PASSWORD"],
+            "use_tls": parsed.get("EMAIL_USE_TLS", False),
+            "use_ssl": parsed.get("EMAIL_USE_SSL", False),
+            "timeout": env.int("EMAIL_TIMEOUT", default=20),  # seconds an SMTP connection waits
+        }
+        return {"BACKEND": SMTP_BACKEND, "OPTIONS": {k: v for k, v in options.items() if v not in (None, "")}}
+    return {"BACKEND": env("EMAIL_BACKEND", default=OUTBOX_BACKEND)}
+
+
+# What the CRM's messages are sent through (messaging.sending); Django's own mail (a
+# password reset) takes the same, as its default mailer. The test settings keep the CRM's
+# on the outbox (Django's test runner turns every MAILERS entry into its memory backend).
+MESSAGING_MAILER = _mailer_from_environment()
+MAILERS = {"default": MESSAGING_MAILER}
+_TRUTH = {"true": True, "false": False}
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): _TRUTH.get(value.lower(), value)
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_")
+}
+# The sender of shops that have no sender identity of their own (Email → Sender identities).
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="crm@example.com")
+EMAIL_FROM_NAME = env("EMAIL_FROM_NAME", default="E-commerce CRM")
+EMAIL_REPLY_TO = env("EMAIL_REPLY_TO", default="")
+EMAIL_FOOTER_ADDRESS = env("EMAIL_FOOTER_ADDRESS", default="")
+# The right-hand side of every Message-ID (derived from the message's key).
+EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default=DEFAULT_FROM_EMAIL.rpartition("@")[2])
+# Sending: at most this many messages a second through the backend, all workers together
+# (0: no limit); set it to the provider's limit (Amazon SES starts at 14/s). A batch is this
+# many messages over one connection. A message failing on a transient error is tried again
+# after a backoff (a minute, doubling, at most an hour), up to EMAIL_MAX_ATTEMPTS in all.
+EMAIL_RATE_PER_SECOND = env.float("EMAIL_RATE_PER_SECOND", default=50)
+EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=100)
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
 
 # Where customers reach the CRM's own pages (CSAT and review links in messages).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

@@ -32,7 +32,9 @@ def test_the_admin_carries_the_products_name_and_icon_and_no_view_site_link(admi
 def test_the_sidebar_is_grouped_by_job(admin_client):
     response = admin_client.get(reverse("admin:customers_order_changelist"))
     groups = [g["title"] for g in response.context["sidebar_navigation"]]
-    assert groups == ["Start", "Support", "Customers", "Marketing", "Loyalty", "Commerce", "Settings", "Operations"]
+    assert groups == [
+        *("Start", "Support", "Customers", "Marketing", "Email", "Loyalty", "Commerce", "Settings", "Operations")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -187,3 +187,51 @@ def test_the_header_shows_the_loyalty_tier_and_points(admin_client, customer):
     # Staff see the person: the sum over their shop groups, and the highest tier.
     assert "Gold · 420 points (+35 pending) over 2 shop groups" in page
     assert reverse("admin:loyalty_account_changelist") + f"?customer__id__exact={customer.pk}" in page
+
+
+def test_the_timeline_shows_the_customers_emails_with_their_status(client, login, customer, story):
+    from messaging.models import Message
+    from messaging.sending import messages_send
+    from messaging.services import message_queue
+
+    shop = ShopFactory(name="Acme")
+    sent = message_queue(key="welcome:1", template="test", customer_id=customer.pk, shop_id=shop.pk, now=T0)
+    messages_send(now=T0 + timedelta(days=8))
+    queued = message_queue(
+        key="promo:1", template="test", customer_id=customer.pk, kind="marketing", now=T0 + timedelta(days=9)
+    )
+    login("Support agent")
+
+    response = client.get(url(customer))
+
+    assert kinds(response)[:2] == ["email", "event"]  # the promotion (day 9), then the event (day 7)
+    assert kinds(response).count("email") == 2 and kinds(response)[-1] == "email"  # the welcome, queued at T0
+    html = response.content.decode()
+    sent_url = reverse("admin:messaging_message_change", args=[sent.pk])
+    assert f'<a href="{sent_url}">A test from E-commerce CRM</a> to ada@example.com · Sent' in html
+    assert f'<a href="{reverse("admin:messaging_message_change", args=[queued.pk])}">test</a>' in html
+    assert "· Queued · marketing" in html
+    assert kinds(client.get(url(customer, type="email"))) == ["email", "email"]
+    assert Message.objects.filter(customer=customer).count() == 2
+
+
+def test_emails_cost_one_query_on_the_page_and_none_for_those_who_may_not_read_them(
+    admin_client, client, customer, django_user_model, django_assert_num_queries
+):
+    from django.contrib.auth.models import Permission
+
+    from messaging.services import message_queue
+
+    OrderFactory(customer=customer)
+    customers_recompute(customer_ids=[customer.pk])
+    with django_assert_num_queries(17):
+        admin_client.get(url(customer))
+    for i in range(5):
+        message_queue(key=f"m:{i}", template="test", customer_id=customer.pk)
+    with django_assert_num_queries(18):  # the page's emails, in one query
+        assert kinds(admin_client.get(url(customer))) == ["email"] * 5 + ["stage", "order"]
+    reader = django_user_model.objects.create_user("reader", is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_customer360"))
+    client.force_login(reader)
+    response = client.get(url(customer))
+    assert "email" not in kinds(response) and "email" not in response.context["groups"]
