@@ -221,3 +221,16 @@ def test_a_credit_of_one_reads_in_the_singular_in_the_message_and_the_list():
     assert credit_message(one).startswith(
         f"Orders placed since {one.since:%Y-%m-%d} now earn points. Credited 1 order of 1 customer: 1 point "
     )
+
+
+def test_the_list_of_credits_offers_a_credit_to_a_manager_only(client, login, history):
+    changelist = reverse("admin:loyalty_pastorderscredit_changelist")
+    login(MANAGER)
+    page = client.get(changelist).content.decode()
+    assert "Credit past orders…" in page
+    assert client.get(changelist + "credit/").url == reverse(URL)
+
+    login(MARKETER)
+    listed = client.get(changelist)
+    assert listed.status_code != 200 or "Credit past orders…" not in listed.content.decode()
+    assert client.get(changelist + "credit/").status_code == 403

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action
 
 from core.admin_tools import LargeTableAdmin, customer_link
 from core.errors import DomainError
@@ -169,6 +170,14 @@ class PastOrdersCreditAdmin(ReadOnlyAdmin):
 
     list_display = ["created_at", "staff", "since", "previous_start", "credited"]
     list_select_related = ["staff"]
+    actions_list = ["credit_past_orders"]  # a button above the list, for managers
+
+    @action(description="Credit past orders…", url_path="credit", permissions=["credit_past_orders"])
+    def credit_past_orders(self, request):
+        return redirect("admin:loyalty_credit_past_orders")
+
+    def has_credit_past_orders_permission(self, request):
+        return may_credit_past_orders(request.user)
 
     @admin.display(description="credited")
     def credited(self, credit):
