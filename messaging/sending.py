@@ -51,6 +51,7 @@ from messaging.models import (
 )
 from messaging.rendering import Brand, Rendered, render
 from messaging.selectors import brands_for
+from messaging.unsubscribe import list_unsubscribe_headers
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ def build_email(message: Message, rendered: Rendered, brand: Brand) -> EmailMult
         from_email=formataddr((brand.from_name, brand.from_email)),
         to=[message.to_email],
         reply_to=[brand.reply_to] if brand.reply_to else None,
-        headers={"Message-ID": message.message_id},
+        headers={"Message-ID": message.message_id, **list_unsubscribe_headers(message)},
     )
     email.attach_alternative(rendered.html, "text/html")
     # Read by django-anymail's backends (and ignored by the others): the provider hands it

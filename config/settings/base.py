@@ -370,6 +370,9 @@ EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default=DEFAULT_FROM_EM
 EMAIL_RATE_PER_SECOND = env.float("EMAIL_RATE_PER_SECOND", default=50)
 EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=100)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
+# An address whose mail unsubscribes, offered beside the https link in every marketing
+# message's List-Unsubscribe (empty: the link alone). Set it only if someone reads that mailbox.
+UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
 
 # Where customers reach the CRM's own pages (CSAT and review links in messages).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

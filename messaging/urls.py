@@ -1,0 +1,7 @@
+from django.urls import path
+
+from messaging import views
+
+urlpatterns = [
+    path("<str:token>", views.unsubscribe, name="messaging-unsubscribe"),
+]

@@ -1,0 +1,33 @@
+"""The public pages of the email channel: the unsubscribe link of marketing messages.
+
+No login: the signed token is the credential (``messaging.unsubscribe``). A bad token gets a
+page that says so (400), never a traceback.
+"""
+
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from messaging.consent import unsubscribe_via_message, unsubscribed
+from messaging.unsubscribe import UnsubscribeLinkError, message_for_token
+
+
+# Exempt from CSRF: RFC 8058's one-click POST comes from the mail provider's servers, with
+# no cookie and no form token. The signed token in the URL is what authorises it, and the
+# only thing a POST can do is stop one shop's marketing mail to one address (docs/security.md).
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    """GET: a page with a button, and nothing changes (link scanners follow links). POST (the
+    button, or the mail client's one-click): unsubscribed at once."""
+    try:
+        message = message_for_token(token)
+    except UnsubscribeLinkError as error:
+        return render(request, "messaging/public/link_invalid.html", {"message": str(error)}, status=400)
+    if request.method == "POST":
+        unsubscribe_via_message(message)
+        done = True
+    else:
+        done = unsubscribed(message)
+    context = {"shop": message.shop, "address": message.to_email, "done": done}
+    return render(request, "messaging/public/unsubscribe.html", context)
