@@ -72,6 +72,8 @@ ROLES: dict[str, list[str]] = {
     MARKETER: [
         *_VIEW_CUSTOMERS,
         "customers.add_tag",
+        # Marketing consent's history (read-only for everyone: it is evidence).
+        "customers.view_consentevent",
         *[
             f"campaigns.{action}_{model}"
             for model in ("segment", "segmentversion")

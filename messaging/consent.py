@@ -7,7 +7,7 @@ which therefore may not import ``messaging.services``.
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import CustomerIdentity
+from customers.models import ConsentEvent, ConsentSource, CustomerIdentity
 from messaging.models import Message, Suppression, SuppressionReason
 from messaging.services import suppression_add
 
@@ -20,11 +20,13 @@ def unsubscribed(message: Message) -> bool:
 
 
 def unsubscribe_via_message(message: Message) -> Suppression:
-    """Unsubscribe the address of ``message`` from its shop's marketing, at once: an
-    ``unsubscribed`` suppression (checked when every later message is sent) and, for the
-    message's customer, that shop's marketing consent withdrawn. Repeating it changes nothing."""
+    """Unsubscribe the address of ``message`` from its shop's marketing, at once, in one
+    transaction: an ``unsubscribed`` suppression (checked when every later message is sent)
+    and, for the message's customer, that shop's marketing consent withdrawn, with a consent
+    event (source: the unsubscribe link). Repeating it changes nothing."""
     now = timezone.now()
     with transaction.atomic():
+        already = unsubscribed(message)
         suppression = suppression_add(
             address=message.to_email,
             reason=SuppressionReason.UNSUBSCRIBED,
@@ -32,7 +34,18 @@ def unsubscribe_via_message(message: Message) -> Suppression:
             detail=f"Unsubscribe link of message {message.pk}",
         )
         if message.customer_id is not None and message.shop_id is not None:
-            CustomerIdentity.objects.filter(customer_id=message.customer_id, shop_id=message.shop_id).exclude(
-                marketing_consent=False
-            ).update(marketing_consent=False, marketing_consent_at=now)
+            withdrawn = (
+                CustomerIdentity.objects.filter(customer_id=message.customer_id, shop_id=message.shop_id)
+                .exclude(marketing_consent=False)
+                .update(marketing_consent=False, marketing_consent_at=now)
+            )
+            if withdrawn or not already:
+                ConsentEvent.objects.create(
+                    customer_id=message.customer_id,
+                    shop_id=message.shop_id,
+                    given=False,
+                    at=now,
+                    source=ConsentSource.UNSUBSCRIBE_LINK,
+                    shown_text="The List-Unsubscribe link of a marketing email.",
+                )
     return suppression

@@ -21,6 +21,7 @@ from customers.models.commerce import (
     Tag,
     TimeStampedModel,
 )
+from customers.models.consent import ConsentEvent, ConsentSource
 from customers.models.derived import (
     ClvModel,
     CustomerMetrics,
@@ -36,6 +37,8 @@ __all__ = [
     "ZERO",
     "ApiKey",
     "ClvModel",
+    "ConsentEvent",
+    "ConsentSource",
     "Customer",
     "CustomerIdentity",
     "CustomerMetrics",

@@ -19,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.db.server_binding import server_binding_cursor
-from customers.models import Customer, CustomerIdentity, Shop, ShopTag, Tag
+from customers.models import ConsentEvent, ConsentSource, Customer, CustomerIdentity, Shop, ShopTag, Tag
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "country", "birthday")
 # What an identity keeps of what its shop sent: the profile, where a non-empty value
@@ -138,10 +138,15 @@ def _identity_profile(identity: CustomerIdentity) -> dict:
 
 
 def customers_resolve(
-    *, shop: Shop, items: Sequence[CustomerData], seen_at: Sequence[datetime] | None = None
+    *,
+    shop: Shop,
+    items: Sequence[CustomerData],
+    seen_at: Sequence[datetime] | None = None,
+    consent_source: str = ConsentSource.API,
 ) -> Resolved:
     """The customer of each item, creating customers and identities as needed, and writing
-    each item's profile to its shop identity (and, merged, to the customer).
+    each item's profile to its shop identity (and, merged, to the customer). Where an
+    identity's marketing consent changes, a ``ConsentEvent`` from ``consent_source`` says so.
 
     Set-based: a fixed number of queries whatever the number of items. Safe under concurrent
     calls: creation is an upsert on the unique email and identity keys, so two requests that
@@ -237,6 +242,7 @@ def customers_resolve(
     inserted: set[str] = set()
     if writes:
         winners, inserted = _identities_write(shop.pk, writes, now, known=set(identities))
+        _consent_events_write(shop.pk, profiles, writes, winners, now, consent_source)
         resolved = [winners.get(key, cid) for key, cid in zip(keys, resolved, strict=True)]
     # New to the group only where this call linked the shop's identity: of concurrent calls
     # introducing the same person, the one whose link won.
@@ -246,6 +252,28 @@ def customers_resolve(
     if tagged:
         customers_add_tags(pairs=tagged, shop=shop)
     return Resolved(ids=resolved, created=created)
+
+
+def _consent_events_write(
+    shop_id: int,
+    stored: dict[str, dict],
+    writes: dict[str, tuple[int, dict]],
+    winners: dict[str, int],
+    now: datetime,
+    source: str,
+) -> None:
+    """A consent event for each identity whose consent this call changed: given, or
+    withdrawn after it was given. A shop's first "no" for a customer who never gave it is
+    not a withdrawal and records nothing; the same value sent again records nothing."""
+    events = []
+    for key, (customer_id, merged) in writes.items():
+        before = (stored.get(key) or {}).get("marketing_consent")
+        after = merged["marketing_consent"]
+        if after is None or after == before or (before is None and not after):
+            continue
+        customer_id = winners.get(key, customer_id)
+        events.append(ConsentEvent(customer_id=customer_id, shop_id=shop_id, given=after, at=now, source=source))
+    ConsentEvent.objects.bulk_create(events)
 
 
 def _in_group(shop: Shop, customer_ids: set[int]) -> set[int]:

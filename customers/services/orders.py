@@ -17,7 +17,7 @@ import orjson
 
 from core.db.bulk_writer import insert_objects, insert_rows
 from core.transactions import atomic_retrying
-from customers.models import ZERO, Order, OrderLine, Product, Shop
+from customers.models import ZERO, ConsentSource, Order, OrderLine, Product, Shop
 from customers.services.currency import MAX_AMOUNT, base_currency, minor_unit, rates_for, to_base
 from customers.services.customers import CustomerData, customers_resolve
 from customers.services.pending_updates import pending_updates_mark
@@ -225,7 +225,10 @@ def _write(
     if not pending:
         return
     customer_ids = customers_resolve(
-        shop=shop, items=[d.customer for _, d, _ in pending], seen_at=[d.placed_at for _, d, _ in pending]
+        shop=shop,
+        items=[d.customer for _, d, _ in pending],
+        seen_at=[d.placed_at for _, d, _ in pending],
+        consent_source=ConsentSource.CHECKOUT,  # the order's accepts_marketing
     ).ids
     products = _products_resolve(shop, [d for _, d, _ in pending])
     to_create, to_update = [], []

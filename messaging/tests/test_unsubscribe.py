@@ -7,7 +7,7 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from customers.models import CustomerIdentity
+from customers.models import ConsentEvent, CustomerIdentity
 from customers.tests.factories import ShopFactory
 from messaging.models import Message, MessageStatus, Suppression
 from messaging.sending import messages_send
@@ -88,6 +88,9 @@ def test_a_post_unsubscribes_at_once_and_later_marketing_is_suppressed_but_not_t
     assert suppression.shop_id == shop.pk
     identity.refresh_from_db()
     assert identity.marketing_consent is False and identity.marketing_consent_at is not None
+    [withdrawal] = ConsentEvent.objects.all()
+    assert (withdrawal.customer_id, withdrawal.shop_id, withdrawal.given) == (customer.pk, shop.pk, False)
+    assert withdrawal.source == "unsubscribe_link" and withdrawal.at == identity.marketing_consent_at
 
     offer = queue(customer, shop, key="newsletter:2", kind="marketing")
     reply = queue(customer, shop, key="ticket-reply:9", kind="transactional")
@@ -112,7 +115,7 @@ def test_a_second_post_changes_nothing_and_says_the_same(smtp, shop, customer, c
     response = client.post(path)
 
     assert response.status_code == 200 and "You are unsubscribed" in response.text
-    assert Suppression.objects.count() == 1
+    assert Suppression.objects.count() == 1 and ConsentEvent.objects.count() == 1
 
 
 def test_a_get_shows_a_button_and_never_unsubscribes(smtp, shop, customer, client):
@@ -125,7 +128,7 @@ def test_a_get_shows_a_button_and_never_unsubscribes(smtp, shop, customer, clien
     assert "ann@example.com" in response.text and "Acme Coffee" in response.text
     assert not Suppression.objects.exists()
     client.head(path)
-    assert not Suppression.objects.exists()
+    assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
