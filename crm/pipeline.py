@@ -21,6 +21,9 @@ from customers.services.orders import OrderData, OrderResult, orders_ingest
 from customers.services.pending_updates import pending_updates_mark
 from customers.services.refunds import RefundData, refund_create
 from loyalty.bonuses import event_received
+from messaging.consent import subscription_confirmation_queue, unsubscribe_lift
+from messaging.models import SuppressionReason
+from messaging.services import suppression_add
 from support.feedback import NpsData, nps_record
 from support.models import NpsResponse, Review, Ticket
 from support.reviews import ReviewData, review_submit
@@ -56,6 +59,34 @@ def customer_receive(*, shop: Shop, data: CustomerData) -> tuple[int, bool]:
             pending_updates_mark([customer_id])
             _follow_up_after_commit()
         return customer_id, created
+
+
+def subscription_receive(*, shop: Shop, email: str, consent: bool, source: str, shown_text: str) -> str:
+    """A shop's newsletter form: subscribe or unsubscribe an address, whole or not at all.
+
+    Unsubscribing, or subscribing to a shop without double opt-in, sets the shop's consent
+    at once (a consent event when it changes) and adds or lifts the ``unsubscribed``
+    suppression. With double opt-in, a subscription changes nothing yet: the person gets a
+    confirmation email, and consent is given when they confirm from it. Returns
+    "subscribed", "unsubscribed" or "confirmation_sent"."""
+    with transaction.atomic():
+        pending = consent and shop.double_opt_in
+        data = CustomerData(email=email, marketing_consent=None if pending else consent)
+        result = customers_resolve(shop=shop, items=[data], consent_source=source, consent_shown=shown_text)
+        (customer_id,) = result.ids
+        if result.created:
+            pending_updates_mark([customer_id])
+            _follow_up_after_commit()
+        if pending:
+            subscription_confirmation_queue(
+                customer_id=customer_id, shop_id=shop.pk, source=source, shown_text=shown_text
+            )
+            return "confirmation_sent"
+        if consent:
+            unsubscribe_lift(address=email, shop_id=shop.pk)
+            return "subscribed"
+        suppression_add(address=email, reason=SuppressionReason.UNSUBSCRIBED, shop_id=shop.pk, detail="API")
+        return "unsubscribed"
 
 
 def _customer(shop: Shop, data: CustomerData) -> Customer:

@@ -6,3 +6,7 @@ class MessagingConfig(AppConfig):
 
     name = "messaging"
     verbose_name = "Email"
+
+    def ready(self):
+        # Registers the double opt-in's email template (messaging.rendering.TEMPLATES).
+        from messaging import consent  # noqa: F401

@@ -1,15 +1,35 @@
-"""Writes and reads of marketing consent on the email channel's side: an unsubscribe.
+"""Marketing consent on the email channel's side: an unsubscribe, and the double opt-in's
+confirmation email and its confirmation.
 
 Apart from ``messaging.unsubscribe`` (the link and headers), which the sender imports and
 which therefore may not import ``messaging.services``.
 """
 
-from django.db import transaction
-from django.utils import timezone
+import uuid
+from datetime import timedelta
 
-from customers.models import ConsentEvent, ConsentSource, CustomerIdentity
-from messaging.models import Message, Suppression, SuppressionReason
-from messaging.services import suppression_add
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+
+from customers.models import ConsentSource, CustomerIdentity
+from customers.services.consent import consent_set
+from messaging.models import Message, MessageKind, Suppression, SuppressionReason
+from messaging.rendering import register_template
+from messaging.services import message_id_for, message_queue, suppression_add
+
+CONFIRM_SALT = "messaging.subscription-confirm"
+# A confirmation link works this long; after it, the person subscribes again.
+CONFIRM_MAX_AGE = timedelta(days=7)
+
+register_template(
+    "subscription_confirmation", "Double opt-in: asks the person to confirm their subscription to the shop's emails."
+)
+
+
+class ConfirmLinkError(Exception):
+    """A confirmation token tampered with, expired, or naming no message."""
 
 
 def unsubscribed(message: Message) -> bool:
@@ -24,7 +44,6 @@ def unsubscribe_via_message(message: Message) -> Suppression:
     transaction: an ``unsubscribed`` suppression (checked when every later message is sent)
     and, for the message's customer, that shop's marketing consent withdrawn, with a consent
     event (source: the unsubscribe link). Repeating it changes nothing."""
-    now = timezone.now()
     with transaction.atomic():
         already = unsubscribed(message)
         suppression = suppression_add(
@@ -34,18 +53,85 @@ def unsubscribe_via_message(message: Message) -> Suppression:
             detail=f"Unsubscribe link of message {message.pk}",
         )
         if message.customer_id is not None and message.shop_id is not None:
-            withdrawn = (
-                CustomerIdentity.objects.filter(customer_id=message.customer_id, shop_id=message.shop_id)
-                .exclude(marketing_consent=False)
-                .update(marketing_consent=False, marketing_consent_at=now)
-            )
-            if withdrawn or not already:
-                ConsentEvent.objects.create(
+            consenting = CustomerIdentity.objects.filter(customer_id=message.customer_id, shop_id=message.shop_id)
+            if not already or consenting.exclude(marketing_consent=False).exists():
+                consent_set(
                     customer_id=message.customer_id,
                     shop_id=message.shop_id,
                     given=False,
-                    at=now,
                     source=ConsentSource.UNSUBSCRIBE_LINK,
                     shown_text="The List-Unsubscribe link of a marketing email.",
                 )
     return suppression
+
+
+def unsubscribe_lift(*, address: str, shop_id: int) -> None:
+    """Someone who unsubscribed from the shop subscribed again: their marketing goes again."""
+    Suppression.objects.filter(
+        address=address.strip().lower(), reason=SuppressionReason.UNSUBSCRIBED, shop_id=shop_id
+    ).delete()
+
+
+def confirm_url_for(message_id: str) -> str:
+    token = signing.dumps(message_id, salt=CONFIRM_SALT, compress=False)
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{reverse('messaging-subscription-confirm', args=[token])}"
+
+
+def subscription_confirmation_queue(*, customer_id: int, shop_id: int, source: str, shown_text: str) -> Message:
+    """Ask the customer to confirm their subscription to the shop (double opt-in). Each call
+    sends one email (the API's Idempotency-Key stops replays); what the person was shown is
+    kept in the message, and written to the consent event when they confirm."""
+    key = f"subscription-confirm:{shop_id}:{customer_id}:{uuid.uuid4().hex}"
+    return message_queue(
+        key=key,
+        template="subscription_confirmation",
+        customer_id=customer_id,
+        shop_id=shop_id,
+        kind=MessageKind.TRANSACTIONAL,  # asked for by the person: it must reach them
+        context={
+            "confirm_url": confirm_url_for(message_id_for(key)),
+            "subscription": {"source": source, "shown_text": shown_text},
+        },
+    )
+
+
+def confirmation_for_token(token: str) -> Message:
+    try:
+        message_id = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
+    except signing.SignatureExpired:
+        raise ConfirmLinkError("This confirmation link has expired. Please subscribe again.") from None
+    except signing.BadSignature:
+        raise ConfirmLinkError("This confirmation link is not valid.") from None
+    message = (
+        Message.objects.select_related("shop")
+        .filter(message_id=message_id, template="subscription_confirmation")
+        .first()
+        if isinstance(message_id, str)
+        else None
+    )
+    if message is None or message.customer_id is None or message.shop_id is None:
+        raise ConfirmLinkError("This confirmation link is not valid.")
+    return message
+
+
+def subscription_confirmed(message: Message) -> bool:
+    """Whether the customer of this confirmation email consents to its shop's marketing."""
+    return CustomerIdentity.objects.filter(
+        customer_id=message.customer_id, shop_id=message.shop_id, marketing_consent=True
+    ).exists()
+
+
+def subscription_confirm(message: Message) -> bool:
+    """The person confirmed: consent given (source: double opt-in, with what they were shown
+    when they subscribed), and an earlier unsubscribe lifted. True if it changed anything."""
+    assert message.customer_id is not None and message.shop_id is not None
+    shown = (message.context.get("subscription") or {}).get("shown_text", "")
+    with transaction.atomic():
+        unsubscribe_lift(address=message.to_email, shop_id=message.shop_id)
+        return consent_set(
+            customer_id=message.customer_id,
+            shop_id=message.shop_id,
+            given=True,
+            source=ConsentSource.DOUBLE_OPT_IN,
+            shown_text=shown,
+        )

@@ -1,4 +1,5 @@
-"""The public pages of the email channel: the unsubscribe link of marketing messages.
+"""The public pages of the email channel: the unsubscribe link of marketing messages, and
+the double opt-in's confirmation link.
 
 No login: the signed token is the credential (``messaging.unsubscribe``). A bad token gets a
 page that says so (400), never a traceback.
@@ -8,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from messaging import consent
 from messaging.consent import unsubscribe_via_message, unsubscribed
 from messaging.unsubscribe import UnsubscribeLinkError, message_for_token
 
@@ -31,3 +33,20 @@ def unsubscribe(request, token: str):
         done = unsubscribed(message)
     context = {"shop": message.shop, "address": message.to_email, "done": done}
     return render(request, "messaging/public/unsubscribe.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def subscription_confirm(request, token: str):
+    """GET: a page with a button, and nothing changes (link scanners follow links). POST (the
+    button, with its CSRF token: a person's form, unlike the unsubscribe): confirmed."""
+    try:
+        message = consent.confirmation_for_token(token)
+    except consent.ConfirmLinkError as error:
+        return render(request, "messaging/public/link_invalid.html", {"message": str(error)}, status=400)
+    if request.method == "POST":
+        consent.subscription_confirm(message)
+        done = True
+    else:
+        done = consent.subscription_confirmed(message)
+    context = {"shop": message.shop, "address": message.to_email, "done": done}
+    return render(request, "messaging/public/confirm.html", context)

@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 
 from crm.api.commerce import views as commerce
+from crm.api.consent import views as consent
 from crm.api.converters import ExternalIdConverter, IdConverter
 from crm.api.loyalty import views as loyalty
 from crm.api.segments import views as segments
@@ -16,6 +17,7 @@ urlpatterns = [
     path("customers", commerce.CustomerListCreateView.as_view(), name="api-customers"),
     path("customers/<id:pk>", commerce.CustomerDetailView.as_view(), name="api-customer"),
     path("events", commerce.EventCreateView.as_view(), name="api-events"),
+    path("subscriptions", consent.SubscriptionCreateView.as_view(), name="api-subscriptions"),
     path("customers/<id:pk>/segments", segments.CustomerSegmentsView.as_view(), name="api-customer-segments"),
     path("segments", segments.SegmentListView.as_view(), name="api-segments"),
     path("segments/preview", segments.SegmentPreviewView.as_view(), name="api-segments-preview"),

@@ -54,6 +54,11 @@ class Shop(TimeStampedModel):
         blank=True,
         help_text="Shops in one group share customers' profiles and loyalty balances. Empty: a group of its own.",
     )
+    double_opt_in = models.BooleanField(
+        "double opt-in",
+        default=False,
+        help_text="A subscription through the API counts only once the person confirms it from an email.",
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -143,10 +143,12 @@ def customers_resolve(
     items: Sequence[CustomerData],
     seen_at: Sequence[datetime] | None = None,
     consent_source: str = ConsentSource.API,
+    consent_shown: str = "",
 ) -> Resolved:
     """The customer of each item, creating customers and identities as needed, and writing
     each item's profile to its shop identity (and, merged, to the customer). Where an
-    identity's marketing consent changes, a ``ConsentEvent`` from ``consent_source`` says so.
+    identity's marketing consent changes, a ``ConsentEvent`` from ``consent_source`` says so
+    (with ``consent_shown``: what the person was shown).
 
     Set-based: a fixed number of queries whatever the number of items. Safe under concurrent
     calls: creation is an upsert on the unique email and identity keys, so two requests that
@@ -242,7 +244,7 @@ def customers_resolve(
     inserted: set[str] = set()
     if writes:
         winners, inserted = _identities_write(shop.pk, writes, now, known=set(identities))
-        _consent_events_write(shop.pk, profiles, writes, winners, now, consent_source)
+        _consent_events_write(shop.pk, profiles, writes, winners, now, consent_source, consent_shown)
         resolved = [winners.get(key, cid) for key, cid in zip(keys, resolved, strict=True)]
     # New to the group only where this call linked the shop's identity: of concurrent calls
     # introducing the same person, the one whose link won.
@@ -261,6 +263,7 @@ def _consent_events_write(
     winners: dict[str, int],
     now: datetime,
     source: str,
+    shown: str,
 ) -> None:
     """A consent event for each identity whose consent this call changed: given, or
     withdrawn after it was given. A shop's first "no" for a customer who never gave it is
@@ -272,7 +275,9 @@ def _consent_events_write(
         if after is None or after == before or (before is None and not after):
             continue
         customer_id = winners.get(key, customer_id)
-        events.append(ConsentEvent(customer_id=customer_id, shop_id=shop_id, given=after, at=now, source=source))
+        events.append(
+            ConsentEvent(customer_id=customer_id, shop_id=shop_id, given=after, at=now, source=source, shown_text=shown)
+        )
     ConsentEvent.objects.bulk_create(events)
 
 
