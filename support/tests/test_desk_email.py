@@ -8,7 +8,7 @@ import pytest
 from customers.tests.factories import CustomerFactory, ShopFactory
 from messaging.models import Message, MessageStatus, SenderIdentity
 from messaging.sending import messages_send
-from messaging.services import suppression_add
+from messaging.services import message_queue, suppression_add
 from messaging.tests.conftest import smtp_mailer
 from messaging.tests.smtp_sink import Sink, SmtpServer
 from support import links, mail
@@ -162,3 +162,24 @@ def test_no_address_or_a_dead_one_gets_nothing_an_unsubscribed_one_still_gets_re
         MessageStatus.SUPPRESSED
     }
     assert [recipients for recipients, _ in smtp.received] == [["quiet@example.com"], ["quiet@example.com"]]
+
+
+def test_a_retried_reply_keeps_its_thread_and_reply_address(smtp, shop, agent):
+    ticket = open_ticket(shop)
+    ticket_reply(ticket=ticket, body="<p>On its way.</p>", user=agent)
+    smtp.rcpt_answers.append("451 4.7.1 Greylisted, try again later")
+    message = Message.objects.get()
+
+    assert messages_send().retried == 1
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=message.created_at)
+    assert messages_send().sent == 1
+
+    [wire] = smtp.messages()
+    assert wire["In-Reply-To"] == mail.thread_root_id(ticket.pk) and wire["Message-ID"] == message.message_id
+    assert wire["Reply-To"] == mail.reply_address(ticket)
+
+
+def test_a_message_cannot_be_queued_with_other_headers(shop):
+    ticket = open_ticket(shop)
+    with pytest.raises(ValueError, match="Bcc"):
+        message_queue(key="x", template="test", customer_id=ticket.customer_id, headers={"Bcc": "spy@example.com"})
