@@ -371,6 +371,10 @@ EMAIL_RATE_PER_SECOND = env.float("EMAIL_RATE_PER_SECOND", default=50)
 EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=100)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
 
+# The support desk's reply address: each ticket's emails carry it with the ticket in its plus
+# tag as their Reply-To (support+t123-<signature>@…; support/mail.py). Empty: the shop's
+# sender's Reply-To, else its From address. Its mailbox must take plus-addressed mail.
+SUPPORT_REPLY_ADDRESS = env("SUPPORT_REPLY_ADDRESS", default="")
 # Where customers reach the CRM's own pages (CSAT and review links in messages).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 CSAT_LINK_MAX_AGE = timedelta(days=env.int("CSAT_LINK_DAYS", default=14))
