@@ -271,14 +271,25 @@ def suppressed_by(message: Message, rows: list[tuple[str, int | None]]) -> str |
     return None
 
 
+# Headers a message may be given when queued (``MessageRequest.headers``), kept in its
+# ``headers`` until it is sent: threading (a support ticket's emails answer each other) and a
+# Reply-To of its own in place of the sender's (the ticket's reply address). The sent
+# message's ``headers`` then hold every header, these with the same values, so a retry sends
+# them again unchanged.
+QUEUED_HEADERS = ("Reply-To", "In-Reply-To", "References")
+
+
 def build_email(message: Message, rendered: Rendered, brand: Brand) -> EmailMultiAlternatives:
+    queued = message.headers or {}
+    reply_to = queued.get("Reply-To") or brand.reply_to
+    threading = {name: queued[name] for name in ("In-Reply-To", "References") if queued.get(name)}
     email = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
         from_email=formataddr((brand.from_name, brand.from_email)),
         to=[message.to_email],
-        reply_to=[brand.reply_to] if brand.reply_to else None,
-        headers={"Message-ID": message.message_id, **list_unsubscribe_headers(message)},
+        reply_to=[reply_to] if reply_to else None,
+        headers={"Message-ID": message.message_id, **threading, **list_unsubscribe_headers(message)},
     )
     email.attach_alternative(rendered.html, "text/html")
     # Read by django-anymail's backends (and ignored by the others): the provider hands it

@@ -24,6 +24,7 @@ from customers.models import Customer, Order, Shop
 from messaging import dispatch
 from messaging.models import Message, MessageKind, Suppression, SuppressionReason
 from messaging.rendering import TEMPLATES
+from messaging.sending import QUEUED_HEADERS
 
 # Values other apps lend every message's context (``crm.wiring`` registers the loyalty tier
 # and points): name → a function of the customer ids giving each one's value.
@@ -51,6 +52,9 @@ class MessageRequest:
     to_email: str = ""  # empty: the customer's email
     kind: str = MessageKind.TRANSACTIONAL
     context: Mapping[str, Any] = field(default_factory=dict)
+    # Headers the sender adds, fixed when queued (``sending.QUEUED_HEADERS``: the threading
+    # headers and a Reply-To of the message's own, e.g. a support ticket's address).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def message_id_for(key: str) -> str:
@@ -130,6 +134,9 @@ def messages_queue(requests: Sequence[MessageRequest], *, now: datetime | None =
         if not to_email:
             raise ValueError(f"Message {request.key!r} has no address to go to.")
         context = _context(customer, shop, lent, request.context)
+        unknown = set(request.headers) - set(QUEUED_HEADERS)
+        if unknown:
+            raise ValueError(f"Message {request.key!r}: a message cannot carry {sorted(unknown)} from its queueing.")
         rows.append(
             Message(
                 key=request.key,
@@ -139,6 +146,7 @@ def messages_queue(requests: Sequence[MessageRequest], *, now: datetime | None =
                 kind=request.kind,
                 template=request.template,
                 context=context,
+                headers=dict(request.headers),
                 message_id=message_id_for(request.key),
                 next_attempt_at=now,
                 created_at=now,
@@ -161,6 +169,7 @@ def message_queue(
     to_email: str = "",
     kind: str = MessageKind.TRANSACTIONAL,
     context: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> Message:
     """Queue one message, once by its key (see ``messages_queue``)."""
@@ -172,6 +181,7 @@ def message_queue(
         to_email=to_email,
         kind=kind,
         context=context or {},
+        headers=headers or {},
     )
     return messages_queue([request], now=now)[0]
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.create_once import create_once
 from core.errors import Conflict, DomainError
 from customers.models import Customer, Order, Shop
-from support import links
+from support import links, mail
 from support.macros import render
 from support.models import Macro, Priority, Review, Ticket, TicketMessage
 from support.selectors import ticket_current, ticket_merge_chain
@@ -182,6 +182,8 @@ def _reply_locked(
     elif not user and ticket.status in (Status.PENDING, Status.SOLVED):
         _set_status(ticket, Status.OPEN, now)
     ticket.save()
+    if user and public:  # emailed to the customer with the reply; a note stays in the desk
+        mail.reply_email_queue(ticket, message, now=now)
     return message
 
 
@@ -256,8 +258,9 @@ def ticket_set_status(*, ticket: Ticket, status: str, now: datetime | None = Non
 
 
 def _invite_csat(ticket: Ticket, now: datetime) -> None:
-    """The public message that asks the customer to rate the help (the shop's channel
-    delivers it, like any public reply), unless they have rated this ticket already."""
+    """The public message that asks the customer to rate the help, and its email (queued
+    after the solving reply's, in the same transaction), unless they have rated this ticket
+    already."""
     if hasattr(ticket, "csat_response"):
         return
     link = links.csat_link(ticket.pk)
@@ -267,6 +270,7 @@ def _invite_csat(ticket: Ticket, now: datetime) -> None:
         body=sanitise(f'<p>How did we do? <a href="{link.url}">Rate the help you got</a> (one click).</p>'),
         created_at=now,
     )
+    mail.csat_email_queue(ticket, link, now=now)
 
 
 def ticket_merge(*, source: Ticket, target: Ticket, user=None, now: datetime | None = None) -> Ticket:

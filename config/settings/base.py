@@ -374,6 +374,10 @@ EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
 # message's List-Unsubscribe (empty: the link alone). Set it only if someone reads that mailbox.
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
 
+# The support desk's reply address: each ticket's emails carry it with the ticket in its plus
+# tag as their Reply-To (support+t123-<signature>@…; support/mail.py). Empty: the shop's
+# sender's Reply-To, else its From address. Its mailbox must take plus-addressed mail.
+SUPPORT_REPLY_ADDRESS = env("SUPPORT_REPLY_ADDRESS", default="")
 # Where customers reach the CRM's own pages (CSAT and review links in messages).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 CSAT_LINK_MAX_AGE = timedelta(days=env.int("CSAT_LINK_DAYS", default=14))
