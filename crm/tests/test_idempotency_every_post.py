@@ -65,6 +65,11 @@ def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F
         "api-ticket-messages": (api, f"/api/v1/tickets/{ticket.pk}/messages", {"message": "Any news?"}),
         "api-reviews": (api, "/api/v1/reviews", {"customer": person, "sku": "MUG-9", "rating": 5, "body": "Nice"}),
         "api-nps": (api, "/api/v1/nps", {"customer": person, "score": 9, "comment": "Good"}),
+        "api-subscriptions": (
+            api,
+            "/api/v1/subscriptions",
+            {"email": "reader@example.com", "consent": True, "source": "footer_form", "shown_text": "News, monthly"},
+        ),
         "api-customer-loyalty-redeem": (api, f"{loyalty}/redeem", {"reward_id": reward.pk}),
         "api-customer-loyalty-adjust": (
             role_api(shop, MANAGER),
