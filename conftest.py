@@ -8,6 +8,9 @@ from rest_framework.test import APIClient
 
 from customers.services.api_keys import shop_create
 
+# The email tests' real SMTP server (``smtp``), for every app's tests that check mail.
+pytest_plugins = ["messaging.tests.fixtures"]
+
 ORDER = {
     "external_id": "1001",
     "placed_at": "2026-01-02T10:00:00Z",

@@ -6,10 +6,10 @@ import pytest
 from django.contrib.auth.models import Group
 
 from crm.roles import MARKETER
-from customers.tests.factories import CustomerFactory, ShopFactory
-from messaging.models import SenderIdentity
+from customers.tests.factories import CustomerFactory
 from messaging.sending import messages_send
 from messaging.services import message_queue
+from messaging.tests.fixtures import branded_shop
 from tests.conftest import SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,15 +20,7 @@ def test_a_marketer_reads_a_sent_message_with_its_html_in_a_sandboxed_frame(
 ):
     user = django_user_model.objects.create_user("mia", password="marketer-pass-1", is_staff=True)
     user.groups.add(Group.objects.get(name=MARKETER))
-    shop = ShopFactory(name="Acme Coffee")
-    SenderIdentity.objects.create(
-        shop=shop,
-        from_name="Acme Coffee",
-        from_email="hello@acme.example",
-        reply_to="support@acme.example",
-        brand_colour="#aa3300",
-        footer_address="Acme Coffee Ltd, 1 Bean Street, Leeds",
-    )
+    shop = branded_shop()
     customer = CustomerFactory(first_name="Ann", last_name="Lee", email="ann@example.com")
     message = message_queue(key="welcome:ann", template="test", customer_id=customer.pk, shop_id=shop.pk)
     messages_send()

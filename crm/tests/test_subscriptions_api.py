@@ -10,7 +10,6 @@ from django.test import Client
 from customers.models import ConsentEvent, CustomerIdentity
 from messaging.models import Suppression
 from messaging.sending import messages_send
-from messaging.tests.conftest import smtp  # noqa: F401 (the real SMTP server fixture)
 
 pytestmark = pytest.mark.django_db
 

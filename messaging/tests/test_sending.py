@@ -11,7 +11,7 @@ from customers.tests.factories import CustomerFactory, ShopFactory
 from messaging.models import Message, MessageEvent, MessageStatus, Suppression
 from messaging.sending import LEASE, messages_claim, messages_send
 from messaging.services import message_queue, suppression_add
-from messaging.tests.conftest import smtp_mailer
+from messaging.tests.fixtures import smtp_mailer
 from messaging.tests.smtp_sink import Sink, SmtpServer
 
 pytestmark = pytest.mark.django_db

@@ -6,11 +6,10 @@ import re
 import pytest
 
 from customers.tests.factories import CustomerFactory, ShopFactory
-from messaging.models import Message, MessageStatus, SenderIdentity
+from messaging.models import Message, MessageStatus
 from messaging.sending import messages_send
 from messaging.services import message_queue, suppression_add
-from messaging.tests.conftest import smtp_mailer
-from messaging.tests.smtp_sink import Sink, SmtpServer
+from messaging.tests.fixtures import branded_shop
 from support import links, mail
 from support.models import Ticket
 from support.tickets import TicketData, ticket_follow_up, ticket_open, ticket_reply, ticket_set_status, ticket_work
@@ -19,24 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def smtp(settings):
-    with SmtpServer(Sink()) as server:
-        settings.MESSAGING_MAILER = smtp_mailer(server.port)
-        settings.EMAIL_RATE_PER_SECOND = 0
-        yield server.sink
-
-
-@pytest.fixture
 def shop():
-    shop = ShopFactory(name="Acme Coffee")
-    SenderIdentity.objects.create(
-        shop=shop,
-        from_name="Acme Coffee",
-        from_email="hello@acme.example",
-        reply_to="help@acme.example",
-        footer_address="1 Bean Street, Leeds",
-    )
-    return shop
+    return branded_shop(reply_to="help@acme.example")
 
 
 @pytest.fixture
