@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 from customers.services.api_keys import shop_create
 
-# The email tests' real SMTP server (``smtp``), for every app's tests that check mail.
-pytest_plugins = ["messaging.tests.fixtures"]
+# Shared by every app's tests: the real SMTP server (``smtp``) and the real Celery worker (``worker``).
+pytest_plugins = ["messaging.tests.fixtures", "tests.live_worker"]
 
 ORDER = {
     "external_id": "1001",

@@ -3,30 +3,11 @@
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 
-from config.celery import app
 from customers.models import Customer, CustomerIdentity
+from tests.live_worker import wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker():
-    assert not settings.CELERY_TASK_ALWAYS_EAGER, "REDIS_URL is set, so tasks must go through the broker"
-    app.control.purge()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
-
-
-def _wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def crm_id(api_id: int) -> int:
@@ -39,7 +20,7 @@ def test_an_ingested_order_has_its_aggregates_computed_by_the_worker(worker, api
     assert response.status_code == 201
     customer_id = crm_id(response.json()["customer_id"])
 
-    assert _wait_for(lambda: Customer.objects.get(pk=customer_id).orders_count == 1)
+    assert wait_for(lambda: Customer.objects.get(pk=customer_id).orders_count == 1)
     customer = Customer.objects.get(pk=customer_id)
     assert str(customer.net_revenue) == "59.90"
     assert customer.aggregates_updated_at is not None
@@ -52,7 +33,7 @@ def test_a_full_recompute_is_split_into_range_tasks_that_the_worker_runs(worker,
     Customer.objects.update(orders_count=0, net_revenue=0)
 
     assert enqueue_full_recompute() == 1
-    assert _wait_for(lambda: Customer.objects.get().orders_count == 1)
+    assert wait_for(lambda: Customer.objects.get().orders_count == 1)
 
 
 def test_a_new_order_reaches_the_customers_stage_and_clv_within_two_seconds(worker, api, order_payload):
@@ -68,7 +49,7 @@ def test_a_new_order_reaches_the_customers_stage_and_clv_within_two_seconds(work
     assert response.status_code == 201
     customer_id = crm_id(response.json()["customer_id"])
 
-    assert _wait_for(lambda: CustomerMetrics.objects.filter(customer_id=customer_id, stage="new").exists(), 2.0)
+    assert wait_for(lambda: CustomerMetrics.objects.filter(customer_id=customer_id, stage="new").exists(), 2.0)
     assert time.monotonic() - answered <= 2.0
     assert "first purchase" in CustomerMetrics.objects.get(customer_id=customer_id).reason()
 
@@ -81,7 +62,7 @@ def test_the_worker_records_a_scheduled_tasks_run_and_answers_the_health_ping(wo
 
     purge_idempotency_records.delay()  # as beat sends it
 
-    assert _wait_for(lambda: ScheduledRun.objects.filter(name="purge-idempotency-records", last_status="ok").exists())
+    assert wait_for(lambda: ScheduledRun.objects.filter(name="purge-idempotency-records", last_status="ok").exists())
     run = ScheduledRun.objects.get(name="purge-idempotency-records")
     assert run.task == "crm.tasks.purge_idempotency_records" and run.duration is not None
     with override_settings(HEALTH_CHECKS=["crm.health.WorkerPing"]):
@@ -98,8 +79,8 @@ def test_the_dashboards_first_refresh_queues_a_rebuild_that_the_worker_runs_as_a
     cache.delete(REBUILD_QUEUED)
     refresh_dashboard.delay()  # as beat sends it: never built, so a rebuild (steps, then the rest)
 
-    assert _wait_for(lambda: RollupState.objects.filter(rebuilt_at__isnull=False).exists())
+    assert wait_for(lambda: RollupState.objects.filter(rebuilt_at__isnull=False).exists())
     assert DailySales.objects.get().orders == 1
     version = RollupState.objects.get().version
     refresh_dashboard.delay()  # built: the recent days
-    assert _wait_for(lambda: RollupState.objects.get().version == version + 1)
+    assert wait_for(lambda: RollupState.objects.get().version == version + 1)
