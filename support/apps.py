@@ -6,6 +6,8 @@ class SupportConfig(AppConfig):
     verbose_name = "Support desk and reviews"
 
     def ready(self):
+        from support.inbound.webhooks import connect
         from support.mail import register_templates
 
         register_templates()
+        connect()

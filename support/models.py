@@ -385,3 +385,88 @@ class CsatResponse(models.Model):
 
     def __str__(self):
         return f"CSAT {self.rating} on #{self.ticket_id}"
+
+
+class InboundEmail(models.Model):
+    """An email that reached the desk (IMAP or a provider's inbound webhook), kept whole, and
+    what was done with it (``support.inbound``).
+
+    ``message_key`` makes it once only: the email's Message-ID, or ``sha256:<hash of the raw
+    message>`` when it has none (or one too long to be an index key). A refetched or replayed
+    email finds its row and writes nothing."""
+
+    class Outcome(models.TextChoices):
+        APPENDED = "appended", "added to its ticket"
+        OPENED = "opened", "opened a new ticket"
+        AUTO_REPLY = "auto_reply", "ignored: automatic reply"
+        LOOP = "loop", "ignored: mail loop"
+        REJECTED = "rejected"
+
+    id = models.BigAutoField(primary_key=True)
+    message_key = models.CharField(max_length=255)
+    via = models.CharField(max_length=40, help_text="How it arrived: imap, or the provider's webhook (mailgun, …).")
+    from_email = models.CharField(max_length=254, blank=True)  # lower-cased
+    recipient = models.CharField(
+        max_length=254, blank=True, help_text="The desk's address it was sent to (the one that matched, if any)."
+    )
+    subject = models.CharField(max_length=500, blank=True)
+    raw = models.BinaryField(help_text="The message as received (RFC 5322).")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    detail = models.CharField(max_length=500, blank=True, help_text="Why: how it matched, or why it was ignored.")
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_emails", db_index=False
+    )
+    ticket_message = models.OneToOneField(
+        TicketMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_email"
+    )
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            # A replayed or refetched email writes nothing twice (ON CONFLICT).
+            models.UniqueConstraint(fields=["message_key"], name="inbound_email_message_key_uniq"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["appended", "opened", "auto_reply", "loop", "rejected"]),
+                name="inbound_email_outcome_valid",
+            ),
+        ]
+        indexes = [
+            # The loop guard: a sender's emails in the last minutes.
+            models.Index(fields=["from_email", "received_at"], name="inbound_email_sender_idx"),
+            # A ticket's emails (the admin).
+            models.Index(fields=["ticket"], name="inbound_email_ticket_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.subject or self.message_key} from {self.from_email or 'nobody'}"
+
+
+def _attachment_path(attachment: "TicketAttachment", filename: str) -> str:
+    return f"support/attachments/{attachment.message.ticket_id}/{filename}"
+
+
+class TicketAttachment(models.Model):
+    """A file that came with a customer's email, kept with the message it came with; or one
+    that was refused (``skipped`` says why: its type, its size), listed so the agent knows."""
+
+    id = models.BigAutoField(primary_key=True)
+    message = models.ForeignKey(TicketMessage, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=_attachment_path, blank=True, max_length=300)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    skipped = models.CharField(max_length=200, blank=True, help_text="Why the file was not kept, if it was not.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Kept (a file) or skipped (a reason), never both or neither.
+            models.CheckConstraint(
+                condition=(~Q(file="") & Q(skipped="")) | (Q(file="") & ~Q(skipped="")),
+                name="attachment_kept_or_skipped",
+            ),
+        ]
+
+    def __str__(self):
+        return self.filename

@@ -378,6 +378,35 @@ UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
 # tag as their Reply-To (support+t123-<signature>@…; support/mail.py). Empty: the shop's
 # sender's Reply-To, else its From address. Its mailbox must take plus-addressed mail.
 SUPPORT_REPLY_ADDRESS = env("SUPPORT_REPLY_ADDRESS", default="")
+# The desk's inbound mail (support/inbound/, docs/email.md "Inbound"): attachments kept per
+# file and per email at most this many bytes, of these MIME types ("image/*" matches a family);
+# a sender who writes more than SUPPORT_INBOUND_MAX_PER_SENDER emails in
+# SUPPORT_INBOUND_WINDOW_MINUTES is taken for a mail loop and ignored until the window passes.
+SUPPORT_INBOUND_MAX_ATTACHMENT_BYTES = env.int("SUPPORT_INBOUND_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
+SUPPORT_INBOUND_MAX_EMAIL_BYTES = env.int("SUPPORT_INBOUND_MAX_EMAIL_BYTES", default=25 * 1024 * 1024)
+SUPPORT_INBOUND_ATTACHMENT_TYPES = env.list(
+    "SUPPORT_INBOUND_ATTACHMENT_TYPES",
+    default=[
+        "image/*",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "application/zip",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "message/rfc822",
+    ],
+)
+SUPPORT_INBOUND_MAX_PER_SENDER = env.int("SUPPORT_INBOUND_MAX_PER_SENDER", default=20)
+SUPPORT_INBOUND_WINDOW_MINUTES = env.int("SUPPORT_INBOUND_WINDOW_MINUTES", default=10)
+# Uploaded files (the desk's email attachments). Never served as they are: the admin serves
+# each attachment to staff who may see its ticket (support/admin/desk.py).
+MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+MEDIA_URL = "/media/"
 # Where customers reach the CRM's own pages (CSAT and review links in messages).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 CSAT_LINK_MAX_AGE = timedelta(days=env.int("CSAT_LINK_DAYS", default=14))
