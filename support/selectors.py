@@ -82,9 +82,14 @@ def product_reviews(*, shop: Shop, sku: str) -> QuerySet[Review]:
 
 
 def ticket_conversation(ticket: Ticket, *, internal_notes: bool) -> list[TicketMessage]:
-    """The ticket's thread in time order, with each author (one query); internal notes only
-    for staff who may read them."""
-    messages = TicketMessage.objects.filter(ticket=ticket).select_related("author").order_by("created_at", "id")
+    """The ticket's thread in time order, with each author (one query) and the files emailed
+    with each message (one more); internal notes only for staff who may read them."""
+    messages = (
+        TicketMessage.objects.filter(ticket=ticket)
+        .select_related("author")
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
     return list(messages if internal_notes else messages.filter(public=True))
 
 

@@ -9,7 +9,7 @@ CSAT invitation and the escalation rules hold whatever the screen."""
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Avg, Count, F, Q
-from django.http import JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -32,6 +32,7 @@ from support.models import (
     SlaPolicy,
     Team,
     Ticket,
+    TicketAttachment,
 )
 from support.reviews import review_respond, reviews_set_status
 from support.selectors import ticket_conversation, ticket_customer_context
@@ -181,7 +182,36 @@ class TicketAdmin(AuditHistoryMixin, LargeTableAdmin):
             self.admin_site.admin_view(self.macro_preview_view),
             name="support_ticket_macro_preview",
         )
-        return [preview, *super().get_urls()]
+        attachment = path(
+            "<int:ticket_id>/attachments/<int:attachment_id>/",
+            self.admin_site.admin_view(self.attachment_view),
+            name="support_ticket_attachment",
+        )
+        return [preview, attachment, *super().get_urls()]
+
+    def attachment_view(self, request, ticket_id: int, attachment_id: int):
+        """A file a customer emailed with a message of this ticket, to staff who may see the
+        ticket (MEDIA_ROOT itself is never served). Always a download, never sniffed or run:
+        it is the sender's file, whatever type it claims."""
+        ticket = self.get_queryset(request).filter(pk=ticket_id).first()
+        if ticket is None or not self.has_view_permission(request, ticket):
+            raise Http404("No such ticket.")
+        attachment = (
+            TicketAttachment.objects.filter(pk=attachment_id, message__ticket_id=ticket.pk, message__public=True)
+            .exclude(file="")
+            .first()
+        )
+        if attachment is None:
+            raise Http404("No such attachment on this ticket.")
+        response = FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        return response
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:  # the conversation, the customer beside it, the macro picker's endpoint

@@ -14,13 +14,14 @@ import posixpath
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.template.defaultfilters import filesizeformat
 
 from support.inbound.parsing import Part
 from support.models import TicketAttachment, TicketMessage
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB"
+def _size(size: int) -> str:
+    return filesizeformat(size).replace("\xa0", " ")
 
 
 def type_allowed(content_type: str) -> bool:
@@ -52,9 +53,9 @@ def attachments_store(message: TicketMessage, parts: tuple[Part, ...]) -> list[T
         if not type_allowed(part.content_type):
             row.skipped = f"files of type {part.content_type} are not accepted"
         elif size > per_file:
-            row.skipped = f"larger than {_megabytes(per_file)}, the most for one file"
+            row.skipped = f"larger than {_size(per_file)}, the most for one file"
         elif kept + size > per_email:
-            row.skipped = f"the email's files would pass {_megabytes(per_email)}, the most for one email"
+            row.skipped = f"the email's files would pass {_size(per_email)}, the most for one email"
         else:
             kept += size
             row.file.save(row.filename, ContentFile(part.content), save=False)

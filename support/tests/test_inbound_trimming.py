@@ -44,12 +44,7 @@ Sent from my iPhone
 > It left our warehouse today.
 """
 
-SIGNATURE = """The box was damaged, photo attached.
-
--- 
-Ann Lee
-Lee & Co, 12 High Street
-"""
+SIGNATURE = "The box was damaged, photo attached.\n\n-- \nAnn Lee\nLee & Co, 12 High Street\n"
 
 GERMAN = """Danke, alles angekommen.
 
