@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import nh3
-from django.db import transaction
 from django.utils import timezone
 
 from core.create_once import create_once
@@ -137,8 +136,8 @@ def _receive(parsed: ParsedEmail, raw: bytes, *, via: str, now: datetime) -> Inb
         row.save(update_fields=["outcome", "detail", "ticket", "ticket_message", "recipient"])
         return row
 
-    with transaction.atomic():
-        row, created = create_once(InboundEmail.objects.filter(message_key=parsed.message_key), create)
+    # ``create`` runs in one transaction (create_once's atomic block): all of it or nothing.
+    row, created = create_once(InboundEmail.objects.filter(message_key=parsed.message_key), create)
     return InboundResult(row, created)
 
 
