@@ -4,9 +4,9 @@ normalised message, turned back into bytes), both through ``_receive``.
 
 For each email, in one transaction:
 1. its ``InboundEmail`` row, first, once by its Message-ID (or the raw message's hash): a
-   refetched or replayed email, or the same one arriving twice at once, finds that row and
-   writes nothing (``core.create_once``; on PostgreSQL the second insert waits for the
-   first's commit on the unique index, then returns its row);
+   refetched or replayed email, or the same one arriving twice at once, fails on the unique
+   key, finds that row and writes nothing (on PostgreSQL the second insert waits for the
+   first's commit, then fails);
 2. automatic mail (``rules.automatic_reason``) and loops (``rules.loop_reason``) are
    recorded as ignored and go no further: no ticket, no answer;
 3. the ticket it answers (``matching``): the customer's reply is added through
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import nh3
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.create_once import create_once
@@ -136,9 +137,17 @@ def _receive(parsed: ParsedEmail, raw: bytes, *, via: str, now: datetime) -> Inb
         row.save(update_fields=["outcome", "detail", "ticket", "ticket_message", "recipient"])
         return row
 
-    # ``create`` runs in one transaction (create_once's atomic block): all of it or nothing.
-    row, created = create_once(InboundEmail.objects.filter(message_key=parsed.message_key), create)
-    return InboundResult(row, created)
+    # The insert comes first and finds a replay by the unique key itself (no read before it:
+    # most emails are new, and a refetch costs one failed insert). ``create`` is one
+    # transaction, all of it or nothing; a concurrent duplicate waits on the key, then fails.
+    try:
+        with transaction.atomic():
+            return InboundResult(create(), True)
+    except IntegrityError:
+        row = InboundEmail.objects.filter(message_key=parsed.message_key).first()
+        if row is None:
+            raise
+        return InboundResult(row, False)
 
 
 def _handle(parsed: ParsedEmail, row: InboundEmail, now: datetime) -> _Done:

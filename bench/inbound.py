@@ -1,0 +1,126 @@
+"""Inbound email benchmark (`make bench-inbound`), on PostgreSQL.
+
+1. A fresh database (BENCH_INBOUND_DATABASE_URL, default crm_bench_inbound), migrated.
+2. Seeded through the desk's services: a shop with a sender identity, 1,000 customers with a
+   ticket each, and an agent's public reply on each, sent (to the outbox: the raw email as
+   it would have gone on the wire).
+3. 1,000 customers' replies built from those sent emails, as Gmail writes them (the reply,
+   then the sent text quoted under "On … wrote:"): 800 to the ticket's Reply-To address, 200
+   to the shop's bare address with only In-Reply-To and References naming the ticket.
+4. Timed: ``support.inbound.inbound_receive`` for each, one after another in one process
+   (parsing, the rules, matching, trimming, the follow-up with its SLA clock, the rows);
+   then the same 1,000 again (a refetch: each finds its row and writes nothing). The IMAP
+   fetch is the IMAP reader's and not counted here.
+Printed as Markdown, for docs/benchmarks.md. Target: ≤ 30 s for 1,000 (issue 20).
+"""
+
+import os
+import time
+
+from harness import django_setup
+
+DB_URL = os.environ.get("BENCH_INBOUND_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm_bench_inbound")
+REPLIES = int(os.environ.get("BENCH_INBOUND_REPLIES", "1000"))
+BY_HEADERS = REPLIES // 5
+
+os.environ["EMAIL_RATE_PER_SECOND"] = "0"  # the outbox: no provider's limit to respect
+django_setup(database_url=DB_URL, fresh=True, redis_url="")  # in-process tasks: replies sent on commit
+
+from email import message_from_string, policy  # noqa: E402
+from email.message import EmailMessage  # noqa: E402
+from email.utils import make_msgid  # noqa: E402
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import Count  # noqa: E402
+
+from customers.models import Customer, Shop  # noqa: E402
+from messaging.models import OutboxEmail, SenderIdentity  # noqa: E402
+from messaging.sending import messages_send  # noqa: E402
+from support.inbound import inbound_receive  # noqa: E402
+from support.models import InboundEmail, TicketMessage  # noqa: E402
+from support.tickets import TicketData, ticket_open, ticket_reply  # noqa: E402
+
+
+def seed() -> list[EmailMessage]:
+    shop = Shop.objects.create(slug="bench", name="Bench Coffee")
+    SenderIdentity.objects.create(
+        shop=shop,
+        from_name="Bench Coffee",
+        from_email="hello@bench.example",
+        reply_to="support@bench.example",
+        footer_address="1 Bench Street",
+    )
+    agent = get_user_model().objects.create_user("agent", first_name="Bo", is_staff=True)
+    Customer.objects.bulk_create(
+        Customer(email=f"c{i}@example.com", email_normalized=f"c{i}@example.com", first_name=f"C{i}")
+        for i in range(REPLIES)
+    )
+    for customer in Customer.objects.order_by("pk"):
+        data = TicketData(subject=f"Order question {customer.pk}", body="<p>Where is my parcel?</p>")
+        ticket, _ = ticket_open(customer=customer, shop=shop, data=data)
+        ticket_reply(ticket=ticket, body="<p>It left our warehouse today; tracking follows.</p>", user=agent)
+    while messages_send().claimed:
+        pass
+    raws = OutboxEmail.objects.order_by("id").values_list("raw", flat=True)
+    return [message_from_string(raw, policy=policy.default) for raw in raws]
+
+
+def reply(wire: EmailMessage, n: int) -> bytes:
+    quoted = "\n".join(f"> {line}" for line in wire.get_body(("plain",)).get_content().splitlines())
+    message = EmailMessage()
+    message["From"] = wire["To"]
+    message["To"] = wire["Reply-To"] if n >= BY_HEADERS else "support@bench.example"
+    message["Subject"] = f"Re: {wire['Subject']}"
+    message["Message-ID"] = make_msgid(domain="mail.example.net")
+    message["In-Reply-To"] = wire["Message-ID"]
+    message["References"] = f"{wire['References']} {wire['Message-ID']}"
+    message.set_content(
+        f"Thanks! It arrived today.\n\nC{n}\n\nOn Fri, 4 Dec 2026 at 10:02, {wire['From']} wrote:\n{quoted}\n"
+    )
+    return message.as_bytes()
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    sent = seed()
+    seeded = time.perf_counter() - started
+    raws = [reply(wire, n) for n, wire in enumerate(sent)]
+    assert len(raws) == REPLIES, len(raws)
+
+    queries = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(1)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        started = time.perf_counter()
+        for raw in raws:
+            inbound_receive(raw, via="bench")
+        first = time.perf_counter() - started
+    started = time.perf_counter()
+    replayed = sum(not inbound_receive(raw, via="bench").created for raw in raws)
+    again = time.perf_counter() - started
+
+    outcomes = dict(InboundEmail.objects.values_list("outcome").annotate(n=Count("id")))
+    added = TicketMessage.objects.filter(author_kind="customer", inbound_email__isnull=False).count()
+    assert outcomes == {"appended": REPLIES} and added == REPLIES and replayed == REPLIES, (outcomes, added, replayed)
+    print(f"### Inbound email (make bench-inbound), {REPLIES:,} replies, PostgreSQL\n")
+    print(f"Seeded {REPLIES:,} tickets with a sent reply each in {seeded:.1f} s.\n")
+    print("| step | total | per email | queries per email |")
+    print("| --- | ---: | ---: | ---: |")
+    print(
+        f"| receive and thread {REPLIES:,} replies ({REPLIES - BY_HEADERS} by reply address, {BY_HEADERS} by headers)"
+        f" | {first:.2f} s | {first / REPLIES * 1000:.1f} ms | {len(queries) / REPLIES:.1f} |"
+    )
+    print(
+        f"| the same {REPLIES:,} again (refetched: nothing written) | {again:.2f} s"
+        f" | {again / REPLIES * 1000:.1f} ms | |"
+    )
+
+
+if __name__ == "__main__":
+    main()
