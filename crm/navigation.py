@@ -48,6 +48,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("CSAT", "sentiment_satisfied", "support.CsatResponse"),
             Page("NPS", "recommend", "support.NpsResponse"),
             Page("Macros", "bolt", "support.Macro"),
+            Page("Inbound emails", "move_to_inbox", "support.InboundEmail"),
         ],
     ),
     (

@@ -54,6 +54,7 @@ ROLES: dict[str, list[str]] = {
         "campaigns.view_segmentversion",
         *[f"support.{action}_{model}" for model in ("ticket", "ticketmessage") for action in ("view", "add", "change")],
         "support.view_internal_notes",
+        "support.view_inboundemail",
         "support.view_review",
         "support.change_review",
         "support.add_review",

@@ -97,3 +97,18 @@ def test_a_refused_file_is_shown_on_the_ticket_page_with_why(thread, admin_clien
     assert (
         "tool.exe <small>(2\xa0bytes) not kept: files of type application/x-msdownload are not accepted</small>" in page
     )
+
+
+def test_agents_read_the_inbound_emails_and_their_originals_in_the_admin(thread, client, django_user_model):
+    ticket, wire = thread
+    email = inbound_receive(reply_to(wire, "Thanks <b>a lot</b>"), via="imap").email
+    agent = django_user_model.objects.create_user("sam", is_staff=True)
+    agent.groups.add(Group.objects.get(name=SUPPORT_AGENT))
+    client.force_login(agent)
+
+    listing = client.get(reverse("admin:support_inboundemail_changelist")).content.decode()
+    page = client.get(reverse("admin:support_inboundemail_change", args=[email.pk])).content.decode()
+
+    assert "ann@example.com" in listing and "added to its ticket" in listing
+    assert f'href="{reverse("admin:support_ticket_change", args=[ticket.pk])}">#{ticket.pk}</a>' in page
+    assert "Thanks &lt;b&gt;a lot&lt;/b&gt;" in page  # the original, escaped

@@ -1,0 +1,45 @@
+"""Inbound emails in the admin (Support → Inbound emails): what reached the desk and what
+was done with each, newest first, read-only. The raw message is shown as text, escaped;
+the ticket it went to is a link."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from core.admin_tools import LargeTableAdmin
+from support.models import InboundEmail
+
+
+@admin.register(InboundEmail)
+class InboundEmailAdmin(LargeTableAdmin):
+    list_display = ("received_at", "from_email", "subject", "outcome", "ticket_link", "via")
+    list_filter = ("outcome", "via")
+    search_fields = ("=from_email", "=message_key")
+    ordering = ("-id",)
+    fields = (
+        "received_at", "via", "message_key", "from_email", "recipient", "subject",
+        "outcome", "detail", "ticket_link", "original",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="ticket")
+    def ticket_link(self, email):
+        if email.ticket_id is None:
+            return "—"
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:support_ticket_change", args=[email.ticket_id]), email.ticket_id
+        )
+
+    @admin.display(description="original message")
+    def original(self, email):
+        text = bytes(email.raw)[:200_000].decode("utf-8", errors="replace")
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
