@@ -22,6 +22,11 @@ class InboundEmailAdmin(LargeTableAdmin):
     )  # fmt: skip
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # The list shows no original: not read for 50 rows (an email with files weighs megabytes).
+        queryset = super().get_queryset(request)
+        return queryset.defer("raw") if request.resolver_match.url_name.endswith("changelist") else queryset
+
     @admin.display(description="ticket")
     def ticket_link(self, email):
         if email.ticket_id is None:

@@ -59,8 +59,6 @@ def automatic_reason(parsed: ParsedEmail) -> str:
         return "delivery status notification (multipart/report)"
     if parsed.return_path == "":
         return "null sender (Return-Path: <>)"
-    if not parsed.from_email:
-        return "no sender address"
     if parsed.from_email.partition("@")[0] in _ROBOT_LOCAL_PARTS:
         return f"sent by {parsed.from_email}"
     return ""
