@@ -51,7 +51,7 @@ from messaging.models import (
 )
 from messaging.rendering import Brand, Rendered, render
 from messaging.selectors import brands_for
-from messaging.unsubscribe import list_unsubscribe_headers
+from messaging.unsubscribe import footer_unsubscribe_url, list_unsubscribe_headers
 
 logger = logging.getLogger(__name__)
 
@@ -342,8 +342,11 @@ def messages_send(*, limit: int | None = None, now: datetime | None = None) -> S
                 result.suppressed += 1
                 continue
             try:
-                rendered = render(message.template, message.context, brands.get(message.shop_id, brands[None]))
-                email = build_email(message, rendered, brands.get(message.shop_id, brands[None]))
+                brand = brands.get(message.shop_id, brands[None])
+                rendered = render(
+                    message.template, message.context, brand, unsubscribe_url=footer_unsubscribe_url(message)
+                )
+                email = build_email(message, rendered, brand)
             except Exception as exc:  # a template that cannot render this context: never will
                 logger.exception("Message %s could not be rendered", message.pk)
                 _record(message, MessageStatus.FAILED, now, detail=_error_text(exc), last_error=_error_text(exc))

@@ -60,6 +60,34 @@ def test_a_marketing_message_carries_the_one_click_headers_and_a_transactional_o
     assert message.headers["List-Unsubscribe"] == wire["List-Unsubscribe"]
 
 
+def test_a_marketing_messages_footer_links_to_the_same_page_as_its_header_in_both_parts(smtp, shop, customer, client):
+    CustomerIdentity.objects.create(shop=shop, customer=customer, external_id="c-1", marketing_consent=True)
+    queue(customer, shop, key="receipt:1", kind="transactional")
+    messages_send()
+    wire, path = sent_marketing(smtp, customer, shop)
+
+    html = wire.get_body(("html",)).get_content()
+    text = wire.get_body(("plain",)).get_content()
+    [footer_link] = re.findall(r'<a href="([^"]+)"[^>]*>Unsubscribe</a>', html)
+    assert footer_link == f"https://crm.acme.example{path}"  # one token: the header's
+    assert f"[Unsubscribe](https://crm.acme.example{path})" in text
+    assert "subscribed to Acme Coffee's emails" in text
+    receipt = smtp.messages()[0]
+    for part in ("html", "plain"):
+        assert "unsubscribe" not in receipt.get_body((part,)).get_content().lower()
+
+    # The footer's link, followed: a page with a button, and nothing changed yet ...
+    page = client.get(path)
+    assert page.status_code == 200 and ">Unsubscribe</button>" in page.text
+    assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()
+    # ... and the button's POST unsubscribes.
+    done = client.post(path)
+    assert done.status_code == 200 and "You are unsubscribed" in done.text
+    assert Suppression.objects.get().shop_id == shop.pk
+    assert ConsentEvent.objects.get().source == "unsubscribe_link"
+    assert CustomerIdentity.objects.get().marketing_consent is False
+
+
 def test_a_mailto_is_offered_beside_the_link_when_configured(smtp, shop, customer, settings):
     settings.UNSUBSCRIBE_MAILTO = "unsubscribe@acme.example"
 
