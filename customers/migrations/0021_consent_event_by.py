@@ -1,5 +1,5 @@
 """Who changed a customer's marketing consent in the admin: a nullable column (no table
-rewrite), and its partial index built without locking out writes (CONCURRENTLY on
+rewrite), the sources' labels, and the column's partial index built without locking out writes (CONCURRENTLY on
 PostgreSQL, hence non-atomic)."""
 
 import django.db.models.deletion
@@ -29,6 +29,22 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.SET_NULL,
                 related_name="+",
                 to=settings.AUTH_USER_MODEL,
+            ),
+        ),
+        migrations.AlterField(  # the sources' labels, as the 360 page shows them; no SQL
+            model_name="consentevent",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("checkout", "checkout"),
+                    ("footer_form", "footer form"),
+                    ("import", "import"),
+                    ("admin", "admin"),
+                    ("api", "API"),
+                    ("unsubscribe_link", "unsubscribe link"),
+                    ("double_opt_in", "double opt-in"),
+                ],
+                max_length=20,
             ),
         ),
         AddIndexConcurrentlyOnPostgres(

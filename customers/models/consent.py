@@ -12,11 +12,11 @@ from customers.models.commerce import Customer, Shop
 
 
 class ConsentSource(models.TextChoices):
-    CHECKOUT = "checkout"  # with an order (the platforms' accepts_marketing)
+    CHECKOUT = "checkout", "checkout"  # with an order (the platforms' accepts_marketing)
     FOOTER_FORM = "footer_form", "footer form"
-    IMPORT = "import"
-    ADMIN = "admin"
-    API = "api"  # a customer or event pushed through the API
+    IMPORT = "import", "import"  # the CSV import of orders (accepts_marketing)
+    ADMIN = "admin", "admin"  # a staff member, in the admin
+    API = "api", "API"  # a customer or event pushed through the API
     UNSUBSCRIBE_LINK = "unsubscribe_link", "unsubscribe link"
     DOUBLE_OPT_IN = "double_opt_in", "double opt-in"
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from customers.models import ConsentEvent, Customer, CustomerIdentity
@@ -43,9 +44,9 @@ def identities_consent_set(
 
     The rules of every other source: saying the same again records nothing, and neither
     does a first "no" (or "unknown") for a customer who never gave it; clearing consent that
-    was given is a withdrawal. The customer's merged consent follows (the most recent change
-    wins, as with the shops' own updates). Set-based: one locking read, at most three
-    updates of identities and of customers, one insert, whatever the number of changes.
+    was given is a withdrawal. The customer's merged consent follows: given while any of
+    their shops has it. Set-based: one locking read, at most three updates of identities
+    and two of customers, one insert, whatever the number of changes.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -56,14 +57,14 @@ def identities_consent_set(
             .values_list("pk", "customer_id", "shop_id", "marketing_consent")
         )
         by_value: dict[bool | None, list[int]] = {}
-        customers: dict[int, bool] = {}
+        customers: set[int] = set()
         events = []
         for pk, customer_id, shop_id, before in stored:
             after = changes[pk]
             if after == before:
                 continue
             by_value.setdefault(after, []).append(pk)
-            customers[customer_id] = customers.get(customer_id, False) or bool(after)
+            customers.add(customer_id)
             if after or before:  # given, or given before and no longer
                 events.append(
                     ConsentEvent(
@@ -80,12 +81,22 @@ def identities_consent_set(
             CustomerIdentity.objects.filter(pk__in=pks).update(
                 marketing_consent=value, marketing_consent_at=now if value is not None else None, updated_at=now
             )
-        for value in (True, False):
-            if ids := [cid for cid, given in customers.items() if given is value]:
-                Customer.objects.filter(pk__in=ids).update(
-                    marketing_consent=value, marketing_consent_at=now, updated_at=now
-                )
+        if customers:
+            _merged_consent_follow(customers, now)
         return ConsentEvent.objects.bulk_create(events)
+
+
+def _merged_consent_follow(customer_ids: set[int], now: datetime) -> None:
+    """The merged consent the staff's lists and segments read, after a staff change: given
+    while any shop of the customer has it, withdrawn when none has. Two updates."""
+    given = Exists(CustomerIdentity.objects.filter(customer_id=OuterRef("pk"), marketing_consent=True))
+    customers = Customer.objects.filter(pk__in=sorted(customer_ids))
+    customers.filter(marketing_consent=False).filter(given).update(
+        marketing_consent=True, marketing_consent_at=now, updated_at=now
+    )
+    customers.filter(marketing_consent=True).exclude(given).update(
+        marketing_consent=False, marketing_consent_at=now, updated_at=now
+    )
 
 
 def customers_consent_withdraw(

@@ -84,13 +84,21 @@ def test_a_manager_ticks_and_unticks_consent_per_shop_and_each_change_is_an_even
     for event in events.values():
         assert (event.source, event.by, event.customer_id) == ("admin", manager, customer.pk)
         assert event.at == coffee.marketing_consent_at
-    # The merged consent the staff and segments read follows.
+    # The merged consent the staff's lists and segments read: given while any shop has it.
     customer.refresh_from_db()
-    assert customer.marketing_consent is True and customer.marketing_consent_at == coffee.marketing_consent_at
+    assert customer.marketing_consent is True and customer.marketing_consent_at == BEFORE
 
     # Saved again as shown: no change, no event.
     assert client.post(page(customer), form_data(client.get(page(customer)))).status_code == 302
     assert ConsentEvent.objects.count() == 2
+
+    # Withdrawn at the last shop that had it: the merged consent follows.
+    data = form_data(client.get(page(customer)))
+    data[consent_field(data, coffee)] = "false"
+    assert client.post(page(customer), data).status_code == 302
+    customer.refresh_from_db()
+    assert customer.marketing_consent is False and customer.marketing_consent_at > BEFORE
+    assert ConsentEvent.objects.order_by("id").last().given is False and ConsentEvent.objects.count() == 3
 
 
 def test_a_first_no_is_not_a_withdrawal_and_other_fields_save_without_an_event(client, login, customer, identities):
