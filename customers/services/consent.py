@@ -24,6 +24,7 @@ def consent_set(
         changed = identities.exclude(marketing_consent=given).update(marketing_consent=given, marketing_consent_at=now)
         if not changed and identities.exists():
             return False
+        _merged_consent_follow({customer_id}, now)
         ConsentEvent.objects.create(
             customer_id=customer_id, shop_id=shop_id, given=given, at=now, source=source, shown_text=shown_text
         )
@@ -87,8 +88,9 @@ def identities_consent_set(
 
 
 def _merged_consent_follow(customer_ids: set[int], now: datetime) -> None:
-    """The merged consent the staff's lists and segments read, after a staff change: given
-    while any shop of the customer has it, withdrawn when none has. Two updates."""
+    """The merged consent the staff's lists and segments read, after a change made outside
+    a shop's payload (the staff, an unsubscribe, a confirmed opt-in): given while any shop
+    of the customer has it, withdrawn when none has. Two updates."""
     given = Exists(CustomerIdentity.objects.filter(customer_id=OuterRef("pk"), marketing_consent=True))
     customers = Customer.objects.filter(pk__in=sorted(customer_ids))
     customers.filter(marketing_consent=False).filter(given).update(

@@ -7,7 +7,7 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from customers.models import ConsentEvent, CustomerIdentity
+from customers.models import ConsentEvent, Customer, CustomerIdentity
 from customers.tests.factories import ShopFactory
 from messaging.models import Message, MessageStatus, Suppression
 from messaging.sending import messages_send
@@ -62,6 +62,7 @@ def test_a_marketing_message_carries_the_one_click_headers_and_a_transactional_o
 
 def test_a_marketing_messages_footer_links_to_the_same_page_as_its_header_in_both_parts(smtp, shop, customer, client):
     CustomerIdentity.objects.create(shop=shop, customer=customer, external_id="c-1", marketing_consent=True)
+    Customer.objects.filter(pk=customer.pk).update(marketing_consent=True)
     queue(customer, shop, key="receipt:1", kind="transactional")
     messages_send()
     wire, path = sent_marketing(smtp, customer, shop)
@@ -86,6 +87,7 @@ def test_a_marketing_messages_footer_links_to_the_same_page_as_its_header_in_bot
     assert Suppression.objects.get().shop_id == shop.pk
     assert ConsentEvent.objects.get().source == "unsubscribe_link"
     assert CustomerIdentity.objects.get().marketing_consent is False
+    assert Customer.objects.get(pk=customer.pk).marketing_consent is False  # no shop of theirs has it now
 
 
 def test_a_mailto_is_offered_beside_the_link_when_configured(smtp, shop, customer, settings):
