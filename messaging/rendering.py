@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from email.headerregistry import Address
 from functools import cache
 
 import css_inline
@@ -78,9 +79,9 @@ class Brand:
 
     @property
     def from_header(self) -> str:
-        from email.utils import formataddr
-
-        return formataddr((self.from_name, self.from_email))
+        """ "Name <address>", the name as written (quoted where it must be, not encoded: the
+        MIME builder encodes it for the wire, and the log shows it readable)."""
+        return str(Address(display_name=self.from_name, addr_spec=self.from_email))
 
     def values(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("from_email", "reply_to")}

@@ -28,7 +28,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import formataddr
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
@@ -40,6 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from messaging.mime import BulkEmail
 from messaging.models import (
     PENDING_STATUSES,
     STOPS_TRANSACTIONAL,
@@ -283,10 +283,10 @@ def build_email(message: Message, rendered: Rendered, brand: Brand) -> EmailMult
     queued = message.headers or {}
     reply_to = queued.get("Reply-To") or brand.reply_to
     threading = {name: queued[name] for name in ("In-Reply-To", "References") if queued.get(name)}
-    email = EmailMultiAlternatives(
+    email = BulkEmail(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=formataddr((brand.from_name, brand.from_email)),
+        from_email=brand.from_header,
         to=[message.to_email],
         reply_to=[reply_to] if reply_to else None,
         headers={"Message-ID": message.message_id, **threading, **list_unsubscribe_headers(message)},

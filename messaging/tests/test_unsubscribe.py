@@ -2,6 +2,7 @@
 the page a GET shows, the POST that unsubscribes with no login, and a bad token."""
 
 import re
+from urllib.parse import unquote
 
 import pytest
 from django.core import signing
@@ -10,6 +11,7 @@ from django.test import Client
 from customers.models import ConsentEvent, Customer, CustomerIdentity
 from customers.tests.factories import ShopFactory
 from messaging.models import Message, MessageStatus, Suppression
+from messaging.consent import unsubscribe_via_mail
 from messaging.sending import messages_send
 from messaging.services import message_queue
 
@@ -136,6 +138,30 @@ def test_a_post_unsubscribes_at_once_and_later_marketing_is_suppressed_but_not_t
     messages_send()
     other.refresh_from_db()
     assert other.status == MessageStatus.SENT
+
+
+def test_the_mail_a_client_sends_to_the_mailto_unsubscribes_and_a_hand_written_one_does_nothing(
+    smtp, shop, customer, settings
+):
+    settings.UNSUBSCRIBE_MAILTO = "unsubscribe@acme.example"
+    CustomerIdentity.objects.create(
+        shop=shop, customer=customer, external_id="c-1", email=customer.email, marketing_consent=True
+    )
+    wire, _ = sent_marketing(smtp, customer, shop)
+    mailto = wire["List-Unsubscribe"].split(", ")[1].strip("<>")
+    subject = unquote(mailto.partition("?subject=")[2])
+
+    assert unsubscribe_via_mail("Please take me off your list") is None
+    assert unsubscribe_via_mail("unsubscribe not-a-token") is None
+    assert not Suppression.objects.exists()
+    suppression = unsubscribe_via_mail(subject)
+
+    assert suppression is not None and suppression.address == "ann@example.com" and suppression.shop_id == shop.pk
+    assert CustomerIdentity.objects.get(customer=customer, shop=shop).marketing_consent is False
+    event = ConsentEvent.objects.get(customer=customer, given=False)
+    assert event.shown_text == "The List-Unsubscribe mailto of a marketing email."
+    assert unsubscribe_via_mail(subject).pk == suppression.pk  # again: nothing new
+    assert ConsentEvent.objects.filter(customer=customer, given=False).count() == 1
 
 
 def test_a_second_post_changes_nothing_and_says_the_same(smtp, shop, customer, client):
