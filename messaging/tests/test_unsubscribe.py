@@ -10,8 +10,8 @@ from django.test import Client
 
 from customers.models import ConsentEvent, Customer, CustomerIdentity
 from customers.tests.factories import ShopFactory
-from messaging.models import Message, MessageStatus, Suppression
 from messaging.consent import unsubscribe_via_mail
+from messaging.models import Message, MessageStatus, Suppression
 from messaging.sending import messages_send
 from messaging.services import message_queue
 
