@@ -49,7 +49,7 @@ from django.db import transaction  # noqa: E402
 from workers import celery_workers  # noqa: E402
 
 from customers.models import Customer, Shop  # noqa: E402
-from messaging.dispatch import SEND_QUEUED  # noqa: E402
+from messaging.dispatch import send_kick  # noqa: E402
 from messaging.models import Message, MessageStatus, SenderIdentity  # noqa: E402
 from messaging.rendering import render  # noqa: E402
 from messaging.selectors import brand_for  # noqa: E402
@@ -129,7 +129,7 @@ def main() -> None:
 
     sink = CountingSink()
     with SmtpServer(sink, port=PORT), celery_workers(WORKERS):
-        cache.delete(SEND_QUEUED)  # the workers' start purged the queue: no send task is queued
+        cache.delete(send_kick.flag)  # the workers' start purged the queue: no send task is queued
         started = time.perf_counter()
         with transaction.atomic():
             messages_queue(requests(shop, customer_ids))

@@ -23,6 +23,7 @@ COLUMNS = (
     "email",
     "first_name",
     "last_name",
+    "accepts_marketing",
     "subtotal",
     "discount",
     "shipping",
@@ -43,6 +44,9 @@ ORDER_FIELDS = {
     "discount_code": "discount_code",
     "status": "status",
 }
+
+# The accepts_marketing column's words (the platforms' exports write yes/no or true/false).
+CONSENT_WORDS = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False, "0": False}
 
 # (CSV line numbers, the order or None, field errors)
 ParsedOrder = tuple[list[int], OrderData | None, str]
@@ -96,6 +100,8 @@ class CsvOrderReader:
                 "last_name": self._get(first, "last_name"),
             },
         }
+        if consent := self._get(first, "accepts_marketing"):
+            payload["customer"]["marketing_consent"] = CONSENT_WORDS.get(consent.lower(), consent)
         for column, field in ORDER_FIELDS.items():
             if value := self._get(first, column):
                 payload[field] = value
@@ -115,8 +121,12 @@ class CsvOrderReader:
         return payload
 
     def _parse(self, line_numbers: list[int], rows: list[dict]) -> ParsedOrder:
+        payload = self._payload(rows)
+        consent = payload["customer"].get("marketing_consent")
+        if isinstance(consent, str):
+            return line_numbers, None, f"{self.columns['accepts_marketing']}: {consent!r} is not yes or no."
         try:
-            order = convert(self._payload(rows), OrderIn)
+            order = convert(payload, OrderIn)
         except PayloadError as exc:
             return line_numbers, None, "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())
         return line_numbers, order.to_data(), ""

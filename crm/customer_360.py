@@ -25,13 +25,16 @@ from campaigns.models import SegmentMembership
 from crm.models import Customer360, CustomerNote
 from customers.figure_notes import FigureNotes, figure_notes, p_alive_text
 from customers.models import Customer, CustomerMetrics, Event, LifecycleSettings, Order, Refund, StageChange
-from customers.selectors import CurrencySpend, customer_spend_by_currency
+from customers.selectors import ConsentHistory, CurrencySpend, customer_consent, customer_spend_by_currency
 from customers.services.currency import base_currency
 from loyalty.selectors import PointsTotal, points_total
 from messaging.models import Message
 from support.models import CsatResponse, NpsResponse, Review, Ticket, TicketMessage
 
 PER_PAGE = 25
+# Consent events shown before "show all"; and the most "show all" shows.
+CONSENT_SHOWN = 10
+CONSENT_ALL = 1000
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,7 @@ class Header:
     spend: list[CurrencySpend]  # the same money per order currency
     p_alive: str  # as a percentage, or why there is none
     loyalty: PointsTotal | None = None  # summed over the customer's accounts (one per shop group)
+    consent: ConsentHistory | None = None  # per shop, and its history
 
     @property
     def other_currencies(self) -> bool:
@@ -201,7 +205,11 @@ class Header:
         return None if last is None else (timezone.localdate() - timezone.localdate(last)).days
 
 
-def header(customer_id: int, viewer: Viewer) -> Header | None:
+def header(customer_id: int, viewer: Viewer, *, all_consent: bool = False) -> Header | None:
+    """The page's head. Marketing consent, per shop and its history, costs two queries; the
+    history shows its newest ``CONSENT_SHOWN`` events, or with ``all_consent`` up to
+    ``CONSENT_ALL``. Every role that may open the page reads it: an agent on the phone is
+    asked "why do I get your emails?"."""
     # As the admin's proxy model, so the page's breadcrumbs name the customer.
     customer = Customer360.objects.select_related("metrics", "first_seen_shop").filter(pk=customer_id).first()
     if customer is None:
@@ -233,4 +241,5 @@ def header(customer_id: int, viewer: Viewer) -> Header | None:
         spend=customer_spend_by_currency(customer_id) if customer.orders_count else [],
         p_alive=p_alive_text(metrics),
         loyalty=total if (total := points_total(customer_id)).accounts else None,  # None before their first points
+        consent=customer_consent(customer_id, limit=CONSENT_ALL if all_consent else CONSENT_SHOWN),
     )

@@ -7,23 +7,19 @@ then their points (loyalty: new paid orders earn, refunds give back), then their
 memberships (campaigns), so a segment on points sees the new balance.
 
 ``pending_updates_kick`` runs after each commit (and, in a request, after the response):
-- with a broker, it queues one ``drain_pending_updates`` task unless one is queued already
-  (a flag in the cache), so a thousand orders cost one task, not a thousand chains;
-- on the embedded default (no broker), it drains in-process, one thread at a time.
+with a broker it queues one ``drain_pending_updates`` task, so a thousand orders cost one
+task, not a thousand chains; on the embedded default it drains in-process (``core.kicks``).
 
 Nothing is lost if the kick is: the marks are in the database, and beat drains every 30 s
 (``CELERY_BEAT_SCHEDULE``), so work recorded while Redis was down runs when it returns.
 """
 
 import logging
-import threading
 import time
-
-from celery import current_app
-from django.core.cache import cache
 
 from campaigns.services import segments_refresh_customers
 from core.chunks import CHUNK_SIZE
+from core.kicks import Kick
 from customers.services.pending_updates import (
     pending_updates_claim,
     pending_updates_done,
@@ -34,8 +30,6 @@ from loyalty.earning import orders_award
 
 logger = logging.getLogger(__name__)
 
-DRAIN_QUEUED = "crm:pending-updates:drain-queued"
-DRAIN_TASK = "crm.tasks.drain_pending_updates"
 DRAIN_SECONDS = 60  # one drain task works this long at most, then hands over to a new one
 
 
@@ -79,41 +73,12 @@ def pending_updates_drain(*, seconds: float = DRAIN_SECONDS, on_full_batch=None)
 
 # ------------------------------------------------------------------------------ dispatch
 
-
-def pending_updates_kick() -> None:
-    """Make sure a drain runs soon (see the module docstring). Never raises: the marks are
-    committed, and the periodic drain is the safety net."""
-    try:
-        if current_app.conf.task_always_eager:  # no broker: the embedded default, and tests
-            _drain_in_process()
-        else:
-            queue_drain()
-    except Exception:
-        logger.warning("Follow-up work is left to the periodic drain", exc_info=True)
-
-
-def queue_drain() -> None:
-    """Queue one drain task unless one is queued already (a flag in the cache). The task is
-    sent by name: ``crm.tasks`` imports this module, not the other way round."""
-    if cache.add(DRAIN_QUEUED, 1, timeout=DRAIN_SECONDS):
-        try:
-            current_app.send_task(DRAIN_TASK)
-        except Exception:
-            cache.delete(DRAIN_QUEUED)
-            raise
-
-
-_lock = threading.Lock()
-_requested = threading.Event()
-
-
-def _drain_in_process() -> None:
-    """Drain in this thread unless another one is draining; then that one goes round again
-    (``_requested``), so marks committed while it finished are never left behind."""
-    _requested.set()
-    while _requested.is_set() and _lock.acquire(blocking=False):
-        try:
-            _requested.clear()
-            pending_updates_drain()
-        finally:
-            _lock.release()
+# Run after each commit that marked customers (``crm.pipeline``); the task is
+# ``crm.tasks.drain_pending_updates``. See ``core.kicks``.
+pending_updates_kick = Kick(
+    flag="crm:pending-updates:drain-queued",
+    task="crm.tasks.drain_pending_updates",
+    seconds=DRAIN_SECONDS,
+    run=lambda: pending_updates_drain(),
+    log=logger,
+)

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from crm.after_response import after_response
 from crm.follow_up import pending_updates_kick
-from customers.models import Customer, Event, Refund, Shop
+from customers.models import ConsentSource, Customer, Event, Refund, Shop
 from customers.services.customers import CustomerData, customer_upsert, customers_resolve
 from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
@@ -36,8 +36,19 @@ def _follow_up_after_commit() -> None:
     transaction.on_commit(lambda: after_response(pending_updates_kick))
 
 
-def orders_receive(*, shop: Shop, orders: Sequence[OrderData], keep_lines: bool = False) -> list[OrderResult]:
-    results = orders_ingest(shop=shop, orders=orders, keep_lines=keep_lines)
+def orders_receive(
+    *,
+    shop: Shop,
+    orders: Sequence[OrderData],
+    keep_lines: bool = False,
+    consent_source: str = ConsentSource.CHECKOUT,
+    consent_shown: str = "",
+) -> list[OrderResult]:
+    """``consent_source``: what a change of the customers' marketing consent is recorded as
+    coming from (an order through the API: the checkout; the CSV import: the import)."""
+    results = orders_ingest(
+        shop=shop, orders=orders, keep_lines=keep_lines, consent_source=consent_source, consent_shown=consent_shown
+    )
     if any(r.changed for r in results):
         _follow_up_after_commit()
     return results

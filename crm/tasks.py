@@ -13,7 +13,7 @@ from crm.dashboard.refresh import (
     rebuild_rest,
     rollups_built,
 )
-from crm.follow_up import DRAIN_QUEUED, pending_updates_drain, queue_drain
+from crm.follow_up import pending_updates_drain, pending_updates_kick
 from crm.services import idempotency_records_purge
 
 
@@ -29,8 +29,8 @@ def drain_pending_updates() -> int:
     (CELERY_BEAT_SCHEDULE): bring marked customers up to date, in batches. Several may run
     at once: each takes its own batches. A full batch queues one more, so a backlog spreads
     over the workers."""
-    cache.delete(DRAIN_QUEUED)  # marks from now on queue a drain after this one
-    return pending_updates_drain(on_full_batch=queue_drain)
+    pending_updates_kick.started()  # marks from now on queue a drain after this one
+    return pending_updates_drain(on_full_batch=pending_updates_kick.queue)
 
 
 # ---------------------------------------------------------------------------- the dashboard

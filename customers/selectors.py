@@ -33,7 +33,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest
 
-from customers.models import Customer, CustomerIdentity, CustomerMetrics, Order, Refund, Shop, ShopTag
+from customers.models import ConsentEvent, Customer, CustomerIdentity, CustomerMetrics, Order, Refund, Shop, ShopTag
 
 ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -278,3 +278,32 @@ def customer_spend_by_currency(customer_id: int) -> list[CurrencySpend]:
         .order_by("-orders", "currency")
     )
     return [CurrencySpend(r["currency"], r["orders"], r["net"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class ConsentHistory:
+    """A customer's marketing consent for the staff: the state at each shop that knows them
+    (``None``: the shop never said), and the history, newest first."""
+
+    identities: list[CustomerIdentity]  # with their shop, by the shop's name
+    events: list[ConsentEvent]  # with their shop and staff member, newest first
+    more: bool  # whether older events were left out
+
+    @property
+    def given(self) -> list[CustomerIdentity]:
+        """The shops the customer consents to now."""
+        return [i for i in self.identities if i.marketing_consent]
+
+
+def customer_consent(customer_id: int, *, limit: int) -> ConsentHistory:
+    """Two queries: the identities, and the newest ``limit`` events (one more is read to
+    tell whether there are more, rather than counting them)."""
+    identities = list(
+        CustomerIdentity.objects.filter(customer_id=customer_id).select_related("shop").order_by("shop__name", "pk")
+    )
+    events = list(
+        ConsentEvent.objects.filter(customer_id=customer_id)  # by the (customer, at) index
+        .select_related("shop", "by")
+        .order_by("-at", "-id")[: limit + 1]
+    )
+    return ConsentHistory(identities=identities, events=events[:limit], more=len(events) > limit)

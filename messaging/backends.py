@@ -5,10 +5,17 @@ so a newcomer sees in the admin (Email → Outbox) what would have been sent, wh
 headers, both parts), and nothing leaves by surprise.
 """
 
+from email.header import decode_header, make_header
+
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
 from messaging.models import Message, OutboxEmail
+
+
+def _decoded(value) -> str:
+    """A header as people read it (an RFC 2047 encoded subject or name decoded)."""
+    return str(make_header(decode_header(str(value))))
 
 
 def _html_part(message: EmailMessage) -> str:
@@ -27,12 +34,12 @@ class OutboxBackend(BaseEmailBackend):
             OutboxEmail(
                 message_id=logged.get(message_id),
                 message_id_header=message_id,
-                from_email=str(mime.get("From", "")),
+                from_email=_decoded(mime.get("From", "")),
                 to=", ".join(message.recipients()),
-                subject=str(mime.get("Subject", "")),
+                subject=_decoded(mime.get("Subject", "")),
                 html=_html_part(message),
                 text=str(message.body),
-                headers={name: str(value) for name, value in mime.items()},
+                headers={name: _decoded(value) for name, value in mime.items()},
                 raw=mime.as_bytes().decode("utf-8", "replace"),
             )
             for message, mime, message_id in zip(email_messages, mimes, ids, strict=True)

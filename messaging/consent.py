@@ -5,6 +5,7 @@ Apart from ``messaging.unsubscribe`` (the link and headers), which the sender im
 which therefore may not import ``messaging.services``.
 """
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from customers.services.consent import consent_set
 from messaging.models import Message, MessageKind, Suppression, SuppressionReason
 from messaging.rendering import register_template
 from messaging.services import message_id_for, message_queue, suppression_add
+from messaging.unsubscribe import UnsubscribeLinkError, message_for_token
 
 CONFIRM_SALT = "messaging.subscription-confirm"
 # A confirmation link works this long; after it, the person subscribes again.
@@ -39,18 +41,20 @@ def unsubscribed(message: Message) -> bool:
     ).exists()
 
 
-def unsubscribe_via_message(message: Message) -> Suppression:
+def unsubscribe_via_message(message: Message, *, by_mail: bool = False) -> Suppression:
     """Unsubscribe the address of ``message`` from its shop's marketing, at once, in one
     transaction: an ``unsubscribed`` suppression (checked when every later message is sent)
     and, for the message's customer, that shop's marketing consent withdrawn, with a consent
-    event (source: the unsubscribe link). Repeating it changes nothing."""
+    event (source: the unsubscribe link; ``by_mail``: its mailto). Repeating it changes
+    nothing."""
+    how = "mailto" if by_mail else "link"
     with transaction.atomic():
         already = unsubscribed(message)
         suppression = suppression_add(
             address=message.to_email,
             reason=SuppressionReason.UNSUBSCRIBED,
             shop_id=message.shop_id,
-            detail=f"Unsubscribe link of message {message.pk}",
+            detail=f"Unsubscribe {how} of message {message.pk}",
         )
         if message.customer_id is not None and message.shop_id is not None:
             consenting = CustomerIdentity.objects.filter(customer_id=message.customer_id, shop_id=message.shop_id)
@@ -60,9 +64,27 @@ def unsubscribe_via_message(message: Message) -> Suppression:
                     shop_id=message.shop_id,
                     given=False,
                     source=ConsentSource.UNSUBSCRIBE_LINK,
-                    shown_text="The List-Unsubscribe link of a marketing email.",
+                    shown_text=f"The List-Unsubscribe {how} of a marketing email.",
                 )
     return suppression
+
+
+_MAILTO_SUBJECT = re.compile(r"\bunsubscribe\s+(\S+)", re.IGNORECASE)
+
+
+def unsubscribe_via_mail(subject: str) -> Suppression | None:
+    """An email to ``UNSUBSCRIBE_MAILTO``, sent by a mail client's "Unsubscribe" for the
+    ``mailto:`` of a message's List-Unsubscribe: its subject, "unsubscribe <token>", names the
+    message (``messaging.unsubscribe``), whose address is unsubscribed as by the link. None if
+    the subject names no message (someone wrote to the address by hand)."""
+    found = _MAILTO_SUBJECT.search(subject or "")
+    if found is None:
+        return None
+    try:
+        message = message_for_token(found.group(1))
+    except UnsubscribeLinkError:
+        return None
+    return unsubscribe_via_message(message, by_mail=True)
 
 
 def unsubscribe_lift(*, address: str, shop_id: int) -> None:

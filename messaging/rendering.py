@@ -19,6 +19,9 @@ in the HTML. A name the context does not hold, or a key a value does not have, r
   ``points``: their points available to spend, an integer; lent by ``crm.wiring``.
 - ``brand``: ``from_name``, ``logo_url``, ``colour``, ``footer_address``: the sender's
   branding, which the base layout prints; always, from the shop's sender identity.
+- ``unsubscribe_url``: the message's signed unsubscribe page (``messaging.unsubscribe``,
+  the same link as its ``List-Unsubscribe`` header), which the base layout prints below the
+  footer; in marketing messages only, empty in the rest.
 
 The HTML's ``<style>`` rules are inlined into ``style`` attributes by css-inline (mail
 clients drop style sheets), and the plain-text part is made from the final HTML by
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from email.headerregistry import Address
 from functools import cache
 
 import css_inline
@@ -75,9 +79,9 @@ class Brand:
 
     @property
     def from_header(self) -> str:
-        from email.utils import formataddr
-
-        return formataddr((self.from_name, self.from_email))
+        """ "Name <address>", the name as written (quoted where it must be, not encoded: the
+        MIME builder encodes it for the wire, and the log shows it readable)."""
+        return str(Address(display_name=self.from_name, addr_spec=self.from_email))
 
     def values(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("from_email", "reply_to")}
@@ -121,12 +125,15 @@ TEXT_CONFIG = ParserConfig(css=CSS_PROFILES["strict"].copy(), display_links=True
 _SPACES = re.compile(r"\s+")
 
 
-def render(template: str, context: dict, brand: Brand) -> Rendered:
-    """The subject, the HTML with its CSS inlined, and the plain text of one message."""
+def render(template: str, context: dict, brand: Brand, *, unsubscribe_url: str = "") -> Rendered:
+    """The subject, the HTML with its CSS inlined, and the plain text of one message.
+
+    ``unsubscribe_url``: a marketing message's unsubscribe link, printed by the base layout
+    outside the footer block, so no template can leave it out."""
     if template not in TEMPLATES:
         raise ValueError(f"No email template is called {template!r}.")
     html_engine, text_engine = _engines()
-    values = {**context, "brand": brand.values()}
+    values = {**context, "brand": brand.values(), "unsubscribe_url": unsubscribe_url}
     folder = f"messaging/email/{template}"
     subject = text_engine.get_template(f"{folder}/subject.txt").render(Context(values, autoescape=False))
     body = html_engine.get_template(f"{folder}/body.html").render(Context(values, autoescape=True))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from customers.models import Customer, Order
-from messaging.models import Message, SenderIdentity
-from messaging.rendering import Brand, Rendered, default_brand, render
+from messaging.models import Message, MessageKind, SenderIdentity
+from messaging.rendering import TEMPLATES, Brand, Rendered, default_brand, render
 
 
 def brands_for(shop_ids: set[int]) -> dict[int | None, Brand]:
@@ -49,6 +49,9 @@ def latest_order(customer_id: int) -> Order | None:
 
 
 def preview(*, template: str, shop_id: int | None, context: dict) -> tuple[Brand, Rendered]:
-    """What a message would look like from this shop with this context."""
+    """What a message would look like from this shop with this context. A marketing
+    template shows its footer's unsubscribe link, going nowhere: there is no message to sign."""
     brand = brand_for(shop_id)
-    return brand, render(template, context, brand)
+    info = TEMPLATES.get(template)
+    link = "#unsubscribe" if info is not None and info.kind == MessageKind.MARKETING else ""
+    return brand, render(template, context, brand, unsubscribe_url=link)

@@ -28,7 +28,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import formataddr
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
@@ -40,6 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from messaging.mime import BulkEmail
 from messaging.models import (
     PENDING_STATUSES,
     STOPS_TRANSACTIONAL,
@@ -51,7 +51,7 @@ from messaging.models import (
 )
 from messaging.rendering import Brand, Rendered, render
 from messaging.selectors import brands_for
-from messaging.unsubscribe import list_unsubscribe_headers
+from messaging.unsubscribe import footer_unsubscribe_url, list_unsubscribe_headers
 
 logger = logging.getLogger(__name__)
 
@@ -283,10 +283,10 @@ def build_email(message: Message, rendered: Rendered, brand: Brand) -> EmailMult
     queued = message.headers or {}
     reply_to = queued.get("Reply-To") or brand.reply_to
     threading = {name: queued[name] for name in ("In-Reply-To", "References") if queued.get(name)}
-    email = EmailMultiAlternatives(
+    email = BulkEmail(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=formataddr((brand.from_name, brand.from_email)),
+        from_email=brand.from_header,
         to=[message.to_email],
         reply_to=[reply_to] if reply_to else None,
         headers={"Message-ID": message.message_id, **threading, **list_unsubscribe_headers(message)},
@@ -342,8 +342,11 @@ def messages_send(*, limit: int | None = None, now: datetime | None = None) -> S
                 result.suppressed += 1
                 continue
             try:
-                rendered = render(message.template, message.context, brands.get(message.shop_id, brands[None]))
-                email = build_email(message, rendered, brands.get(message.shop_id, brands[None]))
+                brand = brands.get(message.shop_id, brands[None])
+                rendered = render(
+                    message.template, message.context, brand, unsubscribe_url=footer_unsubscribe_url(message)
+                )
+                email = build_email(message, rendered, brand)
             except Exception as exc:  # a template that cannot render this context: never will
                 logger.exception("Message %s could not be rendered", message.pk)
                 _record(message, MessageStatus.FAILED, now, detail=_error_text(exc), last_error=_error_text(exc))

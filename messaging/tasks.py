@@ -1,7 +1,5 @@
-from django.core.cache import cache
-
 from core.task_policy import crm_task
-from messaging.dispatch import SEND_QUEUED, SEND_SECONDS, queue_send
+from messaging.dispatch import SEND_SECONDS, send_kick
 from messaging.sending import messages_send_for
 
 
@@ -11,5 +9,5 @@ def send_queued_email() -> int:
     (CELERY_BEAT_SCHEDULE): send what is due, in batches, for up to a minute. Several may
     run at once, each with its own batches; a full batch queues one more, so a backlog
     spreads over the workers. Returns the messages sent."""
-    cache.delete(SEND_QUEUED)  # messages queued from now on queue a send after this one
-    return messages_send_for(seconds=SEND_SECONDS, on_full_batch=queue_send)
+    send_kick.started()  # messages queued from now on queue a send after this one
+    return messages_send_for(seconds=SEND_SECONDS, on_full_batch=send_kick.queue)

@@ -1,7 +1,8 @@
 """One-click unsubscribe (RFC 8058) for marketing messages: the link and its headers (what a
 click does is ``messaging.consent.unsubscribe_via_message``).
 
-Every marketing message carries ``List-Unsubscribe: <https://…/u/<token>>`` (and a
+Every marketing message carries an "Unsubscribe" link in its footer (HTML and text) and
+``List-Unsubscribe: <https://…/u/<token>>`` (and a
 ``mailto:`` when ``UNSUBSCRIBE_MAILTO`` is set) and ``List-Unsubscribe-Post:
 List-Unsubscribe=One-Click``. The mail client POSTs to the URL when the person presses its
 "Unsubscribe" button; a person who follows the link gets a page with a button.
@@ -37,6 +38,12 @@ def unsubscribe_token(message: Message) -> str:
 def unsubscribe_url(message: Message) -> str:
     path = reverse("messaging-unsubscribe", args=[unsubscribe_token(message)])
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+
+
+def footer_unsubscribe_url(message: Message) -> str:
+    """The link the body's footer prints: the same page as the header's, for a person who
+    looks for it in the email rather than in their mail client; none in transactional mail."""
+    return unsubscribe_url(message) if message.kind == MessageKind.MARKETING else ""
 
 
 def list_unsubscribe_headers(message: Message) -> dict[str, str]:

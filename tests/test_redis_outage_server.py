@@ -8,6 +8,10 @@ queued then; that is found after the response has been sent and cannot change th
 answer. Redis is started again with a worker running beat's schedule, and every customer
 converges to what their orders give, with nothing left in the outbox. Skipped where
 redis-server or gunicorn is missing.
+
+Email queued while Redis is down (a double opt-in confirmation) is in the database with
+the answer, and a worker sends it, once, when Redis is back (through the outbox, which the
+test settings send to).
 """
 
 import os
@@ -89,6 +93,8 @@ def served(tmp_path):
 
 def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
     base, key, redis_server, database, log, env = served
+    with sqlite3.connect(database) as db:  # subscribing then queues a confirmation email
+        db.execute("UPDATE customers_shop SET double_opt_in = 1")
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {key}"
     assert session.post(f"{base}/api/v1/orders", json={**ORDER, "external_id": "1"}, timeout=10).status_code == 201
@@ -101,6 +107,7 @@ def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
         ("events", {"type": "product_viewed", "customer": {"external_id": "c-1"}}),
         ("tickets", {"customer": {"email": "ann@example.com"}, "subject": "Parcel?", "message": "Where is it?"}),
         ("reviews", {"customer": {"email": "ann@example.com"}, "sku": "SKU-1", "rating": 5, "title": "Good"}),
+        ("subscriptions", {"email": "bob@example.com", "consent": True}),
     ]
     answers = {}
     for path, body in calls * 2:  # twice: the second time through threads whose queueing failed
@@ -117,12 +124,16 @@ def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
         "events": [201, 201],
         "tickets": [201, 201],
         "reviews": [201, 201],
+        "subscriptions": [202, 202],
     }
     with sqlite3.connect(database) as db:
         counts = {
             table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
             for table in ("customers_order", "customers_refund", "customers_event", "support_ticket", "support_review")
         }
+    with sqlite3.connect(database) as db:
+        queued = db.execute("SELECT count(*) FROM messaging_message WHERE status = 'queued'").fetchone()[0]
+    assert queued == 2  # both confirmations, in the database with their answers
     assert counts == {
         "customers_order": 3,
         "customers_refund": 2,
@@ -134,9 +145,9 @@ def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
     text = log.read_text()
     assert "Internal Server Error" not in text
     with sqlite3.connect(database) as db:
-        # Ann's follow-up waits in the outbox: the drain could not be queued (or, with the
-        # cache down too, was not tried) and is left to the periodic one.
-        assert db.execute("SELECT count(DISTINCT customer_id) FROM customers_pendingupdate").fetchone()[0] == 1
+        # Ann's and Bob's follow-up waits in the outbox: the drain could not be queued (or,
+        # with the cache down too, was not tried) and is left to the periodic one.
+        assert db.execute("SELECT count(DISTINCT customer_id) FROM customers_pendingupdate").fetchone()[0] == 2
 
     # Redis returns; a worker with beat's schedule (-B) drains what waited, within 30 s.
     redis_server.start()
@@ -171,7 +182,8 @@ def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
                     "(SELECT count(*) FROM customers_customermetrics m WHERE m.customer_id = c.id) "
                     "FROM customers_customer c WHERE c.email_normalized = 'ann@example.com'"
                 ).fetchone()
-            if waiting == 0 and figures[0] == figures[2] == 3:
+                sent = db.execute("SELECT count(*) FROM messaging_message WHERE status = 'sent'").fetchone()[0]
+            if waiting == 0 and figures[0] == figures[2] == 3 and sent == 2:
                 break
             time.sleep(0.5)
     finally:
@@ -181,3 +193,9 @@ def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
     assert waiting == 0
     # Three orders of 59.90, 2 × 9.90 refunded: what a rebuild from her orders gives.
     assert (figures[0], str(figures[1]), figures[3]) == (3, "159.9", 1)
+    # The two confirmations went out, once each, to the person who subscribed.
+    assert sent == 2
+    with sqlite3.connect(database) as db:
+        outbox = db.execute('SELECT message_id_header, "to" FROM messaging_outboxemail').fetchall()
+    assert len(outbox) == 2 and len({message_id for message_id, _ in outbox}) == 2
+    assert {to for _, to in outbox} == {"bob@example.com"}

@@ -72,7 +72,8 @@ class Customer360Admin(CustomerAdmin):
         if not str(object_id).isdigit():
             raise Http404("No such customer.")
         viewer = customer_360.Viewer.of(request.user)
-        head = customer_360.header(int(object_id), viewer)
+        all_consent = request.GET.get("consent") == "all"
+        head = customer_360.header(int(object_id), viewer, all_consent=all_consent)
         if head is None:
             raise Http404("No such customer.")
         forms_ = {name: form() for name, (form, perm) in ACTIONS.items() if request.user.has_perm(perm)}
@@ -99,6 +100,7 @@ class Customer360Admin(CustomerAdmin):
             "filter_query": "".join(f"&type={g}" for g in groups),
             "forms": forms_,
             "viewer": viewer,
+            "all_consent": all_consent,
             "customer_admin_url": reverse("admin:customers_customer_change", args=[head.customer.pk]),
         }
         return TemplateResponse(request, "admin/crm/customer360/profile.html", context, status=status)

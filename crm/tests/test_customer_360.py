@@ -118,12 +118,13 @@ def test_a_constant_number_of_queries_for_1000_orders_and_200_tickets(
         TicketMessage(ticket=t, author_kind="customer", body="Hello", created_at=t.created_at) for t in tickets
     )
     customers_recompute(customer_ids=[customer.pk])  # the figures, and their money per currency
-    with django_assert_num_queries(17):
+    # 17, and 2 for email consent (the shops' state, the history)
+    with django_assert_num_queries(19):
         assert admin_client.get(url(customer)).status_code == 200
     small = CustomerFactory()
     OrderFactory(customer=small)
     customers_recompute(customer_ids=[small.pk])
-    with django_assert_num_queries(17):  # the same count for one order as for a thousand
+    with django_assert_num_queries(19):  # the same count for one order as for a thousand
         assert admin_client.get(url(small)).status_code == 200
 
 
@@ -224,14 +225,74 @@ def test_emails_cost_one_query_on_the_page_and_none_for_those_who_may_not_read_t
 
     OrderFactory(customer=customer)
     customers_recompute(customer_ids=[customer.pk])
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(19):
         admin_client.get(url(customer))
     for i in range(5):
         message_queue(key=f"m:{i}", template="test", customer_id=customer.pk)
-    with django_assert_num_queries(18):  # the page's emails, in one query
+    with django_assert_num_queries(20):  # the page's emails, in one query
         assert kinds(admin_client.get(url(customer))) == ["email"] * 5 + ["stage", "order"]
     reader = django_user_model.objects.create_user("reader", is_staff=True)
     reader.user_permissions.add(Permission.objects.get(codename="view_customer360"))
     client.force_login(reader)
     response = client.get(url(customer))
     assert "email" not in kinds(response) and "email" not in response.context["groups"]
+
+
+def test_email_consent_shows_each_shops_state_and_the_history_newest_first_to_every_role(
+    client, login, customer, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.models import ConsentEvent
+    from customers.services.consent import identities_consent_set
+    from customers.tests.factories import IdentityFactory
+
+    coffee = IdentityFactory(customer=customer, shop=ShopFactory(name="Coffee"), marketing_consent=True)
+    IdentityFactory(customer=customer, shop=ShopFactory(name="Tea"))  # never said
+    ConsentEvent.objects.create(
+        customer=customer, shop=coffee.shop, given=True, at=T0, source="footer_form", shown_text="Join our club"
+    )
+    manager = login("Manager")
+    manager.first_name, manager.last_name = "Mia", "Boss"
+    manager.save()
+    identities_consent_set(changes={coffee.pk: False}, source="admin", by_id=manager.pk, now=T0 + timedelta(days=1))
+    login("Support agent")
+    client.get(url(customer))  # the first request of a session reads more (its caches)
+
+    with CaptureQueriesContext(connection) as short:
+        response = client.get(url(customer))
+
+    html = response.content.decode()
+    assert "Coffee: <b>withdrawn</b> <small>2026-01-02</small>" in html and "Tea: <b>never said</b>" in html
+    rows = [[cell.strip() for cell in row] for row in _rows(html)]
+    assert rows == [
+        ["2026-01-02 09:00", "Coffee", "withdrawn", "admin", "Mia Boss"],
+        ["2026-01-01 09:00", "Coffee", "given", "footer form", "Join our club"],
+    ]
+    assert "show all" not in html
+
+    # A long history: the newest ten, and a link to the rest, for the same queries.
+    ConsentEvent.objects.bulk_create(
+        ConsentEvent(customer=customer, shop=coffee.shop, given=i % 2 == 0, at=T0 - timedelta(days=i), source="api")
+        for i in range(1, 11)
+    )
+    with django_assert_num_queries(len(short)):
+        html = client.get(url(customer)).content.decode()
+    assert len(_rows(html)) == 10 and 'href="?consent=all#c360-consent"' in html
+    assert _rows(html)[0][4].strip() == "Mia Boss"
+    everything = client.get(url(customer, consent="all")).content.decode()
+    assert len(_rows(everything)) == 12 and "show all" not in everything
+    assert _rows(everything)[-1][0].strip() == "2025-12-22 09:00"
+
+
+def _rows(html: str) -> list[list[str]]:
+    """The consent history table's rows, as cells of text."""
+    import re
+
+    table = html.split('id="c360-consent-history"', 1)[1].split("</table>", 1)[0]
+    body = table.split("<tbody>", 1)[1]
+    return [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]

@@ -17,6 +17,7 @@ from customers.admin.lifecycle import (
 from customers.figure_notes import ONE_TIME_BUYER, figure_notes, p_alive_text, with_base_currency
 from customers.models import (
     ApiKey,
+    ConsentSource,
     Customer,
     CustomerIdentity,
     CustomerMetrics,
@@ -34,6 +35,7 @@ from customers.models import (
 )
 from customers.search import SEARCH_HELP, SEARCH_HINT, customer_search
 from customers.services.api_keys import api_key_material, api_key_revoke, api_keys_forget
+from customers.services.consent import customers_consent_withdraw, identities_consent_set
 from customers.services.currency import base_currency
 from customers.services.pending_updates import pending_updates_mark
 
@@ -143,11 +145,17 @@ def _metrics(customer: Customer) -> CustomerMetrics | None:
 
 class IdentityInline(StackedInline):
     """What each shop knows of the customer, one block per shop: a table row of its 17
-    fields was 2,600 px wide on a 1440 px screen."""
+    fields was 2,600 px wide on a 1440 px screen.
+
+    Its marketing consent is where staff change a customer's consent to one shop's email
+    (only those who may change customers: the form is read-only to the rest); the change is
+    written by ``identities_consent_set``, with its history (``CustomerAdmin.save_formset``).
+    """
 
     model = CustomerIdentity
     extra = 0
     autocomplete_fields = ["shop"]
+    readonly_fields = ["marketing_consent_at"]
     fieldsets = [
         (
             None,
@@ -172,6 +180,9 @@ class IdentityInline(StackedInline):
         ),
     ]
 
+
+# The most customers whose consent one click of the admin action withdraws (a list of ids).
+WITHDRAW_AT_ONCE = 10_000
 
 # A list column: its heading in the notes above the table, and its ``FigureNotes`` entry.
 COLUMN_NOTES = {
@@ -262,6 +273,9 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
     readonly_fields = [
         "lifecycle",
         "stage_history",
+        # The merged consent (the latest any shop said): changed per shop, below, with its history.
+        "marketing_consent",
+        "marketing_consent_at",
         *Customer.AGGREGATE_FIELDS,
         "net_revenue_money",
         "aov_money",
@@ -271,6 +285,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
     ]
 
     change_list_template = "admin/customers/customer/change_list.html"
+    actions = ["withdraw_email_consent"]
 
     class Media:
         css = {"all": ["customers/customer_list.css"]}
@@ -355,6 +370,40 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
     def stage_history(self, obj):
         return stage_history(list(obj.stage_changes.all()[:20]))
 
+    def save_formset(self, request, form, formset, change):
+        """A shop identity's marketing consent, ticked or unticked here, is set by the consent
+        service after the rest of the form is saved, so it is recorded as a consent event
+        (source "admin", by this staff member) like every other change of it."""
+        if formset.model is not CustomerIdentity:
+            return super().save_formset(request, form, formset, change)
+        wanted: list[tuple[CustomerIdentity, bool | None]] = []
+        for identity_form in formset.forms:
+            if "marketing_consent" in identity_form.changed_data and identity_form not in formset.deleted_forms:
+                identity = identity_form.instance
+                wanted.append((identity, identity_form.cleaned_data["marketing_consent"]))
+                # Saved as it was (a new identity: unknown); the service makes the change.
+                identity.marketing_consent = identity_form.initial.get("marketing_consent")
+        super().save_formset(request, form, formset, change)
+        events = identities_consent_set(
+            changes={identity.pk: value for identity, value in wanted},
+            source=ConsentSource.ADMIN,
+            by_id=request.user.pk,
+        )
+        if events:
+            self.message_user(request, f"Marketing consent changed at {_shops(len(events))}, with its history.")
+
+    @admin.action(description="Withdraw marketing email consent (every shop)", permissions=["change"])
+    def withdraw_email_consent(self, request, queryset):
+        """A customer asked (on the phone, by email) for no more marketing."""
+        ids = list(queryset.values_list("pk", flat=True)[: WITHDRAW_AT_ONCE + 1])
+        if len(ids) > WITHDRAW_AT_ONCE:
+            self.message_user(request, f"Select at most {WITHDRAW_AT_ONCE:,} customers at a time.", messages.ERROR)
+            return
+        events = customers_consent_withdraw(customer_ids=ids, source=ConsentSource.ADMIN, by_id=request.user.pk)
+        customers = len({e.customer_id for e in events})
+        where = _shops(len(events))
+        self.message_user(request, f"Marketing consent withdrawn for {customers} customer(s), at {where}.")
+
     def get_search_results(self, request, queryset, search_term):
         """Every way an agent can name a customer (``customers.search``); also what other
         admins' ``autocomplete_fields = ["customer"]`` search with."""
@@ -366,6 +415,10 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         if search.where is None:
             return queryset.none(), False
         return queryset.filter(search.where), False
+
+
+def _shops(count: int) -> str:
+    return f"{count} shop{'s' if count != 1 else ''}"
 
 
 def _is_autocomplete(request) -> bool:

@@ -9,12 +9,12 @@ from customers.models import ConsentEvent
 
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(LargeTableAdmin):
-    list_display = ["at", "customer_email", "shop", "state", "source"]
+    list_display = ["at", "customer_email", "shop", "state", "source", "by"]
     list_filter = ["given", "source", "shop"]
-    list_select_related = ["customer", "shop"]
+    list_select_related = ["customer", "shop", "by"]
     search_fields = ["=customer__email_normalized"]
     search_help_text = "A customer's whole email address."
-    fields = ["customer", "shop", "given", "at", "source", "shown_text"]
+    fields = ["customer", "shop", "given", "at", "source", "by", "shown_text"]
     ordering = ["-id"]  # newest first by the primary key: no sort of the whole table
 
     @admin.display(description="customer")

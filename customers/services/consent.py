@@ -1,12 +1,15 @@
 """Marketing consent set by the person themselves (an unsubscribe link, a confirmed double
-opt-in), outside a shop's payload: the identity's state and its history, together."""
+opt-in) or by the staff in the admin, outside a shop's payload: the identity's state and its
+history, together."""
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from customers.models import ConsentEvent, CustomerIdentity
+from customers.models import ConsentEvent, Customer, CustomerIdentity
 
 
 def consent_set(
@@ -21,7 +24,95 @@ def consent_set(
         changed = identities.exclude(marketing_consent=given).update(marketing_consent=given, marketing_consent_at=now)
         if not changed and identities.exists():
             return False
+        _merged_consent_follow({customer_id}, now)
         ConsentEvent.objects.create(
             customer_id=customer_id, shop_id=shop_id, given=given, at=now, source=source, shown_text=shown_text
         )
         return True
+
+
+def identities_consent_set(
+    *,
+    changes: Mapping[int, bool | None],
+    source: str,
+    by_id: int | None = None,
+    shown_text: str = "",
+    now: datetime | None = None,
+) -> list[ConsentEvent]:
+    """Set the marketing consent of several shop identities (identity id → given, withdrawn,
+    or None: unknown) as a staff member did, and record each real change as a
+    ``ConsentEvent`` from ``source``, by ``by_id``. Returns the events written.
+
+    The rules of every other source: saying the same again records nothing, and neither
+    does a first "no" (or "unknown") for a customer who never gave it; clearing consent that
+    was given is a withdrawal. The customer's merged consent follows: given while any of
+    their shops has it. Set-based: one locking read, at most three updates of identities
+    and two of customers, one insert, whatever the number of changes.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        stored = (
+            CustomerIdentity.objects.select_for_update()
+            .filter(pk__in=list(changes))
+            .order_by("pk")  # one lock order for concurrent calls
+            .values_list("pk", "customer_id", "shop_id", "marketing_consent")
+        )
+        by_value: dict[bool | None, list[int]] = {}
+        customers: set[int] = set()
+        events = []
+        for pk, customer_id, shop_id, before in stored:
+            after = changes[pk]
+            if after == before:
+                continue
+            by_value.setdefault(after, []).append(pk)
+            customers.add(customer_id)
+            if after or before:  # given, or given before and no longer
+                events.append(
+                    ConsentEvent(
+                        customer_id=customer_id,
+                        shop_id=shop_id,
+                        given=bool(after),
+                        at=now,
+                        source=source,
+                        shown_text=shown_text,
+                        by_id=by_id,
+                    )
+                )
+        for value, pks in by_value.items():
+            CustomerIdentity.objects.filter(pk__in=pks).update(
+                marketing_consent=value, marketing_consent_at=now if value is not None else None, updated_at=now
+            )
+        if customers:
+            _merged_consent_follow(customers, now)
+        return ConsentEvent.objects.bulk_create(events)
+
+
+def _merged_consent_follow(customer_ids: set[int], now: datetime) -> None:
+    """The merged consent the staff's lists and segments read, after a change made outside
+    a shop's payload (the staff, an unsubscribe, a confirmed opt-in): given while any shop
+    of the customer has it, withdrawn when none has. Two updates."""
+    given = Exists(CustomerIdentity.objects.filter(customer_id=OuterRef("pk"), marketing_consent=True))
+    customers = Customer.objects.filter(pk__in=sorted(customer_ids))
+    customers.filter(marketing_consent=False).filter(given).update(
+        marketing_consent=True, marketing_consent_at=now, updated_at=now
+    )
+    customers.filter(marketing_consent=True).exclude(given).update(
+        marketing_consent=False, marketing_consent_at=now, updated_at=now
+    )
+
+
+def customers_consent_withdraw(
+    *, customer_ids: Sequence[int], source: str, by_id: int | None = None, now: datetime | None = None
+) -> list[ConsentEvent]:
+    """Withdraw these customers' marketing consent at every shop that has it (a customer
+    who asked, on the phone, for no more marketing). Returns the events written."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        given = CustomerIdentity.objects.filter(customer_id__in=list(customer_ids), marketing_consent=True)
+        changes: dict[int, bool | None] = dict.fromkeys(given.values_list("pk", flat=True), False)
+        events = identities_consent_set(changes=changes, source=source, by_id=by_id, now=now) if changes else []
+        # A customer no shop has sent (made in the admin) has the merged value alone.
+        Customer.objects.filter(pk__in=list(customer_ids), marketing_consent=True).update(
+            marketing_consent=False, marketing_consent_at=now, updated_at=now
+        )
+        return events

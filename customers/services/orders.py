@@ -206,7 +206,12 @@ def _products_resolve(shop: Shop, orders: Sequence[OrderData]) -> dict[str, int]
 
 
 def _write(
-    shop: Shop, items: list[tuple[int, OrderData, str]], rates, results: list[OrderResult], keep_lines: bool
+    shop: Shop,
+    items: list[tuple[int, OrderData, str]],
+    rates,
+    results: list[OrderResult],
+    keep_lines: bool,
+    consent: tuple[str, str] = (ConsentSource.CHECKOUT, ""),
 ) -> None:
     """Write the valid items, filling in their results. One transaction; raises on a race."""
     existing = {
@@ -228,7 +233,8 @@ def _write(
         shop=shop,
         items=[d.customer for _, d, _ in pending],
         seen_at=[d.placed_at for _, d, _ in pending],
-        consent_source=ConsentSource.CHECKOUT,  # the order's accepts_marketing
+        consent_source=consent[0],  # the order's accepts_marketing: the checkout, or an import
+        consent_shown=consent[1],
     ).ids
     products = _products_resolve(shop, [d for _, d, _ in pending])
     to_create, to_update = [], []
@@ -273,11 +279,21 @@ def _keep_lines(orders: list[Order], lines: list[OrderLine]) -> None:
         order._prefetched_objects_cache = {"lines": cached}
 
 
-def orders_ingest(*, shop: Shop, orders: Sequence[OrderData], keep_lines: bool = False) -> list[OrderResult]:
+def orders_ingest(
+    *,
+    shop: Shop,
+    orders: Sequence[OrderData],
+    keep_lines: bool = False,
+    consent_source: str = ConsentSource.CHECKOUT,
+    consent_shown: str = "",
+) -> list[OrderResult]:
     """Create, update or recognise as unchanged each order; results in the input's order.
 
     ``keep_lines``: leave the written lines on each result's order, for a caller that
     renders them (the single-order API); bulk callers skip building them.
+    ``consent_source``, ``consent_shown``: where a change of a customer's marketing consent
+    (the order's ``accepts_marketing``) came from, and what they were shown. An unchanged
+    order changes nothing, so a replayed order or a re-run import records no consent twice.
     """
     results: list[OrderResult] = [None] * len(orders)  # type: ignore[list-item]
     rates = rates_for({o.currency for o in orders})
@@ -298,5 +314,6 @@ def orders_ingest(*, shop: Shop, orders: Sequence[OrderData], keep_lines: bool =
         return results
     # A concurrent request that inserts the same new order makes ours fail on the unique key
     # (or deadlock with ours); the whole batch is then re-run against its rows.
-    atomic_retrying(lambda: _write(shop, valid, rates, results, keep_lines), retry_integrity_errors=True)
+    consent = (consent_source, consent_shown)
+    atomic_retrying(lambda: _write(shop, valid, rates, results, keep_lines, consent), retry_integrity_errors=True)
     return results

@@ -2,13 +2,15 @@
 the page a GET shows, the POST that unsubscribes with no login, and a bad token."""
 
 import re
+from urllib.parse import unquote
 
 import pytest
 from django.core import signing
 from django.test import Client
 
-from customers.models import ConsentEvent, CustomerIdentity
+from customers.models import ConsentEvent, Customer, CustomerIdentity
 from customers.tests.factories import ShopFactory
+from messaging.consent import unsubscribe_via_mail
 from messaging.models import Message, MessageStatus, Suppression
 from messaging.sending import messages_send
 from messaging.services import message_queue
@@ -60,6 +62,36 @@ def test_a_marketing_message_carries_the_one_click_headers_and_a_transactional_o
     assert message.headers["List-Unsubscribe"] == wire["List-Unsubscribe"]
 
 
+def test_a_marketing_messages_footer_links_to_the_same_page_as_its_header_in_both_parts(smtp, shop, customer, client):
+    CustomerIdentity.objects.create(shop=shop, customer=customer, external_id="c-1", marketing_consent=True)
+    Customer.objects.filter(pk=customer.pk).update(marketing_consent=True)
+    queue(customer, shop, key="receipt:1", kind="transactional")
+    messages_send()
+    wire, path = sent_marketing(smtp, customer, shop)
+
+    html = wire.get_body(("html",)).get_content()
+    text = wire.get_body(("plain",)).get_content()
+    [footer_link] = re.findall(r'<a href="([^"]+)"[^>]*>Unsubscribe</a>', html)
+    assert footer_link == f"https://crm.acme.example{path}"  # one token: the header's
+    assert f"[Unsubscribe](https://crm.acme.example{path})" in text
+    assert "subscribed to Acme Coffee's emails" in text
+    receipt = smtp.messages()[0]
+    for part in ("html", "plain"):
+        assert "unsubscribe" not in receipt.get_body((part,)).get_content().lower()
+
+    # The footer's link, followed: a page with a button, and nothing changed yet ...
+    page = client.get(path)
+    assert page.status_code == 200 and ">Unsubscribe</button>" in page.text
+    assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()
+    # ... and the button's POST unsubscribes.
+    done = client.post(path)
+    assert done.status_code == 200 and "You are unsubscribed" in done.text
+    assert Suppression.objects.get().shop_id == shop.pk
+    assert ConsentEvent.objects.get().source == "unsubscribe_link"
+    assert CustomerIdentity.objects.get().marketing_consent is False
+    assert Customer.objects.get(pk=customer.pk).marketing_consent is False  # no shop of theirs has it now
+
+
 def test_a_mailto_is_offered_beside_the_link_when_configured(smtp, shop, customer, settings):
     settings.UNSUBSCRIBE_MAILTO = "unsubscribe@acme.example"
 
@@ -106,6 +138,30 @@ def test_a_post_unsubscribes_at_once_and_later_marketing_is_suppressed_but_not_t
     messages_send()
     other.refresh_from_db()
     assert other.status == MessageStatus.SENT
+
+
+def test_the_mail_a_client_sends_to_the_mailto_unsubscribes_and_a_hand_written_one_does_nothing(
+    smtp, shop, customer, settings
+):
+    settings.UNSUBSCRIBE_MAILTO = "unsubscribe@acme.example"
+    CustomerIdentity.objects.create(
+        shop=shop, customer=customer, external_id="c-1", email=customer.email, marketing_consent=True
+    )
+    wire, _ = sent_marketing(smtp, customer, shop)
+    mailto = wire["List-Unsubscribe"].split(", ")[1].strip("<>")
+    subject = unquote(mailto.partition("?subject=")[2])
+
+    assert unsubscribe_via_mail("Please take me off your list") is None
+    assert unsubscribe_via_mail("unsubscribe not-a-token") is None
+    assert not Suppression.objects.exists()
+    suppression = unsubscribe_via_mail(subject)
+
+    assert suppression is not None and suppression.address == "ann@example.com" and suppression.shop_id == shop.pk
+    assert CustomerIdentity.objects.get(customer=customer, shop=shop).marketing_consent is False
+    event = ConsentEvent.objects.get(customer=customer, given=False)
+    assert event.shown_text == "The List-Unsubscribe mailto of a marketing email."
+    assert unsubscribe_via_mail(subject).pk == suppression.pk  # again: nothing new
+    assert ConsentEvent.objects.filter(customer=customer, given=False).count() == 1
 
 
 def test_a_second_post_changes_nothing_and_says_the_same(smtp, shop, customer, client):

@@ -121,6 +121,11 @@ def test_the_csat_invitation_follows_the_solving_reply(smtp, shop, agent):
     [url] = re.findall(r'href="([^"]+/csat/[^"]+)"', html)
     assert links.csat_ticket_id(url.rstrip("/").rsplit("/", 1)[1]) == ticket.pk
     assert "Rate the help you got" in second.get_body(("plain",)).get_content()
+    # Transactional: neither the reply nor the invitation offers an unsubscribe.
+    for wire in (first, second):
+        assert wire["List-Unsubscribe"] is None
+        for part in ("html", "plain"):
+            assert "unsubscribe" not in wire.get_body((part,)).get_content().lower()
 
     # Reopened and solved again: the invitation is not emailed twice.
     ticket_follow_up(ticket=ticket, body="<p>Actually, one more thing</p>")

@@ -9,7 +9,7 @@ from tqdm import tqdm
 from core.chunks import chunked
 from crm import pipeline
 from crm.csv_import import COLUMNS, CsvOrderReader
-from customers.models import Shop
+from customers.models import ConsentSource, Shop
 
 BATCH = 500
 
@@ -40,8 +40,14 @@ class Command(BaseCommand):
             help="Read FIELD from the CSV column COLUMN, e.g. --map order_id=Name (repeatable)",
         )
         parser.add_argument("--currency", default=None, help="Currency for rows that have no currency column")
+        parser.add_argument(
+            "--consent-text",
+            default="",
+            help="What the customers were shown when they said yes or no to marketing email (the checkout's "
+            "checkbox words), kept with each change of consent the accepts_marketing column makes",
+        )
 
-    def handle(self, file: Path, shop: str, date_format, timezone, map, currency, **options):
+    def handle(self, file: Path, shop: str, date_format, timezone, map, currency, consent_text, **options):
         shop_obj = Shop.objects.filter(slug=shop).first()
         if shop_obj is None:
             raise CommandError(f"No shop {shop!r}. Create it with: manage.py create_shop {shop}")
@@ -69,7 +75,12 @@ class Command(BaseCommand):
                         if errors:
                             totals["error"] += 1
                             bad_rows.append(f"line {_lines(rows)}: {errors}")
-                    results = pipeline.orders_receive(shop=shop_obj, orders=[d for _, d in good])
+                    results = pipeline.orders_receive(
+                        shop=shop_obj,
+                        orders=[d for _, d in good],
+                        consent_source=ConsentSource.IMPORT,
+                        consent_shown=consent_text,
+                    )
                     for (rows, _), result in zip(good, results, strict=True):
                         totals[str(result.outcome)] += 1
                         if result.errors:
