@@ -400,6 +400,7 @@ class InboundEmail(models.Model):
         OPENED = "opened", "opened a new ticket"
         AUTO_REPLY = "auto_reply", "ignored: automatic reply"
         LOOP = "loop", "ignored: mail loop"
+        UNSUBSCRIBED = "unsubscribed", "unsubscribed the sender (List-Unsubscribe mailto)"
         REJECTED = "rejected"
 
     id = models.BigAutoField(primary_key=True)
@@ -427,7 +428,7 @@ class InboundEmail(models.Model):
             # A replayed or refetched email writes nothing twice (ON CONFLICT).
             models.UniqueConstraint(fields=["message_key"], name="inbound_email_message_key_uniq"),
             models.CheckConstraint(
-                condition=Q(outcome__in=["appended", "opened", "auto_reply", "loop", "rejected"]),
+                condition=Q(outcome__in=["appended", "opened", "auto_reply", "loop", "unsubscribed", "rejected"]),
                 name="inbound_email_outcome_valid",
             ),
         ]

@@ -7,17 +7,19 @@ For each email, in one transaction:
    refetched or replayed email, or the same one arriving twice at once, fails on the unique
    key, finds that row and writes nothing (on PostgreSQL the second insert waits for the
    first's commit, then fails);
-2. automatic mail (``rules.automatic_reason``) and loops (``rules.loop_reason``) are
+2. an email to ``UNSUBSCRIBE_MAILTO`` naming a marketing message unsubscribes its address
+   (``_unsubscribe``);
+3. automatic mail (``rules.automatic_reason``) and loops (``rules.loop_reason``) are
    recorded as ignored and go no further: no ticket, no answer;
-3. the ticket it answers (``matching``): the customer's reply is added through
+4. the ticket it answers (``matching``): the customer's reply is added through
    ``support.tickets.ticket_follow_up``, as the API adds a follow-up, so the SLA clock
    resumes and a pending or solved ticket reopens; a merged ticket's reply goes to the
    ticket it was merged into. A closed ticket takes nothing: a new ticket is opened, and
    the row says so;
-4. no ticket: a new one (channel email) for the sender's customer, created from the
+5. no ticket: a new one (channel email) for the sender's customer, created from the
    address if unknown (``customers_resolve``, as the API's contact form does), in the shop
    the email was sent to (``matching.shop_for``);
-5. the attachments (``attachments``) with the message added.
+6. the attachments (``attachments``) with the message added.
 
 **A reply from someone other than the ticket's customer** (a colleague in Cc, the other
 address of the same person) is added all the same, as help desks do: the reply address is
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import nh3
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -44,10 +47,11 @@ from core.errors import Conflict, DomainError
 from customers.models import Customer, Shop
 from customers.services.customers import CustomerData, customers_resolve
 from customers.services.pending_updates import pending_updates_mark
+from messaging.consent import unsubscribe_via_mail
 from support.inbound import rules
 from support.inbound.attachments import attachments_store
 from support.inbound.matching import by_reply_address, by_thread, shop_for
-from support.inbound.parsing import ParsedEmail, parse
+from support.inbound.parsing import ParsedEmail, bare_address, parse
 from support.inbound.trimming import body_text, reply_html, reply_text
 from support.models import InboundEmail, Ticket, TicketMessage
 from support.text import sanitise
@@ -153,6 +157,9 @@ def _receive(parsed: ParsedEmail, raw: bytes, *, via: str, now: datetime) -> Inb
 def _handle(parsed: ParsedEmail, row: InboundEmail, now: datetime) -> _Done:
     if not parsed.from_email:
         return _Done(Outcome.REJECTED, "no sender address (From)")
+    unsubscribed = _unsubscribe(parsed)
+    if unsubscribed is not None:
+        return unsubscribed
     reason = rules.automatic_reason(parsed)
     if reason:
         return _Done(Outcome.AUTO_REPLY, reason)
@@ -179,6 +186,21 @@ def _handle(parsed: ParsedEmail, row: InboundEmail, now: datetime) -> _Done:
         return _Done(Outcome.APPENDED, detail, message.ticket, message, match.recipient)
     note = "no ticket matched" if match is None else f"ticket #{match.ticket_id} (by {match.how}) no longer exists"
     return _open(parsed, text, now, note=note)
+
+
+def _unsubscribe(parsed: ParsedEmail) -> _Done | None:
+    """An email to ``UNSUBSCRIBE_MAILTO`` whose subject names a marketing message (what a mail
+    client's "Unsubscribe" sends for the List-Unsubscribe mailto): the address is unsubscribed
+    as by the link (``messaging.consent.unsubscribe_via_mail``). One that names no message was
+    written by a person, and goes on as any other email (a ticket for an agent)."""
+    mailto = settings.UNSUBSCRIBE_MAILTO.strip().lower()
+    if not mailto or bare_address(mailto) not in {bare_address(r) for r in parsed.recipients}:
+        return None
+    suppression = unsubscribe_via_mail(parsed.subject)
+    if suppression is None:
+        return None
+    shop = f"shop #{suppression.shop_id}" if suppression.shop_id else "every shop"
+    return _Done(Outcome.UNSUBSCRIBED, f"{suppression.address} unsubscribed from {shop}'s marketing", recipient=mailto)
 
 
 def _open(parsed: ParsedEmail, text: str, now: datetime, *, note: str) -> _Done:

@@ -100,3 +100,30 @@ def test_a_sender_over_the_rate_is_taken_for_a_loop_until_the_window_passes(wire
     looped = InboundEmail.objects.filter(outcome="loop").first()
     assert looped.detail == "more than 3 emails from ann@example.com in 10 minutes"
     assert later.outcome == Outcome.APPENDED  # none of the five in the 10 minutes before it
+
+
+def test_a_mail_clients_unsubscribe_to_the_mailto_unsubscribes_and_a_persons_mail_opens_a_ticket(smtp, settings):
+    """The List-Unsubscribe mailto of a marketing email, as a mail client sends it, arriving
+    in the desk's mailbox; and a person writing to the same address by hand."""
+    from urllib.parse import unquote
+
+    from messaging.models import Suppression
+    from messaging.tests.test_unsubscribe import sent_marketing
+
+    settings.UNSUBSCRIBE_MAILTO = "unsubscribe@acme.example"
+    settings.PUBLIC_BASE_URL = "https://crm.acme.example/"
+    shop = branded_shop()
+    customer = CustomerFactory(email="ann@example.com")
+    wire, _ = sent_marketing(smtp, customer, shop)
+    mailto = wire["List-Unsubscribe"].split(", ")[1].strip("<>")
+    subject = unquote(mailto.partition("?subject=")[2])
+
+    email = inbound_receive(reply_to(None, "", to="unsubscribe@acme.example", subject=subject), via="imap").email
+    by_hand = inbound_receive(
+        reply_to(None, "Please stop the newsletters", to="unsubscribe@acme.example", subject="Stop"), via="imap"
+    ).email
+
+    assert (email.outcome, email.ticket_id) == (Outcome.UNSUBSCRIBED, None)
+    assert email.detail == f"ann@example.com unsubscribed from shop #{shop.pk}'s marketing"
+    assert Suppression.objects.filter(address="ann@example.com", shop=shop, reason="unsubscribed").exists()
+    assert by_hand.outcome == Outcome.OPENED and by_hand.ticket.subject == "Stop"
