@@ -50,19 +50,24 @@ class ParsedEmail:
     attachments: tuple[Part, ...] = field(default_factory=tuple)
 
 
+def _clean(text: str) -> str:
+    """Text a database column can hold: no NUL (PostgreSQL refuses it in text)."""
+    return text.replace("\x00", "")
+
+
 def _header(message: Message, name: str) -> str:
     try:
         value = message.get(name)
     except (ValueError, IndexError, TypeError):  # a header the parser cannot read
         return ""
-    return str(value).strip() if value is not None else ""
+    return _clean(str(value)).strip() if value is not None else ""
 
 
 def _addresses(message: Message, names: tuple[str, ...]) -> list[tuple[str, str]]:
     values: list[str] = []
     for name in names:
         try:
-            values.extend(str(v) for v in message.get_all(name, []))
+            values.extend(_clean(str(v)) for v in message.get_all(name, []))
         except (ValueError, IndexError, TypeError):
             continue
     return [(n, a.strip().lower()) for n, a in getaddresses(values) if "@" in a]
@@ -80,8 +85,8 @@ def _content(part: EmailMessage) -> str:
         content = part.get_content()
     except (LookupError, ValueError, AssertionError):  # an unknown charset, a broken encoding
         payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", errors="replace")
-    return content if isinstance(content, str) else content.decode("utf-8", errors="replace")
+        return _clean(payload.decode("utf-8", errors="replace"))
+    return _clean(content if isinstance(content, str) else content.decode("utf-8", errors="replace"))
 
 
 def _parts(message: EmailMessage) -> tuple[str, str, list[Part]]:
@@ -92,12 +97,15 @@ def _parts(message: EmailMessage) -> tuple[str, str, list[Part]]:
     stack: list[EmailMessage] = [message]
     while stack:
         part = stack.pop(0)
-        ctype = part.get_content_type()
+        ctype = _clean(part.get_content_type())
         if part.is_multipart() and ctype != "message/rfc822":
             stack[0:0] = list(part.iter_parts())  # type: ignore[arg-type]
             continue
         disposition = part.get_content_disposition()
-        filename = part.get_filename() or ""
+        try:
+            filename = _clean(part.get_filename() or "")
+        except (ValueError, IndexError, TypeError):
+            filename = ""
         if disposition != "attachment" and not filename and ctype == "text/plain" and not text:
             text = _content(part)
         elif disposition != "attachment" and not filename and ctype == "text/html" and not html:
@@ -118,12 +126,14 @@ def parse(raw: bytes, *, envelope_recipient: str = "", envelope_sender: str | No
     message_id = (_MESSAGE_ID.findall(_header(message, "message-id")) or [""])[0]
     senders = _addresses(message, ("from",)) or _addresses(message, ("sender",))
     from_name, from_email = senders[0] if senders else ("", "")
-    return_path = envelope_sender if envelope_sender is not None else None
-    if return_path is None and "return-path" in message:
+    return_path: str | None = None
+    if envelope_sender is not None:  # the transport's envelope beats the header
+        return_path = _clean(envelope_sender).strip("<> ").lower()
+    elif "return-path" in message:
         return_path = _header(message, "return-path").strip("<> ").lower()
     recipients = [a for _, a in _addresses(message, RECIPIENT_HEADERS)]
     if envelope_recipient:
-        recipients.append(envelope_recipient.strip().lower())
+        recipients.append(_clean(envelope_recipient).strip().lower())
     text, html, attachments = _parts(message)
     return ParsedEmail(
         message_key=message_key(message_id, raw),

@@ -46,3 +46,18 @@ def test_any_email_is_recorded_whatever_it_holds(shop, raw):
     """With a shop to open tickets in, so matching and opening run too."""
     result = inbound_receive(raw, via="imap")
     assert result.email.pk is not None and result.email.outcome
+
+
+def test_nul_characters_are_dropped_from_what_is_stored(shop):
+    """PostgreSQL refuses NUL in text columns (hypothesis found it): the stored subject and
+    message lose them, the original keeps them."""
+    raw = (
+        b"From: Ann <ann@example.com>\r\nTo: support@acme.example\r\nSubject: Bro\x00ken\r\n"
+        b"Message-ID: <nul\x00@example.com>\r\n\r\nThe lid\x00 is broken.\r\n"
+    )
+
+    email = inbound_receive(raw, via="imap").email
+
+    assert email.outcome == "opened" and email.subject == "Broken" and email.message_key == "<nul@example.com>"
+    assert email.ticket_message.text == "The lid is broken."
+    assert bytes(email.raw) == raw
