@@ -54,6 +54,9 @@ MIDDLEWARE = [
     # 400 for a NUL in the path or a query parameter, which no column can hold.
     "crm.request_guard.RejectNulMiddleware",
     "crm.api.middleware.ApiBodySizeLimitMiddleware",
+    # Records the email providers' tracking events of a webhook request together, once
+    # anymail's view has checked the signature and answered (messaging/tracking.py).
+    "messaging.tracking.TrackingBatchMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
