@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -121,3 +122,27 @@ def sender_health(*, now: datetime | None = None) -> list[SenderHealth]:
         for row in rows
     ]
     return sorted(health, key=lambda h: (-h.rate, -h.delivered))
+
+
+SENDER_HEALTH_CACHE_KEY = "messaging:sender-health"
+# The panel above the message log reads the figures from the cache for this long: counting a
+# month of a large sender's messages (600,000) takes about half a second on PostgreSQL, and a
+# 30-day rate does not change in five minutes.
+SENDER_HEALTH_CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class SenderHealthReport:
+    at: datetime
+    shops: list[SenderHealth]
+
+
+def sender_health_report() -> SenderHealthReport:
+    """``sender_health`` as of at most ``SENDER_HEALTH_CACHE_SECONDS`` ago (when it was
+    computed is part of it); computed afresh with the cache down."""
+    report = cache.get(SENDER_HEALTH_CACHE_KEY)
+    if not isinstance(report, SenderHealthReport):
+        now = timezone.now()
+        report = SenderHealthReport(at=now, shops=sender_health(now=now))
+        cache.set(SENDER_HEALTH_CACHE_KEY, report, SENDER_HEALTH_CACHE_SECONDS)
+    return report

@@ -14,7 +14,12 @@ from core.admin_tools import LargeTableAdmin, customer_link
 from messaging.admin.frames import headers_table, html_frame, html_response, text_block
 from messaging.admin.preview import preview_html_view, preview_view
 from messaging.models import Message, MessageEvent, OutboxEmail
-from messaging.selectors import COMPLAINT_RATE_ALARM, COMPLAINT_RATE_WARNING, sender_health
+from messaging.selectors import (
+    COMPLAINT_RATE_ALARM,
+    COMPLAINT_RATE_WARNING,
+    SENDER_HEALTH_CACHE_SECONDS,
+    sender_health_report,
+)
 
 
 class ReadOnly:
@@ -92,7 +97,8 @@ class MessageAdmin(ReadOnly, LargeTableAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "sender_health": sender_health(),
+            "sender_health": sender_health_report(),
+            "sender_health_minutes": SENDER_HEALTH_CACHE_SECONDS // 60,
             "complaint_warning": f"{COMPLAINT_RATE_WARNING * 100:.1f} %",
             "complaint_alarm": f"{COMPLAINT_RATE_ALARM * 100:.1f} %",
         }

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from customers.tests.factories import ShopFactory
 from messaging.models import Message, MessageStatus
-from messaging.selectors import sender_health
+from messaging.selectors import sender_health, sender_health_report
 from messaging.services import MessageRequest, messages_queue
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +77,13 @@ def test_with_nothing_sent_the_panel_says_so(admin_client):
     page = admin_client.get(reverse("admin:messaging_message_changelist")).text
 
     assert "No messages sent in the last 30 days." in page
+
+
+def test_the_panel_counts_once_in_five_minutes(three_shops, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        first = sender_health_report()
+    sent_messages(ShopFactory(name="New"), 10)
+    with django_assert_num_queries(0):
+        again = sender_health_report()
+
+    assert again == first and [h.shop_name for h in again.shops] == ["Noisy", "Busy", "Calm"]
