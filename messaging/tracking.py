@@ -44,7 +44,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 from django.db import transaction
@@ -128,9 +128,10 @@ def _detail(esp: str, event_type: str, event: AnymailTrackingEvent) -> str:
         parts.append(f"({event.reject_reason})")
     if event.click_url:
         parts.append(event.click_url)
-    said = " ".join(p for p in (event.description, event.mta_response) if p)
+    said = " ".join(str(p) for p in (event.description, event.mta_response) if p)
     text = " ".join(parts)
-    return f"{text}: {said}"[:500] if said else text[:500]
+    # No column holds a NUL (PostgreSQL refuses it), whatever a receiving server answered.
+    return (f"{text}: {said}" if said else text).replace("\x00", "")[:500]
 
 
 def fact_from(esp: str, event: AnymailTrackingEvent, *, now: datetime) -> Fact | None:
@@ -144,6 +145,8 @@ def fact_from(esp: str, event: AnymailTrackingEvent, *, now: datetime) -> Fact |
     if event_type == EventType.REJECTED and event.reject_reason in DEAD_ADDRESS:
         status = MessageStatus.BOUNCED
     at = event.timestamp or now
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at, UTC)  # a provider's time without a zone is UTC
     # The same event reported again has the same provider, type, time and link; a provider
     # id for the event stands in for a missing time.
     stamp = event.timestamp.isoformat() if event.timestamp else f"id:{event.event_id or now.isoformat()}"

@@ -541,3 +541,29 @@ def test_postmark_without_the_secret_is_a_400(postmark, postmark_message, client
 
     assert response.status_code == 400
     assert not provider_events(postmark_message) and not Suppression.objects.exists()
+
+
+# --- anymail's normalised events, whatever the provider -------------------------------------
+
+
+def test_an_event_with_a_time_without_zone_and_a_nul_in_the_answer_is_recorded(settings, shop, customer):
+    from anymail.signals import AnymailTrackingEvent
+
+    from messaging.tracking import tracking_events_record
+
+    settings.MESSAGING_MAILER = {"BACKEND": "anymail.backends.test.EmailBackend"}
+    message = sent(customer, shop)
+    event = AnymailTrackingEvent(
+        event_type="bounced",
+        timestamp=datetime(2026, 1, 1, 10, 0),  # noqa: DTZ001  (naive, as a provider may send)
+        message_id=message.provider_message_id,
+        mta_response="550 no such user\x00",
+        esp_event={},
+    )
+
+    result = tracking_events_record([event], esp_name="Postal")
+
+    assert (result.recorded, result.suppressed) == (1, 1)
+    [recorded] = provider_events(message)
+    assert recorded.at == datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    assert recorded.detail == "Postal: bounced: 550 no such user"
