@@ -14,6 +14,7 @@ urlpatterns = [
     path("feedback/", include("support.urls")),
     # The unsubscribe link of marketing messages (messaging/unsubscribe.py): short, it is in every one.
     path("u/", include("messaging.urls")),
+    path("anymail/", include("anymail.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from its own URL, not inline, so the
     # page runs under the Content-Security-Policy's script-src 'self'.
