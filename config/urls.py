@@ -14,8 +14,9 @@ urlpatterns = [
     path("feedback/", include("support.urls")),
     # The unsubscribe link of marketing messages (messaging/unsubscribe.py): short, it is in every one.
     path("u/", include("messaging.urls")),
-    # Providers' webhooks through django-anymail: inbound email (support/inbound/webhooks.py),
-    # each provider at anymail/<provider>/inbound/ (docs/email.md).
+    # Providers' webhooks through django-anymail (docs/email.md): tracking events at
+    # anymail/<provider>/tracking/ (messaging/tracking.py), inbound email at
+    # anymail/<provider>/inbound/ (support/inbound/webhooks.py).
     path("anymail/", include("anymail.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from its own URL, not inline, so the

@@ -8,5 +8,13 @@ class MessagingConfig(AppConfig):
     verbose_name = "Email"
 
     def ready(self):
+        from anymail.signals import tracking
+
         # Registers the double opt-in's email template (messaging.rendering.TEMPLATES).
         from messaging import consent  # noqa: F401
+
+        # The providers' tracking webhooks (anymail's views under /anymail/): delivered,
+        # bounced, complained … recorded by messaging.tracking.
+        from messaging.tracking import tracking_received
+
+        tracking.connect(tracking_received, dispatch_uid="messaging.tracking")

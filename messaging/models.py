@@ -119,6 +119,13 @@ class Message(models.Model):
             models.Index(fields=["shop", "id"], name="message_shop_idx"),
             # The admin's search by address.
             models.Index(fields=["to_email", "id"], name="message_to_email_idx"),
+            # The providers' tracking webhooks find a message by the id the provider gave it
+            # (messaging/tracking.py); messages not sent yet have none.
+            models.Index(
+                fields=["provider_message_id"], condition=~Q(provider_message_id=""), name="message_provider_id_idx"
+            ),
+            # The bulk-sender health panel: each shop's messages sent in the last 30 days.
+            models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=False), name="message_sent_at_idx"),
         ]
         permissions = [("send_test", "Can preview templates and send a test message to oneself")]
 
@@ -128,16 +135,39 @@ class Message(models.Model):
 
 class MessageEvent(models.Model):
     """A change of a message's status, when it happened, and what caused it (an error, a
-    retry's backoff, a suppression). The message's ``created_at`` is its queueing."""
+    retry's backoff, a suppression). The message's ``created_at`` is its queueing.
+
+    An event reported by the email provider's tracking webhook (messaging/tracking.py) also
+    names the provider's event (anymail's normalised type: ``delivered``, ``bounced``,
+    ``deferred``, ``unsubscribed`` …) and a key that makes a replayed webhook write nothing;
+    its ``status`` is what the event says of the message, which the message's own status
+    takes only if that is a step forward."""
 
     id = models.BigAutoField(primary_key=True)
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
     status = models.CharField(max_length=16, choices=MessageStatus.choices)
     at = models.DateTimeField()
     detail = models.CharField(max_length=500, blank=True)
+    provider_event = models.CharField(
+        max_length=16,
+        blank=True,
+        db_default="",  # the sender's marks insert rows in SQL of their own (messaging/sending.py)
+        help_text="The provider's event (anymail's type); empty for the CRM's own.",
+    )
+    # A digest of the provider, event type, time and (for a click) the link: the same event
+    # reported twice has the same one.
+    provider_event_key = models.CharField(max_length=64, blank=True, db_default="")
 
     class Meta:
         ordering = ["at", "id"]
+        constraints = [
+            # A replayed or retried webhook writes nothing twice.
+            models.UniqueConstraint(
+                fields=["message", "provider_event_key"],
+                condition=~Q(provider_event_key=""),
+                name="message_event_provider_uniq",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.status} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -54,6 +54,9 @@ MIDDLEWARE = [
     # 400 for a NUL in the path or a query parameter, which no column can hold.
     "crm.request_guard.RejectNulMiddleware",
     "crm.api.middleware.ApiBodySizeLimitMiddleware",
+    # Records the email providers' tracking events of a webhook request together, once
+    # anymail's view has checked the signature and answered (messaging/tracking.py).
+    "messaging.tracking.TrackingBatchMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -356,6 +359,13 @@ ANYMAIL = {
     for name, value in os.environ.items()
     if name.startswith("ANYMAIL_")
 }
+# The providers' tracking webhooks (/anymail/<provider>/tracking/, messaging/tracking.py) are
+# checked by the provider's signature (ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY,
+# ANYMAIL_MANDRILL_WEBHOOK_KEY …) and/or HTTP basic auth: ANYMAIL_WEBHOOK_SECRET="user:password",
+# which may name several, comma-separated, while the provider's dashboard is switched over
+# to a new one ("crm:old,crm:new").
+if isinstance(ANYMAIL.get("WEBHOOK_SECRET"), str) and "," in ANYMAIL["WEBHOOK_SECRET"]:
+    ANYMAIL["WEBHOOK_SECRET"] = [s.strip() for s in ANYMAIL["WEBHOOK_SECRET"].split(",") if s.strip()]
 # The sender of shops that have no sender identity of their own (Email → Sender identities).
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="crm@example.com")
 EMAIL_FROM_NAME = env("EMAIL_FROM_NAME", default="E-commerce CRM")

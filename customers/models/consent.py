@@ -19,6 +19,8 @@ class ConsentSource(models.TextChoices):
     API = "api", "API"  # a customer or event pushed through the API
     UNSUBSCRIBE_LINK = "unsubscribe_link", "unsubscribe link"
     DOUBLE_OPT_IN = "double_opt_in", "double opt-in"
+    # The email provider reported an unsubscribe (its own link) or a spam complaint.
+    PROVIDER = "provider", "email provider"
 
 
 class ConsentEvent(models.Model):

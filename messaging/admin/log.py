@@ -14,6 +14,12 @@ from core.admin_tools import LargeTableAdmin, customer_link
 from messaging.admin.frames import headers_table, html_frame, html_response, text_block
 from messaging.admin.preview import preview_html_view, preview_view
 from messaging.models import Message, MessageEvent, OutboxEmail
+from messaging.selectors import (
+    COMPLAINT_RATE_ALARM,
+    COMPLAINT_RATE_WARNING,
+    SENDER_HEALTH_CACHE_SECONDS,
+    sender_health_report,
+)
 
 
 class ReadOnly:
@@ -29,7 +35,7 @@ class ReadOnly:
 
 class MessageEventInline(ReadOnly, TabularInline):
     model = MessageEvent
-    fields = ["status", "at", "detail"]
+    fields = ["status", "provider_event", "at", "detail"]
     readonly_fields = fields
     extra = 0
     ordering = ["at", "id"]
@@ -61,6 +67,8 @@ class MessageAdmin(ReadOnly, LargeTableAdmin):
     search_help_text = "A whole address, a key (ticket-reply:12), or part of a subject."
     ordering = ["-id"]
     inlines = [MessageEventInline]
+    # Each shop's complaint rate over 30 days, above the log (Gmail's and Yahoo's limit).
+    list_before_template = "admin/messaging/message/sender_health.html"
     fieldsets = [
         (
             None,
@@ -85,6 +93,16 @@ class MessageAdmin(ReadOnly, LargeTableAdmin):
         *("html_part", "text_part", "header_table", "message_id", "provider_message_id", "key", "template"),
         *("attempts", "last_error", "next_attempt_at", "claimed_until", "created_at", "sent_at"),
     ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "sender_health": sender_health_report(),
+            "sender_health_minutes": SENDER_HEALTH_CACHE_SECONDS // 60,
+            "complaint_warning": f"{COMPLAINT_RATE_WARNING * 100:.1f} %",
+            "complaint_alarm": f"{COMPLAINT_RATE_ALARM * 100:.1f} %",
+        }
+        return super().changelist_view(request, extra_context)
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
