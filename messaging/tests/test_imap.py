@@ -385,3 +385,19 @@ def test_a_password_outside_ascii_signs_in(db):
     with DovecotServer(users={USER: "pässwörd", "other@example.com": PASSWORD}) as server:
         server.append([reply(1)])
         assert mailbox_fetch(config=config_for(server), handler=store).handled == 1
+
+
+@pytest.mark.django_db(transaction=False)
+def test_agents_see_the_mailbox_and_the_messages_that_failed_but_cannot_delete_them(login, client):
+    mailbox = ImapMailbox.objects.create(key="support@acme.example@imap.example.com:993/INBOX", last_uid=7)
+    ImapFailure.objects.create(mailbox=mailbox, uid=5, attempts=2, subject="Where is my parcel?", error="ValueError: x")
+    login("Support agent")
+
+    listing = client.get("/admin/messaging/imapmailbox/")
+    page = client.get(f"/admin/messaging/imapmailbox/{mailbox.pk}/change/")
+
+    assert listing.status_code == 200 and "support@acme.example@imap.example.com:993/INBOX" in listing.text
+    assert page.status_code == 200
+    assert "Where is my parcel?" in page.text and "ValueError: x" in page.text
+    assert client.post(f"/admin/messaging/imapmailbox/{mailbox.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert ImapFailure.objects.count() == 1
