@@ -25,11 +25,14 @@ One run (``mailbox_fetch``):
    no flag a person would see).
 5. **Each message**: ``handler(raw, via="imap")`` and the row's ``last_uid`` in one
    database transaction, so a message is recorded as handled exactly when what the
-   handler wrote commits. A message the handler raises on is rolled back, recorded
-   (``ImapFailure``: attempts, error, Message-ID, subject) and left in the folder; the rest
-   of the batch goes on. It is tried again by the next runs, up to ``max_attempts`` in all.
-   A database outage is not the message's fault: it ends the run (nothing is recorded
-   against the message, and the next run starts from the last commit).
+   handler wrote commits. The transaction takes a group of messages (up to
+   ``GROUP_MESSAGES``, or ``GROUP_SECONDS``), each in a savepoint: one commit, one flush of
+   the database's log, for the group. A message the handler raises on has its savepoint
+   rolled back, is recorded (``ImapFailure``: attempts, error, Message-ID, subject) and
+   left in the folder; the rest of the batch goes on. It is tried again by the next runs,
+   up to ``max_attempts`` in all. A database outage is not the message's fault: it ends the
+   run (nothing is recorded against the message; the group's transaction is rolled back,
+   and the next run reads its messages again).
 6. **Then marked on the server**, per batch, after the commits: moved to
    ``processed_folder`` ("Processed": ``UID MOVE`` where the server has MOVE, else
    ``COPY``, ``\\Deleted`` and ``UID EXPUNGE``), or, with no processed folder, flagged
@@ -74,6 +77,10 @@ LEASE = timedelta(minutes=5)  # longer than any batch takes; renewed after each
 BATCH_SIZE = 200
 MAX_BATCH_BYTES = 20 * 1024 * 1024
 MAX_ATTEMPTS = 5
+# Messages handed over in one transaction (each in a savepoint of its own), and the longest
+# such a transaction is kept open for more: locks the handler takes are held that long.
+GROUP_MESSAGES = 50
+GROUP_SECONDS = 0.5
 VIA = "imap"
 
 SCHEMES = {"imaps": ("tls", 993), "imap+starttls": ("starttls", 143), "imap": ("none", 143)}
@@ -375,14 +382,12 @@ def _headers(raw: bytes) -> tuple[str, str]:
 
 
 def _hand_over(mailbox_id: int, uid: int, raw: bytes, handler: Handler, *, retrying: bool) -> bool:
-    """``handler(raw)`` and the mark that it was handled, in one transaction; a message the
-    handler raises on is recorded as failed instead. True if handled."""
+    """``handler(raw)`` in a savepoint of the group's transaction (``_hand_over_group``); a
+    message the handler raises on has its own writes undone and is recorded as failed
+    instead. True if handled."""
     try:
         with transaction.atomic():
             handler(raw, via=VIA)
-            ImapMailbox.objects.filter(pk=mailbox_id).update(
-                last_uid=Greatest(F("last_uid"), uid), received=F("received") + 1
-            )
             if retrying:
                 ImapFailure.objects.filter(mailbox_id=mailbox_id, uid=uid).delete()
         return True
@@ -393,16 +398,38 @@ def _hand_over(mailbox_id: int, uid: int, raw: bytes, handler: Handler, *, retry
         logger.warning("IMAP message UID %s could not be handled: %s", uid, error, exc_info=True)
     message_id, subject = _headers(raw)
     # One run at a time (the lease), so no other writer races this row.
-    with transaction.atomic():
-        updated = ImapFailure.objects.filter(mailbox_id=mailbox_id, uid=uid).update(
-            attempts=F("attempts") + 1, error=error, last_failed_at=timezone.now()
-        )
-        if not updated:
-            ImapFailure.objects.create(
-                mailbox_id=mailbox_id, uid=uid, error=error, message_id=message_id, subject=subject
-            )
-        ImapMailbox.objects.filter(pk=mailbox_id).update(last_uid=Greatest(F("last_uid"), uid))
+    updated = ImapFailure.objects.filter(mailbox_id=mailbox_id, uid=uid).update(
+        attempts=F("attempts") + 1, error=error, last_failed_at=timezone.now()
+    )
+    if not updated:
+        ImapFailure.objects.create(mailbox_id=mailbox_id, uid=uid, error=error, message_id=message_id, subject=subject)
     return False
+
+
+def _hand_over_group(
+    mailbox_id: int, messages: list[tuple[int, bytes]], handler: Handler, failures: dict[int, int]
+) -> Iterator[tuple[int, bool]]:
+    """Hand ``messages`` over in groups, each in one transaction with the mark of how far the
+    folder was read: up to ``GROUP_MESSAGES`` messages, or as many as ``GROUP_SECONDS``
+    allows (at least one). One commit per group instead of one per message: the handler's
+    writes and the reader's mark of many messages reach the disk in one flush. Yields
+    ``(uid, handled)`` for each message once its group has committed."""
+    position = 0
+    while position < len(messages):
+        started = time.monotonic()
+        group: list[tuple[int, bool]] = []
+        with transaction.atomic():
+            while position < len(messages) and len(group) < GROUP_MESSAGES:
+                uid, raw = messages[position]
+                group.append((uid, _hand_over(mailbox_id, uid, raw, handler, retrying=uid in failures)))
+                position += 1
+                if time.monotonic() - started >= GROUP_SECONDS:
+                    break
+            ImapMailbox.objects.filter(pk=mailbox_id).update(
+                last_uid=Greatest(F("last_uid"), max(uid for uid, _ in group)),
+                received=F("received") + sum(handled for _, handled in group),
+            )
+        yield from group
 
 
 def _batches(session: _Session, uids: list[int], batch_size: int, max_bytes: int) -> Iterator[tuple[list[int], int]]:
@@ -510,8 +537,8 @@ def _read(
     for uids, gone in _batches(session, todo, batch_size, max_batch_bytes):
         done += gone
         handled = []
-        for uid, raw in session.bodies(uids) if uids else []:
-            if _hand_over(mailbox.pk, uid, raw, handler, retrying=uid in failures):
+        for uid, ok in _hand_over_group(mailbox.pk, session.bodies(uids) if uids else [], handler, failures):
+            if ok:
                 handled.append(uid)
                 result.handled += 1
             else:

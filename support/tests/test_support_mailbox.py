@@ -8,10 +8,12 @@ import sys
 from email.message import EmailMessage
 from io import StringIO
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery.schedules import schedule
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from crm.models import ScheduledRun
 from crm.scheduler import Entry, run_entry
@@ -93,6 +95,9 @@ def test_the_command_run_as_a_program_prints_one_line_for_a_mistyped_url():
         "SUPPORT_IMAP_URL": "imap+ssl://u:p@imap.example.com/INBOX",
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
     }
+    if connection.vendor == "postgresql":  # the command's checks connect: to the test database
+        url = urlsplit(os.environ["DATABASE_URL"])
+        env["DATABASE_URL"] = urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
     code = (
         "import django; django.setup(); from django.conf import settings; "
         f"settings.SUPPORT_IMAP_HANDLER = {HANDLER!r}; "
