@@ -378,10 +378,10 @@ def test_the_url_gives_each_part():
 
 
 def test_a_password_outside_ascii_signs_in(db):
-    from messaging.tests.dovecot import DovecotServer, dovecot_binary
+    from messaging.tests.dovecot import DovecotServer
+    from messaging.tests.imap_fixtures import _dovecot_or_skip
 
-    if dovecot_binary() is None:
-        pytest.skip("needs Dovecot")
+    _dovecot_or_skip()
     with DovecotServer(users={USER: "pässwörd", "other@example.com": PASSWORD}) as server:
         server.append([reply(1)])
         assert mailbox_fetch(config=config_for(server), handler=store).handled == 1
@@ -401,3 +401,16 @@ def test_agents_see_the_mailbox_and_the_messages_that_failed_but_cannot_delete_t
     assert "Where is my parcel?" in page.text and "ValueError: x" in page.text
     assert client.post(f"/admin/messaging/imapmailbox/{mailbox.pk}/delete/", {"post": "yes"}).status_code == 403
     assert ImapFailure.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=False)
+def test_without_dovecot_the_imap_tests_skip_saying_why_except_under_ci_where_they_fail(monkeypatch):
+    from messaging.tests import imap_fixtures
+
+    monkeypatch.setattr(imap_fixtures, "dovecot_binary", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"needs Dovecot \(apt install dovecot-imapd\)"):
+        imap_fixtures._dovecot_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"^Dovecot is missing under CI=true"):
+        imap_fixtures._dovecot_or_skip()

@@ -21,6 +21,7 @@ from messaging.imap import ImapMailbox
 from messaging.models import ImapFailure
 from messaging.tests.dovecot import USER
 from support.tasks import fetch_support_mail
+from tests.live_worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,6 +137,17 @@ def test_the_periodic_task_fetches_when_a_mailbox_is_set_and_skips_when_not(mail
 
     settings.SUPPORT_IMAP_URL = ""
     assert fetch_support_mail.delay().get() == {"skipped": "SUPPORT_IMAP_URL is not set"}
+
+
+@pytest.mark.redis
+def test_the_periodic_task_runs_on_a_real_worker(mailbox, worker):
+    mailbox.append([reply(1), reply(2)])
+
+    fetch_support_mail.delay()
+
+    assert wait_for(lambda: len(received) == 2)
+    assert wait_for(lambda: len(mailbox.folder("Processed")) == 2)
+    assert ImapMailbox.objects.get().received == 2
 
 
 def test_the_periodic_task_leaves_the_mailbox_to_a_run_already_reading_it(mailbox):
