@@ -60,6 +60,7 @@ from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from urllib.parse import unquote, urlsplit
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
@@ -134,6 +135,11 @@ class ImapConfig:
             security=security,
             **options,
         )
+
+    def __post_init__(self) -> None:
+        if self.processed_folder and self.processed_folder.lower() == self.folder.lower():
+            # Moving a message into the folder read gives it a new UID, to be read again.
+            raise ImapError(f"The processed folder must not be the folder read ({self.folder!r})")
 
     @property
     def where(self) -> str:
@@ -391,8 +397,10 @@ def _hand_over(mailbox_id: int, uid: int, raw: bytes, handler: Handler, *, retry
             if retrying:
                 ImapFailure.objects.filter(mailbox_id=mailbox_id, uid=uid).delete()
         return True
-    except (OperationalError, InterfaceError):
-        raise  # the database is gone: not the message's fault, and nothing could be recorded
+    except (OperationalError, InterfaceError, SoftTimeLimitExceeded):
+        # The database is gone, or the task's time is up: not the message's fault, and
+        # nothing of the group is recorded (it is read again by the next run).
+        raise
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         logger.warning("IMAP message UID %s could not be handled: %s", uid, error, exc_info=True)

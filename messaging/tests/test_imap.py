@@ -279,20 +279,27 @@ def test_a_new_uidvalidity_reads_the_folder_from_its_start(imap_server):
     assert mailbox.uidvalidity != 1 and mailbox.last_uid == 2
 
 
-def test_a_database_outage_in_the_handler_ends_the_run_without_blaming_the_message(imap_server):
+@pytest.mark.parametrize("outage", ["database", "time limit"])
+def test_a_database_outage_or_the_tasks_time_up_ends_the_run_without_blaming_the_message(imap_server, outage):
+    from celery.exceptions import SoftTimeLimitExceeded
     from django.db import OperationalError
 
     imap_server.append([reply(1), reply(2)])
+    error = {"database": OperationalError, "time limit": SoftTimeLimitExceeded}[outage]
 
     def handler(raw, *, via):
-        raise OperationalError("server closed the connection unexpectedly")
+        store(raw, via=via)
+        if b"reply-2" in raw:
+            raise error("gone")
 
-    with pytest.raises(OperationalError):
+    with pytest.raises(error):
         mailbox_fetch(config=config_for(imap_server), handler=handler)
     assert ImapFailure.objects.count() == 0
     mailbox = ImapMailbox.objects.get()
     assert (mailbox.last_uid, mailbox.lease_owner) == (0, "")
+    assert stored() == []  # the group, message 1 with it, was rolled back
     assert mailbox_fetch(config=config_for(imap_server), handler=store).handled == 2
+    assert stored() == ids([1, 2])
 
 
 def test_the_handler_runs_in_the_transaction_that_records_the_message(imap_server):
@@ -371,6 +378,7 @@ def test_the_url_gives_each_part():
         ("pop3://u:p@h/", "The IMAP URL must start with imaps://, imap+starttls:// or imap://, not 'pop3'"),
         ("imaps://h/INBOX", "The IMAP URL needs a user and a password: imaps://user:password@host/INBOX"),
         ("imaps://u:p@h:x/", "The IMAP URL's port is not a number"),
+        ("imaps://u:p@h/Processed", "The processed folder must not be the folder read ('Processed')"),
     ]:
         with pytest.raises(ImapError) as bad:
             ImapConfig.from_url(url)
