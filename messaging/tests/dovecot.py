@@ -14,6 +14,7 @@ way a mail server's delivery is seen by a client. Imports no Django.
 
 from __future__ import annotations
 
+import grp
 import imaplib
 import os
 import pwd
@@ -52,9 +53,10 @@ def free_port() -> int:
 def _accounts() -> dict[str, str]:
     """Who the instance's processes and mail run as (see the module docstring)."""
     if os.geteuid() != 0:
-        me = pwd.getpwuid(os.geteuid()).pw_name
-        return {"internal": me, "login": me, "mail": me}
-    return {"internal": "dovecot", "login": "dovenull", "mail": "dovecot"}
+        me = pwd.getpwuid(os.geteuid())
+        group = grp.getgrgid(me.pw_gid).gr_name
+        return {"internal": me.pw_name, "group": group, "login": me.pw_name, "mail": me.pw_name}
+    return {"internal": "dovecot", "group": "dovecot", "login": "dovenull", "mail": "dovecot"}
 
 
 class DovecotServer:
@@ -266,11 +268,11 @@ protocols = imap
 auth_mechanisms = plain login
 auth_failure_delay = 0
 default_internal_user = {internal}
-default_internal_group = {internal}
+default_internal_group = {group}
 default_login_user = {login}
 first_valid_uid = {first_uid}
 mail_uid = {mail}
-mail_gid = {mail}
+mail_gid = {group}
 mail_location = maildir:{root}/mail/%u
 passdb {{
   driver = passwd-file
@@ -281,7 +283,12 @@ userdb {{
   args = username_format=%u {root}/users
   default_fields = home={root}/mail/%u
 }}
+# No chroot: only root may chroot, and the instance may run as anyone.
+service anvil {{
+  chroot =
+}}
 service imap-login {{
+  chroot =
   inet_listener imap {{
     address = 127.0.0.1
     port = {port}
@@ -312,11 +319,11 @@ protocols = imap
 auth_mechanisms = plain login
 auth_failure_delay = 0
 default_internal_user = {internal}
-default_internal_group = {internal}
+default_internal_group = {group}
 default_login_user = {login}
 first_valid_uid = {first_uid}
 mail_uid = {mail}
-mail_gid = {mail}
+mail_gid = {group}
 mail_driver = maildir
 mail_home = {root}/mail/%{{user}}
 mail_path = {root}/mail/%{{user}}
@@ -329,7 +336,12 @@ passdb passwd-file {{
 userdb passwd-file {{
   passwd_file_path = {root}/users
 }}
+# No chroot: only root may chroot, and the instance may run as anyone.
+service anvil {{
+  chroot =
+}}
 service imap-login {{
+  chroot =
   inet_listener imap {{
     listen = 127.0.0.1
     port = {port}
