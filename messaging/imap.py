@@ -498,6 +498,9 @@ def mailbox_fetch(
     except ImapError as exc:
         error = str(exc)
         raise
+    except Exception as exc:  # the database lost, the task's time up: said, then raised
+        error = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         try:
             _finish(mailbox, token, error)
