@@ -296,7 +296,8 @@ def test_a_database_outage_or_the_tasks_time_up_ends_the_run_without_blaming_the
         mailbox_fetch(config=config_for(imap_server), handler=handler)
     assert ImapFailure.objects.count() == 0
     mailbox = ImapMailbox.objects.get()
-    assert (mailbox.last_uid, mailbox.lease_owner, mailbox.last_error) == (0, "", f"{error.__name__}: gone")
+    assert (mailbox.last_uid, mailbox.lease_owner) == (0, "")
+    assert mailbox.last_error.startswith(f"{error.__name__}: ") and "gone" in mailbox.last_error
     assert stored() == []  # the group, message 1 with it, was rolled back
     assert mailbox_fetch(config=config_for(imap_server), handler=store).handled == 2
     assert stored() == ids([1, 2])
