@@ -208,7 +208,11 @@ class DovecotServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> DovecotServer:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()  # its directory too: nothing is left behind
+            raise
 
     def __exit__(self, *exc) -> None:
         self.close()
