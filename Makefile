@@ -7,7 +7,7 @@ DEMO_CUSTOMERS ?= 3000
 PORT ?= 8000
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-email bench-inbound worker beat serve migrate
+.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-email bench-inbound bench-imap worker beat serve migrate
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
@@ -81,6 +81,10 @@ bench-email: $(VENV)/.installed
 # emails the desk sent, received and threaded in one process; see docs/benchmarks.md.
 bench-inbound: $(VENV)/.installed
 	$(PY) bench/inbound.py
+# Its own database (BENCH_IMAP_DATABASE_URL, default crm_bench_imap) and a Dovecot of its own:
+# 1,000 replies read from a real IMAP server with a handler that does nothing.
+bench-imap: $(VENV)/.installed
+	$(PY) bench/imap_fetch.py
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A config worker --loglevel=INFO

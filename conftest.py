@@ -8,8 +8,9 @@ from rest_framework.test import APIClient
 
 from customers.services.api_keys import shop_create
 
-# Shared by every app's tests: the real SMTP server (``smtp``) and the real Celery worker (``worker``).
-pytest_plugins = ["messaging.tests.fixtures", "tests.live_worker"]
+# Shared by every app's tests: the real SMTP server (``smtp``), the real IMAP server
+# (``imap_server``) and the real Celery worker (``worker``).
+pytest_plugins = ["messaging.tests.fixtures", "messaging.tests.imap_fixtures", "tests.live_worker"]
 
 ORDER = {
     "external_id": "1001",

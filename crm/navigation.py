@@ -74,6 +74,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("Preview and test", "preview", url_name="admin:messaging_preview", permission="messaging.send_test"),
             Page("Suppressions", "unsubscribe", "messaging.Suppression"),
             Page("Outbox", "outbox", "messaging.OutboxEmail"),
+            Page("IMAP mailboxes", "move_to_inbox", "messaging.ImapMailbox"),
         ],
     ),
     (

@@ -42,8 +42,15 @@ _CONFIGURE_LOYALTY = [
     for action in ("add", "change", "delete")
 ]
 
-# The email log: what was sent to a customer and what became of it.
-_VIEW_EMAIL = ["messaging.view_message", "messaging.view_messageevent", "messaging.view_suppression"]
+# The email log: what was sent to a customer and what became of it; the support mailbox's
+# messages that could not be read into their tickets.
+_VIEW_EMAIL = [
+    "messaging.view_message",
+    "messaging.view_messageevent",
+    "messaging.view_suppression",
+    "messaging.view_imapmailbox",
+    "messaging.view_imapfailure",
+]
 
 ROLES: dict[str, list[str]] = {
     # Works tickets and reviews; reads customers, orders and segments. No segment,

@@ -246,3 +246,57 @@ class OutboxEmail(models.Model):
 
     def __str__(self):
         return f"{self.subject} → {self.to}"
+
+
+class ImapMailbox(TimeStampedModel):
+    """A mailbox folder the CRM reads over IMAP (the support desk's; ``messaging.imap``), and
+    how far it has read.
+
+    Every message of the folder with a UID up to ``last_uid`` (under ``uidvalidity``) has
+    been handed over, or failed and has its ``ImapFailure`` row; a run starts after it, so a
+    run never re-reads what an earlier one handled, even if moving it away failed. The
+    lease (``lease_owner`` until ``lease_until``) lets one run read the folder at a time, on
+    any database and whether or not Redis is up; a run that dies leaves it to run out."""
+
+    id = models.BigAutoField(primary_key=True)
+    key = models.CharField(max_length=500, help_text="user@host:port/folder")
+    uidvalidity = models.BigIntegerField(null=True, blank=True)
+    last_uid = models.BigIntegerField(default=0)
+    lease_owner = models.CharField(max_length=36, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, help_text="Why the last run stopped early; empty if it finished.")
+    received = models.BigIntegerField(default=0, help_text="Messages handed over, in all.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key"], name="imapmailbox_key_uniq"),
+            models.CheckConstraint(condition=Q(last_uid__gte=0), name="imapmailbox_last_uid_gte_0"),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
+class ImapFailure(models.Model):
+    """A message of an IMAP folder that the handler raised on: it stays in the folder, and
+    each run tries it again until ``attempts`` reaches ``IMAP_MAX_ATTEMPTS``."""
+
+    id = models.BigAutoField(primary_key=True)
+    mailbox = models.ForeignKey(ImapMailbox, on_delete=models.CASCADE, related_name="failures")
+    uid = models.BigIntegerField()
+    attempts = models.PositiveIntegerField(default=1)
+    message_id = models.CharField("Message-ID", max_length=255, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    error = models.TextField()
+    first_failed_at = models.DateTimeField(auto_now_add=True)
+    last_failed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One row per message; also the run's lookup of a folder's failures.
+            models.UniqueConstraint(fields=["mailbox", "uid"], name="imapfailure_mailbox_uid_uniq"),
+        ]
+
+    def __str__(self):
+        return f"UID {self.uid}: {self.subject or self.message_id}"

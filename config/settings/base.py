@@ -316,6 +316,9 @@ CELERY_BEAT_SCHEDULE = {
     # so messages queued while Redis was down, and retries after their backoff, go out.
     "send-queued-email": {"task": "messaging.tasks.send_queued_email", "schedule": 30.0},
 }
+# The support mailbox over IMAP, when there is one: customers' replies into their tickets.
+if env("SUPPORT_IMAP_URL", default=""):
+    CELERY_BEAT_SCHEDULE["fetch-support-mail"] = {"task": "support.tasks.fetch_support_mail", "schedule": 60.0}
 
 # Email (messaging/, docs/email.md). How it leaves, in order:
 # - EMAIL_URL: SMTP. smtp://user:password@host:25, smtp+tls://…:587 (STARTTLS),
@@ -417,6 +420,21 @@ SUPPORT_INBOUND_WINDOW_MINUTES = env.int("SUPPORT_INBOUND_WINDOW_MINUTES", defau
 # each attachment to staff who may see its ticket (support/admin/desk.py).
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 MEDIA_URL = "/media/"
+# The support mailbox, read over IMAP (support/imap_mailbox.py, messaging/imap.py, docs/email.md):
+# imaps://user:password@host:993/INBOX (user and password URL-encoded), imap+starttls://…:143;
+# imap://… (no TLS) for a local test server only. Empty: not read. When set, beat (and the
+# in-process scheduler) fetches it every minute ("fetch-support-mail"), and
+# `manage.py fetch_support_mail` fetches it at once.
+SUPPORT_IMAP_URL = env("SUPPORT_IMAP_URL", default="")
+# Where handled messages go: this folder (created if missing), or with "" they are flagged
+# \Seen and left where they are.
+SUPPORT_IMAP_PROCESSED_FOLDER = env("SUPPORT_IMAP_PROCESSED_FOLDER", default="Processed")
+SUPPORT_IMAP_TIMEOUT = env.float("SUPPORT_IMAP_TIMEOUT", default=30)  # seconds, each wait on the server
+SUPPORT_IMAP_CA_FILE = env("SUPPORT_IMAP_CA_FILE", default="")  # a certificate to trust instead of the system's
+SUPPORT_IMAP_BATCH_SIZE = env.int("SUPPORT_IMAP_BATCH_SIZE", default=200)  # messages per FETCH
+SUPPORT_IMAP_MAX_ATTEMPTS = env.int("SUPPORT_IMAP_MAX_ATTEMPTS", default=5)  # then a failing message is left alone
+# What is done with each email read (a dotted path, imported when a fetch runs).
+SUPPORT_IMAP_HANDLER = "support.inbound.inbound_receive"
 # Where customers reach the CRM's own pages (CSAT and review links in messages).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 CSAT_LINK_MAX_AGE = timedelta(days=env.int("CSAT_LINK_DAYS", default=14))
