@@ -1,16 +1,39 @@
-"""The outbox: an email backend that keeps each message in the database instead of sending it.
+"""The CRM's email backends.
 
-The embedded default (no ``EMAIL_URL``, no ``EMAIL_BACKEND``) and the tests send through it,
-so a newcomer sees in the admin (Email → Outbox) what would have been sent, whole (raw MIME,
-headers, both parts), and nothing leaves by surprise.
+- ``OutboxBackend``: keeps each message in the database instead of sending it. The embedded
+  default (no ``EMAIL_URL``, no ``EMAIL_BACKEND``) and the tests send through it, so a
+  newcomer sees in the admin (Email → Outbox) what would have been sent, whole (raw MIME,
+  headers, both parts), and nothing leaves by surprise.
+- ``SmtpBackend``: Django's SMTP backend (what ``EMAIL_URL`` sends through), reading the
+  envelope's addresses cheaply when they are plain.
 """
 
+import re
 from email.header import decode_header, make_header
 
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as DjangoSmtpBackend
 
 from messaging.models import Message, OutboxEmail
+
+# A plain ASCII address, optionally after a display name: "a@b.example", "Acme <a@b.example>".
+_PLAIN_ADDRESS = re.compile(r"(?:[^<>\r\n\"]*<)?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+)>?")
+
+
+class SmtpBackend(DjangoSmtpBackend):
+    """Django's SMTP backend, whose ``prep_address`` (the envelope's sender and recipients)
+    runs the full RFC 5322 address parser on each: about a tenth of the CPU a bulk message
+    costs. A plain ASCII address (the CRM's own senders, customers' addresses, stored
+    validated) is taken as it is; anything else (quoted names, non-ASCII, comments) goes
+    through Django's parser and its checks."""
+
+    def prep_address(self, address, force_ascii=True):
+        text = str(address)
+        match = _PLAIN_ADDRESS.fullmatch(text)
+        if match is not None and (text.endswith(">") == ("<" in text)):
+            return match.group(1)
+        return super().prep_address(address, force_ascii=force_ascii)
 
 
 def _decoded(value) -> str:

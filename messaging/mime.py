@@ -62,7 +62,10 @@ def _text_header(value: str) -> str:
 
 
 def _address_header(value: str) -> str:
-    """Addresses with their display names encoded where they are not ASCII."""
+    """Addresses with their display names encoded where they are not ASCII (as they are when
+    they are ASCII already: no need to take them apart)."""
+    if value.isascii():
+        return value
     return ", ".join(formataddr(pair, charset="utf-8") for pair in getaddresses([value]))
 
 
@@ -78,7 +81,8 @@ class BulkEmail(EmailMultiAlternatives):
     def message(self, *, policy=email.policy.default):
         if not self._cheap():
             return super().message(policy=policy)
-        values = [str(self.subject), *map(str, self.extra_headers.values())]
+        values = [str(self.subject), str(self.from_email), *map(str, [*self.to, *self.cc, *self.reply_to])]
+        values += map(str, self.extra_headers.values())
         if any("\n" in value or "\r" in value for value in values):
             raise ValueError("Header values may not contain linefeed or carriage return characters")
         mime: MimeMessage = MIMEText(str(self.body), "plain", _UTF8, policy=_POLICY)

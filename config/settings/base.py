@@ -329,14 +329,15 @@ if env("SUPPORT_IMAP_URL", default=""):
 # - Neither: the outbox. Messages are stored in the database and read in the admin
 #   (Email → Outbox); nothing leaves by surprise.
 OUTBOX_BACKEND = "messaging.backends.OutboxBackend"
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# Django's SMTP backend, with a cheaper reading of plain envelope addresses (messaging/backends.py).
+SMTP_BACKEND = "messaging.backends.SmtpBackend"
 
 
 def _mailer_from_environment() -> dict:
     """The mailer (Django's MAILERS entry) the environment asks for; see above."""
     if url := env("EMAIL_URL", default=""):
         parsed = environ.Env.email_url_config(url)
-        if parsed["EMAIL_BACKEND"] != SMTP_BACKEND:
+        if parsed["EMAIL_BACKEND"] != "django.core.mail.backends.smtp.EmailBackend":
             return {"BACKEND": parsed["EMAIL_BACKEND"]}
         options = {
             "host": parsed["EMAIL_HOST"],

@@ -8,7 +8,7 @@ from customers.tests.factories import ShopFactory
 from messaging.models import SenderIdentity
 from messaging.tests.smtp_sink import Sink, SmtpServer
 
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+SMTP_BACKEND = "messaging.backends.SmtpBackend"
 
 
 def smtp_mailer(port: int, backend: str = SMTP_BACKEND) -> dict:

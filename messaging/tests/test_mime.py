@@ -2,8 +2,10 @@
 non-ASCII names and subjects, CRLF lines, long headers, and no header injection."""
 
 import pytest
+from django.core.mail.backends.smtp import EmailBackend as DjangoSmtpBackend
 
 from customers.tests.factories import CustomerFactory
+from messaging.backends import SmtpBackend
 from messaging.mime import BulkEmail
 from messaging.models import Message, MessageStatus
 from messaging.sending import messages_send
@@ -72,3 +74,29 @@ def test_an_international_address_is_left_to_djangos_own_builder():
     )
 
     assert "xn--bcher-kva" in str(email.message()["From"])
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@b.example",
+        "Acme Coffee <hello@acme.example>",
+        '"Acme, Inc." <a@b.example>',
+        "Zoë <z@b.example>",
+        "o'neil+news@b.example",
+        "a@bücher.example",
+    ],
+)
+def test_the_smtp_backend_reads_envelope_addresses_as_djangos_own_parser_does(address):
+    ours = SmtpBackend(alias="test", host="127.0.0.1", port=25, username="", password="")
+    django = DjangoSmtpBackend(alias="test", host="127.0.0.1", port=25, username="", password="")
+
+    assert ours.prep_address(address) == django.prep_address(address)
+
+
+@pytest.mark.parametrize("address", ["a@b.example>", "<a@b.example", "x@y\r\nBcc: z@w", "Name <a@b.example> extra"])
+def test_the_smtp_backend_refuses_what_djangos_parser_refuses(address):
+    ours = SmtpBackend(alias="test", host="127.0.0.1", port=25, username="", password="")
+
+    with pytest.raises(ValueError):
+        ours.prep_address(address)
