@@ -148,11 +148,21 @@ def _rendered_fields(rendered: Rendered | None, email: EmailMultiAlternatives | 
     }
 
 
-def _retry(message: Message, error: str, now: datetime, extra: dict) -> bool:
-    """Back in the queue after a backoff; failed once the attempts run out. True if retried."""
-    if message.attempts >= settings.EMAIL_MAX_ATTEMPTS:
-        detail = f"Gave up after {message.attempts} attempts: {error}"
-        _record(message, MessageStatus.FAILED, now, detail=detail, last_error=error, **extra)
+def _retry(message: Message, error: str, now: datetime, extra: dict, *, connection: bool = False) -> bool:
+    """Back in the queue after a backoff; failed once the attempts run out. True if retried.
+
+    A connection-level error (``connection``: the server down, sign-in refused) is not this
+    message's fault: it does not run out its ``EMAIL_MAX_ATTEMPTS``, only its
+    ``EMAIL_RETRY_FOR`` (3 days from when it was queued, as mail servers keep a queue), so a
+    relay down for hours delays the mail and loses none of it."""
+    if connection:
+        give_up = now - message.created_at >= settings.EMAIL_RETRY_FOR
+        why = f"Gave up after trying for {settings.EMAIL_RETRY_FOR.days} days"
+    else:
+        give_up = message.attempts >= settings.EMAIL_MAX_ATTEMPTS
+        why = f"Gave up after {message.attempts} attempts"
+    if give_up:
+        _record(message, MessageStatus.FAILED, now, detail=f"{why}: {error}", last_error=error, **extra)
         return False
     backoff = min(FIRST_BACKOFF * 2 ** (message.attempts - 1), MAX_BACKOFF)
     at = now + backoff
@@ -166,6 +176,19 @@ def _retry(message: Message, error: str, now: datetime, extra: dict) -> bool:
         **extra,
     )
     return True
+
+
+def _not_tried(message: Message, error: str, now: datetime, at: datetime) -> None:
+    """A message of the batch the connection failed before: back in the queue for when the
+    one that failed is tried again, its claim's attempt given back (it was never tried)."""
+    _record(
+        message,
+        MessageStatus.QUEUED,
+        now,
+        detail=f"Not tried, next at {at:%Y-%m-%d %H:%M:%S} UTC: {error}",
+        next_attempt_at=at,
+        attempts=max(0, message.attempts - 1),
+    )
 
 
 # -------------------------------------------------------------------------------- errors
@@ -366,15 +389,16 @@ def messages_send(*, limit: int | None = None, now: datetime | None = None) -> S
                     _record(message, MessageStatus.FAILED, now, detail=error, last_error=error, **extra)
                     result.failed += 1
                     continue
-                retried = _retry(message, error, now, extra)
+                level = connection_level(exc)
+                retried = _retry(message, error, now, extra, connection=level)
                 result.retried += retried
                 result.failed += not retried
-                if connection_level(exc):
+                if level:
                     _connection_close(connection)
+                    at = now + min(FIRST_BACKOFF * 2 ** (message.attempts - 1), MAX_BACKOFF)
                     for rest in remaining:
-                        retried = _retry(rest, f"Not tried: {error}", now, {})
-                        result.retried += retried
-                        result.failed += not retried
+                        _not_tried(rest, error, now, at)
+                        result.retried += 1
                     remaining = []
                 continue
             now = clock()

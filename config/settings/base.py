@@ -380,10 +380,13 @@ EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default=DEFAULT_FROM_EM
 # Sending: at most this many messages a second through the backend, all workers together
 # (0: no limit); set it to the provider's limit (Amazon SES starts at 14/s). A batch is this
 # many messages over one connection. A message failing on a transient error is tried again
-# after a backoff (a minute, doubling, at most an hour), up to EMAIL_MAX_ATTEMPTS in all.
+# after a backoff (a minute, doubling, at most an hour), up to EMAIL_MAX_ATTEMPTS in all; on
+# a connection-level error (the server down, sign-in refused), which is not the message's
+# fault, for EMAIL_RETRY_DAYS from when it was queued instead.
 EMAIL_RATE_PER_SECOND = env.float("EMAIL_RATE_PER_SECOND", default=50)
 EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=100)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
+EMAIL_RETRY_FOR = timedelta(days=env.int("EMAIL_RETRY_DAYS", default=3))
 # An address whose mail unsubscribes, offered beside the https link in every marketing
 # message's List-Unsubscribe (empty: the link alone). Set it only if someone reads that mailbox.
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")

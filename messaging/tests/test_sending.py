@@ -171,12 +171,44 @@ def test_the_server_down_puts_the_whole_batch_back_with_a_backoff(settings, shop
     result = messages_send(now=now)
 
     assert (result.sent, result.retried, result.failed) == (0, 2, 0)
-    assert set(Message.objects.values_list("status", "attempts")) == {(MessageStatus.QUEUED, 1)}
+    # The one tried counts an attempt; the one never tried gets its claim's attempt back.
+    assert dict(Message.objects.values_list("key", "attempts")) == {"a": 1, "b": 0}
+    assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.QUEUED}
     assert Message.objects.filter(next_attempt_at=now + timedelta(minutes=1)).count() == 2
     # Back up: the retry goes through.
     with SmtpServer(Sink(), port=port) as server:
         assert messages_send(now=now + timedelta(minutes=1)).sent == 2
     assert len(server.sink.received) == 2
+
+
+def test_a_relay_down_for_hours_loses_no_mail_and_gives_up_only_after_days(settings, shop, customer):
+    """A connection-level failure is not the message's fault: it runs out no attempts, only
+    the days a message is kept trying (EMAIL_RETRY_DAYS, 3)."""
+    from messaging.tests.smtp_sink import free_port
+
+    port = free_port()  # nothing listens there
+    settings.MESSAGING_MAILER = smtp_mailer(port)
+    settings.EMAIL_MAX_ATTEMPTS = 3
+    first, second = queue(customer, shop, key="a"), queue(CustomerFactory(), shop, key="b")
+    now = first.created_at
+    for _ in range(12):  # four times EMAIL_MAX_ATTEMPTS, over six hours of backoff
+        now = max(Message.objects.values_list("next_attempt_at", flat=True))
+        messages_send(now=now)
+
+    assert now - first.created_at > timedelta(hours=6)
+    assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.QUEUED}
+    assert Message.objects.get(key="b").attempts == 0  # never tried: the first one failed each time
+    with SmtpServer(Sink(), port=port) as server:  # back: both go
+        assert messages_send(now=now + timedelta(hours=1)).sent == 2
+    assert len(server.sink.received) == 2
+
+    late = queue(CustomerFactory(), shop, key="c")
+    result = messages_send(now=late.created_at + settings.EMAIL_RETRY_FOR)
+
+    assert result.failed == 1
+    late.refresh_from_db()
+    assert late.status == MessageStatus.FAILED
+    assert late.events.last().detail.startswith("Gave up after trying for 3 days")
 
 
 def test_retries_stop_after_the_last_attempt(smtp, shop, customer, settings):
