@@ -6,13 +6,13 @@ which therefore may not import ``messaging.services``.
 """
 
 import re
-import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from customers.models import ConsentSource, CustomerIdentity
 from customers.services.consent import consent_set
@@ -99,11 +99,20 @@ def confirm_url_for(message_id: str) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{reverse('messaging-subscription-confirm', args=[token])}"
 
 
-def subscription_confirmation_queue(*, customer_id: int, shop_id: int, source: str, shown_text: str) -> Message:
-    """Ask the customer to confirm their subscription to the shop (double opt-in). Each call
-    sends one email (the API's Idempotency-Key stops replays); what the person was shown is
-    kept in the message, and written to the consent event when they confirm."""
-    key = f"subscription-confirm:{shop_id}:{customer_id}:{uuid.uuid4().hex}"
+# At most one confirmation email per person and shop in this window: a form submitted again
+# (or by a bot, to mail-bomb an address from the shop's domain) sends nothing more.
+CONFIRM_EVERY = timedelta(minutes=10)
+
+
+def subscription_confirmation_queue(
+    *, customer_id: int, shop_id: int, source: str, shown_text: str, now: datetime | None = None
+) -> Message:
+    """Ask the customer to confirm their subscription to the shop (double opt-in), at most once
+    per ``CONFIRM_EVERY``: the key names the window, so more requests in it (however many at
+    once) queue nothing and return the window's message. What the person was shown is kept
+    in the message, and written to the consent event when they confirm."""
+    window = int((now or timezone.now()).timestamp() // CONFIRM_EVERY.total_seconds())
+    key = f"subscription-confirm:{shop_id}:{customer_id}:{window}"
     return message_queue(
         key=key,
         template="subscription_confirmation",

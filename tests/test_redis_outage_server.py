@@ -133,7 +133,7 @@ def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
         }
     with sqlite3.connect(database) as db:
         queued = db.execute("SELECT count(*) FROM messaging_message WHERE status = 'queued'").fetchone()[0]
-    assert queued == 2  # both confirmations, in the database with their answers
+    assert queued == 1  # the confirmation (one per ten minutes), in the database with its answer
     assert counts == {
         "customers_order": 3,
         "customers_refund": 2,
@@ -183,7 +183,7 @@ def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
                     "FROM customers_customer c WHERE c.email_normalized = 'ann@example.com'"
                 ).fetchone()
                 sent = db.execute("SELECT count(*) FROM messaging_message WHERE status = 'sent'").fetchone()[0]
-            if waiting == 0 and figures[0] == figures[2] == 3 and sent == 2:
+            if waiting == 0 and figures[0] == figures[2] == 3 and sent == 1:
                 break
             time.sleep(0.5)
     finally:
@@ -193,9 +193,8 @@ def test_with_redis_down_the_server_accepts_every_write_and_stores_it(served):
     assert waiting == 0
     # Three orders of 59.90, 2 × 9.90 refunded: what a rebuild from her orders gives.
     assert (figures[0], str(figures[1]), figures[3]) == (3, "159.9", 1)
-    # The two confirmations went out, once each, to the person who subscribed.
-    assert sent == 2
+    # The confirmation went out, once, to the person who subscribed.
+    assert sent == 1
     with sqlite3.connect(database) as db:
         outbox = db.execute('SELECT message_id_header, "to" FROM messaging_outboxemail').fetchall()
-    assert len(outbox) == 2 and len({message_id for message_id, _ in outbox}) == 2
-    assert {to for _, to in outbox} == {"bob@example.com"}
+    assert [to for _, to in outbox] == ["bob@example.com"]

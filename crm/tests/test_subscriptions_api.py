@@ -80,3 +80,23 @@ def test_with_double_opt_in_the_emailed_links_get_shows_a_page_and_its_post_conf
     browser.post(path, {"csrfmiddlewaretoken": csrf})
     assert len(history()) == 1
     assert Client().get(path[:-2] + "xx").status_code == 400
+
+
+def test_a_form_sent_again_and_again_sends_one_confirmation_in_ten_minutes(api, shop, smtp, monkeypatch):  # noqa: F811
+    """A bot posting one address over and over must not mail-bomb it from the shop's domain."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    shop.double_opt_in = True
+    shop.save()
+    start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    monkeypatch.setattr("messaging.consent.timezone.now", lambda: start)
+    answers = [api.post("/api/v1/subscriptions", FORM, format="json").status_code for _ in range(8)]
+    monkeypatch.setattr("messaging.consent.timezone.now", lambda: start + timedelta(minutes=10))
+    answers.append(api.post("/api/v1/subscriptions", FORM, format="json").status_code)
+    messages_send()
+
+    assert answers == [202] * 9
+    assert len(smtp.messages()) == 2  # one, then one more ten minutes later
+    assert {m["To"] for m in smtp.messages()} == {"ann@example.com"}
