@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 
-from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import CharField, F, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Concat
 
 from customers.models import Customer, CustomerIdentity, CustomerMetrics, Order, Shop
 from customers.services.currency import base_currency
+from messaging.models import Message, MessageStatus
 from support.extensions import customer_facts
 from support.models import Review, Ticket, TicketMessage
 
@@ -81,16 +83,44 @@ def product_reviews(*, shop: Shop, sku: str) -> QuerySet[Review]:
     return reviews_with_author(reviews.select_related("product"))
 
 
+# What became of the email of an agent's public reply, as the ticket page says it: (label,
+# whether the agent should look: the reply did not reach the customer).
+EMAIL_NOTES = {
+    MessageStatus.QUEUED: ("email queued", False),
+    MessageStatus.SENDING: ("email queued", False),
+    MessageStatus.SENT: ("emailed", False),
+    MessageStatus.DELIVERED: ("email delivered", False),
+    MessageStatus.OPENED: ("email opened", False),
+    MessageStatus.CLICKED: ("email opened", False),
+    MessageStatus.SUPPRESSED: ("not emailed: the address is suppressed", True),
+    MessageStatus.FAILED: ("email failed", True),
+    MessageStatus.BOUNCED: ("email bounced", True),
+    MessageStatus.COMPLAINED: ("marked as spam", True),
+}
+
+
 def ticket_conversation(ticket: Ticket, *, internal_notes: bool) -> list[TicketMessage]:
     """The ticket's thread in time order, with each author (one query) and the files emailed
-    with each message (one more); internal notes only for staff who may read them."""
+    with each message (one more); internal notes only for staff who may read them.
+
+    An agent's public reply carries ``email_note`` (label, warn): what became of its email
+    (``support.mail``, key "ticket-reply:<id>"), read in the same query, so an agent sees
+    when a reply was not emailed (a suppressed or bounced address, a failure)."""
+    email = Message.objects.filter(key=Concat(Value("ticket-reply:"), Cast(OuterRef("pk"), CharField())))
     messages = (
         TicketMessage.objects.filter(ticket=ticket)
         .select_related("author")
         .prefetch_related("attachments")
+        .annotate(
+            email_status=Subquery(email.values("status")[:1]),
+            email_error=Subquery(email.values("last_error")[:1]),
+        )
         .order_by("created_at", "id")
     )
-    return list(messages if internal_notes else messages.filter(public=True))
+    thread = list(messages if internal_notes else messages.filter(public=True))
+    for message in thread:
+        message.email_note = EMAIL_NOTES.get(message.email_status)  # type: ignore[attr-defined]
+    return thread
 
 
 @dataclass(frozen=True)

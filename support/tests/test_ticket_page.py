@@ -127,6 +127,32 @@ def test_a_message_shows_as_text_so_markup_in_it_cannot_run(client, agent):
     assert "onerror" not in html
 
 
+def test_an_agent_sees_which_replies_were_emailed_and_which_never_reached_the_customer(client, agent):
+    from messaging.sending import messages_send
+    from messaging.services import suppression_add
+
+    ann = CustomerFactory(first_name="Ann", email="ann@example.com")
+    ticket = open_ticket(ann)
+    ticket_reply(ticket=ticket, body="First answer", user=agent)
+    messages_send()
+    suppression_add(address="ann@example.com", reason="hard_bounce")
+    ticket_reply(ticket=ticket, body="Second answer", user=agent)
+    messages_send()
+    ticket_reply(ticket=ticket, body="Only for us", user=agent, public=False)
+
+    html = client.get(page_of(ticket)).content.decode()
+
+    blocks = {block.split("</li>")[0] for block in html.split('<li class="ticket-message')[1:]}
+    [first] = [b for b in blocks if "First answer" in b]
+    [second] = [b for b in blocks if "Second answer" in b]
+    [note] = [b for b in blocks if "Only for us" in b]
+    [question] = [b for b in blocks if "from-customer" in b]
+    assert ">emailed<" in first and "email-warn" not in first
+    assert "not emailed: the address is suppressed" in second and "email-warn" in second
+    assert "email-note" not in note and "email-note" not in question
+    assert 'class="ticket-badge email-note email-warn"' in html
+
+
 # 2. CSAT after the solving reply, credited to the agent who answered
 
 
