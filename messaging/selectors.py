@@ -50,8 +50,12 @@ def customer_find(term: str) -> Customer | None:
     return Customer.objects.filter(email_normalized=term.lower()).first() if term else None
 
 
-def latest_order(customer_id: int) -> Order | None:
-    return Order.objects.filter(customer_id=customer_id).order_by("-placed_at").first()
+def latest_order(customer_id: int, *, shop_id: int | None = None) -> Order | None:
+    """The customer's latest order (at ``shop_id``'s shop, if given)."""
+    orders = Order.objects.filter(customer_id=customer_id)
+    if shop_id is not None:
+        orders = orders.filter(shop_id=shop_id)
+    return orders.order_by("-placed_at").first()
 
 
 def preview(*, template: str, shop_id: int | None, context: dict) -> tuple[Brand, Rendered]:

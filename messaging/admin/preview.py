@@ -31,7 +31,14 @@ SAMPLE = {
     "order": {"number": "#1001", "placed_on": "2 January 2026", "total": "59.90", "currency": "USD"},
     "tier": "Gold",
     "points": 1250,
+    # For the support desk's templates (ticket_reply, csat_invite): made up whoever the
+    # customer is, as a preview has no ticket.
+    "ticket": {"number": 1042, "subject": "Where is my parcel?"},
+    "reply": {"html": "<p>It left our warehouse today; tracking follows.</p>", "agent": "Sam"},
+    "csat": {"url": "#csat"},
 }
+# What a chosen customer's own values leave out, made up.
+SAMPLE_BESIDE_CUSTOMER = {key: SAMPLE[key] for key in ("ticket", "reply", "csat")}
 
 
 class PreviewForm(forms.Form):
@@ -61,8 +68,9 @@ def _context(form: PreviewForm) -> dict:
     customer, shop = form.cleaned_data["customer"], form.cleaned_data["shop"]
     if customer is None:
         return {**SAMPLE, **({"shop": {"name": shop.name}} if shop else {})}
-    order = latest_order(customer.pk)
-    return message_context(customer=customer, shop=shop, extra={"order": order_values(order)} if order else {})
+    order = latest_order(customer.pk, shop_id=shop.pk if shop else None)
+    extra = {**SAMPLE_BESIDE_CUSTOMER, **({"order": order_values(order)} if order else {})}
+    return message_context(customer=customer, shop=shop, extra=extra)
 
 
 def _form(request) -> PreviewForm:

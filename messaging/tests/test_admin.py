@@ -108,6 +108,26 @@ def test_the_preview_renders_a_template_for_a_chosen_customer(client, login, sho
     assert unknown.status_code == 400 and "No customer has this email address or id." in unknown.text
 
 
+def test_the_preview_takes_the_order_from_the_chosen_shop_and_shows_the_desks_templates_whole(
+    client, login, shop, customer
+):
+    login("Marketer")
+    OrderFactory(customer=customer, shop=shop, external_id="#77", total="12.50", currency="GBP")
+    OrderFactory(customer=customer, external_id="#99", total="99.00", currency="USD")  # another shop, later
+
+    order = client.get(
+        reverse("admin:messaging_preview"),
+        {"template": "order_confirmation", "shop": shop.pk, "customer": "ann@example.com"},
+    )
+    reply = client.get(
+        reverse("admin:messaging_preview"), {"template": "ticket_reply", "shop": shop.pk, "customer": "ann@example.com"}
+    )
+
+    assert "Subject: Your order #77 from Acme Coffee" in order.text and "99.00" not in order.text
+    assert "Subject: Re: Where is my parcel? [#1042]" in reply.text
+    assert "It left our warehouse today" in reply.text
+
+
 def test_a_test_is_sent_to_the_staff_member_and_logged(
     client, login, shop, customer, django_capture_on_commit_callbacks
 ):
