@@ -18,7 +18,7 @@ from messaging.unsubscribe import UnsubscribeLinkError, message_for_token
 # no cookie and no form token. The signed token in the URL is what authorises it, and the
 # only thing a POST can do is stop one shop's marketing mail to one address (docs/security.md).
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD: link checkers probe with it
 def unsubscribe(request, token: str):
     """GET: a page with a button, and nothing changes (link scanners follow links). POST (the
     button, or the mail client's one-click): unsubscribed at once."""
@@ -35,7 +35,7 @@ def unsubscribe(request, token: str):
     return render(request, "messaging/public/unsubscribe.html", context)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD: link checkers probe with it
 def subscription_confirm(request, token: str):
     """GET: a page with a button, and nothing changes (link scanners follow links). POST (the
     button, with its CSRF token: a person's form, unlike the unsubscribe): confirmed."""

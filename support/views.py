@@ -20,7 +20,7 @@ def _bad_link(request, error: links.LinkError):
     return render(request, "support/link_invalid.html", {"message": str(error)}, status=status)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD: link checkers probe with it
 def csat(request, token: str):
     try:
         ticket_id = links.csat_ticket_id(token)
@@ -46,7 +46,7 @@ def csat(request, token: str):
     return render(request, "support/csat.html", context, status=status)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD: link checkers probe with it
 def review(request, token: str):
     try:
         order_id = links.review_order_id(token)

@@ -183,7 +183,7 @@ def test_a_get_shows_a_button_and_never_unsubscribes(smtp, shop, customer, clien
     assert '<form method="post"' in response.text and ">Unsubscribe</button>" in response.text
     assert "ann@example.com" in response.text and "Acme Coffee" in response.text
     assert not Suppression.objects.exists()
-    client.head(path)
+    assert client.head(path).status_code == 200  # a link checker's probe
     assert not Suppression.objects.exists() and not ConsentEvent.objects.exists()
 
 
