@@ -172,7 +172,7 @@ class CustomerSlice:
     country: str
     birthday: date | None
     tags: list[str]
-    marketing_consent: bool
+    marketing_consent: bool | None  # None: no shop of the group ever said
     marketing_consent_at: datetime | None
     first_seen_at: datetime | None
     source: str
@@ -229,7 +229,7 @@ def customer_slice(customer: Customer, *, shop: Shop) -> CustomerSlice:
         external_ids=[i.external_id for i in identities if i.shop_id == shop.pk],
         **profile,
         tags=sorted({t.tag.name for t in customer.group_tags}),
-        marketing_consent=bool(consent),
+        marketing_consent=consent,
         marketing_consent_at=consent_at,
         first_seen_at=first.first_seen_at or first.created_at,
         source=first.source or first.shop.slug,

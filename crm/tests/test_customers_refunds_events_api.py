@@ -39,7 +39,8 @@ class TestCustomers:
         assert Customer.objects.count() == 1
 
     def test_upsert_by_email_links_the_existing_customer(self, api):
-        api.post("/api/v1/customers", {"email": "cy@example.com"}, format="json")
+        first = api.post("/api/v1/customers", {"email": "cy@example.com"}, format="json")
+        assert first.json()["marketing_consent"] is None  # the shop never said: not "withdrawn"
 
         response = api.post("/api/v1/customers", {"external_id": "x1", "email": "CY@example.com"}, format="json")
 

@@ -154,7 +154,7 @@ class CustomerOutSerializer(serializers.Serializer):
     country = serializers.CharField()
     birthday = serializers.DateField(allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(), help_text="The tags this shop's group sent.")
-    marketing_consent = serializers.BooleanField()
+    marketing_consent = serializers.BooleanField(allow_null=True, help_text="null: this shop never said.")
     marketing_consent_at = serializers.DateTimeField(allow_null=True)
     first_seen_at = serializers.DateTimeField(allow_null=True)
     source = serializers.CharField()
