@@ -79,7 +79,10 @@ def demo_staff_create() -> int:
     User = get_user_model()
     created = 0
     for username, role in DEMO_STAFF.items():
-        user, new = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+        # An address of their own, so "send a test" (Email → Preview) works in the demo: it
+        # lands in the outbox, as all the demo's mail does.
+        defaults = {"is_staff": True, "email": f"{username}@demo.example"}
+        user, new = User.objects.get_or_create(username=username, defaults=defaults)
         if new:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max, Sum
@@ -234,6 +235,13 @@ class TestSeedDemoEveryApp:
             assert client.login(username=username, password="demo")
             assert client.get(path).status_code == 200
         assert Client().login(username="manager", password="demo")
+        # Each has an address of their own, so "send a test" works in the demo.
+        staff = dict(
+            get_user_model()
+            .objects.filter(username__in=["agent", "marketer", "manager"])
+            .values_list("username", "email")
+        )
+        assert staff == {name: f"{name}@demo.example" for name in ("agent", "marketer", "manager")}
 
 
 def test_deploy_checks_are_clean_under_production_settings():
