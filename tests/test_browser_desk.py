@@ -91,6 +91,7 @@ def test_an_agent_edits_a_macros_text_and_solves_the_ticket(browser_login, live_
     page.goto(f"{live_server.url}/admin/support/ticket/{ticket.pk}/change/")
     expect(thread.locator(".ticket-message")).to_have_count(3)
     expect(thread.locator(".ticket-message").nth(1)).to_contain_text("it reached your bank today")
+    expect(thread.locator(".ticket-message").nth(1).locator(".email-note")).to_contain_text("email")
     page.screenshot(path=SHOTS / "desk-ticket-solved.png", full_page=True)
     assert violations == []
 
