@@ -141,7 +141,8 @@ def check_webhook_secret(app_configs, **kwargs) -> list[Warning]:
             f"{esp}'s tracking and inbound webhooks (/anymail/…) are refused with a 403, so bounces, "
             "complaints and inbound email are not received.",
             hint="Set ANYMAIL_WEBHOOK_SECRET=user:password and put the same credentials in the webhook "
-            "URLs in the provider's dashboard (docs/email.md, 'Webhooks').",
+            "URLs in the provider's dashboard "
+            "(docs/email.md, 'Bounces, complaints and other provider events').",
             id="messaging.W001",
         )
         for esp in refused
