@@ -69,6 +69,7 @@ def test_a_basic_auth_provider_is_refused_while_no_secret_is_set(settings, clien
 
 
 @pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailInsecureWebhookWarning")
+@pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning")
 @pytest.mark.parametrize(
     "path", ["/anymail/sendgrid/tracking/", "/anymail/brevo/tracking/", "/anymail/mailjet/tracking/"]
 )
