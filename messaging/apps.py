@@ -10,8 +10,9 @@ class MessagingConfig(AppConfig):
     def ready(self):
         from anymail.signals import tracking
 
-        # Registers the double opt-in's email template (messaging.rendering.TEMPLATES).
-        from messaging import consent  # noqa: F401
+        # Registers the double opt-in's email template (messaging.rendering.TEMPLATES), and
+        # the deploy check of the webhooks' secret (messaging.webhook_auth).
+        from messaging import consent, webhook_auth  # noqa: F401
 
         # The providers' tracking webhooks (anymail's views under /anymail/): delivered,
         # bounced, complained … recorded by messaging.tracking.

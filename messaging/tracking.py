@@ -1,7 +1,8 @@
 """What the email providers say happened to the messages they took: delivered, bounced,
 complained about, opened, clicked, unsubscribed, through django-anymail's tracking webhooks.
 
-Anymail checks each webhook's signature (a bad one is a 400 and reaches nothing here),
+Anymail checks each webhook's signature (a bad one is a 400 and reaches nothing here; a
+basic-auth provider without ``ANYMAIL_WEBHOOK_SECRET`` is a 403, messaging/webhook_auth.py),
 normalises the provider's payload into ``AnymailTrackingEvent`` objects, and sends each on
 its ``tracking`` signal. ``tracking_received`` (connected in ``MessagingConfig.ready``)
 collects the events of the request, and ``TrackingBatchMiddleware`` records them together

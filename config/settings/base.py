@@ -57,6 +57,9 @@ MIDDLEWARE = [
     # Records the email providers' tracking events of a webhook request together, once
     # anymail's view has checked the signature and answered (messaging/tracking.py).
     "messaging.tracking.TrackingBatchMiddleware",
+    # anymail's webhooks: 403 for a basic-auth provider while ANYMAIL_WEBHOOK_SECRET is unset,
+    # 400 for a body anymail cannot read (messaging/webhook_auth.py).
+    "messaging.webhook_auth.AnymailWebhookGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -367,7 +370,9 @@ ANYMAIL = {
 # checked by the provider's signature (ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY,
 # ANYMAIL_MANDRILL_WEBHOOK_KEY …) and/or HTTP basic auth: ANYMAIL_WEBHOOK_SECRET="user:password",
 # which may name several, comma-separated, while the provider's dashboard is switched over
-# to a new one ("crm:old,crm:new").
+# to a new one ("crm:old,crm:new"). Without it, the providers that have only basic auth
+# (Postmark, SendGrid, Brevo, Amazon SES, Mailjet, SparkPost …) are refused with a 403
+# (messaging/webhook_auth.py; `check --deploy` warns while an anymail backend is configured).
 if isinstance(ANYMAIL.get("WEBHOOK_SECRET"), str) and "," in ANYMAIL["WEBHOOK_SECRET"]:
     ANYMAIL["WEBHOOK_SECRET"] = [s.strip() for s in ANYMAIL["WEBHOOK_SECRET"].split(",") if s.strip()]
 # The sender of shops that have no sender identity of their own (Email → Sender identities).

@@ -1,6 +1,8 @@
 """Providers' inbound webhooks (django-anymail, under ``/anymail/<provider>/inbound/``):
 anymail checks the request (Mailgun's and others' signatures, the basic auth of
 ``ANYMAIL_WEBHOOK_SECRET``) and normalises the email; this receiver hands it to the desk.
+A basic-auth provider's call while that secret is unset, and a body anymail cannot read, are
+refused before they get here (messaging/webhook_auth.py).
 
 Connected in ``SupportConfig.ready`` with a ``dispatch_uid``, so once however often apps load.
 A replayed webhook (providers retry until they get a 200) writes nothing twice: the email's

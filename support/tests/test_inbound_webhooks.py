@@ -8,11 +8,13 @@ import json
 import time
 
 import pytest
+from django.db import OperationalError
+from django.test import Client
 from django.urls import reverse
 
 from customers.tests.factories import CustomerFactory
 from messaging.tests.fixtures import branded_shop
-from support.models import InboundEmail, TicketAttachment
+from support.models import InboundEmail, Ticket, TicketAttachment
 from support.tests.inbound_mail import reply_to, sent_email
 from support.tickets import TicketData, ticket_open
 
@@ -143,3 +145,91 @@ def test_a_postmark_inbound_post_with_basic_auth_adds_the_reply_and_its_file(cli
     assert message.text == "The lid photo."
     (attachment,) = TicketAttachment.objects.filter(message=message)
     assert (attachment.filename, attachment.file.read()) == ("lid.png", b"\x89PNG fake")
+
+
+@pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailInsecureWebhookWarning")
+@pytest.mark.parametrize("auth", [{}, {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(BASIC.encode()).decode()}])
+def test_a_postmark_inbound_post_is_refused_while_no_webhook_secret_is_set(client, settings, thread, auth):
+    """Postmark has only basic auth: without ANYMAIL_WEBHOOK_SECRET anyone could post a reply
+    into any ticket, or open tickets (messaging/webhook_auth.py)."""
+    settings.ANYMAIL = {}
+    ticket, wire = thread
+    payload = json.dumps(postmark_payload(wire, "Forged reply."))
+
+    response = client.post(
+        reverse("anymail:postmark_inbound_webhook"), payload, content_type="application/json", **auth
+    )
+
+    assert response.status_code == 403
+    assert "webhook secret is not configured" in response.json()["detail"]
+    assert not InboundEmail.objects.exists()
+    assert (Ticket.objects.count(), ticket.messages.count()) == (1, 2)
+
+
+GARBAGE = {
+    "not-json": ("text/plain", b"this is not json"),
+    "json-array": ("application/json", b"[1, 2]"),
+    "form": ("application/x-www-form-urlencoded", b"From=ann%40example.com&TextBody=hi"),
+    "not-utf8": ("application/json", b"\xff\xfe{"),
+    "signature-a-string": ("application/json", b'{"signature": "str"}'),
+}
+INBOUND_PATHS = [
+    "/anymail/postmark/inbound/",
+    "/anymail/sendgrid/inbound/",
+    "/anymail/mailgun/inbound/",
+    "/anymail/mailgun/inbound_mime/",
+]
+
+
+@pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning")
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        pytest.param(path, body, id=f"{path.split('/')[2]}-{path.split('/')[3]}-{name}")
+        for path in INBOUND_PATHS
+        for name, body in GARBAGE.items()
+        # A JSON object is Postmark's format: an email with no fields, taken like any other.
+        if not (path == "/anymail/postmark/inbound/" and name == "signature-a-string")
+    ],
+)
+def test_an_inbound_body_anymail_cannot_read_is_a_400_that_writes_nothing(settings, thread, path, body):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": BASIC, "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    ticket, _ = thread
+    content_type, data = body
+    auth = "Basic " + base64.b64encode(BASIC.encode()).decode()
+    client = Client(raise_request_exception=False)
+
+    response = client.post(path, data, content_type=content_type, HTTP_AUTHORIZATION=auth)
+
+    assert response.status_code == 400, response.content
+    assert not InboundEmail.objects.exists()
+    assert (Ticket.objects.count(), ticket.messages.count()) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "error, status",
+    [(OperationalError("server closed the connection unexpectedly"), 503), (ValueError("a bug of ours"), 500)],
+    ids=["database-down", "bug-in-the-desk"],
+)
+def test_an_error_while_taking_the_email_stays_a_5xx_for_the_provider_to_retry(
+    settings, thread, monkeypatch, error, status
+):
+    """Only anymail failing to read the body is the sender's fault (400); the desk failing
+    to take a readable email is ours, and the provider must send it again."""
+    settings.ANYMAIL = {"WEBHOOK_SECRET": BASIC}
+    _, wire = thread
+
+    def fails(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("support.inbound.webhooks.inbound_receive_anymail", fails)
+    client = Client(raise_request_exception=False)
+    auth = "Basic " + base64.b64encode(BASIC.encode()).decode()
+    payload = json.dumps(postmark_payload(wire, "The lid photo."))
+
+    response = client.post(
+        "/anymail/postmark/inbound/", payload, content_type="application/json", HTTP_AUTHORIZATION=auth
+    )
+
+    assert response.status_code == status
+    assert not InboundEmail.objects.exists()
