@@ -1,11 +1,13 @@
 """Inbound email into tickets: matched by the reply address or the threading headers of the
 emails the CRM sent, or opening a new ticket; once only, whatever is replayed."""
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 
 from customers.models import Customer, CustomerIdentity
 from customers.tests.factories import CustomerFactory, ShopFactory
@@ -309,3 +311,19 @@ def test_a_reply_to_thousands_still_matches_its_ticket_by_the_threading_headers(
     assert email.outcome == Outcome.APPENDED and email.ticket_id == ticket.pk
     assert email.detail.startswith("matched by threading header")
     assert customer_messages(ticket) == ["Hi, where is it?", "Thanks"]
+
+
+def test_the_ticket_page_names_the_address_a_reply_came_from_when_it_is_not_the_customers(
+    shop, ann, agent, admin_client
+):
+    ticket = open_ticket(shop, ann)
+    wire = sent_email(ticket, agent)
+    inbound_receive(reply_to(wire, "I am Ann's husband", sender="Tom <tom@example.org>"), via="imap")
+    inbound_receive(reply_to(wire, "And me, Ann", sender="Ann <ANN@example.com>"), via="imap")
+
+    page = admin_client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+
+    heads = re.findall(
+        r'class="ticket-message from-customer[^"]*"[^>]*>\s*<div class="ticket-message-head">\s*<b>([^<]*)</b>', page
+    )
+    assert heads == ["Ann Lee", "tom@example.org", "Ann Lee"]  # the opening message, Tom's reply, Ann's
