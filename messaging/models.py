@@ -269,6 +269,8 @@ class ImapMailbox(TimeStampedModel):
     received = models.BigIntegerField(default=0, help_text="Messages handed over, in all.")
 
     class Meta:
+        verbose_name = "IMAP mailbox"
+        verbose_name_plural = "IMAP mailboxes"
         constraints = [
             models.UniqueConstraint(fields=["key"], name="imapmailbox_key_uniq"),
             models.CheckConstraint(condition=Q(last_uid__gte=0), name="imapmailbox_last_uid_gte_0"),
@@ -293,6 +295,8 @@ class ImapFailure(models.Model):
     last_failed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "IMAP failure"
+        verbose_name_plural = "IMAP failures"
         constraints = [
             # One row per message; also the run's lookup of a folder's failures.
             models.UniqueConstraint(fields=["mailbox", "uid"], name="imapfailure_mailbox_uid_uniq"),

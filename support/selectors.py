@@ -105,7 +105,10 @@ def ticket_conversation(ticket: Ticket, *, internal_notes: bool) -> list[TicketM
 
     An agent's public reply carries ``email_note`` (label, warn): what became of its email
     (``support.mail``, key "ticket-reply:<id>"), read in the same query, so an agent sees
-    when a reply was not emailed (a suppressed or bounced address, a failure)."""
+    when a reply was not emailed (a suppressed or bounced address, a failure). A customer
+    message that came by email from another address than the customer's (a colleague in Cc)
+    carries ``other_sender``, that address, so the page does not show it as the customer's;
+    read in the same query too."""
     email = Message.objects.filter(key=Concat(Value("ticket-reply:"), Cast(OuterRef("pk"), CharField())))
     messages = (
         TicketMessage.objects.filter(ticket=ticket)
@@ -114,12 +117,16 @@ def ticket_conversation(ticket: Ticket, *, internal_notes: bool) -> list[TicketM
         .annotate(
             email_status=Subquery(email.values("status")[:1]),
             email_error=Subquery(email.values("last_error")[:1]),
+            inbound_from=F("inbound_email__from_email"),
+            customer_email=F("ticket__customer__email"),
         )
         .order_by("created_at", "id")
     )
     thread = list(messages if internal_notes else messages.filter(public=True))
     for message in thread:
         message.email_note = EMAIL_NOTES.get(message.email_status)  # type: ignore[attr-defined]
+        sender, customer = message.inbound_from or "", (message.customer_email or "").strip().lower()  # type: ignore[attr-defined]
+        message.other_sender = sender if sender and sender != customer else ""  # type: ignore[attr-defined]
     return thread
 
 

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from customers.tests.factories import CustomerFactory, OrderFactory
-from messaging.models import Message, MessageStatus, OutboxEmail, Suppression
+from messaging.models import ImapFailure, ImapMailbox, Message, MessageStatus, OutboxEmail, Suppression
 from messaging.sending import messages_send
 from messaging.services import message_queue
 
@@ -182,3 +182,14 @@ def test_a_message_queued_in_a_transaction_shows_not_rendered_yet(admin_client, 
         message = message_queue(key="later:1", template="test", customer_id=customer.pk, shop_id=shop.pk)
     page = admin_client.get(reverse("admin:messaging_message_change", args=[message.pk]))
     assert "Not rendered yet" in page.text
+
+
+def test_the_imap_mailboxes_are_named_as_people_write_them(admin_client):
+    ImapMailbox.objects.create(key="desk@imap.example:993/INBOX")
+
+    page = admin_client.get(reverse("admin:messaging_imapmailbox_changelist")).content.decode()
+
+    assert "<title> Select IMAP mailbox to view |" in page
+    assert "IMAP mailboxes" in page
+    assert "Imap mailbox" not in page and "imap mailbox" not in page
+    assert (ImapFailure._meta.verbose_name, ImapFailure._meta.verbose_name_plural) == ("IMAP failure", "IMAP failures")

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from customers.models import Shop
 from messaging.models import Message, SenderIdentity
@@ -74,10 +75,14 @@ def shop_for(recipients: tuple[str, ...], *, customer_shop_id: int | None) -> tu
     serves every shop, so it names none."""
     bare = [bare_address(r) for r in recipients]
     if bare:
-        condition = Q()
-        for address in bare:
-            condition |= Q(from_email__iexact=address) | Q(reply_to__iexact=address)
-        identities = SenderIdentity.objects.filter(condition).select_related("shop").order_by("shop_id")
+        # One IN list per column, however many recipients (an OR per address overflows
+        # SQLite's expression depth).
+        identities = (
+            SenderIdentity.objects.annotate(from_lower=Lower("from_email"), reply_lower=Lower("reply_to"))
+            .filter(Q(from_lower__in=set(bare)) | Q(reply_lower__in=set(bare)))
+            .select_related("shop")
+            .order_by("shop_id")
+        )
         for identity in identities:
             for recipient, address in zip(recipients, bare, strict=True):
                 if address in (identity.from_email.lower(), identity.reply_to.lower()):

@@ -19,6 +19,10 @@ from email.utils import getaddresses
 # Delivered-To (Postfix, Gmail, Dovecot) and X-Original-To (Postfix) carry the plus-tagged
 # address even when the client put the bare one in To.
 RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to")
+# The most recipients read from those headers (distinct, in their order; the envelope's
+# recipient comes on top): the desk's address is among the first of any real email, and an
+# email to thousands must not become a query with a term for each.
+MAX_RECIPIENTS = 50
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 MESSAGE_KEY_MAX = 255
 
@@ -131,7 +135,7 @@ def parse(raw: bytes, *, envelope_recipient: str = "", envelope_sender: str | No
         return_path = _clean(envelope_sender).strip("<> ").lower()
     elif "return-path" in message:
         return_path = _header(message, "return-path").strip("<> ").lower()
-    recipients = [a for _, a in _addresses(message, RECIPIENT_HEADERS)]
+    recipients = list(dict.fromkeys(a for _, a in _addresses(message, RECIPIENT_HEADERS)))[:MAX_RECIPIENTS]
     if envelope_recipient:
         recipients.append(_clean(envelope_recipient).strip().lower())
     text, html, attachments = _parts(message)

@@ -24,15 +24,29 @@ _PARSER = EmailReplyParser(languages=LANGUAGES)
 # The escaped text's most, leaving room for the paragraphs' markup within the desk's MAX_BODY.
 _TEXT_MAX = MAX_BODY // 2
 _CUT_NOTE = "\n\n[… the rest of this email is kept with the original.]"
+# The most of an email's text that is trimmed, and of its HTML that is made into text: the
+# stored message holds at most ``_TEXT_MAX`` of it anyway, and the reply parser's regexes
+# take seconds on megabytes (inside the email's transaction). Twice ``MAX_BODY`` leaves the
+# parser room to find a quote after a long reply; HTML is mostly markup, so it gets more.
+# The rest is kept in the ``InboundEmail``'s raw message.
+INPUT_MAX = 2 * MAX_BODY
+HTML_INPUT_MAX = 5 * INPUT_MAX
 
 
 def body_text(text: str, html_body: str) -> str:
-    """The email's text: its plain-text part, else its HTML made into text."""
+    """The email's text: its plain-text part, else its HTML made into text; at most
+    ``INPUT_MAX`` characters of it, with a note when cut."""
     if text.strip():
-        return text.replace("\r\n", "\n")
-    if html_body.strip():
-        return get_text(html_body)
-    return ""
+        cut = len(text) > 2 * INPUT_MAX
+        text = text[: 2 * INPUT_MAX].replace("\r\n", "\n")  # CRLF → LF shortens it
+    elif html_body.strip():
+        cut = len(html_body) > HTML_INPUT_MAX
+        text = get_text(html_body[:HTML_INPUT_MAX])
+    else:
+        return ""
+    if cut or len(text) > INPUT_MAX:
+        return text[:INPUT_MAX].rstrip() + _CUT_NOTE
+    return text
 
 
 def reply_text(text: str) -> str:

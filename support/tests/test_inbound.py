@@ -1,11 +1,13 @@
 """Inbound email into tickets: matched by the reply address or the threading headers of the
 emails the CRM sent, or opening a new ticket; once only, whatever is replayed."""
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 
 from customers.models import Customer, CustomerIdentity
 from customers.tests.factories import CustomerFactory, ShopFactory
@@ -283,3 +285,45 @@ def test_a_matched_reply_costs_a_fixed_number_of_queries(shop, ann, agent, djang
         sent_email(ticket, agent, body=f"<p>Answer {i}</p>")
     with django_assert_num_queries(len(first.captured_queries)):
         inbound_receive(reply_to(wire, "Later"), via="imap")
+
+
+def test_an_email_to_thousands_opens_one_ticket_in_the_shop_among_its_first_recipients(shop):
+    other = branded_shop(from_email="hi@tea.example", reply_to="care@tea.example")
+    crowd = ", ".join(f"person{n}@list.example" for n in range(3000))
+    raw = reply_to(None, "To all of you", sender="Zoe <zoe@example.com>", to=f"care@tea.example, {crowd}")
+
+    email = inbound_receive(raw, via="imap").email
+
+    assert email.outcome == Outcome.OPENED and email.recipient == "care@tea.example"
+    assert email.ticket.shop_id == other.pk
+    assert customer_messages(email.ticket) == ["To all of you"]
+
+
+def test_a_reply_to_thousands_still_matches_its_ticket_by_the_threading_headers(shop, ann, agent):
+    ticket = open_ticket(shop, ann)
+    wire = sent_email(ticket, agent)
+    crowd = ", ".join(f"person{n}@list.example" for n in range(3000))
+    # The reply address comes after the first 50 recipients, so only the headers can match.
+    raw = reply_to(wire, "Thanks", to=f"{crowd}, {wire['Reply-To']}")
+
+    email = inbound_receive(raw, via="imap").email
+
+    assert email.outcome == Outcome.APPENDED and email.ticket_id == ticket.pk
+    assert email.detail.startswith("matched by threading header")
+    assert customer_messages(ticket) == ["Hi, where is it?", "Thanks"]
+
+
+def test_the_ticket_page_names_the_address_a_reply_came_from_when_it_is_not_the_customers(
+    shop, ann, agent, admin_client
+):
+    ticket = open_ticket(shop, ann)
+    wire = sent_email(ticket, agent)
+    inbound_receive(reply_to(wire, "I am Ann's husband", sender="Tom <tom@example.org>"), via="imap")
+    inbound_receive(reply_to(wire, "And me, Ann", sender="Ann <ANN@example.com>"), via="imap")
+
+    page = admin_client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+
+    heads = re.findall(
+        r'class="ticket-message from-customer[^"]*"[^>]*>\s*<div class="ticket-message-head">\s*<b>([^<]*)</b>', page
+    )
+    assert heads == ["Ann Lee", "tom@example.org", "Ann Lee"]  # the opening message, Tom's reply, Ann's

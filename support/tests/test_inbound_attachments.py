@@ -53,13 +53,56 @@ def test_files_within_the_limits_are_kept_and_the_rest_listed_with_why(thread, m
         ("photo.png", 108, ""),
         ("receipt.pdf", 909, ""),
         ("big.png", 1001, "larger than 1000 bytes, the most for one file"),
-        ("tool.exe", 2, "files of type application/octet-stream are not accepted"),
+        ("tool.exe", 2, "files named .exe are not accepted"),
         ("second.pdf", 605, "the email's files would pass 1.5 KB, the most for one email"),
     ]
     kept = rows[0].file
     assert kept.name.startswith(f"support/attachments/{ticket.pk}/") and kept.read() == PNG
     assert (media / rows[1].file.name).parent == media / "support" / "attachments" / str(ticket.pk)
     assert [r.file.name for r in rows[2:]] == ["", "", ""]
+
+
+def test_a_file_is_judged_by_its_name_too_not_only_by_the_type_its_sender_declared(thread, settings):
+    ticket, wire = thread
+    settings.SUPPORT_INBOUND_MAX_EMAIL_BYTES = 10_000
+    files = (
+        ("looks.png.exe", "image/png", PNG),  # a program posing as a picture
+        ("RUN.CMD. ", "application/pdf", b"%PDF"),  # Windows drops the trailing dot and space
+        ("invoice.js", "application/pdf", b"%PDF"),
+        ("invoice.html", "application/pdf", b"%PDF"),  # .html is text/html, not accepted
+        ("scan.pdf", "application/pdf", b"%PDF"),
+        ("photo.jpg", "image/jpeg", PNG),
+        ("notes", "image/png", PNG),  # no extension: the declared type decides
+    )
+
+    email = inbound_receive(reply_to(wire, "Files", attachments=files), via="imap").email
+
+    rows = TicketAttachment.objects.filter(message=email.ticket_message).order_by("id")
+    assert [(r.filename, r.skipped, bool(r.file)) for r in rows] == [
+        ("looks.png.exe", "files named .exe are not accepted", False),
+        ("RUN.CMD.", "files named .cmd are not accepted", False),
+        ("invoice.js", "files named .js are not accepted", False),
+        ("invoice.html", "files named .html (text/html) are not accepted", False),
+        ("scan.pdf", "", True),
+        ("photo.jpg", "", True),
+        ("notes", "", True),
+    ]
+
+
+def test_image_wildcard_does_not_admit_svg_unless_it_is_listed_itself(thread, settings):
+    ticket, wire = thread
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    files = (("logo.svg", "image/svg+xml", svg), ("logo.png", "image/svg+xml", svg))
+
+    first = inbound_receive(reply_to(wire, "Logo", attachments=files), via="imap").email
+    settings.SUPPORT_INBOUND_ATTACHMENT_TYPES = ["image/*", "image/svg+xml"]
+    second = inbound_receive(reply_to(wire, "Logo again", attachments=files[:1]), via="imap").email
+
+    assert [r.skipped for r in first.ticket_message.attachments.order_by("id")] == [
+        "files of type image/svg+xml are not accepted",
+        "files of type image/svg+xml are not accepted",
+    ]
+    assert [(r.skipped, r.size) for r in second.ticket_message.attachments.all()] == [("", len(svg))]
 
 
 def test_staff_who_may_see_the_ticket_download_its_files_and_no_one_else(thread, client, django_user_model):
@@ -90,12 +133,12 @@ def test_staff_who_may_see_the_ticket_download_its_files_and_no_one_else(thread,
 
 def test_a_refused_file_is_shown_on_the_ticket_page_with_why(thread, admin_client):
     ticket, wire = thread
-    inbound_receive(reply_to(wire, "Tool", attachments=(("tool.exe", "application/x-msdownload", b"MZ"),)), via="imap")
+    inbound_receive(reply_to(wire, "Tool", attachments=(("tool.bin", "application/x-msdownload", b"MZ"),)), via="imap")
 
     page = admin_client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
 
     assert (
-        "tool.exe <small>(2\xa0bytes) not kept: files of type application/x-msdownload are not accepted</small>" in page
+        "tool.bin <small>(2\xa0bytes) not kept: files of type application/x-msdownload are not accepted</small>" in page
     )
 
 

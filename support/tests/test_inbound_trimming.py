@@ -6,7 +6,7 @@ import pytest
 from customers.tests.factories import CustomerFactory
 from messaging.tests.fixtures import branded_shop
 from support.inbound import inbound_receive
-from support.inbound.trimming import reply_text
+from support.inbound.trimming import HTML_INPUT_MAX, INPUT_MAX, body_text, reply_text
 from support.tests.inbound_mail import quoted, reply_to, sent_email
 from support.text import MAX_BODY
 from support.tickets import TicketData, ticket_open
@@ -116,3 +116,39 @@ def test_a_huge_email_is_cut_to_the_desks_limit_with_a_note(thread):
     assert len(body) <= MAX_BODY
     assert body.rstrip("</p>").endswith("[… the rest of this email is kept with the original.]")
     assert len(bytes(email.raw)) > 160_000
+
+
+def test_a_five_megabyte_email_is_trimmed_from_its_start_and_kept_whole_as_sent(thread):
+    ticket, wire = thread
+    text = "Please read all of this. " * 200_000  # 5 MB on one line
+
+    email = inbound_receive(reply_to(wire, text), via="imap").email
+
+    body = email.ticket_message.text
+    assert email.outcome == "appended" and email.ticket_id == ticket.pk
+    assert body.startswith("Please read all of this.")
+    assert body.endswith("[… the rest of this email is kept with the original.]")
+    assert len(email.ticket_message.body) <= MAX_BODY
+    assert len(bytes(email.raw)) > 5_000_000
+
+
+def test_an_email_of_quote_header_lookalikes_is_cut_before_the_parser_reads_it(thread):
+    ticket, wire = thread
+    line = "On Mon, 30 Nov 2026 at 10:02, Acme <a@b.c> said something here\n"
+    text = "My order is wrong.\n" + line * (400_000 // len(line))
+
+    email = inbound_receive(reply_to(wire, text), via="imap").email
+
+    assert email.outcome == "appended"
+    assert email.ticket_message.text.startswith("My order is wrong.")
+    assert len(email.ticket_message.body) <= MAX_BODY
+    assert len(bytes(email.raw)) > 400_000
+
+
+def test_body_text_reads_at_most_input_max_characters_of_text_or_html():
+    assert body_text("a\r\nb", "") == "a\nb"
+    cut = body_text("x" * (INPUT_MAX + 10), "")
+    assert cut == "x" * INPUT_MAX + "\n\n[… the rest of this email is kept with the original.]"
+    html = body_text("", "<p>" + "y " * HTML_INPUT_MAX + "</p>")
+    assert html.endswith("[… the rest of this email is kept with the original.]")
+    assert len(html) <= INPUT_MAX + 60
