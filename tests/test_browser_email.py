@@ -83,3 +83,29 @@ def test_a_marketer_sees_each_shops_complaint_rate_above_the_log(browser_login, 
     assert alarm == "rgb(180, 35, 24)"
     panel.screenshot(path=str(SHOTS / "email_complaint_rate.png"))
     page.screenshot(path=str(SHOTS / "email_log_with_complaint_rate.png"), full_page=True)
+
+
+def test_a_marketer_previews_a_template_for_a_customer_in_the_themes_form(
+    browser_login, django_user_model, live_server
+):
+    user = django_user_model.objects.create_user(
+        "mia", password="marketer-pass-1", is_staff=True, email="mia@merchant.example"
+    )
+    user.groups.add(Group.objects.get(name=MARKETER))
+    shop = branded_shop()
+    CustomerFactory(first_name="Ann", last_name="Lee", email="ann@example.com")
+
+    page = browser_login("mia", "marketer-pass-1")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{live_server.url}/admin/messaging/message/preview/")
+    page.select_option("#id_template", "ticket_reply")
+    page.select_option("#id_shop", str(shop.pk))
+    page.fill("#id_customer", "ann@example.com")
+    page.click("input[type=submit][value=Preview]")
+
+    assert page.get_by_text("Subject: Re: Where is my parcel? [#1042]").is_visible()
+    assert "It left our warehouse today" in page.locator("iframe").first.content_frame.locator("body").inner_text()
+    # The theme's controls, not the browser's bare ones.
+    assert "border" in (page.locator("#id_template").get_attribute("class") or "")
+    assert page.get_by_role("button", name="Send a test to mia@merchant.example").is_visible()
+    page.screenshot(path=str(SHOTS / "email_preview.png"), full_page=True)

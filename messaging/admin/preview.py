@@ -15,6 +15,7 @@ from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from customers.models import Customer, Shop
 from messaging.admin.frames import html_frame, html_response, text_block
@@ -42,12 +43,19 @@ SAMPLE_BESIDE_CUSTOMER = {key: SAMPLE[key] for key in ("ticket", "reply", "csat"
 
 
 class PreviewForm(forms.Form):
-    template = forms.ChoiceField(choices=())
+    # The theme's widgets, as on the admin's own forms.
+    template = forms.ChoiceField(choices=(), widget=UnfoldAdminSelectWidget)
     shop = forms.ModelChoiceField(
-        queryset=Shop.objects.order_by("name"), required=False, help_text="Empty: the CRM's own sender."
+        queryset=Shop.objects.order_by("name"),
+        required=False,
+        help_text="Empty: the CRM's own sender.",
+        widget=UnfoldAdminSelectWidget,
     )
     customer = forms.CharField(
-        required=False, max_length=254, help_text="An email address or a CRM id; empty: made-up values."
+        required=False,
+        max_length=254,
+        help_text="An email address or a CRM id; empty: made-up values.",
+        widget=UnfoldAdminTextInputWidget,
     )
 
     def __init__(self, *args, **kwargs):
