@@ -254,3 +254,17 @@ def known_related_values(form_class: type) -> type:
     if issubclass(form_class, KnownRelatedValues):
         return form_class
     return type(form_class.__name__, (KnownRelatedValues, form_class), {"__module__": form_class.__module__})
+
+
+class ReadOnly:
+    """Rows that only services write (logs, histories, evidence): listed and opened in the
+    admin, never added, changed or deleted there. Mix in before the admin or inline class."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

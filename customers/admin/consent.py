@@ -3,12 +3,12 @@ because it is the evidence of what each customer agreed to, when and how."""
 
 from django.contrib import admin
 
-from core.admin_tools import LargeTableAdmin
+from core.admin_tools import LargeTableAdmin, ReadOnly
 from customers.models import ConsentEvent
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(LargeTableAdmin):
+class ConsentEventAdmin(ReadOnly, LargeTableAdmin):
     list_display = ["at", "customer_email", "shop", "state", "source", "by"]
     list_filter = ["given", "source", "shop"]
     list_select_related = ["customer", "shop", "by"]
@@ -24,12 +24,3 @@ class ConsentEventAdmin(LargeTableAdmin):
     @admin.display(description="consent")
     def state(self, event):
         return "given" if event.given else "withdrawn"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
-from core.admin_tools import LargeTableAdmin, customer_link
+from core.admin_tools import LargeTableAdmin, ReadOnly, customer_link
 from core.errors import DomainError
 from core.figures import money_text
 from customers.models import Order, Shop
@@ -65,17 +65,8 @@ def orders_numbered(number: str):
     return Order.objects.filter(shop_id__in=list(Shop.objects.values_list("pk", flat=True)), external_id=number)
 
 
-class ReadOnlyAdmin(ModelAdmin):
+class ReadOnlyAdmin(ReadOnly, ModelAdmin):
     """Rows that only services write: listed and opened, never added, changed or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Programme)

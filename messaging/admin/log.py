@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import TabularInline
 
-from core.admin_tools import LargeTableAdmin, customer_link
+from core.admin_tools import LargeTableAdmin, ReadOnly, customer_link
 from messaging.admin.frames import headers_table, html_frame, html_response, text_block
 from messaging.admin.preview import preview_html_view, preview_view
 from messaging.models import Message, MessageEvent, OutboxEmail
@@ -20,17 +20,6 @@ from messaging.selectors import (
     SENDER_HEALTH_CACHE_SECONDS,
     sender_health_report,
 )
-
-
-class ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class MessageEventInline(ReadOnly, TabularInline):

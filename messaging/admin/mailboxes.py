@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.db.models import Count
 from unfold.admin import ModelAdmin, TabularInline
 
-from messaging.admin.log import ReadOnly
+from core.admin_tools import ReadOnly
 from messaging.models import ImapFailure, ImapMailbox
 
 

@@ -6,12 +6,12 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin_tools import LargeTableAdmin
+from core.admin_tools import LargeTableAdmin, ReadOnly
 from support.models import InboundEmail
 
 
 @admin.register(InboundEmail)
-class InboundEmailAdmin(LargeTableAdmin):
+class InboundEmailAdmin(ReadOnly, LargeTableAdmin):
     list_display = ("received_at", "from_email", "subject", "outcome", "ticket_link", "via")
     list_filter = ("outcome", "via")
     search_fields = ("=from_email", "=message_key")
@@ -39,12 +39,3 @@ class InboundEmailAdmin(LargeTableAdmin):
     def original(self, email):
         text = bytes(email.raw)[:200_000].decode("utf-8", errors="replace")
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
