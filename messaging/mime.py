@@ -50,8 +50,10 @@ _ADDRESS_HEADERS = {"from", "to", "cc", "reply-to"}
 
 
 def _ascii_addresses(values) -> bool:
-    """Whether every address (the part in angle brackets) is ASCII."""
-    return all(address.isascii() for _, address in getaddresses([str(v) for v in values]))
+    """Whether every address (the part in angle brackets) is ASCII; parsed only when some
+    text is not (a non-ASCII display name)."""
+    texts = [str(v) for v in values]
+    return all(t.isascii() for t in texts) or all(address.isascii() for _, address in getaddresses(texts))
 
 
 def _text_header(value: str) -> str:
@@ -85,6 +87,10 @@ class BulkEmail(EmailMultiAlternatives):
         values += map(str, self.extra_headers.values())
         if any("\n" in value or "\r" in value for value in values):
             raise ValueError("Header values may not contain linefeed or carriage return characters")
+        names = {name.lower() for name in self.extra_headers}
+        if "message-id" not in names:
+            # The modern path would make one; the CRM always gives its own (from the key).
+            raise ValueError("A bulk email needs its Message-ID")
         mime: MimeMessage = MIMEText(str(self.body), "plain", _UTF8, policy=_POLICY)
         if self.alternatives:
             parts = [
@@ -97,14 +103,10 @@ class BulkEmail(EmailMultiAlternatives):
         for name, addresses in (("To", self.to), ("Cc", self.cc), ("Reply-To", self.reply_to)):
             if addresses:
                 mime[name] = ", ".join(_address_header(str(a)) for a in addresses)
-        names = {name.lower() for name in self.extra_headers}
         if "date" not in names:
             now = datetime.now(UTC)
             mime["Date"] = format_datetime(now.astimezone() if settings.EMAIL_USE_LOCALTIME else now)
         for name, value in self.extra_headers.items():
             if name.lower() not in _ADDRESS_HEADERS:
                 mime[name] = _text_header(str(value))
-        if "message-id" not in names:
-            # The modern path would make one; the CRM always gives its own (from the key).
-            raise ValueError("A bulk email needs its Message-ID")
         return mime
