@@ -88,6 +88,19 @@ def thread_root_id(ticket_id: int) -> str:
     return f"<ticket-{ticket_id}-{_signature(ticket_id)}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
 
 
+_ROOT = re.compile(r"^<ticket-(\d+)-")
+
+
+def ticket_id_from_thread_root(value: str) -> int | None:
+    """The ticket a threading id names, if it is that ticket's own thread root (signature and
+    domain included): for inbound mail, beside ``ticket_id_from_address``."""
+    found = _ROOT.match(value)
+    if found is None:
+        return None
+    ticket_id = int(found[1])
+    return ticket_id if thread_root_id(ticket_id) == value else None
+
+
 def _thread_headers(ticket: Ticket, *, before: str | None = None) -> dict[str, str]:
     """Reply-To, In-Reply-To and References of the ticket's next email: after every email of
     the ticket queued so far (the replies of its thread, the CSAT invitation), except the

@@ -292,23 +292,31 @@ def ticket_merge(*, source: Ticket, target: Ticket, user=None, now: datetime | N
                 raise DomainError(f"Ticket #{ticket.pk} is closed and cannot be merged.", field=field)
         TicketMessage.objects.filter(ticket=source).update(ticket=target)
         target.tags.add(*source.tags.all())
-        for ticket, text in (
-            (target, f"Ticket #{source.pk} ({source.subject}) was merged into this one."),
-            (source, f"Merged into ticket #{target.pk}."),
-        ):
-            TicketMessage.objects.create(
-                ticket=ticket,
-                author_kind=TicketMessage.Author.SYSTEM,
-                author=user,
-                public=False,
-                body=sanitise(f"<p>{nh3.clean_text(text)}</p>"),
-                created_at=now,
-            )
+        ticket_note(
+            ticket_id=target.pk,
+            text=f"Ticket #{source.pk} ({source.subject}) was merged into this one.",
+            now=now,
+            user=user,
+        )
+        ticket_note(ticket_id=source.pk, text=f"Merged into ticket #{target.pk}.", now=now, user=user)
         source.merged_into = target
         _set_status(source, Status.CLOSED, now)
         source.save()
         target.save()
     return target
+
+
+def ticket_note(*, ticket_id: int, text: str, now: datetime, user=None) -> TicketMessage:
+    """An internal note the desk itself writes (a merge, an email from another address), in
+    plain words: escaped, never markup."""
+    return TicketMessage.objects.create(
+        ticket_id=ticket_id,
+        author_kind=TicketMessage.Author.SYSTEM,
+        author=user,
+        public=False,
+        body=sanitise(f"<p>{nh3.clean_text(text)}</p>"),
+        created_at=now,
+    )
 
 
 def ticket_work(

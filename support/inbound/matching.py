@@ -12,7 +12,6 @@ threading headers, and it is signed; a Message-ID is an HMAC, so naming one prov
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -23,8 +22,6 @@ from messaging.models import Message, SenderIdentity
 from support import mail
 from support.inbound.parsing import ParsedEmail, bare_address
 from support.models import TicketMessage
-
-_ROOT = re.compile(r"^<ticket-(\d+)-[0-9a-f]{10}@")
 
 
 @dataclass(frozen=True)
@@ -49,9 +46,9 @@ def by_thread(parsed: ParsedEmail) -> Match | None:
         return None
     found: dict[str, int] = {}
     for value in ids:
-        root = _ROOT.match(value)
-        if root and mail.thread_root_id(int(root[1])) == value:
-            found[value] = int(root[1])
+        ticket_id = mail.ticket_id_from_thread_root(value)
+        if ticket_id is not None:
+            found[value] = ticket_id
     reply_keys: dict[str, int] = {}
     for message_id, key in Message.objects.filter(message_id__in=ids).values_list("message_id", "key"):
         kind, _, number = key.partition(":")

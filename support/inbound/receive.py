@@ -32,18 +32,16 @@ an added reply), so automatic mail cannot start a loop with it.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-import nh3
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.create_once import create_once
-from core.errors import Conflict, DomainError
+from core.errors import Conflict
 from customers.models import Customer, Shop
 from customers.services.customers import CustomerData, customers_resolve
 from customers.services.pending_updates import pending_updates_mark
@@ -51,11 +49,11 @@ from messaging.consent import unsubscribe_via_mail
 from support.inbound import rules
 from support.inbound.attachments import attachments_store
 from support.inbound.matching import by_reply_address, by_thread, shop_for
-from support.inbound.parsing import ParsedEmail, bare_address, parse
+from support.inbound.parsing import ParsedEmail, bare_address, message_key, parse
 from support.inbound.trimming import body_text, reply_html, reply_text
 from support.models import InboundEmail, Ticket, TicketMessage
-from support.text import sanitise
-from support.tickets import TicketData, ticket_follow_up, ticket_open
+from support.text import plain_text
+from support.tickets import TicketData, ticket_follow_up, ticket_note, ticket_open
 
 Outcome = InboundEmail.Outcome
 _NO_TEXT = "(This email had no text.)"
@@ -94,7 +92,7 @@ def inbound_receive(
     try:
         parsed = parse(raw, envelope_recipient=envelope_recipient or "", envelope_sender=envelope_sender)
     except Exception as exc:  # noqa: BLE001 - a message the parser chokes on is recorded, not lost
-        key = "sha256:" + hashlib.sha256(raw).hexdigest()
+        key = message_key("", raw)
         detail = f"unreadable: {exc}"[:500]
         row, created = create_once(
             InboundEmail.objects.filter(message_key=key),
@@ -179,10 +177,11 @@ def _handle(parsed: ParsedEmail, row: InboundEmail, now: datetime) -> _Done:
         detail = f"matched by {match.how}"
         if message.ticket_id != ticket.pk:
             detail += f"; ticket #{ticket.pk} was merged into #{message.ticket_id}"
-        customer_email = (ticket.customer.email or "").strip().lower()
+        customer_email = ticket.customer.email_normalized or ""
         if parsed.from_email != customer_email:
             detail += f"; sent by {parsed.from_email}, not the ticket's customer ({customer_email or 'no address'})"
-            _note(message, f"This reply came from {parsed.from_email}, not from the ticket's customer.", now)
+            text = f"This reply came from {parsed.from_email}, not from the ticket's customer."
+            ticket_note(ticket_id=message.ticket_id, text=text, now=now)
         return _Done(Outcome.APPENDED, detail, message.ticket, message, match.recipient)
     note = "no ticket matched" if match is None else f"ticket #{match.ticket_id} (by {match.how}) no longer exists"
     return _open(parsed, text, now, note=note)
@@ -210,22 +209,10 @@ def _open(parsed: ParsedEmail, text: str, now: datetime, *, note: str) -> _Done:
     if shop is None:
         return _Done(Outcome.REJECTED, f"{note}, and there is no shop to open a ticket in")
     customer = _customer(shop, parsed, known=known is not None)
-    subject = _SUBJECT_NOISE.sub("", parsed.subject).strip()[:255] or "(no subject)"
-    try:
-        ticket, _ = ticket_open(
-            customer=customer,
-            shop=shop,
-            data=TicketData(subject=subject, body=text, channel=Ticket.Channel.EMAIL),
-            now=now,
-        )
-    except DomainError as error:  # a subject that is only markup, say
-        ticket, _ = ticket_open(
-            customer=customer,
-            shop=shop,
-            data=TicketData(subject="(no subject)", body=text, channel=Ticket.Channel.EMAIL),
-            now=now,
-        )
-        note += f" ({error})"
+    # As the ticket will keep it (plain text): a subject of only markup is no subject.
+    subject = plain_text(_SUBJECT_NOISE.sub("", parsed.subject))[:255].strip() or "(no subject)"
+    data = TicketData(subject=subject, body=text, channel=Ticket.Channel.EMAIL)
+    ticket, _ = ticket_open(customer=customer, shop=shop, data=data, now=now)
     message = TicketMessage.objects.filter(ticket=ticket).order_by("id").first()
     assert message is not None
     attachments_store(message, parsed.attachments)
@@ -243,13 +230,3 @@ def _customer(shop: Shop, parsed: ParsedEmail, *, known: bool) -> Customer:
     if result.created:
         pending_updates_mark([customer_id])
     return Customer.objects.get(pk=customer_id)
-
-
-def _note(message: TicketMessage, text: str, now: datetime) -> None:
-    TicketMessage.objects.create(
-        ticket_id=message.ticket_id,
-        author_kind=TicketMessage.Author.SYSTEM,
-        public=False,
-        body=sanitise(f"<p>{nh3.clean_text(text)}</p>"),
-        created_at=now,
-    )

@@ -19,7 +19,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
 
 from messaging.models import SenderIdentity
 from support.inbound.parsing import ParsedEmail, bare_address
@@ -82,7 +81,7 @@ def loop_reason(parsed: ParsedEmail, *, own: set[str], now: datetime, exclude_id
     limit = settings.SUPPORT_INBOUND_MAX_PER_SENDER
     window = settings.SUPPORT_INBOUND_WINDOW_MINUTES
     since = now - timedelta(minutes=window)
-    recent = InboundEmail.objects.filter(Q(from_email=parsed.from_email) & Q(received_at__gt=since))
+    recent = InboundEmail.objects.filter(from_email=parsed.from_email, received_at__gt=since)
     if exclude_id is not None:  # the email's own row, written first
         recent = recent.exclude(pk=exclude_id)
     if recent[:limit].count() >= limit:
