@@ -42,6 +42,8 @@ from inscriptis import get_text
 from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
+from messaging.authored import AUTHORED, authored_values
+
 
 @dataclass(frozen=True)
 class TemplateInfo:
@@ -64,6 +66,11 @@ def register_template(name: str, description: str, *, kind: str = "transactional
 
 register_template("test", "A test of the sender's branding, sent from the admin to oneself.")
 register_template("order_confirmation", "A receipt for an order: its number, date and total.")
+register_template(
+    AUTHORED,
+    "Written by the staff (a campaign's or a flow's): subject and body come with the message.",
+    kind="marketing",
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,8 @@ def render(template: str, context: dict, brand: Brand, *, unsubscribe_url: str =
         raise ValueError(f"No email template is called {template!r}.")
     html_engine, text_engine = _engines()
     values = {**context, "brand": brand.values(), "unsubscribe_url": unsubscribe_url}
+    if template == AUTHORED:
+        values.update(authored_values(values, html_engine, text_engine))
     folder = f"messaging/email/{template}"
     subject = text_engine.get_template(f"{folder}/subject.txt").render(Context(values, autoescape=False))
     body = html_engine.get_template(f"{folder}/body.html").render(Context(values, autoescape=True))

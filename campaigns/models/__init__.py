@@ -1,0 +1,15 @@
+"""The campaigns app's models: segments, and the emails campaigns and flows send."""
+
+from campaigns.models.emails import Email, Send, Variant, WinnerMetric
+from campaigns.models.segments import Segment, SegmentMembership, SegmentPastCount, SegmentVersion
+
+__all__ = [
+    "Email",
+    "Segment",
+    "SegmentMembership",
+    "SegmentPastCount",
+    "SegmentVersion",
+    "Send",
+    "Variant",
+    "WinnerMetric",
+]
