@@ -1,6 +1,6 @@
 """The campaigns app's models: segments, and the emails campaigns and flows send."""
 
-from campaigns.models.emails import Email, Send, Variant, WinnerMetric
+from campaigns.models.emails import Email, Send, SendingPolicy, Variant, WinnerMetric
 from campaigns.models.segments import Segment, SegmentMembership, SegmentPastCount, SegmentVersion
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "SegmentPastCount",
     "SegmentVersion",
     "Send",
+    "SendingPolicy",
     "Variant",
     "WinnerMetric",
 ]

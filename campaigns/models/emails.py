@@ -109,3 +109,39 @@ class Send(models.Model):
     @property
     def holdout(self) -> bool:
         return self.variant_id is None
+
+
+class SendingPolicy(models.Model):
+    """How often and when marketing email may reach a customer: one row, edited in the admin
+    (``SendingPolicy.current()``). Campaigns and flows both keep it."""
+
+    cap_hours = models.PositiveSmallIntegerField(
+        default=16,
+        validators=[MaxValueValidator(24 * 14)],
+        help_text="No more than one marketing email per customer in this many hours (0: no cap). "
+        "16 hours is the usual 'smart sending' window.",
+    )
+    quiet_start = models.PositiveSmallIntegerField(
+        default=21, validators=[MaxValueValidator(23)], help_text="Quiet hours start at this hour, customer's time."
+    )
+    quiet_end = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MaxValueValidator(23)],
+        help_text="… and end at this hour. Equal to the start: no quiet hours.",
+    )
+
+    class Meta:
+        verbose_name = "sending policy"
+        verbose_name_plural = "sending policy"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quiet_start__lte=23) & Q(quiet_end__lte=23), name="sendingpolicy_hours_valid"
+            )
+        ]
+
+    def __str__(self):
+        return "Sending policy"
+
+    @classmethod
+    def current(cls) -> "SendingPolicy":
+        return cls.objects.order_by("pk").first() or cls()

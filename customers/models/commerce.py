@@ -140,6 +140,12 @@ class Customer(TimeStampedModel):
     )
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
     birthday = models.DateField(null=True, blank=True)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA name, e.g. Europe/Berlin: campaigns send at the customer's hour and keep their quiet hours. "
+        "Empty: the CRM's time zone.",
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
     marketing_consent = models.BooleanField(default=False)
     marketing_consent_at = models.DateTimeField(null=True, blank=True)
