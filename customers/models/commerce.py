@@ -143,6 +143,8 @@ class Customer(TimeStampedModel):
     time_zone = models.CharField(
         max_length=64,
         blank=True,
+        default="",
+        db_default="",
         help_text="IANA name, e.g. Europe/Berlin: campaigns send at the customer's hour and keep their quiet hours. "
         "Empty: the CRM's time zone.",
     )
