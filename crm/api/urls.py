@@ -53,5 +53,6 @@ urlpatterns = [
         loyalty.CodeConsumeView.as_view(),
         name="api-loyalty-code-consume",
     ),
+    path("products", commerce.ProductsUpsertView.as_view(), name="api-products"),
     path("products/<external_id:sku>/reviews", support.ProductReviewsView.as_view(), name="api-product-reviews"),
 ]
