@@ -141,9 +141,7 @@ def seed(now) -> None:
             "'', 0, 0, 0, now(), now() FROM seed_customers"
         )
         print(f"customers in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-        copy_int8(
-            "seed_orders", {"id": np.arange(1, n_orders + 1), "customer": order_customer + 1, "placed": placed_s}
-        )
+        copy_int8("seed_orders", {"id": np.arange(1, n_orders + 1), "customer": order_customer + 1, "placed": placed_s})
         cursor.execute(
             f"INSERT INTO {order_table} (id, shop_id, external_id, customer_id, placed_at, status, currency, "
             "subtotal, discount_total, shipping_total, tax_total, total, total_base, exchange_rate, discount_code, "
