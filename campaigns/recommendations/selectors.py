@@ -63,8 +63,9 @@ def recommendations_for(
     if not customer_ids:
         return lists
     now_us = micros(now or timezone.now())
-    lines = OrderLine.objects.filter(
-        order__customer_id__in=customer_ids, order__in=Order.objects.counted(), product__isnull=False
+    # Counted orders (``Order.objects.counted()``), on the join rather than as a subquery.
+    lines = OrderLine.objects.filter(order__customer_id__in=customer_ids, product__isnull=False).exclude(
+        order__status__in=Order.NOT_COUNTED
     )
     if shop_id is not None:
         lines = lines.filter(order__shop_id=shop_id)
