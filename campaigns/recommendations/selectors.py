@@ -106,8 +106,10 @@ def recommendations_for(
         .values_list("product_id", "neighbour_id", "score", "neighbour__category", "neighbour__replenish_days")
     )
     in_categories = Q()
-    for shop, category in categories:
-        in_categories |= Q(shop_id=shop, category=category)
+    for shop in shops:
+        names = sorted(category for of, category in categories if of == shop)
+        if names:
+            in_categories |= Q(shop_id=shop, category__in=names)
     popular = list(
         PopularProduct.objects.filter(Q(shop_rank__isnull=False) | in_categories, shop_id__in=shops)
         .filter(product__is_active=True, product__in_stock=True)
