@@ -306,3 +306,19 @@ def test_on_shoppers_with_category_habits_the_recommendations_beat_most_popular(
     assert rate.hit_at_10 > rate.popular_hit_at_10 + 0.05
     assert rate.hit_at_5 > rate.popular_hit_at_5
     assert 0 < rate.hit_at_5 <= rate.hit_at_10 <= 1
+
+
+def test_the_command_builds_the_shops_named_and_reports_the_hit_rate(together):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("build_recommendations", "--shop", together.slug, "--evaluate", verbosity=0, stdout=out)
+
+    text = out.getvalue()
+    assert f"{together.slug}: 11 order lines, 6 customers, 4 products bought, 4 neighbours" in text
+    assert f"{together.slug}: held-out hit rate over 0 customers" in text  # one order each: nothing to hide
+    assert ProductNeighbour.objects.filter(shop=together).count() == 4
+    with pytest.raises(CommandError, match="No shop called nowhere"):
+        call_command("build_recommendations", "--shop", "nowhere", verbosity=0)
