@@ -322,3 +322,15 @@ def test_the_command_builds_the_shops_named_and_reports_the_hit_rate(together):
     assert ProductNeighbour.objects.filter(shop=together).count() == 4
     with pytest.raises(CommandError, match="No shop called nowhere"):
         call_command("build_recommendations", "--shop", "nowhere", verbosity=0)
+
+
+def test_a_shop_without_orders_builds_empty_and_its_customers_get_nothing():
+    empty = ShopFactory()
+    product(empty, "lonely")
+    ann = CustomerFactory()
+
+    result = recommendations_build(shop_id=empty.pk, now=NOW)
+
+    assert (result.lines, result.customers, result.products, result.neighbours, result.popular) == (0, 0, 0, 0, 0)
+    assert recommendations_for(customer_ids=[ann.pk], shop_id=empty.pk)[ann.pk] == []
+    assert recommended_products([ann.pk]) == {ann.pk: []}
