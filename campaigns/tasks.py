@@ -4,9 +4,11 @@ from datetime import date
 
 from campaigns.backfill import DAYS_PER_STATEMENT, segment_backfill_days, segment_history_backfill
 from campaigns.models import Segment
+from campaigns.recommendations.build import recommendations_build
 from campaigns.services import segment_refresh, segments_refresh_customers
 from core.chunks import chunked
 from core.task_policy import crm_task
+from customers.models import Shop
 
 
 @crm_task()
@@ -46,3 +48,23 @@ def refresh_all_segments() -> int:
 def refresh_segments_for_customers(customer_ids: list[int]) -> None:
     """After the pipeline recomputed these customers: their memberships, up to date."""
     segments_refresh_customers(customer_ids=customer_ids)
+
+
+@crm_task()
+def build_recommendations() -> int:
+    """Nightly (CELERY_BEAT_SCHEDULE): one build task per active shop; returns how many."""
+    ids = list(Shop.objects.filter(is_active=True).values_list("pk", flat=True))
+    for shop_id in ids:
+        build_shop_recommendations.delay(shop_id)
+    return len(ids)
+
+
+# Below the broker's visibility timeout (150 s); a million customers' build takes about a
+# minute (docs/benchmarks.md).
+@crm_task(time_limit=140)
+def build_shop_recommendations(shop_id: int) -> int:
+    """One shop's neighbours and popular products, in one transaction (a failure keeps the
+    previous build); returns the neighbour rows stored. Safe to run twice."""
+    if not Shop.objects.filter(pk=shop_id).exists():
+        return 0
+    return recommendations_build(shop_id=shop_id).neighbours

@@ -2,8 +2,8 @@
 
 The customers app seeds shops, customers, orders, refunds and events and knows no other app;
 this composition layer then seeds each app on top of them (loyalty, support) and brings the
-derived data up to date (points, tiers, SLA states, segment members), so every role's first
-screen has something in it. Each step is set-based and reports its time.
+derived data up to date (points, tiers, SLA states, segment members, recommendations), so
+every role's first screen has something in it. Each step is set-based and reports its time.
 """
 
 import time
@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group
 
 from campaigns.backfill import segment_backfill_days, segment_history_backfill
 from campaigns.models import Segment
+from campaigns.recommendations.build import recommendations_build_all
 from campaigns.services import segment_refresh
 from crm.dashboard.refresh import dashboard_rebuild
 from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
@@ -56,6 +57,10 @@ def seed_apps(*, rng_seed: int, now: datetime, report: Callable[[str], None] = l
         ),
     )
     step("Segment charts before the first refresh (days worked out from the orders)", segments_backfill)
+    step(
+        "Product recommendations (neighbours stored)",
+        lambda: sum(result.neighbours for result in recommendations_build_all(now=now)),
+    )
     step("Staff users (agent, marketer, manager; password demo)", demo_staff_create)
     step("Dashboard rollups", lambda: f"{dashboard_rebuild().seconds:.1f} s")
 

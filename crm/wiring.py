@@ -1,10 +1,12 @@
 """What one app lends another, connected here in the composition layer so the apps keep
 importing only ``customers``: the loyalty tier and points in support's macros, beside a
-ticket and in email templates, a tier with priority support counting as high value for
-support's SLA policies, and a published review earning loyalty's review bonus."""
+ticket and in email templates, campaigns' recommended products in email templates, a tier
+with priority support counting as high value for support's SLA policies, and a published
+review earning loyalty's review bonus."""
 
 from collections import defaultdict
 
+from campaigns.recommendations.selectors import recommended_products
 from customers.models import Customer
 from loyalty.bonuses import reviews_published
 from loyalty.models import Account
@@ -82,3 +84,4 @@ def connect() -> None:
     register_review_published(reviews_published)
     register_context("tier", email_tiers)
     register_context("points", email_points)
+    register_context("recommended_products", recommended_products)

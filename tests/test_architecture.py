@@ -149,7 +149,7 @@ def test_the_checks_see_the_imports():
     assert len(MODULES) > 100
 
 
-API_DOMAINS = ("commerce", "loyalty", "segments", "support")
+API_DOMAINS = ("commerce", "loyalty", "recommendations", "segments", "support")
 
 
 def _api_domain(module: str) -> str | None:

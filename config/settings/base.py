@@ -311,6 +311,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.rebuild_all_from_orders",
         "schedule": crontab(hour=4, minute=0, day_of_week=0),
     },
+    # Product recommendations: each shop's neighbours and popular products, from its orders.
+    "build-recommendations": {
+        "task": "campaigns.tasks.build_recommendations",
+        "schedule": crontab(hour=2, minute=30),
+    },
     # The dashboard's rollups: the recent days and the days of changed orders (crm/dashboard/).
     "refresh-dashboard": {"task": "crm.tasks.refresh_dashboard", "schedule": 600.0},
     # ...and all of them from scratch, after the Sunday rebuild of every customer.

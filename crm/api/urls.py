@@ -4,6 +4,7 @@ from crm.api.commerce import views as commerce
 from crm.api.consent import views as consent
 from crm.api.converters import ExternalIdConverter, IdConverter
 from crm.api.loyalty import views as loyalty
+from crm.api.recommendations import views as recommendations
 from crm.api.segments import views as segments
 from crm.api.support import views as support
 
@@ -18,6 +19,11 @@ urlpatterns = [
     path("customers/<id:pk>", commerce.CustomerDetailView.as_view(), name="api-customer"),
     path("events", commerce.EventCreateView.as_view(), name="api-events"),
     path("subscriptions", consent.SubscriptionCreateView.as_view(), name="api-subscriptions"),
+    path(
+        "customers/<id:pk>/recommendations",
+        recommendations.CustomerRecommendationsView.as_view(),
+        name="api-customer-recommendations",
+    ),
     path("customers/<id:pk>/segments", segments.CustomerSegmentsView.as_view(), name="api-customer-segments"),
     path("segments", segments.SegmentListView.as_view(), name="api-segments"),
     path("segments/preview", segments.SegmentPreviewView.as_view(), name="api-segments-preview"),
@@ -47,5 +53,6 @@ urlpatterns = [
         loyalty.CodeConsumeView.as_view(),
         name="api-loyalty-code-consume",
     ),
+    path("products", commerce.ProductsUpsertView.as_view(), name="api-products"),
     path("products/<external_id:sku>/reviews", support.ProductReviewsView.as_view(), name="api-product-reviews"),
 ]

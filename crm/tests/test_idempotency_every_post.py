@@ -82,6 +82,7 @@ def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F
             {"referral_code": referral_code_of(ann.pk, shop.group_id)},
         ),
         "api-loyalty-code-consume": (api, f"/api/v1/loyalty/codes/{code.code}/consume", {}),
+        "api-products": (api, "/api/v1/products", {"products": [{"sku": "TEA-1", "replenish_days": 30}]}),
     }
 
 

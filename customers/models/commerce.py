@@ -293,12 +293,24 @@ class Product(TimeStampedModel):
     category = models.CharField(max_length=100, blank=True)
     price = models.DecimalField(**MONEY, default=ZERO)
     currency = models.CharField(max_length=3, blank=True)
+    # The product's page in the shop (for recommendations in emails and storefronts).
+    url = models.URLField(max_length=500, blank=True, default="", db_default="")
+    # What recommendations may offer: never an inactive or out-of-stock product.
+    is_active = models.BooleanField(default=True, db_default=True)
+    in_stock = models.BooleanField(default=True, db_default=True)
+    # A consumable is bought again about this many days after the last purchase: it comes
+    # back into the buyer's recommendations when due. Null: not consumable (bought once).
+    replenish_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["shop", "sku"]
         constraints = [
             models.UniqueConstraint(fields=["shop", "sku"], name="product_shop_sku_uniq"),
             models.CheckConstraint(condition=Q(price__gte=0), name="product_price_gte_0"),
+            models.CheckConstraint(
+                condition=Q(replenish_days__isnull=True) | Q(replenish_days__gte=1, replenish_days__lte=3650),
+                name="product_replenish_days_range",
+            ),
         ]
         indexes = [models.Index(fields=["category"], name="product_category_idx")]
 

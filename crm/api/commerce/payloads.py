@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
+from django.core.validators import URLValidator, validate_email
 
 from core.payloads import DecimalString, Payload, Problems, Text, check_json
 from customers.services.addresses import address_key
@@ -34,6 +34,8 @@ from customers.services.currency import MAX_AMOUNT
 from customers.services.customers import CustomerData
 from customers.services.events import EventData
 from customers.services.orders import LineData, OrderData
+from customers.services.products import FIELDS as PRODUCT_FIELDS
+from customers.services.products import ProductData
 from customers.services.refunds import RefundData
 
 MAX_MONEY = MAX_AMOUNT  # each amount; the lines' sum and the converted total: orders_ingest
@@ -264,6 +266,67 @@ class EventIn(Payload, kw_only=True):
             payload=self.payload,
             external_id=self.external_id,
         )
+
+
+_URL = URLValidator(schemes=["http", "https"])
+
+
+class ProductIn(Payload, kw_only=True):
+    """One product of the shop's catalogue. A field left out keeps its value (a new product:
+    its name is the sku, active and in stock, not consumable)."""
+
+    sku: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | msgspec.UnsetType = msgspec.UNSET
+    category: Text(100) | msgspec.UnsetType = msgspec.UNSET
+    price: Money | msgspec.UnsetType = msgspec.UNSET
+    currency: (
+        Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$", description="ISO 4217, e.g. USD")] | msgspec.UnsetType
+    ) = msgspec.UNSET
+    url: Annotated[str, msgspec.Meta(max_length=500, description="http(s); empty: none")] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    is_active: bool | msgspec.UnsetType = msgspec.UNSET
+    in_stock: bool | msgspec.UnsetType = msgspec.UNSET
+    replenish_days: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                ge=1, le=3650, description="A consumable is due again this many days after a purchase; null: not one"
+            ),
+        ]
+        | None
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+
+    def check(self, problems: Problems) -> None:
+        if not isinstance(self.price, msgspec.UnsetType):
+            _check_money(problems, "price", self.price)
+        if isinstance(self.currency, str):
+            self.currency = self.currency.upper()
+        if isinstance(self.url, str) and self.url:
+            try:
+                _URL(self.url)
+            except DjangoValidationError:
+                problems.add("url", "Enter an http or https URL.")
+
+    def to_data(self) -> ProductData:
+        values = {name: getattr(self, name) for name in PRODUCT_FIELDS}
+        return ProductData(
+            sku=self.sku, values={k: v for k, v in values.items() if not isinstance(v, msgspec.UnsetType)}
+        )
+
+
+class ProductsIn(Payload):
+    """1 to 1,000 products, each sku once."""
+
+    products: Annotated[list[ProductIn], msgspec.Meta(min_length=1, max_length=1000)]
+
+    def check(self, problems: Problems) -> None:
+        seen: set[str] = set()
+        for i, item in enumerate(self.products):
+            if item.sku in seen:
+                problems.add(f"products[{i}].sku", "This sku is already in the request.")
+            seen.add(item.sku)
 
 
 class _ExternalIdOnly(Payload):

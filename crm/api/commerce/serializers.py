@@ -185,3 +185,8 @@ class CustomerOutSerializer(serializers.Serializer):
         if customer.metrics is None:
             return None
         return LifecycleOutSerializer(customer.metrics, context=self.context).data
+
+
+class ProductsOutSerializer(serializers.Serializer):
+    created = serializers.ListField(child=serializers.CharField(), help_text="The skus added.")
+    updated = serializers.ListField(child=serializers.CharField(), help_text="The skus that were known already.")

@@ -21,6 +21,7 @@ from crm.api.commerce.payloads import (
     CustomerIn,
     EventIn,
     OrderIn,
+    ProductsIn,
     RefundIn,
     external_id_of,
 )
@@ -29,6 +30,7 @@ from crm.api.commerce.serializers import (
     BulkResultSerializer,
     EventOutSerializer,
     OrderOutSerializer,
+    ProductsOutSerializer,
     RefundOutSerializer,
 )
 from crm.api.customer_ids import customer_id, customers_in_ref_order, ids_context
@@ -37,6 +39,7 @@ from crm.api.schema import errors, payload
 from customers import selectors
 from customers.models import CustomerIdentity
 from customers.services.orders import Outcome
+from customers.services.products import products_upsert
 
 # One instance renders every order: a ModelSerializer builds its fields on first use, which
 # costs more than rendering one order, so it is built once per process.
@@ -209,3 +212,21 @@ class EventCreateView(ReplaySafePostMixin, APIView):
         event, created = pipeline.event_receive(shop=shop, data=data)
         context = ids_context(shop=shop, customer_ids=[event.customer_id])
         return Response(EventOutSerializer(event, context=context).data, status=201 if created else 200)
+
+
+class ProductsUpsertView(ReplaySafePostMixin, APIView):
+    required_permissions: Permissions = {"POST": ("customers.add_product", "customers.change_product")}
+
+    @extend_schema(
+        operation_id="products_upsert",
+        request=payload(ProductsIn),
+        responses={200: ProductsOutSerializer, **errors(400, 401, 413)},
+        description="Add or change products of this shop's catalogue, by sku: name, category, price, url, whether "
+        "it is active and in stock (recommendations offer neither an inactive nor an out-of-stock product), and "
+        "for a consumable how many days after a purchase it is due again. A field left out keeps its value. "
+        "Orders add the products they name on their own; this says more about them.",
+    )
+    def post(self, request):
+        body = decode(request.body, ProductsIn)
+        result = products_upsert(shop=request_shop(request), items=[item.to_data() for item in body.products])
+        return Response(ProductsOutSerializer({"created": result.created, "updated": result.updated}).data)
