@@ -3,6 +3,7 @@
 from datetime import date
 
 from campaigns.backfill import DAYS_PER_STATEMENT, segment_backfill_days, segment_history_backfill
+from campaigns.campaigns.sending import campaigns_send_due
 from campaigns.models import Segment
 from campaigns.services import segment_refresh, segments_refresh_customers
 from core.chunks import chunked
@@ -46,3 +47,10 @@ def refresh_all_segments() -> int:
 def refresh_segments_for_customers(customer_ids: list[int]) -> None:
     """After the pipeline recomputed these customers: their memberships, up to date."""
     segments_refresh_customers(customer_ids=customer_ids)
+
+
+@crm_task()
+def send_due_campaigns() -> int:
+    """Every minute (CELERY_BEAT_SCHEDULE), and after Send now: a pass over each campaign
+    that is due or still sending; returns how many were worked on."""
+    return len(campaigns_send_due())
