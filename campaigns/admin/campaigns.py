@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 from unfold.admin import ModelAdmin, StackedInline
 
 from campaigns.admin.campaign_forms import CampaignForm, VariantForm
+from campaigns.audience import Exclusion
 from campaigns.campaigns.actions import (
     audience_customer,
     campaign_cancel,
@@ -29,7 +30,7 @@ from campaigns.campaigns.actions import (
     campaign_test_send,
     preview_context,
 )
-from campaigns.campaigns.audience import audience_count, campaign_cap_hours
+from campaigns.campaigns.audience import AudienceCount, audience_count, campaign_cap_hours
 from campaigns.campaigns.results import email_results, email_totals
 from campaigns.campaigns.results_chart import results_chart
 from campaigns.models import Campaign, CampaignStatus, Email, SendingPolicy, Variant
@@ -40,6 +41,17 @@ from messaging.selectors import preview
 
 SEND = "campaigns.send_campaign"
 EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+
+
+def recorded_audience(campaign: Campaign) -> AudienceCount:
+    """The audience the send pass recorded when the campaign started."""
+    counts = dict(campaign.excluded_counts or {})
+    total = counts.pop("total", campaign.audience_count or 0)
+    return AudienceCount(
+        total=total,
+        reachable=campaign.audience_count or 0,
+        excluded=[(reason, Exclusion.LABELS.get(reason, reason), n) for reason, n in counts.items()],
+    )
 
 
 class VariantInline(StackedInline):
@@ -188,13 +200,16 @@ class CampaignAdmin(ModelAdmin):
         policy = SendingPolicy.current()
         segments = [s.pk for s in campaign.segments.all()]
         excluded = [s.pk for s in campaign.excluded_segments.all()]
-        count = audience_count(
-            shop_id=campaign.shop_id,
-            segment_ids=segments,
-            excluded_segment_ids=excluded,
-            now=now,
-            cap_hours=campaign_cap_hours(campaign, policy),
-        )
+        if campaign.status in EDITABLE or campaign.audience_count is None:
+            count = audience_count(
+                shop_id=campaign.shop_id,
+                segment_ids=segments,
+                excluded_segment_ids=excluded,
+                now=now,
+                cap_hours=campaign_cap_hours(campaign, policy),
+            )
+        else:  # as it was when sending started: now, its own messages would count against the cap
+            count = recorded_audience(campaign)
         variants = list(campaign.email.variants.order_by("id"))
         arms = email_results(campaign.email)
         chosen = next(
@@ -208,6 +223,7 @@ class CampaignAdmin(ModelAdmin):
             preview_frame = html_frame(f"{self._url('preview', campaign.pk)}?{query}", title=chosen.subject)
         return {
             "audience": count,
+            "audience_recorded": campaign.status not in EDITABLE and campaign.audience_count is not None,
             "audience_url": self._url("audience"),
             "cap_hours": campaign_cap_hours(campaign, policy),
             "policy": policy,

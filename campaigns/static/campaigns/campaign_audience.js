@@ -95,7 +95,7 @@
     form.addEventListener("input", function (event) {
       if (event.target && event.target.name === "cap_hours") soon();
     });
-    if (box.dataset.live === "now") run();
+    if (box.dataset.live === "now" && shop.value) run();
   }
 
   document.addEventListener("DOMContentLoaded", function () {
