@@ -95,6 +95,8 @@ ROLES: dict[str, list[str]] = {
             for action in ("view", "add", "change", "delete")
         ],
         "campaigns.send_campaign",
+        # The frequency cap and quiet hours every campaign and flow keeps: read; managers set them.
+        "campaigns.view_sendingpolicy",
         "support.view_ticket",
         "support.view_ticketmessage",
         "support.view_review",

@@ -388,3 +388,16 @@ class CampaignAdmin(ModelAdmin):
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/campaigns/campaign/confirm.html", context)
+
+
+@admin.register(SendingPolicy)
+class SendingPolicyAdmin(ModelAdmin):
+    """The one row of the sending policy: the frequency cap and the quiet hours."""
+
+    list_display = ["__str__", "cap_hours", "quiet_start", "quiet_end"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not SendingPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

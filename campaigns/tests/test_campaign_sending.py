@@ -253,3 +253,28 @@ def test_a_pass_costs_the_same_queries_for_ten_customers_as_for_forty():
             assert campaign_send_pass(campaign_id=sale.pk, now=NOW).sent == size
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_send_now_with_the_broker_down_is_kept_and_the_periodic_pass_sends_it(
+    smtp, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from campaigns import tasks
+
+    shop = branded_shop()
+    ann = customer(shop, email="ann@example.com")
+    sale = campaign(shop, [segment("All", [ann])])
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.send_due_campaigns, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_send_now(campaign=sale, user=None, now=NOW)  # the ask is lost, not the campaign
+
+    assert Campaign.objects.get(pk=sale.pk).status == CampaignStatus.SCHEDULED
+    tasks.send_due_campaigns.apply()  # the periodic pass, as beat or the in-process scheduler runs it
+    messages_send()
+    assert Campaign.objects.get(pk=sale.pk).status == CampaignStatus.SENT
+    assert addresses(smtp) == ["ann@example.com"]
