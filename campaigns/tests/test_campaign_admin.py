@@ -187,3 +187,24 @@ def test_a_sent_campaign_is_read_not_edited_and_shows_its_results(marketer, summ
     with django_assert_max_num_queries(12):
         listing = marketer.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
     assert "opens (unreliable)" in listing and "Sent" in listing
+
+
+def test_a_marketer_schedules_and_cancels_and_an_agent_may_not_cancel(marketer, agent, summer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    summer.send_at = timezone.now() + timedelta(days=1)
+    summer.save()
+    schedule = reverse("admin:campaigns_campaign_schedule", args=[summer.pk])
+    assert "(counted again when it goes" in marketer.get(schedule).content.decode()
+    marketer.post(schedule)
+    assert Campaign.objects.get().status == CampaignStatus.SCHEDULED
+
+    cancel = reverse("admin:campaigns_campaign_cancel", args=[summer.pk])
+    assert agent.post(cancel).status_code == 403
+    assert Campaign.objects.get().status == CampaignStatus.SCHEDULED
+    marketer.post(cancel)
+    assert Campaign.objects.get().status == CampaignStatus.CANCELLED
+    again = marketer.post(cancel, follow=True).content.decode()
+    assert "there is nothing to cancel" in again
