@@ -187,6 +187,7 @@ def seed(state: State) -> None:
             body="<p>Dear {{ customer.first_name }},</p><p>everything is ten per cent off until Sunday.</p>",
         )
     # No quiet hours, so the whole audience is due in one pass whatever the hour the bench runs at.
+    SendingPolicy.objects.all().delete()
     SendingPolicy.objects.create(quiet_start=0, quiet_end=0)
     campaign = Campaign.objects.create(shop=shop, name="Bench sale", email=email)
     campaign.segments.set([target])

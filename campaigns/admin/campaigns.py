@@ -392,12 +392,13 @@ class CampaignAdmin(ModelAdmin):
 
 @admin.register(SendingPolicy)
 class SendingPolicyAdmin(ModelAdmin):
-    """The one row of the sending policy: the frequency cap and the quiet hours."""
+    """The one row of the sending policy (made by a migration): the frequency cap and the
+    quiet hours. No adding: ``SendingPolicy.current()`` reads the first row."""
 
     list_display = ["__str__", "cap_hours", "quiet_start", "quiet_end"]
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and not SendingPolicy.objects.exists()
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
