@@ -278,3 +278,20 @@ def test_send_now_with_the_broker_down_is_kept_and_the_periodic_pass_sends_it(
     messages_send()
     assert Campaign.objects.get(pk=sale.pk).status == CampaignStatus.SENT
     assert addresses(smtp) == ["ann@example.com"]
+
+
+def test_with_too_few_recipients_there_is_no_winner_and_the_rest_get_the_variants_by_weight():
+    shop = branded_shop()
+    people = [customer(shop) for _ in range(60)]
+    auto = campaign(shop, [segment("All", people)], variants=(("A", 1), ("B", 1)), auto_winner=True, test_percent=50)
+    campaign_send_now(campaign=auto, user=None, now=NOW)
+    test = campaign_send_pass(campaign_id=auto.pk, now=NOW)
+
+    rest = campaign_send_pass(campaign_id=auto.pk, now=NOW + timedelta(hours=auto.test_hours))
+
+    auto.refresh_from_db()
+    assert auto.winner is None and auto.winner_note.startswith("No winner: each variant needs 100 recipients")
+    assert "Judged on clicks" in auto.winner_note  # the email's metric is conversions: not available yet
+    assert rest.finished and test.sent + rest.sent == 60
+    late = Send.objects.filter(email=auto.email, assigned_at=NOW + timedelta(hours=auto.test_hours))
+    assert set(late.values_list("variant__label", flat=True)) == {"A", "B"}
