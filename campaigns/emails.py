@@ -62,10 +62,15 @@ def email_send(
     occasion: str = "",
     now: datetime | None = None,
     context: Mapping[str, Any] | None = None,
+    only_variant: Variant | None = None,
 ) -> SendResult:
-    """Draw, queue and record ``email`` for these customers (see the module's docstring)."""
+    """Draw, queue and record ``email`` for these customers (see the module's docstring).
+
+    ``only_variant``: every customer not drawn into the holdout gets this variant (a
+    campaign's automatic winner, sent to the rest after the test). The holdout is drawn as
+    always, so it is the same customers whichever variants are in play."""
     now = now or timezone.now()
-    variants = list(email.variants.order_by("id"))
+    variants = [only_variant] if only_variant is not None else list(email.variants.order_by("id"))
     if not variants:
         raise ValueError(f"The email {email} has no variant to send.")
     queued = held_out = already = 0

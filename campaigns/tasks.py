@@ -3,6 +3,7 @@
 from datetime import date
 
 from campaigns.backfill import DAYS_PER_STATEMENT, segment_backfill_days, segment_history_backfill
+from campaigns.campaigns.sending import campaigns_send_due
 from campaigns.models import Segment
 from campaigns.recommendations.build import recommendations_build
 from campaigns.services import segment_refresh, segments_refresh_customers
@@ -68,3 +69,10 @@ def build_shop_recommendations(shop_id: int) -> int:
     if not Shop.objects.filter(pk=shop_id).exists():
         return 0
     return recommendations_build(shop_id=shop_id).neighbours
+
+
+@crm_task()
+def send_due_campaigns() -> int:
+    """Every minute (CELERY_BEAT_SCHEDULE), and after Send now: a pass over each campaign
+    that is due or still sending; returns how many were worked on."""
+    return len(campaigns_send_due())

@@ -65,6 +65,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
         [
             Page("Segments", "filter_alt", "campaigns.Segment"),
             Page("Segment members", "groups", "campaigns.SegmentMembership"),
+            Page("Campaigns", "campaign", "campaigns.Campaign"),
         ],
     ),
     (
@@ -113,6 +114,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("API keys", "key", "customers.ApiKey"),
             Page("Exchange rates", "currency_exchange", "customers.ExchangeRate"),
             Page("Sender identities", "alternate_email", "messaging.SenderIdentity"),
+            Page("Sending policy", "schedule_send", "campaigns.SendingPolicy"),
             Page("SLA policies", "timer", "support.SlaPolicy"),
             Page("Business hours", "schedule", "support.BusinessHours"),
             Page("Teams", "diversity_3", "support.Team"),

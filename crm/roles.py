@@ -88,6 +88,15 @@ ROLES: dict[str, list[str]] = {
             for action in ("view", "add", "change", "delete")
         ],
         "campaigns.view_segmentmembership",
+        # Campaigns: build, send, schedule and cancel them.
+        *[
+            f"campaigns.{action}_{model}"
+            for model in ("campaign", "email", "variant")
+            for action in ("view", "add", "change", "delete")
+        ],
+        "campaigns.send_campaign",
+        # The frequency cap and quiet hours every campaign and flow keeps: read; managers set them.
+        "campaigns.view_sendingpolicy",
         "support.view_ticket",
         "support.view_ticketmessage",
         "support.view_review",

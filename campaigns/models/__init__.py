@@ -1,9 +1,13 @@
-"""The campaigns app's models: segments, and the emails campaigns and flows send."""
+"""The campaigns app's models: segments, campaigns, and the emails campaigns and flows send."""
 
+from campaigns.models.campaigns import Campaign, CampaignStatus, Timing
 from campaigns.models.emails import Email, Send, SendingPolicy, Variant, WinnerMetric
 from campaigns.models.segments import Segment, SegmentMembership, SegmentPastCount, SegmentVersion
 
 __all__ = [
+    "Campaign",
+    "CampaignStatus",
+    "Timing",
     "Email",
     "Segment",
     "SegmentMembership",

@@ -306,6 +306,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Every dynamic segment's membership, in full (changed customers are done as they change).
     "refresh-all-segments": {"task": "campaigns.tasks.refresh_all_segments", "schedule": crontab(minute=15)},
+    # Campaigns: those due or still sending (customers waiting for their hour, quiet hours,
+    # an automatic winner's test); also asked for after Send now.
+    "send-campaigns": {"task": "campaigns.tasks.send_due_campaigns", "schedule": 60.0},
     # The deep repair under the nightly one: every customer rebuilt from their orders.
     "rebuild-all-customers-from-orders": {
         "task": "customers.tasks.rebuild_all_from_orders",
