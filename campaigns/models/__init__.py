@@ -1,10 +1,19 @@
 """The campaigns app's models: segments, and the emails campaigns and flows send."""
 
 from campaigns.models.emails import Email, Send, SendingPolicy, Variant, WinnerMetric
+from campaigns.models.flows import Flow, FlowRun, FlowStep, FlowStepRun, Reentry, RunStatus, StepKind, TriggerKind
 from campaigns.models.segments import Segment, SegmentMembership, SegmentPastCount, SegmentVersion
 
 __all__ = [
     "Email",
+    "Flow",
+    "FlowRun",
+    "FlowStep",
+    "FlowStepRun",
+    "Reentry",
+    "RunStatus",
+    "StepKind",
+    "TriggerKind",
     "Segment",
     "SegmentMembership",
     "SegmentPastCount",
