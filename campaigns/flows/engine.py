@@ -94,7 +94,8 @@ def flow_enroll(flow: Flow, now: datetime) -> int:
             sql = (
                 "INSERT INTO campaigns_flowrun (flow_id, customer_id, trigger_key, triggered_at, order_id, "
                 "entered_at, step_id, due_at, status, exit_reason) "
-                f"SELECT %s, t.r_customer, t.r_key, t.r_at, CAST(t.r_order AS bigint), %s, %s, t.r_due, 'active', '' FROM ({select_sql}) t "
+                "SELECT %s, t.r_customer, t.r_key, t.r_at, CAST(t.r_order AS bigint), %s, %s, t.r_due, 'active', '' "
+                f"FROM ({select_sql}) t "
                 "WHERE NOT EXISTS (SELECT 1 FROM campaigns_flowrun r "
                 f"WHERE r.flow_id = %s AND r.customer_id = t.r_customer{again}) "
                 "ON CONFLICT DO NOTHING"
