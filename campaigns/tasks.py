@@ -3,7 +3,8 @@
 from datetime import date
 
 from campaigns.backfill import DAYS_PER_STATEMENT, segment_backfill_days, segment_history_backfill
-from campaigns.models import Segment
+from campaigns.flows.engine import FLOW_PASS_SECONDS, flows_pass
+from campaigns.models import Flow, Segment
 from campaigns.services import segment_refresh, segments_refresh_customers
 from core.chunks import chunked
 from core.task_policy import crm_task
@@ -46,3 +47,21 @@ def refresh_all_segments() -> int:
 def refresh_segments_for_customers(customer_ids: list[int]) -> None:
     """After the pipeline recomputed these customers: their memberships, up to date."""
     segments_refresh_customers(customer_ids=customer_ids)
+
+
+@crm_task()
+def run_flows() -> int:
+    """Every 30 s (CELERY_BEAT_SCHEDULE): one pass task per active flow; returns how many.
+    A segment entry or an event is enrolled, and its first step taken, within a minute."""
+    ids = list(Flow.objects.filter(active=True).values_list("pk", flat=True))
+    for flow_id in ids:
+        run_flow.delay(flow_id)
+    return len(ids)
+
+
+@crm_task(time_limit=FLOW_PASS_SECONDS + 60)
+def run_flow(flow_id: int) -> int:
+    """One flow's pass (campaigns.flows.engine): safe to run twice at once or to retry after
+    a worker died, as each batch commits whole and each step runs once per run. Stops taking
+    new batches after FLOW_PASS_SECONDS; the next pass carries on. Returns the steps taken."""
+    return flows_pass(flow_ids=[flow_id], seconds=FLOW_PASS_SECONDS).steps_taken

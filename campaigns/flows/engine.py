@@ -26,6 +26,7 @@ unique (step, run) still holds. The embedded default runs one pass at a time any
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +43,8 @@ from customers.models import CustomerIdentity, Order
 from messaging.models import Suppression
 
 BATCH = 50_000
+# How long one pass keeps taking batches of a flow before leaving the rest to the next pass.
+FLOW_PASS_SECONDS = 180
 
 
 @dataclass
@@ -218,7 +221,7 @@ def flow_advance_step(flow: Flow, steps: list[FlowStep], step: FlowStep, now: da
         return len(claimed)
 
 
-def flow_advance(flow: Flow, now: datetime, size: int = BATCH) -> dict[int, int]:
+def flow_advance(flow: Flow, now: datetime, size: int = BATCH, deadline: float | None = None) -> dict[int, int]:
     """Every due run of the flow taken as far as it goes now (steps in order; a step's runs
     moved to a later step due now are taken by that step in the same sweep)."""
     steps = list(flow.steps.order_by("position", "id"))
@@ -231,16 +234,22 @@ def flow_advance(flow: Flow, now: datetime, size: int = BATCH) -> dict[int, int]
             while n := flow_advance_step(flow, steps, step, now, size):
                 taken[step.pk] += n
                 moved += n
-                if n < size:
+                if n < size or (deadline is not None and time.monotonic() > deadline):
                     break
+        if deadline is not None and time.monotonic() > deadline:
+            break
         if not moved:
             break
     return dict(taken)
 
 
-def flows_pass(*, now: datetime | None = None, flow_ids: list[int] | None = None, size: int = BATCH) -> PassResult:
-    """One pass over the active flows (or these): enroll, exit, advance."""
+def flows_pass(
+    *, now: datetime | None = None, flow_ids: list[int] | None = None, size: int = BATCH, seconds: float | None = None
+) -> PassResult:
+    """One pass over the active flows (or these): enroll, exit, advance (for at most about
+    ``seconds``, if given)."""
     now = now or timezone.now()
+    deadline = None if seconds is None else time.monotonic() + seconds
     result = PassResult()
     flows = Flow.objects.filter(active=True).select_related("shop").order_by("pk")
     if flow_ids is not None:
@@ -250,7 +259,7 @@ def flows_pass(*, now: datetime | None = None, flow_ids: list[int] | None = None
         result.enrolled += flow_enroll(flow, now)
         result.exited += flow_exits_apply(flow, now, since)
         Flow.objects.filter(pk=flow.pk).update(exits_checked_at=now)
-        for step_id, n in flow_advance(flow, now, size).items():
+        for step_id, n in flow_advance(flow, now, size, deadline).items():
             result.by_step[step_id] = result.by_step.get(step_id, 0) + n
             result.steps_taken += n
     return result
