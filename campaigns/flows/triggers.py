@@ -104,7 +104,9 @@ def params_clean(kind: str, params: dict) -> dict:
         if field not in DATE_FIELDS:
             raise TriggerError(f"field is one of: {', '.join(DATE_FIELDS)}.", field="field")
         p["field"] = field
-        p["offset_days"] = _int(params, "offset_days", 0, low=-365, high=365)
+        # A time (first order, last order, first seen) is read once its day is over: a day after it at the earliest.
+        low = -365 if field == "birthday" else 1
+        p["offset_days"] = _int(params, "offset_days", 0 if field == "birthday" else 1, low=low, high=365)
     elif kind == TriggerKind.TIER_REACHED:
         tier = params.get("tier_id")
         p["tier_id"] = None if tier is None else _int(params, "tier_id", low=1, high=2**62)
