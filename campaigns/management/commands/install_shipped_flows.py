@@ -6,7 +6,10 @@ from campaigns.flows.shipped import shipped_flows_install_all
 
 
 class Command(BaseCommand):
-    help = "Create the ready-made flows (welcome, abandoned cart, review request, win-back, birthday, points expiring), switched off, for every shop that lacks them."
+    help = (
+        "Create the ready-made flows (welcome, abandoned cart, review request, win-back, birthday, "
+        "points expiring), switched off, for every shop that lacks them."
+    )
 
     def handle(self, *args, **options):
         made = shipped_flows_install_all()
