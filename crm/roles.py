@@ -88,6 +88,14 @@ ROLES: dict[str, list[str]] = {
             for action in ("view", "add", "change", "delete")
         ],
         "campaigns.view_segmentmembership",
+        # Flows: build and edit them, switch them on and off; read who is where.
+        *[
+            f"campaigns.{action}_{model}"
+            for model in ("flow", "flowstep")
+            for action in ("view", "add", "change", "delete")
+        ],
+        "campaigns.activate_flow",
+        "campaigns.view_flowrun",
         "support.view_ticket",
         "support.view_ticketmessage",
         "support.view_review",
