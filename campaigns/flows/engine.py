@@ -255,7 +255,7 @@ def flows_pass(
     if flow_ids is not None:
         flows = flows.filter(pk__in=flow_ids)
     for flow in flows:
-        since = flow.exits_checked_at
+        since = flow.exits_checked_at or flow.activated_at
         result.enrolled += flow_enroll(flow, now)
         result.exited += flow_exits_apply(flow, now, since)
         Flow.objects.filter(pk=flow.pk).update(exits_checked_at=now)

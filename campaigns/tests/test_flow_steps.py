@@ -229,3 +229,31 @@ def test_two_passes_at_once_take_each_step_once():
     assert FlowRun.objects.filter(flow=flow, status=RunStatus.COMPLETED).count() == 60
     assert PointsEntry.objects.filter(source__startswith="flow:step").count() == 60
     assert Message.objects.count() == 60 and FlowStepRun.objects.count() == 120
+
+
+def test_an_exit_step_ends_the_pass_there():
+    shop = shop_with_sender()
+    (ann,) = mailable(shop)
+    now = timezone.now()
+    started(shop, [ann], [(StepKind.EXIT, {}), (StepKind.ADD_TAG, {"tag": "never"})], now)
+
+    flows_pass(now=now)
+
+    run = FlowRun.objects.get()
+    assert (run.status, run.exit_reason, run.step_id) == (RunStatus.EXITED, "reached an exit step", None)
+    assert not Customer.objects.filter(tags__name="never").exists()
+
+
+def test_the_periodic_task_runs_the_pass_and_the_360_page_can_read_where_a_customer_is():
+    from campaigns.flows.selectors import customer_flow_runs
+    from campaigns.tasks import run_flows
+
+    shop = shop_with_sender()
+    (ann,) = mailable(shop)
+    now = timezone.now()
+    flow = started(shop, [ann], [(WAIT, {"minutes": 60}), (StepKind.ADD_TAG, {"tag": "t"})], now)
+
+    assert run_flows.delay().get() == 1  # in-process here (no broker): one flow's pass queued and run
+
+    [run] = customer_flow_runs(customer_id=ann.pk)
+    assert run.flow == flow and run.step.kind == StepKind.ADD_TAG and run.status == RunStatus.ACTIVE
