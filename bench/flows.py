@@ -29,7 +29,6 @@ CHUNK = 100_000
 
 django_setup(database_url=DB_URL, fresh=True, redis_url="")
 
-import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -120,7 +119,8 @@ def main():
     seconds, result = timed(lambda: flows_pass(now=now, flow_ids=[cond.pk]))
     yes = FlowStepRun.objects.filter(step__flow=cond, outcome="yes").count()
     print(f"| flow pass: {CUSTOMERS:,} due runs at a condition step (country is DE) | {seconds:.1f} s | "
-          f"{result.steps_taken:,} steps taken (the condition, then the wait after it for the yes), {yes:,} yes |", flush=True)  # fmt: skip
+          f"{result.steps_taken:,} steps taken (the condition, then the wait after it for the yes), "
+          f"{yes:,} yes |", flush=True)  # fmt: skip
     seconds, result = timed(lambda: flows_pass(now=now, flow_ids=[wait.pk, cond.pk]))
     print(f"| the next pass, nothing due ({2 * CUSTOMERS:,} active or finished runs) | {seconds * 1000:.0f} ms | "
           f"{result.steps_taken} taken |", flush=True)  # fmt: skip
@@ -144,7 +144,8 @@ def main():
     latency = time.perf_counter() - changed
     done = FlowRun.objects.filter(flow=entry, status=RunStatus.COMPLETED).count()
     print(f"| segment entry → enrolled and first step taken, {ENTRANTS:,} customers | {latency * 1000:.0f} ms "
-          f"(+ at most 30 s until the next pass) | {result.enrolled:,} enrolled, {done:,} completed |", flush=True)  # fmt: skip
+          f"(+ at most 30 s until the next pass) | {result.enrolled:,} enrolled, {done:,} completed |",
+          flush=True)  # fmt: skip
     assert now < timezone.now() + timedelta(days=1)
 
 
