@@ -9,6 +9,7 @@
      segment's first fill.
 3. Timed, in-process (one worker):
    - the pass over the wait flow: 1,000,000 due runs taken (recorded, moved on a day);
+   - the same on a third flow by two passes at once (two workers sharing the batches);
    - the pass over the condition flow: 1,000,000 runs split by one query per batch;
    - the segment-entry trigger: 1,000 customers move to Germany; the time from their
      membership change (committed) to the end of the pass that enrolled them and took
@@ -17,6 +18,7 @@ Printed as Markdown, for docs/benchmarks.md.
 """
 
 import os
+import threading
 import time
 from datetime import timedelta
 
@@ -61,6 +63,9 @@ def seed(now):
         flow=cond, position=0, kind=StepKind.CONDITION, params={"rule": GERMANY, "no": "exit"}
     )
     FlowStep.objects.create(flow=cond, position=1, kind=StepKind.WAIT, params={"minutes": 1440})
+    pair = Flow.objects.create(shop=shop, name="wait, two workers", trigger=TriggerKind.FIRST_ORDER, active=True)
+    pair_step = FlowStep.objects.create(flow=pair, position=0, kind=StepKind.WAIT, params={"minutes": 1440})
+    FlowStep.objects.create(flow=pair, position=1, kind=StepKind.ADD_TAG, params={"tag": "waited"})
     now_s = int(now.timestamp())
     ts = bw.timestamps([now_s])[0]
     due = bw.timestamps([now_s - 60])[0]
@@ -76,7 +81,7 @@ def seed(now):
                 for i in range(first, last + 1)
             ),
         )
-        for flow, step in ((wait, wait_step), (cond, cond_step)):
+        for flow, step in ((wait, wait_step), (cond, cond_step), (pair, pair_step)):
             bw.write_rows(
                 FlowRun,
                 RUN_COLUMNS,
@@ -86,6 +91,7 @@ def seed(now):
                 ),
             )
             run_id += CUSTOMERS
+        run_id -= 3 * CUSTOMERS
         print(f"  seeded {last:,} customers", flush=True)
     entrants = list(range(1, 10 * ENTRANTS, 10))[:ENTRANTS]  # customers in France: 1, 11, 21 …
     bw.write_rows(
@@ -95,7 +101,26 @@ def seed(now):
         ((shop.pk, c, f"c{c}", "", "", "", "", "", "", "", "", "", True, ts, ts) for c in entrants),
     )
     bw.reset_sequences(Customer, FlowRun, CustomerIdentity)
-    return shop, wait, cond, entrants
+    return shop, wait, cond, pair, entrants
+
+
+def two_workers(now, flow_id: int) -> int:
+    """Two passes of one flow at once, as two Celery workers would run them: the batches
+    are shared out by SKIP LOCKED."""
+    taken = []
+
+    def work():
+        try:
+            taken.append(flows_pass(now=now, flow_ids=[flow_id]).steps_taken)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(taken)
 
 
 def timed(fn):
@@ -107,7 +132,7 @@ def timed(fn):
 def main():
     call_command("migrate", verbosity=0)
     now = timezone.now()
-    seconds, (shop, wait, cond, entrants) = timed(lambda: seed(now))
+    seconds, (shop, wait, cond, pair, entrants) = timed(lambda: seed(now))
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     print(f"\nSeeded in {seconds:.0f} s: {Customer.objects.count():,} customers, {FlowRun.objects.count():,} runs\n")
@@ -116,6 +141,9 @@ def main():
     seconds, result = timed(lambda: flows_pass(now=now, flow_ids=[wait.pk]))
     print(f"| flow pass: {CUSTOMERS:,} due runs at a wait step | {seconds:.1f} s | {result.steps_taken:,} steps "
           f"taken, {result.steps_taken / seconds:,.0f} runs/s |", flush=True)  # fmt: skip
+    seconds, taken = timed(lambda: two_workers(now, pair.pk))
+    print(f"| the same, two workers at once (threads, each its own connection) | {seconds:.1f} s | {taken:,} steps "
+          f"taken, {taken / seconds:,.0f} runs/s |", flush=True)  # fmt: skip
     seconds, result = timed(lambda: flows_pass(now=now, flow_ids=[cond.pk]))
     yes = FlowStepRun.objects.filter(step__flow=cond, outcome="yes").count()
     print(f"| flow pass: {CUSTOMERS:,} due runs at a condition step (country is DE) | {seconds:.1f} s | "

@@ -39,6 +39,7 @@ from django.utils import timezone
 from campaigns.flows import steps as step_kinds
 from campaigns.flows.triggers import LAG, new_rows, watermark_now
 from campaigns.models import Flow, FlowRun, FlowStep, FlowStepRun, Reentry, RunStatus
+from core.db.server_binding import server_binding_cursor
 from customers.models import CustomerIdentity, Order
 from messaging.models import Suppression
 
@@ -139,9 +140,19 @@ def flow_exits_apply(flow: Flow, now: datetime, since: datetime | None) -> int:
 
 
 def _claim(step: FlowStep, now: datetime, size: int) -> list[tuple[int, int, int | None]]:
-    due = FlowRun.objects.filter(step=step, status=RunStatus.ACTIVE, due_at__lte=now).order_by("due_at")
+    """The batch: the oldest due runs at the step, locked (others' locked runs skipped)."""
     if connection.vendor == "postgresql":
-        due = due.select_for_update(skip_locked=True, of=("self",))
+        # Parameters bound by the server, rows read by psycopg: Django's converters and its
+        # client-side binding of 50,000-item arrays cost more than the statements.
+        with server_binding_cursor() as cursor:
+            cursor.execute(
+                "SELECT id, customer_id, order_id FROM campaigns_flowrun "
+                "WHERE step_id = %s AND status = 'active' AND due_at <= %s "
+                "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED",
+                [step.pk, now, size],
+            )
+            return cursor.fetchall()
+    due = FlowRun.objects.filter(step=step, status=RunStatus.ACTIVE, due_at__lte=now).order_by("due_at")
     return list(due.values_list("pk", "customer_id", "order_id")[:size])
 
 
@@ -149,19 +160,20 @@ def _record(step: FlowStep, run_ids: list[int], outcome: str, now: datetime) -> 
     """Record that the step ran for these runs; returns those not recorded before."""
     if not run_ids:
         return set()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
+    if connection.vendor == "postgresql":
+        with server_binding_cursor() as binary:
+            binary.execute(
                 "INSERT INTO campaigns_flowsteprun (step_id, run_id, outcome, executed_at) "
-                "SELECT %s, r, %s, %s FROM unnest(%s::bigint[]) AS r ON CONFLICT DO NOTHING RETURNING run_id",
+                "SELECT %s, r, %s, %s FROM unnest(%b::bigint[]) AS r ON CONFLICT DO NOTHING RETURNING run_id",
                 [step.pk, outcome, now, run_ids],
             )
-        else:
-            cursor.execute(
-                "INSERT INTO campaigns_flowsteprun (step_id, run_id, outcome, executed_at) "
-                "SELECT %s, value, %s, %s FROM json_each(%s) WHERE true ON CONFLICT DO NOTHING RETURNING run_id",
-                [step.pk, outcome, _dt(now), json.dumps(run_ids)],
-            )
+            return {r for (r,) in binary.fetchall()}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO campaigns_flowsteprun (step_id, run_id, outcome, executed_at) "
+            "SELECT %s, value, %s, %s FROM json_each(%s) WHERE true ON CONFLICT DO NOTHING RETURNING run_id",
+            [step.pk, outcome, _dt(now), json.dumps(run_ids)],
+        )
         return {r for (r,) in cursor.fetchall()}
 
 
@@ -181,6 +193,14 @@ def _move(steps: list[FlowStep], step: FlowStep, run_ids: np.ndarray, decision, 
         groups[key].append(run_id)
     runs = FlowRun.objects.filter(status=RunStatus.ACTIVE)
     for (what, to, due), ids in groups.items():
+        if what == "step" and connection.vendor == "postgresql":
+            with server_binding_cursor() as binary:  # the common case, bound in binary (see _claim)
+                binary.execute(
+                    "UPDATE campaigns_flowrun SET step_id = %s, due_at = %s WHERE id = ANY(%b::bigint[]) "
+                    "AND status = 'active'",
+                    [to, due, ids],
+                )
+            continue
         chosen = runs.filter(pk__in_ids=ids)
         if what == "exit":
             chosen.update(status=RunStatus.EXITED, exit_reason="reached an exit step", step=None, finished_at=now)
