@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 from unfold.admin import ModelAdmin, StackedInline
 
 from campaigns.flows import steps as step_kinds
-from campaigns.flows.engine import flow_activate
+from campaigns.flows.engine import flow_activate, flow_step_remove
 from campaigns.flows.triggers import TriggerError, params_clean
 from campaigns.models import Email, Flow, FlowRun, FlowStep, FlowStepRun, RunStatus, StepKind, Variant
 from core.admin_tools import LargeTableAdmin, customer_link
@@ -305,6 +305,10 @@ class FlowAdmin(ModelAdmin):
         return self._switch(request, queryset, False)
 
     def save_formset(self, request, form, formset, change):
+        # A removed step hands its customers to the step after it first (flow_step_remove).
+        for removed in getattr(formset, "deleted_forms", []):
+            if removed.instance.pk:
+                flow_step_remove(step=removed.instance)
         super().save_formset(request, form, formset, change)
         problems = step_kinds.step_targets_problems(list(form.instance.steps.order_by("position", "id")))
         for problem in problems:

@@ -26,6 +26,7 @@ unique (step, run) still holds. The embedded default runs one pass at a time any
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,11 +38,13 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.flows import steps as step_kinds
-from campaigns.flows.triggers import LAG, new_rows, watermark_now
+from campaigns.flows.triggers import LAG, TriggerError, new_rows, watermark_now
 from campaigns.models import Flow, FlowRun, FlowStep, FlowStepRun, Reentry, RunStatus
 from core.db.server_binding import server_binding_cursor
 from customers.models import CustomerIdentity, Order
 from messaging.models import Suppression
+
+logger = logging.getLogger(__name__)
 
 BATCH = 50_000
 # How long one pass keeps taking batches of a flow before leaving the rest to the next pass.
@@ -87,7 +90,11 @@ def flow_enroll(flow: Flow, now: datetime) -> int:
         if locked is None:
             return 0
         first = locked.steps.order_by("position", "id").values_list("pk", flat=True).first()
-        batch = new_rows(locked, now)
+        try:
+            batch = new_rows(locked, now)
+        except TriggerError as error:  # e.g. its segment was deleted: nobody enters; the rest goes on
+            logger.warning("Flow %s enrolls nobody: %s (%s)", locked.pk, error, error.field)
+            return 0
         inserted = 0
         if batch.rows is not None and first is not None:
             select_sql, select_params = batch.rows.query.sql_with_params()
@@ -110,6 +117,26 @@ def flow_enroll(flow: Flow, now: datetime) -> int:
                 inserted = max(cursor.rowcount, 0)
         Flow.objects.filter(pk=locked.pk).update(watermark_id=batch.watermark_id, watermark_at=batch.watermark_at)
     return inserted
+
+
+def flow_step_remove(*, step: FlowStep, now: datetime | None = None) -> int:
+    """Delete a step; the runs at it move to the step after it (due now), or complete when it
+    was the last. Returns the runs moved."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        after = (
+            FlowStep.objects.filter(flow_id=step.flow_id)
+            .filter(Q(position__gt=step.position) | Q(position=step.position, pk__gt=step.pk))
+            .order_by("position", "id")
+            .first()
+        )
+        here = FlowRun.objects.filter(step=step, status=RunStatus.ACTIVE)
+        if after is None:
+            moved = here.update(status=RunStatus.COMPLETED, step=None, finished_at=now)
+        else:
+            moved = here.update(step=after, due_at=now)
+        step.delete()
+    return moved
 
 
 def flow_exits_apply(flow: Flow, now: datetime, since: datetime | None) -> int:

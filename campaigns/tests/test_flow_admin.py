@@ -169,3 +169,30 @@ def test_an_agent_cannot_switch_a_flow_on(django_user_model):
     flow.refresh_from_db()
     assert not flow.active
     assert client.get(reverse("admin:campaigns_flow_change", args=[flow.pk])).status_code == 403
+
+
+def test_removing_a_step_on_the_page_moves_its_customers_on(django_user_model, busy_flow):
+    client = signed_in(django_user_model, MARKETER)
+    wait, send = busy_flow.steps.order_by("position")
+    data = {
+        **flow_fields(busy_flow),
+        **management("steps", 2, 2),
+        "steps-0-id": wait.pk,
+        "steps-0-flow": busy_flow.pk,
+        "steps-0-position": "0",
+        "steps-0-kind": "wait",
+        "steps-0-params": '{"minutes": 1440}',
+        "steps-1-id": send.pk,
+        "steps-1-flow": busy_flow.pk,
+        "steps-1-position": "1",
+        "steps-1-kind": "send_email",
+        "steps-1-params": "{}",
+        "steps-1-subject": "Hi",
+        "steps-1-body": "<p>Hi</p>",
+        "steps-1-DELETE": "on",
+    }
+    response = client.post(reverse("admin:campaigns_flow_change", args=[busy_flow.pk]), data)
+
+    assert response.status_code == 302
+    assert list(busy_flow.steps.values_list("kind", flat=True)) == ["wait"]
+    assert set(busy_flow.runs.values_list("status", flat=True)) == {"completed"}

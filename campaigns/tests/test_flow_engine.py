@@ -210,3 +210,49 @@ def test_switching_off_stops_the_pass_and_on_again_carries_on():
     assert flows_pass(now=now + timedelta(minutes=11)).steps_taken == 0
     switch_on(flow, now + timedelta(minutes=12))
     assert flows_pass(now=now + timedelta(minutes=12)).steps_taken == 1
+
+
+def test_removing_a_step_hands_its_customers_to_the_next():
+    from campaigns.flows.engine import flow_step_remove
+
+    shop = shop_with_sender()
+    (ann,) = mailable(shop)
+    flow = a_flow(
+        shop,
+        TriggerKind.EVENT,
+        {"event_type": "signed_up"},
+        [(WAIT, {"minutes": 10}), (WAIT, {"minutes": 60}), (StepKind.ADD_TAG, {"tag": "t"})],
+    )
+    switch_on(flow, timezone.now())
+    now = timezone.now()
+    Event.objects.create(shop=shop, customer=ann, type="signed_up", occurred_at=now)
+    flows_pass(now=now)
+    second, tag = flow.steps.order_by("position")[1:]
+
+    assert flow_step_remove(step=second, now=now) == 1
+    flows_pass(now=now + timedelta(minutes=1))
+
+    assert ann.tags.filter(name="t").exists()
+    assert FlowRun.objects.get().status == RunStatus.COMPLETED
+
+
+def test_a_flow_whose_segment_was_deleted_enrolls_nobody_and_the_others_go_on():
+    from campaigns.services import segment_create
+
+    shop = shop_with_sender()
+    (ann,) = mailable(shop)
+    segment = segment_create(
+        name="Gone soon", rule={"match": "all", "children": [{"field": "country", "operator": "eq", "value": "DE"}]}
+    )
+    broken = switch_on(
+        a_flow(shop, TriggerKind.SEGMENT_ENTERED, {"segment_id": segment.pk}, [(StepKind.ADD_TAG, {"tag": "x"})]),
+        timezone.now(),
+    )
+    working = switch_on(abandoned_cart(shop, an_email(shop)), timezone.now())
+    segment.delete()
+    cart_event(shop, ann, timezone.now())
+
+    result = flows_pass(now=timezone.now())
+
+    assert result.enrolled == 1
+    assert FlowRun.objects.get().flow == working and not FlowRun.objects.filter(flow=broken).exists()
