@@ -77,9 +77,12 @@ def flow_activate(*, flow: Flow, active: bool, now: datetime | None = None) -> F
             if problems:
                 raise step_kinds.StepError(" ".join(problems), field="steps")
             flow.watermark_id, flow.watermark_at = watermark_now(flow, now)
+            flow.watermark_next_id = flow.watermark_id
             flow.activated_at = now
         flow.active = active
-        flow.save(update_fields=["active", "watermark_id", "watermark_at", "activated_at", "updated_at"])
+        flow.save(
+            update_fields=["active", "watermark_id", "watermark_at", "watermark_next_id", "activated_at", "updated_at"]
+        )
     return flow
 
 
@@ -115,7 +118,9 @@ def flow_enroll(flow: Flow, now: datetime) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 inserted = max(cursor.rowcount, 0)
-        Flow.objects.filter(pk=locked.pk).update(watermark_id=batch.watermark_id, watermark_at=batch.watermark_at)
+        Flow.objects.filter(pk=locked.pk).update(
+            watermark_id=batch.watermark_id, watermark_at=batch.watermark_at, watermark_next_id=batch.watermark_next_id
+        )
     return inserted
 
 

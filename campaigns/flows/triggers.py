@@ -10,8 +10,8 @@ names the row ("event:12"), so reading a row twice enrolls once (``FlowRun``'s u
 Watermarks, and why rows are read twice on purpose. Append-only tables are read by id, but
 ids are handed out when a row is inserted and become visible when its transaction commits,
 so a row with a smaller id can appear after a larger one was read. The watermark therefore
-only moves up to the largest id among rows older than ``LAG``; younger rows are read again
-by the next pass and skipped by their key. Rows that change (an order becoming fulfilled, a
+moves to the table's largest id only once that id was seen ``LAG`` ago; rows read in the
+meantime are read again by the next pass and skipped by their key. Rows that change (an order becoming fulfilled, a
 stay closing) are read by time with the same overlap. Date triggers run once per day.
 """
 
@@ -64,6 +64,7 @@ class Batch:
     rows: QuerySet | None
     watermark_id: int
     watermark_at: datetime | None
+    watermark_next_id: int = 0
 
 
 def _int(params: dict, name: str, default: int | None = None, low: int = 0, high: int = 10**6) -> int:
@@ -94,6 +95,7 @@ def params_clean(kind: str, params: dict) -> dict:
         p["delay_minutes"] = _int(params, "delay_minutes", 0, high=60 * 24 * 365)
     elif kind == TriggerKind.FULFILLED:
         p["days"] = _int(params, "days", 7, high=365)
+        p["max_age_days"] = _int(params, "max_age_days", 60, low=1, high=365)
     elif kind == TriggerKind.STAGE_CHANGED:
         stages = params.get("stages", ["at_risk", "lapsed"])
         if not isinstance(stages, list) or not stages or any(s not in STAGES for s in stages):
@@ -140,17 +142,26 @@ def _shaped(qs: QuerySet, *, customer: str, key, at: str, order=None, due=None) 
     )
 
 
-def _by_id(qs: QuerySet, flow: Flow, time_column: str, now: datetime, **shape) -> Batch:
-    """Rows of an append-only table after the id watermark (see the module's docstring)."""
-    rows = qs.filter(pk__gt=flow.watermark_id)
-    settled = rows.filter(**{f"{time_column}__lt": now - LAG}).aggregate(m=Max("pk"))["m"]
-    return Batch(_shaped(rows, **shape), max(settled or 0, flow.watermark_id), flow.watermark_at)
+def _by_id(qs: QuerySet, flow: Flow, now: datetime, **shape) -> Batch:
+    """Rows of an append-only table after the id watermark (see the module's docstring).
+
+    The watermark moves to the table's largest id as seen ``LAG`` ago (kept in
+    ``watermark_next_id``, seen at ``watermark_at``): every row up to it was committed by now.
+    So a pass reads the rows of the last few minutes at most, however rarely the trigger's
+    own rows come."""
+    rows = _shaped(qs.filter(pk__gt=flow.watermark_id), **shape)
+    seen_at = flow.watermark_at
+    if seen_at is not None and seen_at > now - LAG:
+        return Batch(rows, flow.watermark_id, seen_at, flow.watermark_next_id)
+    top = qs.model.objects.aggregate(m=Max("pk"))["m"] or 0
+    settled = flow.watermark_id if seen_at is None else max(flow.watermark_id, flow.watermark_next_id)
+    return Batch(rows, settled, now, top)
 
 
 def _by_time(qs: QuerySet, flow: Flow, time_column: str, now: datetime, **shape) -> Batch:
     since = (flow.watermark_at or now) - LAG
     rows = qs.filter(**{f"{time_column}__gte": since, f"{time_column}__lte": now})
-    return Batch(_shaped(rows, **shape), flow.watermark_id, now)
+    return Batch(_shaped(rows, **shape), flow.watermark_id, now, flow.watermark_next_id)
 
 
 def _delayed(column: str, minutes: int):
@@ -167,9 +178,7 @@ def new_rows(flow: Flow, now: datetime) -> Batch:
         since = Segment.objects.filter(pk=p["segment_id"]).values_list("history_since", flat=True).first()
         if since is not None:  # the first fill is who was there, not who entered
             stays = stays.filter(entered_at__gt=since)
-        return _by_id(
-            stays, flow, "entered_at", now, customer="customer_id", key=_key("stay:", suffix=":in"), at="entered_at"
-        )
+        return _by_id(stays, flow, now, customer="customer_id", key=_key("stay:", suffix=":in"), at="entered_at")
     if kind == TriggerKind.SEGMENT_EXITED:
         stays = SegmentMembership.objects.filter(segment_id=p["segment_id"], exited_at__isnull=False)
         stays = stays.filter(_known_in_shop(flow))
@@ -180,19 +189,19 @@ def new_rows(flow: Flow, now: datetime) -> Batch:
         event_type = p.get("event_type", WARNING_EVENT)
         events = Event.objects.filter(shop_id=flow.shop_id, type=event_type)
         due = _delayed("occurred_at", p["delay_minutes"])
-        return _by_id(
-            events, flow, "created_at", now, customer="customer_id", key=_key("event:"), at="occurred_at", due=due
-        )
+        return _by_id(events, flow, now, customer="customer_id", key=_key("event:"), at="occurred_at", due=due)
     if kind == TriggerKind.FIRST_ORDER:
         earlier = Order.objects.filter(
             customer_id=OuterRef("customer_id"), shop_id=flow.shop_id, placed_at__lt=OuterRef("placed_at")
         )
         orders = Order.objects.filter(shop_id=flow.shop_id).filter(~Exists(earlier))
-        return _by_id(
-            orders, flow, "created_at", now, customer="customer_id", key=_key("order:"), at="placed_at", order=F("pk")
-        )
+        return _by_id(orders, flow, now, customer="customer_id", key=_key("order:"), at="placed_at", order=F("pk"))
     if kind == TriggerKind.FULFILLED:
-        orders = Order.objects.filter(shop_id=flow.shop_id, status=OrderStatus.FULFILLED)
+        # Orders keep no time of fulfilment: the time of their last change stands for it, and
+        # only recent orders count (a refund months later changes an old order too).
+        orders = Order.objects.filter(
+            shop_id=flow.shop_id, status=OrderStatus.FULFILLED, placed_at__gte=now - timedelta(days=p["max_age_days"])
+        )
         due = ExpressionWrapper(F("updated_at") + Value(timedelta(days=p["days"])), output_field=DateTimeField())
         return _by_time(
             orders, flow, "updated_at", now, customer="customer_id", key=_key("fulfilled:"), at="updated_at",
@@ -200,20 +209,20 @@ def new_rows(flow: Flow, now: datetime) -> Batch:
         )  # fmt: skip
     if kind == TriggerKind.STAGE_CHANGED:
         changes = StageChange.objects.filter(to_stage__in=p["stages"]).filter(_known_in_shop(flow))
-        return _by_id(changes, flow, "changed_at", now, customer="customer_id", key=_key("stage:"), at="changed_at")
+        return _by_id(changes, flow, now, customer="customer_id", key=_key("stage:"), at="changed_at")
     if kind == TriggerKind.TIER_REACHED:
         changes = TierChange.objects.filter(group_id=flow.shop.group_id, to_tier__isnull=False)
         if p["tier_id"]:
             changes = changes.filter(to_tier_id=p["tier_id"])
         else:  # up, not down
             changes = changes.filter(Q(from_tier__isnull=True) | Q(to_tier__rank__gt=F("from_tier__rank")))
-        return _by_id(changes, flow, "created_at", now, customer="customer_id", key=_key("tier:"), at="created_at")
+        return _by_id(changes, flow, now, customer="customer_id", key=_key("tier:"), at="created_at")
     if kind == TriggerKind.LOW_CSAT:
         answers = CsatResponse.objects.filter(ticket__shop_id=flow.shop_id, rating__lte=p["max_rating"])
-        return _by_id(answers, flow, "created_at", now, customer="customer_id", key=_key("csat:"), at="created_at")
+        return _by_id(answers, flow, now, customer="customer_id", key=_key("csat:"), at="created_at")
     if kind == TriggerKind.NPS_DETRACTOR:
         answers = NpsResponse.objects.filter(shop_id=flow.shop_id, score__lte=p["max_score"])
-        return _by_id(answers, flow, "created_at", now, customer="customer_id", key=_key("nps:"), at="created_at")
+        return _by_id(answers, flow, now, customer="customer_id", key=_key("nps:"), at="created_at")
     if kind == TriggerKind.DATE:
         return _dates(flow, p, now)
     raise TriggerError("No such trigger.", field="trigger")
@@ -225,7 +234,7 @@ def _dates(flow: Flow, p: dict, now: datetime) -> Batch:
     day = today(now)
     midnight = start_of(day)
     if flow.watermark_at is not None and flow.watermark_at >= midnight:
-        return Batch(None, flow.watermark_id, flow.watermark_at)
+        return Batch(None, flow.watermark_id, flow.watermark_at, flow.watermark_next_id)
     target = day - timedelta(days=p["offset_days"])  # e.g. 7 days before: the date is a week off
     field = p["field"]
     customers = Customer.objects.filter(_known_in_shop(flow, "pk"))
@@ -246,7 +255,7 @@ def _dates(flow: Flow, p: dict, now: datetime) -> Batch:
         r_order=Value(None, output_field=IntegerField()),
         r_due=Value(now, output_field=DateTimeField()),
     )
-    return Batch(rows, flow.watermark_id, midnight)
+    return Batch(rows, flow.watermark_id, midnight, flow.watermark_next_id)
 
 
 def watermark_now(flow: Flow, now: datetime) -> tuple[int, datetime | None]:
@@ -263,6 +272,6 @@ def watermark_now(flow: Flow, now: datetime) -> tuple[int, datetime | None]:
     }
     model = sources.get(flow.trigger)
     top = (model.objects.aggregate(m=Max("pk"))["m"] or 0) if model else 0
-    if flow.trigger == TriggerKind.DATE:
-        return top, None  # today's dates count: the first pass sends them
+    if model is not None or flow.trigger == TriggerKind.DATE:
+        return top, None  # ids: read after the top; dates: today's count, the first pass sends them
     return top, now + LAG  # time triggers read from now on (the overlap is subtracted)

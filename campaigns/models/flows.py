@@ -62,9 +62,12 @@ class Flow(models.Model):
     )
     # Where the trigger's reading got to: rows with a larger id (append-only tables) or a
     # later time (rows that change, dates) are new. Set to "now" when the flow is switched
-    # on, so switching on never enrolls the past.
+    # on, so switching on never enrolls the past. For ids, ``watermark_next_id`` is the
+    # table's top id seen at ``watermark_at``, where the watermark moves once that is
+    # old enough (campaigns.flows.triggers).
     watermark_id = models.BigIntegerField(default=0)
     watermark_at = models.DateTimeField(null=True, blank=True)
+    watermark_next_id = models.BigIntegerField(default=0)
     exits_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

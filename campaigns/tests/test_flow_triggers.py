@@ -184,3 +184,24 @@ def test_a_detractor_nps_answer():
 
     assert tagged() == {ann.pk}
     assert Message.objects.count() == 0
+
+
+def test_the_watermark_moves_past_other_rows_once_they_are_surely_committed():
+    from campaigns.models import Flow
+
+    shop = shop_with_sender()
+    ann, bob = mailable(shop, 2)
+    now = timezone.now()
+    flow = switch_on(a_flow(shop, TriggerKind.EVENT, {"event_type": "rare"}, [TAG]), now)
+    others = [
+        Event.objects.create(shop=shop, customer=ann, type="common", occurred_at=now, payload={}) for _ in range(3)
+    ]
+
+    flows_pass(now=now)  # the table's top id is noted, not yet trusted
+    assert Flow.objects.get(pk=flow.pk).watermark_id < others[-1].pk
+    flows_pass(now=now + timedelta(minutes=6))  # five minutes on: every row up to it has committed
+
+    assert Flow.objects.get(pk=flow.pk).watermark_id == others[-1].pk
+    Event.objects.create(shop=shop, customer=bob, type="rare", occurred_at=now, payload={})
+    flows_pass(now=now + timedelta(minutes=7))
+    assert tagged() == {bob.pk}
