@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from campaigns.flows import steps as step_kinds
 from campaigns.flows.triggers import LAG, TriggerError, new_rows, watermark_now
+from campaigns.flows.triggers import params_clean as trigger_params_clean
 from campaigns.models import Flow, FlowRun, FlowStep, FlowStepRun, Reentry, RunStatus
 from core.db.server_binding import server_binding_cursor
 from customers.models import CustomerIdentity, Order
@@ -66,14 +67,17 @@ def _dt(value: datetime):
 def flow_activate(*, flow: Flow, active: bool, now: datetime | None = None) -> Flow:
     """Switch a flow on (reading its trigger from now on: the past enrolls nobody) or off
     (runs stay where they are, and carry on when it is switched on again)."""
-    from campaigns.flows.triggers import params_clean
-
     now = now or timezone.now()
     with transaction.atomic():
         flow = Flow.objects.select_for_update().get(pk=flow.pk)
         if active and not flow.active:
-            params_clean(flow.trigger, flow.trigger_params)
-            problems = step_kinds.step_targets_problems(list(flow.steps.order_by("position", "id")))
+            trigger_params_clean(flow.trigger, flow.trigger_params)
+            steps = list(flow.steps.order_by("position", "id"))
+            if not steps:
+                raise step_kinds.StepError("A flow needs a step before it is switched on.", field="steps")
+            for step in steps:
+                step_kinds.params_clean(step.kind, step.params, has_email=step.email_id is not None)
+            problems = step_kinds.step_targets_problems(steps)
             if problems:
                 raise step_kinds.StepError(" ".join(problems), field="steps")
             flow.watermark_id, flow.watermark_at = watermark_now(flow, now)

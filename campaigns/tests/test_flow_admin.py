@@ -196,3 +196,20 @@ def test_removing_a_step_on_the_page_moves_its_customers_on(django_user_model, b
     assert response.status_code == 302
     assert list(busy_flow.steps.values_list("kind", flat=True)) == ["wait"]
     assert set(busy_flow.runs.values_list("status", flat=True)) == {"completed"}
+
+
+def test_a_flow_with_no_step_or_a_bad_one_is_not_switched_on(django_user_model):
+    shop = shop_with_sender()
+    empty = a_flow(shop, TriggerKind.FIRST_ORDER, {}, [])
+    bad = a_flow(shop, TriggerKind.FIRST_ORDER, {}, [(StepKind.ADD_TAG, {"tag": ""})])
+    client = signed_in(django_user_model, MARKETER)
+
+    response = client.post(
+        reverse("admin:campaigns_flow_changelist"),
+        {"action": "switch_on", "_selected_action": [empty.pk, bad.pk], "confirm": "yes"},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "A flow needs a step before it is switched on." in page and "tag is a name" in page
+    assert not Flow.objects.filter(active=True).exists()
