@@ -9,6 +9,8 @@ PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-recommendations bench-email bench-campaigns bench-inbound bench-imap worker beat serve migrate
 
+.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-email bench-inbound bench-imap bench-flows worker beat serve migrate
+
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +89,11 @@ bench-email: $(VENV)/.installed
 # in the script. The 100,000-recipient campaign of a million customers, step by step.
 bench-campaigns: $(VENV)/.installed
 	$(PY) bench/campaigns.py
+
+# Its own database (BENCH_FLOWS_DATABASE_URL, default crm_bench_flows), seeded by the script
+# with COPY: the flow pass over 1,000,000 due runs and the segment-entry trigger's latency.
+bench-flows: $(VENV)/.installed
+	$(PY) bench/flows.py
 
 # Its own database (BENCH_INBOUND_DATABASE_URL, default crm_bench_inbound): 1,000 replies to
 # emails the desk sent, received and threaded in one process; see docs/benchmarks.md.

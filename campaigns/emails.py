@@ -59,16 +59,20 @@ def email_send(
     *,
     email: Email,
     customer_ids: Sequence[int],
-    occasion: str = "",
+    occasion: str | Mapping[int, str] = "",
     now: datetime | None = None,
     context: Mapping[str, Any] | None = None,
     only_variant: Variant | None = None,
+    contexts: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> SendResult:
     """Draw, queue and record ``email`` for these customers (see the module's docstring).
 
+    ``occasion`` is one for all, or one per customer id (a flow: each customer's run);
+    ``contexts`` adds to ``context`` per customer id (a flow: the order's review link).
     ``only_variant``: every customer not drawn into the holdout gets this variant (a
     campaign's automatic winner, sent to the rest after the test). The holdout is drawn as
     always, so it is the same customers whichever variants are in play."""
+    occasion_of = occasion.get if isinstance(occasion, Mapping) else (lambda _cid, _o=occasion: _o)
     now = now or timezone.now()
     variants = [only_variant] if only_variant is not None else list(email.variants.order_by("id"))
     if not variants:
@@ -78,11 +82,10 @@ def email_send(
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
         with transaction.atomic():
-            done = set(
-                Send.objects.filter(email=email, occasion=occasion, customer_id__in=batch.tolist()).values_list(
-                    "customer_id", flat=True
-                )
-            )
+            sent = Send.objects.filter(email=email, customer_id__in=batch.tolist())
+            if not isinstance(occasion, Mapping):  # per customer: their few sends of it, compared below
+                sent = sent.filter(occasion=occasion)
+            done = {c for c, o in sent.values_list("customer_id", "occasion") if o == occasion_of(c)}
             fresh = np.array([c for c in batch.tolist() if c not in done], dtype=np.int64)
             already += len(done)
             if not len(fresh):
@@ -90,12 +93,16 @@ def email_send(
             arms = arms_draw(email, variants, fresh)
             requests = [
                 MessageRequest(
-                    key=send_key(email.pk, int(customer_id), occasion),
+                    key=send_key(email.pk, int(customer_id), occasion_of(int(customer_id))),
                     template=AUTHORED,
                     customer_id=int(customer_id),
                     shop_id=email.shop_id,
                     kind=MessageKind.MARKETING,
-                    context={**(context or {}), AUTHORED: authored_context(variants[arm])},
+                    context={
+                        **(context or {}),
+                        **((contexts or {}).get(int(customer_id)) or {}),
+                        AUTHORED: authored_context(variants[arm]),
+                    },
                 )
                 for customer_id, arm in zip(fresh.tolist(), arms.tolist(), strict=True)
                 if arm != HOLDOUT
@@ -107,7 +114,7 @@ def email_send(
                         email=email,
                         variant=None if arm == HOLDOUT else variants[arm],
                         customer_id=int(customer_id),
-                        occasion=occasion,
+                        occasion=occasion_of(int(customer_id)),
                         message_id=messages.get(int(customer_id)),
                         assigned_at=now,
                     )

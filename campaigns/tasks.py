@@ -1,10 +1,12 @@
-"""Celery tasks for segments: thin, idempotent, take ids."""
+"""Celery tasks of the campaigns app (segments, recommendations, campaigns, flows): thin,
+idempotent, take ids."""
 
 from datetime import date
 
 from campaigns.backfill import DAYS_PER_STATEMENT, segment_backfill_days, segment_history_backfill
 from campaigns.campaigns.sending import campaigns_send_due
-from campaigns.models import Segment
+from campaigns.flows.engine import FLOW_PASS_SECONDS, flows_pass
+from campaigns.models import Flow, Segment
 from campaigns.recommendations.build import recommendations_build
 from campaigns.services import segment_refresh, segments_refresh_customers
 from core.chunks import chunked
@@ -76,3 +78,21 @@ def send_due_campaigns() -> int:
     """Every minute (CELERY_BEAT_SCHEDULE), and after Send now: a pass over each campaign
     that is due or still sending; returns how many were worked on."""
     return len(campaigns_send_due())
+
+
+@crm_task()
+def run_flows() -> int:
+    """Every 30 s (CELERY_BEAT_SCHEDULE): one pass task per active flow; returns how many.
+    A segment entry or an event is enrolled, and its first step taken, within a minute."""
+    ids = list(Flow.objects.filter(active=True).values_list("pk", flat=True))
+    for flow_id in ids:
+        run_flow.delay(flow_id)
+    return len(ids)
+
+
+@crm_task(time_limit=FLOW_PASS_SECONDS + 60)
+def run_flow(flow_id: int) -> int:
+    """One flow's pass (campaigns.flows.engine): safe to run twice at once or to retry after
+    a worker died, as each batch commits whole and each step runs once per run. Stops taking
+    new batches after FLOW_PASS_SECONDS; the next pass carries on. Returns the steps taken."""
+    return flows_pass(flow_ids=[flow_id], seconds=FLOW_PASS_SECONDS).steps_taken

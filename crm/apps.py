@@ -13,10 +13,24 @@ class CrmConfig(AppConfig):
         from crm.roles import sync_roles_after_migrate
 
         post_migrate.connect(sync_roles_after_migrate, sender=self, dispatch_uid="crm-sync-roles")
+        post_migrate.connect(shipped_flows_after_migrate, sender=self, dispatch_uid="crm-shipped-flows")
 
         audit.register()
         wiring.connect()
         task_failures.connect()
+
+
+def shipped_flows_after_migrate(sender, *, using="default", **kwargs) -> None:
+    """Every shop gets the ready-made flows it lacks, switched off (``campaigns.flows.shipped``),
+    once the flows' tables exist (a migration back to before them skips this)."""
+    from django.db import connections
+
+    from campaigns.flows.shipped import shipped_flows_install_all
+    from campaigns.models import Flow, FlowStep
+
+    tables = set(connections[using].introspection.table_names())
+    if {Flow._meta.db_table, FlowStep._meta.db_table, "campaigns_email"} <= tables:
+        shipped_flows_install_all()
 
 
 class CrmAdminConfig(admin_apps.AdminConfig):

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from campaigns.backfill import segment_backfill_days, segment_history_backfill
+from campaigns.flows.shipped import shipped_flows_install_all
 from campaigns.models import Segment
 from campaigns.recommendations.build import recommendations_build_all
 from campaigns.services import segment_refresh
@@ -61,6 +62,7 @@ def seed_apps(*, rng_seed: int, now: datetime, report: Callable[[str], None] = l
         "Product recommendations (neighbours stored)",
         lambda: sum(result.neighbours for result in recommendations_build_all(now=now)),
     )
+    step("Ready-made flows (switched off)", shipped_flows_install_all)
     step("Staff users (agent, marketer, manager; password demo)", demo_staff_create)
     step("Dashboard rollups", lambda: f"{dashboard_rebuild().seconds:.1f} s")
 

@@ -97,6 +97,14 @@ ROLES: dict[str, list[str]] = {
         "campaigns.send_campaign",
         # The frequency cap and quiet hours every campaign and flow keeps: read; managers set them.
         "campaigns.view_sendingpolicy",
+        # Flows: build and edit them, switch them on and off; read who is where.
+        *[
+            f"campaigns.{action}_{model}"
+            for model in ("flow", "flowstep")
+            for action in ("view", "add", "change", "delete")
+        ],
+        "campaigns.activate_flow",
+        "campaigns.view_flowrun",
         "support.view_ticket",
         "support.view_ticketmessage",
         "support.view_review",

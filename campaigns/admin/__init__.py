@@ -1,4 +1,4 @@
 """The campaigns app's admin: segments (``segments``, with the rule-builder form in
-``forms``) and campaigns (``campaigns``, with ``campaign_forms``)."""
+``forms``), campaigns (``campaigns``, with ``campaign_forms``) and flows (``flows``)."""
 
-from campaigns.admin import campaigns, segments  # noqa: F401 (registers the models)
+from campaigns.admin import campaigns, flows, segments  # noqa: F401 (registers the models)

@@ -2,6 +2,7 @@
 
 from campaigns.models.campaigns import Campaign, CampaignStatus, Timing
 from campaigns.models.emails import Email, Send, SendingPolicy, Variant, WinnerMetric
+from campaigns.models.flows import Flow, FlowRun, FlowStep, FlowStepRun, Reentry, RunStatus, StepKind, TriggerKind
 from campaigns.models.segments import Segment, SegmentMembership, SegmentPastCount, SegmentVersion
 
 __all__ = [
@@ -9,6 +10,14 @@ __all__ = [
     "CampaignStatus",
     "Timing",
     "Email",
+    "Flow",
+    "FlowRun",
+    "FlowStep",
+    "FlowStepRun",
+    "Reentry",
+    "RunStatus",
+    "StepKind",
+    "TriggerKind",
     "Segment",
     "SegmentMembership",
     "SegmentPastCount",

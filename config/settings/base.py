@@ -326,6 +326,8 @@ CELERY_BEAT_SCHEDULE = {
     # Email: sends what is still queued (a send is also queued when each message commits),
     # so messages queued while Redis was down, and retries after their backoff, go out.
     "send-queued-email": {"task": "messaging.tasks.send_queued_email", "schedule": 30.0},
+    # Flows: enroll from new trigger rows, apply exits, take due steps (campaigns/flows/).
+    "run-flows": {"task": "campaigns.tasks.run_flows", "schedule": 30.0},
 }
 # The support mailbox over IMAP, when there is one: customers' replies into their tickets.
 if env("SUPPORT_IMAP_URL", default=""):

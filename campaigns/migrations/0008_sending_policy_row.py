@@ -12,6 +12,6 @@ def create_policy(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("campaigns", "0008_campaigns")]
+    dependencies = [("campaigns", "0007_sending_policy")]
 
     operations = [migrations.RunPython(create_policy, migrations.RunPython.noop)]
