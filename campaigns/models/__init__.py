@@ -1,9 +1,11 @@
-"""The campaigns app's models: segments, campaigns, and the emails campaigns and flows send."""
+"""The campaigns app's models: segments, campaigns, flows, the emails they send, and the
+product recommendations (kept in ``campaigns/recommendations/models.py``)."""
 
 from campaigns.models.campaigns import Campaign, CampaignStatus, Timing
 from campaigns.models.emails import Email, Send, SendingPolicy, Variant, WinnerMetric
 from campaigns.models.flows import Flow, FlowRun, FlowStep, FlowStepRun, Reentry, RunStatus, StepKind, TriggerKind
 from campaigns.models.segments import Segment, SegmentMembership, SegmentPastCount, SegmentVersion
+from campaigns.recommendations.models import PopularProduct, ProductNeighbour, RecommendationBuild
 
 __all__ = [
     "Campaign",
@@ -14,6 +16,9 @@ __all__ = [
     "FlowRun",
     "FlowStep",
     "FlowStepRun",
+    "PopularProduct",
+    "ProductNeighbour",
+    "RecommendationBuild",
     "Reentry",
     "RunStatus",
     "StepKind",

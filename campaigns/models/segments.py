@@ -140,12 +140,3 @@ class SegmentPastCount(models.Model):
 
     def __str__(self):
         return f"{self.segment_id} on {self.day}: {self.members}"
-
-
-# Product recommendations keep their models in their own package (imported here so that
-# Django finds them in the campaigns app).
-from campaigns.recommendations.models import (  # noqa: E402, F401
-    PopularProduct,
-    ProductNeighbour,
-    RecommendationBuild,
-)
