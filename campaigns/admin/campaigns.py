@@ -31,7 +31,8 @@ from campaigns.campaigns.actions import (
     preview_context,
 )
 from campaigns.campaigns.audience import AudienceCount, audience_count, campaign_cap_hours
-from campaigns.campaigns.results import email_results, email_totals
+from campaigns.experiments.counts import email_totals
+from campaigns.experiments.report import email_report
 from campaigns.campaigns.results_chart import results_chart
 from campaigns.models import Campaign, CampaignStatus, Email, SendingPolicy, Variant
 from core.errors import DomainError
@@ -211,7 +212,8 @@ class CampaignAdmin(ModelAdmin):
         else:  # as it was when sending started: now, its own messages would count against the cap
             count = recorded_audience(campaign)
         variants = list(campaign.email.variants.order_by("id"))
-        arms = email_results(campaign.email)
+        report = email_report(campaign.email)
+        arms = [arm.counts for arm in report.arms]
         chosen = next(
             (v for v in variants if str(v.pk) == request.GET.get("variant")), variants[0] if variants else None
         )
@@ -238,7 +240,8 @@ class CampaignAdmin(ModelAdmin):
             "preview_frame": preview_frame,
             "test_url": self._url("test", campaign.pk),
             "staff_email": request.user.email,
-            "arms": arms,
+            "report": report,
+            "metric": campaign.email.get_winner_metric_display().lower(),
             "chart": results_chart(arms),
             "actions": {
                 "send_now": self._url("send_now", campaign.pk),

@@ -5,7 +5,7 @@ hatched: Apple Mail Privacy Protection opens every message it receives."""
 
 from __future__ import annotations
 
-from campaigns.campaigns.results import ArmResult
+from campaigns.experiments.counts import ArmResult
 from campaigns.charts import nice_ticks
 
 WIDTH, LEFT, RIGHT, TOP = 760, 90, 20, 28

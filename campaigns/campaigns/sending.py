@@ -36,8 +36,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.campaigns.audience import audience_count, campaign_cap_hours, campaign_reachable
-from campaigns.campaigns.results import email_results
-from campaigns.campaigns.winner import Arm, pick_winner
+from campaigns.campaigns.winner import pick_winner
 from campaigns.emails import arms_draw, email_send
 from campaigns.experiments.assignment import HOLDOUT, uniform
 from campaigns.local_time import in_quiet_hours, next_hour, zone
@@ -150,15 +149,8 @@ def _due_mask(
 
 
 def _pick(campaign: Campaign, now: datetime) -> None:
-    arms = [
-        Arm(variant_id=r.variant_id, label=r.label, recipients=r.recipients, clicks=r.clicks)
-        for r in email_results(campaign.email)
-        if r.variant_id is not None
-    ]
-    pick = pick_winner(arms)
+    pick = pick_winner(campaign.email)
     note = pick.note
-    if campaign.email.winner_metric != "clicks":
-        note += " Judged on clicks: conversions come with the attribution."
     campaign.winner_id = pick.variant_id
     campaign.winner_picked_at = now
     campaign.winner_note = note[:300]

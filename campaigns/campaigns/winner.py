@@ -1,32 +1,23 @@
 """The automatic winner of a campaign's test: which variant goes to the rest.
 
-``pick_winner`` is a plain, deliberately cautious rule until the A/B statistics
-(``campaigns/experiments/stats.py``: the chance each variant is best, and a power check)
-replace it at the merge: **call sites use only this function and ``Arm``/``Pick``**.
-
-The rule now: every variant needs at least ``MIN_RECIPIENTS`` recipients; the winner is
-the variant with the highest click rate (clicks per recipient), if it has any click and
-no other variant ties it. Otherwise there is no winner, and the rest get the variants
-drawn by weight as usual. Opens are never used: Apple Mail Privacy Protection fakes them.
-Conversions are the attribution's, not available here yet: an email whose winner metric
-is conversions or revenue is judged on clicks until then, and the note says so.
+The statistics are ``campaigns.experiments.stats.pick_winner``: on the email's winner metric
+(clicks, conversions or revenue per customer, never opens: Apple Mail Privacy Protection
+opens every message), a variant wins only when every variant has the sample the power
+calculation asks for (to detect a 10 % uplift) and its chance to be best reaches 95 %.
+Otherwise there is no winner, the note says why, and the rest get the variants by weight.
+Conversions and revenue are those of the test's customers within the conversion window
+after their draw (``campaigns.experiments.outcomes``), so a campaign judged on them should
+wait at least that long before picking.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Below this many recipients per variant a click-rate difference is mostly noise.
-MIN_RECIPIENTS = 100
-
-
-@dataclass(frozen=True)
-class Arm:
-    variant_id: int
-    label: str
-    recipients: int
-    clicks: int
+from campaigns.experiments.counts import email_results
+from campaigns.experiments.outcomes import arm_outcomes
+from campaigns.experiments.report import email_verdict
+from campaigns.models import Email
 
 
 @dataclass(frozen=True)
@@ -35,22 +26,14 @@ class Pick:
     note: str
 
 
-def pick_winner(arms: Sequence[Arm], *, min_recipients: int = MIN_RECIPIENTS) -> Pick:
-    """The variant to send to the rest, or none, with the reason in words (see the module)."""
-    if len(arms) < 2:
-        return Pick(arms[0].variant_id if arms else None, "Only one variant: nothing to test.")
-    short = [a for a in arms if a.recipients < min_recipients]
-    if short:
-        named = ", ".join(f"{a.label} ({a.recipients:,})" for a in short)
-        return Pick(None, f"No winner: each variant needs {min_recipients:,} recipients; {named} had fewer.")
-    rates = sorted(((a.clicks / a.recipients, a) for a in arms), key=lambda pair: -pair[0])
-    (best_rate, best), (second_rate, _) = rates[0], rates[1]
-    if best.clicks == 0:
-        return Pick(None, "No winner: no variant was clicked.")
-    if best_rate == second_rate:
-        return Pick(None, f"No winner: a tie at {best_rate:.1%} clicks per recipient.")
-    return Pick(
-        best.variant_id,
-        f"{best.label}: {best_rate:.1%} clicks per recipient against {second_rate:.1%} for the next best "
-        f"(at least {min_recipients:,} recipients each; a simple rule, not a significance test).",
-    )
+def pick_winner(email: Email) -> Pick:
+    """The variant to send to the rest, or none, with the reason in words."""
+    results = email_results(email)
+    verdict = email_verdict(email, results, arm_outcomes(email))
+    if verdict is None:
+        only = [r for r in results if r.variant_id is not None]
+        return Pick(only[0].variant_id if len(only) == 1 else None, "Only one variant: nothing to test.")
+    if verdict.winner is None:
+        return Pick(None, f"No winner: {verdict.reason}")
+    winner = next(r for r in results if r.label == verdict.winner and r.variant_id is not None)
+    return Pick(winner.variant_id, f"{verdict.reason} (on {email.get_winner_metric_display().lower()})")
