@@ -46,3 +46,12 @@ def refresh_all_segments() -> int:
 def refresh_segments_for_customers(customer_ids: list[int]) -> None:
     """After the pipeline recomputed these customers: their memberships, up to date."""
     segments_refresh_customers(customer_ids=customer_ids)
+
+
+@crm_task(time_limit=30 * 60)
+def attribute_conversions(full: bool = False) -> dict:
+    """The attribution pass (campaigns/attribution/passes.py): incremental unless ``full``."""
+    from campaigns.attribution.passes import attribution_run
+
+    result = attribution_run(full=full)
+    return {"full": result.full, "touches": result.touches_added, "orders": result.orders, "credits": result.credits}

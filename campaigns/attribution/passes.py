@@ -171,10 +171,12 @@ def attribution_run(*, full: bool = False, now: datetime | None = None) -> PassR
     """One pass (see the module docstring)."""
     now = now or timezone.now()
     s = AttributionSettings.current()
-    state = AttributionState.objects.order_by("pk").first() or AttributionState()
-    full = full or state.pk is None or state.settings_key != _settings_key(s)
-    result = PassResult(full=full)
     with transaction.atomic():
+        # One pass at a time: the second waits on the state row, then finds little to do.
+        AttributionState.objects.get_or_create(pk=1)
+        state = AttributionState.objects.select_for_update().get(pk=1)
+        full = full or state.finished_at is None or state.settings_key != _settings_key(s)
+        result = PassResult(full=full)
         # The marks are taken first: what arrives during the pass is the next pass's.
         last_event = MessageEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         last_order = Order.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -201,7 +203,7 @@ def attribution_run(*, full: bool = False, now: datetime | None = None) -> PassR
                 result.credits = _credit(f"o.id IN (SELECT id FROM {tmp})", [], s)
         last_touch = Touchpoint.objects.order_by("-id").values_list("id", flat=True).first() or 0
         AttributionState.objects.update_or_create(
-            pk=state.pk or 1,
+            pk=1,
             defaults={
                 "last_event_id": last_event,
                 "last_order_id": last_order,
