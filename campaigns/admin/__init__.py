@@ -1,3 +1,3 @@
 """The segments' admin (``segments``) and its rule-builder form (``forms``)."""
 
-from campaigns.admin import segments  # noqa: F401 (registers the models)
+from campaigns.admin import segments, spend  # noqa: F401 (registers the models)
