@@ -96,3 +96,14 @@ def run_flow(flow_id: int) -> int:
     a worker died, as each batch commits whole and each step runs once per run. Stops taking
     new batches after FLOW_PASS_SECONDS; the next pass carries on. Returns the steps taken."""
     return flows_pass(flow_ids=[flow_id], seconds=FLOW_PASS_SECONDS).steps_taken
+
+
+# Below the broker's visibility timeout (150 s), or a second worker would be handed the same
+# pass while the first still runs; the full pass of 5 M orders is measured in docs/benchmarks.md.
+@crm_task(time_limit=140)
+def attribute_conversions(full: bool = False) -> dict:
+    """The attribution pass (campaigns/attribution/passes.py): incremental unless ``full``."""
+    from campaigns.attribution.passes import attribution_run
+
+    result = attribution_run(full=full)
+    return {"full": result.full, "touches": result.touches_added, "orders": result.orders, "credits": result.credits}

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from crm.health import HealthView
+from messaging import views as messaging_views
 
 urlpatterns = [
     # The CRM's admin site (crm/admin_site.py): each role's start page, the dashboard.
@@ -14,6 +15,9 @@ urlpatterns = [
     path("feedback/", include("support.urls")),
     # The unsubscribe link of marketing messages (messaging/unsubscribe.py): short, it is in every one.
     path("u/", include("messaging.urls")),
+    # Tracked links and the open pixel of marketing messages (messaging/links.py).
+    path("e/c/<str:token>", messaging_views.click, name="messaging-click"),
+    path("e/o/<str:token>.gif", messaging_views.open_pixel, name="messaging-open"),
     # Providers' webhooks through django-anymail (docs/email.md): tracking events at
     # anymail/<provider>/tracking/ (messaging/tracking.py), inbound email at
     # anymail/<provider>/inbound/ (support/inbound/webhooks.py).

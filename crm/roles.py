@@ -105,6 +105,12 @@ ROLES: dict[str, list[str]] = {
         ],
         "campaigns.activate_flow",
         "campaigns.view_flowrun",
+        # Marketing spend (CAC, ROAS), entered or imported; the attribution's settings and credits.
+        *[f"campaigns.{action}_marketingspend" for action in ("view", "add", "change", "delete")],
+        "campaigns.view_attributionsettings",
+        "campaigns.change_attributionsettings",
+        "campaigns.view_attributioncredit",
+        "campaigns.view_touchpoint",
         "support.view_ticket",
         "support.view_ticketmessage",
         "support.view_review",

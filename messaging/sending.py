@@ -26,7 +26,7 @@ import logging
 import smtplib
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
@@ -39,6 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from messaging.links import track_html
 from messaging.mime import BulkEmail
 from messaging.models import (
     PENDING_STATUSES,
@@ -369,6 +370,8 @@ def messages_send(*, limit: int | None = None, now: datetime | None = None) -> S
                 rendered = render(
                     message.template, message.context, brand, unsubscribe_url=footer_unsubscribe_url(message)
                 )
+                if message.kind == MessageKind.MARKETING:
+                    rendered = replace(rendered, html=track_html(message, rendered.html))
                 email = build_email(message, rendered, brand)
             except Exception as exc:  # a template that cannot render this context: never will
                 logger.exception("Message %s could not be rendered", message.pk)

@@ -5,11 +5,12 @@ No login: the signed token is the credential (``messaging.unsubscribe``). A bad 
 page that says so (400), never a traceback.
 """
 
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from messaging import consent
+from messaging import consent, links
 from messaging.consent import unsubscribe_via_message, unsubscribed
 from messaging.unsubscribe import UnsubscribeLinkError, message_for_token
 
@@ -50,3 +51,39 @@ def subscription_confirm(request, token: str):
         done = consent.subscription_confirmed(message)
     context = {"shop": message.shop, "address": message.to_email, "done": done}
     return render(request, "messaging/public/confirm.html", context)
+
+
+# A 1×1 transparent GIF.
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+@require_http_methods(["GET", "HEAD"])
+def click(request, token: str):
+    """A tracked link (messaging/links.py): records the click (not for HEAD) and redirects,
+    only to the address the token signs."""
+    try:
+        message_id, url = links.click_target(token)
+    except links.TrackingLinkError as error:
+        return render(request, "messaging/public/link_invalid.html", {"message": str(error)}, status=400)
+    if request.method == "GET" and not links.click_record(message_id, url):
+        return render(
+            request, "messaging/public/link_invalid.html", {"message": "This link is no longer valid."}, status=404
+        )
+    return HttpResponseRedirect(url)
+
+
+@require_http_methods(["GET", "HEAD"])
+def open_pixel(request, token: str):
+    """The open pixel: records an open once per message (not for HEAD); always the image."""
+    try:
+        message_id = links.open_target(token)
+    except links.TrackingLinkError:
+        return HttpResponse(status=404)
+    if request.method == "GET":
+        links.open_record(message_id)
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store, private"
+    return response

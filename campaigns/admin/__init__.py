@@ -1,4 +1,5 @@
 """The campaigns app's admin: segments (``segments``, with the rule-builder form in
-``forms``), campaigns (``campaigns``, with ``campaign_forms``) and flows (``flows``)."""
+``forms``), campaigns (``campaigns``, with ``campaign_forms``), flows (``flows``) and
+marketing spend with the attribution settings (``spend``)."""
 
-from campaigns.admin import campaigns, flows, segments  # noqa: F401 (registers the models)
+from campaigns.admin import campaigns, flows, segments, spend  # noqa: F401 (registers the models)

@@ -27,8 +27,16 @@ class CampaignForm(forms.ModelForm):
         choices=WinnerMetric.choices,
         initial=WinnerMetric.CLICKS,
         widget=UnfoldAdminSelectWidget,
-        help_text="What the automatic winner is judged on; never opens (Apple Mail fakes them). "
-        "Until the attribution runs, conversions and revenue are judged on clicks.",
+        help_text="What the automatic winner is judged on; never opens (Apple Mail fakes them). Conversions "
+        "and revenue are counted over the attribution's click window after each customer's draw.",
+    )
+    min_uplift_percent = forms.IntegerField(
+        min_value=1,
+        max_value=1000,
+        initial=20,
+        widget=UnfoldAdminIntegerFieldWidget,
+        help_text="The smallest uplift (relative, %) the test should detect: until each variant has the customers "
+        "that needs, the results say 'not enough data yet' and no winner is picked.",
     )
 
     class Meta:
@@ -60,6 +68,7 @@ class CampaignForm(forms.ModelForm):
         if email is not None and "holdout_percent" in self.fields:
             self.fields["holdout_percent"].initial = email.holdout_percent
             self.fields["winner_metric"].initial = email.winner_metric
+            self.fields["min_uplift_percent"].initial = email.min_uplift_percent
 
     def clean(self):
         data = super().clean()
@@ -91,6 +100,7 @@ class CampaignForm(forms.ModelForm):
         email.name = campaign.name
         email.holdout_percent = self.cleaned_data["holdout_percent"]
         email.winner_metric = self.cleaned_data["winner_metric"]
+        email.min_uplift_percent = self.cleaned_data["min_uplift_percent"]
         return email
 
 

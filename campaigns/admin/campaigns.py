@@ -31,9 +31,9 @@ from campaigns.campaigns.actions import (
     preview_context,
 )
 from campaigns.campaigns.audience import AudienceCount, audience_count, campaign_cap_hours
+from campaigns.campaigns.results_chart import results_chart
 from campaigns.experiments.counts import email_totals
 from campaigns.experiments.report import email_report
-from campaigns.campaigns.results_chart import results_chart
 from campaigns.models import Campaign, CampaignStatus, Email, SendingPolicy, Variant
 from core.errors import DomainError
 from messaging.admin.frames import html_frame, html_response
@@ -103,7 +103,7 @@ class CampaignAdmin(ModelAdmin):
         ),
         ("Schedule", {"fields": ["timing", "send_at", "local_hour"]}),
         ("Variants and holdout", {"fields": ["holdout_percent", "auto_winner", "test_percent", "test_hours"]}),
-        ("Winner", {"fields": ["winner_metric", "winner", "winner_note"]}),
+        ("Winner", {"fields": ["winner_metric", "min_uplift_percent", "winner", "winner_note"]}),
     ]
 
     # -- the form ------------------------------------------------------------------------
@@ -121,6 +121,10 @@ class CampaignAdmin(ModelAdmin):
     @admin.display(description="winner metric")
     def winner_metric(self, campaign):
         return campaign.email.get_winner_metric_display()
+
+    @admin.display(description="smallest uplift to detect")
+    def min_uplift_percent(self, campaign):
+        return f"{campaign.email.min_uplift_percent} %"
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)

@@ -5,8 +5,8 @@ hatched: Apple Mail Privacy Protection opens every message it receives."""
 
 from __future__ import annotations
 
-from campaigns.experiments.counts import ArmResult
 from campaigns.charts import nice_ticks
+from campaigns.experiments.counts import ArmResult
 
 WIDTH, LEFT, RIGHT, TOP = 760, 90, 20, 28
 ROW, BAR = 54, 14

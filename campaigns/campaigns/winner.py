@@ -3,7 +3,7 @@
 The statistics are ``campaigns.experiments.stats.pick_winner``: on the email's winner metric
 (clicks, conversions or revenue per customer, never opens: Apple Mail Privacy Protection
 opens every message), a variant wins only when every variant has the sample the power
-calculation asks for (to detect a 10 % uplift) and its chance to be best reaches 95 %.
+calculation asks for (to detect the email's ``min_uplift_percent``) and its chance to be best reaches 95 %.
 Otherwise there is no winner, the note says why, and the rest get the variants by weight.
 Conversions and revenue are those of the test's customers within the conversion window
 after their draw (``campaigns.experiments.outcomes``), so a campaign judged on them should

@@ -5,7 +5,7 @@ delivered, opens, clicks, unsubscribes) and what its customers did (``outcomes``
 conversions and revenue in the window after the draw). Against the baseline (the holdout
 when there is one, else the first variant): the difference in conversion rate and in
 revenue per customer with 95 % intervals. Between the variants: the chance each is best on
-the email's winner metric, whether the sample can yet detect a 10 % uplift (and how many
+the email's winner metric, whether the sample can yet detect the uplift asked for (``Email.min_uplift_percent``) (and how many
 more customers it needs), and a sample-ratio check of the arm sizes against the weights.
 
 Opens are shown, never used: Apple Mail Privacy Protection opens every message it gets.
@@ -23,8 +23,6 @@ from campaigns.experiments.counts import ArmResult, email_results
 from campaigns.experiments.outcomes import Outcome, arm_outcomes, window
 from campaigns.models import Campaign, Email
 
-# The smallest relative uplift a test is sized to detect (the power calculation's).
-MIN_UPLIFT = 0.10
 NONE = Outcome(customers=0, conversions=0, revenue=0.0, revenue_sq=0.0)
 
 
@@ -112,7 +110,7 @@ def email_verdict(email: Email, results: list[ArmResult], outcomes: dict[int | N
     if len(variants) < 2:
         return None
     arms = [_stats_arm(r, outcomes.get(r.variant_id, NONE)) for r in variants]
-    return stats.pick_winner(arms, email.winner_metric, min_uplift=MIN_UPLIFT, seed=email.pk)
+    return stats.pick_winner(arms, email.winner_metric, min_uplift=email.min_uplift_percent / 100, seed=email.pk)
 
 
 def email_report(email: Email) -> EmailReport:

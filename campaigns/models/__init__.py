@@ -1,6 +1,15 @@
 """The campaigns app's models: segments, campaigns, flows, the emails they send, and the
 product recommendations (kept in ``campaigns/recommendations/models.py``)."""
 
+from campaigns.models.attribution import (
+    AttributionCredit,
+    AttributionModel,
+    AttributionSettings,
+    AttributionState,
+    MarketingSpend,
+    TouchKind,
+    Touchpoint,
+)
 from campaigns.models.campaigns import Campaign, CampaignStatus, Timing
 from campaigns.models.emails import Email, Send, SendingPolicy, Variant, WinnerMetric
 from campaigns.models.flows import Flow, FlowRun, FlowStep, FlowStepRun, Reentry, RunStatus, StepKind, TriggerKind
@@ -11,6 +20,13 @@ __all__ = [
     "Campaign",
     "CampaignStatus",
     "Timing",
+    "AttributionCredit",
+    "AttributionModel",
+    "AttributionSettings",
+    "AttributionState",
+    "MarketingSpend",
+    "Touchpoint",
+    "TouchKind",
     "Email",
     "Flow",
     "FlowRun",

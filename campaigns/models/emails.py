@@ -33,6 +33,12 @@ class Email(models.Model):
         help_text="This share of the audience, drawn at random, gets nothing: the baseline of the uplift.",
     )
     winner_metric = models.CharField(max_length=12, choices=WinnerMetric.choices, default=WinnerMetric.CONVERSIONS)
+    min_uplift_percent = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="The smallest uplift (relative, in per cent) the test should be able to detect: until each "
+        "variant has the customers that needs, the results say 'not enough data yet' and no winner is picked.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -323,6 +323,14 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-dashboard": {"task": "crm.tasks.refresh_dashboard", "schedule": 600.0},
     # ...and all of them from scratch, after the Sunday rebuild of every customer.
     "rebuild-dashboard": {"task": "crm.tasks.rebuild_dashboard", "schedule": crontab(hour=5, minute=0, day_of_week=0)},
+    # Attribution: new touches and orders, refunds, every model's credits (campaigns/attribution/).
+    "attribute-conversions": {"task": "campaigns.tasks.attribute_conversions", "schedule": crontab(minute=50)},
+    # ...and a full pass each night, which also picks up changed windows.
+    "attribute-conversions-full": {
+        "task": "campaigns.tasks.attribute_conversions",
+        "schedule": crontab(hour=2, minute=10),
+        "kwargs": {"full": True},
+    },
     # Email: sends what is still queued (a send is also queued when each message commits),
     # so messages queued while Redis was down, and retries after their backoff, go out.
     "send-queued-email": {"task": "messaging.tasks.send_queued_email", "schedule": 30.0},

@@ -1,0 +1,1 @@
+"""Conversions and attribution: touchpoints, the models' credits, marketing spend (docs/campaigns.md)."""

@@ -1,0 +1,150 @@
+"""Touchpoints, the credit each attribution model gives them, and marketing spend.
+
+A ``Touchpoint`` is one moment a customer met the marketing: an email opened or clicked (from
+the message log's events), an order's own UTM parameters, the source they were first seen
+from. ``source_key`` names what the touch belongs to, generically: ``email:<id>`` for a
+campaign or flow email (the message key's prefix), ``utm:<source>/<medium>/<campaign>``,
+``first_seen:<source>``; campaigns and flows map their own ids onto these keys.
+
+``AttributionCredit`` rows are each model's share of an order's net revenue (after refunds),
+per touch; ``campaigns.attribution.passes`` writes them.
+"""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from customers.models import Customer, Order
+from messaging.models import Message
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class TouchKind(models.TextChoices):
+    CLICK = "click"
+    OPEN = "open"
+    UTM = "utm", "UTM on an order"
+    FIRST_SEEN = "first_seen", "First-seen source"
+
+
+class AttributionModel(models.TextChoices):
+    LAST_CLICK = "last_click", "Last click"
+    FIRST_CLICK = "first_click", "First click"
+    LINEAR = "linear", "Linear"
+    TIME_DECAY = "time_decay", "Time decay"
+    POSITION = "position", "Position-based (40/20/40)"
+
+
+class AttributionSettings(models.Model):
+    """The windows and the time-decay half-life: one row, edited in the admin
+    (``AttributionSettings.current()``)."""
+
+    click_window_hours = models.PositiveIntegerField(
+        default=5 * 24, validators=[MinValueValidator(1)], help_text="An order this long after a click counts."
+    )
+    open_window_hours = models.PositiveIntegerField(
+        default=24, validators=[MinValueValidator(1)], help_text="An order this long after an open counts."
+    )
+    half_life_hours = models.PositiveIntegerField(
+        default=7 * 24, validators=[MinValueValidator(1)], help_text="Time decay: a touch this much older counts half."
+    )
+
+    class Meta:
+        verbose_name = "attribution settings"
+        verbose_name_plural = "attribution settings"
+
+    def __str__(self):
+        return "Attribution settings"
+
+    @classmethod
+    def current(cls) -> "AttributionSettings":
+        return cls.objects.order_by("pk").first() or cls()
+
+
+class Touchpoint(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=12, choices=TouchKind.choices)
+    channel = models.CharField(max_length=100, help_text="email, or the UTM/first-seen source.")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    source_key = models.CharField(max_length=200)
+    # What made it ("event:<id>", "order:<id>", "customer:<id>"): each once, however often a pass runs.
+    origin = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["origin"], name="touchpoint_origin_uniq")]
+        indexes = [
+            # The pass reads a customer's touches in time order.
+            models.Index(fields=["customer", "at"], name="touchpoint_customer_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.source_key} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class AttributionCredit(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+", db_index=False)
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.CASCADE, related_name="+", db_index=False)
+    model = models.CharField(max_length=12, choices=AttributionModel.choices)
+    source_key = models.CharField(max_length=200)
+    channel = models.CharField(max_length=100)
+    placed_at = models.DateTimeField(help_text="The order's, for reading credits by period.")
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "model", "touchpoint"], name="credit_order_model_touch_uniq"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="credit_amount_gte_0"),
+        ]
+        indexes = [
+            # The dashboard and the campaign results: a model's credits in a period.
+            models.Index(fields=["model", "placed_at"], name="credit_model_placed_idx"),
+            # A customer's or a campaign's credits.
+            models.Index(fields=["source_key", "model"], name="credit_source_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.model}: {self.amount} to {self.source_key}"
+
+
+class AttributionState(models.Model):
+    """Where the last pass stopped (one row): the incremental pass starts from here."""
+
+    last_event_id = models.BigIntegerField(default=0)
+    last_order_id = models.BigIntegerField(default=0)
+    last_touch_id = models.BigIntegerField(default=0)
+    changed_since = models.DateTimeField(null=True, blank=True, help_text="Orders and refunds changed after this.")
+    settings_key = models.CharField(max_length=64, blank=True, help_text="The settings the credits were made with.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return "Attribution state"
+
+
+class MarketingSpend(models.Model):
+    channel = models.CharField(max_length=100, help_text="email, google, facebook … (as in UTM sources).")
+    campaign = models.CharField(max_length=200, blank=True, help_text="The campaign label; empty: the whole channel.")
+    month = models.DateField(help_text="The first day of the month.")
+    amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal(0))])
+    currency = models.CharField(max_length=3)
+    amount_base = models.DecimalField(**MONEY, editable=False, help_text="In the base currency.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "marketing spend"
+        verbose_name_plural = "marketing spend"
+        ordering = ["-month", "channel", "campaign"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "campaign", "month"], name="spend_channel_campaign_month_uniq"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="spend_amount_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} {self.campaign or '(all)'} {self.month:%Y-%m}: {self.amount} {self.currency}"

@@ -1,0 +1,97 @@
+"""Marketing spend: the CSV import (a bad row writes nothing and is named), the admin's
+permissions by role, and CAC, ROAS and CLV:CAC from spend, credits and new customers."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from campaigns.attribution.passes import attribution_run
+from campaigns.attribution.selectors import marketing_figures
+from campaigns.attribution.spend import SpendImportError, spend_import
+from campaigns.models import MarketingSpend
+from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
+from customers.models import CustomerMetrics
+from customers.tests.factories import CustomerFactory, ExchangeRateFactory, OrderFactory, ShopFactory
+
+pytestmark = pytest.mark.django_db
+GOOD = "channel,campaign,month,amount,currency\ngoogle,spring,2026-03,1000.00,USD\nfacebook,,2026-03-01,200,EUR\n"
+
+
+def test_a_csv_is_imported_in_the_base_currency_and_a_reimport_replaces():
+    ExchangeRateFactory(currency="EUR", rate_to_base=Decimal("1.10"))
+    assert spend_import(text=GOOD) == 2
+    fb = MarketingSpend.objects.get(channel="facebook")
+    assert (fb.month, fb.amount, fb.amount_base) == (date(2026, 3, 1), Decimal("200.00"), Decimal("220.00"))
+    spend_import(text="channel,month,amount,currency\nfacebook,2026-03,300,EUR\n")
+    assert MarketingSpend.objects.count() == 2
+    assert MarketingSpend.objects.get(channel="facebook").amount_base == Decimal("330.00")
+
+
+def test_a_bad_row_names_its_row_and_column_and_nothing_is_written():
+    text = GOOD + "google,x,March,10,USD\nbing,,2026-04,-5,USD\nbing,,2026-05,5,XYZ\n"
+    with pytest.raises(SpendImportError) as caught:
+        spend_import(text=text)
+    assert caught.value.problems == [
+        "Row 4, column month: expected a month as YYYY-MM, got 'March'.",
+        "Row 5, column amount: expected an amount from 0 with at most 2 decimals, got '-5'.",
+        "Row 3, column currency: no exchange rate for EUR.",
+        "Row 6, column currency: no exchange rate for XYZ.",
+    ]
+    assert not MarketingSpend.objects.exists()
+    with pytest.raises(SpendImportError, match="column 'amount' is missing"):
+        spend_import(text="channel,month,currency\ngoogle,2026-03,USD\n")
+
+
+def staff(django_user_model, role):
+    user = django_user_model.objects.create_user(role.lower().replace(" ", "_"), is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_marketers_and_managers_enter_spend_and_agents_cannot_see_it(django_user_model):
+    changelist = reverse("admin:campaigns_marketingspend_changelist")
+    importer = reverse("admin:campaigns_marketingspend_import")
+    agent = staff(django_user_model, SUPPORT_AGENT)
+    assert agent.get(changelist).status_code == 403
+    assert agent.get(importer).status_code == 403
+    clients = {role: staff(django_user_model, role) for role in (MARKETER, MANAGER)}
+    for client in clients.values():
+        assert client.get(changelist).status_code == 200
+        bad = client.post(
+            importer, {"file": SimpleUploadedFile("s.csv", b"channel,month,amount,currency\n,2026-3,1,USD\n")}
+        )
+        assert bad.status_code == 400 and "Row 2, column channel: required." in bad.content.decode()
+        assert not MarketingSpend.objects.exists()
+    ok = clients[MARKETER].post(importer, {"file": SimpleUploadedFile("s.csv", GOOD.split("facebook")[0].encode())})
+    assert ok.status_code == 302 and MarketingSpend.objects.count() == 1
+
+
+def test_cac_roas_and_clv_to_cac():
+    shop = ShopFactory()
+    march = datetime.fromisoformat("2026-03-10T12:00:00+00:00")
+    spend_import(text="channel,month,amount,currency\ngoogle,2026-03,300.00,USD\nemail,2026-03,100,USD\n")
+    for clv, utm in ((120.0, "crm"), (60.0, "google"), (None, "")):
+        c = CustomerFactory(first_order_at=march)
+        if clv is not None:
+            CustomerMetrics.objects.create(customer=c, clv_predicted=clv, computed_at=march, stage_since=march)
+        OrderFactory(
+            customer=c, shop=shop, placed_at=march, total=Decimal("50.00"), utm_source=utm, utm_campaign="email:1"
+        )
+    attribution_run()
+    f = marketing_figures(first=date(2026, 3, 1), last=date(2026, 3, 31), model="last_click")
+    assert (f.attributed, f.email, f.spend, f.new_customers) == (
+        Decimal("100.00"),
+        Decimal("50.00"),
+        Decimal("400.00"),
+        3,
+    )
+    assert f.cac == Decimal("133.33")
+    assert f.roas == pytest.approx(0.25)
+    assert f.clv_cac == pytest.approx(90.0 / 133.33)
