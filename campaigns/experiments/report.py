@@ -5,8 +5,9 @@ delivered, opens, clicks, unsubscribes) and what its customers did (``outcomes``
 conversions and revenue in the window after the draw). Against the baseline (the holdout
 when there is one, else the first variant): the difference in conversion rate and in
 revenue per customer with 95 % intervals. Between the variants: the chance each is best on
-the email's winner metric, whether the sample can yet detect the uplift asked for (``Email.min_uplift_percent``) (and how many
-more customers it needs), and a sample-ratio check of the arm sizes against the weights.
+the email's winner metric, whether the sample can yet detect the uplift asked for
+(``Email.min_uplift_percent``; and how many more customers it needs), and a sample-ratio
+check of the arm sizes against the weights.
 
 Opens are shown, never used: Apple Mail Privacy Protection opens every message it gets.
 """
