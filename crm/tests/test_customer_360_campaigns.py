@@ -10,11 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.emails import email_send
-from campaigns.flows.engine import flows_pass
-from campaigns.models import Campaign, Email, FlowRun, RunStatus, Send, SendingPolicy, StepKind, Variant
-from campaigns.tests.flow_helpers import SEND, WAIT, a_flow, an_email, mailable, shop_with_sender, switch_on
+from campaigns.models import FlowRun, RunStatus, Send, StepKind
+from campaigns.tests.flow_helpers import mailable, shop_with_sender
 from crm.roles import MARKETER, SUPPORT_AGENT
-from customers.models import Event
+from crm.tests.campaign_360_data import a_campaign, a_flow_with_an_email, no_cap_nor_quiet_hours
 
 pytestmark = pytest.mark.django_db
 
@@ -23,43 +22,10 @@ def url(customer):
     return reverse("admin:crm_customer360_change", args=[customer.pk])
 
 
-def a_campaign(shop, name="Spring sale", holdout_percent=0) -> Campaign:
-    email = Email.objects.create(shop=shop, name=f"{name}, first mail", holdout_percent=holdout_percent)
-    Variant.objects.create(email=email, label="A", subject="Spring is here", body="<p>Hi</p>")
-    Variant.objects.create(email=email, label="B", subject="Ten percent off", body="<p>Hi</p>")
-    return Campaign.objects.create(shop=shop, name=name, email=email)
-
-
-def a_flow_with_an_email(shop, now, customers, name="Welcome series"):
-    """A flow that tags, sends, waits a day and tags: after the pass each customer got the
-    email and waits at step 4 for a day."""
-    flow = a_flow(
-        shop,
-        "event",
-        {"event_type": "signed_up"},
-        [
-            (StepKind.ADD_TAG, {"tag": "welcomed"}),
-            (SEND, {}, an_email(shop, subject="Welcome")),
-            (WAIT, {"minutes": 1440}),
-            (StepKind.ADD_TAG, {"tag": "a day later"}),
-        ],
-    )
-    flow.name = name
-    flow.save(update_fields=["name"])
-    switch_on(flow, now - timedelta(minutes=1))
-    for c in customers:
-        Event.objects.create(shop=shop, customer=c, type="signed_up", occurred_at=now)
-    for _ in range(3):  # enroll, then each step that is due
-        flows_pass(now=now)
-    return flow
-
-
 @pytest.fixture
 def shop():
     shop = shop_with_sender()
-    # The seeded policy comes first (SendingPolicy.current()): no cap and no quiet hours, so
-    # a flow's email goes whatever the hour and after a campaign's.
-    SendingPolicy.objects.update(cap_hours=0, quiet_start=0, quiet_end=0)
+    no_cap_nor_quiet_hours()
     return shop
 
 
