@@ -161,3 +161,26 @@ def test_the_page_costs_the_same_queries_with_many_sends_and_runs(admin_client, 
     assert len(response.context["flow_runs"]) == 6
     shown = entries(response, "email") + entries(response, "holdout")
     assert len(shown) == 12 and all((e.send or e.obj).email.name for e in shown)
+
+
+def test_the_panel_shows_at_most_twenty_passes_the_current_one_first(admin_client, shop, ann):
+    now = timezone.now()
+    flow = a_flow_with_an_email(shop, now, [ann])
+    FlowRun.objects.bulk_create(
+        FlowRun(
+            flow=flow,
+            customer=ann,
+            trigger_key=f"event:past-{i}",
+            triggered_at=now - timedelta(days=i + 1),
+            entered_at=now - timedelta(days=i + 1),
+            due_at=now - timedelta(days=i + 1),
+            status=RunStatus.COMPLETED,
+            finished_at=now - timedelta(days=i),
+        )
+        for i in range(25)
+    )
+
+    runs = admin_client.get(url(ann)).context["flow_runs"]
+
+    assert len(runs) == 20 and runs[0].status == RunStatus.ACTIVE
+    assert [r.trigger_key for r in runs[1:4]] == ["event:past-0", "event:past-1", "event:past-2"]
