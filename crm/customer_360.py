@@ -10,6 +10,11 @@ So a customer with 1,000 orders and 200 tickets costs what one with three orders
 Each source reads through its ``(customer, time)`` index. What a role may not read never
 enters the union: tickets and their messages need ``support.view_ticket``, internal notes
 ``support.view_internal_notes``, emails ``messaging.view_message``.
+
+A campaign's or a flow's email says what it was for (the campaign, or the flow and its
+step, and the variant) and a customer held out of one has an entry of their own ("held
+out": they got nothing); the page's sends are read in one query. The flows panel (where
+the customer is in each flow) needs ``campaigns.view_flowrun`` and costs one query.
 """
 
 from collections import defaultdict
@@ -17,18 +22,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F, QuerySet, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from campaigns.models import SegmentMembership
+from campaigns.flows.selectors import customer_flow_runs, step_number
+from campaigns.models import FlowRun, SegmentMembership, Send
 from crm.models import Customer360, CustomerNote
 from customers.figure_notes import FigureNotes, figure_notes, p_alive_text
 from customers.models import Customer, CustomerMetrics, Event, LifecycleSettings, Order, Refund, StageChange
 from customers.selectors import ConsentHistory, CurrencySpend, customer_consent, customer_spend_by_currency
 from customers.services.currency import base_currency
 from loyalty.selectors import PointsTotal, points_total
-from messaging.models import Message
+from messaging.models import Message, MessageKind
 from support.models import CsatResponse, NpsResponse, Review, Ticket, TicketMessage
 
 PER_PAGE = 25
@@ -56,6 +62,7 @@ SOURCES = [
     Source("segment_entry", "lifecycle", "Entered segment"),
     Source("segment_exit", "lifecycle", "Left segment"),
     Source("email", "email", "Email"),
+    Source("holdout", "email", "Held out"),
     Source("event", "events", "Event"),
     Source("note", "notes", "Note"),
 ]
@@ -77,6 +84,9 @@ class Viewer:
     tickets: bool
     internal_notes: bool
     emails: bool = False
+    campaigns: bool = False  # links an email to its campaign's page
+    flows: bool = False  # links an email or a position to its flow's page
+    flow_runs: bool = False  # the flows panel
 
     @classmethod
     def of(cls, user) -> "Viewer":
@@ -84,6 +94,9 @@ class Viewer:
             tickets=user.has_perm("support.view_ticket"),
             internal_notes=user.has_perm("support.view_internal_notes"),
             emails=user.has_perm("messaging.view_message"),
+            campaigns=user.has_perm("campaigns.view_campaign"),
+            flows=user.has_perm("campaigns.view_flow"),
+            flow_runs=user.has_perm("campaigns.view_flowrun"),
         )
 
 
@@ -113,6 +126,8 @@ def _sources(customer_id: int, viewer: Viewer) -> dict[str, QuerySet]:
         "segment_entry": _keys("segment_entry", memberships, "entered_at"),
         "segment_exit": _keys("segment_exit", memberships.filter(exited_at__isnull=False), "exited_at"),
         "email": _keys("email", Message.objects.filter(customer_id=customer_id), "created_at"),
+        # Through send_customer_idx (customer, assigned_at).
+        "holdout": _keys("holdout", Send.objects.filter(customer_id=customer_id, variant__isnull=True), "assigned_at"),
         "event": _keys("event", Event.objects.filter(customer_id=customer_id), "occurred_at"),
         "note": _keys("note", CustomerNote.objects.filter(customer_id=customer_id), "created_at"),
     }
@@ -120,7 +135,7 @@ def _sources(customer_id: int, viewer: Viewer) -> dict[str, QuerySet]:
         for kind in ("ticket", "message", "csat"):
             del sources[kind]
     if not viewer.emails:
-        del sources["email"]
+        del sources["email"], sources["holdout"]
     return sources
 
 
@@ -136,6 +151,7 @@ class Entry:
     at: datetime
     obj: object = None
     children: list = field(default_factory=list)
+    send: Send | None = None  # a campaign's or a flow's email: its send (what it was for)
 
 
 def _fetch(kind: str, ids: list[int]) -> dict[int, object]:
@@ -160,6 +176,16 @@ def _fetch(kind: str, ids: list[int]) -> dict[int, object]:
     return queries[kind]().in_bulk(ids)
 
 
+def _sends(message_ids: list[int], holdout_ids: list[int]) -> list[Send]:
+    """The sends of the page's emails and its holdout entries, with their campaign, or their
+    flow and the step's number, and the variant: one query."""
+    return list(
+        Send.objects.filter(Q(message_id__in=message_ids) | Q(pk__in=holdout_ids))
+        .select_related("variant", "email__campaign", "email__flow_step__flow")
+        .annotate(step_number=step_number("email__flow_step"))
+    )
+
+
 def timeline(customer_id: int, viewer: Viewer, *, groups: list[str] | None = None, page: int | str = 1) -> Page:
     """One page of the customer's history, newest first, limited to ``groups`` if given."""
     labels = {s.kind: s.label for s in SOURCES}
@@ -173,9 +199,27 @@ def timeline(customer_id: int, viewer: Viewer, *, groups: list[str] | None = Non
     ids = defaultdict(list)
     for kind, pk, _, _ in keys:
         ids[kind].append(pk)
-    rows = {kind: _fetch(kind, pks) for kind, pks in ids.items()}
-    result.object_list = [Entry(kind, labels[kind], at, rows[kind].get(pk)) for kind, pk, at, _ in keys]
+    rows = {kind: _fetch(kind, pks) for kind, pks in ids.items() if kind != "holdout"}
+    of_message: dict[int | None, Send] = {}
+    # Only a marketing message has a send (campaigns and flows send nothing else).
+    marketing = [pk for pk, m in rows.get("email", {}).items() if m.kind == MessageKind.MARKETING]
+    if marketing or ids["holdout"]:
+        sends = _sends(marketing, ids["holdout"])
+        of_message = {s.message_id: s for s in sends if s.message_id is not None}
+        rows["holdout"] = {s.pk: s for s in sends if s.variant_id is None}
+    result.object_list = [
+        Entry(kind, labels[kind], at, rows[kind].get(pk), send=of_message.get(pk) if kind == "email" else None)
+        for kind, pk, at, _ in keys
+    ]
     return result
+
+
+def flow_positions(customer_id: int, viewer: Viewer, *, limit: int = 20) -> list[FlowRun] | None:
+    """The flows panel: where the customer is in each flow, then their finished passes (with
+    why they ended), newest first; None for a role that may not see flows' runs."""
+    if not viewer.flow_runs:
+        return None
+    return list(customer_flow_runs(customer_id=customer_id, limit=limit))
 
 
 @dataclass(frozen=True)

@@ -149,3 +149,40 @@ def test_the_customer_record_with_two_shops_fits_1440_px(browser_login, django_u
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
     assert page.locator("#id_identities-0-marketing_consent").is_visible()  # its date is read-only beside it
     page.screenshot(path=SHOTS / "customer_record.png", full_page=True)
+
+
+def test_a_marketer_reads_the_customers_flows_and_what_a_campaign_email_was_for(browser_login, django_user_model):
+    from campaigns.emails import email_send
+    from crm.roles import MARKETER
+    from crm.tests.campaign_360_data import a_campaign, a_flow_with_an_email, no_cap_nor_quiet_hours
+    from messaging.tests.fixtures import branded_shop
+
+    marketer = django_user_model.objects.create_user("mia", password="marketer-pass-1", is_staff=True)
+    marketer.groups.add(Group.objects.get(name=MARKETER))
+    no_cap_nor_quiet_hours()
+    shop = branded_shop()
+    customer = CustomerFactory(first_name="Mia", last_name="Wong", email="mia.wong@example.com", time_zone="UTC")
+    customer.identities.create(shop=shop, external_id="c-1", marketing_consent=True)
+    flow = a_flow_with_an_email(shop, timezone.now(), [customer])
+    campaign = a_campaign(shop)
+    email_send(email=campaign.email, customer_ids=[customer.pk])
+
+    page = browser_login("mia", "marketer-pass-1")
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(page.url.split("/admin/")[0] + f"/admin/crm/customer360/{customer.pk}/change/")
+    page.wait_for_selector("#c360-flows")
+
+    flows = page.locator("#c360-flow-runs")
+    assert "Welcome series" in flows.inner_text() and "4. Add a tag" in flows.inner_text()
+    assert "In the flow" in flows.inner_text()
+    timeline = page.locator("#timeline")
+    assert "campaign Spring sale, variant" in timeline.inner_text()
+    assert "flow Welcome series, step 2, variant A" in timeline.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+    page.screenshot(path=str(SHOTS / "customer-360-flows.png"), full_page=True)
+
+    page.click("#timeline >> text=Spring sale")  # the campaign's own page
+    page.wait_for_url(f"**/admin/campaigns/campaign/{campaign.pk}/change/")
+    page.go_back()
+    page.click("#c360-flow-runs >> text=Welcome series")
+    page.wait_for_url(f"**/admin/campaigns/flow/{flow.pk}/change/")

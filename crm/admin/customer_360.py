@@ -95,6 +95,7 @@ class Customer360Admin(CustomerAdmin):
             "original": head.customer,  # the theme's breadcrumbs: CRM › Customer profiles › this customer
             "head": head,
             "page": page,
+            "flow_runs": customer_360.flow_positions(head.customer.pk, viewer),
             "groups": customer_360.timeline_groups(viewer),
             "selected": groups,
             "filter_query": "".join(f"&type={g}" for g in groups),
