@@ -66,6 +66,8 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("Segments", "filter_alt", "campaigns.Segment"),
             Page("Segment members", "groups", "campaigns.SegmentMembership"),
             Page("Campaigns", "campaign", "campaigns.Campaign"),
+            Page("Flows", "account_tree", "campaigns.Flow"),
+            Page("Marketing spend", "payments", "campaigns.MarketingSpend"),
         ],
     ),
     (
@@ -115,6 +117,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("Exchange rates", "currency_exchange", "customers.ExchangeRate"),
             Page("Sender identities", "alternate_email", "messaging.SenderIdentity"),
             Page("Sending policy", "schedule_send", "campaigns.SendingPolicy"),
+            Page("Attribution settings", "conversion_path", "campaigns.AttributionSettings"),
             Page("SLA policies", "timer", "support.SlaPolicy"),
             Page("Business hours", "schedule", "support.BusinessHours"),
             Page("Teams", "diversity_3", "support.Team"),

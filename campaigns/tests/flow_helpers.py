@@ -14,7 +14,10 @@ def later(now: datetime, **delta) -> datetime:
 
 def shop_with_sender(cap_hours: int = 0, quiet: tuple[int, int] = (0, 0)):
     """A shop sending as Acme Coffee; no frequency cap and no quiet hours unless asked."""
-    SendingPolicy.objects.create(cap_hours=cap_hours, quiet_start=quiet[0], quiet_end=quiet[1])
+    # The one policy row (the migration made it): what every pass reads.
+    SendingPolicy.objects.update_or_create(
+        pk=SendingPolicy.current().pk, defaults={"cap_hours": cap_hours, "quiet_start": quiet[0], "quiet_end": quiet[1]}
+    )
     return branded_shop()
 
 

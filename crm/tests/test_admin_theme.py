@@ -43,9 +43,13 @@ def test_the_sidebar_is_grouped_by_job(admin_client):
         (
             roles.SUPPORT_AGENT,
             {"Tickets", "Customers", "Macros"},
-            {"API keys", "Shops", "Staff", "Segment members", "Task failures"},
+            {"API keys", "Shops", "Staff", "Segment members", "Task failures", "Flows", "Marketing spend"},
         ),
-        (roles.MARKETER, {"Segments", "Customers", "Earning rules"}, {"API keys", "Staff", "Task failures"}),
+        (
+            roles.MARKETER,
+            {"Segments", "Customers", "Earning rules", "Campaigns", "Flows", "Marketing spend"},
+            {"API keys", "Staff", "Task failures"},
+        ),
     ],
 )
 def test_each_role_sees_only_the_pages_it_may_open(client, role, shown, hidden):
