@@ -7,7 +7,7 @@ DEMO_CUSTOMERS ?= 3000
 PORT ?= 8000
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-email bench-inbound bench-imap worker beat serve migrate
+.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-attribution bench-email bench-inbound bench-imap worker beat serve migrate
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
@@ -70,6 +70,11 @@ bench-support: $(VENV)/.installed
 # Its own database (BENCH_LOYALTY_DATABASE_URL, default crm_bench_loyalty), seeded by the script.
 bench-loyalty: $(VENV)/.installed
 	$(PY) bench/loyalty.py
+
+# Its own database (BENCH_ATTR_DATABASE_URL, default crm_bench_attr), seeded by the script;
+# BENCH_ATTR_CUSTOMERS scales it (default 1,000,000 customers, 5 orders each).
+bench-attribution: $(VENV)/.installed
+	$(PY) bench/attribution.py
 
 # Its own database (BENCH_EMAIL_DATABASE_URL, default crm_bench_email) and Redis
 # (BENCH_EMAIL_REDIS_URL), 2 Celery workers, an SMTP sink in the script. (Not bench/email.py:
