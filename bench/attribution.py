@@ -50,7 +50,7 @@ def orders_insert(first_id: int, count: int, customers: int) -> None:
             CASE WHEN i %% 10 = 0 THEN 'crm' ELSE '' END, '',
             CASE WHEN i %% 10 = 0 THEN 'email:' || (i %% 50) ELSE '' END,
             '', '', now(), now()
-        FROM generate_series(%s, %s) i""",
+        FROM generate_series(%s::bigint, %s::bigint) i""",
         (customers, first_id, first_id + count - 1),
     )
 
