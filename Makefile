@@ -7,9 +7,8 @@ DEMO_CUSTOMERS ?= 3000
 PORT ?= 8000
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-recommendations bench-email bench-campaigns bench-inbound bench-imap worker beat serve migrate
+.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-recommendations bench-attribution bench-email bench-campaigns bench-flows bench-inbound bench-imap worker beat serve migrate
 
-.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-email bench-inbound bench-imap bench-flows worker beat serve migrate
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6.1)."; exit 1; }
@@ -77,6 +76,11 @@ bench-loyalty: $(VENV)/.installed
 # (1,000,000 customers: BENCH_RECO_CUSTOMERS; BENCH_RECO_REUSE=1 measures a database seeded before).
 bench-recommendations: $(VENV)/.installed
 	$(PY) bench/recommendations.py
+
+# Its own database (BENCH_ATTR_DATABASE_URL, default crm_bench_attr), seeded by the script;
+# BENCH_ATTR_CUSTOMERS scales it (default 1,000,000 customers, 5 orders each).
+bench-attribution: $(VENV)/.installed
+	$(PY) bench/attribution.py
 
 # Its own database (BENCH_EMAIL_DATABASE_URL, default crm_bench_email) and Redis
 # (BENCH_EMAIL_REDIS_URL), 2 Celery workers, an SMTP sink in the script. (Not bench/email.py:
