@@ -129,7 +129,8 @@ def main() -> None:
         t = time.perf_counter()
         seeded = seed()
         seed_s = time.perf_counter() - t
-        AttributionSettings.objects.create()
+        if not AttributionSettings.objects.exists():  # the migration made it
+            AttributionSettings.objects.create()
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM messaging_messageevent")
         events = cursor.fetchone()[0]
