@@ -65,12 +65,24 @@ class AttributionSettings(models.Model):
 
 class Touchpoint(models.Model):
     id = models.BigAutoField(primary_key=True)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Derived rows, like the credits below: the pass inserts them with INSERT … SELECT from
+    # the very message, order and customer rows they name, so the database's foreign keys
+    # would only re-check what the SELECT just read, one row at a time at COMMIT (about 80 s
+    # for a full pass's 3.7 M touches). Django's deletes still cascade / set NULL.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     at = models.DateTimeField()
     kind = models.CharField(max_length=12, choices=TouchKind.choices)
     channel = models.CharField(max_length=100, help_text="email, or the UTM/first-seen source.")
     message = models.ForeignKey(
-        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     source_key = models.CharField(max_length=200)
     # What made it ("event:<id>", "order:<id>", "customer:<id>"): each once, however often a pass runs.
@@ -89,8 +101,15 @@ class Touchpoint(models.Model):
 
 class AttributionCredit(models.Model):
     id = models.BigAutoField(primary_key=True)
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+", db_index=False)
-    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No foreign keys in the database: credits are derived rows that every pass deletes and
+    # writes again from the orders and touches it has just read, in the same transaction, so
+    # they cannot name a missing order or touch. Checking the deferred constraints of a full
+    # pass's millions of rows one by one at COMMIT took longer than the rest of the pass
+    # (docs/benchmarks.md, "Attribution"). Django's deletes still cascade to them.
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
+    touchpoint = models.ForeignKey(
+        Touchpoint, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     model = models.CharField(max_length=12, choices=AttributionModel.choices)
     source_key = models.CharField(max_length=200)
     channel = models.CharField(max_length=100)

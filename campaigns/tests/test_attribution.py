@@ -40,6 +40,11 @@ def _message(customer, shop, key: str) -> Message:
     )
 
 
+def _settings(**values) -> None:
+    """The one settings row (a migration makes it) with these values."""
+    AttributionSettings.objects.update_or_create(pk=AttributionSettings.current().pk, defaults=values)
+
+
 def _event(message, status, at):
     return MessageEvent.objects.create(message=message, status=status, at=at)
 
@@ -49,7 +54,7 @@ def worked(db):
     """One order of 100.00 at T; a first-seen source 30 days before (outside the window), a
     click on email 1 four days before, an open of email 4 two days before (outside the open
     window), a click on email 3 one day before and an open of email 2 twenty hours before."""
-    AttributionSettings.objects.create(half_life_hours=24)
+    _settings(half_life_hours=24)
     t = timezone.now().replace(microsecond=0) - timedelta(days=1)
     shop = ShopFactory()
     c = CustomerFactory(first_seen_at=t - timedelta(days=30), source="google")
@@ -114,7 +119,7 @@ def test_a_fully_refunded_or_cancelled_order_earns_nothing(worked):
 
 @pytest.mark.django_db
 def test_window_edges():
-    AttributionSettings.objects.create()  # 5 days after a click, 1 day after an open
+    _settings()  # 5 days after a click, 1 day after an open
     t = timezone.now().replace(microsecond=0)
     shop = ShopFactory()
     cases = {
@@ -136,7 +141,7 @@ def test_window_edges():
 
 @pytest.mark.django_db
 def test_the_incremental_pass_leaves_what_a_full_pass_leaves():
-    AttributionSettings.objects.create(half_life_hours=48)
+    _settings(half_life_hours=48)
     rng = np.random.default_rng(7)
     shop = ShopFactory()
     t0 = timezone.now().replace(microsecond=0) - timedelta(days=40)

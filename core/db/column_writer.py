@@ -45,11 +45,20 @@ KINDS = {
 class Column:
     """One column's values. Numbers, dates (day numbers since 1970-01-01) and timestamps
     (microseconds since 1970-01-01 UTC) are numpy arrays where NaN or ±inf means NULL;
-    ``text`` is an array of str; ``bool`` has no NULL."""
+    ``text`` is an array of str, or, when ``labels`` is given, of 0-based positions in
+    ``labels`` (no sort of millions of strings to find the distinct ones); ``bool`` has no
+    NULL."""
 
     name: str
     kind: str
     values: np.ndarray
+    labels: tuple[str, ...] | None = None
+
+    def texts(self) -> np.ndarray:
+        """A text column's values as str."""
+        if self.labels is None:
+            return np.asarray(self.values, dtype=str)
+        return np.asarray(self.labels, dtype=object)[np.asarray(self.values, dtype=np.int64)]
 
     def null(self) -> np.ndarray:
         if self.kind in ("text", "bool"):
@@ -79,7 +88,11 @@ def _stage(columns: list[Column]) -> _Staged:
         binary, sql_type, sentinel = KINDS[c.kind]
         rows[f"length{i}"] = np.dtype(binary).itemsize
         staged = f"s.{qn(c.name)}"
-        if c.kind == "text":
+        if c.kind == "text" and c.labels is not None:
+            rows[f"value{i}"] = np.asarray(c.values, dtype=np.int64) + 1
+            values.append(f"(%s::text[])[{staged}]")
+            params.append(list(c.labels))
+        elif c.kind == "text":
             distinct, codes = np.unique(np.asarray(c.values, dtype=str), return_inverse=True)
             rows[f"value{i}"] = codes + 1
             values.append(f"(%s::text[])[{staged}]")
@@ -126,7 +139,7 @@ def _copy_to_staging(cursor, purpose: str, model: type[Model], columns: list[Col
 def _python_values(column: Column) -> list:
     """Values for a DB-API driver: None for NULL, dates and aware datetimes as objects."""
     if column.kind == "text":
-        return [str(v) for v in column.values]
+        return [str(v) for v in column.texts()]
     if column.kind == "bool":
         return [bool(v) for v in column.values]
     null = column.null().tolist()

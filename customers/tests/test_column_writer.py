@@ -66,3 +66,27 @@ def test_non_ascii_text_is_written_whole():
     )
 
     assert CustomerMetrics.objects.get().stage_rule == "rüle-ß→✓"
+
+
+def test_text_given_as_positions_in_labels_reads_back_as_the_labels():
+    a, b, c = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    now = datetime.now(UTC).timestamp() * 1e6
+    upsert_columns(
+        CustomerMetrics,
+        [
+            Column("customer_id", "int8", np.array([a.pk, b.pk, c.pk])),
+            Column("computed_at", "timestamptz", np.array([now] * 3)),
+            Column("stage_since", "timestamptz", np.array([now] * 3)),
+            # Labels repeat and are not sorted: each row takes the one at its position.
+            Column("stage", "text", np.array([2, 0, 2]), labels=("lapsed", "new", "active")),
+            Column("stage_rule", "text", np.array([0, 0, 0]), labels=("",)),
+            Column("rfm_segment", "text", np.array([1, 0, 1]), labels=("x", "x")),
+            Column("purchase_days", "int4", np.array([1, 1, 1])),
+            Column("promoter", "bool", np.array([False] * 3)),
+            Column("detractor", "bool", np.array([False] * 3)),
+        ],
+    )
+
+    rows = dict(CustomerMetrics.objects.values_list("customer_id", "stage"))
+    assert rows == {a.pk: "active", b.pk: "lapsed", c.pk: "active"}
+    assert set(CustomerMetrics.objects.values_list("rfm_segment", flat=True)) == {"x"}
