@@ -69,7 +69,7 @@ class FlowStepForm(forms.ModelForm):
         min_value=1,
         max_value=1000,
         initial=20,
-        label="smallest uplift to detect (%)",
+        label="Smallest uplift to detect (%)",
         help_text="Send email: until each variant has the customers this needs, the results say 'not enough data yet'.",
     )
 
@@ -112,7 +112,8 @@ class FlowStepForm(forms.ModelForm):
         data = self.cleaned_data
         if step.kind == StepKind.SEND_EMAIL:
             email = step.email or Email(shop_id=step.flow.shop_id)
-            email.name = f"{step.flow.name}: step {data['position']}"[:200]
+            if not email.pk:  # named once, by its first subject: positions change, the name stays
+                email.name = f"{step.flow.name}: {data['subject']}"[:200]
             email.holdout_percent = data.get("holdout_percent") or 0
             email.winner_metric = data.get("winner_metric") or WinnerMetric.CONVERSIONS
             email.min_uplift_percent = data.get("min_uplift_percent") or 20
@@ -221,7 +222,9 @@ def _step_summary(step: FlowStep, number_of: dict[int, int]) -> str:
     if step.kind == StepKind.SPLIT:
         return "; ".join(f"{b['label']} ({b['weight']}): {where(b.get('goto', 'next'))}" for b in p.get("branches", []))
     if step.kind == StepKind.SEND_EMAIL and step.email_id:
-        return str(step.email)
+        labels = [v.label for v in step.email.variants.all()]
+        holdout = f" · holdout {step.email.holdout_percent} %" if step.email.holdout_percent else ""
+        return f"variant{'s' if len(labels) != 1 else ''} {', '.join(labels)}{holdout}"
     if step.kind == StepKind.ADD_TAG:
         return p.get("tag", "")
     if step.kind == StepKind.BONUS_POINTS:
@@ -236,7 +239,7 @@ def _step_summary(step: FlowStep, number_of: dict[int, int]) -> str:
 def flow_drawing(flow: Flow) -> str:
     """The steps top to bottom, each with how many are there now and how many passed it
     (two grouped counts, whatever the number of steps)."""
-    steps = list(flow.steps.select_related("email").order_by("position", "id"))
+    steps = list(flow.steps.select_related("email").prefetch_related("email__variants").order_by("position", "id"))
     if not steps:
         return format_html("<p>{}</p>", "No steps yet: add them below.")
     here = dict(
