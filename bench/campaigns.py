@@ -1,6 +1,7 @@
-"""Campaigns benchmark (`make bench-campaigns`): a 100,000-recipient campaign out of a
-million customers, on PostgreSQL, as steps others extend (the flow pass, recommendations,
-attribution: add a function to ``STEPS``).
+"""Campaigns benchmark (`make bench-campaign-send`, part of `make bench-campaigns`): a
+100,000-recipient campaign out of a million customers, on PostgreSQL, step by step
+(``STEPS``). The flow pass, recommendations and attribution have benchmarks of their own,
+which `make bench-campaigns` runs after this one.
 
 1. A fresh database (BENCH_CAMPAIGNS_DATABASE_URL, default crm_bench_campaigns), migrated,
    seeded with COPY: 1,000,000 customers (BENCH_CAMPAIGNS_CUSTOMERS) across eight time

@@ -1,17 +1,20 @@
 """What one app lends another, connected here in the composition layer so the apps keep
 importing only ``customers``: the loyalty tier and points in support's macros, beside a
-ticket and in email templates, campaigns' recommended products in email templates, a tier
+ticket and in email templates, campaigns' recommended products, the lifecycle stage and the
+latest order in email templates, a tier
 with priority support counting as high value for support's SLA policies, and a published
 review earning loyalty's review bonus."""
 
 from collections import defaultdict
 
+from django.db.models import Max
+
 from campaigns.recommendations.selectors import recommended_products
-from customers.models import Customer
+from customers.models import Customer, CustomerMetrics, Order
 from loyalty.bonuses import reviews_published
 from loyalty.models import Account
 from loyalty.selectors import PointsTotal, points_total
-from messaging.services import register_context
+from messaging.services import order_values, register_context
 from support.extensions import (
     register_customer_facts,
     register_high_value,
@@ -71,6 +74,33 @@ def email_points(customer_ids: list[int]) -> dict[int, int]:
     return {customer_id: totals[customer_id] for customer_id in customer_ids}
 
 
+def email_stages(customer_ids: list[int]) -> dict[int, str]:
+    """``{{ stage }}`` in email templates: the lifecycle stage as people read it ("At risk");
+    "" before the first recompute. One query."""
+    labels = dict(CustomerMetrics._meta.get_field("stage").choices or [])
+    stages = dict(CustomerMetrics.objects.filter(customer_id__in=customer_ids).values_list("customer_id", "stage"))
+    return {customer_id: str(labels.get(stages.get(customer_id, ""), "")) for customer_id in customer_ids}
+
+
+def email_last_orders(customer_ids: list[int]) -> dict[int, dict]:
+    """``{{ last_order }}`` in email templates: the customer's latest counted order (number,
+    placed_on, total, currency), as ``order`` is; absent before the first. Two queries."""
+    latest = (
+        Order.objects.counted()
+        .filter(customer_id__in=customer_ids)
+        .values("customer_id")
+        .annotate(last=Max("placed_at"))
+        .values_list("customer_id", "last")
+    )
+    wanted = dict(latest)
+    found: dict[int, dict] = {}
+    orders = Order.objects.counted().filter(customer_id__in=list(wanted), placed_at__in=set(wanted.values()))
+    for order in orders.order_by("customer_id", "-id"):
+        if order.placed_at == wanted.get(order.customer_id) and order.customer_id not in found:
+            found[order.customer_id] = order_values(order)
+    return found
+
+
 def connect() -> None:
     register_variable(
         "loyalty_tier",
@@ -85,3 +115,5 @@ def connect() -> None:
     register_context("tier", email_tiers)
     register_context("points", email_points)
     register_context("recommended_products", recommended_products)
+    register_context("stage", email_stages)
+    register_context("last_order", email_last_orders)

@@ -127,6 +127,14 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
 
 
+@cache
+def template_source(template: str) -> str:
+    """The source of a template's subject and body (not the base layout they extend)."""
+    html_engine, _text = _engines()
+    folder = f"messaging/email/{template}"
+    return "\n".join(html_engine.get_template(f"{folder}/{part}").source for part in ("subject.txt", "body.html"))
+
+
 # The strict profile: no indentation for nested blocks (the layout's divs), lists still indented.
 TEXT_CONFIG = ParserConfig(css=CSS_PROFILES["strict"].copy(), display_links=True)
 _SPACES = re.compile(r"\s+")

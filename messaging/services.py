@@ -22,8 +22,9 @@ from django.utils.crypto import salted_hmac
 
 from customers.models import Customer, Order, Shop
 from messaging import dispatch
+from messaging.authored import AUTHORED
 from messaging.models import Message, MessageKind, Suppression, SuppressionReason
-from messaging.rendering import TEMPLATES
+from messaging.rendering import TEMPLATES, template_source
 from messaging.sending import QUEUED_HEADERS
 
 # Values other apps lend every message's context (``crm.wiring`` registers the loyalty tier
@@ -94,7 +95,7 @@ def _context(customer: Customer | None, shop: Shop | None, lent: dict, extra: Ma
     context: dict[str, Any] = {}
     if customer is not None:
         context["customer"] = customer_values(customer)
-        context.update({name: values.get(customer.pk) for name, values in lent.items()})
+        context.update({name: values[customer.pk] for name, values in lent.items() if customer.pk in values})
     if shop is not None:
         context["shop"] = {"name": shop.name}
     context.update({name: _plain(value) for name, value in extra.items()})
@@ -105,6 +106,25 @@ def message_context(*, customer: Customer | None, shop: Shop | None, extra: Mapp
     """The context one message to this customer from this shop gets (the admin's preview)."""
     lent = {name: source([customer.pk]) for name, source in CONTEXT_SOURCES.items()} if customer else {}
     return _context(customer, shop, lent, extra)
+
+
+def _lent(requests: Sequence[MessageRequest]) -> dict[str, dict[int, Any]]:
+    """The registered values of the customers whose message's template names them: a value
+    no template prints is not worked out (recommendations cost about 0.5 ms a customer)."""
+    lent = {}
+    for name, source in CONTEXT_SOURCES.items():
+        ids = sorted({r.customer_id for r in requests if r.customer_id is not None and _names(r, name)})
+        lent[name] = source(ids) if ids else {}
+    return lent
+
+
+def _names(request: MessageRequest, name: str) -> bool:
+    """Whether the message's template (or its staff-written source) uses ``name``; a
+    substring test, so it may say yes for a name only mentioned, never no for one used."""
+    if request.template == AUTHORED:
+        authored = request.context.get(AUTHORED) or {}
+        return any(name in str(part) for part in authored.values())
+    return name in template_source(request.template)
 
 
 def messages_queue(requests: Sequence[MessageRequest], *, now: datetime | None = None) -> list[Message]:
@@ -125,7 +145,7 @@ def messages_queue(requests: Sequence[MessageRequest], *, now: datetime | None =
     customer_ids = sorted({r.customer_id for r in requests if r.customer_id is not None})
     customers = Customer.objects.in_bulk(customer_ids)
     shops = Shop.objects.in_bulk(sorted({r.shop_id for r in requests if r.shop_id is not None}))
-    lent = {name: source(customer_ids) for name, source in CONTEXT_SOURCES.items()} if customer_ids else {}
+    lent = _lent(requests)
     rows = []
     for request in requests:
         customer = customers.get(request.customer_id) if request.customer_id is not None else None

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from unfold.admin import ModelAdmin
 
 from campaigns.attribution.spend import SpendImportError, spend_amount_base, spend_import
 from campaigns.models import AttributionSettings, MarketingSpend
@@ -37,7 +38,7 @@ class SpendImportForm(forms.Form):
 
 
 @admin.register(MarketingSpend)
-class MarketingSpendAdmin(admin.ModelAdmin):
+class MarketingSpendAdmin(ModelAdmin):
     form = SpendForm
     list_display = ["month", "channel", "campaign", "amount", "currency", "amount_base"]
     list_filter = ["channel"]
@@ -79,8 +80,15 @@ class MarketingSpendAdmin(admin.ModelAdmin):
 
 
 @admin.register(AttributionSettings)
-class AttributionSettingsAdmin(admin.ModelAdmin):
+class AttributionSettingsAdmin(ModelAdmin):
+    """The one row of the attribution settings (made by a migration). No adding: checking
+    for a row would cost every admin page a query; ``AttributionSettings.current()`` reads
+    the first row."""
+
     list_display = ["__str__", "click_window_hours", "open_window_hours", "half_life_hours"]
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and not AttributionSettings.objects.exists()
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

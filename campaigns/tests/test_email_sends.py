@@ -101,3 +101,43 @@ def test_an_authored_source_may_not_load_include_or_dump_the_context():
     assert authored_problems('{% include "admin/base.html" %}') == ["The tag {% include %} is not allowed here."]
     assert authored_problems("{% debug %}") == ["The tag {% debug %} is not allowed here."]
     assert authored_problems("{% if %}")  # a syntax error is named
+
+
+def test_the_stage_and_the_latest_order_personalise_a_message(smtp):  # noqa: F811
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from customers.models import CustomerMetrics
+    from customers.tests.factories import OrderFactory
+
+    shop = branded_shop()
+    ann = CustomerFactory(email="ann@example.com", first_name="Ann")
+    OrderFactory(shop=shop, customer=ann, external_id="1001", placed_at=datetime(2026, 1, 2, tzinfo=UTC))
+    OrderFactory(
+        shop=shop, customer=ann, external_id="1002", placed_at=datetime(2026, 3, 4, tzinfo=UTC), total=Decimal("59.90")
+    )
+    OrderFactory(
+        shop=shop, customer=ann, external_id="1003", placed_at=datetime(2026, 4, 1, tzinfo=UTC), status="cancelled"
+    )
+    CustomerMetrics.objects.create(
+        customer=ann,
+        computed_at=datetime(2026, 4, 2, tzinfo=UTC),
+        stage="at_risk",
+        stage_since=datetime(2026, 4, 2, tzinfo=UTC),
+    )
+    email = Email.objects.create(shop=shop, name="Win-back")
+    Variant.objects.create(
+        email=email,
+        label="A",
+        subject="{{ customer.first_name }}, we miss you",
+        body="<p>Stage: {{ stage }}. Your last order, {{ last_order.number }} of {{ last_order.placed_on }}, "
+        "came to {{ last_order.total }} {{ last_order.currency }}.</p>",
+    )
+
+    email_send(email=email, customer_ids=[ann.pk])
+    messages_send()
+
+    [wire] = smtp.messages()
+    text = wire.get_body(("plain",)).get_content()
+    assert "Stage: At risk." in text
+    assert "Your last order, 1002 of 4 March 2026, came to 59.90 USD." in text

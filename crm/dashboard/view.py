@@ -13,6 +13,8 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
+from campaigns.attribution.selectors import marketing_figures
+from campaigns.models import AttributionModel
 from crm import roles
 from crm.dashboard import days as d
 from crm.dashboard.figures import Period, dashboard_figures
@@ -30,6 +32,9 @@ class DashboardFilters(forms.Form):
     start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     shop = forms.ModelChoiceField(Shop.objects.order_by("name"), required=False, empty_label="All shops", label="Shop")
+    model = forms.ChoiceField(
+        label="Attribution", choices=AttributionModel.choices, required=False, initial=AttributionModel.LAST_CLICK
+    )
 
     def __init__(self, *args, today: date, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,5 +110,20 @@ def dashboard_view(request):
     if figures is None:
         figures = dashboard_figures(period, refreshed_at=state.refreshed_at)
         cache.set(key, figures, CACHE_SECONDS)
-    context.update({"dash": figures, "charts": figures.charts, "presets": presets(today, figures.shop)})
+    # Campaign and flow revenue, CAC, ROAS and CLV:CAC under the model chosen (three reads,
+    # cached beside the figures; the attribution pass runs hourly).
+    model = form.cleaned_data.get("model") or AttributionModel.LAST_CLICK
+    marketing = cache.get(f"{key}:marketing:{model}")
+    if marketing is None:
+        marketing = marketing_figures(first=period.first, last=period.last, model=model)
+        cache.set(f"{key}:marketing:{model}", marketing, CACHE_SECONDS)
+    context.update(
+        {
+            "dash": figures,
+            "charts": figures.charts,
+            "presets": presets(today, figures.shop),
+            "marketing": marketing,
+            "model_label": AttributionModel(model).label,
+        }
+    )
     return TemplateResponse(request, "admin/crm/dashboard.html", context)

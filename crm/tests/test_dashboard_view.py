@@ -101,15 +101,16 @@ def test_the_page_shows_every_figure_and_chart_under_the_csp(manager, history):
 
 def test_a_cold_page_reads_the_rollups_in_a_fixed_number_of_queries_and_a_warm_one_none(manager, history):
     """Cold: the admin's own queries (session, user, permissions, the sidebar), the rollups'
-    version and the shop list, and 13 reads of the rollups and the CLV model, whatever the
-    data. Warm: the figures come from the cache."""
+    version and the shop list, 13 reads of the rollups and the CLV model, and 3 of the
+    attribution's credits, spend and new customers, whatever the data. Warm: the figures come
+    from the cache."""
     manager.get(URL, MARCH)
     cache.clear()
     with CaptureQueriesContext(connection) as cold:
         manager.get(URL, MARCH)
     with CaptureQueriesContext(connection) as warm:
         manager.get(URL, MARCH)
-    assert len(cold) - len(warm) == 13
+    assert len(cold) - len(warm) == 16
     assert len(warm) <= 10
     assert not [q for q in warm.captured_queries if "crm_daily" in q["sql"] or "customers_order" in q["sql"]]
 
@@ -262,3 +263,13 @@ def test_the_points_tiles_say_points_and_the_liability_says_money(manager, histo
     assert tile(page, "Pending points").startswith("50 points worth 0.50 USD at 0.01 USD, as of ")
     assert tile(page, "Points liability").startswith("2.65 USD 265 spendable points at 0.01 USD, as of ")
     assert tile(page, "Points issued").startswith("350 points ")
+
+
+def test_the_marketing_figures_follow_the_attribution_model_chosen(manager, history):
+    for model in ("last_click", "linear", "position"):
+        page = manager.get(URL, {**MARCH, "model": model})
+        assert page.status_code == 200 and page.context["marketing"].model == model
+        assert 'id="marketing-figures"' in page.content.decode()
+    assert manager.get(URL, MARCH).context["marketing"].model == "last_click"  # the default
+    bad = manager.get(URL, {**MARCH, "model": "opens"})
+    assert bad.status_code == 400 and "model" in bad.context["form"].errors

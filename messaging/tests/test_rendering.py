@@ -49,3 +49,29 @@ def test_the_context_holds_plain_values_never_models(customer, shop):
         "email": "ann@example.com",
     }
     assert message.context["shop"] == {"name": "Acme Coffee"}
+
+
+def test_a_registered_value_is_worked_out_only_for_messages_whose_template_names_it(monkeypatch, customer):
+    from customers.tests.factories import CustomerFactory
+    from messaging import services
+
+    bob = CustomerFactory(email="bob@example.com")
+    asked: list[list[int]] = []
+
+    def lucky_number(ids):
+        asked.append(ids)
+        return dict.fromkeys(ids, 7)
+
+    monkeypatch.setitem(services.CONTEXT_SOURCES, "lucky_number", lucky_number)
+    authored = {"subject": "Hi", "body": "<p>Your number: {{ lucky_number }}</p>"}
+    plain, named = services.messages_queue(
+        [
+            services.MessageRequest(key="k1", template="test", customer_id=bob.pk),
+            services.MessageRequest(
+                key="k2", template="authored", customer_id=customer.pk, kind="marketing", context={"authored": authored}
+            ),
+        ]
+    )
+
+    assert asked == [[customer.pk]]  # once, for the message that prints it
+    assert "lucky_number" not in plain.context and named.context["lucky_number"] == 7
