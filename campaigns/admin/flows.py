@@ -7,20 +7,26 @@ twice and kept for those with ``campaigns.activate_flow`` (marketers and manager
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from unfold.admin import ModelAdmin, StackedInline
 
+from campaigns.admin.campaign_forms import VariantForm
+from campaigns.experiments.report import EmailReport, email_report
 from campaigns.flows import steps as step_kinds
 from campaigns.flows.engine import flow_activate, flow_step_remove
 from campaigns.flows.triggers import TriggerError, params_clean
-from campaigns.models import Email, Flow, FlowRun, FlowStep, FlowStepRun, RunStatus, StepKind, Variant
+from campaigns.models import Email, Flow, FlowRun, FlowStep, FlowStepRun, RunStatus, StepKind, Variant, WinnerMetric
 from core.admin_tools import LargeTableAdmin, customer_link
 from messaging.authored import authored_problems
 
@@ -32,7 +38,8 @@ def _count(queryset, column: str) -> Subquery:
 
 class FlowStepForm(forms.ModelForm):
     """One step, edited in place: its kind and parameters, and for a send step the email's
-    first variant (subject, preheader, body) and holdout. More variants: the email's page."""
+    first variant (subject, preheader, body), its holdout, the metric a winner is picked on
+    and the smallest uplift to detect. More variants (B, C …): the email's page, linked."""
 
     params = forms.JSONField(
         required=False,
@@ -44,7 +51,27 @@ class FlowStepForm(forms.ModelForm):
     subject = forms.CharField(required=False, max_length=300, help_text="Send email: the subject (variant A).")
     preheader = forms.CharField(required=False, max_length=200)
     body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="Send email: HTML.")
-    holdout_percent = forms.IntegerField(required=False, min_value=0, max_value=50, initial=0)
+    holdout_percent = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=50,
+        initial=0,
+        help_text="Send email: this share, drawn at random, gets nothing (the baseline of the uplift).",
+    )
+    winner_metric = forms.ChoiceField(
+        required=False,
+        choices=WinnerMetric.choices,
+        initial=WinnerMetric.CONVERSIONS,
+        help_text="Send email: what the best variant is judged on (never opens).",
+    )
+    min_uplift_percent = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        initial=20,
+        label="Smallest uplift to detect (%)",
+        help_text="Send email: until each variant has the customers this needs, the results say 'not enough data yet'.",
+    )
 
     class Meta:
         model = FlowStep
@@ -58,6 +85,8 @@ class FlowStepForm(forms.ModelForm):
             self.initial.update(subject=variant.subject, preheader=variant.preheader, body=variant.body)
         if email is not None:
             self.initial["holdout_percent"] = email.holdout_percent
+            self.initial["winner_metric"] = email.winner_metric
+            self.initial["min_uplift_percent"] = email.min_uplift_percent
 
     def clean(self):
         data = super().clean()
@@ -83,8 +112,11 @@ class FlowStepForm(forms.ModelForm):
         data = self.cleaned_data
         if step.kind == StepKind.SEND_EMAIL:
             email = step.email or Email(shop_id=step.flow.shop_id)
-            email.name = f"{step.flow.name}: step {data['position']}"[:200]
+            if not email.pk:  # named once, by its first subject: positions change, the name stays
+                email.name = f"{step.flow.name}: {data['subject']}"[:200]
             email.holdout_percent = data.get("holdout_percent") or 0
+            email.winner_metric = data.get("winner_metric") or WinnerMetric.CONVERSIONS
+            email.min_uplift_percent = data.get("min_uplift_percent") or 20
             email.save()
             variant = email.variants.order_by("id").first() or Variant(email=email, label="A")
             variant.subject, variant.preheader, variant.body = data["subject"], data.get("preheader", ""), data["body"]
@@ -100,14 +132,37 @@ class FlowStepInline(StackedInline):
     form = FlowStepForm
     extra = 0
     ordering_field = "position"
-    fields = ["position", "kind", "params", "subject", "preheader", "body", "holdout_percent", "here_now", "passed"]
-    readonly_fields = ["here_now", "passed"]
+    fields = [
+        "position",
+        "kind",
+        "params",
+        "subject",
+        "preheader",
+        "body",
+        "holdout_percent",
+        "winner_metric",
+        "min_uplift_percent",
+        "variants",
+        "here_now",
+        "passed",
+    ]
+    readonly_fields = ["variants", "here_now", "passed"]
 
     def get_queryset(self, request):
-        steps = super().get_queryset(request).select_related("email")
+        steps = super().get_queryset(request).select_related("email", "flow")
         return steps.annotate(
             n_here=_count(FlowRun.objects.filter(step=OuterRef("pk"), status=RunStatus.ACTIVE), "step"),
             n_passed=_count(FlowStepRun.objects.filter(step=OuterRef("pk")), "step"),
+        )
+
+    @admin.display(description="variants")
+    def variants(self, step):
+        """The email's variants are edited on its own page (an inline cannot hold an inline)."""
+        if step.kind != StepKind.SEND_EMAIL or not step.email_id:
+            return "Send email: save the step first, then add variants B, C … on the email's page."
+        return format_html(
+            '<a class="flow-email-link" href="{}">Variants, weights and A/B settings of this email</a>',
+            reverse("admin:campaigns_email_change", args=[step.email_id]),
         )
 
     @admin.display(description="customers at this step now")
@@ -167,7 +222,9 @@ def _step_summary(step: FlowStep, number_of: dict[int, int]) -> str:
     if step.kind == StepKind.SPLIT:
         return "; ".join(f"{b['label']} ({b['weight']}): {where(b.get('goto', 'next'))}" for b in p.get("branches", []))
     if step.kind == StepKind.SEND_EMAIL and step.email_id:
-        return str(step.email)
+        labels = [v.label for v in step.email.variants.all()]
+        holdout = f" · holdout {step.email.holdout_percent} %" if step.email.holdout_percent else ""
+        return f"variant{'s' if len(labels) != 1 else ''} {', '.join(labels)}{holdout}"
     if step.kind == StepKind.ADD_TAG:
         return p.get("tag", "")
     if step.kind == StepKind.BONUS_POINTS:
@@ -182,7 +239,7 @@ def _step_summary(step: FlowStep, number_of: dict[int, int]) -> str:
 def flow_drawing(flow: Flow) -> str:
     """The steps top to bottom, each with how many are there now and how many passed it
     (two grouped counts, whatever the number of steps)."""
-    steps = list(flow.steps.select_related("email").order_by("position", "id"))
+    steps = list(flow.steps.select_related("email").prefetch_related("email__variants").order_by("position", "id"))
     if not steps:
         return format_html("<p>{}</p>", "No steps yet: add them below.")
     here = dict(
@@ -196,7 +253,7 @@ def flow_drawing(flow: Flow) -> str:
     boxes = format_html_join(
         mark_safe('<div class="flow-arrow" aria-hidden="true">↓</div>'),  # noqa: S308 (a constant)
         '<div class="flow-step" data-step="{}"><strong>{}. {}</strong> <span>{}</span><br>'
-        "<small>{} here now · {} passed</small></div>",
+        "<small>{} here now · {} passed</small>{}</div>",
         (
             (
                 s.pk,
@@ -205,11 +262,53 @@ def flow_drawing(flow: Flow) -> str:
                 _step_summary(s, number_of),
                 f"{here.get(s.pk, 0):,}",
                 f"{passed.get(s.pk, 0):,}",
+                format_html(' · <a href="#results-step-{}">A/B results</a>', s.pk)
+                if s.kind == StepKind.SEND_EMAIL and s.email_id
+                else "",
             )
             for s in steps
         ),
     )
     return format_html('<div class="flow-drawing">{}</div>', boxes)
+
+
+@dataclass(frozen=True)
+class StepResults:
+    """One send step's A/B results, as the flow page shows them under the form."""
+
+    number: int  # as the drawing numbers the step
+    step: FlowStep
+    report: EmailReport
+    winner_id: int | None  # the variant the statistics pick, if any
+    metric: str
+    min_uplift: int
+    email_url: str
+
+
+def flow_results(flow: Flow) -> list[StepResults]:
+    """Each send step's report (``email_report``: the variants and the holdout, their counts,
+    conversions and revenue, the differences and the verdict). A flow has no automatic
+    winner: the winner shown is the one the statistics would pick, for the marketer to act
+    on. A fixed number of queries per send step, whatever the number of sends."""
+    steps = list(flow.steps.select_related("email").order_by("position", "id"))
+    out = []
+    for number, step in enumerate(steps, 1):
+        if step.kind != StepKind.SEND_EMAIL or step.email is None:
+            continue
+        report = email_report(step.email)
+        winner = report.verdict.winner if report.verdict else None
+        out.append(
+            StepResults(
+                number=number,
+                step=step,
+                report=report,
+                winner_id=next((a.counts.variant_id for a in report.arms if winner and a.label == winner), None),
+                metric=step.email.get_winner_metric_display().lower(),
+                min_uplift=step.email.min_uplift_percent,
+                email_url=reverse("admin:campaigns_email_change", args=[step.email_id]),
+            )
+        )
+    return out
 
 
 @admin.register(Flow)
@@ -262,7 +361,15 @@ class FlowAdmin(ModelAdmin):
 
     @admin.display(description="steps")
     def drawing(self, flow):
-        return flow_drawing(flow)
+        # The theme reads a read-only field more than once: draw it once per page.
+        if not hasattr(flow, "_drawing"):
+            flow._drawing = flow_drawing(flow)
+        return flow._drawing
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            context["flow_results"] = flow_results(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_activate_permission(self, request):
         return request.user.has_perm("campaigns.activate_flow")
@@ -315,6 +422,64 @@ class FlowAdmin(ModelAdmin):
             self.message_user(request, problem, messages.WARNING)
 
 
+class FlowEmailVariantInline(StackedInline):
+    model = Variant
+    form = VariantForm
+    extra = 0
+    min_num = 1
+    # No send hour: a flow sends when the customer reaches the step (its own waits say when).
+    fields = ["label", "weight", "subject", "preheader", "body"]
+
+
+@admin.register(Email)
+class FlowEmailAdmin(ModelAdmin):
+    """A flow's send-step email on a page of its own: its variants (A, B …, with weights),
+    the holdout share, the winner metric and the smallest uplift to detect. The flow page
+    links here from each send step (an inline of the flow cannot hold the variants' inline).
+    Campaigns' emails are edited on the campaign's page, so only flows' emails are here. A
+    variant that was sent is not deleted (its sends keep it: the form says so)."""
+
+    inlines = [FlowEmailVariantInline]
+    list_display = ["name", "shop", "holdout_percent", "winner_metric"]
+    list_select_related = ["shop"]
+    search_fields = ["name"]
+    ordering = ["name", "id"]
+    fields = ["name", "flow_step_link", "holdout_percent", "winner_metric", "min_uplift_percent"]
+    readonly_fields = ["name", "flow_step_link"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(flow_step__isnull=False).select_related("flow_step__flow")
+
+    def has_module_permission(self, request):
+        return False  # reached from the flow page, not listed on its own
+
+    def has_add_permission(self, request):
+        return False  # made by the flow's send step
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # removed with its step, on the flow page
+
+    @admin.display(description="flow step")
+    def flow_step_link(self, email):
+        step = email.flow_step
+        return format_html(
+            '<a href="{}#results-step-{}">{}</a>',
+            reverse("admin:campaigns_flow_change", args=[step.flow_id]),
+            step.pk,
+            f"{step.flow}: back to the flow page",
+        )
+
+    def response_change(self, request, obj):
+        """Saved: back to the flow, at this step's results (unless "save and continue")."""
+        response = super().response_change(request, obj)
+        if "_continue" in request.POST or not isinstance(response, HttpResponseRedirect):
+            return response
+        step = obj.flow_step
+        return HttpResponseRedirect(
+            f"{reverse('admin:campaigns_flow_change', args=[step.flow_id])}#results-step-{step.pk}"
+        )
+
+
 @admin.register(FlowRun)
 class FlowRunAdmin(LargeTableAdmin):
     list_display = ["id", "flow", "who", "step", "status", "due_at", "entered_at", "exit_reason"]
@@ -335,4 +500,4 @@ class FlowRunAdmin(LargeTableAdmin):
         return False
 
 
-__all__ = ["FlowAdmin", "FlowRunAdmin", "FlowStepForm"]
+__all__ = ["FlowAdmin", "FlowEmailAdmin", "FlowRunAdmin", "FlowStepForm", "flow_results"]

@@ -40,8 +40,10 @@ def window() -> timedelta:
     return timedelta(hours=AttributionSettings.current().click_window_hours)
 
 
-def arm_outcomes(email: Email) -> dict[int | None, Outcome]:
-    """Variant id (None: the holdout) → its outcome, for every send of ``email``."""
+def arm_outcomes(email: Email, length: timedelta | None = None) -> dict[int | None, Outcome]:
+    """Variant id (None: the holdout) → its outcome, for every send of ``email``, over the
+    window ``length`` (the attribution's click window unless given)."""
+    length = window() if length is None else length
     net = ExpressionWrapper(F("total_base") - F("refunded_base"), output_field=MONEY)
     orders = (
         Order.objects.counted()
@@ -58,7 +60,7 @@ def arm_outcomes(email: Email) -> dict[int | None, Outcome]:
     )
     sends = (
         Send.objects.filter(email=email)
-        .annotate(window_end=F("assigned_at") + Value(window()))
+        .annotate(window_end=F("assigned_at") + Value(length))
         .annotate(revenue=Coalesce(Subquery(orders), ZERO))
         .values_list("variant_id", "revenue")
     )

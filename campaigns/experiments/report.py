@@ -116,7 +116,8 @@ def email_verdict(email: Email, results: list[ArmResult], outcomes: dict[int | N
 
 def email_report(email: Email) -> EmailReport:
     results = email_results(email)
-    outcomes = arm_outcomes(email)
+    length = window()
+    outcomes = arm_outcomes(email, length)
     baseline = next((r for r in results if r.variant_id is None), results[0] if results else None)
     base = outcomes.get(baseline.variant_id, NONE) if baseline else NONE
     verdict = email_verdict(email, results, outcomes)
@@ -144,7 +145,7 @@ def email_report(email: Email) -> EmailReport:
         baseline=baseline.label if baseline else "",
         verdict=verdict,
         sample_ratio=_sample_ratio(email, results),
-        window_hours=int(window().total_seconds() // 3600),
+        window_hours=int(length.total_seconds() // 3600),
     )
 
 
