@@ -23,15 +23,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(settings.TIME_ZONE)
 
 
-def is_zone(name: str) -> bool:
-    """Whether ``name`` is an IANA time zone this machine knows (for validating input)."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def next_hour(now: datetime, tz: ZoneInfo, hour: int) -> datetime:
     """The first moment at or after ``now`` when the clock in ``tz`` reads ``hour``:00."""
     local = now.astimezone(tz)

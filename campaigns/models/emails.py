@@ -112,10 +112,6 @@ class Send(models.Model):
     def __str__(self):
         return f"{self.email_id}/{self.customer_id}/{self.occasion or '-'}"
 
-    @property
-    def holdout(self) -> bool:
-        return self.variant_id is None
-
 
 class SendingPolicy(models.Model):
     """How often and when marketing email may reach a customer: one row, edited in the admin
