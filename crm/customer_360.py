@@ -14,7 +14,10 @@ enters the union: tickets and their messages need ``support.view_ticket``, inter
 A campaign's or a flow's email says what it was for (the campaign, or the flow and its
 step, and the variant) and a customer held out of one has an entry of their own ("held
 out": they got nothing); the page's sends are read in one query. The flows panel (where
-the customer is in each flow) needs ``campaigns.view_flowrun`` and costs one query.
+the customer is in each flow) needs ``campaigns.view_flowrun`` and costs one query. The
+conversions panel (the customer's orders credited to touches, under every model) needs
+``campaigns.view_attributioncredit`` and costs one query, plus two naming the campaigns and
+flows when some of their emails are credited.
 """
 
 from collections import defaultdict
@@ -26,6 +29,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from campaigns.attribution.selectors import CustomerCredit, customer_credits
 from campaigns.flows.selectors import customer_flow_runs, step_number
 from campaigns.models import FlowRun, SegmentMembership, Send
 from crm.models import Customer360, CustomerNote
@@ -87,6 +91,7 @@ class Viewer:
     campaigns: bool = False  # links an email to its campaign's page
     flows: bool = False  # links an email or a position to its flow's page
     flow_runs: bool = False  # the flows panel
+    credits: bool = False  # the conversions panel
 
     @classmethod
     def of(cls, user) -> "Viewer":
@@ -97,6 +102,7 @@ class Viewer:
             campaigns=user.has_perm("campaigns.view_campaign"),
             flows=user.has_perm("campaigns.view_flow"),
             flow_runs=user.has_perm("campaigns.view_flowrun"),
+            credits=user.has_perm("campaigns.view_attributioncredit"),
         )
 
 
@@ -220,6 +226,14 @@ def flow_positions(customer_id: int, viewer: Viewer, *, limit: int = 20) -> list
     if not viewer.flow_runs:
         return None
     return list(customer_flow_runs(customer_id=customer_id, limit=limit))
+
+
+def conversions(customer_id: int, viewer: Viewer, *, limit: int = 20) -> list[CustomerCredit] | None:
+    """The conversions panel: the touches credited with the customer's newest orders; None
+    for a role that may not read attribution."""
+    if not viewer.credits:
+        return None
+    return customer_credits(customer_id, limit=limit)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from campaigns.models.attribution import (
     AttributionState,
     MarketingSpend,
     TouchKind,
+    TouchOrigin,
     Touchpoint,
 )
 from campaigns.models.campaigns import Campaign, CampaignStatus, Timing
@@ -27,6 +28,7 @@ __all__ = [
     "MarketingSpend",
     "Touchpoint",
     "TouchKind",
+    "TouchOrigin",
     "Email",
     "Flow",
     "FlowRun",

@@ -20,8 +20,10 @@ H = 3600
 
 
 def _credits(model: str, order) -> dict[str, Decimal]:
-    rows = AttributionCredit.objects.filter(order=order, model=model).values_list("source_key", "amount")
-    return {k: Decimal(a).quantize(Decimal("0.01")) for k, a in rows}
+    """The sources the model credits for the order, with their amounts (a touch the model
+    gives nothing is left out)."""
+    rows = AttributionCredit.objects.filter(order=order).values_list("source_key", model)
+    return {k: Decimal(a).quantize(Decimal("0.01")) for k, a in rows if a}
 
 
 def _message(customer, shop, key: str) -> Message:
@@ -110,7 +112,9 @@ def test_a_refund_lowers_the_credit_to_the_net_revenue(worked):
 def test_a_fully_refunded_or_cancelled_order_earns_nothing(worked):
     RefundFactory(order=worked, amount=Decimal("100.00"))
     attribution_run()
-    assert not AttributionCredit.objects.filter(order=worked).exclude(amount=0).exists()
+    assert AttributionCredit.objects.filter(order=worked).count() == 3  # the touches in its windows
+    for model in cr.MODELS:
+        assert _credits(model, worked) == {}
     worked.status = "cancelled"
     worked.save()
     attribution_run()
@@ -171,14 +175,16 @@ def test_the_incremental_pass_leaves_what_a_full_pass_leaves():
     attribution_run()
 
     def snapshot():
-        return sorted(
-            AttributionCredit.objects.values_list("order_id", "touchpoint_id", "model", "amount").order_by("id")
-        )
+        return sorted(AttributionCredit.objects.values_list("order_id", "touchpoint_id", *cr.MODELS).order_by("id"))
 
     incremental = snapshot()
     assert incremental
-    attribution_run(full=True)
+    touches = sorted(Touchpoint.objects.values_list("origin_type", "origin_id", "source_key", "at"))
+    result = attribution_run(full=True)
     assert snapshot() == incremental
+    # A full pass re-credits every order but collects no touch twice.
+    assert result.full and result.touches_added == 0
+    assert sorted(Touchpoint.objects.values_list("origin_type", "origin_id", "source_key", "at")) == touches
 
 
 # --- the maths alone ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Marketing spend: the CSV import (a bad row writes nothing and is named), the admin's
 permissions by role, and CAC, ROAS and CLV:CAC from spend, credits and new customers."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -95,3 +95,45 @@ def test_cac_roas_and_clv_to_cac():
     assert f.cac == Decimal("133.33")
     assert f.roas == pytest.approx(0.25)
     assert f.clv_cac == pytest.approx(90.0 / 133.33)
+
+
+def test_email_revenue_splits_between_campaigns_and_flows_and_each_channel_has_its_roas():
+    from django.utils import timezone
+
+    from crm.tests.campaign_360_data import a_campaign, a_flow_with_an_email, no_cap_nor_quiet_hours
+    from campaigns.emails import email_send
+    from campaigns.models import Send
+    from campaigns.tests.flow_helpers import mailable, shop_with_sender
+    from messaging.models import MessageEvent, MessageStatus
+
+    shop = shop_with_sender()
+    no_cap_nor_quiet_hours()
+    now = timezone.now()
+    ann, bob, cid = mailable(shop, 3)
+    campaign = a_campaign(shop)
+    email_send(email=campaign.email, customer_ids=[ann.pk])
+    flow = a_flow_with_an_email(shop, now, [bob])
+    for email, customer in ((campaign.email, ann), (flow.steps.get(email__isnull=False).email, bob)):
+        message_id = Send.objects.get(email=email, customer=customer).message_id
+        MessageEvent.objects.create(message_id=message_id, status=MessageStatus.CLICKED, at=now - timedelta(hours=2))
+    for customer, total, utm in ((ann, "30.00", ""), (bob, "70.00", ""), (cid, "45.00", "google")):
+        OrderFactory(customer=customer, shop=shop, placed_at=now - timedelta(hours=1), total=Decimal(total), utm_source=utm)
+    month = now.date().replace(day=1).isoformat()[:7]
+    spend_import(text=f"channel,month,amount,currency\ngoogle,{month},90.00,USD\nemail,{month},20,USD\nbing,{month},5,USD\n")
+    attribution_run()
+
+    f = marketing_figures(first=now.date() - timedelta(days=1), last=now.date(), model="linear")
+
+    assert (f.email, f.campaigns, f.flows) == (Decimal("100.00"), Decimal("30.00"), Decimal("70.00"))
+    assert [(c.channel, c.attributed, c.spend) for c in f.channels] == [
+        ("email", Decimal("100.00"), Decimal("20.00")),
+        ("google", Decimal("45.00"), Decimal("90.00")),
+        ("bing", Decimal("0.00"), Decimal("5.00")),
+    ]
+    assert [c.roas for c in f.channels] == [pytest.approx(5.0), pytest.approx(0.5), pytest.approx(0.0)]
+    assert [(e.source.kind, e.source.name, e.source.step, e.revenue) for e in f.earners] == [
+        ("flow", "Welcome series", 2, Decimal("70.00")),
+        ("campaign", "Spring sale", None, Decimal("30.00")),
+    ]
+    with pytest.raises(ValueError, match="Unknown attribution model"):
+        marketing_figures(first=now.date(), last=now.date(), model="amount")

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
 from campaigns.attribution.selectors import marketing_figures
-from campaigns.models import AttributionModel
+from campaigns.models import AttributionModel, AttributionSettings
 from crm import roles
 from crm.dashboard import days as d
 from crm.dashboard.figures import Period, dashboard_figures
@@ -124,6 +124,7 @@ def dashboard_view(request):
             "presets": presets(today, figures.shop),
             "marketing": marketing,
             "model_label": AttributionModel(model).label,
+            "attribution": AttributionSettings.current(),
         }
     )
     return TemplateResponse(request, "admin/crm/dashboard.html", context)

@@ -101,16 +101,16 @@ def test_the_page_shows_every_figure_and_chart_under_the_csp(manager, history):
 
 def test_a_cold_page_reads_the_rollups_in_a_fixed_number_of_queries_and_a_warm_one_none(manager, history):
     """Cold: the admin's own queries (session, user, permissions, the sidebar), the rollups'
-    version and the shop list, 13 reads of the rollups and the CLV model, and 3 of the
-    attribution's credits, spend and new customers, whatever the data. Warm: the figures come
-    from the cache."""
+    version and the shop list, 13 reads of the rollups and the CLV model, and 4 of the
+    attribution's credits (per channel and per email source), spend and new customers,
+    whatever the data. Warm: the figures come from the cache."""
     manager.get(URL, MARCH)
     cache.clear()
     with CaptureQueriesContext(connection) as cold:
         manager.get(URL, MARCH)
     with CaptureQueriesContext(connection) as warm:
         manager.get(URL, MARCH)
-    assert len(cold) - len(warm) == 16
+    assert len(cold) - len(warm) == 17
     assert len(warm) <= 10
     assert not [q for q in warm.captured_queries if "crm_daily" in q["sql"] or "customers_order" in q["sql"]]
 
@@ -273,3 +273,21 @@ def test_the_marketing_figures_follow_the_attribution_model_chosen(manager, hist
     assert manager.get(URL, MARCH).context["marketing"].model == "last_click"  # the default
     bad = manager.get(URL, {**MARCH, "model": "opens"})
     assert bad.status_code == 400 and "model" in bad.context["form"].errors
+
+
+def test_the_marketing_section_splits_email_revenue_and_shows_each_channels_roas(manager, history):
+    from campaigns.attribution.passes import attribution_run
+    from campaigns.attribution.spend import spend_import
+
+    spend_import(text="channel,month,amount,currency\ngoogle,2025-03,100.00,USD\n")
+    attribution_run()
+    page = manager.get(URL, {**MARCH, "model": "linear"})
+    figures = page.context["marketing"]
+    assert text_of(page, "#marketing-campaigns") == f"{figures.campaigns:.2f} USD"
+    assert text_of(page, "#marketing-flows") == f"{figures.flows:.2f} USD"
+    google = next(c for c in figures.channels if c.channel == "google")
+    assert google.spend == Decimal("100.00")
+    assert f"google {google.attributed:,.2f} USD 100.00 USD {google.attributed / 100:.2f}" in text_of(
+        page, "#marketing-channels"
+    )
+    assert "within 120 h of a click or 24 h of an open" in page.content.decode()
