@@ -171,6 +171,7 @@ class CustomerSlice:
     phone: str
     country: str
     birthday: date | None
+    time_zone: str
     tags: list[str]
     marketing_consent: bool | None  # None: no shop of the group ever said
     marketing_consent_at: datetime | None
@@ -197,7 +198,7 @@ class CustomerSlice:
         return getattr(self.customer, name)
 
 
-PROFILE = ("email", "first_name", "last_name", "phone", "country", "birthday")
+PROFILE = ("email", "first_name", "last_name", "phone", "country", "birthday", "time_zone")
 
 
 def customer_slice(customer: Customer, *, shop: Shop) -> CustomerSlice:

@@ -14,7 +14,9 @@ so an order placed after the click carries them (campaigns/attribution/).
 A GET records a ``clicked`` event once per (message, link); a HEAD (link checkers, mail
 scanners' probes) redirects and records nothing. The open pixel ``/e/o/<token>.gif`` records
 ``opened`` once per message; the providers' webhooks report opens too, and opens are never
-used to pick a winner (Apple Mail Privacy Protection opens everything).
+used to pick a winner (Apple Mail Privacy Protection opens everything). Either moves the
+message's status as a provider's event does (``messaging.statuses``): forward only, so a
+clicked message stays clicked after a later open, and a bounced one stays bounced.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from messaging.models import Message, MessageEvent, MessageKind, MessageStatus
+from messaging.statuses import messages_status_forward
 
 CLICK_SALT = "messaging.click"
 OPEN_SALT = "messaging.open"
@@ -118,22 +122,26 @@ def open_target(token: str) -> int:
 
 
 def _record(message_id: int, status: str, key: str, detail: str = "") -> bool:
-    """One event per (message, key); False when the message is gone."""
-    if not Message.objects.filter(pk=message_id).exists():
-        return False
-    MessageEvent.objects.bulk_create(
-        [
-            MessageEvent(
-                message_id=message_id,
-                status=status,
-                at=timezone.now(),
-                detail=detail[:500],
-                provider_event="crm",
-                provider_event_key=hashlib.sha256(key.encode()).hexdigest(),
-            )
-        ],
-        ignore_conflicts=True,
-    )
+    """One event per (message, key), and the message's status moved forward to ``status``
+    (never back); False when the message is gone."""
+    with transaction.atomic():
+        message = Message.objects.filter(pk=message_id).only("id", "status").first()
+        if message is None:
+            return False
+        MessageEvent.objects.bulk_create(
+            [
+                MessageEvent(
+                    message_id=message_id,
+                    status=status,
+                    at=timezone.now(),
+                    detail=detail[:500],
+                    provider_event="crm",
+                    provider_event_key=hashlib.sha256(key.encode()).hexdigest(),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        messages_status_forward([(message, status)])
     return True
 
 

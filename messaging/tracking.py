@@ -21,11 +21,12 @@ events in one POST) costs a fixed number of queries, not a few per event. Outsid
   the event type, its time and, for a click, the link. A replayed or retried webhook, or
   an event in two batches, writes nothing the second time (a unique constraint; a replay's
   effects are skipped with it).
-- **The status moves forward only**: sent → delivered → opened → clicked, and a bounce or
-  a complaint beyond them all (a late "opened" does not undo a complaint; a bounce reported
-  after a "delivered" wins). Events arrive out of order; each UPDATE carries the ranks it
-  may overwrite in its WHERE, so two webhooks racing cannot move a message back. A message
-  the sender has not marked sent yet (the webhook beat the mark by milliseconds) keeps its
+- **The status moves forward only** (``messaging.statuses``, shared with the CRM's own
+  tracked links): sent → delivered → opened → clicked, and a bounce or a complaint beyond
+  them all (a late "opened" does not undo a complaint; a bounce reported after a
+  "delivered" wins). Events arrive out of order; each UPDATE carries the ranks it may
+  overwrite in its WHERE, so two webhooks racing cannot move a message back. A message the
+  sender has not marked sent yet (the webhook beat the mark by milliseconds) keeps its
   status; the event is in its history.
 - **Suppressions**: a hard bounce (the provider's permanent failure; a soft bounce is a
   deferral and changes nothing) adds a global ``hard_bounce`` for the address, as does a
@@ -49,27 +50,15 @@ from datetime import UTC, datetime
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import ConsentSource
 from customers.services.consent import consents_withdraw
 from messaging.models import Message, MessageEvent, MessageStatus, Suppression, SuppressionReason
+from messaging.statuses import messages_status_forward
 
 logger = logging.getLogger(__name__)
-
-# The order a message's status moves in. A status not listed (queued, sending: the sender's
-# mark has not landed; suppressed: never sent) is left alone by the providers' events.
-FORWARD = [
-    MessageStatus.SENT,
-    MessageStatus.FAILED,  # the provider took it, then refused to send it
-    MessageStatus.DELIVERED,
-    MessageStatus.OPENED,
-    MessageStatus.CLICKED,
-    MessageStatus.BOUNCED,  # may come after a "delivered": the receiving server accepted, then bounced
-    MessageStatus.COMPLAINED,  # the person saw it and pressed "spam": last word
-]
-RANK = {status: rank for rank, status in enumerate(FORWARD)}
 
 # What each of anymail's event types says of a message. Types not here (subscribed,
 # autoresponded, unknown, inbound) are ignored.
@@ -241,34 +230,10 @@ def tracking_events_record(
         )
         result.recorded = len(fresh)
 
-        _statuses_forward(fresh)
+        messages_status_forward((message, fact.status) for fact, message in fresh)
         result.suppressed = _suppressions_add(fresh)
         _consents_withdraw(fresh, now=now)
     return result
-
-
-def _statuses_forward(fresh: list[tuple[Fact, Message]]) -> None:
-    """Each message to the furthest status its events reach, if that is further than where
-    it is, in one UPDATE whose WHERE names, for each target status, the statuses it may
-    overwrite (so a concurrent webhook that moved a message further is not undone)."""
-    target: dict[int, str] = {}
-    for fact, message in fresh:
-        best = target.get(message.pk, message.status)
-        if fact.status in RANK and (best not in RANK or RANK[fact.status] > RANK[best]):
-            target[message.pk] = fact.status
-    by_status: dict[str, list[int]] = defaultdict(list)
-    for pk, status in target.items():
-        by_status[status].append(pk)
-    if not by_status:
-        return
-    moves = [(status, sorted(pks), FORWARD[: RANK[status]]) for status, pks in sorted(by_status.items())]
-    where = Q()
-    for _, pks, behind in moves:
-        where |= Q(pk__in=pks, status__in=behind)
-    Message.objects.filter(where).update(
-        status=Case(*(When(pk__in=pks, then=Value(status)) for status, pks, _ in moves), default=F("status")),
-        updated_at=timezone.now(),
-    )
 
 
 def _suppressions_add(fresh: list[tuple[Fact, Message]]) -> int:

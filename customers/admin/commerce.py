@@ -165,7 +165,7 @@ class IdentityInline(StackedInline):
                     "email",
                     ("first_name", "last_name"),
                     ("phone", "country"),
-                    "birthday",
+                    ("birthday", "time_zone"),
                     "marketing_consent",
                     "marketing_consent_at",
                 ]
@@ -242,7 +242,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
                     "email",
                     ("first_name", "last_name"),
                     ("phone", "country"),
-                    "birthday",
+                    ("birthday", "time_zone"),
                     "tags",
                     "marketing_consent",
                     "marketing_consent_at",

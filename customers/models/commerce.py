@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
+from core.time_zones import MAX_LENGTH as TIME_ZONE_LENGTH
+from core.time_zones import validate_time_zone
 from customers.phones import phone_digits_sql
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -141,10 +143,11 @@ class Customer(TimeStampedModel):
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
     birthday = models.DateField(null=True, blank=True)
     time_zone = models.CharField(
-        max_length=64,
+        max_length=TIME_ZONE_LENGTH,
         blank=True,
         default="",
         db_default="",
+        validators=[validate_time_zone],
         help_text="IANA name, e.g. Europe/Berlin: campaigns send at the customer's hour and keep their quiet hours. "
         "Empty: the CRM's time zone.",
     )
@@ -222,6 +225,14 @@ class CustomerIdentity(TimeStampedModel):
     phone = models.CharField(max_length=32, blank=True)
     country = models.CharField(max_length=2, blank=True)
     birthday = models.DateField(null=True, blank=True)
+    time_zone = models.CharField(
+        max_length=TIME_ZONE_LENGTH,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_time_zone],
+        help_text="IANA name, e.g. Europe/Berlin.",
+    )
     marketing_consent = models.BooleanField(null=True, blank=True)  # None: the shop never said
     marketing_consent_at = models.DateTimeField(null=True, blank=True)
     # Where this shop first saw the customer (set when the identity is made, never changed).

@@ -21,7 +21,7 @@ from django.utils import timezone
 from core.db.server_binding import server_binding_cursor
 from customers.models import ConsentEvent, ConsentSource, Customer, CustomerIdentity, Shop, ShopTag, Tag
 
-PROFILE_FIELDS = ("first_name", "last_name", "phone", "country", "birthday")
+PROFILE_FIELDS = ("first_name", "last_name", "phone", "country", "birthday", "time_zone")
 # What an identity keeps of what its shop sent: the profile, where a non-empty value
 # overwrites and an empty one never erases, and the first touch, set once.
 IDENTITY_PROFILE = ("email", *PROFILE_FIELDS, "marketing_consent", "marketing_consent_at")
@@ -37,6 +37,7 @@ class CustomerData:
     phone: str = ""
     country: str = ""
     birthday: date | None = None
+    time_zone: str = ""  # IANA name, checked by the caller (core.time_zones)
     marketing_consent: bool | None = None
     source: str = ""
     utm_source: str = ""
@@ -73,6 +74,7 @@ def _new_customer(shop: Shop, item: CustomerData, seen_at: datetime, now: dateti
         phone=item.phone,
         country=item.country,
         birthday=item.birthday,
+        time_zone=item.time_zone,
         marketing_consent=bool(item.marketing_consent),
         marketing_consent_at=now if item.marketing_consent else None,
         first_seen_at=seen_at,

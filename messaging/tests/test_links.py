@@ -113,3 +113,71 @@ def test_the_open_pixel_records_one_open(shop, customer):
         assert response.status_code == 200 and response["Content-Type"] == "image/gif"
     assert MessageEvent.objects.filter(message=message, status=MessageStatus.OPENED).count() == 1
     assert client.get("/e/o/forged.gif").status_code == 404
+
+
+def sent(customer, shop, key="email:12:7") -> tuple[Message, str, str]:
+    """A marketing message sent over SMTP, with its tracked sale link and open pixel as paths."""
+    marketing(customer, shop, key=key)
+    messages_send()
+    message = Message.objects.get(key=key)
+    assert message.status == MessageStatus.SENT
+    base = "https://crm.acme.example"
+    click = next(h for h in hrefs(message.html) if h.startswith(f"{base}/e/c/")).removeprefix(base)
+    [pixel] = re.findall(rf'src="{base}(/e/o/[^"]+)"', message.html)
+    return message, click, pixel
+
+
+def status_of(message: Message) -> str:
+    return Message.objects.values_list("status", flat=True).get(pk=message.pk)
+
+
+def test_an_open_then_a_click_through_the_crms_links_move_the_message_to_opened_then_clicked(smtp, shop, customer):
+    message, click, pixel = sent(customer, shop)
+    client = Client()
+    assert client.head(pixel).status_code == 200 and client.head(click).status_code == 302
+    assert status_of(message) == MessageStatus.SENT  # a probe is not an open
+
+    assert client.get(pixel).status_code == 200
+    assert status_of(message) == MessageStatus.OPENED
+    assert client.get(click).status_code == 302
+    assert status_of(message) == MessageStatus.CLICKED
+    tracked = MessageEvent.objects.filter(message=message, provider_event="crm").order_by("pk")
+    assert list(tracked.values_list("status", flat=True)) == [MessageStatus.OPENED, MessageStatus.CLICKED]
+
+
+def test_a_clicked_message_stays_clicked_after_a_later_open(smtp, shop, customer):
+    message, click, pixel = sent(customer, shop)
+    client = Client()
+    client.get(click)
+    assert status_of(message) == MessageStatus.CLICKED
+
+    assert client.get(pixel).status_code == 200
+
+    assert status_of(message) == MessageStatus.CLICKED
+    assert MessageEvent.objects.filter(message=message, status=MessageStatus.OPENED).count() == 1  # in its history
+
+
+@pytest.mark.parametrize(
+    ("before", "after_click"),
+    [
+        (MessageStatus.DELIVERED, MessageStatus.CLICKED),
+        # As a provider's click does: the provider reported a failure, yet the person clicked.
+        (MessageStatus.FAILED, MessageStatus.CLICKED),
+        (MessageStatus.BOUNCED, MessageStatus.BOUNCED),
+        (MessageStatus.COMPLAINED, MessageStatus.COMPLAINED),
+        # Not marked sent yet, or never sent: left alone, the click is in the history.
+        (MessageStatus.QUEUED, MessageStatus.QUEUED),
+        (MessageStatus.SENDING, MessageStatus.SENDING),
+        (MessageStatus.SUPPRESSED, MessageStatus.SUPPRESSED),
+    ],
+)
+def test_a_click_moves_the_status_as_a_providers_click_would(smtp, shop, customer, before, after_click):
+    message, click, pixel = sent(customer, shop)
+    Message.objects.filter(pk=message.pk).update(status=before)
+
+    assert Client().get(click).status_code == 302
+    assert status_of(message) == after_click
+    assert MessageEvent.objects.filter(message=message, status=MessageStatus.CLICKED).count() == 1
+
+    Client().get(pixel)
+    assert status_of(message) == after_click

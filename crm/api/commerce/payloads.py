@@ -13,6 +13,7 @@ request that passes is written whole and one that fails writes nothing (the limi
 docs/api.md, "Limits"):
 - times that happened: from 1970-01-01 to a day from now (clock skew), stored in UTC;
 - birthdays: from 1900-01-01 to today;
+- time zones: an IANA name the CRM's time-zone database knows (``core.time_zones``);
 - money: at most ``MAX_MONEY`` per amount, per order and per converted total;
 - text: no NUL, at any depth (tags included);
 - free-form JSON (an event's payload, a segment rule): ``MAX_JSON_DEPTH`` levels,
@@ -29,6 +30,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 
 from core.payloads import DecimalString, Payload, Problems, Text, check_json
+from core.time_zones import MAX_LENGTH as TIME_ZONE_LENGTH
+from core.time_zones import time_zone_problem
 from customers.services.addresses import address_key
 from customers.services.currency import MAX_AMOUNT
 from customers.services.customers import CustomerData
@@ -123,6 +126,14 @@ class CustomerIn(Payload, kw_only=True):
     phone: Text(32) = ""
     country: Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z]{2})?$", description="ISO 3166-1 alpha-2")] = ""
     birthday: date | None = None
+    time_zone: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=TIME_ZONE_LENGTH,
+            description="IANA time zone, e.g. Europe/Berlin: campaigns send at the customer's hour and keep "
+            "their quiet hours",
+        ),
+    ] = ""
     marketing_consent: bool | None = None
     source: Text(100) = ""
     utm_source: Text(100) = ""
@@ -141,6 +152,9 @@ class CustomerIn(Payload, kw_only=True):
                 problems.add("email", "Enter a valid email address.")
         self.country = self.country.upper()
         _check_birthday(problems, self.birthday)
+        self.time_zone = self.time_zone.strip()
+        if self.time_zone and (problem := time_zone_problem(self.time_zone)):
+            problems.add("time_zone", problem)
 
     def to_data(self) -> CustomerData:
         return CustomerData(

@@ -153,6 +153,10 @@ class CustomerOutSerializer(serializers.Serializer):
     phone = serializers.CharField()
     country = serializers.CharField()
     birthday = serializers.DateField(allow_null=True)
+    time_zone = serializers.CharField(
+        help_text="IANA name (e.g. Europe/Berlin) this shop's group sent; empty if none: campaigns then use "
+        "the CRM's time zone."
+    )
     tags = serializers.ListField(child=serializers.CharField(), help_text="The tags this shop's group sent.")
     marketing_consent = serializers.BooleanField(allow_null=True, help_text="null: this shop never said.")
     marketing_consent_at = serializers.DateTimeField(allow_null=True)
