@@ -161,7 +161,8 @@ def main() -> None:
     if not REUSE:
         print(f"| seeding | {seed_s:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in seeded.items())}) |")
     print(
-        f"| first full pass, every model | {full_s:.1f} s ({touches:,} touchpoints, {credits:,} (order, touch) pairs credited) |"
+        f"| first full pass, every model | {full_s:.1f} s "
+        f"({touches:,} touchpoints, {credits:,} (order, touch) pairs credited) |"
     )
     print(f"| its phases | {phases(first)} |")
     print(f"| nightly full pass (touches already collected) | {nightly_s:.1f} s |")

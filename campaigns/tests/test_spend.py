@@ -100,10 +100,10 @@ def test_cac_roas_and_clv_to_cac():
 def test_email_revenue_splits_between_campaigns_and_flows_and_each_channel_has_its_roas():
     from django.utils import timezone
 
-    from crm.tests.campaign_360_data import a_campaign, a_flow_with_an_email, no_cap_nor_quiet_hours
     from campaigns.emails import email_send
     from campaigns.models import Send
     from campaigns.tests.flow_helpers import mailable, shop_with_sender
+    from crm.tests.campaign_360_data import a_campaign, a_flow_with_an_email, no_cap_nor_quiet_hours
     from messaging.models import MessageEvent, MessageStatus
 
     shop = shop_with_sender()
@@ -117,9 +117,11 @@ def test_email_revenue_splits_between_campaigns_and_flows_and_each_channel_has_i
         message_id = Send.objects.get(email=email, customer=customer).message_id
         MessageEvent.objects.create(message_id=message_id, status=MessageStatus.CLICKED, at=now - timedelta(hours=2))
     for customer, total, utm in ((ann, "30.00", ""), (bob, "70.00", ""), (cid, "45.00", "google")):
-        OrderFactory(customer=customer, shop=shop, placed_at=now - timedelta(hours=1), total=Decimal(total), utm_source=utm)
+        placed = now - timedelta(hours=1)
+        OrderFactory(customer=customer, shop=shop, placed_at=placed, total=Decimal(total), utm_source=utm)
     month = now.date().replace(day=1).isoformat()[:7]
-    spend_import(text=f"channel,month,amount,currency\ngoogle,{month},90.00,USD\nemail,{month},20,USD\nbing,{month},5,USD\n")
+    rows = (f"google,{month},90.00,USD", f"email,{month},20,USD", f"bing,{month},5,USD")
+    spend_import(text="channel,month,amount,currency\n" + "\n".join(rows) + "\n")
     attribution_run()
 
     f = marketing_figures(first=now.date() - timedelta(days=1), last=now.date(), model="linear")
