@@ -215,3 +215,13 @@ def customer_credits(customer_id: int, *, limit: int = 20) -> list[CustomerCredi
         )
         for r in rows
     ]
+
+
+def email_attributed(email_id: int) -> tuple[tuple[str, Decimal], ...]:
+    """The revenue credited to an email's touches (its opens and clicks, and orders carrying
+    its UTM), all time, under each model: (label, amount) pairs. One query, by the credits'
+    source index."""
+    totals = AttributionCredit.objects.filter(source_key=f"email:{email_id}").aggregate(
+        **{m: Sum(m) for m in AttributionModel.values}
+    )
+    return tuple((label, Decimal(totals[m] or ZERO).quantize(ZERO)) for m, label in AttributionModel.choices)

@@ -7,7 +7,8 @@ when there is one, else the first variant): the difference in conversion rate an
 revenue per customer with 95 % intervals. Between the variants: the chance each is best on
 the email's winner metric, whether the sample can yet detect the uplift asked for
 (``Email.min_uplift_percent``; and how many more customers it needs), and a sample-ratio
-check of the arm sizes against the weights.
+check of the arm sizes against the weights. Beside them, the revenue the attribution
+credits to the email's touches under each model.
 
 Opens are shown, never used: Apple Mail Privacy Protection opens every message it gets.
 """
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 
+from campaigns.attribution.selectors import email_attributed
 from campaigns.experiments import stats
 from campaigns.experiments.counts import ArmResult, email_results
 from campaigns.experiments.outcomes import Outcome, arm_outcomes, window
@@ -87,6 +90,12 @@ class EmailReport:
     verdict: stats.Verdict | None  # None with fewer than two variants
     sample_ratio: stats.SampleRatio | None
     window_hours: int
+    # The revenue the attribution credits to the email's touches, per model (label, amount).
+    attributed: tuple[tuple[str, Decimal], ...] = ()
+
+    @property
+    def currency(self) -> str:
+        return settings.BASE_CURRENCY
 
     @property
     def holdout(self) -> ArmReport | None:
@@ -146,6 +155,7 @@ def email_report(email: Email) -> EmailReport:
         verdict=verdict,
         sample_ratio=_sample_ratio(email, results),
         window_hours=int(length.total_seconds() // 3600),
+        attributed=email_attributed(email.pk),
     )
 
 

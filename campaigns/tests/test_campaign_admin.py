@@ -192,6 +192,30 @@ def test_a_sent_campaign_is_read_not_edited_and_shows_its_results(marketer, summ
     assert "opens (unreliable)" in listing and "Sent" in listing
 
 
+def test_the_results_show_the_revenue_the_attribution_credits_under_each_model(marketer, summer):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from campaigns.attribution.passes import attribution_run
+    from customers.tests.factories import OrderFactory
+
+    summer.status = CampaignStatus.SCHEDULED
+    summer.send_at = summer.created_at
+    summer.save()
+    campaigns_send_due()
+    first = Send.objects.order_by("customer_id").first()
+    clicked_at = first.assigned_at + timedelta(minutes=5)
+    MessageEvent.objects.create(message_id=first.message_id, status=MessageStatus.CLICKED, at=clicked_at)
+    OrderFactory(customer=first.customer, placed_at=clicked_at + timedelta(hours=1), total=Decimal("40.00"))
+    attribution_run()
+
+    page = marketer.get(reverse("admin:campaigns_campaign_change", args=[summer.pk])).content.decode()
+
+    attributed = text_of(page, ".report-attributed")
+    assert "net of refunds, USD" in attributed
+    assert "Last click 40.00 · First click 40.00 · Linear 40.00 · Time decay 40.00" in attributed
+
+
 def test_a_marketer_schedules_and_cancels_and_an_agent_may_not_cancel(marketer, agent, summer):
     from datetime import timedelta
 

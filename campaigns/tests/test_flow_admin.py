@@ -24,8 +24,9 @@ pytestmark = pytest.mark.django_db
 
 # The flow page's queries for each send step: the step form's first variant, then its report
 # (campaigns.experiments.report): the arms' counts, the variants, the attribution window,
-# the arms' outcomes in it, the campaign-winner check and the variants' weights.
-PER_SEND_STEP = 7
+# the arms' outcomes in it, the campaign-winner check, the variants' weights and the
+# revenue credited to the email under each model.
+PER_SEND_STEP = 8
 
 
 def signed_in(django_user_model, role: str) -> Client:
