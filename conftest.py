@@ -138,6 +138,13 @@ def role_api(db):
 
 
 @pytest.fixture(autouse=True)
+def no_shipped_flows_for_new_shops(settings):
+    """The thousands of shops the tests make need no ready-made flows (six flows with their
+    emails each); the tests of that wiring switch it back on."""
+    settings.SHIPPED_FLOWS_FOR_NEW_SHOPS = False
+
+
+@pytest.fixture(autouse=True)
 def celery_eager(request):
     """Tasks run in-process in every test except the real-worker ones (marked ``redis``),
     so a suite run with REDIS_URL set does not leave tasks queued with nobody to run them."""

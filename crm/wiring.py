@@ -3,14 +3,17 @@ importing only ``customers``: the loyalty tier and points in support's macros, b
 ticket and in email templates, campaigns' recommended products, the lifecycle stage and the
 latest order in email templates, a tier
 with priority support counting as high value for support's SLA policies, and a published
-review earning loyalty's review bonus."""
+review earning loyalty's review bonus; and a new shop getting campaigns' ready-made flows."""
 
 from collections import defaultdict
 
+from django.conf import settings
 from django.db.models import Max
+from django.db.models.signals import post_save
 
+from campaigns.flows.shipped import shipped_flows_install
 from campaigns.recommendations.selectors import recommended_products
-from customers.models import Customer, CustomerMetrics, Order
+from customers.models import Customer, CustomerMetrics, Order, Shop
 from loyalty.bonuses import reviews_published
 from loyalty.models import Account
 from loyalty.selectors import PointsTotal, points_total
@@ -101,7 +104,17 @@ def email_last_orders(customer_ids: list[int]) -> dict[int, dict]:
     return found
 
 
+def _shipped_flows_for_a_new_shop(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    """A shop created after the migrations (the admin, ``create_shop``) gets the ready-made
+    flows, switched off, in the transaction that creates it, as ``migrate`` gives every shop
+    that exists then. ``SHIPPED_FLOWS_FOR_NEW_SHOPS = False`` skips it (the test suite, whose
+    thousands of shops need none)."""
+    if created and not raw and settings.SHIPPED_FLOWS_FOR_NEW_SHOPS:
+        shipped_flows_install(shop=instance)
+
+
 def connect() -> None:
+    post_save.connect(_shipped_flows_for_a_new_shop, sender=Shop, dispatch_uid="crm-shipped-flows-new-shop")
     register_variable(
         "loyalty_tier",
         "the customer's highest loyalty tier over their shop groups (left out before the first one: "

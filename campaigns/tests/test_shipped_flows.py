@@ -26,6 +26,22 @@ NAMES = {
 }
 
 
+def test_a_shop_created_later_gets_them_too_in_the_same_transaction(settings):
+    from django.db import transaction
+
+    from customers.services.api_keys import shop_create
+
+    settings.SHIPPED_FLOWS_FOR_NEW_SHOPS = True
+    shop, _ = shop_create(slug="new-shop", name="New shop")
+    assert set(Flow.objects.filter(shop=shop).values_list("name", flat=True)) == NAMES
+    assert not Flow.objects.filter(shop=shop, active=True).exists()
+
+    with pytest.raises(RuntimeError), transaction.atomic():  # a shop that is not created gets no flows
+        shop_create(slug="failed-shop", name="Failed shop")
+        raise RuntimeError
+    assert Flow.objects.count() == len(NAMES)
+
+
 def test_every_shop_gets_the_shipped_flows_switched_off_once():
     shop = shop_with_sender()
     call_command("install_shipped_flows")

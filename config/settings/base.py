@@ -201,6 +201,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Money: every order keeps its own currency and a total converted to this one.
 BASE_CURRENCY = env("BASE_CURRENCY", default="USD").upper()
+# A shop created after the migrations gets the ready-made flows, switched off (crm/wiring.py).
+SHIPPED_FLOWS_FOR_NEW_SHOPS = True
 
 # The API refuses bodies over this size with 413 before reading them.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
