@@ -14,7 +14,8 @@ takes each campaign that is scheduled and due, or still sending. One pass over a
    or the drawn variant's send hour (a send-time test), and the quiet hours of the
    sending policy; an automatic winner's test sends only to the test share until the
    test ends, then the winner to the rest;
-5. sends to the due ones (``email_send``: one transaction per 5,000, once per customer);
+5. sends to the due ones (``email_send``: one transaction per 5,000, once per customer),
+   renewing its claim after each batch;
 6. marks the campaign sent when nobody is left waiting.
 
 A pass killed half-way is simply run again: what was sent has its ``Send`` and is left
@@ -27,6 +28,7 @@ sent to.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,17 +37,20 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from campaigns import emails
 from campaigns.campaigns.audience import audience_count, campaign_cap_hours, campaign_reachable
 from campaigns.campaigns.winner import pick_winner
-from campaigns.emails import arms_draw, email_send
+from campaigns.emails import SendResult, arms_draw, email_send
 from campaigns.experiments.assignment import HOLDOUT, uniform
 from campaigns.local_time import in_quiet_hours, next_hour, zone
 from campaigns.models import Campaign, CampaignStatus, Send, SendingPolicy, Timing
 
 logger = logging.getLogger(__name__)
 
-# How long one pass holds a campaign; a pass that dies is taken over after it.
-LEASE = timedelta(minutes=15)
+# How long one pass holds a campaign past its last sign of life: the claim, then each batch
+# sent renews it. A pass that dies is taken over this long after its last batch, which is
+# longer than any one step of a pass takes (reading a million-customer audience: seconds).
+LEASE = timedelta(minutes=3)
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,26 @@ def _pick(campaign: Campaign, now: datetime) -> None:
     campaign.save(update_fields=["winner", "winner_picked_at", "winner_note", "updated_at"])
 
 
+def _send_in_batches(campaign: Campaign, ids: np.ndarray, now: datetime, only_variant) -> SendResult:
+    """``email_send`` a batch at a time, the claim renewed after each: a long send keeps its
+    campaign, and a killed one frees it ``LEASE`` after its last batch."""
+    started = time.monotonic()
+    total = SendResult(queued=0, held_out=0, already=0)
+    batch = emails.BATCH
+    for start in range(0, len(ids), batch):
+        part = email_send(
+            email=campaign.email, customer_ids=ids[start : start + batch].tolist(), now=now, only_variant=only_variant
+        )
+        total = SendResult(
+            queued=total.queued + part.queued,
+            held_out=total.held_out + part.held_out,
+            already=total.already + part.already,
+        )
+        alive = now + timedelta(seconds=time.monotonic() - started) + LEASE
+        Campaign.objects.filter(pk=campaign.pk).update(claimed_until=alive)
+    return total
+
+
 def _send(campaign: Campaign, now: datetime) -> PassResult:
     policy = SendingPolicy.current()
     cap_hours = campaign_cap_hours(campaign, policy)
@@ -175,7 +200,7 @@ def _send(campaign: Campaign, now: datetime) -> PassResult:
             testing = False
     if campaign.auto_winner and not testing and campaign.winner_id is not None:
         only_variant = campaign.winner
-    result = email_send(email=campaign.email, customer_ids=ids[due].tolist(), now=now, only_variant=only_variant)
+    result = _send_in_batches(campaign, ids[due], now, only_variant)
     waiting = int((~due).sum())
     finished = waiting == 0 and not testing
     if finished:

@@ -167,8 +167,11 @@ def test_a_pass_that_dies_half_way_is_run_again_and_sends_nothing_twice(smtp, mo
     monkeypatch.setattr(campaigns.emails, "BATCH", 5)
     real_queue, calls = campaigns.emails.messages_queue, []
 
+    claims = []
+
     def dies_on_the_second_batch(requests, **kwargs):
         calls.append(len(requests))
+        claims.append(Campaign.objects.get(pk=big.pk).claimed_until)
         if len(calls) == 2:
             raise SystemExit("the worker was killed")
         return real_queue(requests, **kwargs)
@@ -177,11 +180,13 @@ def test_a_pass_that_dies_half_way_is_run_again_and_sends_nothing_twice(smtp, mo
     with pytest.raises(SystemExit):
         campaign_send_pass(campaign_id=big.pk, now=NOW)
     assert Send.objects.count() == 5 and Message.objects.count() == 5  # the first batch stands
+    # Each batch sent renews the claim: a long send keeps its campaign.
+    assert claims[0] == NOW + LEASE and claims[1] > claims[0]
     # A killed worker leaves its claim: another pass waits for the lease to end.
-    Campaign.objects.filter(pk=big.pk).update(claimed_until=NOW + LEASE)
+    Campaign.objects.filter(pk=big.pk).update(claimed_until=claims[1])
     assert campaign_send_pass(campaign_id=big.pk, now=NOW + timedelta(minutes=1)) is None
 
-    again = campaign_send_pass(campaign_id=big.pk, now=NOW + LEASE + timedelta(minutes=1))
+    again = campaign_send_pass(campaign_id=big.pk, now=claims[1] + timedelta(seconds=1))
     assert (again.sent, again.finished) == (7, True)
     messages_send()
     assert addresses(smtp) == sorted(p.email for p in people)
