@@ -115,6 +115,12 @@ from crm.dashboard.models import (  # noqa: E402
     PointsLiability,
     RollupState,
 )
+from crm.webhooks.models import (  # noqa: E402
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookSource,
+)
 
 __all__ = [
     "ClvBand",
@@ -132,4 +138,8 @@ __all__ = [
     "RollupState",
     "ScheduledRun",
     "TaskFailure",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookSource",
 ]

@@ -127,6 +127,9 @@ ROLES: dict[str, list[str]] = {
         "messaging.view_senderidentity",
         "messaging.add_suppression",
         "messaging.send_test",
+        # Outbound webhooks: read the endpoints and the delivery log; managers change them.
+        "crm.view_webhookendpoint",
+        "crm.view_webhookdelivery",
     ],
     # MANAGER: every permission there is (see sync_roles), shops and API keys included.
     MANAGER: [],

@@ -1,6 +1,7 @@
 from datetime import date, datetime
 
 from celery import chain
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -15,6 +16,9 @@ from crm.dashboard.refresh import (
 )
 from crm.follow_up import pending_updates_drain, pending_updates_kick
 from crm.services import idempotency_records_purge
+from crm.webhooks.delivery import BATCH as WEBHOOK_BATCH
+from crm.webhooks.delivery import deliveries_send
+from crm.webhooks.events import events_collect
 
 
 @crm_task()
@@ -31,6 +35,24 @@ def drain_pending_updates() -> int:
     over the workers."""
     pending_updates_kick.started()  # marks from now on queue a drain after this one
     return pending_updates_drain(on_full_batch=pending_updates_kick.queue)
+
+
+@crm_task()
+def send_webhooks() -> int:
+    """Every 30 s (CELERY_BEAT_SCHEDULE): the outbox pass (new events from the history
+    tables into deliveries), then a batch of due deliveries sent. A full batch queues one
+    more, so a backlog spreads over the workers. Returns the attempts made."""
+    events_collect()
+    return send_due_webhooks()
+
+
+@crm_task()
+def send_due_webhooks() -> int:
+    """A further batch of due deliveries (queued by ``send_webhooks`` after a full one)."""
+    attempts = deliveries_send()
+    if attempts == WEBHOOK_BATCH and not settings.CELERY_TASK_ALWAYS_EAGER:
+        send_due_webhooks.delay()
+    return attempts
 
 
 # ---------------------------------------------------------------------------- the dashboard

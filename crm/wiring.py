@@ -13,6 +13,7 @@ from django.db.models.signals import post_save
 
 from campaigns.flows.shipped import shipped_flows_install
 from campaigns.recommendations.selectors import recommended_products
+from crm.webhooks.events import reviews_published_record
 from customers.models import Customer, CustomerMetrics, Order, Shop
 from loyalty.bonuses import reviews_published
 from loyalty.models import Account
@@ -125,6 +126,7 @@ def connect() -> None:
     register_customer_facts(loyalty_facts)
     register_high_value(has_priority_support)
     register_review_published(reviews_published)
+    register_review_published(reviews_published_record)
     register_context("tier", email_tiers)
     register_context("points", email_points)
     register_context("recommended_products", recommended_products)

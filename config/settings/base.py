@@ -338,7 +338,27 @@ CELERY_BEAT_SCHEDULE = {
     "send-queued-email": {"task": "messaging.tasks.send_queued_email", "schedule": 30.0},
     # Flows: enroll from new trigger rows, apply exits, take due steps (campaigns/flows/).
     "run-flows": {"task": "campaigns.tasks.run_flows", "schedule": 30.0},
+    # Outbound webhooks: new events from the history tables into deliveries, then the due
+    # deliveries sent, retried with backoff (crm/webhooks/, docs/integrations.md).
+    "send-webhooks": {"task": "crm.tasks.send_webhooks", "schedule": 30.0},
 }
+
+# Outbound webhooks (crm/webhooks/, docs/integrations.md "Outbound webhooks").
+# The key the endpoints' signing secrets are encrypted with (a Fernet key); empty: derived
+# from SECRET_KEY, so rotating SECRET_KEY then needs new webhook secrets.
+WEBHOOK_SECRETS_KEY = env("WEBHOOK_SECRETS_KEY", default="")
+# Where a webhook may point: https only, and never a private, loopback, link-local or
+# reserved address (checked on save and before each attempt). Production forces both;
+# the tests allow loopback http for their own receiver.
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=True)
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+# A delivery is retried with backoff for this long, then given up.
+WEBHOOK_RETRY_FOR = timedelta(hours=env.int("WEBHOOK_RETRY_HOURS", default=24))
+# An endpoint is switched off once every attempt has failed for this long, or after this
+# many failed attempts in a row.
+WEBHOOK_DISABLE_AFTER = timedelta(hours=env.int("WEBHOOK_DISABLE_AFTER_HOURS", default=24))
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=100)
+
 # The support mailbox over IMAP, when there is one: customers' replies into their tickets.
 if env("SUPPORT_IMAP_URL", default=""):
     CELERY_BEAT_SCHEDULE["fetch-support-mail"] = {"task": "support.tasks.fetch_support_mail", "schedule": 60.0}

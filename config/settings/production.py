@@ -6,6 +6,9 @@ from .base import env
 SECRET_KEY = env("SECRET_KEY")
 DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# Webhooks go to public https addresses only, whatever the environment says.
+WEBHOOK_REQUIRE_HTTPS = True
+WEBHOOK_ALLOW_LOOPBACK = False
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

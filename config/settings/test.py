@@ -9,3 +9,6 @@ AXES_ENABLED = False
 # Tests never send mail: the outbox, whatever EMAIL_URL or EMAIL_BACKEND the environment
 # holds (an SMTP test points MESSAGING_MAILER at its own server).
 MESSAGING_MAILER = {"BACKEND": OUTBOX_BACKEND}  # noqa: F405
+# The webhook tests' receiver listens on loopback, over http.
+WEBHOOK_ALLOW_LOOPBACK = True
+WEBHOOK_REQUIRE_HTTPS = False

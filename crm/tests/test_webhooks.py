@@ -1,0 +1,383 @@
+"""Outbound webhooks, against a real HTTP receiver on loopback: what is sent, to whom,
+signed how, and what happens when the receiver fails."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
+from crm.tasks import send_webhooks
+from crm.tests import webhook_receiver
+from crm.webhooks.delivery import backoff, deliveries_send
+from crm.webhooks.events import events_collect
+from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
+from crm.webhooks.secrets import secret_decrypt
+from crm.webhooks.services import WebhookError, endpoint_create
+from customers.models import ConsentSource, Product, StageChange
+from customers.services.consent import consent_set
+from customers.tests.factories import CustomerFactory, IdentityFactory, ShopFactory
+from support.models import Review
+from support.reviews import ReviewData, review_submit, reviews_set_status
+from support.tickets import TicketData, ticket_open, ticket_set_status
+
+pytestmark = pytest.mark.django_db
+CONSENT = EventType.CONSENT_CHANGED
+
+
+@pytest.fixture
+def receiver():
+    receiver, server = webhook_receiver.start()
+    yield receiver
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def shop():
+    return ShopFactory(slug="north")
+
+
+def _subscribe(shop, receiver, events=(CONSENT,)):
+    return endpoint_create(shop=shop, url=receiver.url, events=list(events))
+
+
+def _verified(request, secret):
+    return Webhook(secret).verify(request.body, request.headers)
+
+
+def test_a_consent_change_is_delivered_once_signed_to_the_standard(shop, receiver):
+    identity = IdentityFactory(shop=shop, external_id="c-77")
+    endpoint, secret = _subscribe(shop, receiver)
+
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.FOOTER_FORM)
+    assert send_webhooks() == 1
+    assert send_webhooks() == 0  # delivered: never sent again
+
+    [request] = receiver.requests
+    payload = _verified(request, secret)
+    assert payload["type"] == "customer.consent_changed"
+    assert payload["data"] == {
+        "shop": "north",
+        # The id the shop's key knows the customer by (the API's), and the shop's own reference.
+        "customer": {"id": identity.pk, "external_ids": ["c-77"]},
+        "marketing_consent": True,
+        "source": "footer_form",
+    }
+    assert request.headers["webhook-id"].startswith("msg_")
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
+    assert delivery.message_id == request.headers["webhook-id"]
+    # The secret is kept encrypted, and it is the one shown at creation.
+    assert secret.startswith("whsec_") and secret not in endpoint.secret_encrypted
+    assert secret_decrypt(WebhookEndpoint.objects.get().secret_encrypted) == secret
+
+
+def test_a_retry_after_a_500_has_a_fresh_signature_and_the_same_id(shop, receiver):
+    identity = IdentityFactory(shop=shop)
+    _, secret = _subscribe(shop, receiver)
+    receiver.statuses = [500]
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    now = timezone.now()
+    events_collect(now=now)
+
+    assert deliveries_send(now=now) == 1
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
+    assert delivery.next_attempt_at == now + timedelta(seconds=30)
+    assert deliveries_send(now=now + timedelta(seconds=29)) == 0  # not due yet
+    assert deliveries_send(now=now + timedelta(seconds=30)) == 1
+
+    first, second = receiver.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.body == second.body
+    assert int(second.headers["webhook-timestamp"]) == int(first.headers["webhook-timestamp"]) + 30
+    assert first.headers["webhook-signature"] != second.headers["webhook-signature"]
+    assert _verified(second, secret) == _verified(first, secret)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    assert WebhookEndpoint.objects.get().consecutive_failures == 0
+
+
+def test_the_backoff_doubles_from_30_seconds_to_4_hours_and_gives_up_after_a_day(shop, receiver):
+    assert [backoff(n) for n in range(1, 12)] == [timedelta(seconds=30 * 2**k) for k in range(9)] + [
+        timedelta(hours=4)
+    ] * 2
+
+    identity = IdentityFactory(shop=shop)
+    _subscribe(shop, receiver)
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    start = timezone.now()
+    events_collect(now=start)
+    receiver.statuses = [503] * 20
+    at, waits = start, []
+    while (delivery := WebhookDelivery.objects.get()).status == "pending":
+        at = delivery.next_attempt_at
+        deliveries_send(now=at)
+        delivery.refresh_from_db()
+        if delivery.next_attempt_at:
+            waits.append(delivery.next_attempt_at - at)
+    assert waits[:10] == [backoff(n) for n in range(1, 11)]
+    assert delivery.status == "failed"
+    assert start + timedelta(hours=24) <= at < start + timedelta(hours=28)  # the last try, past a day
+    assert len(receiver.requests) == delivery.attempts == len(waits) + 1
+
+
+def test_an_endpoint_failing_again_and_again_is_switched_off_and_the_admin_says_so(
+    shop, receiver, settings, admin_client
+):
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
+    identity = IdentityFactory(shop=shop)
+    _subscribe(shop, receiver)
+    receiver.statuses = [500] * 10
+    now = timezone.now()
+    for given in (True, False, True, False):
+        consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=given, source=ConsentSource.API)
+    events_collect(now=now)
+
+    deliveries_send(now=now)
+
+    # The third failure switches it off; the fourth delivery is not tried.
+    assert len(receiver.requests) == 3
+    endpoint = WebhookEndpoint.objects.get()
+    assert not endpoint.active
+    assert endpoint.disabled_reason == "Switched off: 3 attempts in a row failed."
+    assert deliveries_send(now=now + timedelta(hours=1)) == 0
+    page = admin_client.get(reverse("admin:crm_webhookendpoint_changelist"))
+    assert "1 webhook endpoint(s) were switched off after repeated failures" in page.content.decode()
+    assert "3 attempts in a row failed" in page.content.decode()
+
+
+def test_an_endpoint_whose_every_attempt_failed_for_a_day_is_switched_off(shop, receiver):
+    identity = IdentityFactory(shop=shop)
+    _subscribe(shop, receiver)
+    receiver.statuses = [500] * 10
+    now = timezone.now()
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    events_collect(now=now)
+    deliveries_send(now=now)
+    assert WebhookEndpoint.objects.get().active
+
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=False, source=ConsentSource.API)
+    events_collect(now=now)
+    WebhookDelivery.objects.update(next_attempt_at=now)
+    deliveries_send(now=now + timedelta(hours=24))
+
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.active, endpoint.disabled_reason) == (False, "Switched off: every attempt failed for a day.")
+
+
+def test_a_shop_hears_only_of_its_own_customers_and_only_its_own_slice(shop, receiver):
+    other = ShopFactory(slug="south")
+    _, secret = _subscribe(shop, receiver, events=[CONSENT, EventType.STAGE_CHANGED, EventType.TICKET_CREATED])
+    theirs = IdentityFactory(shop=other)  # a customer only the other shop knows
+    shared = CustomerFactory()
+    IdentityFactory(shop=other, customer=shared, external_id="s-9")
+    mine = IdentityFactory(shop=shop, customer=shared, external_id="n-1")
+
+    consent_set(customer_id=theirs.customer_id, shop_id=other.pk, given=True, source=ConsentSource.API)
+    consent_set(customer_id=shared.pk, shop_id=other.pk, given=True, source=ConsentSource.API)  # the other's
+    ticket_open(customer=shared, data=TicketData(subject="At the other shop", body="Hi"), shop=other)
+    # Stages are worked out from every shop's orders: a shop outside the group may not see them.
+    StageChange.objects.create(customer=shared, to_stage="new", changed_at=timezone.now(), reason="first order")
+    consent_set(customer_id=shared.pk, shop_id=shop.pk, given=True, source=ConsentSource.API)  # its own
+    send_webhooks()
+
+    [request] = receiver.requests
+    assert _verified(request, secret)["data"] == {
+        "shop": "north",
+        "customer": {"id": mine.pk, "external_ids": ["n-1"]},
+        "marketing_consent": True,
+        "source": "api",
+    }
+
+
+def test_nothing_is_sent_for_a_change_that_was_rolled_back(shop, receiver):
+    identity = IdentityFactory(shop=shop)
+    _subscribe(shop, receiver)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+        raise RuntimeError("the request failed after the change")
+    send_webhooks()
+
+    assert receiver.requests == []
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_stage_tickets_and_reviews_reach_a_lone_shop(shop, receiver):
+    events = [EventType.STAGE_CHANGED, EventType.TICKET_CREATED, EventType.TICKET_SOLVED, EventType.REVIEW_PUBLISHED]
+    _, secret = _subscribe(shop, receiver, events=events)
+    identity = IdentityFactory(shop=shop, external_id="c-1")
+    customer = identity.customer
+    StageChange.objects.create(customer=customer, from_stage="", to_stage="new", changed_at=timezone.now(), reason="")
+    ticket, _ = ticket_open(customer=customer, data=TicketData(subject="Lost parcel", body="Where?"), shop=shop)
+    ticket_set_status(ticket=ticket, status="solved")
+    Product.objects.create(shop=shop, sku="MUG", name="Mug")
+    review_submit(shop=shop, customer=customer, data=ReviewData(sku="MUG", rating=5, title="Lovely"))
+    reviews_set_status(Review.objects.all(), Review.Status.PUBLISHED)
+    send_webhooks()
+
+    received = {p["type"]: p["data"] for p in (_verified(r, secret) for r in receiver.requests)}
+    assert set(received) == set(events)
+    assert received["customer.stage_changed"]["to_stage"] == "new"
+    assert received["ticket.created"]["ticket"]["subject"] == "Lost parcel"
+    assert received["ticket.solved"]["ticket"]["status"] == "solved"
+    assert received["review.published"]["review"]["rating"] == 5
+    assert all(d["customer"] == {"id": identity.pk, "external_ids": ["c-1"]} for d in received.values())
+
+
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("http://hooks.example.com/x", "must start with https://"),
+        ("https://127.0.0.1/x", "a loopback address"),
+        ("https://localhost/x", "a loopback address"),
+        ("https://[::1]/x", "a loopback address"),
+        ("https://[::ffff:127.0.0.1]/x", "a loopback address"),
+        ("https://10.1.2.3/x", "a private address"),
+        ("https://192.168.0.10/x", "a private address"),
+        ("https://169.254.169.254/latest/meta-data", "a link-local address"),
+        ("https://0.0.0.0/x", "address"),
+        ("https://100.64.0.1/x", "a reserved address"),
+        ("https://240.0.0.1/x", "address"),
+        ("https://user:pw@93.184.215.14/x", "user name or password"),
+    ],
+)
+def test_staff_cannot_point_a_webhook_at_the_crms_own_network(shop, settings, url, why):
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    settings.WEBHOOK_REQUIRE_HTTPS = True
+    with pytest.raises(WebhookError) as refused:
+        endpoint_create(shop=shop, url=url, events=[CONSENT])
+    assert refused.value.field == "url"
+    assert why in refused.value.message
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_public_https_address_is_accepted(shop, settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    settings.WEBHOOK_REQUIRE_HTTPS = True
+    endpoint, _ = endpoint_create(shop=shop, url="https://93.184.215.14/hooks", events=[CONSENT])
+    assert endpoint.pk
+
+
+def test_the_address_is_checked_again_before_each_attempt(shop, receiver, settings):
+    identity = IdentityFactory(shop=shop)
+    _subscribe(shop, receiver)
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    settings.WEBHOOK_ALLOW_LOOPBACK = False  # as if the name now resolved to a loopback address
+
+    send_webhooks()
+
+    assert receiver.requests == []
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
+    assert "a loopback address" in delivery.last_error
+
+
+def test_an_unknown_or_missing_event_is_refused_naming_the_field(shop, receiver):
+    with pytest.raises(WebhookError) as refused:
+        endpoint_create(shop=shop, url=receiver.url, events=["order.paid"])
+    assert (refused.value.field, refused.value.message) == ("events", "No such event: order.paid.")
+    with pytest.raises(WebhookError) as refused:
+        endpoint_create(shop=shop, url=receiver.url, events=[])
+    assert refused.value.field == "events"
+
+
+# ------------------------------------------------------------------------------ the admin
+
+
+def _staff(role: str):
+    user = User.objects.create_user(f"{role.lower().replace(' ', '-')}", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def test_a_manager_adds_an_endpoint_and_sees_its_secret_once(client, shop, receiver):
+    client.force_login(_staff(MANAGER))
+    response = client.post(
+        reverse("admin:crm_webhookendpoint_add"),
+        {
+            "shop": shop.pk,
+            "url": receiver.url,
+            "description": "ERP",
+            "events": [CONSENT, "ticket.created"],
+            "active": "on",
+        },
+        follow=True,
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.events == [CONSENT, "ticket.created"]
+    secret = secret_decrypt(endpoint.secret_encrypted)
+    assert secret in response.content.decode()
+    assert secret not in client.get(reverse("admin:crm_webhookendpoint_change", args=[endpoint.pk])).content.decode()
+
+
+def test_the_admin_form_refuses_a_private_address_naming_the_field(client, shop, settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    client.force_login(_staff(MANAGER))
+    response = client.post(
+        reverse("admin:crm_webhookendpoint_add"), {"shop": shop.pk, "url": "http://127.0.0.1:9/x", "events": [CONSENT]}
+    )
+    assert response.status_code == 200
+    assert "a loopback address" in str(response.context["adminform"].form.errors["url"])
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_manager_sends_a_delivery_again(client, shop, receiver):
+    identity = IdentityFactory(shop=shop)
+    _subscribe(shop, receiver)
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    send_webhooks()
+    delivery = WebhookDelivery.objects.get()
+    client.force_login(_staff(MANAGER))
+
+    client.post(
+        reverse("admin:crm_webhookdelivery_changelist"),
+        {"action": "resend", "_selected_action": [delivery.pk]},
+    )
+    send_webhooks()
+
+    first, second = receiver.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+
+
+def test_a_marketer_reads_webhooks_and_changes_nothing(client, shop, receiver):
+    identity = IdentityFactory(shop=shop)
+    endpoint, _ = _subscribe(shop, receiver)
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    send_webhooks()
+    delivery = WebhookDelivery.objects.get()
+    client.force_login(_staff(MARKETER))
+
+    assert client.get(reverse("admin:crm_webhookendpoint_changelist")).status_code == 200
+    log = client.get(reverse("admin:crm_webhookdelivery_changelist"))
+    assert log.status_code == 200
+    assert "Send again" not in log.content.decode()
+    assert client.get(reverse("admin:crm_webhookendpoint_add")).status_code == 403
+    changed = client.post(
+        reverse("admin:crm_webhookendpoint_change", args=[endpoint.pk]),
+        {"shop": shop.pk, "url": "https://93.184.215.14/x", "events": [CONSENT], "active": "on"},
+    )
+    assert changed.status_code == 403
+    # The actions are refused too, posted by hand.
+    resend = {"action": "resend", "_selected_action": [delivery.pk]}
+    client.post(reverse("admin:crm_webhookdelivery_changelist"), resend)
+    client.post(
+        reverse("admin:crm_webhookendpoint_changelist"), {"action": "new_secret", "_selected_action": [endpoint.pk]}
+    )
+    assert WebhookDelivery.objects.get().status == "delivered"
+    assert WebhookEndpoint.objects.get().secret_encrypted == endpoint.secret_encrypted
+    assert WebhookEndpoint.objects.get().url == receiver.url
+
+
+def test_a_support_agent_sees_no_webhooks(client):
+    client.force_login(_staff(SUPPORT_AGENT))
+    assert client.get(reverse("admin:crm_webhookendpoint_changelist")).status_code == 403
+    assert client.get(reverse("admin:crm_webhookdelivery_changelist")).status_code == 403

@@ -1,0 +1,172 @@
+"""Sending deliveries: claim the due ones, sign each attempt afresh, POST, and record.
+
+- **Claim**: a batch of due pending deliveries of active endpoints is taken with
+  ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one writer) and its next
+  attempt pushed ``CLAIM`` ahead, in a short transaction. The requests are made outside
+  any transaction; a worker killed mid-batch leaves its deliveries to be taken again once
+  the claim runs out. Several senders at once take different batches.
+- **Attempt**: the body is the delivery's stored payload, byte for byte the same on every
+  attempt, as is ``webhook-id``; ``webhook-timestamp`` and ``webhook-signature`` are made
+  at each attempt (Standard Webhooks, with the ``standardwebhooks`` reference code). The
+  host's addresses are checked again first (``crm.webhooks.addresses``). Redirects are not
+  followed. Any 2xx is a success.
+- **Backoff**: after a failure the next attempt waits ``backoff(attempts)``: 30 s doubled
+  each time, at most 4 h; a failure past ``give_up_at`` (``WEBHOOK_RETRY_FOR``, a day,
+  after the delivery was made or sent again by hand) is the last (status failed).
+- **Disabling**: each endpoint counts its failed attempts in a row (a success resets it).
+  Once every attempt has failed for ``WEBHOOK_DISABLE_AFTER`` (a day), or
+  ``WEBHOOK_DISABLE_AFTER_FAILURES`` attempts in a row have failed, the endpoint is switched
+  off with the reason; the admin's endpoint list and pages say so, and its pending
+  deliveries wait until a manager switches it back on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from crm.webhooks.addresses import UnsafeAddress, url_check
+from crm.webhooks.models import WebhookDelivery, WebhookEndpoint
+from crm.webhooks.secrets import secret_decrypt
+
+logger = logging.getLogger(__name__)
+
+CLAIM = timedelta(minutes=3)
+BATCH = 50
+TIMEOUT = 10  # seconds, connect and read
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=4)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt: 30 s, 1 min, 2 min … 4 h."""
+    return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_WAIT)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    status_code: int | None = None
+    error: str = ""
+
+
+def deliveries_claim(*, now: datetime, limit: int = BATCH) -> list[int]:
+    """Take up to ``limit`` due deliveries for this sender; returns their ids."""
+    with transaction.atomic():
+        due = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__active=True)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        ids = list(due)
+        WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now + CLAIM)
+    return ids
+
+
+def sign_headers(*, secret: str, message_id: str, body: bytes, now: datetime) -> dict[str, str]:
+    signature = Webhook(secret).sign(msg_id=message_id, timestamp=now, data=body)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+        "user-agent": "CRM-Webhooks/1",
+    }
+
+
+def attempt(delivery: WebhookDelivery, *, now: datetime) -> Outcome:
+    """One POST of ``delivery`` to its endpoint."""
+    endpoint = delivery.endpoint
+    try:
+        url_check(endpoint.url)
+    except UnsafeAddress as error:
+        return Outcome(False, error=str(error))
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = sign_headers(
+        secret=secret_decrypt(endpoint.secret_encrypted), message_id=delivery.message_id, body=body, now=now
+    )
+    try:
+        response = requests.post(endpoint.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+    except requests.RequestException as error:
+        return Outcome(False, error=f"{type(error).__name__}: {error}"[:500])
+    if 200 <= response.status_code < 300:
+        return Outcome(True, response.status_code)
+    return Outcome(False, response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
+
+
+def outcome_record(delivery: WebhookDelivery, outcome: Outcome, *, now: datetime) -> bool:
+    """The attempt's result on the delivery, and on its endpoint's run of failures. True if
+    the endpoint was switched off by it."""
+    switched_off = False
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.last_status_code = outcome.status_code
+    delivery.last_error = outcome.error
+    endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
+    with transaction.atomic():
+        if outcome.ok:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+            endpoints.update(consecutive_failures=0, failing_since=None)
+        else:
+            if now >= delivery.give_up_at:
+                delivery.status = WebhookDelivery.Status.FAILED
+                delivery.next_attempt_at = None
+            else:
+                delivery.next_attempt_at = now + backoff(delivery.attempts)
+            endpoints.filter(failing_since__isnull=True).update(failing_since=now)
+            endpoints.update(consecutive_failures=F("consecutive_failures") + 1)
+            switched_off = _disable_if_failing(delivery.endpoint_id, now)
+        delivery.save(
+            update_fields=[
+                "attempts",
+                "last_attempt_at",
+                "last_status_code",
+                "last_error",
+                "status",
+                "delivered_at",
+                "next_attempt_at",
+            ]
+        )
+    return switched_off
+
+
+def _disable_if_failing(endpoint_id: int, now: datetime) -> bool:
+    active = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True)
+    reasons = [
+        (Q(failing_since__lte=now - settings.WEBHOOK_DISABLE_AFTER), "every attempt failed for a day"),
+        (
+            Q(consecutive_failures__gte=settings.WEBHOOK_DISABLE_AFTER_FAILURES),
+            f"{settings.WEBHOOK_DISABLE_AFTER_FAILURES} attempts in a row failed",
+        ),
+    ]
+    for condition, reason in reasons:
+        if active.filter(condition).update(active=False, disabled_at=now, disabled_reason=f"Switched off: {reason}."):
+            logger.warning("Webhook endpoint %s switched off: %s", endpoint_id, reason)
+            return True
+    return False
+
+
+def deliveries_send(*, now: datetime | None = None, limit: int = BATCH) -> int:
+    """Claim a batch of due deliveries and attempt each. Returns the attempts made."""
+    ids = deliveries_claim(now=now or timezone.now(), limit=limit)
+    deliveries = WebhookDelivery.objects.filter(pk__in=ids).select_related("endpoint").order_by("pk")
+    switched_off: set[int] = set()
+    for delivery in deliveries:
+        if delivery.endpoint_id in switched_off:  # by an earlier failure of this batch
+            continue
+        at = now or timezone.now()
+        if outcome_record(delivery, attempt(delivery, now=at), now=at):
+            switched_off.add(delivery.endpoint_id)
+    return len(ids)

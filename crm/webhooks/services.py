@@ -1,0 +1,83 @@
+"""What staff do with webhooks (the admin calls these)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import DomainError
+from crm.webhooks.addresses import UnsafeAddress, url_check
+from crm.webhooks.events import sources_start
+from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
+from crm.webhooks.secrets import secret_encrypt, secret_generate
+from customers.models import Shop
+
+
+class WebhookError(DomainError):
+    """Bad endpoint settings; ``field`` names the one at fault."""
+
+
+def endpoint_check(*, url: str, events: Iterable[str]) -> list[str]:
+    """The events, checked, with the URL; ``WebhookError`` names the field at fault."""
+    try:
+        url_check(url)
+    except UnsafeAddress as error:
+        raise WebhookError(str(error), field="url") from error
+    chosen = list(dict.fromkeys(events))
+    unknown = [e for e in chosen if e not in EventType.values]
+    if unknown:
+        raise WebhookError(f"No such event: {', '.join(unknown)}.", field="events")
+    if not chosen:
+        raise WebhookError("Choose at least one event.", field="events")
+    return chosen
+
+
+def endpoint_create(
+    *, shop: Shop, url: str, events: Iterable[str], description: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint of ``shop`` and its signing secret (returned once, stored encrypted)."""
+    chosen = endpoint_check(url=url, events=events)
+    secret = secret_generate()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            shop=shop, url=url, events=chosen, description=description, secret_encrypted=secret_encrypt(secret)
+        )
+        sources_start(chosen)
+    return endpoint, secret
+
+
+def endpoint_secret_rotate(*, endpoint: WebhookEndpoint) -> str:
+    """A new signing secret for ``endpoint`` (the old one stops at once); returned once."""
+    secret = secret_generate()
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret_encrypted=secret_encrypt(secret))
+    return secret
+
+
+def endpoints_enable(endpoint_ids: Iterable[int]) -> int:
+    """Switch endpoints back on: their failure count starts again, and their pending
+    deliveries are due at once. Returns the endpoints switched on."""
+    ids = list(endpoint_ids)
+    now = timezone.now()
+    with transaction.atomic():
+        changed = WebhookEndpoint.objects.filter(pk__in=ids, active=False).update(
+            active=True, consecutive_failures=0, failing_since=None, disabled_at=None, disabled_reason=""
+        )
+        WebhookDelivery.objects.filter(endpoint_id__in=ids, status=WebhookDelivery.Status.PENDING).update(
+            next_attempt_at=now
+        )
+    return changed
+
+
+def deliveries_resend(delivery_ids: Iterable[int]) -> int:
+    """Send deliveries again (delivered, failed or waiting): due at once, with a new day of
+    retries; the same ``webhook-id``, so a receiver that had it drops the repeat."""
+    now = timezone.now()
+    return WebhookDelivery.objects.filter(pk__in=list(delivery_ids)).update(
+        status=WebhookDelivery.Status.PENDING,
+        next_attempt_at=now,
+        give_up_at=now + settings.WEBHOOK_RETRY_FOR,
+        delivered_at=None,
+    )
