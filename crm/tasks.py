@@ -19,6 +19,7 @@ from crm.services import idempotency_records_purge
 from crm.webhooks.delivery import BATCH as WEBHOOK_BATCH
 from crm.webhooks.delivery import deliveries_send
 from crm.webhooks.events import events_collect
+from crm.webhooks.services import webhooks_purge
 
 
 @crm_task()
@@ -44,6 +45,12 @@ def send_webhooks() -> int:
     more, so a backlog spreads over the workers. Returns the attempts made."""
     events_collect()
     return send_due_webhooks()
+
+
+@crm_task()
+def purge_webhooks() -> int:
+    """Hourly (CELERY_BEAT_SCHEDULE): finished deliveries past the log's days, read outbox events."""
+    return webhooks_purge()
 
 
 @crm_task()

@@ -341,6 +341,7 @@ CELERY_BEAT_SCHEDULE = {
     # Outbound webhooks: new events from the history tables into deliveries, then the due
     # deliveries sent, retried with backoff (crm/webhooks/, docs/integrations.md).
     "send-webhooks": {"task": "crm.tasks.send_webhooks", "schedule": 30.0},
+    "purge-webhooks": {"task": "crm.tasks.purge_webhooks", "schedule": 3600.0},
 }
 
 # Outbound webhooks (crm/webhooks/, docs/integrations.md "Outbound webhooks").
@@ -358,6 +359,8 @@ WEBHOOK_RETRY_FOR = timedelta(hours=env.int("WEBHOOK_RETRY_HOURS", default=24))
 # many failed attempts in a row.
 WEBHOOK_DISABLE_AFTER = timedelta(hours=env.int("WEBHOOK_DISABLE_AFTER_HOURS", default=24))
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=100)
+# Delivered and given-up deliveries are kept in the admin's log this many days.
+WEBHOOK_LOG_DAYS = env.int("WEBHOOK_LOG_DAYS", default=30)
 
 # The support mailbox over IMAP, when there is one: customers' replies into their tickets.
 if env("SUPPORT_IMAP_URL", default=""):

@@ -1,26 +1,33 @@
 """Outbound webhooks, against a real HTTP receiver on loopback: what is sent, to whom,
 signed how, and what happens when the receiver fails."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.db import transaction
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from campaigns.models import Segment, SegmentMembership
 from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
 from crm.tasks import send_webhooks
 from crm.tests import webhook_receiver
-from crm.webhooks.delivery import backoff, deliveries_send
+from crm.webhooks.delivery import backoff, deliveries_claim, deliveries_send
 from crm.webhooks.events import events_collect
 from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
 from crm.webhooks.secrets import secret_decrypt
-from crm.webhooks.services import WebhookError, endpoint_create
-from customers.models import ConsentSource, Product, StageChange
+from crm.webhooks.services import WebhookError, endpoint_create, webhooks_purge
+from customers.models import ConsentSource, CustomerIdentity, Product, StageChange
 from customers.services.consent import consent_set
 from customers.tests.factories import CustomerFactory, IdentityFactory, ShopFactory
+from loyalty.groups import shop_group_join
+from loyalty.models import TierChange
+from loyalty.models.programme import Tier
+from loyalty.services import points_adjust
 from support.models import Review
 from support.reviews import ReviewData, review_submit, reviews_set_status
 from support.tickets import TicketData, ticket_open, ticket_set_status
@@ -381,3 +388,97 @@ def test_a_support_agent_sees_no_webhooks(client):
     client.force_login(_staff(SUPPORT_AGENT))
     assert client.get(reverse("admin:crm_webhookendpoint_changelist")).status_code == 403
     assert client.get(reverse("admin:crm_webhookdelivery_changelist")).status_code == 403
+
+
+def test_points_and_tiers_go_to_every_shop_of_the_group_and_no_other(shop, receiver, admin_user):
+    east, south = ShopFactory(slug="east"), ShopFactory(slug="south")
+    shop_group_join(shop_id=east.pk, group_id=shop.group_id)  # north and east share points
+    events = [EventType.POINTS_CHANGED, EventType.TIER_CHANGED]
+    _, north_secret = _subscribe(shop, receiver, events=events)
+    _subscribe(south, receiver, events=events)
+    customer = IdentityFactory(shop=east, external_id="e-5").customer  # known to east only
+    south_identity = IdentityFactory(shop=south, customer=customer)
+    gold = Tier.objects.create(name="Gold", rank=3, enter_threshold=500, keep_threshold=400)
+
+    points_adjust(customer=customer, group_id=shop.group_id, points=50, reason="Goodwill", staff_id=admin_user.pk)
+    TierChange.objects.create(customer=customer, group_id=shop.group_id, to_tier=gold, reason="500 spent")
+    send_webhooks()
+
+    # North hears of its group's account (the customer through east), south of nothing of it.
+    received = {p["type"]: p for p in (_verified(r, north_secret) for r in receiver.requests)}
+    assert set(received) == {"loyalty.points_changed", "loyalty.tier_changed"}
+    ref = min(CustomerIdentity.objects.filter(customer=customer).exclude(pk=south_identity.pk).values_list("pk"))[0]
+    assert received["loyalty.points_changed"]["data"] == {
+        "shop": "north",
+        "customer": {"id": ref, "external_ids": []},  # north's own references: none
+        "kind": "adjust",
+        "available_change": 50,
+        "pending_change": 0,
+    }
+    assert received["loyalty.tier_changed"]["data"]["to_tier"] == "Gold"
+    assert WebhookDelivery.objects.filter(endpoint__shop=south).count() == 0
+
+
+def test_segment_entries_and_exits_reach_a_lone_shop(shop, receiver):
+    _, secret = _subscribe(shop, receiver, events=[EventType.SEGMENT_ENTERED, EventType.SEGMENT_LEFT])
+    customer = IdentityFactory(shop=shop).customer
+    segment = Segment.objects.create(name="Big spenders")
+    now = timezone.now()
+    stay = SegmentMembership.objects.create(segment=segment, customer=customer, entered_at=now)
+    send_webhooks()
+    SegmentMembership.objects.filter(pk=stay.pk).update(exited_at=timezone.now())
+    send_webhooks()
+
+    entered, left = (_verified(r, secret) for r in receiver.requests)
+    assert (entered["type"], left["type"]) == ("segment.entered", "segment.left")
+    assert left["data"]["segment"] == {"id": segment.pk, "name": "Big spenders"}
+
+
+def test_the_outbox_pass_costs_the_same_queries_for_3_customers_or_30(shop, receiver):
+    _subscribe(shop, receiver)
+    events_collect()  # every source started (the first pass starts those no endpoint asked for)
+    counts = []
+    for n in (3, 30):
+        for identity in IdentityFactory.create_batch(n, shop=shop):
+            consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+        with CaptureQueriesContext(connection) as queries:
+            made = events_collect()
+        assert made == n
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_finished_deliveries_are_forgotten_after_the_log_days(shop, receiver):
+    identity = IdentityFactory(shop=shop)
+    _subscribe(shop, receiver)
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    send_webhooks()
+
+    assert webhooks_purge(now=timezone.now() + timedelta(days=29)) == 0
+    assert webhooks_purge(now=timezone.now() + timedelta(days=31)) == 1
+    assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_at_once_take_different_deliveries(shop, receiver):
+    identity = IdentityFactory(shop=shop)
+    _subscribe(shop, receiver)
+    for given in (True, False, True, False):
+        consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=given, source=ConsentSource.API)
+    now = timezone.now()
+    events_collect(now=now)
+    taken: list[int] = []
+
+    with transaction.atomic():
+        held = list(WebhookDelivery.objects.select_for_update().order_by("pk").values_list("pk", flat=True)[:2])
+
+        def other_sender():
+            taken.extend(deliveries_claim(now=now))
+            connections.close_all()
+
+        thread = threading.Thread(target=other_sender)
+        thread.start()
+        thread.join(timeout=10)
+    assert not thread.is_alive()  # it skipped the locked rows instead of waiting on them
+    assert sorted(taken) == sorted(set(WebhookDelivery.objects.values_list("pk", flat=True)) - set(held))

@@ -292,7 +292,17 @@ def source_collect(source: Source, *, now: datetime | None = None) -> int:
         if not rows:
             return 0
         events = [source.event(row) for row in rows]
-        deliveries = _deliveries(source, events, endpoints, now)
+        # Rows read again (within LAG of the watermark) already have their deliveries.
+        made = set(
+            WebhookDelivery.objects.filter(endpoint__in=endpoints, event_key__in=[e.key for e in events]).values_list(
+                "endpoint_id", "event_key"
+            )
+        )
+        deliveries = [
+            d for d in _deliveries(source, events, endpoints, now) if (d.endpoint.pk, d.event_key) not in made
+        ]
+        # A concurrent pass cannot make them too (the source's row is locked), but the
+        # unique constraint is the last word.
         WebhookDelivery.objects.bulk_create(deliveries, batch_size=500, ignore_conflicts=True)
         return len(deliveries)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +12,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from crm.webhooks.addresses import UnsafeAddress, url_check
 from crm.webhooks.events import sources_start
-from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
+from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from crm.webhooks.secrets import secret_encrypt, secret_generate
 from customers.models import Shop
 
@@ -81,3 +82,19 @@ def deliveries_resend(delivery_ids: Iterable[int]) -> int:
         give_up_at=now + settings.WEBHOOK_RETRY_FOR,
         delivered_at=None,
     )
+
+
+def webhooks_purge(*, now=None, batch: int = 10_000) -> int:
+    """Hourly: forget finished deliveries older than ``WEBHOOK_LOG_DAYS`` and outbox events
+    the pass has read (older than a day). Returns the rows deleted."""
+    now = now or timezone.now()
+    deleted = 0
+    finished = WebhookDelivery.objects.filter(
+        status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
+        created_at__lt=now - timedelta(days=settings.WEBHOOK_LOG_DAYS),
+    )
+    read = WebhookEvent.objects.filter(created_at__lt=now - timedelta(days=1))
+    for rows in (finished, read):
+        while ids := list(rows.order_by("pk").values_list("pk", flat=True)[:batch]):
+            deleted += rows.model.objects.filter(pk__in=ids).delete()[0]
+    return deleted
