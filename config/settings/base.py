@@ -353,6 +353,8 @@ WEBHOOK_SECRETS_KEY = env("WEBHOOK_SECRETS_KEY", default="")
 # the tests allow loopback http for their own receiver.
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=True)
 WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+# The certificates webhook receivers are checked against: empty, the usual bundle (certifi).
+WEBHOOK_CA_BUNDLE = env("WEBHOOK_CA_BUNDLE", default="")
 # A delivery is retried with backoff for this long, then given up.
 WEBHOOK_RETRY_FOR = timedelta(hours=env.int("WEBHOOK_RETRY_HOURS", default=24))
 # An endpoint is switched off once every attempt has failed for this long, or after this

@@ -31,6 +31,7 @@ from loyalty.services import points_adjust
 from support.models import Review
 from support.reviews import ReviewData, review_submit, reviews_set_status
 from support.tickets import TicketData, ticket_open, ticket_set_status
+from tests.live_worker import wait_for
 
 pytestmark = pytest.mark.django_db
 CONSENT = EventType.CONSENT_CHANGED
@@ -482,3 +483,44 @@ def test_two_senders_at_once_take_different_deliveries(shop, receiver):
         thread.join(timeout=10)
     assert not thread.is_alive()  # it skipped the locked rows instead of waiting on them
     assert sorted(taken) == sorted(set(WebhookDelivery.objects.values_list("pk", flat=True)) - set(held))
+
+
+def test_https_goes_to_the_checked_address_with_the_names_certificate(shop, settings, tmp_path):
+    receiver, server, cert = webhook_receiver.start_tls(tmp_path)
+    try:
+        settings.WEBHOOK_REQUIRE_HTTPS = True
+        settings.WEBHOOK_CA_BUNDLE = cert
+        identity = IdentityFactory(shop=shop)
+        _, secret = _subscribe(shop, receiver)
+        consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+        send_webhooks()
+
+        [request] = receiver.requests
+        assert request.headers["host"] == f"localhost:{server.server_port}"  # the name, not the number
+        assert _verified(request, secret)["type"] == "customer.consent_changed"
+        assert WebhookDelivery.objects.get().status == "delivered"
+
+        # A certificate that does not name the host is refused (the check is not skipped
+        # because the connection was made to an address).
+        settings.WEBHOOK_CA_BUNDLE = ""
+        consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=False, source=ConsentSource.API)
+        send_webhooks()
+        failed = WebhookDelivery.objects.get(status="pending")
+        assert "SSLError" in failed.last_error and len(receiver.requests) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_sends_what_the_beat_asks_for(worker, shop, receiver):
+    identity = IdentityFactory(shop=shop)
+    _, secret = _subscribe(shop, receiver)
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+
+    send_webhooks.delay()  # as beat sends it every 30 s
+
+    assert wait_for(lambda: WebhookDelivery.objects.filter(status="delivered").count() == 1)
+    [request] = receiver.requests
+    assert _verified(request, secret)["data"]["marketing_consent"] is True

@@ -5,7 +5,8 @@
   attempt pushed ``CLAIM`` ahead, in a short transaction. The requests are made outside
   any transaction; a worker killed mid-batch leaves its deliveries to be taken again once
   the claim runs out. Several senders at once take different batches.
-- **Attempt**: the body is the delivery's stored payload, byte for byte the same on every
+- **Attempt**: the connection goes to the address the check allowed (``post_pinned``).
+  The body is the delivery's stored payload, byte for byte the same on every
   attempt, as is ``webhook-id``; ``webhook-timestamp`` and ``webhook-signature`` are made
   at each attempt (Standard Webhooks, with the ``standardwebhooks`` reference code). The
   host's addresses are checked again first (``crm.webhooks.addresses``). Redirects are not
@@ -26,12 +27,14 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
 from standardwebhooks.webhooks import Webhook
 
 from crm.webhooks.addresses import UnsafeAddress, url_check
@@ -84,11 +87,47 @@ def sign_headers(*, secret: str, message_id: str, body: bytes, now: datetime) ->
     }
 
 
+class _PinnedTls(HTTPAdapter):
+    """TLS to an address given by number, with the name's SNI and certificate check."""
+
+    def __init__(self, hostname: str):
+        self.hostname = hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["server_hostname"] = self.hostname
+        kwargs["assert_hostname"] = self.hostname
+        super().init_poolmanager(*args, **kwargs)
+
+
+def post_pinned(url: str, address: str, *, body: bytes, headers: dict[str, str]) -> requests.Response:
+    """POST ``url`` at ``address``, the address ``url_check`` just allowed: the connection
+    goes where the check looked, so a name that resolves elsewhere a moment later (DNS
+    rebinding) is not followed. The Host header, TLS SNI and the certificate check use the
+    URL's name."""
+    parts = urlsplit(url)
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port:
+        netloc += f":{parts.port}"
+    with requests.Session() as session:
+        session.trust_env = False  # no proxy from the environment: it would resolve the name itself
+        if parts.scheme == "https":
+            session.mount("https://", _PinnedTls(parts.hostname or ""))
+        return session.post(
+            urlunsplit(parts._replace(netloc=netloc)),
+            data=body,
+            headers={**headers, "host": parts.netloc},
+            timeout=TIMEOUT,
+            allow_redirects=False,
+            verify=settings.WEBHOOK_CA_BUNDLE or True,
+        )
+
+
 def attempt(delivery: WebhookDelivery, *, now: datetime) -> Outcome:
     """One POST of ``delivery`` to its endpoint."""
     endpoint = delivery.endpoint
     try:
-        url_check(endpoint.url)
+        addresses = url_check(endpoint.url)
     except UnsafeAddress as error:
         return Outcome(False, error=str(error))
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
@@ -96,7 +135,7 @@ def attempt(delivery: WebhookDelivery, *, now: datetime) -> Outcome:
         secret=secret_decrypt(endpoint.secret_encrypted), message_id=delivery.message_id, body=body, now=now
     )
     try:
-        response = requests.post(endpoint.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+        response = post_pinned(endpoint.url, addresses[0], body=body, headers=headers)
     except requests.RequestException as error:
         return Outcome(False, error=f"{type(error).__name__}: {error}"[:500])
     if 200 <= response.status_code < 300:
