@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
 from core.admin_tools import LargeTableAdmin, ReadOnly
+from crm.webhooks.events import sources_start
 from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
 from crm.webhooks.services import (
     WebhookError,
@@ -82,6 +83,7 @@ class WebhookEndpointAdmin(ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
+            sources_start(obj.events)  # an event newly chosen is heard from now on
             return
         endpoint, secret = endpoint_create(shop=obj.shop, url=obj.url, events=obj.events, description=obj.description)
         if not obj.active:

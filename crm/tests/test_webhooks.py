@@ -16,6 +16,8 @@ from campaigns.models import Segment, SegmentMembership
 from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
 from crm.tasks import send_webhooks
 from crm.tests import webhook_receiver
+from crm.webhooks import delivery as delivery_module
+from crm.webhooks import events
 from crm.webhooks.delivery import backoff, deliveries_claim, deliveries_send
 from crm.webhooks.events import events_collect
 from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
@@ -524,3 +526,34 @@ def test_a_real_worker_sends_what_the_beat_asks_for(worker, shop, receiver):
     assert wait_for(lambda: WebhookDelivery.objects.filter(status="delivered").count() == 1)
     [request] = receiver.requests
     assert _verified(request, secret)["data"]["marketing_consent"] is True
+
+
+def test_a_burst_larger_than_a_batch_is_sent_a_batch_at_a_time(shop, receiver, monkeypatch):
+    monkeypatch.setattr(events, "BATCH", 2)
+    start = timezone.now()
+    _subscribe(shop, receiver)
+    for identity in IdentityFactory.create_batch(5, shop=shop):
+        consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+
+    # The newest rows at once, a batch of them; the rest once the burst has settled (its ids
+    # seen LAG ago), then every settled batch in one pass.
+    made = [events_collect(now=start + timedelta(minutes=m)) for m in (0, 1, 6, 12, 13)]
+
+    assert made == [2, 0, 0, 3, 0]
+    assert WebhookDelivery.objects.count() == 5
+
+
+def test_slow_receivers_leave_the_rest_of_the_batch_due_for_the_next_task(shop, receiver, monkeypatch):
+    monkeypatch.setattr(delivery_module, "SEND_BUDGET", 0.2)
+    receiver.delay = 0.3
+    _subscribe(shop, receiver)
+    for identity in IdentityFactory.create_batch(3, shop=shop):
+        consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    now = timezone.now()
+    events_collect(now=now)
+
+    assert deliveries_send(now=now) == 1
+
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 1
+    rest = WebhookDelivery.objects.filter(status="pending")
+    assert [(d.attempts, d.next_attempt_at) for d in rest] == [(0, now), (0, now)]

@@ -3,6 +3,7 @@ with the next status of its script (200 once the script is spent)."""
 
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,7 @@ class Receiver:
     url: str
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    delay: float = 0.0  # seconds before each answer
 
 
 def start(*, serve: bool = True) -> tuple[Receiver, ThreadingHTTPServer]:
@@ -33,6 +35,7 @@ def start(*, serve: bool = True) -> tuple[Receiver, ThreadingHTTPServer]:
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             receiver.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+            time.sleep(receiver.delay)
             status = receiver.statuses.pop(0) if receiver.statuses else 200
             self.send_response(status)
             self.send_header("content-length", "2")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -45,7 +46,9 @@ logger = logging.getLogger(__name__)
 
 CLAIM = timedelta(minutes=3)
 BATCH = 50
-TIMEOUT = 10  # seconds, connect and read
+TIMEOUT = (5, 10)  # seconds: to connect, and between bytes of the answer
+# Seconds a task spends attempting; well inside the task's soft limit (core.task_policy).
+SEND_BUDGET = 60
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=4)
 
@@ -198,11 +201,21 @@ def _disable_if_failing(endpoint_id: int, now: datetime) -> bool:
 
 
 def deliveries_send(*, now: datetime | None = None, limit: int = BATCH) -> int:
-    """Claim a batch of due deliveries and attempt each. Returns the attempts made."""
+    """Claim a batch of due deliveries and attempt each, for at most ``SEND_BUDGET``
+    seconds. Returns the deliveries taken (a full batch: more may wait)."""
     ids = deliveries_claim(now=now or timezone.now(), limit=limit)
-    deliveries = WebhookDelivery.objects.filter(pk__in=ids).select_related("endpoint").order_by("pk")
+    deliveries = list(WebhookDelivery.objects.filter(pk__in=ids).select_related("endpoint").order_by("pk"))
     switched_off: set[int] = set()
-    for delivery in deliveries:
+    started = time.monotonic()
+    for done, delivery in enumerate(deliveries):
+        if time.monotonic() - started > SEND_BUDGET:
+            # Slow receivers took the task's time: the rest are due again at once, for the
+            # next task (the claim would otherwise hold them for minutes).
+            rest = [d.pk for d in deliveries[done:]]
+            WebhookDelivery.objects.filter(pk__in=rest, status=WebhookDelivery.Status.PENDING).update(
+                next_attempt_at=now or timezone.now()
+            )
+            return done
         if delivery.endpoint_id in switched_off:  # by an earlier failure of this batch
             continue
         at = now or timezone.now()

@@ -11,11 +11,14 @@ review-published hook (called in the publishing transaction) writes one into
 an outage of Redis or of the workers delays webhooks and never loses one, and a change
 rolled back leaves nothing to send.
 
-How a source is read, as the flows' triggers do (``campaigns.flows.triggers``):
-append-only tables by id from a watermark that moves to the table's largest id only once
-that id was seen ``LAG`` ago (a row with a smaller id can commit after a larger one), and
-rows that change (a stay closing, a ticket solved) by time, with the same overlap. Rows
-read twice give one delivery: (endpoint, event key) is unique. A pass over a source is one
+How a source is read, as the flows' triggers do (``campaigns.flows.triggers``), in batches:
+append-only tables by id. A row with a smaller id can commit after a larger one, so an id
+counts as settled once the table's largest id was seen ``LAG`` ago above it
+(``watermark_safe_id``); settled rows are read once, a batch at a time, the watermark
+following them; the rows above (the last few minutes) are read too, at once, and again on
+each pass until they settle. Rows that change (a stay closing, a ticket solved) are read by
+time, with the same overlap. Rows read twice give one delivery: (endpoint, event key) is
+unique, and a pass skips the keys it has made. A pass over a source is one
 transaction: the deliveries it makes and its new watermark commit together.
 
 Who gets what: an endpoint hears only of customers linked to its shop's group, and of each
@@ -25,12 +28,14 @@ segments) only when no shop is outside the group, the API's own rule (``shops_ou
 The customer is named as the shop's key knows them: the group's id (``customer_refs``)
 and the shop's own external ids.
 
-Set-based: per source and pass, one read of the new rows, then per shop with endpoints
-one query for the customers' ids and one for their external ids, and one insert.
+Set-based: per source and batch (2,000 rows), one read of the new rows, then per shop with
+endpoints one query for the customers' ids and one for their external ids, and one insert.
+A pass takes batches while full ones come, for at most 20 s a source.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -232,27 +237,34 @@ def reviews_published_record(reviews) -> None:
     )
 
 
-def _read(source: Source, state: WebhookSource, now: datetime, reading: bool) -> list[dict]:
-    """The source's new rows (nothing if ``reading`` is false), moving ``state`` on."""
+def _read(source: Source, state: WebhookSource, now: datetime, reading: bool) -> tuple[list[dict], bool]:
+    """The source's new rows (nothing if ``reading`` is false), moving ``state`` on, and
+    whether more settled rows wait (a full batch was read)."""
     qs = source.rows()
     if source.time_column:
         since = (state.watermark_at or now) - LAG
         state.watermark_at = now
         if not reading:
-            return []
+            return [], False
         window = {f"{source.time_column}__gte": since, f"{source.time_column}__lte": now}
-        return list(qs.filter(**window).order_by(source.time_column, "pk"))
-    rows = list(qs.filter(pk__gt=state.watermark_id).order_by("pk")[:BATCH]) if reading else []
-    settled = state.watermark_id
+        return list(qs.filter(**window).order_by(source.time_column, "pk")), False
     if state.watermark_at is None or state.watermark_at <= now - LAG:
         # Every id up to the largest seen LAG ago has committed by now.
-        settled = max(state.watermark_id, state.watermark_next_id)
+        state.watermark_safe_id = max(state.watermark_safe_id, state.watermark_next_id)
         state.watermark_next_id = qs.model.objects.aggregate(m=Max("pk"))["m"] or 0
         state.watermark_at = now
-    if len(rows) == BATCH:
-        settled = min(settled, rows[-1]["pk"])
-    state.watermark_id = max(state.watermark_id, settled)
-    return rows
+    if not reading:
+        state.watermark_id = state.watermark_safe_id
+        return [], False
+    # Settled rows, read once: the watermark follows them.
+    settled = list(qs.filter(pk__gt=state.watermark_id, pk__lte=state.watermark_safe_id).order_by("pk")[:BATCH])
+    more = len(settled) == BATCH
+    state.watermark_id = settled[-1]["pk"] if more else state.watermark_safe_id
+    if more:
+        return settled, True
+    # Recent rows (the last few minutes), read at once and again until settled.
+    recent = list(qs.filter(pk__gt=state.watermark_safe_id).order_by("pk")[:BATCH])
+    return settled + recent, False
 
 
 def _start(source: Source, now: datetime) -> WebhookSource:
@@ -261,7 +273,11 @@ def _start(source: Source, now: datetime) -> WebhookSource:
     if state is None:
         top = source.rows().model.objects.aggregate(m=Max("pk"))["m"] or 0
         WebhookSource.objects.bulk_create(
-            [WebhookSource(name=source.name, watermark_id=top, watermark_next_id=top, watermark_at=now)],
+            [
+                WebhookSource(
+                    name=source.name, watermark_id=top, watermark_safe_id=top, watermark_next_id=top, watermark_at=now
+                )
+            ],
             ignore_conflicts=True,
         )
         state = WebhookSource.objects.select_for_update().get(name=source.name)
@@ -278,33 +294,43 @@ def sources_start(event_types, *, now: datetime | None = None) -> None:
                 _start(source, now)
 
 
-def source_collect(source: Source, *, now: datetime | None = None) -> int:
-    """One pass over ``source``: its new events as deliveries to the endpoints subscribed
-    to them. Returns the deliveries made."""
-    now = now or timezone.now()
+def source_collect(source: Source, *, now: datetime | None = None, budget: float = 20.0) -> int:
+    """``source``'s new events as deliveries to the endpoints subscribed to them, a batch
+    at a time while full batches come and ``budget`` seconds last (a night's stage changes
+    are many batches). Returns the deliveries made."""
+    made, started = 0, time.monotonic()
+    while True:
+        batch, more = _collect_batch(source, now or timezone.now())
+        made += batch
+        if not more or time.monotonic() - started > budget:
+            return made
+
+
+def _collect_batch(source: Source, now: datetime) -> tuple[int, bool]:
+    """One batch, in one transaction: (deliveries made, whether a further batch waits)."""
     endpoints = [
         e for e in WebhookEndpoint.objects.filter(active=True).select_related("shop") if source.event_type in e.events
     ]
     with transaction.atomic():
         state = _start(source, now)
-        rows = _read(source, state, now, reading=bool(endpoints))
-        state.save(update_fields=["watermark_id", "watermark_next_id", "watermark_at"])
+        rows, more = _read(source, state, now, reading=bool(endpoints))
+        state.save(update_fields=["watermark_id", "watermark_safe_id", "watermark_next_id", "watermark_at"])
         if not rows:
-            return 0
+            return 0, more
         events = [source.event(row) for row in rows]
         # Rows read again (within LAG of the watermark) already have their deliveries.
-        made = set(
-            WebhookDelivery.objects.filter(endpoint__in=endpoints, event_key__in=[e.key for e in events]).values_list(
-                "endpoint_id", "event_key"
-            )
-        )
+        keys = [e.key for e in events]
+        made = set()
+        for first in range(0, len(keys), 500):
+            existing = WebhookDelivery.objects.filter(endpoint__in=endpoints, event_key__in=keys[first : first + 500])
+            made.update(existing.values_list("endpoint_id", "event_key"))
         deliveries = [
             d for d in _deliveries(source, events, endpoints, now) if (d.endpoint.pk, d.event_key) not in made
         ]
         # A concurrent pass cannot make them too (the source's row is locked), but the
         # unique constraint is the last word.
         WebhookDelivery.objects.bulk_create(deliveries, batch_size=500, ignore_conflicts=True)
-        return len(deliveries)
+        return len(deliveries), more
 
 
 def _deliveries(source: Source, events: list[Event], endpoints: list[WebhookEndpoint], now: datetime):

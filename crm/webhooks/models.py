@@ -102,7 +102,10 @@ class WebhookSource(models.Model):
     """Where the outbox pass stands in one history table (``crm.webhooks.events``)."""
 
     name = models.CharField(max_length=40, unique=True)
+    # Every row up to here was read (by id); at most ``watermark_safe_id``.
     watermark_id = models.BigIntegerField(default=0)
+    # Every row up to here has committed: the largest id seen LAG ago.
+    watermark_safe_id = models.BigIntegerField(default=0)
     # The table's largest id as seen at ``watermark_at``: the next watermark once LAG passed.
     watermark_next_id = models.BigIntegerField(default=0)
     watermark_at = models.DateTimeField(null=True, blank=True)
