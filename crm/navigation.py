@@ -115,6 +115,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("Shop groups", "store", "customers.ShopGroup"),
             Page("API keys", "key", "customers.ApiKey"),
             Page("Exchange rates", "currency_exchange", "customers.ExchangeRate"),
+            Page("Webhooks", "webhook", "crm.WebhookEndpoint"),
             Page("Sender identities", "alternate_email", "messaging.SenderIdentity"),
             Page("Sending policy", "schedule_send", "campaigns.SendingPolicy"),
             Page("Attribution settings", "conversion_path", "campaigns.AttributionSettings"),
@@ -134,6 +135,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
         [
             Page("Task failures", "error", "crm.TaskFailure"),
             Page("Scheduled runs", "event_repeat", "crm.ScheduledRun"),
+            Page("Webhook deliveries", "send", "crm.WebhookDelivery"),
             Page("Idempotency records", "fingerprint", "crm.IdempotencyRecord"),
             Page("Audit log", "history", "auditlog.LogEntry"),
             Page("Sign-in lockouts", "lock", "axes.AccessAttempt"),

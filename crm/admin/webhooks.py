@@ -13,6 +13,7 @@ from unfold.admin import ModelAdmin
 from core.admin_tools import LargeTableAdmin, ReadOnly
 from crm.webhooks.events import sources_start
 from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
+from crm.webhooks.selectors import endpoints_switched_off
 from crm.webhooks.services import (
     WebhookError,
     deliveries_resend,
@@ -73,8 +74,7 @@ class WebhookEndpointAdmin(ModelAdmin):
         return "ok" if obj.active else "off"
 
     def changelist_view(self, request, extra_context=None):
-        off = WebhookEndpoint.objects.filter(active=False, disabled_at__isnull=False).count()
-        if off:
+        if off := endpoints_switched_off():
             messages.error(
                 request, f"{off} webhook endpoint(s) were switched off after repeated failures: see their state."
             )
