@@ -557,3 +557,17 @@ def test_slow_receivers_leave_the_rest_of_the_batch_due_for_the_next_task(shop, 
     assert WebhookDelivery.objects.filter(status="delivered").count() == 1
     rest = WebhookDelivery.objects.filter(status="pending")
     assert [(d.attempts, d.next_attempt_at) for d in rest] == [(0, now), (0, now)]
+
+
+def test_the_delivery_log_lists_in_a_fixed_number_of_queries(admin_client, shop, receiver):
+    _subscribe(shop, receiver)
+    counts = []
+    for n in (2, 20):
+        for identity in IdentityFactory.create_batch(n, shop=shop):
+            consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+        events_collect()
+        with CaptureQueriesContext(connection) as queries:
+            page = admin_client.get(reverse("admin:crm_webhookdelivery_changelist"))
+        assert page.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
