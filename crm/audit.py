@@ -1,5 +1,5 @@
 """Who changed what, and when: django-auditlog on customers, tickets, segments, API keys and
-the loyalty programme's settings.
+the loyalty programme's settings, webhook endpoints.
 
 Registered here, in the composition layer, so the apps themselves know nothing of it.
 auditlog hooks model signals: it records saves and deletes made one row at a time (the
@@ -13,6 +13,7 @@ bury the changes people make.
 from auditlog.registry import auditlog
 
 from campaigns.models import Segment
+from crm.webhooks.models import WebhookEndpoint
 from customers.models import ApiKey, Customer
 from loyalty.models import Programme
 from support.models import Ticket
@@ -29,3 +30,7 @@ def register() -> None:
     auditlog.register(ApiKey, exclude_fields=["updated_at", "last_used_at"], mask_fields=["key_hash"])
     # Its start decides which orders earn: moving it back credits past orders (loyalty.history).
     auditlog.register(Programme)
+    # Where customers' data is sent, and which of it (never the secret, even encrypted).
+    auditlog.register(
+        WebhookEndpoint, exclude_fields=["updated_at", "consecutive_failures", "failing_since", "secret_encrypted"]
+    )

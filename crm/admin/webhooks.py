@@ -7,7 +7,8 @@ see neither (``crm.roles``). Every action calls a service (``crm.webhooks.servic
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from unfold.admin import ModelAdmin
 
 from core.admin_tools import LargeTableAdmin, ReadOnly
@@ -39,15 +40,6 @@ class EndpointForm(forms.ModelForm):
             except WebhookError as error:
                 self.add_error(error.field, error.message)
         return data
-
-
-def _secret_message(request, endpoint, secret: str) -> None:
-    messages.warning(
-        request,
-        format_html(
-            "The signing secret of {}: <code>{}</code>. Copy it now: it is not shown again.", endpoint.url, secret
-        ),
-    )
 
 
 @admin.register(WebhookEndpoint)
@@ -90,7 +82,24 @@ class WebhookEndpointAdmin(ModelAdmin):
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)
         obj.pk = endpoint.pk
         obj.refresh_from_db()
-        _secret_message(request, endpoint, secret)
+        request.webhook_secrets = [(obj, secret)]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The new endpoint's secret, on a page of its own, once."""
+        return self._secrets_page(request, getattr(request, "webhook_secrets", []), "Endpoint added")
+
+    def _secrets_page(self, request, secrets, title: str):
+        return TemplateResponse(
+            request,
+            "admin/crm/webhookendpoint/secret.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "secrets": secrets,
+                "back": reverse("admin:crm_webhookendpoint_changelist"),
+                "opts": self.model._meta,
+            },
+        )
 
     @admin.action(description="Switch back on", permissions=["change"])
     def switch_on(self, request, queryset):
@@ -98,8 +107,10 @@ class WebhookEndpointAdmin(ModelAdmin):
 
     @admin.action(description="Give a new signing secret", permissions=["change"])
     def new_secret(self, request, queryset):
-        for endpoint in queryset:
-            _secret_message(request, endpoint, endpoint_secret_rotate(endpoint=endpoint))
+        secrets = [
+            (endpoint, endpoint_secret_rotate(endpoint=endpoint)) for endpoint in queryset.select_related("shop")
+        ]
+        return self._secrets_page(request, secrets, "New signing secrets")
 
 
 @admin.register(WebhookDelivery)

@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from auditlog.models import LogEntry
 from django.contrib.auth.models import Group, User
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
@@ -325,6 +326,14 @@ def test_a_manager_adds_an_endpoint_and_sees_its_secret_once(client, shop, recei
     secret = secret_decrypt(endpoint.secret_encrypted)
     assert secret in response.content.decode()
     assert secret not in client.get(reverse("admin:crm_webhookendpoint_change", args=[endpoint.pk])).content.decode()
+    assert secret not in str(response.cookies) and secret not in str(client.cookies)  # not in a message cookie
+    assert "secret" not in str(LogEntry.objects.get_for_object(endpoint).get().changes)  # audited, without it
+
+    rotated = client.post(
+        reverse("admin:crm_webhookendpoint_changelist"), {"action": "new_secret", "_selected_action": [endpoint.pk]}
+    )
+    new = secret_decrypt(WebhookEndpoint.objects.get().secret_encrypted)
+    assert new != secret and new in rotated.content.decode()
 
 
 def test_the_admin_form_refuses_a_private_address_naming_the_field(client, shop, settings):
