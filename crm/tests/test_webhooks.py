@@ -580,3 +580,17 @@ def test_the_delivery_log_lists_in_a_fixed_number_of_queries(admin_client, shop,
         assert page.status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_a_secret_the_key_no_longer_opens_fails_the_attempt_and_says_why(shop, receiver, settings):
+    identity = IdentityFactory(shop=shop)
+    _subscribe(shop, receiver)
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    settings.SECRET_KEY = "another-secret-key-after-a-rotation"
+
+    send_webhooks()
+
+    assert receiver.requests == []
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert "signing secret cannot be read" in delivery.last_error

@@ -50,7 +50,7 @@ def url_check(url: str) -> list[str]:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError) as error:
         raise UnsafeAddress(f"The host {parts.hostname} cannot be resolved.") from error
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))  # the system's order of preference
     for text in addresses:
         why = _refused(ipaddress.ip_address(text.split("%")[0]))
         if why:

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -133,10 +134,14 @@ def attempt(delivery: WebhookDelivery, *, now: datetime) -> Outcome:
         addresses = url_check(endpoint.url)
     except UnsafeAddress as error:
         return Outcome(False, error=str(error))
+    try:
+        secret = secret_decrypt(endpoint.secret_encrypted)
+    except InvalidToken:
+        return Outcome(
+            False, error="The signing secret cannot be read (the key changed?): give the endpoint a new one."
+        )
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-    headers = sign_headers(
-        secret=secret_decrypt(endpoint.secret_encrypted), message_id=delivery.message_id, body=body, now=now
-    )
+    headers = sign_headers(secret=secret, message_id=delivery.message_id, body=body, now=now)
     try:
         response = post_pinned(endpoint.url, addresses[0], body=body, headers=headers)
     except requests.RequestException as error:
