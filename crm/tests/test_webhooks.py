@@ -21,7 +21,7 @@ from crm.webhooks import delivery as delivery_module
 from crm.webhooks import events
 from crm.webhooks.delivery import backoff, deliveries_claim, deliveries_send
 from crm.webhooks.events import events_collect
-from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
+from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookSource
 from crm.webhooks.secrets import secret_decrypt
 from crm.webhooks.services import WebhookError, endpoint_create, webhooks_purge
 from customers.models import ConsentSource, CustomerIdentity, Product, StageChange
@@ -594,3 +594,18 @@ def test_a_secret_the_key_no_longer_opens_fails_the_attempt_and_says_why(shop, r
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert "signing secret cannot be read" in delivery.last_error
+
+
+def test_a_manager_changes_the_events_of_an_endpoint(client, shop, receiver):
+    endpoint, _ = _subscribe(shop, receiver)
+    client.force_login(_staff(MANAGER))
+    page = client.get(reverse("admin:crm_webhookendpoint_change", args=[endpoint.pk]))
+    assert page.context["adminform"].form.initial["events"] == [CONSENT]
+
+    client.post(
+        reverse("admin:crm_webhookendpoint_change", args=[endpoint.pk]),
+        {"shop": shop.pk, "url": receiver.url, "events": ["ticket.solved", CONSENT], "active": "on"},
+    )
+
+    assert WebhookEndpoint.objects.get().events == ["ticket.solved", CONSENT]
+    assert WebhookSource.objects.filter(name="tickets_solved").exists()  # heard from now on
