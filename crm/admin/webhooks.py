@@ -74,7 +74,13 @@ class WebhookEndpointAdmin(ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            switched_on = "active" in form.changed_data and obj.active
+            if switched_on:
+                obj.active = False  # switched on below, as the action does: failures forgotten
             super().save_model(request, obj, form, change)
+            if switched_on:
+                endpoints_enable([obj.pk])
+                obj.refresh_from_db()
             sources_start(obj.events)  # an event newly chosen is heard from now on
             return
         endpoint, secret = endpoint_create(shop=obj.shop, url=obj.url, events=obj.events, description=obj.description)

@@ -609,3 +609,24 @@ def test_a_manager_changes_the_events_of_an_endpoint(client, shop, receiver):
 
     assert WebhookEndpoint.objects.get().events == ["ticket.solved", CONSENT]
     assert WebhookSource.objects.filter(name="tickets_solved").exists()  # heard from now on
+
+
+def test_ticking_active_again_in_the_form_forgets_the_failures(client, shop, receiver, settings):
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 1
+    identity = IdentityFactory(shop=shop)
+    endpoint, _ = _subscribe(shop, receiver)
+    receiver.statuses = [500]
+    consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
+    send_webhooks()
+    assert not WebhookEndpoint.objects.get().active
+    client.force_login(_staff(MANAGER))
+
+    client.post(
+        reverse("admin:crm_webhookendpoint_change", args=[endpoint.pk]),
+        {"shop": shop.pk, "url": receiver.url, "events": [CONSENT], "active": "on"},
+    )
+    send_webhooks()
+
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.active, endpoint.consecutive_failures, endpoint.disabled_reason) == (True, 0, "")
+    assert WebhookDelivery.objects.get().status == "delivered"  # its waiting delivery went at once
