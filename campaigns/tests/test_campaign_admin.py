@@ -116,6 +116,7 @@ def test_the_live_count_is_one_query_and_says_who_is_left_out(marketer, summer, 
         "reachable": 2,
         "excluded": [
             {"reason": "no_email", "label": "no email address", "count": 0},
+            {"reason": "not_a_customer", "label": "not a customer of this shop", "count": 0},
             {"reason": "no_consent", "label": "no marketing consent for this shop", "count": 1},
             {"reason": "suppressed", "label": "suppressed (bounced, complained or unsubscribed)", "count": 0},
             {"reason": "recently_mailed", "label": "had a marketing email within the frequency cap", "count": 0},
