@@ -85,6 +85,11 @@ FIELD_COLUMNS = {
     "customer.marketing_consent": "accepts_marketing",
     "lines": "unit_price",  # the lines' sum
 }
+PLAIN = {
+    "quantity": "Not a whole number of at least 1. Allowed: 1, 2, 3 …",
+    "country": "Not a two-letter country code. Allowed: an ISO 3166-1 code such as US, DE or FR, or empty.",
+    "currency": "Not a currency code. Allowed: a three-letter ISO 4217 code such as USD or EUR.",
+}
 LINE_PATH = re.compile(r"^lines\[(\d+)\]\.(\w+)$")
 DATE_EXAMPLE = datetime(2026, 1, 31, 14, 5, 0, tzinfo=timezone(timedelta(hours=1)))
 
@@ -179,25 +184,28 @@ class CsvOrderReader:
         return RowError(row, self.columns[name], self._get(raw, name), message)
 
     def _placed_at(self, value: str) -> str | None:
-        """The time as ISO 8601, or None if it is in none of the formats."""
-        if not self.date_formats:
-            return value  # ISO 8601 with an offset: OrderIn checks it
+        """The time as ISO 8601 with an offset (a time without one is in the ``--timezone``),
+        or None if it is in none of the file's formats nor ISO 8601."""
         for fmt in self.date_formats:
             try:
                 parsed = datetime.strptime(value, fmt)  # noqa: DTZ007 - zone added below
             except ValueError:
                 continue
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=self.tz)
-            return parsed.isoformat()
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
+            break
+        else:
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                return None
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=self.tz)).isoformat()
 
     def _date_allowed(self) -> str:
         examples = [f"{DATE_EXAMPLE.strftime(fmt)} ({fmt})" for fmt in self.date_formats]
+        if not examples:
+            return (
+                f"Not a date. Allowed: ISO 8601 such as {DATE_EXAMPLE.isoformat()} (without an offset: in "
+                "--timezone), or another format given with --date-format."
+            )
         return "Not a date in the file's format. Allowed: " + ", ".join(examples) + ", or ISO 8601."
 
     def _status(self, order: ParsedOrder) -> str | None:
@@ -308,13 +316,23 @@ class CsvOrderReader:
                 if index < len(lines):
                     row, raw = lines[index]
             if name in self.columns:
-                found.append(self._error(row, raw, name, " ".join(messages)))
+                found.append(self._error(row, raw, name, self._plain(name, " ".join(messages))))
             else:
                 found.append(RowError(row, path, "", " ".join(messages)))
         return found
 
+    def _plain(self, name: str, message: str) -> str:
+        """A decoder's message about a value's type ("Expected `int`, got `str`") in the words
+        of the file, with what is allowed."""
+        if not message.startswith(("Expected", "Invalid decimal")):
+            return message
+        if name in MONEY:
+            comma = " or 59,90" if self.decimal_comma else " (59,90 with --decimal-comma)"
+            return f"Not an amount. Allowed: a number such as 59.90{comma}."
+        return PLAIN.get(name, message)
+
     def _parse(self, order: ParsedOrder) -> ParsedOrder:
-        payload = self._payload(order)
+        payload = None if order.errors else self._payload(order)
         if payload is None:
             return order
         try:
@@ -325,6 +343,7 @@ class CsvOrderReader:
 
     def orders(self) -> Iterator[ParsedOrder]:
         order: ParsedOrder | None = None
+        seen: dict[str, int] = {}  # order id -> its first row: an order's rows are together
         for number, raw in enumerate(self.reader, start=2):
             if not any((value or "").strip() for value in raw.values() if isinstance(value, str)):
                 continue  # an empty row (spreadsheets write them at the end)
@@ -336,6 +355,17 @@ class CsvOrderReader:
             if order is not None:
                 yield self._parse(order)
             order = ParsedOrder(rows=[number], raw=[raw])
+            if order_id in seen:
+                order.errors.append(
+                    self._error(
+                        number,
+                        raw,
+                        "order_id",
+                        f"This order's rows began at row {seen[order_id]}. Allowed: an order's rows one after "
+                        "another (sort the file by order).",
+                    )
+                )
+            seen.setdefault(order_id, number)
         if order is not None:
             yield self._parse(order)
 

@@ -204,7 +204,10 @@ def test_errors_name_the_row_the_column_the_value_and_what_is_allowed_and_the_co
         'row 5, column "Accepts Marketing", value "maybe": Not yes or no. Allowed: yes, y, true, 1, no, n, false, 0, '
         "or empty (not said)."
     )
-    assert lines[3].startswith('row 7, column "Lineitem quantity", value "-1": ')
+    assert (
+        lines[3]
+        == 'row 7, column "Lineitem quantity", value "-1": Not a whole number of at least 1. Allowed: 1, 2, 3 …'
+    )
     assert lines[4] == (
         'row 8, column "Currency", value "XYZ": No exchange rate from XYZ to the base currency; add one first.'
     )
@@ -260,3 +263,26 @@ def test_a_semicolon_file_is_read_without_a_preset(tmp_path):
 
     assert "1 orders created" in out
     assert Order.objects.get().total == Decimal("1234.50")
+
+
+def test_an_order_whose_rows_are_apart_is_refused_and_a_time_without_offset_is_in_the_timezone(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,placed_at,total,currency,email,sku,name,quantity,unit_price\n"
+        "A1,2026-01-02T10:00:00,10.00,USD,ann@example.com,MUG,Mug,1,10.00\n"
+        "A2,2026-01-02T11:00:00Z,5.00,USD,bob@example.com,TEA,Tea,1,5.00\n"
+        "A1,2026-01-02T10:00:00,10.00,USD,ann@example.com,SPOON,Spoon,1,10.00\n"
+    )
+    out, err = StringIO(), StringIO()
+
+    with pytest.raises(CommandError):
+        call_command(
+            "import_orders", str(path), "--shop", "north", "--timezone", "Europe/Berlin", stdout=out, stderr=err
+        )
+
+    assert err.getvalue().strip() == (
+        'row 4, column "order_id", value "A1": This order\'s rows began at row 2. Allowed: an order\'s rows one '
+        "after another (sort the file by order)."
+    )
+    first = Order.objects.get(external_id="A1")
+    assert (first.placed_at.isoformat(), first.lines.count()) == ("2026-01-02T09:00:00+00:00", 1)
