@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from crm.csv_import import detect_delimiter
 from customers.models import Customer, ExchangeRate, Order, OrderLine, Product, Refund, Shop
 
 pytestmark = pytest.mark.django_db
@@ -286,3 +289,18 @@ def test_an_order_whose_rows_are_apart_is_refused_and_a_time_without_offset_is_i
     )
     first = Order.objects.get(external_id="A1")
     assert (first.placed_at.isoformat(), first.lines.count()) == ("2026-01-02T09:00:00+00:00", 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(
+        st.text(alphabet=st.characters(whitelist_categories=("L", "N"), whitelist_characters=" ()#&-_"), min_size=1),
+        min_size=2,
+        max_size=40,
+    ),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+)
+def test_the_delimiter_is_found_from_any_header(names, delimiter):
+    header = delimiter.join(names)
+
+    assert detect_delimiter(header) == delimiter
