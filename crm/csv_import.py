@@ -8,6 +8,7 @@ platform's own export. Every problem is a ``RowError``: the spreadsheet row, the
 the value refused and what is allowed.
 """
 
+import codecs
 import csv
 import re
 from collections.abc import Iterator
@@ -123,6 +124,20 @@ def detect_delimiter(header: str) -> str:
     except csv.Error:
         unquoted = re.sub(r'"[^"]*"', "", header)
         return max(",;\t", key=unquoted.count)
+
+
+def detect_encoding(path) -> str:
+    """UTF-8 (with or without Excel's byte-order mark) if the whole file is UTF-8, else
+    Windows-1252: what Excel's plain "CSV" writes on Windows in Western Europe and the Americas."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as handle:
+        try:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
 
 
 class CsvOrderReader:

@@ -304,3 +304,15 @@ def test_the_delimiter_is_found_from_any_header(names, delimiter):
     header = delimiter.join(names)
 
     assert detect_delimiter(header) == delimiter
+
+
+def test_a_file_excel_saved_as_windows_1252_is_read(tmp_path):
+    path = tmp_path / "orders_export.csv"
+    text = (EXPORTS / "shopify_orders_export_semicolon.csv").read_text(encoding="utf-8-sig")
+    path.write_bytes(text.encode("cp1252"))
+
+    out, err = run(path, "--preset", "shopify")
+
+    assert err == ""
+    assert "read as Windows-1252" in out and "2 orders created" in out
+    assert Product.objects.get(sku="OEL-1").name == "Pflegeöl"

@@ -1,12 +1,13 @@
 """Import orders from a CSV file: one row per order, or one row per order line."""
 
+import codecs
 import csv
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from crm.csv_import import COLUMNS, CRM_STATUSES, CsvOrderReader, detect_delimiter
+from crm.csv_import import COLUMNS, CRM_STATUSES, CsvOrderReader, detect_delimiter, detect_encoding
 from crm.csv_presets import PRESETS
 from crm.order_import import orders_import
 from customers.models import Shop
@@ -61,6 +62,11 @@ class Command(BaseCommand):
             "--delimiter", default=None, help="The column separator (default: found from the header: , ; or tab)"
         )
         parser.add_argument(
+            "--encoding",
+            default=None,
+            help="The file's character set (default: UTF-8 if the file is UTF-8, else Windows-1252 as Excel writes)",
+        )
+        parser.add_argument(
             "--decimal-comma",
             action="store_true",
             help="Amounts are written 1.234,50 (the default for a file separated by semicolons)",
@@ -80,10 +86,24 @@ class Command(BaseCommand):
             raise CommandError(f"No such file: {file}")
         mapping = _pairs(options["map"], "--map", "FIELD=COLUMN", allowed=COLUMNS)
         statuses = _pairs(options["status"], "--status", "VALUE=STATUS")
-        with file.open(newline="", encoding="utf-8-sig") as handle:
-            delimiter = options["delimiter"] or detect_delimiter(handle.readline())
-            handle.seek(0)
-            rows = sum(1 for _ in csv.reader(handle, delimiter=delimiter)) - 1
+        encoding = options["encoding"] or detect_encoding(file)
+        if encoding == "cp1252" and not options["encoding"]:
+            self.stdout.write("The file is not UTF-8: read as Windows-1252 (Excel's CSV); --encoding overrides.")
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise CommandError(
+                f"--encoding {encoding!r}: not a character set Python knows, e.g. utf-8, cp1252."
+            ) from exc
+        with file.open(newline="", encoding=encoding) as handle:
+            try:  # the whole file is read once before anything is written
+                delimiter = options["delimiter"] or detect_delimiter(handle.readline())
+                handle.seek(0)
+                rows = sum(1 for _ in csv.reader(handle, delimiter=delimiter)) - 1
+            except UnicodeDecodeError as exc:
+                raise CommandError(
+                    f"The file is not {encoding} (byte {exc.start}): pass its character set with --encoding."
+                ) from exc
             handle.seek(0)
             try:
                 reader = CsvOrderReader(
