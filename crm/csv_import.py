@@ -226,7 +226,7 @@ class CsvOrderReader:
     def _status(self, order: ParsedOrder) -> str | None:
         first, row = order.raw[0], order.rows[0]
         raw = self._get(first, "status")
-        status = self.statuses.get(status_key(raw)) if raw else OrderStatus.PLACED
+        status = self.statuses.get(status_key(raw)) if raw else OrderStatus.PLACED.value
         if status is None:
             allowed = ", ".join(sorted(self.statuses))
             order.errors.append(
@@ -239,9 +239,9 @@ class CsvOrderReader:
             )
             return None
         if status == OrderStatus.PAID and status_key(self._get(first, "fulfillment_status")) == "fulfilled":
-            status = OrderStatus.FULFILLED
+            status = OrderStatus.FULFILLED.value
         if self._get(first, "cancelled_at") and status != OrderStatus.REFUNDED:
-            status = OrderStatus.CANCELLED
+            status = OrderStatus.CANCELLED.value
         return status
 
     def _lines(self, order: ParsedOrder) -> list[tuple[int, dict]]:

@@ -9,7 +9,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, execute_from_command_line
 from django.db.models import Sum
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -316,3 +316,17 @@ def test_a_file_excel_saved_as_windows_1252_is_read(tmp_path):
     assert err == ""
     assert "read as Windows-1252" in out and "2 orders created" in out
     assert Product.objects.get(sku="OEL-1").name == "Pflegeöl"
+
+
+def test_the_command_line_exits_with_status_1_when_a_row_is_refused(tmp_path, capsys):
+    path = tmp_path / "orders_export.csv"
+    path.write_text(BAD)
+
+    with pytest.raises(SystemExit) as exit:
+        execute_from_command_line(["manage.py", "import_orders", str(path), "--shop", "north", "--preset", "shopify"])
+
+    assert exit.value.code == 1
+    captured = capsys.readouterr()
+    assert "1 orders created, 0 updated, 0 unchanged, 5 with errors" in captured.out
+    assert '\nrow 3, column "Financial Status", value "layaway"' in captured.err  # after the progress bar
+    assert "CommandError: 5 problem(s) in orders_export.csv" in captured.err
