@@ -128,7 +128,7 @@ class WebhookDeliveryAdmin(LargeTableAdmin):
         text = bytes(obj.body).decode("utf-8", errors="replace")
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", text[:20000])
 
-    @admin.action(description="Replay the selected failed deliveries")
+    @admin.action(description="Replay the selected failed deliveries", permissions=["replay"])
     def replay(self, request, queryset):
         ok, failing = deliveries_replay(queryset.values_list("id", flat=True))
         if ok:
@@ -137,6 +137,9 @@ class WebhookDeliveryAdmin(LargeTableAdmin):
             self.message_user(request, f"{failing} delivery(ies) failed again: see their error.", messages.ERROR)
         if not ok and not failing:
             self.message_user(request, "None of the selected deliveries had failed.", messages.WARNING)
+
+    def has_replay_permission(self, request):
+        return request.user.has_perm("crm.change_webhookdelivery")
 
     def has_add_permission(self, request):
         return False
