@@ -8,30 +8,24 @@ the shop's currency (``currency``; ``presentment_currency`` is what the buyer sa
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils import timezone
 
-from core.errors import DomainError, NotFound
 from crm import pipeline
 from crm.connectors.errors import DeliveryError
+from crm.connectors.ingest import customer_apply, order_apply, refund_apply, residue_folded
 from crm.connectors.models import PRIVACY_DUE, PrivacyRequest, WebhookDelivery
-from crm.connectors.versions import version_take
-from customers.models import ZERO, ConsentSource, Order
+from crm.connectors.values import country_of, email_or_blank, moment, money, required_id, tags_of, text
+from customers.models import ZERO, Order
 from customers.services.addresses import address_key
-from customers.services.currency import MAX_AMOUNT
 from customers.services.customers import CustomerData
 from customers.services.events import EventData
-from customers.services.orders import LineData, OrderData, Outcome
+from customers.services.orders import LineData, OrderData
 from customers.services.refunds import RefundData
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_TAGS = 50
 CART_ABANDONED = "cart_abandoned"  # the shipped "Abandoned cart" flow's trigger (campaigns/flows/shipped.py)
 MAX_EVENT_LINES = 50
 
@@ -49,62 +43,11 @@ CONSENT_STATES = {
 # ------------------------------------------------------------------------------ values
 
 
-def _text(value, length: int) -> str:
-    """Text as a column holds it: no NUL (PostgreSQL refuses it), cut to the column's length."""
-    if value is None:
-        return ""
-    return str(value).replace("\x00", "").strip()[:length]
-
-
-def _money(value, field: str) -> Decimal:
-    if value is None or value == "":
-        return ZERO
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise DeliveryError(f"{field}: {value!r} is not an amount.") from None
-    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
-        raise DeliveryError(f"{field}: {value} is out of range (0 to {MAX_AMOUNT}).")
-    return amount
-
-
 def _shop_money(item: dict, name: str) -> Decimal:
     """An amount in the shop's currency: ``<name>_set.shop_money`` where Shopify sends it."""
     money_set = item.get(f"{name}_set") or {}
     value = (money_set.get("shop_money") or {}).get("amount", item.get(name))
-    return _money(str(value).removeprefix("-"), name) if value is not None else ZERO  # adjustments are negative
-
-
-def _time(value, field: str, *, required: bool = False) -> datetime | None:
-    if not value:
-        if required:
-            raise DeliveryError(f"{field}: missing.")
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise DeliveryError(f"{field}: {value!r} is not an ISO 8601 time.") from None
-    if moment.tzinfo is None:
-        raise DeliveryError(f"{field}: {value!r} has no time-zone offset.")
-    if moment < EARLIEST or moment > timezone.now() + timedelta(days=1):
-        raise DeliveryError(f"{field}: {value} is out of range (1970 to a day from now).")
-    return moment.astimezone(UTC)
-
-
-def _id(value, field: str) -> str:
-    text = _text(value, 255)
-    if not text:
-        raise DeliveryError(f"{field}: missing.")
-    return text
-
-
-def _email(value) -> str:
-    email = _text(value, 254)
-    try:
-        validate_email(email)
-    except ValidationError:
-        return ""
-    return email
+    return money(str(value).removeprefix("-"), name) if value is not None else ZERO  # adjustments are negative
 
 
 def _consent(customer: dict) -> bool | None:
@@ -115,35 +58,22 @@ def _consent(customer: dict) -> bool | None:
     return legacy if isinstance(legacy, bool) else None
 
 
-def _country(*addresses: dict | None) -> str:
-    for address in addresses:
-        code = _text((address or {}).get("country_code"), 2).upper()
-        if len(code) == 2 and code.isalpha():
-            return code
-    return ""
-
-
-def _tags(value) -> tuple[str, ...]:
-    names = value if isinstance(value, list) else str(value or "").split(",")
-    return tuple(dict.fromkeys(t for t in (_text(n, 64) for n in names) if t))[:MAX_TAGS]
-
-
 def _customer(customer: dict | None, *, email="", address: dict | None = None, guest_ref: str = "") -> CustomerData:
     """A Shopify customer object (or, for a guest checkout, the order's email) as CustomerData."""
     customer = customer or {}
-    external_id = _text(customer.get("id"), 255)
-    email = _email(customer.get("email")) or _email(email)
+    external_id = text(customer.get("id"), 255)
+    email = email_or_blank(customer.get("email")) or email_or_blank(email)
     if not external_id and not email:
         external_id = guest_ref  # a guest with no email: known by the order alone
     return CustomerData(
         external_id=external_id,
         email=email,
-        first_name=_text(customer.get("first_name"), 150),
-        last_name=_text(customer.get("last_name"), 150),
-        phone=_text(customer.get("phone"), 32),
-        country=_country(customer.get("default_address"), address),
+        first_name=text(customer.get("first_name"), 150),
+        last_name=text(customer.get("last_name"), 150),
+        phone=text(customer.get("phone"), 32),
+        country=country_of(customer.get("default_address"), address),
         marketing_consent=_consent(customer) if customer else None,
-        tags=_tags(customer.get("tags")),
+        tags=tags_of(customer.get("tags")),
     )
 
 
@@ -167,7 +97,7 @@ def order_status(order: dict) -> str:
 
 def _utm(landing_site) -> dict[str, str]:
     query = parse_qs(urlsplit(str(landing_site or "")).query)
-    return {name: _text(query.get(name, [""])[0], 100) for name in ("utm_source", "utm_medium", "utm_campaign")}
+    return {name: text(query.get(name, [""])[0], 100) for name in ("utm_source", "utm_medium", "utm_campaign")}
 
 
 def order_data(order: dict) -> OrderData:
@@ -180,8 +110,8 @@ def order_data(order: dict) -> OrderData:
     the tax is inside the lines and none is added. What is left of the total beyond these
     (tips, duties, other charges) counts with shipping; a shortfall, with the discount.
     """
-    order_id = _id(order.get("id"), "id")
-    currency = _text(order.get("currency"), 3).upper()
+    order_id = required_id(order.get("id"), "id")
+    currency = text(order.get("currency"), 3).upper()
     if len(currency) != 3 or not currency.isalpha():
         raise DeliveryError(f"currency: {order.get('currency')!r} is not an ISO 4217 code.")
     lines = []
@@ -191,43 +121,39 @@ def order_data(order: dict) -> OrderData:
             raise DeliveryError(f"line_items[{i}].quantity: {quantity!r} is not a quantity.")
         if quantity == 0:
             continue
-        sku = _text(item.get("sku"), 100)
+        sku = text(item.get("sku"), 100)
         lines.append(
             LineData(
-                name=_text(item.get("title") or item.get("name"), 255) or sku or "item",
+                name=text(item.get("title") or item.get("name"), 255) or sku or "item",
                 quantity=quantity,
-                unit_price=_money(item.get("price"), f"line_items[{i}].price"),
+                unit_price=money(item.get("price"), f"line_items[{i}].price"),
                 sku=sku,
             )
         )
     subtotal = sum((line.unit_price * line.quantity for line in lines), ZERO)
-    discount = _money(order.get("total_discounts"), "total_discounts")
+    discount = money(order.get("total_discounts"), "total_discounts")
     shipping = sum(
-        (_money(s.get("price"), f"shipping_lines[{i}].price") for i, s in enumerate(order.get("shipping_lines") or [])),
+        (money(s.get("price"), f"shipping_lines[{i}].price") for i, s in enumerate(order.get("shipping_lines") or [])),
         ZERO,
     )
-    tax = ZERO if order.get("taxes_included") else _money(order.get("total_tax"), "total_tax")
-    total = _money(order.get("total_price"), "total_price")
-    rest = total - (subtotal - discount + shipping + tax)
-    if rest > 0:
-        shipping += rest
-    elif rest < 0:
-        discount -= rest
+    tax = ZERO if order.get("taxes_included") else money(order.get("total_tax"), "total_tax")
+    total = money(order.get("total_price"), "total_price")
+    discount, shipping = residue_folded(total=total, subtotal=subtotal, discount=discount, shipping=shipping, tax=tax)
     codes = order.get("discount_codes") or []
     address = order.get("shipping_address") or None
     address_fingerprint = ""
     if address and address.get("address1"):
         address_fingerprint = address_key(
-            _text(address.get("address1"), 255),
-            _text(address.get("address2"), 255),
-            _text(address.get("city"), 100),
-            _text(address.get("zip"), 20),
-            _country(address),
+            text(address.get("address1"), 255),
+            text(address.get("address2"), 255),
+            text(address.get("city"), 100),
+            text(address.get("zip"), 20),
+            country_of(address),
         )
     customer = order.get("customer")
     return OrderData(
         external_id=order_id,
-        placed_at=_time(order.get("processed_at") or order.get("created_at"), "created_at", required=True),
+        placed_at=moment(order.get("processed_at") or order.get("created_at"), "created_at", required=True),
         currency=currency,
         total=total,
         customer=_customer(
@@ -240,8 +166,8 @@ def order_data(order: dict) -> OrderData:
         discount_total=discount,
         shipping_total=shipping,
         tax_total=tax,
-        discount_code=_text(codes[0].get("code") if codes and isinstance(codes[0], dict) else "", 100),
-        source=_text(order.get("source_name"), 100),
+        discount_code=text(codes[0].get("code") if codes and isinstance(codes[0], dict) else "", 100),
+        source=text(order.get("source_name"), 100),
         shipping_address_key=address_fingerprint,
         lines=tuple(lines),
         **_utm(order.get("landing_site")),
@@ -257,16 +183,10 @@ def _order_consent(order: dict, data: OrderData) -> OrderData:
 
 def handle_order(delivery: WebhookDelivery, order: dict) -> str:
     data = _order_consent(order, order_data(order))
-    updated_at = _time(order.get("updated_at"), "updated_at")
-    if not version_take(
-        shop_id=delivery.shop_id, resource="order", external_id=data.external_id, updated_at=updated_at
-    ):
+    result = order_apply(delivery=delivery, data=data, updated_at=moment(order.get("updated_at"), "updated_at"))
+    if result is None:
         return f"order {data.external_id}: a newer version was applied already; nothing changed"
-    (result,) = pipeline.orders_receive(shop=delivery.shop, orders=[data], consent_source=ConsentSource.CHECKOUT)
-    if result.outcome == Outcome.ERROR:
-        raise DeliveryError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in result.errors.items()))
-    refunds = [_refund(delivery, data.external_id, refund) for refund in order.get("refunds") or []]
-    new = sum(1 for r in refunds if r)
+    new = sum(_refund(delivery, data.external_id, refund) for refund in order.get("refunds") or [])
     return f"order {data.external_id} {result.outcome}, {data.status}" + (f"; {new} refund(s) recorded" if new else "")
 
 
@@ -278,9 +198,9 @@ def refund_amount(refund: dict, currency: str) -> Decimal:
     transactions; if those are in the buyer's currency, the shop-money amounts of the lines
     and the shipping refunded."""
     done = [t for t in refund.get("transactions") or [] if t.get("kind") == "refund" and t.get("status") == "success"]
-    same = [t for t in done if _text(t.get("currency") or currency, 3).upper() == currency]
+    same = [t for t in done if text(t.get("currency") or currency, 3).upper() == currency]
     if same:
-        return sum((_money(t.get("amount"), "transactions.amount") for t in same), ZERO)
+        return sum((money(t.get("amount"), "transactions.amount") for t in same), ZERO)
     if not done:
         return ZERO
     lines = sum(
@@ -302,32 +222,21 @@ def refund_amount(refund: dict, currency: str) -> Decimal:
 
 
 def _refund(delivery: WebhookDelivery, order_external_id: str, refund: dict) -> bool:
-    """Record one refund of the order; True if it is new. A cancelled order's refunds are
-    not recorded (its revenue is not counted at all)."""
-    order = Order.objects.filter(shop_id=delivery.shop_id, external_id=order_external_id).only("currency", "status")
-    order = order.first()
-    if order is None:
-        raise DeliveryError(f"Order {order_external_id} has not arrived yet; the refund is tried again later.")
-    if order.status == Order.Status.CANCELLED:
-        return False
-    amount = refund_amount(refund, order.currency)
-    if amount == 0:
-        return False  # a restock or a note: no money back
-    data = RefundData(
-        amount=amount,
-        refunded_at=_time(refund.get("processed_at") or refund.get("created_at"), "created_at", required=True),
-        reason=_text(refund.get("note"), 255),
-        external_id=_id(refund.get("id"), "id"),
+    return refund_apply(
+        delivery=delivery,
+        order_external_id=order_external_id,
+        amount=lambda currency: refund_amount(refund, currency),
+        data=lambda amount: RefundData(
+            amount=amount,
+            refunded_at=moment(refund.get("processed_at") or refund.get("created_at"), "created_at", required=True),
+            reason=text(refund.get("note"), 255),
+            external_id=required_id(refund.get("id"), "id"),
+        ),
     )
-    try:
-        _, created = pipeline.refund_receive(shop=delivery.shop, order_external_id=order_external_id, data=data)
-    except (NotFound, DomainError) as exc:
-        raise DeliveryError(f"refund {data.external_id}: {exc}") from None
-    return created
 
 
 def handle_refund(delivery: WebhookDelivery, refund: dict) -> str:
-    order_id = _id(refund.get("order_id"), "order_id")
+    order_id = required_id(refund.get("order_id"), "order_id")
     created = _refund(delivery, order_id, refund)
     return f"refund {refund.get('id')} of order {order_id} " + (
         "recorded" if created else "already recorded or no money"
@@ -338,13 +247,9 @@ def handle_refund(delivery: WebhookDelivery, refund: dict) -> str:
 
 
 def handle_customer(delivery: WebhookDelivery, customer: dict) -> str:
-    external_id = _id(customer.get("id"), "id")
-    updated_at = _time(customer.get("updated_at"), "updated_at")
-    if not version_take(shop_id=delivery.shop_id, resource="customer", external_id=external_id, updated_at=updated_at):
-        return f"customer {external_id}: a newer version was applied already; nothing changed"
-    data = _customer(customer)
-    customer_id, created = pipeline.customer_receive(shop=delivery.shop, data=data)
-    return f"customer {external_id} {'created' if created else 'updated'} (CRM id {customer_id})"
+    required_id(customer.get("id"), "id")
+    updated_at = moment(customer.get("updated_at"), "updated_at")
+    return customer_apply(delivery=delivery, data=_customer(customer), updated_at=updated_at)
 
 
 # ------------------------------------------------------------------------------ checkouts
@@ -353,7 +258,7 @@ def handle_customer(delivery: WebhookDelivery, customer: dict) -> str:
 def handle_checkout(delivery: WebhookDelivery, checkout: dict) -> str:
     """An open checkout with someone to remind becomes one ``cart_abandoned`` event (once per
     checkout): the "Abandoned cart" flow waits its delay from it and stops if an order comes."""
-    token = _id(checkout.get("token") or checkout.get("id"), "token")
+    token = required_id(checkout.get("token") or checkout.get("id"), "token")
     if checkout.get("completed_at"):
         return f"checkout {token} completed: no reminder"
     data = _customer(checkout.get("customer"), email=checkout.get("email"), address=checkout.get("shipping_address"))
@@ -361,10 +266,10 @@ def handle_checkout(delivery: WebhookDelivery, checkout: dict) -> str:
         return f"checkout {token}: no customer or email yet"
     items = [
         {
-            "sku": _text(i.get("sku"), 100),
-            "title": _text(i.get("title"), 255),
+            "sku": text(i.get("sku"), 100),
+            "title": text(i.get("title"), 255),
             "quantity": i.get("quantity"),
-            "price": _text(i.get("price"), 20),
+            "price": text(i.get("price"), 20),
         }
         for i in (checkout.get("line_items") or [])[:MAX_EVENT_LINES]
         if isinstance(i, dict)
@@ -373,14 +278,15 @@ def handle_checkout(delivery: WebhookDelivery, checkout: dict) -> str:
         shop=delivery.shop,
         data=EventData(
             type=CART_ABANDONED,
-            occurred_at=_time(checkout.get("updated_at") or checkout.get("created_at"), "updated_at") or timezone.now(),
+            occurred_at=moment(checkout.get("updated_at") or checkout.get("created_at"), "updated_at")
+            or timezone.now(),
             customer=data,
             payload={
                 "source": "shopify",
                 "checkout_token": token,
-                "total_price": _text(checkout.get("total_price"), 20),
-                "currency": _text(checkout.get("currency") or checkout.get("presentment_currency"), 3),
-                "url": _text(checkout.get("abandoned_checkout_url"), 1000),
+                "total_price": text(checkout.get("total_price"), 20),
+                "currency": text(checkout.get("currency") or checkout.get("presentment_currency"), 3),
+                "url": text(checkout.get("abandoned_checkout_url"), 1000),
                 "line_items": items,
             },
             external_id=f"shopify-checkout:{token}",
@@ -405,10 +311,10 @@ def handle_privacy(delivery: WebhookDelivery, body: dict) -> str:
         defaults={
             "shop_id": delivery.shop_id,
             "kind": kind,
-            "customer_external_id": _text(customer.get("id"), 255),
-            "email": _text(customer.get("email"), 254),
-            "phone": _text(customer.get("phone"), 64),
-            "order_external_ids": [_text(o, 255) for o in orders][:1000],
+            "customer_external_id": text(customer.get("id"), 255),
+            "email": text(customer.get("email"), 254),
+            "phone": text(customer.get("phone"), 64),
+            "order_external_ids": [text(o, 255) for o in orders][:1000],
             "received_at": delivery.received_at,
             "due_at": delivery.received_at + PRIVACY_DUE,
         },
