@@ -40,7 +40,7 @@ class ShopConnectionForm(forms.ModelForm):
         domain = self.cleaned_data["domain"].strip()
         if self.cleaned_data.get("platform") == Platform.SHOPIFY:
             domain = domain.lower().removeprefix("https://").removeprefix("http://").rstrip("/")
-        return domain
+        return domain.rstrip("/")
 
     def clean(self):
         cleaned = super().clean()
@@ -76,9 +76,7 @@ class ShopConnectionAdmin(ModelAdmin):
     def webhook_url(self, obj):
         if not obj or not obj.pk:
             return "Shown once the connection is saved."
-        name = "connector-shopify" if obj.platform == Platform.SHOPIFY else None
-        if name is None:
-            return "This platform's endpoint is not built yet."
+        name = "connector-shopify" if obj.platform == Platform.SHOPIFY else "connector-woocommerce"
         return format_html("<code>{}</code>", self._request.build_absolute_uri(reverse(name, args=[obj.token])))
 
     @admin.display(description="secret")

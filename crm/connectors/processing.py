@@ -23,7 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.kicks import Kick
-from crm.connectors import shopify
+from crm.connectors import shopify, woocommerce
 from crm.connectors.models import Platform, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,10 @@ MAX_ATTEMPTS = 8  # then only a replay from the admin tries again
 BATCH = 500
 SWEEP_SECONDS = 60
 
-APPLY: dict[str, Callable[[WebhookDelivery], str]] = {Platform.SHOPIFY: shopify.delivery_apply}
+APPLY: dict[str, Callable[[WebhookDelivery], str]] = {
+    Platform.SHOPIFY: shopify.delivery_apply,
+    Platform.WOOCOMMERCE: woocommerce.delivery_apply,
+}
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -10,7 +10,9 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 
+import orjson
 from django.utils import timezone
 
 from crm.connectors.models import Platform, ShopConnection, WebhookDelivery
@@ -25,6 +27,18 @@ SHOPIFY_HEADERS = (
     "X-Shopify-Triggered-At",
     "X-Shopify-API-Version",
 )
+
+
+WOOCOMMERCE_HEADERS = (
+    "X-WC-Webhook-Source",
+    "X-WC-Webhook-Topic",
+    "X-WC-Webhook-Resource",
+    "X-WC-Webhook-Event",
+    "X-WC-Webhook-ID",
+    "X-WC-Webhook-Delivery-ID",
+)
+# What WooCommerce sends, unsigned, when a webhook is created or its URL changed.
+WOOCOMMERCE_PING = re.compile(rb"webhook_id=\d{1,20}")
 
 
 class Refused(Exception):
@@ -104,3 +118,40 @@ def shopify_receive(*, token: str, headers, body: bytes) -> None:
         raise Refused(400, "X-Shopify-Topic: missing or longer than 100 characters.")
     kept = {name: headers[name] for name in SHOPIFY_HEADERS if name in headers}
     delivery_store(connection=connection, key=key, topic=topic, headers=kept, body=body)
+
+
+def site_of(url: str) -> str:
+    """A site URL as compared: no scheme, no trailing slash, lower case."""
+    return re.sub(r"^https?://", "", url.strip().lower()).rstrip("/")
+
+
+def woocommerce_receive(*, token: str, headers, body: bytes) -> bool:
+    """Verify and store a WooCommerce webhook; False for the creation ping (answered, not
+    stored). Raises ``Refused`` when it is not taken.
+
+    WooCommerce gives each attempt a new X-WC-Webhook-Delivery-ID, so the delivery's key is
+    what it is about: the resource, its id and its ``date_modified_gmt`` (a retry, or a
+    second order.created for the same order, is the same key)."""
+    connection = connection_for(token=token, platform=Platform.WOOCOMMERCE)
+    signature = headers.get("X-WC-Webhook-Signature")
+    if WOOCOMMERCE_PING.fullmatch(body.strip()):
+        return False
+    if not signature_valid(secret=connection_secret(connection), body=body, signature=signature):
+        raise Refused(401, "X-WC-Webhook-Signature does not match the body signed with this connection's secret.")
+    source = headers.get("X-WC-Webhook-Source", "")
+    if source and site_of(source) != site_of(connection.domain):
+        raise Refused(401, f"X-WC-Webhook-Source {source} is not this connection's site.")
+    topic = headers.get("X-WC-Webhook-Topic", "").strip()
+    if not topic or len(topic) > 100:
+        raise Refused(400, "X-WC-Webhook-Topic: missing or longer than 100 characters.")
+    try:
+        data = orjson.loads(body)  # after the signature: only to name the delivery
+    except orjson.JSONDecodeError:
+        raise Refused(400, "The body is not JSON.") from None
+    if not isinstance(data, dict) or data.get("id") in (None, ""):
+        raise Refused(400, "id: the body names no resource.")
+    resource, _, event = topic.partition(".")
+    key = f"{resource}:{data['id']}:{data.get('date_modified_gmt') or ''}" + (":deleted" if event == "deleted" else "")
+    kept = {name: headers[name] for name in WOOCOMMERCE_HEADERS if name in headers}
+    delivery_store(connection=connection, key=key[:255], topic=topic, headers=kept, body=body)
+    return True

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from crm.after_response import after_response
 from crm.connectors.processing import deliveries_kick
-from crm.connectors.receive import Refused, shopify_receive
+from crm.connectors.receive import Refused, shopify_receive, woocommerce_receive
 
 
 @csrf_exempt
@@ -19,4 +19,16 @@ def shopify_webhook(request, token: str):
     except Refused as exc:
         return JsonResponse({"detail": exc.message}, status=exc.status)
     after_response(deliveries_kick)
+    return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_POST
+def woocommerce_webhook(request, token: str):
+    try:
+        stored = woocommerce_receive(token=token, headers=request.headers, body=request.body)
+    except Refused as exc:
+        return JsonResponse({"detail": exc.message}, status=exc.status)
+    if stored:
+        after_response(deliveries_kick)
     return HttpResponse(status=200)
