@@ -9,6 +9,7 @@ from unfold.admin import ModelAdmin
 from core.admin_tools import LargeTableAdmin
 from crm.connectors.models import Platform, PrivacyRequest, ShopConnection, WebhookDelivery
 from crm.connectors.processing import deliveries_replay
+from crm.connectors.receive import connections_forget
 from crm.connectors.secrets import secret_encrypt
 
 
@@ -59,6 +60,7 @@ class ShopConnectionForm(forms.ModelForm):
             connection.secret_encrypted = ""
         if commit:
             connection.save()
+        connections_forget()  # this process reads it afresh at once; others within seconds
         return connection
 
 

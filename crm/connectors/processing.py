@@ -14,10 +14,12 @@ it returns.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -117,6 +119,41 @@ def deliveries_replay(ids: Iterable[int]) -> tuple[int, int]:
     return ok, len(failed) - ok
 
 
+class Coalesced:
+    """A kick run at most once per ``gap`` seconds in this process: a burst of a thousand
+    deliveries a second asks the broker once every half second, not a thousand times (each
+    ask is a Redis round trip). A kick that comes within the gap is not dropped: one more
+    runs when the gap ends. On the embedded default (tasks in-process) every kick runs at
+    once, as the in-process work is one thread at a time already (``core.kicks``)."""
+
+    def __init__(self, kick: Kick, *, gap: float):
+        self.kick, self.gap = kick, gap
+        self._lock = threading.Lock()
+        self._last = -gap
+        self._timer: threading.Timer | None = None
+
+    def __call__(self) -> None:
+        if current_app.conf.task_always_eager:
+            self.kick()
+            return
+        with self._lock:
+            now = time.monotonic()
+            run_now = now - self._last >= self.gap
+            if run_now:
+                self._last = now
+            elif self._timer is None:
+                self._timer = threading.Timer(self.gap - (now - self._last), self._fire)
+                self._timer.daemon = True
+                self._timer.start()
+        if run_now:
+            self.kick()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._timer, self._last = None, time.monotonic()
+        self.kick()
+
+
 deliveries_kick = Kick(
     flag="crm:connectors:process-queued",
     task="crm.tasks.process_webhook_deliveries",
@@ -124,3 +161,5 @@ deliveries_kick = Kick(
     run=lambda: deliveries_process_due(),
     log=logger,
 )
+# What each delivery's response runs (crm.connectors.views).
+deliveries_kick_coalesced = Coalesced(deliveries_kick, gap=0.5)

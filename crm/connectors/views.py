@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from crm.after_response import after_response
-from crm.connectors.processing import deliveries_kick
+from crm.connectors.processing import deliveries_kick_coalesced as deliveries_kick
 from crm.connectors.receive import Refused, shopify_receive, woocommerce_receive
 
 
