@@ -399,3 +399,17 @@ class TestSecrets:
 
         assert deliver(client, acme, "orders/create", order(), secret=SECRET).status_code == 401
         assert deliver(client, acme, "orders/create", order(), secret="from-env").status_code == 200
+
+
+def test_deliveries_stored_while_the_broker_is_down_are_processed_by_the_sweep(client, acme, monkeypatch):
+    """The kick after the response fails (Redis down): the delivery is stored and answered,
+    and the periodic task applies it."""
+    from crm.tasks import process_webhook_deliveries
+
+    monkeypatch.setattr("crm.connectors.processing.deliveries_process_due", lambda **kw: 0)
+    assert deliver(client, acme, "orders/create", order()).status_code == 200
+    assert WebhookDelivery.objects.get().status == "pending" and Order.objects.count() == 0
+    monkeypatch.undo()
+
+    assert process_webhook_deliveries() == 1
+    assert WebhookDelivery.objects.get().status == "processed" and Order.objects.count() == 1
