@@ -413,3 +413,14 @@ def test_deliveries_stored_while_the_broker_is_down_are_processed_by_the_sweep(c
 
     assert process_webhook_deliveries() == 1
     assert WebhookDelivery.objects.get().status == "processed" and Order.objects.count() == 1
+
+
+def test_the_intake_is_one_insert_once_the_connection_is_known(client, acme, monkeypatch, django_assert_num_queries):
+    monkeypatch.setattr("crm.connectors.processing.deliveries_process_due", lambda **kw: 0)
+    deliver(client, acme, "orders/create", order(), webhook_id="first")  # reads the connection
+
+    with django_assert_num_queries(1):
+        assert deliver(client, acme, "orders/create", order(), webhook_id="second").status_code == 200
+    with django_assert_num_queries(1):  # a re-send: the same INSERT, which stores nothing
+        assert deliver(client, acme, "orders/create", order(), webhook_id="second").status_code == 200
+    assert WebhookDelivery.objects.count() == 2
