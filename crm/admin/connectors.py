@@ -1,6 +1,7 @@
 """Shops' platform connections and the webhooks they sent (crm/connectors/)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -79,17 +80,14 @@ class ShopConnectionAdmin(ModelAdmin):
         if not obj or not obj.pk:
             return "Shown once the connection is saved."
         name = "connector-shopify" if obj.platform == Platform.SHOPIFY else "connector-woocommerce"
-        return format_html("<code>{}</code>", self._request.build_absolute_uri(reverse(name, args=[obj.token])))
+        url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse(name, args=[obj.token])
+        return format_html("<code>{}</code>", url)
 
     @admin.display(description="secret")
     def secret_state(self, obj):
         if obj.secret_env:
             return f"from ${obj.secret_env}"
         return "set" if obj.secret_encrypted else "not set"
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        self._request = request
-        return super().get_form(request, obj, change, **kwargs)
 
 
 @admin.register(WebhookDelivery)

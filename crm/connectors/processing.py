@@ -31,6 +31,7 @@ from crm.connectors.models import Platform, WebhookDelivery
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+TO_DO = (WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED)
 MAX_ATTEMPTS = 8  # then only a replay from the admin tries again
 BATCH = 500
 SWEEP_SECONDS = 60
@@ -51,7 +52,7 @@ def delivery_process(delivery_id: int) -> bool:
     processed now."""
     now = timezone.now()
     claimed = (
-        WebhookDelivery.objects.filter(pk=delivery_id, status__in=[WebhookDelivery.Status.PENDING, "failed"])
+        WebhookDelivery.objects.filter(pk=delivery_id, status__in=TO_DO)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
         .update(locked_until=now + LEASE, attempts=F("attempts") + 1)
     )
