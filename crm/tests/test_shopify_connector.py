@@ -424,3 +424,37 @@ def test_the_intake_is_one_insert_once_the_connection_is_known(client, acme, mon
     with django_assert_num_queries(1):  # a re-send: the same INSERT, which stores nothing
         assert deliver(client, acme, "orders/create", order(), webhook_id="second").status_code == 200
     assert WebhookDelivery.objects.count() == 2
+
+
+def test_nulls_where_shopify_sends_nulls(client, acme, run):
+    sparse = order(5010, lines=(("", "Gift wrap", "5.00", 1),), discount="0.00", shipping="0.00", tax="0.00")
+    sparse["line_items"][0]["sku"] = None
+    sparse["shipping_lines"] = []
+    sparse["discount_codes"] = []
+    sparse["landing_site"] = None
+    sparse["source_name"] = None
+    sparse["shipping_address"] = None
+    sparse["customer"] = {
+        "id": 7002,
+        "email": None,
+        "first_name": None,
+        "last_name": None,
+        "phone": "+15555550100",
+        "tags": "",
+        "default_address": None,
+        "email_marketing_consent": None,
+    }
+    sparse["email"] = "buyer@example.com"
+
+    run(client, acme, "orders/create", sparse)
+
+    placed = Order.objects.get()
+    assert (placed.total, placed.shipping_total, placed.discount_code, placed.source) == (Decimal("5.00"), 0, "", "")
+    assert list(placed.lines.values_list("sku", "name")) == [("", "Gift wrap")]
+    buyer = Customer.objects.get()
+    assert (buyer.email, buyer.phone, buyer.first_name, buyer.marketing_consent) == (
+        "buyer@example.com",
+        "+15555550100",
+        "",
+        False,
+    )
