@@ -101,6 +101,14 @@ class ScheduledRun(models.Model):
         return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M:%S}: {self.last_status}"
 
 
+# The platforms' connections and webhooks live with their code (crm/connectors/).
+from crm.connectors.models import (  # noqa: E402
+    ConnectorVersion,
+    PrivacyRequest,
+    ShopConnection,
+    WebhookDelivery,
+)
+
 # The dashboard's rollups live with their code (crm/dashboard/); imported here so Django
 # sees them as models of this app.
 from crm.dashboard.models import (  # noqa: E402
@@ -118,6 +126,7 @@ from crm.dashboard.models import (  # noqa: E402
 
 __all__ = [
     "ClvBand",
+    "ConnectorVersion",
     "CohortMonth",
     "Customer360",
     "CustomerNote",
@@ -129,7 +138,10 @@ __all__ = [
     "DailyStageFlow",
     "IdempotencyRecord",
     "PointsLiability",
+    "PrivacyRequest",
     "RollupState",
     "ScheduledRun",
+    "ShopConnection",
     "TaskFailure",
+    "WebhookDelivery",
 ]

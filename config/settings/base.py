@@ -15,6 +15,8 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
+# The key that encrypts shops' connector secrets (crm/connectors/secrets.py); empty: SECRET_KEY.
+CONNECTOR_SECRETS_KEY = env("CONNECTOR_SECRETS_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
@@ -338,6 +340,9 @@ CELERY_BEAT_SCHEDULE = {
     "send-queued-email": {"task": "messaging.tasks.send_queued_email", "schedule": 30.0},
     # Flows: enroll from new trigger rows, apply exits, take due steps (campaigns/flows/).
     "run-flows": {"task": "campaigns.tasks.run_flows", "schedule": 30.0},
+    # Shopify's and WooCommerce's webhooks: those stored while Redis was down, and failed
+    # ones due again (a processing task is also queued after each delivery; crm/connectors/).
+    "process-webhook-deliveries": {"task": "crm.tasks.process_webhook_deliveries", "schedule": 30.0},
 }
 # The support mailbox over IMAP, when there is one: customers' replies into their tickets.
 if env("SUPPORT_IMAP_URL", default=""):
