@@ -153,8 +153,8 @@ def main() -> None:
     django_setup(database_url=DB_URL, redis_url=REDIS_URL, fresh=True)
     from django.core.management import call_command
 
+    from core.secrets import secret_encrypt
     from crm.connectors.models import ShopConnection, WebhookDelivery
-    from crm.connectors.secrets import secret_encrypt
     from customers.services.api_keys import shop_create
 
     call_command("migrate", verbosity=0)

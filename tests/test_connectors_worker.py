@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
+from core.secrets import secret_encrypt
 from crm.connectors.models import ShopConnection, WebhookDelivery
-from crm.connectors.secrets import secret_encrypt
 from crm.tests.shopify_payloads import SECRET, deliver, order
 from customers.models import Customer
 from customers.services.api_keys import shop_create

@@ -15,8 +15,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
-# The key that encrypts shops' connector secrets (crm/connectors/secrets.py); empty: SECRET_KEY.
-CONNECTOR_SECRETS_KEY = env("CONNECTOR_SECRETS_KEY", default="")
+# Keys for the secrets the CRM stores and reads back (core/secrets.py): comma-separated,
+# the first encrypts; empty: SECRET_KEY.
+STORED_SECRETS_KEYS = env("STORED_SECRETS_KEYS", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 

@@ -8,10 +8,10 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
 from core.admin_tools import LargeTableAdmin
+from core.secrets import secret_encrypt
 from crm.connectors.models import Platform, PrivacyRequest, ShopConnection, WebhookDelivery
 from crm.connectors.processing import deliveries_replay
 from crm.connectors.receive import connections_forget
-from crm.connectors.secrets import secret_encrypt
 
 
 class ShopConnectionForm(forms.ModelForm):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import orjson
 from django.utils import timezone
 
+from core.secrets import SecretUnreadable, secret_decrypt
 from crm.connectors.models import Platform, ShopConnection, WebhookDelivery
-from crm.connectors.secrets import SecretUnreadable, secret_decrypt
 
 # Shopify's headers worth keeping with the body (the rest say nothing about the data).
 SHOPIFY_HEADERS = (

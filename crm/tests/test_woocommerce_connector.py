@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from core.secrets import secret_encrypt
 from crm.connectors.models import ShopConnection, WebhookDelivery
-from crm.connectors.secrets import secret_encrypt
 from crm.tests.shopify_payloads import sign
 from customers.models import Customer, Order, Refund
 from customers.services.api_keys import shop_create
