@@ -7,7 +7,7 @@ DEMO_CUSTOMERS ?= 3000
 PORT ?= 8000
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-recommendations bench-attribution bench-email bench-campaigns bench-campaign-send bench-flows bench-inbound bench-imap worker beat serve migrate
+.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-recommendations bench-attribution bench-email bench-campaigns bench-campaign-send bench-flows bench-connectors bench-inbound bench-imap worker beat serve migrate
 
 
 $(VENV)/.installed: requirements.txt
@@ -51,6 +51,12 @@ bench: $(VENV)/.installed
 # own, sustained load): lost, duplicated, 5xx and the time to converge; see docs/operations.md.
 bench-faults: $(VENV)/.installed
 	$(PY) bench/faults.py
+
+# Shopify webhook intake: a burst of 10,000 signed orders/create deliveries verified and stored
+# through gunicorn (shipped config) on PostgreSQL (BENCH_CONNECTORS_DATABASE_URL, default
+# crm_bench_connectors, recreated), then the same burst re-sent; docs/integrations.md.
+bench-connectors: $(VENV)/.installed
+	$(PY) bench/connectors.py
 
 # What decoding and validating a 1,000-order bulk body costs, without server or database.
 bench-payload: $(VENV)/.installed

@@ -13,6 +13,8 @@ urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
     path("health/web/", HealthView.as_view(checks_setting="HEALTH_WEB_CHECKS"), name="health-web"),
     path("feedback/", include("support.urls")),
+    # Shops' own platforms: Shopify's (and WooCommerce's) webhooks (crm/connectors/, docs/integrations.md).
+    path("connectors/", include("crm.connectors.urls")),
     # The unsubscribe link of marketing messages (messaging/unsubscribe.py): short, it is in every one.
     path("u/", include("messaging.urls")),
     # Tracked links and the open pixel of marketing messages (messaging/links.py).

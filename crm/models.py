@@ -101,6 +101,14 @@ class ScheduledRun(models.Model):
         return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M:%S}: {self.last_status}"
 
 
+# The platforms' connections and webhooks live with their code (crm/connectors/).
+from crm.connectors.models import (  # noqa: E402
+    ConnectorVersion,
+    PrivacyRequest,
+    ShopConnection,
+    WebhookDelivery,
+)
+
 # The dashboard's rollups live with their code (crm/dashboard/); imported here so Django
 # sees them as models of this app.
 from crm.dashboard.models import (  # noqa: E402
@@ -115,8 +123,10 @@ from crm.dashboard.models import (  # noqa: E402
     PointsLiability,
     RollupState,
 )
+
+# Outbound webhooks (crm/webhooks/): endpoints, deliveries, the sources' watermarks.
 from crm.webhooks.models import (  # noqa: E402
-    WebhookDelivery,
+    OutboundDelivery,
     WebhookEndpoint,
     WebhookEvent,
     WebhookSource,
@@ -124,6 +134,7 @@ from crm.webhooks.models import (  # noqa: E402
 
 __all__ = [
     "ClvBand",
+    "ConnectorVersion",
     "CohortMonth",
     "Customer360",
     "CustomerNote",
@@ -134,9 +145,12 @@ __all__ = [
     "DailySales",
     "DailyStageFlow",
     "IdempotencyRecord",
+    "OutboundDelivery",
     "PointsLiability",
+    "PrivacyRequest",
     "RollupState",
     "ScheduledRun",
+    "ShopConnection",
     "TaskFailure",
     "WebhookDelivery",
     "WebhookEndpoint",

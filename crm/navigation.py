@@ -135,7 +135,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
         [
             Page("Task failures", "error", "crm.TaskFailure"),
             Page("Scheduled runs", "event_repeat", "crm.ScheduledRun"),
-            Page("Webhook deliveries", "send", "crm.WebhookDelivery"),
+            Page("Outbound webhooks sent", "send", "crm.OutboundDelivery"),
             Page("Idempotency records", "fingerprint", "crm.IdempotencyRecord"),
             Page("Audit log", "history", "auditlog.LogEntry"),
             Page("Sign-in lockouts", "lock", "axes.AccessAttempt"),

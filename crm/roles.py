@@ -129,7 +129,7 @@ ROLES: dict[str, list[str]] = {
         "messaging.send_test",
         # Outbound webhooks: read the endpoints and the delivery log; managers change them.
         "crm.view_webhookendpoint",
-        "crm.view_webhookdelivery",
+        "crm.view_outbounddelivery",
     ],
     # MANAGER: every permission there is (see sync_roles), shops and API keys included.
     MANAGER: [],

@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from core.task_policy import crm_task
+from crm.connectors.processing import deliveries_kick, deliveries_process_due
 from crm.dashboard.refresh import (
     dashboard_refresh,
     rebuild_months,
@@ -109,3 +110,15 @@ def rebuild_dashboard_rest(started: str, since: str | None = None) -> None:
 def rebuild_dashboard_months(months: list[str]) -> None:
     """The months a refresh found too many changed days in (an import of old orders)."""
     rebuild_months([date.fromisoformat(month) for month in months])
+
+
+# ------------------------------------------------------------------- the platforms' webhooks
+
+
+@crm_task()
+def process_webhook_deliveries() -> int:
+    """After a webhook arrives (queued by ``crm.connectors.processing.deliveries_kick``) and
+    every 30 s (CELERY_BEAT_SCHEDULE): stored deliveries applied, failed ones whose retry
+    time came tried again. Returns how many were processed."""
+    deliveries_kick.started()
+    return deliveries_process_due(on_full_batch=deliveries_kick.queue)

@@ -97,6 +97,29 @@ def track_html(message: Message, body: str) -> str:
     return body[:close] + pixel + body[close:] if close >= 0 else body + pixel
 
 
+# A web address in the plain-text part, as inscriptis writes links ("[label](url)") or as a
+# bare address: up to whitespace or a closing bracket.
+_TEXT_URL = re.compile(r"https?://[^\s<>()\[\]\"']+")
+
+
+def track_text(message: Message, text: str) -> str:
+    """The plain-text part of a marketing message with its links tracked as the HTML's are
+    (a reader of the text part clicks through the same redirect, and the order gets the
+    UTM); other messages' unchanged."""
+    if message.kind != MessageKind.MARKETING or not message.pk:
+        return text
+    campaign = source_key(message.key)
+
+    def rewrite(match: re.Match) -> str:
+        found = match.group(0)
+        url = found.rstrip(".,;:!?")  # the sentence's full stop is not the address's
+        if not _trackable(url):
+            return found
+        return click_url(message, with_utm(url, campaign)) + found[len(url) :]
+
+    return _TEXT_URL.sub(rewrite, text)
+
+
 def click_target(token: str) -> tuple[int, str]:
     """The message id and the destination a click token names; ``TrackingLinkError`` if
     it was altered or the destination is not an http(s) address."""

@@ -39,7 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from messaging.links import track_html
+from messaging.links import track_html, track_text
 from messaging.mime import BulkEmail
 from messaging.models import (
     PENDING_STATUSES,
@@ -371,7 +371,9 @@ def messages_send(*, limit: int | None = None, now: datetime | None = None) -> S
                     message.template, message.context, brand, unsubscribe_url=footer_unsubscribe_url(message)
                 )
                 if message.kind == MessageKind.MARKETING:
-                    rendered = replace(rendered, html=track_html(message, rendered.html))
+                    rendered = replace(
+                        rendered, html=track_html(message, rendered.html), text=track_text(message, rendered.text)
+                    )
                 email = build_email(message, rendered, brand)
             except Exception as exc:  # a template that cannot render this context: never will
                 logger.exception("Message %s could not be rendered", message.pk)

@@ -79,12 +79,18 @@ class TestImportOrders:
         Shop.objects.create(slug="north", name="North")
         return path
 
-    def test_imports_good_rows_and_reports_bad_ones_by_line(self, csv_file):
-        out, err = run("import_orders", str(csv_file), "--shop", "north", "--date-format", "%d/%m/%Y %H:%M", *MAP)
+    def test_imports_good_rows_and_reports_bad_ones_by_row_and_fails(self, csv_file):
+        out, err = StringIO(), StringIO()
+        args = ("import_orders", str(csv_file), "--shop", "north", "--date-format", "%d/%m/%Y %H:%M", *MAP)
+        with pytest.raises(CommandError, match=r"2 order\(s\) were not imported"):
+            call_command(*args, stdout=out, stderr=err)
 
-        assert "3 created, 0 updated, 0 unchanged, 2 with errors" in out
-        assert "line 5: placed_at:" in err
-        assert "line 6: total:" in err
+        assert "3 orders created, 0 updated, 0 unchanged, 2 with errors" in out.getvalue()
+        assert err.getvalue().splitlines() == [
+            'row 5, column "Date", value "bad date": Not a date in the file\'s format. Allowed: '
+            "31/01/2026 14:05 (%d/%m/%Y %H:%M), or ISO 8601.",
+            'row 6, column "Total", value "-3.00": Must be at least 0.',
+        ]
         assert sorted(Order.objects.values_list("external_id", flat=True)) == ["A1", "A2", "A5"]
         assert sorted(OrderLine.objects.filter(order__external_id="A2").values_list("sku", flat=True)) == [
             "SPOON",
@@ -95,11 +101,14 @@ class TestImportOrders:
 
     def test_a_rerun_changes_nothing(self, csv_file):
         args = ("import_orders", str(csv_file), "--shop", "north", "--date-format", "%d/%m/%Y %H:%M", *MAP)
-        run(*args)
+        with pytest.raises(CommandError):
+            run(*args)
+        out = StringIO()
 
-        out, _ = run(*args)
+        with pytest.raises(CommandError):
+            call_command(*args, stdout=out, stderr=StringIO())
 
-        assert "0 created, 0 updated, 3 unchanged, 2 with errors" in out
+        assert "0 orders created, 0 updated, 3 unchanged, 2 with errors" in out.getvalue()
         assert Order.objects.count() == 3 and OrderLine.objects.count() == 3
 
     def test_a_missing_column_names_it_and_the_map_option(self, csv_file):

@@ -3,12 +3,14 @@ holdout; each variant's subject, preheader and body checked as authored template
 (``messaging.authored``), every problem shown on its field."""
 
 from django import forms
+from django.utils import timezone
 from unfold.widgets import (
     UnfoldAdminCheckboxSelectMultipleWidget,
     UnfoldAdminIntegerFieldWidget,
     UnfoldAdminSelectWidget,
 )
 
+from campaigns.campaigns.actions import FIRST_SEND_AT, MAX_AHEAD
 from campaigns.local_time import in_quiet_hours
 from campaigns.models import Campaign, Email, Segment, SendingPolicy, Timing, Variant, WinnerMetric
 from messaging.authored import authored_problems
@@ -73,7 +75,12 @@ class CampaignForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         timing, hour = data.get("timing"), data.get("local_hour")
-        if timing == Timing.LOCAL_HOUR:
+        send_at = data.get("send_at")
+        if send_at is not None and not (FIRST_SEND_AT <= send_at <= timezone.now() + MAX_AHEAD):
+            self.add_error("send_at", f"Choose a time from 2000 to {MAX_AHEAD.days} days from now.")
+        if hour is not None and not 0 <= hour <= 23:
+            self.add_error("local_hour", "The hour of the customer's day is from 0 to 23.")
+        elif timing == Timing.LOCAL_HOUR:
             policy = SendingPolicy.current()
             if hour is None:
                 self.add_error("local_hour", "Choose the hour of the customer's day to send at.")

@@ -28,6 +28,7 @@ from campaigns.flows.engine import flow_activate, flow_step_remove
 from campaigns.flows.triggers import TriggerError, params_clean
 from campaigns.models import Email, Flow, FlowRun, FlowStep, FlowStepRun, RunStatus, StepKind, Variant, WinnerMetric
 from core.admin_tools import LargeTableAdmin, customer_link
+from loyalty.services import rewards_available
 from messaging.authored import authored_problems
 
 
@@ -105,6 +106,12 @@ class FlowStepForm(forms.ModelForm):
             data["params"] = step_kinds.params_clean(kind, data.get("params") or {}, has_email=is_send)
         except step_kinds.StepError as error:
             self.add_error("params", f"{error.field}: {error}")
+            return data
+        flow = getattr(self.instance, "flow", None) if self.instance.flow_id else None
+        if kind == StepKind.REWARD_CODE and flow is not None:
+            offered = rewards_available(shop=flow.shop).filter(pk=data["params"]["reward_id"]).exists()
+            if not offered:
+                self.add_error("params", "reward_id: no such reward on offer in this flow's shop.")
         return data
 
     def save(self, commit=True):

@@ -9,7 +9,14 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from unfold.admin import ModelAdmin
 
-from campaigns.attribution.spend import SpendImportError, spend_amount_base, spend_import
+from campaigns.attribution.spend import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    SpendImportError,
+    channel_normalize,
+    spend_amount_base,
+    spend_import,
+)
 from campaigns.models import AttributionSettings, MarketingSpend
 
 
@@ -19,7 +26,13 @@ class SpendForm(forms.ModelForm):
         fields = ["channel", "campaign", "month", "amount", "currency"]
 
     def clean_month(self):
-        return self.cleaned_data["month"].replace(day=1)
+        month = self.cleaned_data["month"].replace(day=1)
+        if not FIRST_YEAR <= month.year <= LAST_YEAR:
+            raise forms.ValidationError(f"Choose a month in {FIRST_YEAR} to {LAST_YEAR}.")
+        return month
+
+    def clean_channel(self):
+        return channel_normalize(self.cleaned_data["channel"])
 
     def clean(self):
         data = super().clean()

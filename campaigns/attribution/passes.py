@@ -29,7 +29,7 @@ from campaigns.attribution import credit as cr
 from campaigns.models import AttributionCredit, AttributionSettings, AttributionState, TouchOrigin, Touchpoint
 from core.db.column_reader import Field, read_columns
 from core.db.column_writer import Column, insert_columns
-from customers.models import Customer, Order, Refund
+from customers.models import Customer, Order, Refund, Shop
 from customers.models.commerce import NOT_COUNTED
 from messaging.models import Message, MessageEvent, MessageKind, MessageStatus
 
@@ -91,6 +91,7 @@ def _touches_insert(*, after_event: int, after_order: int, customers_since: date
     tp = qn(Touchpoint._meta.db_table)
     ev, msg = qn(MessageEvent._meta.db_table), qn(Message._meta.db_table)
     orders, customers = qn(Order._meta.db_table), qn(Customer._meta.db_table)
+    shops = qn(Shop._meta.db_table)
     cols = "(customer_id, at, kind, channel, message_id, source_key, origin_type, origin_id)"
     added = 0
     with connection.cursor() as cursor:
@@ -117,6 +118,9 @@ def _touches_insert(*, after_event: int, after_order: int, customers_since: date
             [after_order],
         )
         added += cursor.rowcount
+        # The source a customer was first seen from: their UTM source, or the source the shop
+        # named; not the shop itself, which a customer sent with no source is given (no
+        # marketing channel brought them).
         since = "AND c.updated_at >= %s" if customers_since else ""
         cursor.execute(
             f"""INSERT INTO {tp} {cols}
@@ -125,7 +129,9 @@ def _touches_insert(*, after_event: int, after_order: int, customers_since: date
                    'first_seen:' || CASE WHEN c.utm_source <> '' THEN c.utm_source ELSE c.source END,
                    {TouchOrigin.CUSTOMER}, c.id
             FROM {customers} c
-            WHERE c.first_seen_at IS NOT NULL AND (c.source <> '' OR c.utm_source <> '') {since}
+            WHERE c.first_seen_at IS NOT NULL {since}
+              AND (c.utm_source <> ''
+                   OR (c.source <> '' AND NOT EXISTS (SELECT 1 FROM {shops} s WHERE s.slug = c.source)))
             {conflict}""",
             [customers_since] if customers_since else [],
         )

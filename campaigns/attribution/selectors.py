@@ -69,7 +69,7 @@ class EarnerFigures:
 class ChannelFigures:
     channel: str
     attributed: Decimal
-    spend: Decimal
+    spend: Decimal | None  # None for one shop: spend is entered for all shops together
 
     @property
     def roas(self) -> float | None:
@@ -81,7 +81,7 @@ class MarketingFigures:
     model: str
     attributed: Decimal  # every touch's credit
     email: Decimal  # the CRM's campaigns and flows
-    spend: Decimal
+    spend: Decimal | None  # None for one shop: spend is entered for all shops together
     new_customers: int
     avg_clv: float | None
     campaigns: Decimal = ZERO  # of ``email``, what campaigns earned
@@ -91,7 +91,9 @@ class MarketingFigures:
 
     @property
     def cac(self) -> Decimal | None:
-        return (self.spend / self.new_customers).quantize(Decimal("0.01")) if self.new_customers else None
+        if self.spend is None or not self.new_customers:
+            return None
+        return (self.spend / self.new_customers).quantize(Decimal("0.01"))
 
     @property
     def roas(self) -> float | None:
@@ -103,9 +105,14 @@ class MarketingFigures:
         return self.avg_clv / float(cac) if cac and self.avg_clv is not None else None
 
 
-def marketing_figures(*, first: date, last: date, model: str, earners: int = 5) -> MarketingFigures:
+def marketing_figures(
+    *, first: date, last: date, model: str, shop_id: int | None = None, earners: int = 5
+) -> MarketingFigures:
     """Figures of the days ``first`` … ``last`` (inclusive). Spend is monthly: the months the
-    period touches count whole. New customers are those whose first order is in the period.
+    period touches count whole. New customers are those whose first counted order is in the
+    period. With ``shop_id``: the credits of that shop's orders and the customers it first
+    saw (as the dashboard's other sections count them); spend, entered for all shops
+    together, and so CAC and ROAS, are left out (None).
     The CRM's own email counts as the channel "email" (its links' UTM source is "crm").
     Six queries: credits per channel and per email source, spend per channel, new
     customers, and the two that name the campaigns and flows."""
@@ -115,23 +122,29 @@ def marketing_figures(*, first: date, last: date, model: str, earners: int = 5) 
     start = datetime.combine(first, time.min, tzinfo=tz)
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
     credits = AttributionCredit.objects.filter(placed_at__gte=start, placed_at__lt=end)
+    new_customers = Customer.objects.filter(first_order_at__gte=start, first_order_at__lt=end)
+    if shop_id is not None:
+        credits = credits.filter(order__shop_id=shop_id)
+        new_customers = new_customers.filter(first_seen_shop_id=shop_id)
     by_channel: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for channel, amount in credits.values_list("channel").annotate(amount=Sum(model)).order_by():
-        by_channel["email" if channel == "crm" else channel] += Decimal(amount or ZERO)
+        # As spend's channels are written (lower case); the CRM's own links say utm_source=crm.
+        name = channel.lower()
+        by_channel["email" if name == "crm" else name] += Decimal(amount or ZERO)
     by_source = {
         key: Decimal(amount or ZERO)
         for key, amount in credits.filter(EMAIL).values_list("source_key").annotate(amount=Sum(model)).order_by()
     }
-    spend_by_channel = {
-        channel: Decimal(amount or ZERO)
-        for channel, amount in MarketingSpend.objects.filter(month__gte=first.replace(day=1), month__lte=last)
-        .values_list("channel")
-        .annotate(amount=Sum("amount_base"))
-        .order_by()
-    }
-    new = Customer.objects.filter(first_order_at__gte=start, first_order_at__lt=end).aggregate(
-        n=Count("id"), clv=Avg("metrics__clv_predicted")
-    )
+    spend_by_channel = {}
+    if shop_id is None:
+        spend_by_channel = {
+            channel: Decimal(amount or ZERO)
+            for channel, amount in MarketingSpend.objects.filter(month__gte=first.replace(day=1), month__lte=last)
+            .values_list("channel")
+            .annotate(amount=Sum("amount_base"))
+            .order_by()
+        }
+    new = new_customers.aggregate(n=Count("id"), clv=Avg("metrics__clv_predicted"))
     sources = email_sources(by_source)
     earned = sorted(
         (EarnerFigures(sources[k], v.quantize(ZERO)) for k, v in by_source.items() if k in sources and v > 0),
@@ -139,16 +152,20 @@ def marketing_figures(*, first: date, last: date, model: str, earners: int = 5) 
     )
     channels = sorted(
         (
-            ChannelFigures(c, by_channel.get(c, ZERO).quantize(ZERO), spend_by_channel.get(c, ZERO))
+            ChannelFigures(
+                c,
+                by_channel.get(c, ZERO).quantize(ZERO),
+                spend_by_channel.get(c, ZERO) if shop_id is None else None,
+            )
             for c in by_channel.keys() | spend_by_channel.keys()
         ),
-        key=lambda c: (-c.attributed, -c.spend, c.channel),
+        key=lambda c: (-c.attributed, -(c.spend or ZERO), c.channel),
     )
     return MarketingFigures(
         model=model,
         attributed=sum(by_channel.values(), ZERO).quantize(ZERO),
         email=sum(by_source.values(), ZERO).quantize(ZERO),
-        spend=sum(spend_by_channel.values(), ZERO),
+        spend=sum(spend_by_channel.values(), ZERO) if shop_id is None else None,
         new_customers=new["n"],
         avg_clv=new["clv"],
         campaigns=sum((e.revenue for e in earned if e.source.kind == "campaign"), ZERO),

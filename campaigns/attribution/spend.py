@@ -37,11 +37,22 @@ class SpendRow:
     currency: str
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # spend outside these years is a typo, not a plan
+
+
 def _month(text: str) -> date:
     parts = text.strip().split("-")
     if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
         raise ValueError("a month as YYYY-MM")
-    return date(int(parts[0]), int(parts[1]), 1)
+    month = date(int(parts[0]), int(parts[1]), 1)
+    if not FIRST_YEAR <= month.year <= LAST_YEAR:
+        raise ValueError(f"a month in {FIRST_YEAR} to {LAST_YEAR}")
+    return month
+
+
+def channel_normalize(channel: str) -> str:
+    """Channels are compared as UTM sources are written: lower case (``Email`` is ``email``)."""
+    return channel.strip().lower()
 
 
 def spend_rows_parse(text: str) -> list[SpendRow]:
@@ -59,17 +70,22 @@ def spend_rows_parse(text: str) -> list[SpendRow]:
         if number - 1 > MAX_ROWS:
             raise SpendImportError([f"At most {MAX_ROWS} rows in one file."])
         values = {k: (v or "").strip() for k, v in raw.items() if k}
-        row: dict = {"channel": values.get("channel", ""), "campaign": values.get("campaign", "")}
+        row: dict = {"channel": channel_normalize(values.get("channel", "")), "campaign": values.get("campaign", "")}
         if not row["channel"]:
             problems.append(f"Row {number}, column channel: required.")
         elif len(row["channel"]) > 100:
             problems.append(f"Row {number}, column channel: at most 100 characters.")
+        for column in ("channel", "campaign"):
+            if not row[column].isprintable():
+                problems.append(
+                    f"Row {number}, column {column}: control characters are not allowed, got {row[column]!r}."
+                )
         if len(row["campaign"]) > 200:
             problems.append(f"Row {number}, column campaign: at most 200 characters.")
         try:
             row["month"] = _month(values.get("month", ""))
-        except ValueError:
-            problems.append(f"Row {number}, column month: expected a month as YYYY-MM, got {values.get('month')!r}.")
+        except ValueError as error:
+            problems.append(f"Row {number}, column month: expected {error}, got {values.get('month')!r}.")
         try:
             amount = Decimal(values.get("amount", "").replace(",", ""))
             if (

@@ -8,7 +8,7 @@ run every minute anyway, so a lost ask (Redis down) delays a campaign by a minut
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from django.db import transaction
@@ -27,6 +27,9 @@ from messaging.services import message_context, message_queue, order_values
 
 # A test or a preview without a customer shows these.
 SAMPLE_CUSTOMER = {"first_name": "Ann", "last_name": "Example", "name": "Ann Example", "email": "ann@example.com"}
+# What the other apps lend a real customer's message (crm/wiring.py), made up likewise.
+SAMPLE_ORDER = {"number": "#1001", "placed_on": "3 March 2026", "total": "42.00", "currency": "USD"}
+SAMPLE_LENT = {"tier": "Gold", "points": 1250, "stage": "Retention", "last_order": SAMPLE_ORDER, "order": SAMPLE_ORDER}
 
 
 def campaign_problems(campaign: Campaign) -> dict[str, str]:
@@ -62,6 +65,12 @@ def _go(campaign: Campaign, *, send_at: datetime, user) -> Campaign:
     return campaign
 
 
+# How far ahead a campaign may be scheduled, and the earliest time a form takes (a year such
+# as 0001 or 9999 is a slip of the keyboard).
+MAX_AHEAD = timedelta(days=366)
+FIRST_SEND_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def campaign_send_now(*, campaign: Campaign, user, now: datetime | None = None) -> Campaign:
     return _go(campaign, send_at=now or timezone.now(), user=user)
 
@@ -73,6 +82,8 @@ def campaign_schedule(*, campaign: Campaign, user, now: datetime | None = None) 
         raise DomainError("Set the time to send at first.", field="send_at")
     if campaign.send_at <= now:
         raise DomainError("The time to send at has passed: choose a later one, or send now.", field="send_at")
+    if campaign.send_at > now + MAX_AHEAD:
+        raise DomainError(f"Schedule at most {MAX_AHEAD.days} days ahead.", field="send_at")
     return _go(campaign, send_at=campaign.send_at, user=user)
 
 
@@ -101,7 +112,7 @@ def preview_context(campaign: Campaign, variant: Variant, customer: Customer | N
     """The values a message of ``variant`` to ``customer`` gets (made-up ones without)."""
     extra: dict = {AUTHORED: authored_context(variant)}
     if customer is None:
-        return {"customer": SAMPLE_CUSTOMER, "shop": {"name": campaign.shop.name}, **extra}
+        return {"customer": SAMPLE_CUSTOMER, "shop": {"name": campaign.shop.name}, **SAMPLE_LENT, **extra}
     order = latest_order(customer.pk, shop_id=campaign.shop_id)
     if order is not None:
         extra["order"] = order_values(order)

@@ -49,8 +49,8 @@ def campaign_reachable(campaign: Campaign, *, now: datetime, cap_hours: int) -> 
 
 @dataclass(frozen=True)
 class AudienceCount:
-    """The audience as the campaign page shows it: members of the targets less the
-    exclusion segments (``total``), then who may be mailed and who not, and why."""
+    """The audience as the campaign page shows it: members of the targets (``total``), then
+    who may be mailed and who not, and why (the exclusion segments first)."""
 
     total: int
     reachable: int
@@ -70,11 +70,12 @@ def audience_count(
     """One query: how many the campaign would reach now, and how many each reason leaves out."""
     if not segment_ids:
         return AudienceCount(total=0, reachable=0, excluded=[])
+    excluded_by = None
+    if excluded_segment_ids:
+        stays = SegmentMembership.objects.filter(customer=OuterRef("pk"), exited_at=None)
+        excluded_by = Exists(stays.filter(segment_id__in=list(excluded_segment_ids)))
     reach: Reach = exclusions(
-        members(segment_ids=segment_ids, excluded_segment_ids=excluded_segment_ids),
-        shop_id=shop_id,
-        now=now,
-        cap_hours=cap_hours,
+        members(segment_ids=segment_ids), shop_id=shop_id, now=now, cap_hours=cap_hours, excluded_by=excluded_by
     )
     return AudienceCount(
         total=reach.total,

@@ -146,7 +146,10 @@ def email_report(email: Email) -> EmailReport:
                 )
                 if compared
                 else None,
-                chance_best=verdict.chance_best.get(r.label) if verdict and r.variant_id is not None else None,
+                # No chance to be best until every variant has someone: an empty arm's is a prior.
+                chance_best=verdict.chance_best.get(r.label)
+                if verdict and r.variant_id is not None and verdict.power.smallest_arm
+                else None,
             )
         )
     return EmailReport(

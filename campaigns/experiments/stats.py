@@ -147,13 +147,17 @@ def sample_size_mean(
 
 @dataclass(frozen=True)
 class Power:
-    needed_per_arm: int
+    needed_per_arm: int | None  # None: not known yet (no variant has any of the metric)
     smallest_arm: int
 
     @property
-    def still_needed(self) -> int:
-        """Recipients the smallest arm still lacks (0 when enough)."""
-        return max(0, self.needed_per_arm - self.smallest_arm)
+    def known(self) -> bool:
+        return self.needed_per_arm is not None
+
+    @property
+    def still_needed(self) -> int | None:
+        """Recipients the smallest arm still lacks (0 when enough; None when not known)."""
+        return None if self.needed_per_arm is None else max(0, self.needed_per_arm - self.smallest_arm)
 
     @property
     def enough(self) -> bool:
@@ -298,7 +302,7 @@ def pick_winner(
         except ValueError:
             needed = math.inf  # type: ignore[assignment]
     chances = {a.label: float(c) for a, c in zip(arms, chance, strict=True)}
-    pw = Power(int(needed) if math.isfinite(needed) else 10**12, smallest)
+    pw = Power(int(needed) if math.isfinite(needed) else None, smallest)
     if not math.isfinite(needed):
         return Verdict(None, chances, pw, f"Not enough data yet: no variant has any {metric} so far.")
     if not pw.enough:

@@ -23,6 +23,7 @@ import numpy as np
 from campaigns.audience import reachable
 from campaigns.emails import email_send
 from campaigns.experiments.assignment import assign
+from campaigns.flows.params_text import control_character_at
 from campaigns.local_time import next_hour, per_zone, quiet_until
 from campaigns.models import FlowStep, SendingPolicy, StepKind
 from campaigns.segments.compiler import matching
@@ -57,6 +58,8 @@ def params_clean(kind: str, params, *, has_email: bool = False) -> dict:
     """The step's parameters checked and normalised; ``StepError`` names the one at fault."""
     if not isinstance(params, dict):
         raise StepError("The step's parameters are an object.")
+    if (where := control_character_at(params)) is not None:
+        raise StepError("Control characters (such as NUL) are not allowed.", field=where)
     if kind == StepKind.WAIT:
         if "until_hour" in params:
             hour = params["until_hour"]

@@ -35,6 +35,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Concat, ExtractDay, ExtractMonth
 
+from campaigns.flows.params_text import control_character_at
 from campaigns.models import Flow, Segment, SegmentMembership, TriggerKind
 from core.days import start_of, today
 from customers.models import Customer, CustomerIdentity, Event, Order, OrderStatus, StageChange
@@ -81,6 +82,8 @@ def params_clean(kind: str, params: dict) -> dict:
     the parameter at fault."""
     if not isinstance(params, dict):
         raise TriggerError("The trigger's parameters are an object.")
+    if (where := control_character_at(params)) is not None:
+        raise TriggerError("Control characters (such as NUL) are not allowed.", field=where)
     p: dict = {}
     if kind in (TriggerKind.SEGMENT_ENTERED, TriggerKind.SEGMENT_EXITED):
         p["segment_id"] = _int(params, "segment_id", low=1, high=2**62)

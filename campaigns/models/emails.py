@@ -54,7 +54,9 @@ class Variant(models.Model):
     email = models.ForeignKey(Email, on_delete=models.CASCADE, related_name="variants")
     label = models.CharField(max_length=20, help_text="A short name: A, B, 'short subject' …")
     weight = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1)], help_text="Its share of the audience against the others'."
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Its share of the audience against the others' (1 to 1,000).",
     )
     subject = models.CharField(max_length=300)
     preheader = models.CharField(max_length=200, blank=True, help_text="The line mail clients show after the subject.")

@@ -222,3 +222,17 @@ def test_credits_never_exceed_the_net_and_add_up_to_it(data, orders):
         per_order = np.bincount(p.order, weights=cents, minlength=len(oc))
         has = np.bincount(p.order, minlength=len(oc)) > 0
         assert (per_order[has] == net[has]).all()
+
+
+@pytest.mark.django_db
+def test_a_customer_first_seen_with_no_source_gives_no_first_seen_touch():
+    shop = ShopFactory(slug="web-shop")
+    CustomerFactory(first_seen_at=timezone.now(), source="web-shop")  # what a shop's customer with no source gets
+    CustomerFactory(first_seen_at=timezone.now(), source="newsletter")
+    CustomerFactory(first_seen_at=timezone.now(), source="web-shop", utm_source="google")
+    attribution_run()
+    assert sorted(Touchpoint.objects.values_list("source_key", flat=True)) == [
+        "first_seen:google",
+        "first_seen:newsletter",
+    ]
+    assert shop.slug == "web-shop"

@@ -43,15 +43,17 @@ def test_each_reason_leaves_its_customers_out_and_is_counted():
     )
     receipt = consenting(shop)
     message_queue(key="m3", template="test", customer_id=receipt.pk, now=NOW - timedelta(hours=1))  # transactional
+    consenting(other)  # a customer of the other shop only
 
     everyone = Customer.objects.all()
     kept = set(reachable(everyone, shop_id=shop.pk, now=NOW, cap_hours=16).values_list("pk", flat=True))
     reach = exclusions(everyone, shop_id=shop.pk, now=NOW, cap_hours=16)
 
     assert kept == {ok.pk, unsubscribed_elsewhere.pk, mailed_long_ago.pk, receipt.pk}
-    assert reach.total == 9 and reach.reachable == 4
+    assert reach.total == 10 and reach.reachable == 4
     assert reach.excluded == {
         Exclusion.NO_EMAIL: 1,
+        Exclusion.NOT_A_CUSTOMER: 1,
         Exclusion.NO_CONSENT: 1,
         Exclusion.SUPPRESSED: 2,
         Exclusion.RECENTLY_MAILED: 1,

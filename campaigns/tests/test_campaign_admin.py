@@ -105,6 +105,35 @@ def test_a_template_tag_that_is_not_allowed_is_named_on_its_field(marketer):
     assert "Choose the hour of the customer&#x27;s day to send at." in page
 
 
+@pytest.mark.parametrize(
+    ("fields", "field", "says"),
+    [
+        ({"timing": "local_hour", "local_hour": "25"}, "local_hour", "The hour of the customer's day is from 0 to 23."),
+        ({"send_at_0": "9999-12-31", "send_at_1": "23:30:00"}, "send_at", "Choose a time from 2000 to 366 days"),
+        ({"send_at_0": "0001-01-01", "send_at_1": "00:00:00"}, "send_at", "Choose a time from 2000 to 366 days"),
+        ({"variants-0-weight": "5000"}, "weight", "less than or equal to 1000"),
+    ],
+)
+def test_out_of_range_hours_times_and_weights_are_refused_on_their_field(marketer, fields, field, says):
+    import html
+
+    shop = branded_shop()
+    target = segment("Everyone", [customer(shop)])
+
+    response = marketer.post(reverse("admin:campaigns_campaign_add"), new_campaign_form(shop, target, **fields))
+
+    assert response.status_code == 200 and not Campaign.objects.exists()
+    assert says in html.unescape(response.content.decode())
+
+
+def test_the_preview_with_made_up_values_fills_every_name(marketer, summer):
+    variant = summer.email.variants.get()
+    variant.body = "<p>{{ tier }} · {{ points }} points · {{ stage }} · {{ last_order.number }}</p>"
+    variant.save()
+    frame = marketer.get(reverse("admin:campaigns_campaign_preview", args=[summer.pk]) + f"?variant={variant.pk}")
+    assert "Gold · 1250 points · Retention · #1001" in frame.content.decode()
+
+
 def test_the_live_count_is_one_query_and_says_who_is_left_out(marketer, summer, django_assert_num_queries):
     url = reverse("admin:campaigns_campaign_audience")
     body = {"shop": summer.shop_id, "segments": [summer.segments.get().pk], "excluded_segments": [], "cap_hours": None}
@@ -116,6 +145,7 @@ def test_the_live_count_is_one_query_and_says_who_is_left_out(marketer, summer, 
         "reachable": 2,
         "excluded": [
             {"reason": "no_email", "label": "no email address", "count": 0},
+            {"reason": "not_a_customer", "label": "not a customer of this shop", "count": 0},
             {"reason": "no_consent", "label": "no marketing consent for this shop", "count": 1},
             {"reason": "suppressed", "label": "suppressed (bounced, complained or unsubscribed)", "count": 0},
             {"reason": "recently_mailed", "label": "had a marketing email within the frequency cap", "count": 0},

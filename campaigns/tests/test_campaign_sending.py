@@ -51,9 +51,11 @@ def test_the_audience_is_the_targets_less_the_exclusions_then_consent_suppressio
         count = audience_count(
             shop_id=shop.pk, segment_ids=[vip.pk, sale.pk], excluded_segment_ids=[employees.pk], now=NOW, cap_hours=16
         )
-    assert (count.total, count.reachable) == (5, 2)
+    assert (count.total, count.reachable) == (6, 2)
     assert [(reason, n) for reason, _, n in count.excluded] == [
+        ("excluded_segment", 1),
         ("no_email", 0),
+        ("not_a_customer", 0),
         ("no_consent", 1),
         ("suppressed", 1),
         ("recently_mailed", 1),
@@ -73,8 +75,10 @@ def test_the_audience_is_the_targets_less_the_exclusions_then_consent_suppressio
     sale_campaign.refresh_from_db()
     assert sale_campaign.status == CampaignStatus.SENT and sale_campaign.audience_count == 2
     assert sale_campaign.excluded_counts == {
-        "total": 5,
+        "total": 6,
+        "excluded_segment": 1,
         "no_email": 0,
+        "not_a_customer": 0,
         "no_consent": 1,
         "suppressed": 1,
         "recently_mailed": 1,

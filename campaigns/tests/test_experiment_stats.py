@@ -209,3 +209,10 @@ def test_winner_on_revenue():
 def test_no_winner_when_nobody_converted():
     arms = [stats.Arm("A", 5000), stats.Arm("B", 5000)]
     assert stats.pick_winner(arms, "conversions").winner is None
+
+
+def test_with_no_data_the_sample_needed_is_not_known_and_nothing_is_made_up():
+    arms = [stats.Arm(label=x, recipients=0, clicks=0, conversions=0, revenue=0.0, revenue_sq=0.0) for x in "AB"]
+    v = stats.pick_winner(arms, "conversions", min_uplift=0.2, seed=1)
+    assert v.winner is None and not v.power.known and v.power.still_needed is None and not v.power.enough
+    assert v.reason == "Not enough data yet: no variant has any conversions so far."

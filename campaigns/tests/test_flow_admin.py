@@ -2,6 +2,7 @@
 many are at each, steps edited in place, added and reordered, and switching on (asked
 twice, and only for those allowed: an agent cannot)."""
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -152,6 +153,46 @@ def test_a_bad_step_is_refused_on_its_field(django_user_model, busy_flow):
     assert response.status_code == 200
     assert "minutes is a whole number from 1" in response.content.decode()
     assert FlowStep.objects.filter(flow=busy_flow).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "says"),
+    [
+        ("open_ticket", '{"subject": "a\\u0000", "body": "b"}', "subject: Control characters (such as NUL)"),
+        ("wait", '{"minutes": 5, "note": {"x\\u0000": 1}}', "note.x\\x00: Control characters"),
+        ("reward_code", '{"reward_id": 987654}', "reward_id: no such reward on offer in this flow"),
+    ],
+)
+def test_control_characters_and_an_unknown_reward_are_refused(django_user_model, busy_flow, kind, params, says):
+    client = signed_in(django_user_model, MARKETER)
+    data = {
+        **flow_fields(busy_flow),
+        **management("steps", 1, 0),
+        "steps-0-flow": busy_flow.pk,
+        "steps-0-position": "5",
+        "steps-0-kind": kind,
+        "steps-0-params": params,
+    }
+    response = client.post(reverse("admin:campaigns_flow_change", args=[busy_flow.pk]), data)
+
+    assert response.status_code == 200
+    assert says in html.unescape(response.content.decode())
+    assert FlowStep.objects.filter(flow=busy_flow).count() == 2
+
+
+def test_a_trigger_with_a_control_character_is_refused(django_user_model, busy_flow):
+    client = signed_in(django_user_model, MARKETER)
+    data = {
+        **flow_fields(busy_flow),
+        "trigger_params": '{"event_type": "cart\\u0000", "delay_minutes": 5}',
+        **management("steps", 0, 0),
+    }
+    response = client.post(reverse("admin:campaigns_flow_change", args=[busy_flow.pk]), data)
+
+    assert response.status_code == 200
+    assert "event_type: Control characters (such as NUL) are not allowed." in html.unescape(response.content.decode())
+    busy_flow.refresh_from_db()
+    assert "\x00" not in busy_flow.trigger_params.get("event_type", "")
 
 
 def test_a_marketer_switches_a_flow_on_after_confirming(django_user_model):

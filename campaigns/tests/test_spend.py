@@ -139,3 +139,24 @@ def test_email_revenue_splits_between_campaigns_and_flows_and_each_channel_has_i
     ]
     with pytest.raises(ValueError, match="Unknown attribution model"):
         marketing_figures(first=now.date(), last=now.date(), model="amount")
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("em\x00ail,,2026-03,10,USD", "Row 2, column channel: control characters are not allowed"),
+        ("email,spr\x01ing,2026-03,10,USD", "Row 2, column campaign: control characters are not allowed"),
+        ("email,,1900-01,10,USD", "Row 2, column month: expected a month in 2000 to 2100, got '1900-01'."),
+        ("email,,9999-12,10,USD", "Row 2, column month: expected a month in 2000 to 2100, got '9999-12'."),
+    ],
+)
+def test_control_characters_and_far_months_are_refused_and_nothing_is_written(row, problem):
+    with pytest.raises(SpendImportError) as refused:
+        spend_import(text=f"channel,campaign,month,amount,currency\n{row}\n")
+    assert any(p.startswith(problem) for p in refused.value.problems)
+    assert not MarketingSpend.objects.exists()
+
+
+def test_channels_are_lower_case_so_email_and_email_meet():
+    spend_import(text="channel,month,amount,currency\nEmail,2026-03,10,USD\n")
+    assert list(MarketingSpend.objects.values_list("channel", flat=True)) == ["email"]

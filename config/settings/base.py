@@ -15,6 +15,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
+# Keys for the secrets the CRM stores and reads back (core/secrets.py): comma-separated,
+# the first encrypts; empty: SECRET_KEY.
+STORED_SECRETS_KEYS = env("STORED_SECRETS_KEYS", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
@@ -338,6 +341,9 @@ CELERY_BEAT_SCHEDULE = {
     "send-queued-email": {"task": "messaging.tasks.send_queued_email", "schedule": 30.0},
     # Flows: enroll from new trigger rows, apply exits, take due steps (campaigns/flows/).
     "run-flows": {"task": "campaigns.tasks.run_flows", "schedule": 30.0},
+    # Shopify's and WooCommerce's webhooks: those stored while Redis was down, and failed
+    # ones due again (a processing task is also queued after each delivery; crm/connectors/).
+    "process-webhook-deliveries": {"task": "crm.tasks.process_webhook_deliveries", "schedule": 30.0},
     # Outbound webhooks: new events from the history tables into deliveries, then the due
     # deliveries sent, retried with backoff (crm/webhooks/, docs/integrations.md).
     "send-webhooks": {"task": "crm.tasks.send_webhooks", "schedule": 30.0},
@@ -345,9 +351,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Outbound webhooks (crm/webhooks/, docs/integrations.md "Outbound webhooks").
-# The key the endpoints' signing secrets are encrypted with (a Fernet key); empty: derived
-# from SECRET_KEY, so rotating SECRET_KEY then needs new webhook secrets.
-WEBHOOK_SECRETS_KEY = env("WEBHOOK_SECRETS_KEY", default="")
+# The endpoints' signing secrets are kept encrypted with STORED_SECRETS_KEYS (core.secrets).
 # Where a webhook may point: https only, and never a private, loopback, link-local or
 # reserved address (checked on save and before each attempt). Production forces both;
 # the tests allow loopback http for their own receiver.

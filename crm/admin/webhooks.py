@@ -13,7 +13,7 @@ from unfold.admin import ModelAdmin
 
 from core.admin_tools import LargeTableAdmin, ReadOnly
 from crm.webhooks.events import sources_start
-from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
+from crm.webhooks.models import EventType, OutboundDelivery, WebhookEndpoint
 from crm.webhooks.selectors import endpoints_switched_off
 from crm.webhooks.services import (
     WebhookError,
@@ -119,8 +119,8 @@ class WebhookEndpointAdmin(ModelAdmin):
         return self._secrets_page(request, secrets, "New signing secrets")
 
 
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnly, LargeTableAdmin):
+@admin.register(OutboundDelivery)
+class OutboundDeliveryAdmin(ReadOnly, LargeTableAdmin):
     list_display = [
         "id",
         "event_type",
@@ -144,7 +144,7 @@ class WebhookDeliveryAdmin(ReadOnly, LargeTableAdmin):
         return obj.last_error[:120]
 
     def has_resend_permission(self, request):
-        return request.user.has_perm("crm.resend_webhookdelivery")
+        return request.user.has_perm("crm.resend_outbounddelivery")
 
     @admin.action(description="Send again", permissions=["resend"])
     def resend(self, request, queryset):

@@ -113,10 +113,10 @@ def dashboard_view(request):
     # Campaign and flow revenue, CAC, ROAS and CLV:CAC under the model chosen (three reads,
     # cached beside the figures; the attribution pass runs hourly).
     model = form.cleaned_data.get("model") or AttributionModel.LAST_CLICK
-    marketing = cache.get(f"{key}:marketing:{model}")
+    marketing = cache.get(f"{key}:marketing:v2:{model}")
     if marketing is None:
-        marketing = marketing_figures(first=period.first, last=period.last, model=model)
-        cache.set(f"{key}:marketing:{model}", marketing, CACHE_SECONDS)
+        marketing = marketing_figures(first=period.first, last=period.last, model=model, shop_id=period.shop_id)
+        cache.set(f"{key}:marketing:v2:{model}", marketing, CACHE_SECONDS)
     context.update(
         {
             "dash": figures,

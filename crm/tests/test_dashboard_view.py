@@ -291,3 +291,22 @@ def test_the_marketing_section_splits_email_revenue_and_shows_each_channels_roas
         page, "#marketing-channels"
     )
     assert "within 120 h of a click or 24 h of an open" in page.content.decode()
+
+
+def test_with_a_shop_chosen_the_marketing_section_follows_it_and_leaves_spend_out(manager, history):
+    from campaigns.attribution.passes import attribution_run
+    from campaigns.attribution.spend import spend_import
+    from customers.models import Customer
+
+    spend_import(text="channel,month,amount,currency\ngoogle,2025-03,100.00,USD\n")
+    attribution_run()
+    march = timezone.now().replace(year=2025, month=3, day=10)
+    for name, shop in (("ann", history.web), ("bob", history.web), ("cat", history.eu)):
+        Customer.objects.filter(pk=history.people[name].pk).update(first_order_at=march, first_seen_shop=shop)
+    everyone = manager.get(URL, MARCH).context["marketing"]
+    page = manager.get(URL, {**MARCH, "shop": history.eu.pk})
+    eu = page.context["marketing"]
+    assert (everyone.spend, everyone.new_customers, everyone.cac) == (Decimal("100.00"), 3, Decimal("33.33"))
+    assert (eu.spend, eu.new_customers, eu.cac, eu.roas) == (None, 1, None, None)
+    assert text_of(page, "#marketing-spend") == "— (all shops only)"
+    assert all(c.spend is None for c in eu.channels)

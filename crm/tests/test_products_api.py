@@ -5,11 +5,13 @@ from decimal import Decimal
 import pytest
 
 from customers.models import Product
+from customers.tests.factories import ExchangeRateFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_products_are_added_and_changed_by_sku_keeping_what_is_left_out(api, shop, other_api):
+    ExchangeRateFactory(currency="EUR", rate_to_base=Decimal("1.10"))
     Product.objects.create(shop=shop, sku="tea", name="Tea", category="drinks", price=Decimal("4.00"))
 
     response = api.post(
@@ -69,6 +71,7 @@ def test_products_are_added_and_changed_by_sku_keeping_what_is_left_out(api, sho
         ({"sku": "a", "price": 3.5}, "products[0].price"),
         ({"sku": ""}, "products[0].sku"),
         ({"sku": "a", "currency": "euro"}, "products[0].currency"),
+        ({"sku": "a", "currency": "ZZZ", "price": "5.00"}, "products[0].currency"),  # no exchange rate
     ],
 )
 def test_a_bad_product_is_a_400_naming_the_field_and_nothing_is_written(api, item, field):

@@ -21,7 +21,7 @@ from crm.webhooks import delivery as delivery_module
 from crm.webhooks import events
 from crm.webhooks.delivery import backoff, deliveries_claim, deliveries_send
 from crm.webhooks.events import events_collect
-from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookSource
+from crm.webhooks.models import EventType, OutboundDelivery, WebhookEndpoint, WebhookSource
 from crm.webhooks.secrets import secret_decrypt
 from crm.webhooks.services import WebhookError, endpoint_create, webhooks_purge
 from customers.models import ConsentSource, CustomerIdentity, Product, StageChange
@@ -80,7 +80,7 @@ def test_a_consent_change_is_delivered_once_signed_to_the_standard(shop, receive
         "source": "footer_form",
     }
     assert request.headers["webhook-id"].startswith("msg_")
-    delivery = WebhookDelivery.objects.get()
+    delivery = OutboundDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
     assert delivery.message_id == request.headers["webhook-id"]
     # The secret is kept encrypted, and it is the one shown at creation.
@@ -97,7 +97,7 @@ def test_a_retry_after_a_500_has_a_fresh_signature_and_the_same_id(shop, receive
     events_collect(now=now)
 
     assert deliveries_send(now=now) == 1
-    delivery = WebhookDelivery.objects.get()
+    delivery = OutboundDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
     assert delivery.next_attempt_at == now + timedelta(seconds=30)
     assert deliveries_send(now=now + timedelta(seconds=29)) == 0  # not due yet
@@ -126,7 +126,7 @@ def test_the_backoff_doubles_from_30_seconds_to_4_hours_and_gives_up_after_a_day
     events_collect(now=start)
     receiver.statuses = [503] * 20
     at, waits = start, []
-    while (delivery := WebhookDelivery.objects.get()).status == "pending":
+    while (delivery := OutboundDelivery.objects.get()).status == "pending":
         at = delivery.next_attempt_at
         deliveries_send(now=at)
         delivery.refresh_from_db()
@@ -175,7 +175,7 @@ def test_an_endpoint_whose_every_attempt_failed_for_a_day_is_switched_off(shop, 
 
     consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=False, source=ConsentSource.API)
     events_collect(now=now)
-    WebhookDelivery.objects.update(next_attempt_at=now)
+    OutboundDelivery.objects.update(next_attempt_at=now)
     deliveries_send(now=now + timedelta(hours=24))
 
     endpoint = WebhookEndpoint.objects.get()
@@ -217,7 +217,7 @@ def test_nothing_is_sent_for_a_change_that_was_rolled_back(shop, receiver):
     send_webhooks()
 
     assert receiver.requests == []
-    assert not WebhookDelivery.objects.exists()
+    assert not OutboundDelivery.objects.exists()
 
 
 def test_stage_tickets_and_reviews_reach_a_lone_shop(shop, receiver):
@@ -285,7 +285,7 @@ def test_the_address_is_checked_again_before_each_attempt(shop, receiver, settin
     send_webhooks()
 
     assert receiver.requests == []
-    delivery = WebhookDelivery.objects.get()
+    delivery = OutboundDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
     assert "a loopback address" in delivery.last_error
 
@@ -352,11 +352,11 @@ def test_a_manager_sends_a_delivery_again(client, shop, receiver):
     _subscribe(shop, receiver)
     consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
     send_webhooks()
-    delivery = WebhookDelivery.objects.get()
+    delivery = OutboundDelivery.objects.get()
     client.force_login(_staff(MANAGER))
 
     client.post(
-        reverse("admin:crm_webhookdelivery_changelist"),
+        reverse("admin:crm_outbounddelivery_changelist"),
         {"action": "resend", "_selected_action": [delivery.pk]},
     )
     send_webhooks()
@@ -372,11 +372,11 @@ def test_a_marketer_reads_webhooks_and_changes_nothing(client, shop, receiver):
     endpoint, _ = _subscribe(shop, receiver)
     consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
     send_webhooks()
-    delivery = WebhookDelivery.objects.get()
+    delivery = OutboundDelivery.objects.get()
     client.force_login(_staff(MARKETER))
 
     assert client.get(reverse("admin:crm_webhookendpoint_changelist")).status_code == 200
-    log = client.get(reverse("admin:crm_webhookdelivery_changelist"))
+    log = client.get(reverse("admin:crm_outbounddelivery_changelist"))
     assert log.status_code == 200
     assert "Send again" not in log.content.decode()
     assert client.get(reverse("admin:crm_webhookendpoint_add")).status_code == 403
@@ -387,11 +387,11 @@ def test_a_marketer_reads_webhooks_and_changes_nothing(client, shop, receiver):
     assert changed.status_code == 403
     # The actions are refused too, posted by hand.
     resend = {"action": "resend", "_selected_action": [delivery.pk]}
-    client.post(reverse("admin:crm_webhookdelivery_changelist"), resend)
+    client.post(reverse("admin:crm_outbounddelivery_changelist"), resend)
     client.post(
         reverse("admin:crm_webhookendpoint_changelist"), {"action": "new_secret", "_selected_action": [endpoint.pk]}
     )
-    assert WebhookDelivery.objects.get().status == "delivered"
+    assert OutboundDelivery.objects.get().status == "delivered"
     assert WebhookEndpoint.objects.get().secret_encrypted == endpoint.secret_encrypted
     assert WebhookEndpoint.objects.get().url == receiver.url
 
@@ -399,7 +399,7 @@ def test_a_marketer_reads_webhooks_and_changes_nothing(client, shop, receiver):
 def test_a_support_agent_sees_no_webhooks(client):
     client.force_login(_staff(SUPPORT_AGENT))
     assert client.get(reverse("admin:crm_webhookendpoint_changelist")).status_code == 403
-    assert client.get(reverse("admin:crm_webhookdelivery_changelist")).status_code == 403
+    assert client.get(reverse("admin:crm_outbounddelivery_changelist")).status_code == 403
 
 
 def test_points_and_tiers_go_to_every_shop_of_the_group_and_no_other(shop, receiver, admin_user):
@@ -428,7 +428,7 @@ def test_points_and_tiers_go_to_every_shop_of_the_group_and_no_other(shop, recei
         "pending_change": 0,
     }
     assert received["loyalty.tier_changed"]["data"]["to_tier"] == "Gold"
-    assert WebhookDelivery.objects.filter(endpoint__shop=south).count() == 0
+    assert OutboundDelivery.objects.filter(endpoint__shop=south).count() == 0
 
 
 def test_segment_entries_and_exits_reach_a_lone_shop(shop, receiver):
@@ -468,7 +468,7 @@ def test_finished_deliveries_are_forgotten_after_the_log_days(shop, receiver):
 
     assert webhooks_purge(now=timezone.now() + timedelta(days=29)) == 0
     assert webhooks_purge(now=timezone.now() + timedelta(days=31)) == 1
-    assert not WebhookDelivery.objects.exists()
+    assert not OutboundDelivery.objects.exists()
 
 
 @pytest.mark.postgres
@@ -483,7 +483,7 @@ def test_two_senders_at_once_take_different_deliveries(shop, receiver):
     taken: list[int] = []
 
     with transaction.atomic():
-        held = list(WebhookDelivery.objects.select_for_update().order_by("pk").values_list("pk", flat=True)[:2])
+        held = list(OutboundDelivery.objects.select_for_update().order_by("pk").values_list("pk", flat=True)[:2])
 
         def other_sender():
             taken.extend(deliveries_claim(now=now))
@@ -493,7 +493,7 @@ def test_two_senders_at_once_take_different_deliveries(shop, receiver):
         thread.start()
         thread.join(timeout=10)
     assert not thread.is_alive()  # it skipped the locked rows instead of waiting on them
-    assert sorted(taken) == sorted(set(WebhookDelivery.objects.values_list("pk", flat=True)) - set(held))
+    assert sorted(taken) == sorted(set(OutboundDelivery.objects.values_list("pk", flat=True)) - set(held))
 
 
 def test_https_goes_to_the_checked_address_with_the_names_certificate(shop, settings, tmp_path):
@@ -509,14 +509,14 @@ def test_https_goes_to_the_checked_address_with_the_names_certificate(shop, sett
         [request] = receiver.requests
         assert request.headers["host"] == f"localhost:{server.server_port}"  # the name, not the number
         assert _verified(request, secret)["type"] == "customer.consent_changed"
-        assert WebhookDelivery.objects.get().status == "delivered"
+        assert OutboundDelivery.objects.get().status == "delivered"
 
         # A certificate that does not name the host is refused (the check is not skipped
         # because the connection was made to an address).
         settings.WEBHOOK_CA_BUNDLE = ""
         consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=False, source=ConsentSource.API)
         send_webhooks()
-        failed = WebhookDelivery.objects.get(status="pending")
+        failed = OutboundDelivery.objects.get(status="pending")
         assert "SSLError" in failed.last_error and len(receiver.requests) == 1
     finally:
         server.shutdown()
@@ -532,7 +532,7 @@ def test_a_real_worker_sends_what_the_beat_asks_for(worker, shop, receiver):
 
     send_webhooks.delay()  # as beat sends it every 30 s
 
-    assert wait_for(lambda: WebhookDelivery.objects.filter(status="delivered").count() == 1)
+    assert wait_for(lambda: OutboundDelivery.objects.filter(status="delivered").count() == 1)
     [request] = receiver.requests
     assert _verified(request, secret)["data"]["marketing_consent"] is True
 
@@ -549,7 +549,7 @@ def test_a_burst_larger_than_a_batch_is_sent_a_batch_at_a_time(shop, receiver, m
     made = [events_collect(now=start + timedelta(minutes=m)) for m in (0, 1, 6, 12, 13)]
 
     assert made == [2, 0, 0, 3, 0]
-    assert WebhookDelivery.objects.count() == 5
+    assert OutboundDelivery.objects.count() == 5
 
 
 def test_slow_receivers_leave_the_rest_of_the_batch_due_for_the_next_task(shop, receiver, monkeypatch):
@@ -563,8 +563,8 @@ def test_slow_receivers_leave_the_rest_of_the_batch_due_for_the_next_task(shop, 
 
     assert deliveries_send(now=now) == 1
 
-    assert WebhookDelivery.objects.filter(status="delivered").count() == 1
-    rest = WebhookDelivery.objects.filter(status="pending")
+    assert OutboundDelivery.objects.filter(status="delivered").count() == 1
+    rest = OutboundDelivery.objects.filter(status="pending")
     assert [(d.attempts, d.next_attempt_at) for d in rest] == [(0, now), (0, now)]
 
 
@@ -576,7 +576,7 @@ def test_the_delivery_log_lists_in_a_fixed_number_of_queries(admin_client, shop,
             consent_set(customer_id=identity.customer_id, shop_id=shop.pk, given=True, source=ConsentSource.API)
         events_collect()
         with CaptureQueriesContext(connection) as queries:
-            page = admin_client.get(reverse("admin:crm_webhookdelivery_changelist"))
+            page = admin_client.get(reverse("admin:crm_outbounddelivery_changelist"))
         assert page.status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
@@ -591,7 +591,7 @@ def test_a_secret_the_key_no_longer_opens_fails_the_attempt_and_says_why(shop, r
     send_webhooks()
 
     assert receiver.requests == []
-    delivery = WebhookDelivery.objects.get()
+    delivery = OutboundDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert "signing secret cannot be read" in delivery.last_error
 
@@ -629,4 +629,4 @@ def test_ticking_active_again_in_the_form_forgets_the_failures(client, shop, rec
 
     endpoint = WebhookEndpoint.objects.get()
     assert (endpoint.active, endpoint.consecutive_failures, endpoint.disabled_reason) == (True, 0, "")
-    assert WebhookDelivery.objects.get().status == "delivered"  # its waiting delivery went at once
+    assert OutboundDelivery.objects.get().status == "delivered"  # its waiting delivery went at once

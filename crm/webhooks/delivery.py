@@ -31,7 +31,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -40,8 +39,8 @@ from requests.adapters import HTTPAdapter
 from standardwebhooks.webhooks import Webhook
 
 from crm.webhooks.addresses import UnsafeAddress, url_check
-from crm.webhooks.models import WebhookDelivery, WebhookEndpoint
-from crm.webhooks.secrets import secret_decrypt
+from crm.webhooks.models import OutboundDelivery, WebhookEndpoint
+from crm.webhooks.secrets import SecretUnreadable, secret_decrypt
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +69,13 @@ def deliveries_claim(*, now: datetime, limit: int = BATCH) -> list[int]:
     """Take up to ``limit`` due deliveries for this sender; returns their ids."""
     with transaction.atomic():
         due = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__active=True)
+            OutboundDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=OutboundDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__active=True)
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )
         ids = list(due)
-        WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now + CLAIM)
+        OutboundDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now + CLAIM)
     return ids
 
 
@@ -127,7 +126,7 @@ def post_pinned(url: str, address: str, *, body: bytes, headers: dict[str, str])
         )
 
 
-def attempt(delivery: WebhookDelivery, *, now: datetime) -> Outcome:
+def attempt(delivery: OutboundDelivery, *, now: datetime) -> Outcome:
     """One POST of ``delivery`` to its endpoint."""
     endpoint = delivery.endpoint
     try:
@@ -136,7 +135,7 @@ def attempt(delivery: WebhookDelivery, *, now: datetime) -> Outcome:
         return Outcome(False, error=str(error))
     try:
         secret = secret_decrypt(endpoint.secret_encrypted)
-    except InvalidToken:
+    except SecretUnreadable:
         return Outcome(
             False, error="The signing secret cannot be read (the key changed?): give the endpoint a new one."
         )
@@ -151,7 +150,7 @@ def attempt(delivery: WebhookDelivery, *, now: datetime) -> Outcome:
     return Outcome(False, response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
 
 
-def outcome_record(delivery: WebhookDelivery, outcome: Outcome, *, now: datetime) -> bool:
+def outcome_record(delivery: OutboundDelivery, outcome: Outcome, *, now: datetime) -> bool:
     """The attempt's result on the delivery, and on its endpoint's run of failures. True if
     the endpoint was switched off by it."""
     switched_off = False
@@ -162,13 +161,13 @@ def outcome_record(delivery: WebhookDelivery, outcome: Outcome, *, now: datetime
     endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
     with transaction.atomic():
         if outcome.ok:
-            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.status = OutboundDelivery.Status.DELIVERED
             delivery.delivered_at = now
             delivery.next_attempt_at = None
             endpoints.update(consecutive_failures=0, failing_since=None)
         else:
             if now >= delivery.give_up_at:
-                delivery.status = WebhookDelivery.Status.FAILED
+                delivery.status = OutboundDelivery.Status.FAILED
                 delivery.next_attempt_at = None
             else:
                 delivery.next_attempt_at = now + backoff(delivery.attempts)
@@ -209,7 +208,7 @@ def deliveries_send(*, now: datetime | None = None, limit: int = BATCH) -> int:
     """Claim a batch of due deliveries and attempt each, for at most ``SEND_BUDGET``
     seconds. Returns the deliveries taken (a full batch: more may wait)."""
     ids = deliveries_claim(now=now or timezone.now(), limit=limit)
-    deliveries = list(WebhookDelivery.objects.filter(pk__in=ids).select_related("endpoint").order_by("pk"))
+    deliveries = list(OutboundDelivery.objects.filter(pk__in=ids).select_related("endpoint").order_by("pk"))
     switched_off: set[int] = set()
     started = time.monotonic()
     for done, delivery in enumerate(deliveries):
@@ -217,7 +216,7 @@ def deliveries_send(*, now: datetime | None = None, limit: int = BATCH) -> int:
             # Slow receivers took the task's time: the rest are due again at once, for the
             # next task (the claim would otherwise hold them for minutes).
             rest = [d.pk for d in deliveries[done:]]
-            WebhookDelivery.objects.filter(pk__in=rest, status=WebhookDelivery.Status.PENDING).update(
+            OutboundDelivery.objects.filter(pk__in=rest, status=OutboundDelivery.Status.PENDING).update(
                 next_attempt_at=now or timezone.now()
             )
             return done

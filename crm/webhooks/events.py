@@ -47,7 +47,7 @@ from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import SegmentMembership
-from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookSource
+from crm.webhooks.models import EventType, OutboundDelivery, WebhookEndpoint, WebhookEvent, WebhookSource
 from customers.models import ConsentEvent, CustomerIdentity, Shop, StageChange
 from customers.selectors import customer_refs
 from loyalty.models import PointsEntry, TierChange
@@ -322,14 +322,14 @@ def _collect_batch(source: Source, now: datetime) -> tuple[int, bool]:
         keys = [e.key for e in events]
         made = set()
         for first in range(0, len(keys), 500):
-            existing = WebhookDelivery.objects.filter(endpoint__in=endpoints, event_key__in=keys[first : first + 500])
+            existing = OutboundDelivery.objects.filter(endpoint__in=endpoints, event_key__in=keys[first : first + 500])
             made.update(existing.values_list("endpoint_id", "event_key"))
         deliveries = [
             d for d in _deliveries(source, events, endpoints, now) if (d.endpoint.pk, d.event_key) not in made
         ]
         # A concurrent pass cannot make them too (the source's row is locked), but the
         # unique constraint is the last word.
-        WebhookDelivery.objects.bulk_create(deliveries, batch_size=500, ignore_conflicts=True)
+        OutboundDelivery.objects.bulk_create(deliveries, batch_size=500, ignore_conflicts=True)
         return len(deliveries), more
 
 
@@ -361,7 +361,7 @@ def _deliveries(source: Source, events: list[Event], endpoints: list[WebhookEndp
                 },
             }
             deliveries.extend(
-                WebhookDelivery(
+                OutboundDelivery(
                     endpoint=endpoint,
                     event_type=source.event_type,
                     event_key=event.key,

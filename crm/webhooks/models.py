@@ -49,7 +49,7 @@ class WebhookEndpoint(models.Model):
         return self.url
 
 
-class WebhookDelivery(models.Model):
+class OutboundDelivery(models.Model):
     """One event for one endpoint: its body, fixed at creation, and how sending it went.
 
     ``message_id`` is the ``webhook-id`` header: the same on every attempt, so a receiver
@@ -78,20 +78,21 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "webhook deliveries"
-        permissions = [("resend_webhookdelivery", "Can send a webhook delivery again")]
+        verbose_name = "outbound webhook delivery"
+        verbose_name_plural = "outbound webhook deliveries"
+        permissions = [("resend_outbounddelivery", "Can send an outbound webhook delivery again")]
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["endpoint", "event_key"], name="webhookdelivery_event_uniq"),
+            models.UniqueConstraint(fields=["endpoint", "event_key"], name="outbounddelivery_event_uniq"),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "delivered", "failed"]), name="webhookdelivery_status_valid"
+                condition=Q(status__in=["pending", "delivered", "failed"]), name="outbounddelivery_status_valid"
             ),
         ]
         indexes = [
             # The sender's claim: pending deliveries by the time they are due.
-            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="webhookdelivery_due_idx"),
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="outbounddelivery_due_idx"),
             # The delivery log of one endpoint, newest first.
-            models.Index(fields=["endpoint", "-id"], name="webhookdelivery_endpoint_idx"),
+            models.Index(fields=["endpoint", "-id"], name="outbounddelivery_endpoint_idx"),
         ]
 
     def __str__(self):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from crm.webhooks.addresses import UnsafeAddress, url_check
 from crm.webhooks.events import sources_start
-from crm.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from crm.webhooks.models import EventType, OutboundDelivery, WebhookEndpoint, WebhookEvent
 from crm.webhooks.secrets import secret_encrypt, secret_generate
 from customers.models import Shop
 
@@ -66,7 +66,7 @@ def endpoints_enable(endpoint_ids: Iterable[int]) -> int:
         changed = WebhookEndpoint.objects.filter(pk__in=ids, active=False).update(
             active=True, consecutive_failures=0, failing_since=None, disabled_at=None, disabled_reason=""
         )
-        WebhookDelivery.objects.filter(endpoint_id__in=ids, status=WebhookDelivery.Status.PENDING).update(
+        OutboundDelivery.objects.filter(endpoint_id__in=ids, status=OutboundDelivery.Status.PENDING).update(
             next_attempt_at=now
         )
     return changed
@@ -76,8 +76,8 @@ def deliveries_resend(delivery_ids: Iterable[int]) -> int:
     """Send deliveries again (delivered, failed or waiting): due at once, with a new day of
     retries; the same ``webhook-id``, so a receiver that had it drops the repeat."""
     now = timezone.now()
-    return WebhookDelivery.objects.filter(pk__in=list(delivery_ids)).update(
-        status=WebhookDelivery.Status.PENDING,
+    return OutboundDelivery.objects.filter(pk__in=list(delivery_ids)).update(
+        status=OutboundDelivery.Status.PENDING,
         next_attempt_at=now,
         give_up_at=now + settings.WEBHOOK_RETRY_FOR,
         delivered_at=None,
@@ -89,8 +89,8 @@ def webhooks_purge(*, now=None, batch: int = 10_000) -> int:
     the pass has read (older than a day). Returns the rows deleted."""
     now = now or timezone.now()
     deleted = 0
-    finished = WebhookDelivery.objects.filter(
-        status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
+    finished = OutboundDelivery.objects.filter(
+        status__in=[OutboundDelivery.Status.DELIVERED, OutboundDelivery.Status.FAILED],
         created_at__lt=now - timedelta(days=settings.WEBHOOK_LOG_DAYS),
     )
     read = WebhookEvent.objects.filter(created_at__lt=now - timedelta(days=1))

@@ -113,6 +113,12 @@ def derived_subtotal(data: OrderData) -> Decimal:
     return data.total - data.shipping_total - data.tax_total + data.discount_total
 
 
+def _subtotal_matches(sent: Decimal, lines: Decimal, data: OrderData, unit: Decimal) -> bool:
+    """A subtotal is the lines' sum, or the lines' sum after the discount (as Shopify's and
+    many other exports write it); either way the stored subtotal is the lines' sum."""
+    return abs(sent - lines) <= unit or abs(sent - (lines - data.discount_total)) <= unit
+
+
 def order_check(data: OrderData, rates: dict[str, Decimal]) -> dict[str, list[str]]:
     """Business-rule errors for one order, by field; empty if the order can be written."""
     errors: dict[str, list[str]] = {}
@@ -135,8 +141,10 @@ def order_check(data: OrderData, rates: dict[str, Decimal]) -> dict[str, list[st
     if subtotal > MAX_AMOUNT:
         field = "lines" if data.lines else "subtotal"
         return {field: [f"The subtotal comes to {subtotal}, over the {MAX_AMOUNT} an order may hold."]}
-    if data.lines and data.subtotal is not None and abs(data.subtotal - subtotal) > unit:
-        return {"subtotal": [f"Subtotal {data.subtotal} does not match the lines, which add up to {subtotal}."]}
+    if data.lines and data.subtotal is not None and not _subtotal_matches(data.subtotal, subtotal, data, unit):
+        after = subtotal - data.discount_total
+        also = f" (or {after} after the discount)" if data.discount_total else ""
+        return {"subtotal": [f"Subtotal {data.subtotal} does not match the lines, which add up to {subtotal}{also}."]}
     if subtotal < 0:
         return {"total": ["Total is less than shipping plus tax minus discount."]}
     expected = subtotal - data.discount_total + data.shipping_total + data.tax_total

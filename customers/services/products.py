@@ -9,7 +9,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from customers.models import Product, Shop
+from customers.services.currency import rates_for
 
 # The fields a shop may set; a field left out of an item keeps its value (or the default).
 FIELDS = ("name", "category", "price", "currency", "url", "is_active", "in_stock", "replenish_days")
@@ -34,6 +36,15 @@ def products_upsert(*, shop: Shop, items: Sequence[ProductData]) -> ProductsResu
     by_sku = {item.sku: item for item in items}
     if len(by_sku) != len(items):
         raise ValueError("Each sku once per call.")
+    currencies = {item.values["currency"] for item in items if item.values.get("currency")}
+    known_rates = rates_for(currencies)
+    for i, item in enumerate(items):
+        currency = item.values.get("currency")
+        if currency and currency not in known_rates:
+            raise DomainError(
+                f"No exchange rate from {currency} to the base currency; add one first.",
+                field=f"products[{i}].currency",
+            )
     with transaction.atomic():
         rows = Product.objects.filter(shop_id=shop.pk).order_by("sku").select_for_update()
         known = {product.sku: product for product in rows.filter(sku__in=by_sku)}

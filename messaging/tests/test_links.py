@@ -56,6 +56,22 @@ def test_links_are_signed_redirects_with_the_crm_utm(shop, customer):
     assert 'src="https://crm.acme.example/e/o/' in out and out.endswith("</body></html>")
 
 
+def test_the_text_parts_links_go_through_the_same_redirect(shop, customer):
+    message = marketing(customer, shop)
+    text = "[Sale](https://shop.example/sale?colour=red) or https://shop.example/new.\nLeave: https://crm.acme.example/u/abc\n"
+    out = links.track_text(message, text)
+    sale, new = re.findall(r"https://crm\.acme\.example/e/c/[^\s)]+", out)
+    assert links.click_target(sale.rsplit("/", 1)[1]) == (
+        message.pk,
+        "https://shop.example/sale?colour=red&utm_source=crm&utm_medium=email&utm_campaign=email%3A12",
+    )
+    assert new.endswith(".")  # the sentence's full stop stays after the address
+    assert links.click_target(new[:-1].rsplit("/", 1)[1])[1].startswith("https://shop.example/new?utm_source=crm")
+    assert out.startswith("[Sale](https://crm.acme.example/e/c/") and "Leave: https://crm.acme.example/u/abc" in out
+    receipt = message_queue(key="receipt:2", template="test", customer_id=customer.pk, shop_id=shop.pk)
+    assert links.track_text(receipt, text) == text
+
+
 def test_a_transactional_message_is_left_alone(shop, customer):
     message = message_queue(key="receipt:1", template="test", customer_id=customer.pk, shop_id=shop.pk)
     assert links.track_html(message, BODY) == BODY

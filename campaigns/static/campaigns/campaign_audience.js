@@ -44,7 +44,7 @@
         reach.appendChild(document.createTextNode("Reaches "));
         reach.appendChild(text("strong", answer.reachable.toLocaleString("en"), "audience-reachable"));
         reach.appendChild(document.createTextNode(" of " + answer.total.toLocaleString("en") +
-          " customers in the segments (after the exclusion segments)"));
+          " customers in the target segments"));
         parts.push(reach);
         var list = document.createElement("ul");
         list.className = "audience-excluded";

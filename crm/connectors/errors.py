@@ -1,0 +1,2 @@
+class DeliveryError(Exception):
+    """A delivery that cannot be applied (yet): recorded on it as its error, tried again later."""
