@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
+from unfold.widgets import UnfoldAdminPasswordWidget
 
 from core.admin_tools import LargeTableAdmin
 from core.secrets import secret_encrypt
@@ -18,11 +19,11 @@ class ShopConnectionForm(forms.ModelForm):
     """The signing secret is written, never shown: the field says whether one is set."""
 
     secret = forms.CharField(
-        label="signing secret",
+        label="Signing secret",
         required=False,
         strip=True,
         max_length=500,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
     class Meta:
