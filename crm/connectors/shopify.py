@@ -11,11 +11,10 @@ from dataclasses import replace
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
 from django.utils import timezone
 
 from crm import pipeline
-from crm.connectors.errors import DeliveryError
+from crm.connectors.errors import DeliveryError, delivery_dispatch
 from crm.connectors.ingest import customer_apply, order_apply, refund_apply, residue_folded
 from crm.connectors.models import PRIVACY_DUE, PrivacyRequest, WebhookDelivery
 from crm.connectors.values import country_of, email_or_blank, moment, money, required_id, tags_of, text
@@ -344,13 +343,4 @@ TOPICS: dict[str, Callable[[WebhookDelivery, dict], str]] = {
 
 def delivery_apply(delivery: WebhookDelivery) -> str:
     """Apply one stored Shopify delivery; returns what it did. Raises on failure."""
-    handler = TOPICS.get(delivery.topic)
-    if handler is None:
-        return f"topic {delivery.topic} is not one the CRM takes: ignored"
-    try:
-        body = orjson.loads(bytes(delivery.body))
-    except orjson.JSONDecodeError as exc:
-        raise DeliveryError(f"The body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise DeliveryError("The body is not a JSON object.")
-    return handler(delivery, body)
+    return delivery_dispatch(delivery, TOPICS)

@@ -9,9 +9,7 @@ offset). WooCommerce has no refund topic: an order's ``refunds`` array (``id``,
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP
 
-import orjson
-
-from crm.connectors.errors import DeliveryError
+from crm.connectors.errors import DeliveryError, delivery_dispatch
 from crm.connectors.ingest import customer_apply, order_apply, refund_apply, residue_folded
 from crm.connectors.models import WebhookDelivery
 from crm.connectors.values import country_of, email_or_blank, moment, money, required_id, text
@@ -161,13 +159,5 @@ TOPICS: dict[str, Callable[[WebhookDelivery, dict], str]] = {
 
 
 def delivery_apply(delivery: WebhookDelivery) -> str:
-    handler = TOPICS.get(delivery.topic)
-    if handler is None:
-        return f"topic {delivery.topic} is not one the CRM takes: ignored"
-    try:
-        body = orjson.loads(bytes(delivery.body))
-    except orjson.JSONDecodeError as exc:
-        raise DeliveryError(f"The body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise DeliveryError("The body is not a JSON object.")
-    return handler(delivery, body)
+    """Apply one stored WooCommerce delivery; returns what it did. Raises on failure."""
+    return delivery_dispatch(delivery, TOPICS)
