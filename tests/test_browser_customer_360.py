@@ -166,11 +166,32 @@ def test_a_marketer_reads_the_customers_flows_and_what_a_campaign_email_was_for(
     flow = a_flow_with_an_email(shop, timezone.now(), [customer])
     campaign = a_campaign(shop)
     email_send(email=campaign.email, customer_ids=[customer.pk])
+    # She clicks both emails, then orders: the conversions panel credits them.
+    from campaigns.attribution.passes import attribution_run
+    from campaigns.models import Send
+    from messaging.models import MessageEvent, MessageStatus
+
+    for hours, send in zip((3, 2), Send.objects.filter(customer=customer).order_by("id"), strict=True):
+        at = timezone.now() - timedelta(hours=hours)
+        MessageEvent.objects.create(message_id=send.message_id, status=MessageStatus.CLICKED, at=at)
+    OrderFactory(customer=customer, shop=shop, placed_at=timezone.now() - timedelta(hours=1), total=Decimal("80.00"))
+    attribution_run()
 
     page = browser_login("mia", "marketer-pass-1")
     page.set_viewport_size({"width": 1440, "height": 1000})
     page.goto(page.url.split("/admin/")[0] + f"/admin/crm/customer360/{customer.pk}/change/")
     page.wait_for_selector("#c360-flows")
+
+    # The conversions panel: the table within its panel (it once spilled under the quick
+    # actions, its five model columns' headings one letter a line), headings on one line.
+    panel = page.locator("#c360-conversions")
+    page.screenshot(path=str(SHOTS / "customer-360-conversions.png"), full_page=True)
+    assert page.locator("#c360-credits tbody tr").count() == 2
+    heights = page.locator("#c360-credits thead th").evaluate_all("ths => ths.map(th => th.offsetHeight)")
+    assert max(heights) < 40, heights
+    assert panel.evaluate("e => e.scrollWidth <= e.clientWidth")
+    first = page.locator("#c360-credits tbody tr").first.inner_text()
+    assert "Last click 0.00" in first and "First click 80.00" in first and "Linear 40.00" in first
 
     flows = page.locator("#c360-flow-runs")
     assert "Welcome series" in flows.inner_text() and "4. Add a tag" in flows.inner_text()

@@ -175,6 +175,16 @@ def marketing_figures(
     )
 
 
+# Each model as a narrow column heading, with its full name (``AttributionModel``'s order).
+MODEL_COLUMNS = (
+    ("Last click", "Last click"),
+    ("First click", "First click"),
+    ("Linear", "Linear"),
+    ("Decay", "Time decay"),
+    ("40/20/40", "Position-based (40/20/40)"),
+)
+
+
 @dataclass(frozen=True)
 class CustomerCredit:
     """One touch's credit for one of the customer's orders, under every model."""

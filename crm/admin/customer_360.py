@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
-from campaigns.models import AttributionModel
+from campaigns.attribution.selectors import MODEL_COLUMNS
 from core.errors import DomainError
 from crm import customer_360
 from crm.models import Customer360
@@ -98,7 +98,7 @@ class Customer360Admin(CustomerAdmin):
             "page": page,
             "flow_runs": customer_360.flow_positions(head.customer.pk, viewer),
             "conversions": customer_360.conversions(head.customer.pk, viewer),
-            "models": AttributionModel.choices,
+            "models": MODEL_COLUMNS,
             "groups": customer_360.timeline_groups(viewer),
             "selected": groups,
             "filter_query": "".join(f"&type={g}" for g in groups),
