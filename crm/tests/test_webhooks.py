@@ -14,6 +14,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from campaigns.models import Segment, SegmentMembership
+from core.secrets import secret_decrypt
 from crm.roles import MANAGER, MARKETER, SUPPORT_AGENT
 from crm.tasks import send_webhooks
 from crm.tests import webhook_receiver
@@ -22,7 +23,6 @@ from crm.webhooks import events
 from crm.webhooks.delivery import backoff, deliveries_claim, deliveries_send
 from crm.webhooks.events import events_collect
 from crm.webhooks.models import EventType, OutboundDelivery, WebhookEndpoint, WebhookSource
-from crm.webhooks.secrets import secret_decrypt
 from crm.webhooks.services import WebhookError, endpoint_create, webhooks_purge
 from customers.models import ConsentSource, CustomerIdentity, Product, StageChange
 from customers.services.consent import consent_set

@@ -38,9 +38,9 @@ from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from standardwebhooks.webhooks import Webhook
 
+from core.secrets import SecretUnreadable, secret_decrypt
 from crm.webhooks.addresses import UnsafeAddress, url_check
 from crm.webhooks.models import OutboundDelivery, WebhookEndpoint
-from crm.webhooks.secrets import SecretUnreadable, secret_decrypt
 
 logger = logging.getLogger(__name__)
 

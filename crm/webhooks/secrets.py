@@ -10,11 +10,7 @@ encrypted under a key no longer listed cannot be read: the endpoint then needs a
 import base64
 import secrets
 
-from core.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
-
 PREFIX = "whsec_"
-
-__all__ = ["PREFIX", "SecretUnreadable", "secret_decrypt", "secret_encrypt", "secret_generate"]
 
 
 def secret_generate() -> str:

@@ -10,10 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError
+from core.secrets import secret_encrypt
 from crm.webhooks.addresses import UnsafeAddress, url_check
 from crm.webhooks.events import sources_start
 from crm.webhooks.models import EventType, OutboundDelivery, WebhookEndpoint, WebhookEvent
-from crm.webhooks.secrets import secret_encrypt, secret_generate
+from crm.webhooks.secrets import secret_generate
 from customers.models import Shop
 
 
