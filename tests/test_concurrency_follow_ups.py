@@ -151,7 +151,8 @@ def test_follow_ups_sent_at_once_each_land_once_on_the_embedded_sqlite_file(pend
     connection.ensure_connection()
     with sqlite3.connect(database) as copy:
         connection.connection.backup(copy)  # the migrated schema, the shop, its key, the ticket
-    proc, port = serve(database, tmp_path / "gunicorn.log")
+    log = tmp_path / "gunicorn.log"
+    proc, port = serve(database, log)
     try:
         results = race(
             2 * FOLLOW_UPS, lambda i: http_post(port, f"/api/v1/tickets/{ticket_id}/messages", key, body_of(i))
@@ -165,4 +166,5 @@ def test_follow_ups_sent_at_once_each_land_once_on_the_embedded_sqlite_file(pend
             row[0] for row in db.execute("SELECT body FROM support_ticketmessage WHERE ticket_id = ?", [ticket_id])
         ]
         (status,) = db.execute("SELECT status FROM support_ticket WHERE id = ?", [ticket_id]).fetchone()
+    assert [code for code, _ in results if code >= 500] == [], log.read_text()[-2000:]
     assert_each_landed_once(results, bodies, status)

@@ -131,12 +131,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default serves threads (runserver, the work after each response) on one
     # file. A write transaction takes the lock when it begins (IMMEDIATE), so it waits for
     # the writer before it instead of failing "database is locked" half-way when it tries
-    # to upgrade a read lock; WAL lets pages read while a write runs; waits end after 30 s.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        timeout=30,
-        transaction_mode="IMMEDIATE",
-        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    )
+    # to upgrade a read lock; waits end after 30 s. WAL (pages read while a write runs) is
+    # set by core.db.sqlite_wal, which also waits out connections switching it at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # No JIT: the recompute's per-chunk queries are costed above jit_above_cost, and compiling
     # them took longer (30–100 ms) than running them.
