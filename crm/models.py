@@ -104,10 +104,12 @@ class ScheduledRun(models.Model):
 # The platforms' connections and webhooks live with their code (crm/connectors/).
 from crm.connectors.models import (  # noqa: E402
     ConnectorVersion,
-    PrivacyRequest,
     ShopConnection,
     WebhookDelivery,
 )
+
+# Privacy requests (exports and erasures) live with their code (crm/privacy/).
+from crm.privacy.models import ErasureLog, PrivacyRequest  # noqa: E402
 
 # The dashboard's rollups live with their code (crm/dashboard/); imported here so Django
 # sees them as models of this app.
@@ -147,6 +149,7 @@ __all__ = [
     "IdempotencyRecord",
     "OutboundDelivery",
     "PointsLiability",
+    "ErasureLog",
     "PrivacyRequest",
     "RollupState",
     "ScheduledRun",

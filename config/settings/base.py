@@ -18,6 +18,9 @@ SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-prod
 # Keys for the secrets the CRM stores and reads back (core/secrets.py): comma-separated,
 # the first encrypts; empty: SECRET_KEY.
 STORED_SECRETS_KEYS = env("STORED_SECRETS_KEYS", default="")
+# Keys the hashes of erased email addresses (customers.services.erased_emails); empty:
+# SECRET_KEY. Set it before rotating SECRET_KEY, or the erased addresses are forgotten.
+ERASED_EMAIL_KEY = env("ERASED_EMAIL_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 

@@ -4,7 +4,6 @@ Imported by ``crm.models`` so Django sees them as models of the crm app.
 """
 
 import secrets as token_source
-from datetime import timedelta
 
 from django.db import models
 from django.utils import timezone
@@ -127,38 +126,3 @@ class ConnectorVersion(models.Model):
 
     def __str__(self):
         return f"{self.resource} {self.external_id} at {self.updated_at:%Y-%m-%d %H:%M:%S}"
-
-
-PRIVACY_DUE = timedelta(days=30)
-
-
-class PrivacyRequest(models.Model):
-    """A privacy request a platform forwarded (Shopify's mandatory customers/data_request,
-    customers/redact, shop/redact), queued for the privacy-requests work to answer by ``due_at``."""
-
-    class Kind(models.TextChoices):
-        DATA_REQUEST = "data_request", "data request"
-        CUSTOMER_REDACT = "customer_redact", "erase a customer"
-        SHOP_REDACT = "shop_redact", "erase a shop's data"
-
-    class Status(models.TextChoices):
-        OPEN = "open"
-        DONE = "done"
-
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="privacy_requests")
-    delivery = models.OneToOneField(WebhookDelivery, null=True, on_delete=models.SET_NULL, related_name="+")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    customer_external_id = models.CharField(max_length=255, blank=True)
-    email = models.CharField(max_length=254, blank=True)
-    phone = models.CharField(max_length=64, blank=True)
-    order_external_ids = models.JSONField(default=list, blank=True)
-    received_at = models.DateTimeField()
-    due_at = models.DateTimeField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-
-    class Meta:
-        ordering = ["due_at"]
-        indexes = [models.Index(fields=["status", "due_at"], name="privacyrequest_open_idx")]  # the open queue
-
-    def __str__(self):
-        return f"{self.get_kind_display()} for {self.shop_id}, due {self.due_at:%Y-%m-%d}"

@@ -16,8 +16,10 @@ from django.utils import timezone
 from crm import pipeline
 from crm.connectors.errors import DeliveryError, delivery_dispatch
 from crm.connectors.ingest import customer_apply, order_apply, refund_apply, residue_folded
-from crm.connectors.models import PRIVACY_DUE, PrivacyRequest, WebhookDelivery
+from crm.connectors.models import WebhookDelivery
 from crm.connectors.values import country_of, email_or_blank, moment, money, required_id, tags_of, text
+from crm.privacy.models import PrivacyRequest
+from crm.privacy.requests import privacy_request_open
 from customers.models import ZERO, Order
 from customers.services.addresses import address_key
 from customers.services.customers import CustomerData
@@ -305,18 +307,16 @@ def handle_privacy(delivery: WebhookDelivery, body: dict) -> str:
     }[delivery.topic]
     customer = body.get("customer") or {}
     orders = body.get("orders_to_redact") or body.get("orders_requested") or []
-    request, _ = PrivacyRequest.objects.get_or_create(
+    request = PrivacyRequest.objects.filter(delivery=delivery).first() or privacy_request_open(
+        kind=kind,
+        source=PrivacyRequest.Source.PLATFORM,
+        shop=delivery.shop,
+        customer_external_id=text(customer.get("id"), 255),
+        email=text(customer.get("email"), 254),
+        phone=text(customer.get("phone"), 64),
+        order_external_ids=[text(o, 255) for o in orders][:1000],
+        received_at=delivery.received_at,
         delivery=delivery,
-        defaults={
-            "shop_id": delivery.shop_id,
-            "kind": kind,
-            "customer_external_id": text(customer.get("id"), 255),
-            "email": text(customer.get("email"), 254),
-            "phone": text(customer.get("phone"), 64),
-            "order_external_ids": [text(o, 255) for o in orders][:1000],
-            "received_at": delivery.received_at,
-            "due_at": delivery.received_at + PRIVACY_DUE,
-        },
     )
     return f"privacy request {request.pk} ({request.get_kind_display()}) due {request.due_at:%Y-%m-%d}"
 

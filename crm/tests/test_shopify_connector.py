@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from core.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
-from crm.connectors.models import ConnectorVersion, PrivacyRequest, ShopConnection, WebhookDelivery
+from crm.connectors.models import ConnectorVersion, ShopConnection, WebhookDelivery
+from crm.privacy.models import PrivacyRequest
 from crm.connectors.processing import deliveries_process_due
 from crm.tests.shopify_payloads import SECRET, customer, deliver, order, refund
 from customers.models import Customer, Event, ExchangeRate, Order, Refund

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -196,6 +196,15 @@ SOURCES: list[Source] = [
         lambda r: Event(r["customer_id"], f"event:{r['pk']}", r["created_at"], r["data"], shop_id=r["shop_id"]),
     ),
     Source(
+        "customers_erased",
+        EventType.CUSTOMER_ERASED,
+        "shop",
+        lambda: WebhookEvent.objects.filter(event_type=EventType.CUSTOMER_ERASED).values(
+            "pk", "customer_id", "shop_id", "data", "created_at"
+        ),
+        lambda r: Event(r["customer_id"], f"event:{r['pk']}", r["created_at"], r["data"], shop_id=r["shop_id"]),
+    ),
+    Source(
         "consent_events",
         EventType.CONSENT_CHANGED,
         "shop",
@@ -234,6 +243,21 @@ def reviews_published_record(reviews) -> None:
             },
         )
         for review in reviews
+    )
+
+
+def customer_erased_record(*, customer_id: int, shop_ids: Iterable[int], now: datetime) -> None:
+    """The outbox row telling each of ``shop_ids`` that the customer was erased (in the
+    erasing transaction): the shop erases its own copy, found by the external ids sent."""
+    WebhookEvent.objects.bulk_create(
+        WebhookEvent(
+            event_type=EventType.CUSTOMER_ERASED,
+            shop_id=shop_id,
+            customer_id=customer_id,
+            created_at=now,
+            data={"erased_at": _iso(now)},
+        )
+        for shop_id in sorted(set(shop_ids))
     )
 
 

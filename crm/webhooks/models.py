@@ -22,6 +22,7 @@ class EventType(models.TextChoices):
     TICKET_SOLVED = "ticket.solved", "ticket solved"
     REVIEW_PUBLISHED = "review.published", "review published"
     CONSENT_CHANGED = "customer.consent_changed", "marketing consent changed"
+    CUSTOMER_ERASED = "customer.erased", "customer's personal data erased"
 
 
 class WebhookEndpoint(models.Model):

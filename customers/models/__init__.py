@@ -30,6 +30,7 @@ from customers.models.derived import (
     Stage,
     StageChange,
 )
+from customers.models.erased import ErasedEmail
 from customers.models.pending import PendingUpdate
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "CustomerIdentity",
     "CustomerMetrics",
     "CustomerSignal",
+    "ErasedEmail",
     "Event",
     "ExchangeRate",
     "LifecycleSettings",

@@ -12,7 +12,7 @@ shop's write changes what another shop sent), and the merged one on the ``Custom
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from django.db import connection
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from core.db.server_binding import server_binding_cursor
 from customers.models import ConsentEvent, ConsentSource, Customer, CustomerIdentity, Shop, ShopTag, Tag
+from customers.services.erased_emails import erased_among
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "country", "birthday", "time_zone")
 # What an identity keeps of what its shop sent: the profile, where a non-empty value
@@ -135,6 +136,10 @@ def _identity_merge(current: dict | None, item: CustomerData, seen: datetime, no
     return merged if changed else None
 
 
+def _without_consent(item: CustomerData) -> CustomerData:
+    return replace(item, marketing_consent=None) if item.marketing_consent else item
+
+
 def _identity_profile(identity: CustomerIdentity) -> dict:
     return {name: getattr(identity, name) for name in (*IDENTITY_PROFILE, *IDENTITY_FIRST_TOUCH)}
 
@@ -175,6 +180,8 @@ def customers_resolve(
         identities[identity.external_id] = identity.customer_id
         profiles[identity.external_id] = _identity_profile(identity)
     emails = {normalize_email(i.email) for i in items} - {None}
+    if erased := erased_among(emails):  # an erased address is never subscribed again (docs/privacy.md)
+        items = [_without_consent(i) if normalize_email(i.email) in erased else i for i in items]
     if emails - {c.email_normalized for c in existing.values()}:
         existing.update((c.pk, c) for c in Customer.objects.filter(email_normalized__in=emails))
     by_email = {c.email_normalized: c.pk for c in existing.values() if c.email_normalized}

@@ -1,0 +1,35 @@
+"""Every app's personal-data marks, gathered: the composition layer is the one place that
+knows every app (docs/architecture.md)."""
+
+from functools import cache
+
+from django.apps import apps
+from django.db import models
+
+from campaigns.personal_data import MARKS as CAMPAIGNS
+from core.personal_data import Marks
+from crm.personal_data import MARKS as CRM
+from customers.personal_data import MARKS as CUSTOMERS
+from loyalty.personal_data import MARKS as LOYALTY
+from messaging.personal_data import MARKS as MESSAGING
+from support.personal_data import MARKS as SUPPORT
+
+# The apps whose models must all be marked.
+MARKED_APPS = ("customers", "loyalty", "campaigns", "messaging", "support", "crm")
+
+
+@cache
+def all_marks() -> dict[str, Marks]:
+    """{"app_label.Model": its marks}."""
+    return {m.model: m for m in (*CUSTOMERS, *LOYALTY, *CAMPAIGNS, *MESSAGING, *SUPPORT, *CRM)}
+
+
+def model_of(marks: Marks) -> type[models.Model]:
+    return apps.get_model(marks.model)
+
+
+def customer_models() -> list[tuple[type[models.Model], Marks]]:
+    """The models whose rows lead to a customer, in a fixed order (the customer last, so an
+    erasure blanks what hangs from it first)."""
+    found = [(model_of(m), m) for m in all_marks().values() if m.customer_paths]
+    return sorted(found, key=lambda pair: (pair[0]._meta.label == "customers.Customer", pair[0]._meta.label))

@@ -1,0 +1,148 @@
+"""A customer's data exported and erased across every app (crm.privacy), derived from the
+personal-data marks: the export holds every model's rows of theirs and nobody else's; after
+erasure no personal data of theirs is left in any table, the audit log or the stored files,
+while their orders and every figure stay."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.files.storage import default_storage
+
+from crm.privacy.erasure import customer_erase
+from crm.privacy.export import export_zip
+from crm.privacy.marks import all_marks, customer_models, model_of
+from crm.privacy.models import ErasureLog
+from crm.tests.privacy_data import EMAIL, NAME, PHONE, SECRETS, T0, a_story
+from crm.webhooks.models import EventType, WebhookEvent
+from customers.models import Customer, ErasedEmail, Order
+from customers.services.customers import CustomerData, customers_resolve
+from customers.tests.factories import CustomerFactory, ShopFactory
+from loyalty.models import Account, PointsEntry
+from support.models import TicketAttachment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def story(admin_user, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    shop = ShopFactory(slug="privacy-shop")
+    customer = CustomerFactory(
+        email=EMAIL, email_normalized=EMAIL.lower(), first_name="Ada", last_name=NAME, phone=PHONE
+    )
+    customer.first_name = "Ada"
+    customer.save()  # through auditlog: an entry with the values
+    return a_story(customer, shop, admin_user)
+
+
+def files_of(data: bytes) -> dict[str, list[dict]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {n: json.loads(archive.read(n)) for n in archive.namelist() if n.endswith(".json")}
+
+
+def everything_stored() -> str:
+    """Every row of every marked model, and the audit log, as text."""
+    dumps = []
+    for marks in all_marks().values():
+        dumps.append(repr(list(model_of(marks).objects.values())))
+    dumps.append(repr(list(LogEntry.objects.values())))
+    return "\n".join(dumps)
+
+
+def test_the_story_puts_personal_data_in_every_model_that_leads_to_a_customer(story):
+    stored = everything_stored()
+    for secret in SECRETS:
+        assert secret in stored
+    for model, marks in customer_models():
+        assert model.objects.exists(), f"the story made no {model._meta.label}"
+
+
+def test_the_export_holds_a_file_for_every_model_with_their_rows(story):
+    other = CustomerFactory(email="someone.else@example.com")
+    Order.objects.create(
+        shop=story.shop, customer=other, external_id="not-theirs", placed_at=T0, currency="USD", total=1, total_base=1
+    )
+
+    tables = files_of(export_zip(story.customer, made_at=T0, made_by="test"))
+
+    expected = {f"{model._meta.label}.json" for model, _ in customer_models()}
+    expected |= {"crm.WebhookDelivery.json", "crm.IdempotencyRecord.json", "crm.OutboundDelivery.json"}
+    expected |= {"messaging.Suppression.json", "manifest.json"}
+    assert expected <= set(tables)
+    assert tables["customers.Customer.json"][0]["email"] == EMAIL
+    assert [o["external_id"] for o in tables["customers.Order.json"]] != ["not-theirs"]
+    assert all(o["customer_id"] == story.customer.pk for o in tables["customers.Order.json"])
+    assert NAME in tables["crm.WebhookDelivery.json"][0]["body"]
+    assert tables["manifest.json"]["customer_id"] == story.customer.pk
+
+
+def test_a_shop_slice_export_leaves_out_other_shops_and_cross_shop_rows(story):
+    other_shop = ShopFactory(slug="elsewhere")
+    Order.objects.create(
+        shop=other_shop, customer=story.customer, external_id="E-9", placed_at=T0, currency="USD", total=1, total_base=1
+    )
+
+    tables = files_of(export_zip(story.customer, shop=story.shop, made_at=T0, made_by="test"))
+
+    assert "E-9" not in [o["external_id"] for o in tables["customers.Order.json"]]
+    assert "customers.Customer.json" not in tables  # the merged profile is every shop's
+    assert "loyalty.PointsEntry.json" not in tables  # the ledger is the shop group's
+    assert tables["customers.CustomerIdentity.json"][0]["external_id"] == "shop-id-1"
+
+
+def test_erasure_leaves_no_personal_data_anywhere_and_keeps_orders_and_figures(
+    story, admin_user, django_capture_on_commit_callbacks
+):
+    customer = story.customer
+    Customer.objects.filter(pk=customer.pk).update(orders_count=3, net_revenue=120)
+    orders_before = list(Order.objects.filter(customer=customer).values("pk", "total", "total_base", "status"))
+    balance_before = list(Account.objects.filter(customer=customer).values_list("balance", flat=True))
+    entries_before = PointsEntry.objects.filter(customer=customer).count()
+    attachment = TicketAttachment.objects.get()
+    logs_before = ErasureLog.objects.count()
+    assert default_storage.exists(attachment.file.name)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the stored files go once it commits
+        log = customer_erase(customer_id=customer.pk, user=admin_user)
+
+    stored = everything_stored()
+    assert [s for s in SECRETS if s in stored] == []
+    assert not default_storage.exists(attachment.file.name)
+    assert list(Order.objects.filter(customer=customer).values("pk", "total", "total_base", "status")) == orders_before
+    assert list(Account.objects.filter(customer=customer).values_list("balance", flat=True)) == balance_before
+    assert PointsEntry.objects.filter(customer=customer).count() == entries_before
+    erased = Customer.objects.get(pk=customer.pk)
+    assert (erased.orders_count, erased.net_revenue, erased.email, erased.email_normalized) == (3, 120, "", None)
+    assert log.erased_by == admin_user and log.rows["customers.Customer"] == 1
+    assert EMAIL not in json.dumps(log.rows)
+    assert ErasureLog.objects.count() == logs_before + 1
+    # The shop hears of it through its outbound webhook; the erased address is kept as a hash.
+    assert list(
+        WebhookEvent.objects.filter(event_type=EventType.CUSTOMER_ERASED).values_list("shop_id", flat=True)
+    ) == [story.shop.pk]
+    assert ErasedEmail.objects.count() == 1
+
+
+def test_an_import_cannot_subscribe_an_erased_address_again(story, admin_user):
+    customer_erase(customer_id=story.customer.pk, user=admin_user)
+    shop = ShopFactory(slug="another-shop")
+
+    resolved = customers_resolve(shop=shop, items=[CustomerData(email=EMAIL, marketing_consent=True, first_name="A")])
+
+    again = Customer.objects.get(pk=resolved.ids[0])
+    assert again.pk != story.customer.pk
+    assert again.marketing_consent is False
+    # Another address still subscribes.
+    other = customers_resolve(shop=shop, items=[CustomerData(email="new@example.com", marketing_consent=True)])
+    assert Customer.objects.get(pk=other.ids[0]).marketing_consent is True
+
+
+def test_erasing_twice_is_harmless(story, admin_user):
+    logs_before = ErasureLog.objects.count()
+    customer_erase(customer_id=story.customer.pk, user=admin_user)
+    customer_erase(customer_id=story.customer.pk, user=admin_user)
+    assert ErasureLog.objects.count() == logs_before + 2
+    assert [s for s in SECRETS if s in everything_stored()] == []
