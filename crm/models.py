@@ -108,9 +108,6 @@ from crm.connectors.models import (  # noqa: E402
     WebhookDelivery,
 )
 
-# Privacy requests (exports and erasures) live with their code (crm/privacy/).
-from crm.privacy.models import ErasureLog, PrivacyRequest  # noqa: E402
-
 # The dashboard's rollups live with their code (crm/dashboard/); imported here so Django
 # sees them as models of this app.
 from crm.dashboard.models import (  # noqa: E402
@@ -125,6 +122,9 @@ from crm.dashboard.models import (  # noqa: E402
     PointsLiability,
     RollupState,
 )
+
+# Privacy requests (exports and erasures) live with their code (crm/privacy/).
+from crm.privacy.models import ErasureLog, PrivacyRequest  # noqa: E402
 
 # Outbound webhooks (crm/webhooks/): endpoints, deliveries, the sources' watermarks.
 from crm.webhooks.models import (  # noqa: E402

@@ -60,7 +60,10 @@ MARKS = [
             "first_order_at",
             "last_order_at",
         ),
-        why_kept="The figures stay so that aggregates keep adding up; the first touch and consent state hold nothing that names the person.",
+        why_kept=(
+            "The figures stay so that aggregates keep adding up; the first touch and consent state hold nothing "
+            "that names the person."
+        ),
         none=("id", "created_at", "updated_at", "aggregates_updated_at"),
     ),
     Marks(
@@ -78,7 +81,10 @@ MARKS = [
             "utm_medium",
             "utm_campaign",
         ),
-        why_kept="The shop's own id for the person stays, so the shop's later deliveries find the erased record instead of making a new one.",
+        why_kept=(
+            "The shop's own id for the person stays, so the shop's later deliveries find the erased record "
+            "instead of making a new one."
+        ),
         none=("id", "created_at", "updated_at", "shop", "customer"),
     ),
     Marks(

@@ -81,7 +81,9 @@ MARKS = [
     Marks(
         "messaging.ImapFailure",
         keep=("subject", "error", "message_id"),
-        why_kept="A mail the support mailbox could not read, linked to no customer; staff clear it when they resolve it.",
+        why_kept=(
+            "A mail the support mailbox could not read, linked to no customer; staff clear it when they resolve it."
+        ),
         none=("id", "mailbox", "uid", "attempts", "first_failed_at", "last_failed_at"),
     ),
 ]

@@ -11,9 +11,9 @@ from unfold.widgets import UnfoldAdminPasswordWidget
 from core.admin_tools import LargeTableAdmin
 from core.secrets import secret_encrypt
 from crm.connectors.models import Platform, ShopConnection, WebhookDelivery
-from crm.privacy.models import PrivacyRequest
 from crm.connectors.processing import deliveries_replay
 from crm.connectors.receive import connections_forget
+from crm.privacy.models import PrivacyRequest
 
 
 class ShopConnectionForm(forms.ModelForm):

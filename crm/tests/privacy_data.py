@@ -10,8 +10,8 @@ from django.db import models
 
 from crm.privacy.marks import all_marks, customer_models, model_of
 from crm.webhooks.models import OutboundDelivery
-from customers.selectors import customer_refs
 from customers.models import Customer, CustomerIdentity, Shop
+from customers.selectors import customer_refs
 
 EMAIL = "Ada.Secret@Example.com"
 NAME = "Lovelace-Secret"

@@ -56,7 +56,7 @@ def test_the_story_puts_personal_data_in_every_model_that_leads_to_a_customer(st
     stored = everything_stored()
     for secret in SECRETS:
         assert secret in stored
-    for model, marks in customer_models():
+    for model, _ in customer_models():
         assert model.objects.exists(), f"the story made no {model._meta.label}"
 
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from core.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
 from crm.connectors.models import ConnectorVersion, ShopConnection, WebhookDelivery
-from crm.privacy.models import PrivacyRequest
 from crm.connectors.processing import deliveries_process_due
+from crm.privacy.models import PrivacyRequest
 from crm.tests.shopify_payloads import SECRET, customer, deliver, order, refund
 from customers.models import Customer, Event, ExchangeRate, Order, Refund
 from customers.services.api_keys import shop_create
