@@ -74,6 +74,10 @@ ROLES: dict[str, list[str]] = {
         "support.add_npsresponse",
         *_VIEW_LOYALTY,
         *_VIEW_EMAIL,
+        # Privacy requests: take them, work the queue, answer a data request with the export.
+        # Erasing is the manager's alone (it cannot be undone).
+        *[f"crm.{action}_privacyrequest" for action in ("view", "add", "change")],
+        "crm.export_customer_data",
     ],
     # Segments, campaigns and loyalty configuration; reads customers and orders, and
     # tickets without their internal notes.

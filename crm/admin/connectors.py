@@ -13,7 +13,6 @@ from core.secrets import secret_encrypt
 from crm.connectors.models import Platform, ShopConnection, WebhookDelivery
 from crm.connectors.processing import deliveries_replay
 from crm.connectors.receive import connections_forget
-from crm.privacy.models import PrivacyRequest
 
 
 class ShopConnectionForm(forms.ModelForm):
@@ -145,28 +144,4 @@ class WebhookDeliveryAdmin(LargeTableAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(ModelAdmin):
-    """Privacy requests the platforms forwarded, due a month after they arrive."""
-
-    list_display = ["kind", "shop", "customer_external_id", "email", "status", "received_at", "due_at"]
-    list_filter = ["status", "kind"]
-    list_select_related = ["shop"]
-    ordering = ["due_at"]
-    readonly_fields = [
-        "shop",
-        "delivery",
-        "kind",
-        "customer_external_id",
-        "email",
-        "phone",
-        "order_external_ids",
-        "received_at",
-        "due_at",
-    ]
-
-    def has_add_permission(self, request):
         return False

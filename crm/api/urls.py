@@ -4,6 +4,7 @@ from crm.api.commerce import views as commerce
 from crm.api.consent import views as consent
 from crm.api.converters import ExternalIdConverter, IdConverter
 from crm.api.loyalty import views as loyalty
+from crm.api.privacy import views as privacy
 from crm.api.recommendations import views as recommendations
 from crm.api.segments import views as segments
 from crm.api.support import views as support
@@ -23,6 +24,10 @@ urlpatterns = [
         "customers/<id:pk>/recommendations",
         recommendations.CustomerRecommendationsView.as_view(),
         name="api-customer-recommendations",
+    ),
+    path("customers/<id:pk>/export", privacy.CustomerExportView.as_view(), name="api-customer-export"),
+    path(
+        "customers/<id:pk>/erasure-request", privacy.ErasureRequestView.as_view(), name="api-customer-erasure-request"
     ),
     path("customers/<id:pk>/segments", segments.CustomerSegmentsView.as_view(), name="api-customer-segments"),
     path("segments", segments.SegmentListView.as_view(), name="api-segments"),

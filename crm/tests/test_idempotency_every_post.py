@@ -83,6 +83,7 @@ def world(api, shop, admin_user, role_api, order_payload, programme):  # noqa: F
         ),
         "api-loyalty-code-consume": (api, f"/api/v1/loyalty/codes/{code.code}/consume", {}),
         "api-products": (api, "/api/v1/products", {"products": [{"sku": "TEA-1", "replenish_days": 30}]}),
+        "api-customer-erasure-request": (api, f"/api/v1/customers/{own_id(ann)}/erasure-request", {}),
     }
 
 

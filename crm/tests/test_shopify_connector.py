@@ -12,7 +12,7 @@ from crm.connectors.models import ConnectorVersion, ShopConnection, WebhookDeliv
 from crm.connectors.processing import deliveries_process_due
 from crm.privacy.models import PrivacyRequest
 from crm.tests.shopify_payloads import SECRET, customer, deliver, order, refund
-from customers.models import Customer, Event, ExchangeRate, Order, Refund
+from customers.models import Customer, CustomerIdentity, Event, ExchangeRate, Order, Refund
 from customers.services.api_keys import shop_create
 
 pytestmark = pytest.mark.django_db
@@ -314,6 +314,8 @@ def test_privacy_topics_are_queued_a_month_out(client, acme, run):
         "customer": {"id": 7001, "email": "ann@example.com", "phone": "555-625-1199"},
         "orders_to_redact": [5001, 5002],
     }
+    ann = Customer.objects.create(email="ann@example.com", email_normalized="ann@example.com")
+    CustomerIdentity.objects.create(shop=acme.shop, customer=ann, external_id="7001")
     run(client, acme, "customers/redact", body)
     run(client, acme, "shop/redact", {"shop_id": 954889, "shop_domain": "acme.myshopify.com"})
 
@@ -324,7 +326,8 @@ def test_privacy_topics_are_queued_a_month_out(client, acme, run):
         ["5001", "5002"],
     )
     assert redact.due_at - redact.received_at == timedelta(days=30)
-    assert (shop_wide.kind, shop_wide.status) == ("shop_redact", "open")
+    assert (redact.customer, redact.source, redact.status) == (ann, "platform", "open")  # staff erase it
+    assert (shop_wide.kind, shop_wide.status, shop_wide.customer) == ("shop_redact", "open", None)
 
 
 def test_an_unknown_topic_is_stored_and_marked_ignored(client, acme, run):

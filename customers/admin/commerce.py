@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -289,6 +291,22 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
 
     class Media:
         css = {"all": ["customers/customer_list.css"]}
+
+    # A customer is never deleted: their orders stay for the accounts and the points ledger
+    # with them (the database refuses it too). Their personal data is erased instead, from
+    # a privacy request (crm.privacy), which keeps every figure adding up.
+    NOT_DELETED = (
+        "Customers are not deleted: their orders stay for the accounts, and their points ledger with "
+        "them. To remove a person's data, add a privacy request of kind 'erasure' for them "
+        "(Privacy requests) and erase it from there."
+    )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self.message_user(request, self.NOT_DELETED, messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:customers_customer_change", args=[object_id]))
 
     @admin.display(description="")
     def view_360(self, obj):

@@ -214,6 +214,22 @@ def test_on_postgres_the_database_refuses_to_change_an_entry(programme, post_ord
     assert sorted(PointsEntry.objects.values_list("pending", flat=True)) == [10, 50]
 
 
+@pytest.mark.postgres
+def test_on_postgres_an_erasure_may_blank_a_reason_and_nothing_else(programme, post_order):
+    from django.db import IntegrityError, transaction
+
+    post_order(total="10.00")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE loyalty_pointsentry SET reason = ''")
+    for sql in (
+        "UPDATE loyalty_pointsentry SET reason = 'rewritten'",
+        "UPDATE loyalty_pointsentry SET reason = '', pending = 1000",
+    ):
+        with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+    assert sorted(PointsEntry.objects.values_list("pending", flat=True)) == [10, 50]
+
+
 def test_loyalty_verify_reports_no_difference_after_all_of_it(programme, post_order, refund, capsys):
     post_order(total="100.00")
     refund("1001", "30.00")

@@ -1,0 +1,234 @@
+"""The privacy-request queue: open requests by due date, each answered from its page with
+an export (a ZIP download) or an erasure (after a confirmation that shows what goes), and
+the log of erasures. Who may do which is the role's (crm.roles): exporting and erasing are
+permissions of their own."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from unfold.admin import ModelAdmin
+
+from crm.privacy.models import PRIVACY_DUE, ErasureLog, PrivacyRequest
+from crm.privacy.preview import erasure_preview
+from crm.privacy.requests import customer_found, erasure_answered, export_answered, privacy_request_close
+
+EXPORT_PERMISSION = "crm.export_customer_data"
+ERASE_PERMISSION = "crm.erase_customer_data"
+
+
+class PrivacyRequestForm(forms.ModelForm):
+    class Meta:
+        model = PrivacyRequest
+        fields = ["kind", "shop", "customer", "customer_external_id", "email", "phone", "received_at", "note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "received_at" in self.fields:  # the add form (a saved request's are read-only)
+            self.fields["received_at"].initial = timezone.now
+            self.fields["received_at"].help_text = "When the person asked: the answer is due a month later."
+            self.fields["kind"].choices = [
+                (k, label) for k, label in PrivacyRequest.Kind.choices if k != PrivacyRequest.Kind.SHOP_REDACT
+            ]
+
+    def clean(self):
+        cleaned = super().clean()
+        received = cleaned.get("received_at")
+        if received and received > timezone.now():
+            self.add_error("received_at", "A request cannot arrive in the future.")
+        if self.instance.pk is None and not (
+            cleaned.get("customer") or cleaned.get("email") or cleaned.get("customer_external_id")
+        ):
+            self.add_error("customer", "Pick the customer, or give their email or the shop's id for them.")
+        return cleaned
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(ModelAdmin):
+    """Requests for a person's data or its erasure, due a month after they arrive."""
+
+    form = PrivacyRequestForm
+    list_display = ["number", "kind", "who", "shop", "source", "status", "received_at", "due"]
+    list_filter = ["status", "kind", "source", "shop"]
+    list_select_related = ["shop", "customer"]
+    search_fields = ["email", "customer_external_id", "customer__email"]
+    autocomplete_fields = ["shop", "customer"]
+    ordering = ["status", "due_at"]
+    list_per_page = 50
+    change_form_template = "admin/crm/privacyrequest/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ["status"]
+        fixed = ["kind", "shop", "customer_external_id", "email", "phone", "received_at", "status", "source"]
+        fixed += ["due_at", "completed_at", "completed_by", "order_external_ids"]
+        # While open, staff link the customer (when the request did not name one found) and
+        # keep notes; a closed request is the record, unchanged.
+        return fixed if obj.status == PrivacyRequest.Status.OPEN else [*fixed, "customer", "note"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return PrivacyRequestForm.Meta.fields
+        return [
+            "kind",
+            "status",
+            "source",
+            "shop",
+            "customer",
+            "customer_external_id",
+            "email",
+            "phone",
+            "order_external_ids",
+            "received_at",
+            "due_at",
+            "completed_at",
+            "completed_by",
+            "note",
+        ]
+
+    @admin.display(description="#", ordering="id")
+    def number(self, obj):
+        return obj.pk
+
+    @admin.display(description="customer")
+    def who(self, obj):
+        if obj.customer_id:
+            url = reverse("admin:crm_customer360_change", args=[obj.customer_id])
+            return format_html('<a href="{}">{}</a>', url, obj.customer.email or f"customer {obj.customer_id}")
+        return obj.email or obj.customer_external_id or "—"
+
+    @admin.display(description="due", ordering="due_at")
+    def due(self, obj):
+        late = obj.status == PrivacyRequest.Status.OPEN and obj.due_at < timezone.now()
+        text = f"{obj.due_at:%Y-%m-%d}"
+        return format_html('<strong class="text-red-600">{} (late)</strong>', text) if late else text
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.source = PrivacyRequest.Source.STAFF
+            obj.requested_by = request.user
+            obj.due_at = obj.received_at + PRIVACY_DUE
+            obj.customer = obj.customer or customer_found(
+                shop=obj.shop, external_id=obj.customer_external_id, email=obj.email
+            )
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a request is the record that it was answered
+
+    # ------------------------------------------------------------------ answering
+
+    def get_urls(self):
+        opts = self.opts
+        return [
+            path(
+                "<int:pk>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name=f"{opts.app_label}_{opts.model_name}_export",
+            ),
+            path(
+                "<int:pk>/erase/",
+                self.admin_site.admin_view(self.erase_view),
+                name=f"{opts.app_label}_{opts.model_name}_erase",
+            ),
+            path(
+                "<int:pk>/close/",
+                self.admin_site.admin_view(self.close_view),
+                name=f"{opts.app_label}_{opts.model_name}_close",
+            ),
+        ] + super().get_urls()
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_export"] = request.user.has_perm(EXPORT_PERMISSION)
+        context["can_erase"] = request.user.has_perm(ERASE_PERMISSION)
+        context["can_close"] = self.has_change_permission(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _request(self, request, pk: int, permission: str) -> PrivacyRequest:
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        return get_object_or_404(PrivacyRequest.objects.select_related("customer", "shop"), pk=pk)
+
+    def _back(self, privacy_request) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:crm_privacyrequest_change", args=[privacy_request.pk]))
+
+    def export_view(self, request, pk: int):
+        privacy_request = self._request(request, pk, EXPORT_PERMISSION)
+        if request.method != "POST":
+            return self._back(privacy_request)
+        if privacy_request.customer is None:
+            self.message_user(request, "Link the request to its customer first.", messages.ERROR)
+            return self._back(privacy_request)
+        data = export_answered(
+            customer=privacy_request.customer,
+            request=privacy_request if privacy_request.status == PrivacyRequest.Status.OPEN else None,
+            user=request.user,
+        )
+        response = HttpResponse(data, content_type="application/zip")
+        name = f"customer-{privacy_request.customer_id}-{timezone.now():%Y%m%d-%H%M}.zip"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    def erase_view(self, request, pk: int):
+        privacy_request = self._request(request, pk, ERASE_PERMISSION)
+        if privacy_request.customer is None:
+            self.message_user(request, "Link the request to its customer first.", messages.ERROR)
+            return self._back(privacy_request)
+        if request.method == "POST" and request.POST.get("confirm") == "erase":
+            log = erasure_answered(request=privacy_request, user=request.user)
+            total = sum(log.rows.values())
+            self.message_user(
+                request,
+                f"Customer {log.customer_id}'s personal data is erased ({total:,} rows blanked). "
+                "Their orders and figures stay; the shops' endpoints are told.",
+                messages.SUCCESS,
+            )
+            return self._back(privacy_request)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Erase customer {privacy_request.customer_id}'s personal data?",
+            "opts": self.opts,
+            "original": privacy_request,
+            "privacy_request": privacy_request,
+            "preview": erasure_preview(privacy_request.customer),
+        }
+        return TemplateResponse(request, "admin/crm/privacyrequest/erase.html", context)
+
+    def close_view(self, request, pk: int):
+        privacy_request = get_object_or_404(PrivacyRequest, pk=pk)
+        if not self.has_change_permission(request, privacy_request):
+            raise PermissionDenied
+        status = request.POST.get("status")
+        if request.method == "POST" and status in (PrivacyRequest.Status.DONE, PrivacyRequest.Status.REFUSED):
+            note = request.POST.get("note", "").strip()[:2000]
+            if status == PrivacyRequest.Status.REFUSED and not note:
+                self.message_user(request, "Say why the request is refused.", messages.ERROR)
+            else:
+                privacy_request_close(request=privacy_request, status=status, user=request.user, note=note)
+                self.message_user(request, f"Request #{pk} closed as {status}.", messages.SUCCESS)
+        return self._back(privacy_request)
+
+
+@admin.register(ErasureLog)
+class ErasureLogAdmin(ModelAdmin):
+    """Who erased whom, when, answering which request, and how many rows of each kind."""
+
+    list_display = ["customer_id", "erased_at", "erased_by", "request"]
+    list_select_related = ["erased_by", "request"]
+    readonly_fields = ["customer", "request", "erased_at", "erased_by", "rows"]
+    search_fields = ["=customer__id"]
+    ordering = ["-erased_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,23 @@
+"""What an erasure of a customer would blank: rows per kind, for the confirmation page."""
+
+from crm.privacy.export import rows_of
+from crm.privacy.marks import customer_models
+from crm.privacy.matching import MATCHERS, person_of
+from customers.models import Customer
+
+
+def erasure_preview(customer: Customer) -> list[tuple[str, int, str]]:
+    """(what, rows, fields blanked) for every kind of the customer's rows that has personal data."""
+    found = []
+    for model, marks in customer_models():
+        if not marks.erase:
+            continue
+        if count := rows_of(marks, customer.pk).count():
+            found.append((str(model._meta.verbose_name_plural), count, ", ".join(marks.erase)))
+    person = person_of(customer)
+    for label, matcher in MATCHERS.items():
+        qs = matcher.rows(person)
+        if count := qs.count():
+            what = "deleted" if matcher.erasure == "delete" else "blanked"
+            found.append((f"{qs.model._meta.verbose_name_plural} that name them", count, what))
+    return found
