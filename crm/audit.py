@@ -1,5 +1,5 @@
 """Who changed what, and when: django-auditlog on customers, tickets, segments, API keys and
-the loyalty programme's settings, webhook endpoints.
+the loyalty programme's settings, webhook endpoints, privacy requests and erasures.
 
 Registered here, in the composition layer, so the apps themselves know nothing of it.
 auditlog hooks model signals: it records saves and deletes made one row at a time (the
@@ -13,6 +13,7 @@ bury the changes people make.
 from auditlog.registry import auditlog
 
 from campaigns.models import Segment
+from crm.privacy.models import ErasureLog, PrivacyRequest
 from crm.webhooks.models import WebhookEndpoint
 from customers.models import ApiKey, Customer
 from loyalty.models import Programme
@@ -31,6 +32,10 @@ def register() -> None:
     # Its start decides which orders earn: moving it back credits past orders (loyalty.history).
     auditlog.register(Programme)
     # Where customers' data is sent, and which of it (never the secret, even encrypted).
+    # Who took, answered or closed each privacy request, and who erased whom: never the
+    # request's copy of the person's contact details.
+    auditlog.register(PrivacyRequest, exclude_fields=["email", "phone", "note"])
+    auditlog.register(ErasureLog)
     auditlog.register(
         WebhookEndpoint, exclude_fields=["updated_at", "consecutive_failures", "failing_since", "secret_encrypted"]
     )

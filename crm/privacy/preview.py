@@ -15,7 +15,7 @@ def erasure_preview(customer: Customer) -> list[tuple[str, int, str]]:
         if count := rows_of(marks, customer.pk).count():
             found.append((str(model._meta.verbose_name_plural), count, ", ".join(marks.erase)))
     person = person_of(customer)
-    for label, matcher in MATCHERS.items():
+    for matcher in MATCHERS.values():
         qs = matcher.rows(person)
         if count := qs.count():
             what = "deleted" if matcher.erasure == "delete" else "blanked"
