@@ -58,6 +58,8 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("Customer records", "group", "customers.Customer"),
             Page("Stage changes", "timeline", "customers.StageChange"),
             Page("Tags", "sell", "customers.Tag"),
+            Page("Privacy requests", "privacy_tip", "crm.PrivacyRequest"),
+            Page("Erasures", "person_remove", "crm.ErasureLog"),
         ],
     ),
     (
@@ -115,6 +117,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("Shop groups", "store", "customers.ShopGroup"),
             Page("API keys", "key", "customers.ApiKey"),
             Page("Exchange rates", "currency_exchange", "customers.ExchangeRate"),
+            Page("Shop connections", "cable", "crm.ShopConnection"),
             Page("Webhooks", "webhook", "crm.WebhookEndpoint"),
             Page("Sender identities", "alternate_email", "messaging.SenderIdentity"),
             Page("Sending policy", "schedule_send", "campaigns.SendingPolicy"),
@@ -135,6 +138,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
         [
             Page("Task failures", "error", "crm.TaskFailure"),
             Page("Scheduled runs", "event_repeat", "crm.ScheduledRun"),
+            Page("Platform webhooks received", "call_received", "crm.WebhookDelivery"),
             Page("Outbound webhooks sent", "send", "crm.OutboundDelivery"),
             Page("Idempotency records", "fingerprint", "crm.IdempotencyRecord"),
             Page("Audit log", "history", "auditlog.LogEntry"),

@@ -191,7 +191,7 @@ class PrivacyRequestAdmin(ModelAdmin):
             return self._back(privacy_request)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Erase customer {privacy_request.customer_id}'s personal data?",
+            "title": f"Erase the personal data of {_who(privacy_request.customer)}?",
             "opts": self.opts,
             "original": privacy_request,
             "privacy_request": privacy_request,
@@ -212,6 +212,12 @@ class PrivacyRequestAdmin(ModelAdmin):
                 privacy_request_close(request=privacy_request, status=status, user=request.user, note=note)
                 self.message_user(request, f"Request #{pk} closed as {status}.", messages.SUCCESS)
         return self._back(privacy_request)
+
+
+def _who(customer) -> str:
+    name = " ".join(part for part in (customer.first_name, customer.last_name) if part)
+    label = f"{name} ({customer.email})" if name and customer.email else name or customer.email
+    return f"{label}, customer {customer.pk}" if label else f"customer {customer.pk}"
 
 
 @admin.register(ErasureLog)

@@ -173,7 +173,7 @@ def test_every_api_view_declares_what_a_role_needs_for_each_of_its_methods():
     answers, and names only permissions that exist."""
     known = {f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.select_related("content_type")}
     views = _api_views()
-    assert len(views) == 27
+    assert len(views) == 29
     for view in views:
         handled = {m.upper() for m in view.http_method_names if m not in ("head", "options") and hasattr(view, m)}
         declared = getattr(view, "required_permissions", None) or {}

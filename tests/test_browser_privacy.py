@@ -1,0 +1,79 @@
+"""Privacy requests in Chromium: a support agent takes a person's erasure request by phone
+and downloads their data; a manager reads the confirmation of what goes and erases them. The
+screenshots (build/screenshots/privacy_*.png) are for a person to look at."""
+
+import io
+import zipfile
+
+import pytest
+from django.contrib.auth.models import Group
+from playwright.sync_api import expect
+
+from crm.privacy.models import PrivacyRequest
+from crm.roles import MANAGER, SUPPORT_AGENT
+from customers.models import Customer, Order
+from customers.tests.factories import CustomerFactory, IdentityFactory, OrderFactory, ShopFactory
+from support.models import Ticket
+from support.tickets import TicketData, ticket_open
+from tests.conftest import SHOTS, message
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_agent_takes_a_request_and_exports_then_a_manager_erases(browser_login, live_server, django_user_model):
+    shop = ShopFactory(slug="acme", name="Acme Coffee")
+    ada = CustomerFactory(
+        email="ada@example.com", email_normalized="ada@example.com", first_name="Ada", last_name="Lovelace"
+    )
+    IdentityFactory(shop=shop, customer=ada, external_id="ada-1", email="ada@example.com", first_name="Ada")
+    OrderFactory(shop=shop, customer=ada, external_id="A-100", total=42)
+    ticket_open(customer=ada, shop=shop, data=TicketData(subject="Ada's parcel", body="Ada Lovelace, 12 St James's Sq"))
+    for name, role in (("agent", SUPPORT_AGENT), ("manager", MANAGER)):
+        user = django_user_model.objects.create_user(name, password=f"{name}-pass-1", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+
+    # The agent takes the request from a phone call: the email finds the customer.
+    page = browser_login("agent", "agent-pass-1")
+    page.goto(f"{live_server.url}/admin/crm/privacyrequest/add/")
+    page.select_option("#id_kind", "customer_redact")
+    page.fill("#id_email", "Ada@Example.com")
+    page.fill("#id_note", "Phoned; identity checked against order A-100.")
+    page.screenshot(path=SHOTS / "privacy_add.png", full_page=True)
+    page.click("[name=_continue]")
+    expect(message(page, "was added successfully")).to_be_visible()
+    request = PrivacyRequest.objects.get()
+    assert request.customer == ada
+    # An agent may download the data, and is not offered the erasure.
+    expect(page.get_by_text("Download the customer's data (ZIP)")).to_be_visible()
+    expect(page.get_by_text("Erase the customer's personal data")).to_have_count(0)
+    page.screenshot(path=SHOTS / "privacy_request_agent.png", full_page=True)
+    with page.expect_download() as download:
+        page.click("text=Download the customer's data (ZIP)")
+    with zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read())) as archive:
+        assert b"Ada's parcel" in archive.read("support.Ticket.json")
+        assert b"A-100" in archive.read("customers.Order.json")
+    page.context.close()
+
+    # The manager erases, after reading what goes.
+    page = browser_login("manager", "manager-pass-1")
+    page.goto(f"{live_server.url}/admin/crm/privacyrequest/")
+    page.get_by_role("link", name="ada@example.com").first.wait_for()
+    page.screenshot(path=SHOTS / "privacy_queue.png", full_page=True)
+    page.goto(f"{live_server.url}/admin/crm/privacyrequest/{request.pk}/change/")
+    page.click("text=Erase the customer's personal data")
+    expect(page.get_by_text("This cannot be undone.")).to_be_visible()
+    expect(page.locator("td", has_text="Tickets").first).to_be_visible()
+    page.screenshot(path=SHOTS / "privacy_erase_confirm.png", full_page=True)
+    page.click("text=Erase, for good")
+    expect(message(page, "personal data is erased")).to_be_visible()
+    page.screenshot(path=SHOTS / "privacy_erased.png", full_page=True)
+
+    ada.refresh_from_db()
+    assert (ada.email, ada.first_name, ada.last_name) == ("", "", "")
+    assert Ticket.objects.get().subject == "[erased]" or Ticket.objects.get().subject == ""
+    assert Order.objects.get().total == 42
+    assert PrivacyRequest.objects.get().status == "done"
+    # Deleting the customer is refused, with the way to erase.
+    page.goto(f"{live_server.url}/admin/customers/customer/{ada.pk}/delete/")
+    expect(message(page, "Customers are not deleted")).to_be_visible()
+    assert Customer.objects.filter(pk=ada.pk).exists()
