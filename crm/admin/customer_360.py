@@ -106,6 +106,10 @@ class Customer360Admin(CustomerAdmin):
             "viewer": viewer,
             "all_consent": all_consent,
             "customer_admin_url": reverse("admin:customers_customer_change", args=[head.customer.pk]),
+            # The person's data or its erasure asked for: a request for them, due in a month.
+            "privacy_request_url": reverse("admin:crm_privacyrequest_add") + f"?customer={head.customer.pk}"
+            if request.user.has_perm("crm.add_privacyrequest")
+            else "",
         }
         return TemplateResponse(request, "admin/crm/customer360/profile.html", context, status=status)
 

@@ -171,3 +171,18 @@ def test_an_open_request_is_linked_to_its_customer_by_hand(client, django_user_m
 
     request.refresh_from_db()
     assert request.customer == ada and request.email == "other-spelling@example.com"
+
+
+def test_the_360_page_opens_a_request_for_the_customer_to_those_who_may(client, django_user_model, ada):
+    signed_in(client, django_user_model, SUPPORT_AGENT)
+    page = client.get(reverse("admin:crm_customer360_change", args=[ada.pk])).content.decode()
+    link = reverse("admin:crm_privacyrequest_add") + f"?customer={ada.pk}"
+    assert link in page
+    form = client.get(link).content.decode()
+    assert f'value="{ada.pk}" selected' in form
+
+
+def test_the_360_page_offers_no_request_to_a_marketer(client, django_user_model, ada):
+    signed_in(client, django_user_model, MARKETER)
+    page = client.get(reverse("admin:crm_customer360_change", args=[ada.pk])).content.decode()
+    assert "privacyrequest" not in page
