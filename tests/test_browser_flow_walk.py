@@ -102,6 +102,17 @@ def test_a_marketer_builds_an_abandoned_cart_ab_test_and_reads_its_week(  # noqa
     page.goto(f"{live_server.url}{reverse('admin:campaigns_flow_changelist')}")
     page.get_by_role("link", name="Abandoned cart").first.click()
     page.wait_for_url(re.compile(rf"/flow/{flow.pk}/change/"))
+    # Each step shows its kind's fields: the wait step (the second) has no email to write.
+    expect(page.locator("#id_steps-0-body")).to_be_visible()
+    expect(page.locator("#id_steps-1-body")).to_be_hidden()
+    expect(page.locator("#id_steps-1-subject")).to_be_hidden()
+    wait_step = page.locator(".form-group", has=page.locator("#id_steps-1-kind")).last
+    expect(wait_step.locator(".flow-email-only")).to_have_count(1)
+    expect(wait_step.locator(".flow-email-only")).to_be_hidden()
+    page.select_option("#id_steps-1-kind", "send_email")
+    expect(page.locator("#id_steps-1-subject")).to_be_visible()
+    page.select_option("#id_steps-1-kind", "wait")
+    expect(page.locator("#id_steps-1-subject")).to_be_hidden()
     page.fill("#id_steps-0-body", BODY_A % CART_LINK)
     page.fill("#id_steps-0-holdout_percent", "20")
     page.select_option("#id_steps-0-winner_metric", "conversions")

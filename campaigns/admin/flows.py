@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -134,9 +135,30 @@ class FlowStepForm(forms.ModelForm):
         return step
 
 
+class FlowStepFormSet(BaseInlineFormSet):
+    """Two steps at one position would run in an order nobody chose: refused, naming it."""
+
+    def clean(self):
+        super().clean()
+        seen: dict[int, int] = {}
+        for number, form in enumerate(self.forms, start=1):
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data or self._should_delete_form(form):
+                continue
+            position = form.cleaned_data.get("position")
+            if position is None:
+                continue
+            if position in seen:
+                form.add_error(
+                    "position", f"Step {seen[position]} is at position {position} too: give each step its own."
+                )
+            else:
+                seen[position] = number
+
+
 class FlowStepInline(StackedInline):
     model = FlowStep
     form = FlowStepForm
+    formset = FlowStepFormSet
     extra = 0
     ordering_field = "position"
     fields = [
@@ -165,10 +187,14 @@ class FlowStepInline(StackedInline):
     @admin.display(description="variants")
     def variants(self, step):
         """The email's variants are edited on its own page (an inline cannot hold an inline)."""
+        # ``flow-email-only``: flow_steps.js hides the row on steps of other kinds.
         if step.kind != StepKind.SEND_EMAIL or not step.email_id:
-            return "Send email: save the step first, then add variants B, C … on the email's page."
+            return format_html(
+                '<span class="flow-email-only">{}</span>',
+                "Send email: save the step first, then add variants B, C … on the email's page.",
+            )
         return format_html(
-            '<a class="flow-email-link" href="{}">Variants, weights and A/B settings of this email</a>',
+            '<a class="flow-email-link flow-email-only" href="{}">Variants, weights and A/B settings of this email</a>',
             reverse("admin:campaigns_email_change", args=[step.email_id]),
         )
 

@@ -155,6 +155,36 @@ def test_a_bad_step_is_refused_on_its_field(django_user_model, busy_flow):
     assert FlowStep.objects.filter(flow=busy_flow).count() == 2
 
 
+def test_two_steps_at_one_position_are_refused(django_user_model, busy_flow):
+    client = signed_in(django_user_model, MARKETER)
+    wait, send = busy_flow.steps.order_by("position")
+    data = {
+        **flow_fields(busy_flow),
+        **management("steps", 3, 2),
+        "steps-0-id": wait.pk,
+        "steps-0-flow": busy_flow.pk,
+        "steps-0-position": str(wait.position),
+        "steps-0-kind": "wait",
+        "steps-0-params": '{"minutes": 60}',
+        "steps-1-id": send.pk,
+        "steps-1-flow": busy_flow.pk,
+        "steps-1-position": str(send.position),
+        "steps-1-kind": "send_email",
+        "steps-1-params": "{}",
+        "steps-1-subject": "Hi",
+        "steps-1-body": "<p>Hi</p>",
+        "steps-2-flow": busy_flow.pk,
+        "steps-2-position": str(send.position),
+        "steps-2-kind": "add_tag",
+        "steps-2-params": '{"tag": "twice"}',
+    }
+    response = client.post(reverse("admin:campaigns_flow_change", args=[busy_flow.pk]), data)
+
+    assert response.status_code == 200
+    assert f"Step 2 is at position {send.position} too" in response.content.decode()
+    assert FlowStep.objects.filter(flow=busy_flow).count() == 2
+
+
 @pytest.mark.parametrize(
     ("kind", "params", "says"),
     [
