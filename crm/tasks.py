@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from core.task_policy import crm_task
 from crm.connectors.processing import deliveries_kick, deliveries_process_due
+from crm.connectors.retention import deliveries_purge
 from crm.dashboard.refresh import (
     dashboard_refresh,
     rebuild_months,
@@ -52,6 +53,12 @@ def send_webhooks() -> int:
 def purge_webhooks() -> int:
     """Hourly (CELERY_BEAT_SCHEDULE): finished deliveries past the log's days, read outbox events."""
     return webhooks_purge()
+
+
+@crm_task()
+def purge_connector_deliveries() -> int:
+    """Hourly (CELERY_BEAT_SCHEDULE): the platforms' deliveries past the log's days."""
+    return deliveries_purge()
 
 
 @crm_task()

@@ -348,7 +348,13 @@ CELERY_BEAT_SCHEDULE = {
     # deliveries sent, retried with backoff (crm/webhooks/, docs/integrations.md).
     "send-webhooks": {"task": "crm.tasks.send_webhooks", "schedule": 30.0},
     "purge-webhooks": {"task": "crm.tasks.purge_webhooks", "schedule": 3600.0},
+    "purge-connector-deliveries": {"task": "crm.tasks.purge_connector_deliveries", "schedule": 3600.0},
 }
+
+# The platforms' webhooks as they arrived (crm/connectors/): processed and failed ones are
+# kept this many days for the delivery log and replays, then deleted. Their bodies hold
+# customers' personal data, so they are not kept for ever (docs/privacy.md).
+CONNECTOR_DELIVERY_LOG_DAYS = env.int("CONNECTOR_DELIVERY_LOG_DAYS", default=30)
 
 # Outbound webhooks (crm/webhooks/, docs/integrations.md "Outbound webhooks").
 # The endpoints' signing secrets are kept encrypted with STORED_SECRETS_KEYS (core.secrets).
