@@ -72,7 +72,10 @@ def blank_for(model_field: models.Field):
         return ""
     if model_field.null:
         return None
-    if isinstance(model_field, models.TextField):
+    if isinstance(model_field, models.TextField) or (
+        isinstance(model_field, models.CharField) and not model_field.blank
+    ):
+        # Free text reads as erased; a required field (a ticket's subject) stays valid.
         return ERASED_TEXT
     if isinstance(model_field, models.CharField):
         return ""

@@ -73,9 +73,12 @@ MARKS = [
         "crm.PrivacyRequest",
         customer="customer",
         shop="shop",
-        erase=("email", "phone", "note"),
-        keep=("customer_external_id", "order_external_ids", "customer"),
-        why_kept="The request is the record that it was answered: who, what and when, without the data.",
+        erase=("email", "phone"),
+        keep=("customer_external_id", "order_external_ids", "customer", "note"),
+        why_kept=(
+            "The request is the record that it was answered: who, what and when, and (the note) how the "
+            "person's identity was checked or why it was refused; staff write no personal data there."
+        ),
         none=(
             "id",
             "shop",

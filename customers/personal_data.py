@@ -33,6 +33,8 @@ MARKS = [
     ),
     Marks(
         "customers.Customer",
+        # Consent given by the person is withdrawn with them: a pseudonym is subscribed to nothing.
+        on_erase={"marketing_consent": False, "marketing_consent_at": None},
         customer="id",
         erase=(
             "email",
@@ -68,6 +70,7 @@ MARKS = [
     ),
     Marks(
         "customers.CustomerIdentity",
+        on_erase={"marketing_consent": False, "marketing_consent_at": None},
         customer="customer",
         shop="shop",
         erase=("email", "first_name", "last_name", "phone", "country", "birthday", "time_zone"),

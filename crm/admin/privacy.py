@@ -6,6 +6,8 @@ permissions of their own."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.validators import validate_email
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -14,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
+from core.errors import DomainError
 from crm.privacy.models import PRIVACY_DUE, ErasureLog, PrivacyRequest
 from crm.privacy.preview import erasure_preview
 from crm.privacy.requests import customer_found, erasure_answered, export_answered, privacy_request_close
@@ -35,6 +38,18 @@ class PrivacyRequestForm(forms.ModelForm):
             self.fields["kind"].choices = [
                 (k, label) for k, label in PrivacyRequest.Kind.choices if k != PrivacyRequest.Kind.SHOP_REDACT
             ]
+
+    def clean_email(self):
+        email = (self.cleaned_data.get("email") or "").strip()
+        if email:
+            validate_email(email)
+        return email
+
+    def clean_note(self):
+        note = (self.cleaned_data.get("note") or "").strip()
+        if self.instance.pk is None and not note:
+            raise forms.ValidationError("Say how the request came and how the person's identity was checked.")
+        return note
 
     def clean(self):
         cleaned = super().clean()
@@ -58,9 +73,22 @@ class PrivacyRequestAdmin(ModelAdmin):
     list_select_related = ["shop", "customer"]
     search_fields = ["email", "customer_external_id", "customer__email"]
     autocomplete_fields = ["shop", "customer"]
-    ordering = ["status", "due_at"]
+    ordering = ["due_at"]
     list_per_page = 50
     change_form_template = "admin/crm/privacyrequest/change_form.html"
+
+    def get_ordering(self, request):
+        """Open requests first, the most urgent on top; then the closed ones."""
+        open_last = Case(
+            When(status=PrivacyRequest.Status.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        return [open_last.asc(), "due_at"]
+
+    def has_change_permission(self, request, obj=None):
+        """A closed request is the record of its answer: read-only."""
+        if obj is not None and obj.status != PrivacyRequest.Status.OPEN:
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -99,7 +127,7 @@ class PrivacyRequestAdmin(ModelAdmin):
     def who(self, obj):
         if obj.customer_id:
             url = reverse("admin:crm_customer360_change", args=[obj.customer_id])
-            return format_html('<a href="{}">{}</a>', url, obj.customer.email or f"customer {obj.customer_id}")
+            return format_html('<a href="{}">{}</a>', url, _who(obj.customer))
         return obj.email or obj.customer_external_id or "—"
 
     @admin.display(description="due", ordering="due_at")
@@ -144,9 +172,14 @@ class PrivacyRequestAdmin(ModelAdmin):
         ] + super().get_urls()
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["can_export"] = request.user.has_perm(EXPORT_PERMISSION)
-        context["can_erase"] = request.user.has_perm(ERASE_PERMISSION)
-        context["can_close"] = self.has_change_permission(request, obj)
+        is_open = obj is not None and obj.status == PrivacyRequest.Status.OPEN
+        kind = obj.kind if obj is not None else None
+        context["can_export"] = request.user.has_perm(EXPORT_PERMISSION) and kind != PrivacyRequest.Kind.SHOP_REDACT
+        context["can_erase"] = (
+            request.user.has_perm(ERASE_PERMISSION) and is_open and kind == PrivacyRequest.Kind.CUSTOMER_REDACT
+        )
+        context["can_close"] = is_open and self.has_change_permission(request, obj)
+        context["shop_wide"] = kind == PrivacyRequest.Kind.SHOP_REDACT
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _request(self, request, pk: int, permission: str) -> PrivacyRequest:
@@ -166,7 +199,7 @@ class PrivacyRequestAdmin(ModelAdmin):
             return self._back(privacy_request)
         data = export_answered(
             customer=privacy_request.customer,
-            request=privacy_request if privacy_request.status == PrivacyRequest.Status.OPEN else None,
+            request=privacy_request,
             user=request.user,
         )
         response = HttpResponse(data, content_type="application/zip")
@@ -176,15 +209,20 @@ class PrivacyRequestAdmin(ModelAdmin):
 
     def erase_view(self, request, pk: int):
         privacy_request = self._request(request, pk, ERASE_PERMISSION)
-        if privacy_request.customer is None:
-            self.message_user(request, "Link the request to its customer first.", messages.ERROR)
+        refusal = self._not_erasable(privacy_request)
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
             return self._back(privacy_request)
         if request.method == "POST" and request.POST.get("confirm") == "erase":
-            log = erasure_answered(request=privacy_request, user=request.user)
+            try:
+                log = erasure_answered(request=privacy_request, user=request.user)
+            except DomainError as error:  # answered a moment ago (a second click, a colleague)
+                self.message_user(request, error.message, messages.ERROR)
+                return self._back(privacy_request)
             total = sum(log.rows.values())
             self.message_user(
                 request,
-                f"Customer {log.customer_id}'s personal data is erased ({total:,} rows blanked). "
+                f"The personal data of customer {log.customer_id} is erased ({total:,} rows blanked). "
                 "Their orders and figures stay; the shops' endpoints are told.",
                 messages.SUCCESS,
             )
@@ -199,18 +237,36 @@ class PrivacyRequestAdmin(ModelAdmin):
         }
         return TemplateResponse(request, "admin/crm/privacyrequest/erase.html", context)
 
+    @staticmethod
+    def _not_erasable(privacy_request) -> str:
+        if privacy_request.kind != PrivacyRequest.Kind.CUSTOMER_REDACT:
+            return "Only an erasure request is answered by an erasure."
+        if privacy_request.status != PrivacyRequest.Status.OPEN:
+            return f"Request #{privacy_request.pk} is {privacy_request.get_status_display()} already."
+        if privacy_request.customer is None:
+            return "Link the request to its customer first."
+        return ""
+
     def close_view(self, request, pk: int):
         privacy_request = get_object_or_404(PrivacyRequest, pk=pk)
-        if not self.has_change_permission(request, privacy_request):
+        if request.method != "POST" or not self.has_change_permission(request, privacy_request):
             raise PermissionDenied
         status = request.POST.get("status")
-        if request.method == "POST" and status in (PrivacyRequest.Status.DONE, PrivacyRequest.Status.REFUSED):
-            note = request.POST.get("note", "").strip()[:2000]
-            if status == PrivacyRequest.Status.REFUSED and not note:
-                self.message_user(request, "Say why the request is refused.", messages.ERROR)
-            else:
-                privacy_request_close(request=privacy_request, status=status, user=request.user, note=note)
-                self.message_user(request, f"Request #{pk} closed as {status}.", messages.SUCCESS)
+        if (
+            status == PrivacyRequest.Status.DONE
+            and privacy_request.kind == PrivacyRequest.Kind.CUSTOMER_REDACT
+            and not request.user.has_perm(ERASE_PERMISSION)
+        ):
+            # Only those who may erase may say an erasure request was answered.
+            raise PermissionDenied
+        try:
+            privacy_request_close(
+                request=privacy_request, status=status, user=request.user, note=request.POST.get("note", "")[:2000]
+            )
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+        else:
+            self.message_user(request, f"Request #{pk} closed as {status}.", messages.SUCCESS)
         return self._back(privacy_request)
 
 

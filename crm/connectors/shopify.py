@@ -307,6 +307,10 @@ def handle_privacy(delivery: WebhookDelivery, body: dict) -> str:
     }[delivery.topic]
     customer = body.get("customer") or {}
     orders = body.get("orders_to_redact") or body.get("orders_requested") or []
+    if not isinstance(customer, dict):
+        raise DeliveryError(f"customer: {type(customer).__name__} where an object was expected.")
+    if not isinstance(orders, list):
+        raise DeliveryError(f"orders_to_redact: {type(orders).__name__} where a list was expected.")
     request = PrivacyRequest.objects.filter(delivery=delivery).first() or privacy_request_open(
         kind=kind,
         source=PrivacyRequest.Source.PLATFORM,

@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="privacyrequest",
             name="note",
-            field=models.TextField(blank=True, help_text="How the request came and how it was checked."),
+            field=models.TextField(blank=True, help_text="How the request came and how the person's identity was checked, or why it was refused. No personal data: it is kept after erasure."),
         ),
         migrations.AddField(
             model_name="privacyrequest",

@@ -14,6 +14,7 @@ from auditlog.registry import auditlog
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import default_storage
 from django.db import models, transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from core.personal_data import ERASED_TEXT, blank_for
@@ -27,8 +28,18 @@ from customers.services.erased_emails import erased_emails_record
 
 
 def _blanks(model: type[models.Model], names: tuple[str, ...]) -> dict:
-    fields = [model._meta.get_field(name) for name in names]
-    return {f.name: blank_for(f) for f in fields if not getattr(f, "generated", False)}
+    """Each erased field's blank; text that was empty stays empty (no "[erased]" reply on a
+    review that had none)."""
+    blanks = {}
+    for name in names:
+        field = model._meta.get_field(name)
+        if getattr(field, "generated", False):
+            continue
+        blank = blank_for(field)
+        if blank == ERASED_TEXT:
+            blank = Case(When(**{name: ""}, then=Value("")), default=Value(ERASED_TEXT), output_field=field)
+        blanks[name] = blank
+    return blanks
 
 
 def _files(qs, model: type[models.Model], names: tuple[str, ...]) -> list[str]:
@@ -99,9 +110,5 @@ def customer_erase(
             erased_by=user,
             rows={k: v for k, v in counts.items() if v},
         )
-        if request is not None:
-            PrivacyRequest.objects.filter(pk=request.pk).update(
-                status=PrivacyRequest.Status.DONE, completed_at=now, completed_by=user
-            )
         transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
     return log

@@ -31,14 +31,24 @@ class _Encoder(DjangoJSONEncoder):
         return super().default(o)
 
 
-def _values(qs: QuerySet) -> list[dict]:
-    names = [f.attname for f in qs.model._meta.concrete_fields]
-    return list(qs.order_by("pk").values(*names))
+def _values(qs: QuerySet, customer_id: int, ref: int | None) -> list[dict]:
+    """The rows, every stored field; with ``ref``, the customer's id as the shop knows it in
+    place of the CRM's own (a shop's key never sees the internal id)."""
+    fields = qs.model._meta.concrete_fields
+    rows = list(qs.order_by("pk").values(*[f.attname for f in fields]))
+    if ref is not None:
+        own = [f.attname for f in fields if f.is_relation and f.related_model is Customer]
+        for row in rows:
+            for name in own:
+                if row[name] == customer_id:
+                    row[name] = ref
+    return rows
 
 
-def export_tables(customer: Customer, *, shop: Shop | None = None) -> dict[str, list[dict]]:
+def export_tables(customer: Customer, *, shop: Shop | None = None, ref: int | None = None) -> dict[str, list[dict]]:
     """{"app_label.Model": the customer's rows}. With ``shop``, that shop's slice only: the
-    models that belong to one shop, filtered to it (a shop's key sees nothing else)."""
+    models that belong to one shop, filtered to it (a shop's key sees nothing else), with the
+    customer named by ``ref``, the id the shop's key knows them by."""
     tables: dict[str, list[dict]] = {}
     for model, marks in customer_models():
         if shop is not None and not marks.shop:
@@ -46,7 +56,7 @@ def export_tables(customer: Customer, *, shop: Shop | None = None) -> dict[str, 
         qs = rows_of(marks, customer.pk)
         if shop is not None:
             qs = qs.filter(**{marks.shop: shop.pk})
-        if rows := _values(qs):
+        if rows := _values(qs, customer.pk, ref):
             tables[model._meta.label] = rows
     person = person_of(customer)
     for label, matcher in MATCHERS.items():
@@ -54,16 +64,18 @@ def export_tables(customer: Customer, *, shop: Shop | None = None) -> dict[str, 
         qs = matcher.rows(person)
         if shop is not None:
             qs = qs.filter(**{marks.shop: shop.pk}) if marks.shop else qs.none()
-        if rows := _values(qs):
+        if rows := _values(qs, customer.pk, ref):
             tables[label] = rows
     return tables
 
 
-def export_zip(customer: Customer, *, shop: Shop | None = None, made_at: datetime, made_by: str) -> bytes:
+def export_zip(
+    customer: Customer, *, shop: Shop | None = None, ref: int | None = None, made_at: datetime, made_by: str
+) -> bytes:
     """The ZIP: ``README.txt``, ``manifest.json`` (who, when, row counts) and one JSON file per model."""
-    tables = export_tables(customer, shop=shop)
+    tables = export_tables(customer, shop=shop, ref=ref)
     manifest = {
-        "customer_id": customer.pk,
+        "customer_id": ref if ref is not None else customer.pk,
         "shop": shop.slug if shop else None,
         "made_at": made_at,
         "made_by": made_by,
@@ -84,4 +96,17 @@ Each .json file is one kind of record (named app.Model), a list of rows with eve
 field; ids in fields ending _id point at rows of the other files. manifest.json says who
 made this export, when, and how many rows each file holds. Money is in the record's currency
 (the currency field) and in the base currency (fields ending _base).
+
+Why it is held: to sell to and deliver for the person (orders, refunds), to answer them
+(tickets, reviews, surveys), to run the loyalty programme they joined (points, tiers,
+rewards), and to send them marketing where they gave consent (segments, campaigns, flows,
+the emails sent and what became of them).
+Where it came from: the shops' platforms (their orders, customers and checkouts), the
+person (emails, tickets, reviews, surveys, forms), and the CRM's own working (figures,
+stages, segments, attribution).
+Who receives it: the merchant's staff; the email provider that sends the emails; the
+merchant's own systems subscribed to the CRM's webhooks.
+How long it is kept: orders and refunds for the tax-retention period of the merchant's
+country; the rest until the person asks for erasure, or the merchant deletes it; the
+platforms' raw webhooks 30 days. Ask the merchant to correct or erase any of it.
 """

@@ -53,7 +53,13 @@ class PrivacyRequest(models.Model):
     email = models.CharField(max_length=254, blank=True)
     phone = models.CharField(max_length=64, blank=True)
     order_external_ids = models.JSONField(default=list, blank=True)
-    note = models.TextField(blank=True, help_text="How the request came and how it was checked.")
+    note = models.TextField(
+        blank=True,
+        help_text=(
+            "How the request came and how the person's identity was checked, or why it was refused. "
+            "No personal data: it is kept after erasure."
+        ),
+    )
     received_at = models.DateTimeField()
     due_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

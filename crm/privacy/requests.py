@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from crm.privacy.erasure import customer_erase
 from crm.privacy.export import export_zip
 from crm.privacy.models import PRIVACY_DUE, ErasureLog, PrivacyRequest
@@ -62,25 +63,32 @@ def privacy_request_open(
     )
 
 
+class RequestClosed(DomainError):
+    """The request was answered or closed already (perhaps a moment ago, by someone else)."""
+
+
 def export_answered(
     *,
     customer: Customer,
     shop: Shop | None = None,
+    ref: int | None = None,
     request: PrivacyRequest | None = None,
     user=None,
     api_key: ApiKey | None = None,
     now: datetime | None = None,
 ) -> bytes:
     """The customer's export, recorded as an answered data request (the audit trail: who
-    exported whose data, when, through what). ``request``: the open request it answers; none
-    makes one, already answered."""
+    exported whose data, when, through what). ``request``: the open data request it answers;
+    without one (or for a request of another kind: an erasure is not answered by an export)
+    the export is recorded as a data request of its own, answered at once."""
     now = now or timezone.now()
     made_by = user.get_username() if user else f"API key {api_key.prefix}" if api_key else "the system"
-    data = export_zip(customer, shop=shop, made_at=now, made_by=made_by)
+    data = export_zip(customer, shop=shop, ref=ref, made_at=now, made_by=made_by)
+    answers = request if request is not None and request.kind == PrivacyRequest.Kind.DATA_REQUEST else None
     with transaction.atomic():
-        if request is None:
+        if answers is None or answers.status != PrivacyRequest.Status.OPEN:
             source = PrivacyRequest.Source.API if api_key else PrivacyRequest.Source.STAFF
-            request = privacy_request_open(
+            answers = privacy_request_open(
                 kind=PrivacyRequest.Kind.DATA_REQUEST,
                 source=source,
                 shop=shop,
@@ -88,21 +96,51 @@ def export_answered(
                 received_at=now,
                 requested_by=user,
                 api_key=api_key,
+                note=f"Exported while answering request #{request.pk}." if request is not None else "",
             )
-        PrivacyRequest.objects.filter(pk=request.pk).update(
-            status=PrivacyRequest.Status.DONE, completed_at=now, completed_by=user, customer=customer
-        )
+        _completed(answers, PrivacyRequest.Status.DONE, user, now, customer=customer)
     return data
 
 
+def _locked_open(request: PrivacyRequest) -> PrivacyRequest:
+    """The request, locked, if still open; two staff answering at once answer it once."""
+    current = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
+    if current.status != PrivacyRequest.Status.OPEN:
+        raise RequestClosed(f"Request #{request.pk} is {current.get_status_display()} already.", field="status")
+    return current
+
+
+def _completed(request: PrivacyRequest, status: str, user, now: datetime, **fields) -> None:
+    """Closed through save(), so the audit log records who closed it and how."""
+    for name, value in {"status": status, "completed_at": now, "completed_by": user, **fields}.items():
+        setattr(request, name, value)
+    request.save()
+
+
 def erasure_answered(*, request: PrivacyRequest, user=None) -> ErasureLog:
-    if request.customer_id is None:
-        raise ValueError("Link the request to its customer first.")
-    return customer_erase(customer_id=request.customer_id, user=user, request=request)
+    """Erase the customer of an open erasure request, and close it: once, however many
+    times it is sent."""
+    if request.kind != PrivacyRequest.Kind.CUSTOMER_REDACT:
+        raise DomainError("Only an erasure request is answered by an erasure.", field="kind")
+    with transaction.atomic():
+        current = _locked_open(request)
+        if current.customer_id is None:
+            raise DomainError("Link the request to its customer first.", field="customer")
+        log = customer_erase(customer_id=current.customer_id, user=user, request=current)
+        current.refresh_from_db()
+        _completed(current, PrivacyRequest.Status.DONE, user, log.erased_at)
+    return log
 
 
 def privacy_request_close(*, request: PrivacyRequest, status: str, user=None, note: str = "") -> None:
-    """Closed without an export or erasure: done by other means, or refused (say why in the note)."""
-    PrivacyRequest.objects.filter(pk=request.pk).update(
-        status=status, completed_at=timezone.now(), completed_by=user, note=(request.note + "\n" + note).strip()
-    )
+    """Closed without an export or erasure by the CRM: answered by other means (done), or
+    refused. Either needs a note saying how, or why not."""
+    note = note.strip()
+    if not note:
+        raise DomainError("Say how the request was answered, or why it is refused.", field="note")
+    if status not in (PrivacyRequest.Status.DONE, PrivacyRequest.Status.REFUSED):
+        raise DomainError("Close a request as done or refused.", field="status")
+    with transaction.atomic():
+        current = _locked_open(request)
+        current.note = f"{current.note}\n{note}".strip()
+        _completed(current, status, user, timezone.now())

@@ -108,7 +108,7 @@ def test_a_manager_confirms_and_erases_and_the_request_is_closed(client, django_
     assert "cannot be undone" in confirm and "Customer profiles" in confirm or "customer" in confirm.lower()
     erased = client.post(url, {"confirm": "erase"}, follow=True)
 
-    assert "personal data is erased" in erased.content.decode()
+    assert "is erased (" in erased.content.decode()
     ada.refresh_from_db()
     assert (ada.email, ada.last_name, ada.email_normalized) == ("", "", None)
     assert Order.objects.filter(customer=ada).count() == 1
@@ -186,3 +186,68 @@ def test_the_360_page_offers_no_request_to_a_marketer(client, django_user_model,
     signed_in(client, django_user_model, MARKETER)
     page = client.get(reverse("admin:crm_customer360_change", args=[ada.pk])).content.decode()
     assert "privacyrequest" not in page
+
+
+def test_an_export_does_not_answer_an_erasure_request(client, django_user_model, ada):
+    signed_in(client, django_user_model, SUPPORT_AGENT)
+    add_request(client, ada)  # an erasure
+    erasure = PrivacyRequest.objects.get()
+
+    assert client.post(reverse("admin:crm_privacyrequest_export", args=[erasure.pk])).status_code == 200
+
+    erasure.refresh_from_db()
+    assert erasure.status == "open"
+    export = PrivacyRequest.objects.exclude(pk=erasure.pk).get()
+    assert (export.kind, export.status, export.customer) == ("data_request", "done", ada)
+
+
+def test_an_agent_cannot_close_an_erasure_as_done_and_closing_needs_a_note(client, django_user_model, ada):
+    signed_in(client, django_user_model, SUPPORT_AGENT)
+    add_request(client, ada)
+    erasure = PrivacyRequest.objects.get()
+    close = reverse("admin:crm_privacyrequest_close", args=[erasure.pk])
+
+    assert client.post(close, {"status": "done", "note": "Sorted."}).status_code == 403
+    client.post(close, {"status": "refused", "note": " "})
+    assert PrivacyRequest.objects.get().status == "open"
+    client.post(close, {"status": "refused", "note": "Could not verify who called."})
+    assert PrivacyRequest.objects.get().status == "refused"
+    # Closed, it is the record: no second answer, no change.
+    client.post(close, {"status": "done", "note": "changed my mind"})
+    assert PrivacyRequest.objects.get().status == "refused"
+
+
+def test_only_an_open_erasure_request_erases_and_only_once(client, django_user_model, ada):
+    signed_in(client, django_user_model, MANAGER)
+    add_request(client, ada, kind="data_request")
+    export_request = PrivacyRequest.objects.get()
+    client.post(reverse("admin:crm_privacyrequest_erase", args=[export_request.pk]), {"confirm": "erase"})
+    assert Customer.objects.get(pk=ada.pk).email == "ada@example.com"
+
+    add_request(client, ada)
+    erasure = PrivacyRequest.objects.get(kind="customer_redact")
+    url = reverse("admin:crm_privacyrequest_erase", args=[erasure.pk])
+    client.post(url, {"confirm": "erase"})
+    again = client.post(url, {"confirm": "erase"}, follow=True).content.decode()
+
+    assert "Done already" in again or "done already" in again
+    assert ErasureLog.objects.count() == 1
+
+
+def test_the_queue_puts_open_requests_before_answered_ones(client, django_user_model, ada):
+    signed_in(client, django_user_model, MANAGER)
+    now = timezone.now()
+    PrivacyRequest.objects.create(
+        kind="data_request",
+        email="answered@example.com",
+        received_at=now - timedelta(days=60),
+        due_at=now - timedelta(days=30),
+        status="done",
+    )
+    PrivacyRequest.objects.create(
+        kind="data_request", email="waiting@example.com", received_at=now, due_at=now + timedelta(days=30)
+    )
+
+    page = client.get(reverse("admin:crm_privacyrequest_changelist")).content.decode()
+
+    assert page.index("waiting@example.com") < page.index("answered@example.com")

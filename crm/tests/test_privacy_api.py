@@ -6,6 +6,7 @@ import json
 import zipfile
 
 import pytest
+from rest_framework.test import APIClient
 
 from crm.privacy.models import PrivacyRequest
 from crm.roles import MARKETER
@@ -65,3 +66,33 @@ def test_a_role_key_without_the_permission_is_refused(ann, shop, role_api):
 
 def test_an_unknown_customer_is_a_404(api):
     assert api.get("/api/v1/customers/999999/export").status_code == 404
+
+
+def test_a_shop_of_the_group_that_never_knew_the_customer_gets_a_404(ann, shop):
+    from customers.services.api_keys import api_key_create
+    from customers.tests.factories import ShopFactory
+
+    sister = ShopFactory(slug="sister", group=shop.group)
+    key = api_key_create(shop=sister, name="sister").key
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    ref = api_id(shop, ann)
+
+    assert client.get(f"/api/v1/customers/{ref}/export").status_code == 404
+    assert client.post(f"/api/v1/customers/{ref}/erasure-request").status_code == 404
+    assert PrivacyRequest.objects.count() == 0
+
+
+def test_the_export_names_the_customer_by_the_shops_id(api, ann, shop):
+    ref = api_id(shop, ann)
+    response = api.get(f"/api/v1/customers/{ref}/export")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        orders = json.loads(archive.read("customers.Order.json"))
+    assert manifest["customer_id"] == ref and {o["customer_id"] for o in orders} == {ref}
+
+
+def test_an_erasure_request_with_a_body_is_a_400_and_queues_nothing(api, ann, shop):
+    response = api.post(f"/api/v1/customers/{api_id(shop, ann)}/erasure-request", {"reason": "x"}, format="json")
+    assert response.status_code == 400 and "body" in response.json()["errors"]
+    assert PrivacyRequest.objects.count() == 0

@@ -17,11 +17,12 @@ from crm.privacy.marks import all_marks, customer_models, model_of
 from crm.privacy.models import ErasureLog
 from crm.tests.privacy_data import EMAIL, NAME, PHONE, SECRETS, T0, a_story
 from crm.webhooks.models import EventType, WebhookEvent
-from customers.models import Customer, ErasedEmail, Order
+from customers.models import Customer, CustomerIdentity, ErasedEmail, Order
+from customers.selectors import customer_refs
 from customers.services.customers import CustomerData, customers_resolve
 from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.models import Account, PointsEntry
-from support.models import TicketAttachment
+from support.models import Review, Ticket, TicketAttachment
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +147,38 @@ def test_erasing_twice_is_harmless(story, admin_user):
     customer_erase(customer_id=story.customer.pk, user=admin_user)
     assert ErasureLog.objects.count() == logs_before + 2
     assert [s for s in SECRETS if s in everything_stored()] == []
+
+
+def test_erasure_withdraws_consent_and_a_shop_resending_the_person_cannot_subscribe_them(story, admin_user):
+    Customer.objects.filter(pk=story.customer.pk).update(marketing_consent=True)
+    CustomerIdentity.objects.filter(customer=story.customer).update(marketing_consent=True)
+    customer_erase(customer_id=story.customer.pk, user=admin_user)
+    assert Customer.objects.get(pk=story.customer.pk).marketing_consent is False
+
+    # The shop sends them again under its own id for them, address and consent included.
+    customers_resolve(
+        shop=story.shop, items=[CustomerData(external_id="shop-id-1", email=EMAIL, marketing_consent=True)]
+    )
+
+    again = Customer.objects.get(pk=story.customer.pk)
+    assert again.marketing_consent is False
+    assert CustomerIdentity.objects.get(customer=again, shop=story.shop).marketing_consent is False
+
+
+def test_erased_records_stay_valid_and_empty_text_stays_empty(story, admin_user):
+    Review.objects.filter(customer=story.customer).update(response="")
+    customer_erase(customer_id=story.customer.pk, user=admin_user)
+
+    ticket = Ticket.objects.get(customer=story.customer)
+    assert ticket.subject == "[erased]"
+    ticket.full_clean()  # an agent can still answer and solve it
+    review = Review.objects.get(customer=story.customer)
+    assert (review.body, review.response) == ("[erased]", "")
+
+
+def test_a_shop_export_names_the_customer_by_the_shops_id_for_them(story):
+    ref = customer_refs(shop=story.shop, customer_ids=[story.customer.pk])[story.customer.pk]
+    tables = files_of(export_zip(story.customer, shop=story.shop, ref=ref, made_at=T0, made_by="key"))
+
+    assert tables["manifest.json"]["customer_id"] == ref
+    assert {o["customer_id"] for o in tables["customers.Order.json"]} == {ref}

@@ -330,6 +330,14 @@ def test_privacy_topics_are_queued_a_month_out(client, acme, run):
     assert (shop_wide.kind, shop_wide.status, shop_wide.customer) == ("shop_redact", "open", None)
 
 
+def test_a_privacy_topic_with_a_malformed_customer_fails_with_its_reason(client, acme, run):
+    run(client, acme, "customers/redact", {"shop_domain": "acme.myshopify.com", "customer": "not-an-object"})
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "failed" and "customer: str where an object was expected" in delivery.error
+    assert PrivacyRequest.objects.count() == 0
+
+
 def test_an_unknown_topic_is_stored_and_marked_ignored(client, acme, run):
     run(client, acme, "products/update", {"id": 1})
 

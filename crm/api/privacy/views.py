@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.auth import Permissions, request_shop
-from crm.api.errors import not_found
+from crm.api.errors import error_body, not_found
 from crm.api.idempotency import ReplaySafePostMixin
 from crm.api.schema import errors
 from crm.privacy.models import PrivacyRequest
@@ -22,7 +22,10 @@ from customers import selectors
 
 
 def _customer(request, pk: int):
-    return selectors.customer_of_ref(shop=request_shop(request), ref=pk).first()
+    """The customer ``pk`` names, if this shop knows them (an identity of its own): a shop of
+    the group that never saw the person has nothing of theirs to export or erase."""
+    shop = request_shop(request)
+    return selectors.customer_of_ref(shop=shop, ref=pk).filter(identities__shop=shop).distinct().first()
 
 
 class CustomerExportView(APIView):
@@ -38,7 +41,7 @@ class CustomerExportView(APIView):
         customer = _customer(request, pk)
         if customer is None:
             return not_found("customer")
-        data = export_answered(customer=customer, shop=request_shop(request), api_key=request.auth)
+        data = export_answered(customer=customer, shop=request_shop(request), ref=pk, api_key=request.auth)
         response = HttpResponse(data, content_type="application/zip")
         name = f"customer-{pk}-{timezone.now():%Y%m%d-%H%M}.zip"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -63,6 +66,8 @@ class ErasureRequestView(ReplaySafePostMixin, APIView):
     def post(self, request, pk: int):
         """Ask for the customer's personal data to be erased: queued for the staff, due in a
         month. Asking again while one is open answers with the open request."""
+        if request._request.body.strip() not in (b"", b"{}"):
+            return Response(error_body("This call takes no body.", {"body": ["Send no body, or {}."]}), status=400)
         customer = _customer(request, pk)
         if customer is None:
             return not_found("customer")
