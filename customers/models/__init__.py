@@ -30,6 +30,7 @@ from customers.models.derived import (
     Stage,
     StageChange,
 )
+from customers.models.merges import CustomerMerge
 from customers.models.pending import PendingUpdate
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "ConsentSource",
     "Customer",
     "CustomerIdentity",
+    "CustomerMerge",
     "CustomerMetrics",
     "CustomerSignal",
     "Event",
