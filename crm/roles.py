@@ -74,6 +74,10 @@ ROLES: dict[str, list[str]] = {
         "support.add_npsresponse",
         *_VIEW_LOYALTY,
         *_VIEW_EMAIL,
+        # Two records of one person, found on a call: merge them, read the log, undo a merge
+        # (docs/merge.md). Marketers read the figures but do not restructure customers.
+        "customers.merge_customers",
+        "customers.view_customermerge",
     ],
     # Segments, campaigns and loyalty configuration; reads customers and orders, and
     # tickets without their internal notes.

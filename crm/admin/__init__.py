@@ -5,4 +5,4 @@ deliveries, privacy requests), and outbound webhooks (``webhooks``: endpoints an
 delivery log). The site itself (start pages, the dashboard's URL, the search pickers'
 labels) is ``crm.admin_site``."""
 
-from crm.admin import connectors, customer_360, operations, users, webhooks  # noqa: F401 (each registers its models)
+from crm.admin import connectors, customer_360, merging, operations, users, webhooks  # noqa: F401 (each registers its models)

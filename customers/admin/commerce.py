@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -181,6 +183,9 @@ class IdentityInline(StackedInline):
     ]
 
 
+# Who may merge duplicate customers and undo merges (docs/merge.md).
+MERGE_PERMISSION = "customers.merge_customers"
+
 # The most customers whose consent one click of the admin action withdraws (a list of ids).
 WITHDRAW_AT_ONCE = 10_000
 
@@ -285,7 +290,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
     ]
 
     change_list_template = "admin/customers/customer/change_list.html"
-    actions = ["withdraw_email_consent"]
+    actions = ["withdraw_email_consent", "merge_duplicates"]
 
     class Media:
         css = {"all": ["customers/customer_list.css"]}
@@ -403,6 +408,22 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         customers = len({e.customer_id for e in events})
         where = _shops(len(events))
         self.message_user(request, f"Marketing consent withdrawn for {customers} customer(s), at {where}.")
+
+    @admin.action(description="Merge the two selected customers…", permissions=["merge"])
+    def merge_duplicates(self, request, queryset):
+        """Two records of one person: open the merge's preview (the older record stays; the
+        page can swap them). The merge itself composes every app, so its page is the merge
+        log's (``crm.admin.merging``), reached here by its URL's name."""
+        ids = sorted(queryset.values_list("pk", flat=True)[:3])
+        if len(ids) != 2:
+            self.message_user(
+                request, "Select exactly two customers: the record that stays and its duplicate.", messages.ERROR
+            )
+            return None
+        return redirect(f"{reverse('admin:customers_customermerge_merge')}?survivor={ids[0]}&merged={ids[1]}")
+
+    def has_merge_permission(self, request):
+        return request.user.has_perm(MERGE_PERMISSION)
 
     def get_search_results(self, request, queryset, search_term):
         """Every way an agent can name a customer (``customers.search``); also what other
