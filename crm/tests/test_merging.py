@@ -8,7 +8,7 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from campaigns.models import FlowRun, Send, SegmentMembership, Touchpoint
+from campaigns.models import FlowRun, SegmentMembership, Send, Touchpoint
 from core.errors import DomainError
 from crm.merging.relations import RELATIONS
 from crm.merging.selectors import merge_preview, undo_blockers

@@ -42,13 +42,14 @@ def test_an_agent_or_a_manager_previews_merges_and_undoes(django_user_model, rol
     page = client.get(response["Location"])
     assert page.status_code == 200
     text = page.content.decode()
-    assert "<th>orders</th><td class=\"num\">2</td>" in text
+    assert '<th>orders</th><td class="num">2</td>' in text
     assert f"Merge #{pair.duplicate.pk} into #{pair.survivor.pk}" in text
     assert Order.objects.filter(customer=pair.duplicate).count() == 2  # a preview writes nothing
 
     done = client.post(MERGE, {"survivor": pair.survivor.pk, "merged": pair.duplicate.pk})
     log = CustomerMerge.objects.get()
-    assert done.status_code == 302 and done["Location"] == reverse("admin:customers_customermerge_change", args=[log.pk])
+    assert done.status_code == 302
+    assert done["Location"] == reverse("admin:customers_customermerge_change", args=[log.pk])
     assert Order.objects.filter(customer=pair.survivor).count() == 3
     detail = client.get(done["Location"]).content.decode()
     assert "Undo this merge" in detail and "until new activity makes it unsafe" in detail
