@@ -24,7 +24,7 @@ from crm.merging.selectors import merge_preview, undo_blockers
 from crm.merging.services import customers_merge, customers_merge_undo
 from crm.merging.suggestions import duplicate_suggestions
 from customers.admin.commerce import MERGE_PERMISSION
-from customers.models import CustomerMerge
+from customers.models import CustomerMerge, ShopGroup
 
 # The page's two fields: customer ids, each checked on its own (a 400 naming the field).
 ID_FIELD = {"min_value": 1, "max_value": 2**63 - 1, "widget": UnfoldAdminTextInputWidget}
@@ -35,7 +35,7 @@ class MergeForm(forms.Form):
     merged = forms.IntegerField(label="Duplicate, merged into it (id)", **ID_FIELD)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("survivor") and data.get("survivor") == data.get("merged"):
             self.add_error("merged", "Pick another customer: a customer cannot be merged with itself.")
         return data
@@ -111,7 +111,7 @@ class CustomerMergeAdmin(ReadOnly, ModelAdmin):
             "original": log,
             "log": log,
             "lines": _log_lines(log),
-            "points": sorted(log.points.items()),
+            "points": _log_points(log),
             "blockers": undo_blockers(log) if log.undone_at is None else [],
             "may_merge": may_merge(request.user),
         }
@@ -198,3 +198,9 @@ def _log_lines(log: CustomerMerge) -> list[tuple[str, int, int]]:
         line[1] += counted.get("kept", 0)
     lines["tags"] = [len(log.moved.get("customers.Customer_tags", [])), 0]
     return [(kind, moved, kept) for kind, (moved, kept) in lines.items()]
+
+
+def _log_points(log: CustomerMerge) -> list[tuple[str, list[int]]]:
+    """(shop group's name, [available, pending]) per group the merge moved points in."""
+    groups = ShopGroup.objects.in_bulk([int(g) for g in log.points])
+    return [(groups[int(g)].name if int(g) in groups else f"shop group #{g}", v) for g, v in sorted(log.points.items())]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.apps import apps
-from django.db.models import Exists, Model, OuterRef, Q
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 
 class Rule(StrEnum):
@@ -49,32 +49,30 @@ class Relation:
         return self.label if self.field == "customer" else f"{self.label}.{self.field}"
 
 
-def _model(label: str) -> type[Model]:
-    return apps.get_model(label)
+def _rows(label: str) -> QuerySet:
+    return apps.get_model(label)._default_manager.all()
 
 
 def _shop_tag_taken(taker: int) -> Q:
-    same = _model("customers.ShopTag").objects.filter(customer_id=taker, shop=OuterRef("shop"), tag=OuterRef("tag"))
+    same = _rows("customers.ShopTag").filter(customer_id=taker, shop=OuterRef("shop"), tag=OuterRef("tag"))
     return Q(Exists(same))
 
 
 def _send_taken(taker: int) -> Q:
-    same = _model("campaigns.Send").objects.filter(
-        customer_id=taker, email=OuterRef("email"), occasion=OuterRef("occasion")
-    )
+    same = _rows("campaigns.Send").filter(customer_id=taker, email=OuterRef("email"), occasion=OuterRef("occasion"))
     return Q(Exists(same))
 
 
 def _membership_taken(taker: int) -> Q:
     # Only open stays are unique per (segment, customer); closed ones are history and all move.
-    open_stay = _model("campaigns.SegmentMembership").objects.filter(
+    open_stay = _rows("campaigns.SegmentMembership").filter(
         customer_id=taker, segment=OuterRef("segment"), exited_at__isnull=True
     )
     return Q(exited_at__isnull=True) & Q(Exists(open_stay))
 
 
 def _flow_run_taken(taker: int) -> Q:
-    runs = _model("campaigns.FlowRun").objects.filter(customer_id=taker, flow=OuterRef("flow"))
+    runs = _rows("campaigns.FlowRun").filter(customer_id=taker, flow=OuterRef("flow"))
     same_trigger = runs.filter(trigger_key=OuterRef("trigger_key"))
     return Q(Exists(same_trigger)) | Q(status="active") & Q(Exists(runs.filter(status="active")))
 
@@ -84,7 +82,7 @@ def _referrer_taken(taker: int) -> Q:
 
 
 def _referee_taken(taker: int) -> Q:
-    referred = _model("loyalty.Referral").objects.filter(referee_id=taker, group=OuterRef("group"))
+    referred = _rows("loyalty.Referral").filter(referee_id=taker, group=OuterRef("group"))
     return Q(referrer_id=taker) | Q(Exists(referred))
 
 

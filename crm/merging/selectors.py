@@ -5,7 +5,7 @@ a fixed number of queries whatever the customers hold) and what makes an undo un
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Expression, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from crm.merging.relations import MOVING, RELATIONS, Relation, Rule
@@ -79,7 +79,7 @@ def merge_preview(*, survivor_id: int, merged_id: int) -> Preview | None:
     if survivor_id not in customers or merged_id not in customers:
         return None
     survivor, duplicate = customers[survivor_id], customers[merged_id]
-    annotations = {}
+    annotations: dict[str, Expression] = {}
     for i, relation in enumerate(MOVING):
         rows = _rows(relation, OuterRef("pk"))
         if relation.taken is None:

@@ -91,7 +91,7 @@ def customers_merge_undo(*, merge_id: int, user=None) -> CustomerMerge:
             duplicate = Customer.objects.get(pk=log.merged_id)
             cleared = [f for f in log.profile if getattr(survivor, f) == getattr(duplicate, f)]
             for field in cleared:
-                setattr(survivor, field, Customer._meta.get_field(field).get_default())
+                setattr(survivor, field, None if field == "birthday" else "")
             if cleared:
                 survivor.save(update_fields=[*cleared, "updated_at"])
         points_unmerge(

@@ -88,16 +88,17 @@ def duplicate_suggestions(*, term: str = "", page: int = 1) -> SuggestionPage:
     """One page of suggested pairs, optionally only those where either customer matches the
     staff search's ``term`` (a name, email, phone …, as the customers list searches)."""
     page = max(page, 1)
-    search_sql, params, notice = "", [], ""
+    search_sql, notice = "", ""
+    params: list = []
     if term.strip():
         search = customer_search(term)
         notice = search.notice
         if search.where is None:
             return SuggestionPage([], page, False, notice)
         matching = Customer.objects.filter(search.where).values("pk").order_by()
-        sql, params = matching.query.sql_with_params()
+        sql, sql_params = matching.query.sql_with_params()
         search_sql = f"AND (p.first_id IN ({sql}) OR p.second_id IN ({sql}))"
-        params = [*params, *params]
+        params = [*sql_params, *sql_params]
     with connection.cursor() as cursor:
         cursor.execute(PAIRS_SQL.format(search=search_sql), [*params, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE])
         rows = cursor.fetchall()

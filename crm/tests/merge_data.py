@@ -9,6 +9,7 @@ from django.utils import timezone
 from campaigns.models import Email, Flow, FlowRun, Segment, SegmentMembership, Send, Touchpoint
 from crm.models import CustomerNote
 from customers.models import ConsentEvent, Customer, CustomerSignal, Event, Order, Product, Shop, ShopTag, Tag
+from customers.services.recompute import customers_recompute
 from customers.tests.factories import CustomerFactory, IdentityFactory, OrderFactory, ShopFactory
 from loyalty.earning import orders_award
 from messaging.models import Message
@@ -44,6 +45,9 @@ def two_records(*, with_points: bool = True) -> Pair:
         # Inside the 14-day return window: its points are still pending when merged.
         OrderFactory(customer=duplicate, shop=eu, total=Decimal("60.00"), placed_at=now - timedelta(days=3)),
     ]
+    # The same address, sent by both shops: the pair is a suggested duplicate.
+    Order.objects.filter(pk__in=[o.pk for o in orders]).update(shipping_address_key="a" * 64)
+    customers_recompute(customer_ids=[survivor.pk, duplicate.pk])
     if with_points:
         orders_award([survivor.pk, duplicate.pk])
     Event.objects.create(shop=eu, customer=duplicate, type="viewed_product", occurred_at=now - timedelta(days=2))

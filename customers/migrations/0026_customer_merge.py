@@ -29,6 +29,7 @@ class Migration(migrations.Migration):
                 ('undone_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
+                'verbose_name': 'merge',
                 'ordering': ['-merged_at', '-id'],
                 'permissions': [('merge_customers', 'Can merge duplicate customers and undo merges')],
                 'indexes': [models.Index(condition=models.Q(('undone_at__isnull', True)), fields=['survivor'], name='merge_survivor_idx')],

@@ -40,6 +40,7 @@ class CustomerMerge(models.Model):
     )
 
     class Meta:
+        verbose_name = "merge"
         ordering = ["-merged_at", "-id"]
         permissions = [("merge_customers", "Can merge duplicate customers and undo merges")]
         constraints = [
