@@ -33,7 +33,9 @@ def customers_merge(*, survivor_id: int, merged_id: int, user=None) -> CustomerM
     if survivor_id == merged_id:
         raise DomainError("A customer cannot be merged with itself: pick the duplicate.", field="merged")
     with transaction.atomic():
-        locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[survivor_id, merged_id])}
+        # Locked in id order, as undo locks them: two merges of one pair queue, never deadlock.
+        both = Customer.objects.select_for_update().filter(pk__in=[survivor_id, merged_id]).order_by("pk")
+        locked = {c.pk: c for c in both}
         if survivor_id not in locked:
             raise DomainError(f"No customer #{survivor_id}.", field="survivor")
         if merged_id not in locked:

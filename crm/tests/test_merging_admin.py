@@ -168,3 +168,14 @@ def test_suggestions_are_paginated(django_user_model, django_assert_num_queries)
     assert len(second.suggestions) == 5 and not second.has_next
     assert {s.first.pk for s in first.suggestions}.isdisjoint({s.first.pk for s in second.suggestions})
     assert Customer.objects.count() == 60
+
+
+def test_the_duplicates_360_page_says_where_it_was_merged(django_user_model):
+    a, b = CustomerFactory(), CustomerFactory()
+    customers_merge(survivor_id=a.pk, merged_id=b.pk)
+    client = signed_in(django_user_model, SUPPORT_AGENT)
+    page = client.get(reverse("admin:crm_customer360_change", args=[b.pk])).content.decode()
+    assert (
+        f'This record was merged into\n      <a href="{reverse("admin:crm_customer360_change", args=[a.pk])}">' in page
+    )
+    assert "merged into" not in client.get(reverse("admin:crm_customer360_change", args=[a.pk])).content.decode()
