@@ -57,6 +57,16 @@ WITH addresses AS (
     SELECT DISTINCT customer_id, shop_id, shipping_address_key FROM customers_order
     WHERE shipping_address_key <> ''
 ),
+shared AS (
+    -- The few addresses that two customers and two shops have: only their rows are paired
+    -- and have their names folded.
+    SELECT shipping_address_key FROM addresses GROUP BY shipping_address_key
+    HAVING COUNT(DISTINCT customer_id) > 1 AND COUNT(DISTINCT shop_id) > 1
+),
+candidates AS (
+    SELECT customer_id, shop_id, shipping_address_key FROM addresses
+    WHERE shipping_address_key IN (SELECT shipping_address_key FROM shared)
+),
 pairs AS (
     SELECT a.id AS first_id, b.id AS second_id, 1 AS same_phone, 0 AS same_address
     FROM customers_customer a
@@ -64,8 +74,8 @@ pairs AS (
     WHERE LENGTH(a.phone_digits) >= {MIN_PHONE_DIGITS}
     UNION ALL
     SELECT oa.customer_id, ob.customer_id, 0, 1
-    FROM addresses oa
-    JOIN addresses ob ON ob.shipping_address_key = oa.shipping_address_key
+    FROM candidates oa
+    JOIN candidates ob ON ob.shipping_address_key = oa.shipping_address_key
         AND ob.customer_id > oa.customer_id AND ob.shop_id <> oa.shop_id
     JOIN customers_customer a ON a.id = oa.customer_id
     JOIN customers_customer b ON b.id = ob.customer_id
