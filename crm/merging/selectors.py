@@ -142,7 +142,7 @@ def kept_relations() -> list[tuple[str, str]]:
 
 
 def undo_blockers(log: CustomerMerge) -> list[str]:
-    """Why undoing this merge is no longer safe, in words; empty when it is. Two queries.
+    """Why undoing this merge is no longer safe, in words; empty when it is. Three queries.
 
     Safe means nothing has happened since that the undo would tear apart: the merge is the
     latest for both customers, every moved row is still the survivor's and none that staff
@@ -187,6 +187,12 @@ def undo_blockers(log: CustomerMerge) -> list[str]:
     counted = Customer.objects.filter(pk=log.survivor_id).annotate(**annotations).values(*annotations).first()
     if counted is None:
         return [*reasons, "the survivor no longer exists"]
+    # The points to move back must still be there (a guard: any points entry since blocks too).
+    moved = {int(group): amounts for group, amounts in log.points.items()}
+    short = Account.objects.filter(customer_id=log.survivor_id, group_id__in=moved).values_list("group_id", "pending")
+    held = dict(short) if moved else {}
+    if any(held.get(group, 0) < pending for group, (_, pending) in moved.items()):
+        reasons.append("the survivor no longer holds the pending points the merge moved")
     for i, relation in enumerate(MOVING):
         if counted.get(f"gone{i}"):
             reasons.append(f"{counted[f'gone{i}']} of the moved {relation.kind} no longer belong to the survivor")

@@ -42,6 +42,9 @@ def customers_merge(*, survivor_id: int, merged_id: int, user=None) -> CustomerM
             raise DomainError(f"No customer #{merged_id}.", field="merged")
         _refuse_merged_away(survivor_id, merged_id)
         survivor, duplicate = locked[survivor_id], locked[merged_id]
+        # Points due now (a maturation, a give-back) are settled on the account they belong
+        # to before the balances move, so the transfer moves the settled figures.
+        orders_award([survivor_id, merged_id])
         log = CustomerMerge.objects.create(
             survivor_id=survivor_id, merged_id=merged_id, merged_by=user, merged_at=timezone.now()
         )
@@ -62,10 +65,11 @@ def customers_merge(*, survivor_id: int, merged_id: int, user=None) -> CustomerM
         log.counts = counts
         log.points = points.as_json()
         log.profile = _profile_fill(survivor, duplicate)
-        _follow(survivor_id, merged_id)
-        # The cut-off of "new activity" for undo: after the merge's own writes.
+        # The cut-off of "new activity" for undo: after the moves and transfers. Points the
+        # recompute below writes count as activity (normally none: settled above).
         log.merged_at = timezone.now()
         log.save(update_fields=["moved", "counts", "points", "profile", "merged_at"])
+        _follow(survivor_id, merged_id)
         return log
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from campaigns.models import FlowRun, SegmentMembership, Send, Touchpoint
 from core.errors import DomainError
@@ -14,6 +15,7 @@ from crm.merging.relations import RELATIONS
 from crm.merging.selectors import merge_preview, undo_blockers
 from crm.merging.services import customers_merge, customers_merge_undo
 from crm.models import CustomerNote
+from crm.tests.api_ids import api_id
 from crm.tests.merge_data import two_records
 from customers.models import (
     ConsentEvent,
@@ -25,6 +27,7 @@ from customers.models import (
     Order,
     ShopTag,
 )
+from customers.services.api_keys import api_key_create
 from customers.tests.factories import OrderFactory, RefundFactory
 from loyalty.earning import orders_award, points_mature
 from loyalty.models import Account, PointsEntry
@@ -222,3 +225,41 @@ def test_the_preview_counts_what_moves_and_what_stays_and_the_points(programme):
     assert preview.points_after == sum(p.after[0] for p in preview.points)
     assert dict(preview.profile) == {"phone": "+1 555 0100", "country": "DE"}
     assert preview.refusal == ""
+
+
+def test_a_shops_key_still_finds_the_person_by_the_id_it_knew(programme):  # noqa: F811
+    """The EU shop knew the duplicate; after the merge its key reads the survivor by the same
+    id, with only the EU shop's orders and points in its slice."""
+    pair = two_records()
+    eu_id = api_id(pair.eu, pair.duplicate)
+    customers_merge(survivor_id=pair.survivor.pk, merged_id=pair.duplicate.pk)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(shop=pair.eu).key}")
+    profile = client.get(f"/api/v1/customers/{eu_id}")
+    assert profile.status_code == 200, profile.content
+    assert profile.json()["orders_count"] == 2  # the EU shop's two orders, none of the US shop's
+    points = client.get(f"/api/v1/customers/{eu_id}/loyalty").json()
+    assert (points["balance"], points["pending"]) == (250, 60)
+
+
+def test_points_due_at_the_merge_are_settled_before_they_move_and_undo_stays_whole(programme):  # noqa: F811
+    pair = two_records(with_points=False)
+    now = timezone.now()
+    late = OrderFactory(
+        customer=pair.duplicate, shop=pair.eu, total=Decimal("80.00"), placed_at=now - timedelta(days=20)
+    )
+    # Awarded ten days ago: pending until six days ago, and nobody has matured it since.
+    orders_award([pair.survivor.pk, pair.duplicate.pk], now=now - timedelta(days=10))
+    assert PointsEntry.objects.filter(order=late, kind="mature").count() == 0
+    before = points_of(pair.survivor), points_of(pair.duplicate)
+
+    log = customers_merge(survivor_id=pair.survivor.pk, merged_id=pair.duplicate.pk)
+    # Matured on the duplicate's own account first, then moved as available points.
+    assert PointsEntry.objects.get(order=late, kind="mature").customer_id == pair.duplicate.pk
+    assert log.points[str(pair.eu.group_id)][1] == 60  # only the order of 3 days ago is still pending
+    assert undo_blockers(log) == []
+    customers_merge_undo(merge_id=log.pk)
+    after = points_of(pair.survivor), points_of(pair.duplicate)
+    assert sum(map(sum, after)) == sum(map(sum, before))
+    assert after[0] == before[0]
+    assert balances_verify()[1] == []
