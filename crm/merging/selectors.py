@@ -47,10 +47,6 @@ class Preview:
     kept_rules: list[tuple[str, str]] = field(default_factory=list)
 
     @property
-    def points_before(self) -> tuple[int, int]:
-        return sum(p.survivor[0] for p in self.points), sum(p.duplicate[0] for p in self.points)
-
-    @property
     def points_after(self) -> int:
         return sum(p.after[0] for p in self.points)
 

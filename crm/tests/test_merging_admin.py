@@ -51,6 +51,8 @@ def test_an_agent_or_a_manager_previews_merges_and_undoes(django_user_model, rol
     assert done.status_code == 302
     assert done["Location"] == reverse("admin:customers_customermerge_change", args=[log.pk])
     assert Order.objects.filter(customer=pair.survivor).count() == 3
+    listed = client.get(reverse("admin:customers_customermerge_changelist"))
+    assert listed.status_code == 200 and f"#{pair.duplicate.pk} Jane Doe" in listed.content.decode()
     detail = client.get(done["Location"]).content.decode()
     assert "Undo this merge" in detail and "until new activity makes it unsafe" in detail
 
