@@ -181,3 +181,14 @@ def test_the_duplicates_360_page_says_where_it_was_merged(django_user_model):
         f'This record was merged into\n      <a href="{reverse("admin:crm_customer360_change", args=[a.pk])}">' in page
     )
     assert "merged into" not in client.get(reverse("admin:crm_customer360_change", args=[a.pk])).content.decode()
+
+
+def test_undo_of_an_unknown_merge_is_a_404_and_only_a_post_undoes(django_user_model):
+    client = signed_in(django_user_model, MANAGER)
+    assert client.post(reverse("admin:customers_customermerge_undo", args=[999999])).status_code == 404
+    a, b = CustomerFactory(), CustomerFactory()
+    log = customers_merge(survivor_id=a.pk, merged_id=b.pk)
+    assert client.get(reverse("admin:customers_customermerge_undo", args=[log.pk])).status_code == 405
+    assert client.get(reverse("admin:customers_customermerge_change", args=["x1"])).status_code == 404
+    log.refresh_from_db()
+    assert log.undone_at is None
