@@ -1,6 +1,7 @@
 """An agent merges two records of one person in a real browser: finds the pair among the
-suggested duplicates, picks both in the customers list, reads the preview (what moves, the points before and after), merges, and undoes it
-from the merge's log page. The screenshots are kept in build/screenshots/."""
+suggested duplicates, picks both in the customers list, reads the preview (what moves, the
+points before and after), merges, and undoes it from the merge's log page. The screenshots
+are kept in build/screenshots/."""
 
 import pytest
 from django.contrib.auth.models import Group
