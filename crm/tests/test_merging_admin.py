@@ -192,3 +192,17 @@ def test_undo_of_an_unknown_merge_is_a_404_and_only_a_post_undoes(django_user_mo
     assert client.get(reverse("admin:customers_customermerge_change", args=["x1"])).status_code == 404
     log.refresh_from_db()
     assert log.undone_at is None
+
+
+def test_the_customer_records_list_can_leave_out_the_merged_away(django_user_model):
+    a, b, c = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    customers_merge(survivor_id=a.pk, merged_id=b.pk)
+    client = signed_in(django_user_model, SUPPORT_AGENT)
+
+    def listed(value):
+        page = client.get(CUSTOMERS, {"merged": value})
+        assert page.status_code == 200
+        return {row.pk for row in page.context["cl"].result_list}
+
+    assert listed("no") == {a.pk, c.pk}
+    assert listed("yes") == {b.pk}

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +23,7 @@ from customers.models import (
     ConsentSource,
     Customer,
     CustomerIdentity,
+    CustomerMerge,
     CustomerMetrics,
     Event,
     ExchangeRate,
@@ -186,6 +188,24 @@ class IdentityInline(StackedInline):
 # Who may merge duplicate customers and undo merges (docs/merge.md).
 MERGE_PERMISSION = "customers.merge_customers"
 
+
+class MergedFilter(admin.SimpleListFilter):
+    """Records merged into another customer are kept, emptied, so the merge can be undone
+    (docs/merge.md): staff can leave them out, or list them."""
+
+    title = "merged"
+    parameter_name = "merged"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not merged away"), ("yes", "Merged into another")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("yes", "no"):
+            return queryset
+        away = Exists(CustomerMerge.objects.filter(merged_id=OuterRef("pk"), undone_at__isnull=True))
+        return queryset.filter(away) if self.value() == "yes" else queryset.exclude(away)
+
+
 # The most customers whose consent one click of the admin action withdraws (a list of ids).
 WITHDRAW_AT_ONCE = 10_000
 
@@ -227,6 +247,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         "marketing_consent",
         "first_seen_shop",
         CountryFilter,
+        MergedFilter,
     ]
     list_select_related = ["first_seen_shop", "metrics"]
     # The search box, and what other admins' customer pickers (autocomplete_fields) need;
