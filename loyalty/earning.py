@@ -15,7 +15,9 @@ An order earns into the customer's account in the group of the order's shop. An 
 points for one rule form a stream of entries keyed ``order:<id>:rule:<id>:…``; the first is
 the earn, so replaying an order or re-running the task awards nothing twice. The stream's
 later entries (maturation, give-backs) go to the account of the order's shop's group, the
-one it earned into (or, after groups were merged, the one that took its points over).
+one it earned into (or, after groups were merged, the one that took its points over), of
+the customer who has the order now: after staff merged two customers, the survivor, whose
+account took the points over (``loyalty.merged``).
 
 The rule is said once, as querysets, and both databases run them:
 
