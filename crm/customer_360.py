@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet, Value
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -34,7 +34,16 @@ from campaigns.flows.selectors import customer_flow_runs, step_number
 from campaigns.models import FlowRun, SegmentMembership, Send
 from crm.models import Customer360, CustomerNote
 from customers.figure_notes import FigureNotes, figure_notes, p_alive_text
-from customers.models import Customer, CustomerMetrics, Event, LifecycleSettings, Order, Refund, StageChange
+from customers.models import (
+    Customer,
+    CustomerMerge,
+    CustomerMetrics,
+    Event,
+    LifecycleSettings,
+    Order,
+    Refund,
+    StageChange,
+)
 from customers.selectors import ConsentHistory, CurrencySpend, customer_consent, customer_spend_by_currency
 from customers.services.currency import base_currency
 from loyalty.selectors import PointsTotal, points_total
@@ -269,7 +278,14 @@ def header(customer_id: int, viewer: Viewer, *, all_consent: bool = False) -> He
     ``CONSENT_ALL``. Every role that may open the page reads it: an agent on the phone is
     asked "why do I get your emails?"."""
     # As the admin's proxy model, so the page's breadcrumbs name the customer.
-    customer = Customer360.objects.select_related("metrics", "first_seen_shop").filter(pk=customer_id).first()
+    # A record merged into another says so (docs/merge.md), read in the same query.
+    merged_into = CustomerMerge.objects.filter(merged_id=OuterRef("pk"), undone_at__isnull=True).values("survivor_id")
+    customer = (
+        Customer360.objects.select_related("metrics", "first_seen_shop")
+        .annotate(merged_into=Subquery(merged_into[:1]))
+        .filter(pk=customer_id)
+        .first()
+    )
     if customer is None:
         return None
     metrics = getattr(customer, "metrics", None)  # None when never computed

@@ -56,6 +56,13 @@ GROUPS: list[tuple[str, list[Page]]] = [
         [
             Page("Customers", "person_search", "crm.Customer360"),
             Page("Customer records", "group", "customers.Customer"),
+            Page("Merges", "merge", "customers.CustomerMerge"),
+            Page(
+                "Suggested duplicates",
+                "content_copy",
+                url_name="admin:customers_customermerge_suggestions",
+                permission="customers.merge_customers",
+            ),
             Page("Stage changes", "timeline", "customers.StageChange"),
             Page("Tags", "sell", "customers.Tag"),
             Page("Privacy requests", "privacy_tip", "crm.PrivacyRequest"),

@@ -78,6 +78,10 @@ ROLES: dict[str, list[str]] = {
         # Erasing is the manager's alone (it cannot be undone).
         *[f"crm.{action}_privacyrequest" for action in ("view", "add", "change")],
         "crm.export_customer_data",
+        # Two records of one person, found on a call: merge them, read the log, undo a merge
+        # (docs/merge.md). Marketers read the figures but do not restructure customers.
+        "customers.merge_customers",
+        "customers.view_customermerge",
     ],
     # Segments, campaigns and loyalty configuration; reads customers and orders, and
     # tickets without their internal notes.

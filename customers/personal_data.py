@@ -291,4 +291,14 @@ MARKS = [
         customer="customer",
         none=("id", "customer", "marked_at", "claimed_until", "attempts", "last_error"),
     ),
+    Marks(
+        "customers.CustomerMerge",
+        customer=("survivor", "merged"),
+        keep=("survivor", "merged", "merged_at", "moved", "points", "profile", "counts", "undone_at"),
+        why_kept=(
+            "The record of a merge and what it moved (row ids, points, the names of the fields filled), "
+            "for its undo; it holds no values of the person's."
+        ),
+        none=("id", "merged_by", "undone_by"),
+    ),
 ]

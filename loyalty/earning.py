@@ -15,7 +15,9 @@ An order earns into the customer's account in the group of the order's shop. An 
 points for one rule form a stream of entries keyed ``order:<id>:rule:<id>:…``; the first is
 the earn, so replaying an order or re-running the task awards nothing twice. The stream's
 later entries (maturation, give-backs) go to the account of the order's shop's group, the
-one it earned into (or, after groups were merged, the one that took its points over).
+one it earned into (or, after groups were merged, the one that took its points over), of
+the customer who has the order now: after staff merged two customers, the survivor, whose
+account took the points over (``loyalty.merged``).
 
 The rule is said once, as querysets, and both databases run them:
 
@@ -66,6 +68,7 @@ from core.db.server_binding import values_read
 from customers.models import Order
 from loyalty.expressions import Cents, Points
 from loyalty.ledger import Entry, accounts_ensure_for_orders, accounts_lock, entries_post, entries_write
+from loyalty.merged import with_merged
 from loyalty.models import EarningRule, EntryKind, PointsEntry, Rounding, RuleKind
 from loyalty.programme import ONE, Multipliers, programme_get, rule_in_force_q
 
@@ -134,7 +137,8 @@ def _streams(customer_ids: list[int]) -> dict[int, dict[int, Stream]]:
         PointsEntry.objects.filter(among(customer_ids, column='"loyalty_pointsentry"."customer_id"'))
         .values("order_id", "rule_id")
         .annotate(
-            customer=Min("customer_id"),
+            # Who has the order now: after a merge, the survivor holds its points (``loyalty.merged``).
+            customer=Min("order__customer_id"),
             group=Min("order__shop__group_id"),
             total=Sum(F("available") + F("pending")),
             earned=Sum(F("available") + F("pending"), filter=Q(kind=EntryKind.EARN)),
@@ -187,6 +191,9 @@ def orders_award(customer_ids: list[int], *, now: datetime | None = None) -> int
     written = 0
 
     def run(ids: list[int]) -> int:
+        # A merged customer's order streams may be split between them and their merge
+        # partner: read (and lock) both (``loyalty.merged``).
+        ids = with_merged(ids)
         accounts_ensure_for_orders(ids)
         accounts_lock(ids)
         return _award(ids, programme, rules, multipliers, now)
@@ -369,7 +376,7 @@ def _settle_queryset(chunk: list[int], rules: dict[int, EarningRule], now: datet
             placed_at=Min("order__placed_at"),
             status=Min("order__status"),
             net=Min(net),
-            customer=Min("customer_id"),
+            customer=Min("order__customer_id"),  # who has the order now (``loyalty.merged``)
             # Cast: a sum of integers is ``numeric`` on PostgreSQL, and ``values_read`` does not convert.
             total=Cast(Sum(points), BigIntegerField()),
             earned=Cast(Coalesce(Sum(points, filter=Q(kind=EntryKind.EARN)), 0), BigIntegerField()),
@@ -471,6 +478,7 @@ def points_mature(*, now: datetime | None = None, lookback: timedelta = MATURE_L
     written = 0
 
     def run(ids: list[int]) -> int:
+        ids = with_merged(ids)  # a merged customer's streams, whole (``loyalty.merged``)
         accounts_lock(ids)  # they earned, so their accounts are there
         return _mature_locked(ids, now)
 

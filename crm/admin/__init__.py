@@ -5,4 +5,12 @@ deliveries), privacy requests and erasures (``privacy``), and outbound webhooks 
 delivery log). The site itself (start pages, the dashboard's URL, the search pickers'
 labels) is ``crm.admin_site``."""
 
-from crm.admin import connectors, customer_360, operations, privacy, users, webhooks  # noqa: F401 (each registers its models)
+from crm.admin import (  # noqa: F401 (each registers its models)
+    connectors,
+    customer_360,
+    merging,
+    operations,
+    privacy,
+    users,
+    webhooks,
+)

@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -22,6 +24,7 @@ from customers.models import (
     ConsentSource,
     Customer,
     CustomerIdentity,
+    CustomerMerge,
     CustomerMetrics,
     Event,
     ExchangeRate,
@@ -183,6 +186,27 @@ class IdentityInline(StackedInline):
     ]
 
 
+# Who may merge duplicate customers and undo merges (docs/merge.md).
+MERGE_PERMISSION = "customers.merge_customers"
+
+
+class MergedFilter(admin.SimpleListFilter):
+    """Records merged into another customer are kept, emptied, so the merge can be undone
+    (docs/merge.md): staff can leave them out, or list them."""
+
+    title = "merged"
+    parameter_name = "merged"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not merged away"), ("yes", "Merged into another")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("yes", "no"):
+            return queryset
+        away = Exists(CustomerMerge.objects.filter(merged_id=OuterRef("pk"), undone_at__isnull=True))
+        return queryset.filter(away) if self.value() == "yes" else queryset.exclude(away)
+
+
 # The most customers whose consent one click of the admin action withdraws (a list of ids).
 WITHDRAW_AT_ONCE = 10_000
 
@@ -224,6 +248,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         "marketing_consent",
         "first_seen_shop",
         CountryFilter,
+        MergedFilter,
     ]
     list_select_related = ["first_seen_shop", "metrics"]
     # The search box, and what other admins' customer pickers (autocomplete_fields) need;
@@ -287,7 +312,7 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
     ]
 
     change_list_template = "admin/customers/customer/change_list.html"
-    actions = ["withdraw_email_consent"]
+    actions = ["withdraw_email_consent", "merge_duplicates"]
 
     class Media:
         css = {"all": ["customers/customer_list.css"]}
@@ -421,6 +446,22 @@ class CustomerAdmin(AuditHistoryMixin, LargeTableAdmin):
         customers = len({e.customer_id for e in events})
         where = _shops(len(events))
         self.message_user(request, f"Marketing consent withdrawn for {customers} customer(s), at {where}.")
+
+    @admin.action(description="Merge the two selected customers…", permissions=["merge"])
+    def merge_duplicates(self, request, queryset):
+        """Two records of one person: open the merge's preview (the older record stays; the
+        page can swap them). The merge itself composes every app, so its page is the merge
+        log's (``crm.admin.merging``), reached here by its URL's name."""
+        ids = sorted(queryset.values_list("pk", flat=True)[:3])
+        if len(ids) != 2:
+            self.message_user(
+                request, "Select exactly two customers: the record that stays and its duplicate.", messages.ERROR
+            )
+            return None
+        return redirect(f"{reverse('admin:customers_customermerge_merge')}?survivor={ids[0]}&merged={ids[1]}")
+
+    def has_merge_permission(self, request):
+        return request.user.has_perm(MERGE_PERMISSION)
 
     def get_search_results(self, request, queryset, search_term):
         """Every way an agent can name a customer (``customers.search``); also what other

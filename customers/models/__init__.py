@@ -31,6 +31,7 @@ from customers.models.derived import (
     StageChange,
 )
 from customers.models.erased import ErasedEmail
+from customers.models.merges import CustomerMerge
 from customers.models.pending import PendingUpdate
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "ConsentSource",
     "Customer",
     "CustomerIdentity",
+    "CustomerMerge",
     "CustomerMetrics",
     "CustomerSignal",
     "ErasedEmail",

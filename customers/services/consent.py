@@ -24,7 +24,7 @@ def consent_set(
         changed = identities.exclude(marketing_consent=given).update(marketing_consent=given, marketing_consent_at=now)
         if not changed and identities.exists():
             return False
-        _merged_consent_follow({customer_id}, now)
+        merged_consent_follow({customer_id}, now)
         ConsentEvent.objects.create(
             customer_id=customer_id, shop_id=shop_id, given=given, at=now, source=source, shown_text=shown_text
         )
@@ -83,11 +83,11 @@ def identities_consent_set(
                 marketing_consent=value, marketing_consent_at=now if value is not None else None, updated_at=now
             )
         if customers:
-            _merged_consent_follow(customers, now)
+            merged_consent_follow(customers, now)
         return ConsentEvent.objects.bulk_create(events)
 
 
-def _merged_consent_follow(customer_ids: set[int], now: datetime) -> None:
+def merged_consent_follow(customer_ids: set[int], now: datetime) -> None:
     """The merged consent the staff's lists and segments read, after a change made outside
     a shop's payload (the staff, an unsubscribe, a confirmed opt-in): given while any shop
     of the customer has it, withdrawn when none has. Two updates."""
@@ -152,7 +152,7 @@ def consents_withdraw(
             CustomerIdentity.objects.filter(pk__in=changing_pks).update(
                 marketing_consent=False, marketing_consent_at=now
             )
-            _merged_consent_follow({c for c, _ in changed}, now)
+            merged_consent_follow({c for c, _ in changed}, now)
         recorded = sorted(changed | (wanted - known))
         ConsentEvent.objects.bulk_create(
             ConsentEvent(customer_id=c, shop_id=s, given=False, at=now, source=source, shown_text=shown_text)
