@@ -176,6 +176,15 @@ RELATIONS: list[Relation] = [
         "outbound webhook events",
         why="events already announced to shops, as they were sent",
     ),
+    # An open request about the duplicate is about the person: it follows them.
+    Relation("crm.PrivacyRequest", "customer", Rule.MOVE, "privacy requests"),
+    Relation(
+        "crm.ErasureLog",
+        "customer",
+        Rule.KEEP,
+        "erasure log",
+        why="the record of an erasure names the customer as they were erased",
+    ),
 ]
 
 MOVING = [r for r in RELATIONS if r.rule in (Rule.MOVE, Rule.MOVE_FREE)]
