@@ -15,7 +15,8 @@ from django.db import transaction
 from crm.after_response import after_response
 from crm.follow_up import pending_updates_kick
 from customers.models import ConsentSource, Customer, Event, Refund, Shop
-from customers.services.customers import CustomerData, customer_upsert, customers_resolve
+from customers.services.customers import CustomerData, customer_upsert, customers_resolve, normalize_email
+from customers.services.erased_emails import erased_among
 from customers.services.events import EventData, event_record
 from customers.services.orders import OrderData, OrderResult, orders_ingest
 from customers.services.pending_updates import pending_updates_mark
@@ -79,9 +80,13 @@ def subscription_receive(*, shop: Shop, email: str, consent: bool, source: str, 
     at once (a consent event when it changes) and adds or lifts the ``unsubscribed``
     suppression. With double opt-in, a subscription changes nothing yet: the person gets a
     confirmation email, and consent is given when they confirm from it. Returns
-    "subscribed", "unsubscribed" or "confirmation_sent"."""
+    "subscribed", "unsubscribed" or "confirmation_sent".
+
+    An address erased at the person's request is subscribed only by the person: it gets the
+    confirmation email whatever the shop's setting (docs/privacy.md)."""
     with transaction.atomic():
-        pending = consent and shop.double_opt_in
+        erased = consent and bool(erased_among({normalize_email(email)} - {None}))
+        pending = consent and (shop.double_opt_in or erased)
         data = CustomerData(email=email, marketing_consent=None if pending else consent)
         result = customers_resolve(shop=shop, items=[data], consent_source=source, consent_shown=shown_text)
         (customer_id,) = result.ids

@@ -96,3 +96,21 @@ def test_an_erasure_request_with_a_body_is_a_400_and_queues_nothing(api, ann, sh
     response = api.post(f"/api/v1/customers/{api_id(shop, ann)}/erasure-request", {"reason": "x"}, format="json")
     assert response.status_code == 400 and "body" in response.json()["errors"]
     assert PrivacyRequest.objects.count() == 0
+
+
+def test_an_erased_address_is_subscribed_only_by_the_persons_own_confirmation(api, ann, admin_user):
+    from crm.privacy.erasure import customer_erase
+    from messaging.models import Message
+
+    email = ann.email
+    customer_erase(customer_id=ann.pk, user=admin_user)
+
+    response = api.post(
+        "/api/v1/subscriptions",
+        {"email": email, "consent": True, "source": "footer_form", "shown_text": "News, monthly"},
+        format="json",
+    )
+
+    assert (response.status_code, response.json()["status"]) == (202, "confirmation_sent")
+    assert not Customer.objects.filter(marketing_consent=True).exists()
+    assert Message.objects.filter(to_email__iexact=email).count() == 1  # the confirmation email
