@@ -32,7 +32,7 @@ from django.utils import timezone
 from campaigns.attribution.selectors import CustomerCredit, customer_credits
 from campaigns.flows.selectors import customer_flow_runs, step_number
 from campaigns.models import FlowRun, SegmentMembership, Send
-from crm.models import Customer360, CustomerNote
+from crm.models import Customer360, CustomerNote, ErasureLog
 from customers.figure_notes import FigureNotes, figure_notes, p_alive_text
 from customers.models import (
     Customer,
@@ -282,7 +282,10 @@ def header(customer_id: int, viewer: Viewer, *, all_consent: bool = False) -> He
     merged_into = CustomerMerge.objects.filter(merged_id=OuterRef("pk"), undone_at__isnull=True).values("survivor_id")
     customer = (
         Customer360.objects.select_related("metrics", "first_seen_shop")
-        .annotate(merged_into=Subquery(merged_into[:1]))
+        .annotate(
+            merged_into=Subquery(merged_into[:1]),
+            erased_at=Subquery(ErasureLog.objects.filter(customer_id=OuterRef("pk")).values("erased_at")[:1]),
+        )
         .filter(pk=customer_id)
         .first()
     )

@@ -251,3 +251,12 @@ def test_the_queue_puts_open_requests_before_answered_ones(client, django_user_m
     page = client.get(reverse("admin:crm_privacyrequest_changelist")).content.decode()
 
     assert page.index("waiting@example.com") < page.index("answered@example.com")
+
+
+def test_the_360_page_says_a_customer_was_erased(admin_client, ada, admin_user):
+    from crm.privacy.erasure import customer_erase
+
+    url = reverse("admin:crm_customer360_change", args=[ada.pk])
+    assert "personal data was erased" not in admin_client.get(url).content.decode()
+    customer_erase(customer_id=ada.pk, user=admin_user)
+    assert "personal data was erased" in admin_client.get(url).content.decode()
