@@ -168,6 +168,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-erased_at"],
+                "verbose_name": "erasure",
             },
         ),
         # The requests stored before this came from the platforms' webhooks.

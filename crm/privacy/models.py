@@ -101,6 +101,7 @@ class ErasureLog(models.Model):
 
     class Meta:
         ordering = ["-erased_at"]
+        verbose_name = "erasure"
 
     def __str__(self):
         return f"customer {self.customer_id} erased at {self.erased_at:%Y-%m-%d %H:%M}"
