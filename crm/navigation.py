@@ -67,6 +67,7 @@ GROUPS: list[tuple[str, list[Page]]] = [
             Page("Tags", "sell", "customers.Tag"),
             Page("Privacy requests", "privacy_tip", "crm.PrivacyRequest"),
             Page("Erasures", "person_remove", "crm.ErasureLog"),
+            Page("Erased addresses", "unsubscribe", "customers.ErasedEmail"),
         ],
     ),
     (

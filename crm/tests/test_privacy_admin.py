@@ -260,3 +260,13 @@ def test_the_360_page_says_a_customer_was_erased(admin_client, ada, admin_user):
     assert "personal data was erased" not in admin_client.get(url).content.decode()
     customer_erase(customer_id=ada.pk, user=admin_user)
     assert "personal data was erased" in admin_client.get(url).content.decode()
+
+
+def test_the_erased_list_is_searched_by_the_whole_address(admin_client, ada, admin_user):
+    from crm.privacy.erasure import customer_erase
+
+    customer_erase(customer_id=ada.pk, user=admin_user)
+    listing = reverse("admin:customers_erasedemail_changelist")
+
+    assert "1 result" in admin_client.get(listing + "?q=ADA@example.com").content.decode()
+    assert "0 results" in admin_client.get(listing + "?q=someone@example.com").content.decode()

@@ -180,7 +180,10 @@ def customers_resolve(
         identities[identity.external_id] = identity.customer_id
         profiles[identity.external_id] = _identity_profile(identity)
     emails = {normalize_email(i.email) for i in items} - {None}
-    if erased := erased_among(emails):  # an erased address is never subscribed again (docs/privacy.md)
+    # An erased address is never subscribed again by a shop (docs/privacy.md): one query, and
+    # only when the batch gives consent.
+    consenting = {normalize_email(i.email) for i in items if i.marketing_consent} - {None}
+    if consenting and (erased := erased_among(consenting)):
         items = [_without_consent(i) if normalize_email(i.email) in erased else i for i in items]
     if emails - {c.email_normalized for c in existing.values()}:
         existing.update((c.pk, c) for c in Customer.objects.filter(email_normalized__in=emails))
