@@ -7,7 +7,7 @@ DEMO_CUSTOMERS ?= 3000
 PORT ?= 8000
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-loyalty bench-recommendations bench-attribution bench-email bench-campaigns bench-campaign-send bench-flows bench-connectors bench-inbound bench-imap worker beat serve migrate
+.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-privacy bench-loyalty bench-recommendations bench-attribution bench-email bench-campaigns bench-campaign-send bench-flows bench-connectors bench-inbound bench-imap worker beat serve migrate
 
 
 $(VENV)/.installed: requirements.txt
@@ -73,6 +73,11 @@ bench-segments: $(VENV)/.installed
 # Its own database (BENCH_SUPPORT_DATABASE_URL, default crm_bench_support), seeded by the script.
 bench-support: $(VENV)/.installed
 	$(PY) bench/support.py
+
+# Its own database (BENCH_PRIVACY_DATABASE_URL, default crm_bench_privacy), seeded by the
+# script: export, preview and erasure of one customer among 100,000 (docs/privacy.md).
+bench-privacy: $(VENV)/.installed
+	$(PY) bench/privacy.py
 
 # Its own database (BENCH_LOYALTY_DATABASE_URL, default crm_bench_loyalty), seeded by the script.
 bench-loyalty: $(VENV)/.installed
