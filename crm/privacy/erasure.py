@@ -110,5 +110,10 @@ def customer_erase(
             erased_by=user,
             rows={k: v for k, v in counts.items() if v},
         )
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+        # The stored files go inside the transaction, not after it: a process killed between
+        # the commit and a later delete would leave the person's files behind with nothing to
+        # say so. If the transaction fails after this, the rows still name the files, which
+        # are gone; the erasure is run again and completes.
+        for name in files:
+            default_storage.delete(name)
     return log
