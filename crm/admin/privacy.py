@@ -102,6 +102,7 @@ class PrivacyRequestAdmin(ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return PrivacyRequestForm.Meta.fields
+        orders = ["order_external_ids"] if obj.order_external_ids else []  # a platform's, when it names any
         return [
             "kind",
             "status",
@@ -111,7 +112,7 @@ class PrivacyRequestAdmin(ModelAdmin):
             "customer_external_id",
             "email",
             "phone",
-            "order_external_ids",
+            *orders,
             "received_at",
             "due_at",
             "completed_at",
