@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from core.errors import DomainError, NotFound
 from crm import pipeline
-from crm.connectors.errors import DeliveryError
+from crm.connectors.errors import DeliveryError, DeliveryNotReady
 from crm.connectors.models import WebhookDelivery
 from crm.connectors.versions import version_take
 from customers.models import ZERO, ConsentSource, Order
@@ -58,10 +58,11 @@ def refund_apply(
     """Record one refund of the order once (by its id); True if it is new. ``amount`` gives
     what was refunded in the order's currency. A cancelled order's refunds are not recorded
     (its revenue is not counted at all); one with no money back (a restock) neither."""
-    order = Order.objects.filter(shop_id=delivery.shop_id, external_id=order_external_id).only("currency", "status")
-    order = order.first()
+    order = (
+        Order.objects.filter(shop_id=delivery.shop_id, external_id=order_external_id).only("currency", "status").first()
+    )
     if order is None:
-        raise DeliveryError(f"Order {order_external_id} has not arrived yet; the refund is tried again later.")
+        raise DeliveryNotReady(f"Order {order_external_id} has not arrived yet; the refund is tried again later.")
     if order.status == Order.Status.CANCELLED:
         return False
     value = amount(order.currency)
