@@ -15,6 +15,9 @@ from customers.services.customers import CustomerData
 from customers.services.orders import OrderData, OrderResult, Outcome
 from customers.services.refunds import RefundData
 
+CART_ABANDONED = "cart_abandoned"  # the shipped "Abandoned cart" flow's trigger (campaigns/flows/shipped.py)
+MAX_EVENT_LINES = 50  # of a cart's lines, kept on its event
+
 
 def order_apply(*, delivery: WebhookDelivery, data: OrderData, updated_at: datetime | None) -> OrderResult | None:
     """Upsert the order unless a newer version of it was applied (then None)."""
@@ -22,6 +25,11 @@ def order_apply(*, delivery: WebhookDelivery, data: OrderData, updated_at: datet
         shop_id=delivery.shop_id, resource="order", external_id=data.external_id, updated_at=updated_at
     ):
         return None
+    return order_write(delivery=delivery, data=data)
+
+
+def order_write(*, delivery: WebhookDelivery, data: OrderData) -> OrderResult:
+    """Upsert the order (its version taken already, ``versions.version_take``)."""
     (result,) = pipeline.orders_receive(shop=delivery.shop, orders=[data], consent_source=ConsentSource.CHECKOUT)
     if result.outcome == Outcome.ERROR:
         raise DeliveryError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in result.errors.items()))
