@@ -11,6 +11,7 @@ class CrmConfig(AppConfig):
 
         from crm import audit, scheduler, task_failures, wiring  # noqa: F401 (scheduler: Celery signal handlers)
         from crm.roles import sync_roles_after_migrate
+        from crm.webhooks import alerts  # noqa: F401 (registers its email template)
 
         post_migrate.connect(sync_roles_after_migrate, sender=self, dispatch_uid="crm-sync-roles")
         post_migrate.connect(shipped_flows_after_migrate, sender=self, dispatch_uid="crm-shipped-flows")

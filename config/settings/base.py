@@ -54,6 +54,9 @@ MIDDLEWARE = [
     # JSON 404/500 under /api/ even with DEBUG on; 503 with Retry-After while the database is down.
     "crm.api.handlers.ApiErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Shopify's and WooCommerce's webhooks (/connectors/): the view at once, past the rest,
+    # which serves people (sessions, CSRF, sign-in, audit actor…); crm/connectors/middleware.py.
+    "crm.connectors.middleware.ConnectorIntakeMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # The admin's theme needs 'unsafe-eval' (Alpine.js); only under /admin/ (crm/admin_csp.py).
     "crm.admin_csp.AdminCspMiddleware",

@@ -4,7 +4,15 @@ import orjson
 
 
 class DeliveryError(Exception):
-    """A delivery that cannot be applied (yet): recorded on it as its error, tried again later."""
+    """A delivery that cannot be applied as it is (its payload is invalid: a field missing or
+    out of range, a currency with no exchange rate): recorded on it as its error and not
+    tried again, since the same body fails the same way; staff replay it once the cause is
+    fixed (``processing``)."""
+
+
+class DeliveryNotReady(DeliveryError):
+    """A delivery that cannot be applied yet, for something that comes later (a refund whose
+    order has not arrived): tried again after a backoff."""
 
 
 def delivery_dispatch(delivery, topics: Mapping[str, Callable]) -> str:

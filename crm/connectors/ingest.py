@@ -7,13 +7,16 @@ from decimal import Decimal
 
 from core.errors import DomainError, NotFound
 from crm import pipeline
-from crm.connectors.errors import DeliveryError
+from crm.connectors.errors import DeliveryError, DeliveryNotReady
 from crm.connectors.models import WebhookDelivery
 from crm.connectors.versions import version_take
 from customers.models import ZERO, ConsentSource, Order
 from customers.services.customers import CustomerData
 from customers.services.orders import OrderData, OrderResult, Outcome
 from customers.services.refunds import RefundData
+
+CART_ABANDONED = "cart_abandoned"  # the shipped "Abandoned cart" flow's trigger (campaigns/flows/shipped.py)
+MAX_EVENT_LINES = 50  # of a cart's lines, kept on its event
 
 
 def order_apply(*, delivery: WebhookDelivery, data: OrderData, updated_at: datetime | None) -> OrderResult | None:
@@ -22,6 +25,11 @@ def order_apply(*, delivery: WebhookDelivery, data: OrderData, updated_at: datet
         shop_id=delivery.shop_id, resource="order", external_id=data.external_id, updated_at=updated_at
     ):
         return None
+    return order_write(delivery=delivery, data=data)
+
+
+def order_write(*, delivery: WebhookDelivery, data: OrderData) -> OrderResult:
+    """Upsert the order (its version taken already, ``versions.version_take``)."""
     (result,) = pipeline.orders_receive(shop=delivery.shop, orders=[data], consent_source=ConsentSource.CHECKOUT)
     if result.outcome == Outcome.ERROR:
         raise DeliveryError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in result.errors.items()))
@@ -58,10 +66,11 @@ def refund_apply(
     """Record one refund of the order once (by its id); True if it is new. ``amount`` gives
     what was refunded in the order's currency. A cancelled order's refunds are not recorded
     (its revenue is not counted at all); one with no money back (a restock) neither."""
-    order = Order.objects.filter(shop_id=delivery.shop_id, external_id=order_external_id).only("currency", "status")
-    order = order.first()
+    order = (
+        Order.objects.filter(shop_id=delivery.shop_id, external_id=order_external_id).only("currency", "status").first()
+    )
     if order is None:
-        raise DeliveryError(f"Order {order_external_id} has not arrived yet; the refund is tried again later.")
+        raise DeliveryNotReady(f"Order {order_external_id} has not arrived yet; the refund is tried again later.")
     if order.status == Order.Status.CANCELLED:
         return False
     value = amount(order.currency)

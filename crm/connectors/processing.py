@@ -2,9 +2,16 @@
 
 A delivery is claimed (a lease, so two workers never apply it at once), applied in one
 transaction together with its outcome, or, if anything fails, rolled back whole and
-recorded as failed with the error; it is tried again after a backoff (the refund that
-came before its order), up to ``MAX_ATTEMPTS``, and can be replayed from the admin at any
-time. Nothing is lost: the raw body stays, whatever happens.
+recorded as failed with the error. What happens next depends on the error
+(``failure_is_permanent``):
+- **invalid** (the payload breaks a rule: ``DeliveryError``, a ``DomainError`` or a
+  ``ValidationError`` of the services): failed at once, "Invalid, not tried again: …",
+  since the same body fails the same way every time;
+- **anything else** (the database unavailable, a lock timeout, a deadlock, and anything
+  unforeseen) and **not yet** (``DeliveryNotReady``: the refund that came before its
+  order): tried again after a backoff, up to ``MAX_ATTEMPTS``.
+Any failed delivery can be replayed from the admin at any time. Nothing is lost: the raw
+body stays, whatever happens.
 
 ``deliveries_kick`` runs after each delivery's response: with a broker it queues one
 ``process_webhook_deliveries`` task (a burst of ten thousand costs one task, not ten
@@ -20,12 +27,15 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from celery import current_app
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.errors import DomainError
 from core.kicks import Kick
 from crm.connectors import shopify, woocommerce
+from crm.connectors.errors import DeliveryError, DeliveryNotReady
 from crm.connectors.models import Platform, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -33,6 +43,8 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 TO_DO = (WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED)
 MAX_ATTEMPTS = 8  # then only a replay from the admin tries again
+# How the error of an invalid delivery begins, in the admin's delivery log.
+INVALID = "Invalid, not tried again (replay it once the cause is fixed): "
 BATCH = 500
 SWEEP_SECONDS = 60
 
@@ -45,6 +57,20 @@ APPLY: dict[str, Callable[[WebhookDelivery], str]] = {
 def retry_delay(attempts: int) -> timedelta:
     """1, 2, 4 … minutes after each failed attempt, at most six hours."""
     return min(timedelta(minutes=2 ** (attempts - 1)), timedelta(hours=6))
+
+
+def failure_is_permanent(exc: BaseException) -> bool:
+    """Whether applying the same body again would fail the same way: the payload is invalid
+    (not a database outage, a lock timeout or a refund waiting for its order)."""
+    if isinstance(exc, DeliveryNotReady):
+        return False
+    return isinstance(exc, (DeliveryError, DomainError, ValidationError))
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
 
 
 def delivery_process(delivery_id: int) -> bool:
@@ -71,9 +97,12 @@ def delivery_process(delivery_id: int) -> bool:
                 next_attempt_at=None,
             )
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        if failure_is_permanent(exc):
+            error, again = f"{INVALID}{_message(exc)}", None
+        else:
+            error = f"{type(exc).__name__}: {exc}"
+            again = timezone.now() + retry_delay(delivery.attempts) if delivery.attempts < MAX_ATTEMPTS else None
         logger.warning("Webhook delivery %s (%s) failed: %s", delivery_id, delivery.topic, error)
-        again = timezone.now() + retry_delay(delivery.attempts) if delivery.attempts < MAX_ATTEMPTS else None
         WebhookDelivery.objects.filter(pk=delivery_id).update(
             status=WebhookDelivery.Status.FAILED, error=error, result="", locked_until=None, next_attempt_at=again
         )

@@ -15,7 +15,14 @@ from django.utils import timezone
 
 from crm import pipeline
 from crm.connectors.errors import DeliveryError, delivery_dispatch
-from crm.connectors.ingest import customer_apply, order_apply, refund_apply, residue_folded
+from crm.connectors.ingest import (
+    CART_ABANDONED,
+    MAX_EVENT_LINES,
+    customer_apply,
+    order_apply,
+    refund_apply,
+    residue_folded,
+)
 from crm.connectors.models import WebhookDelivery
 from crm.connectors.values import country_of, email_or_blank, moment, money, required_id, tags_of, text
 from crm.privacy.models import PrivacyRequest
@@ -26,9 +33,6 @@ from customers.services.customers import CustomerData
 from customers.services.events import EventData
 from customers.services.orders import LineData, OrderData
 from customers.services.refunds import RefundData
-
-CART_ABANDONED = "cart_abandoned"  # the shipped "Abandoned cart" flow's trigger (campaigns/flows/shipped.py)
-MAX_EVENT_LINES = 50
 
 # Shopify's email_marketing_consent.state → the CRM's consent (None: the shop did not say).
 CONSENT_STATES = {

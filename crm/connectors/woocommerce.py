@@ -4,19 +4,41 @@ Money is decimal strings in the order's ``currency``; line ``subtotal`` is befor
 discounts and without tax; times are read from the ``*_gmt`` fields (UTC without an
 offset). WooCommerce has no refund topic: an order's ``refunds`` array (``id``,
 ``reason``, a negative ``total``) is recorded with each order delivery.
+
+WooCommerce has no checkout topic either. Its block checkout keeps an open checkout as an
+order in status ``checkout-draft``, and an order not paid waits in ``pending``: such an
+order with a billing email becomes one ``cart_abandoned`` event (``handle_cart``), as a
+Shopify checkout does, and no order (it is no revenue). When it turns into a real order
+(paid, on hold, completed) it is applied as one, placed when it did so; if it is given up
+instead (cancelled, failed, trashed: WooCommerce cancels unpaid orders after its hold-stock
+minutes) nothing is recorded.
 """
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from decimal import ROUND_HALF_UP
 
+from django.utils import timezone
+
+from crm import pipeline
 from crm.connectors.errors import DeliveryError, delivery_dispatch
-from crm.connectors.ingest import customer_apply, order_apply, refund_apply, residue_folded
+from crm.connectors.ingest import (
+    CART_ABANDONED,
+    MAX_EVENT_LINES,
+    customer_apply,
+    order_write,
+    refund_apply,
+    residue_folded,
+)
 from crm.connectors.models import WebhookDelivery
 from crm.connectors.values import country_of, email_or_blank, moment, money, required_id, text
-from customers.models import ZERO, Order
+from crm.connectors.versions import version_take
+from customers.models import ZERO, Event, Order
 from customers.services.addresses import address_key
 from customers.services.currency import minor_unit
 from customers.services.customers import CustomerData
+from customers.services.events import EventData
 from customers.services.orders import LineData, OrderData
 from customers.services.refunds import RefundData
 
@@ -31,6 +53,15 @@ STATUSES = {
     "trash": Order.Status.CANCELLED,
     "refunded": Order.Status.REFUNDED,
 }
+# An open checkout (the block checkout's draft) and an order not paid: a cart, not an order.
+CART_STATUSES = frozenset({"checkout-draft", "pending"})
+# What becomes of a cart nobody pays for.
+GIVEN_UP_STATUSES = frozenset({"cancelled", "failed", "trash"})
+
+
+def cart_key(order_id: str) -> str:
+    """The external id of the ``cart_abandoned`` event of a WooCommerce order."""
+    return f"woocommerce-order:{order_id}"
 
 
 def _country(address: dict | None) -> str:
@@ -114,11 +145,31 @@ def order_data(order: dict) -> OrderData:
 
 
 def handle_order(delivery: WebhookDelivery, order: dict) -> str:
-    data = order_data(order)
+    """An order, unless it is still a cart (``CART_STATUSES``) or a cart given up.
+
+    The order's version is taken first (locked until the end of the transaction), so what
+    the CRM holds of it is read after any other delivery of it was applied."""
+    order_id = required_id(order.get("id"), "id")
+    status = str(order.get("status"))
     modified = moment(order.get("date_modified_gmt"), "date_modified_gmt", naive_is_utc=True)
-    result = order_apply(delivery=delivery, data=data, updated_at=modified)
-    if result is None:
-        return f"order {data.external_id}: a newer version was applied already; nothing changed"
+    if not version_take(shop_id=delivery.shop_id, resource="order", external_id=order_id, updated_at=modified):
+        return f"order {order_id}: a newer version was applied already; nothing changed"
+    shop_orders = Order.objects.filter(shop_id=delivery.shop_id, external_id=order_id)
+    placed_at = shop_orders.values_list("placed_at", flat=True).first()
+    if placed_at is None and status in CART_STATUSES:
+        return handle_cart(delivery, order, order_id=order_id, modified=modified)
+    was_cart = Event.objects.filter(shop_id=delivery.shop_id, external_id=cart_key(order_id)).exists()
+    if placed_at is None and was_cart and status in GIVEN_UP_STATUSES:
+        return f"order {order_id} {status}: a cart given up, never an order; nothing recorded"
+    data = order_data(order)
+    if was_cart:
+        # Placed when it stopped being a cart: this version's time, later than the cart's
+        # (versions are applied newest only), kept on later updates. Its creation time is
+        # when the checkout began, before the cart_abandoned event, and an order placed
+        # before the event would not end the "Abandoned cart" flow (it exits on an order
+        # placed after its trigger).
+        data = replace(data, placed_at=placed_at or modified or data.placed_at)
+    result = order_write(delivery=delivery, data=data)
     new = 0
     for refund in order.get("refunds") or []:
         refund_id = required_id(refund.get("id"), "refunds.id")
@@ -135,6 +186,47 @@ def handle_order(delivery: WebhookDelivery, order: dict) -> str:
             ),
         )
     return f"order {data.external_id} {result.outcome}, {data.status}" + (f"; {new} refund(s) recorded" if new else "")
+
+
+def handle_cart(delivery: WebhookDelivery, order: dict, *, order_id: str, modified: datetime | None) -> str:
+    """An order that is still a cart, with a billing email: one ``cart_abandoned`` event
+    (once per order, whatever its later drafts), as a Shopify checkout gives. The shipped
+    "Abandoned cart" flow waits its delay from the event and stops if an order comes."""
+    customer = _customer(order, customer_id=order.get("customer_id"))
+    if not customer.email:
+        return f"order {order_id} {order.get('status')}: a cart with no email yet; nothing to remind"
+    items = [
+        {
+            "sku": text(item.get("sku"), 100),
+            "title": text(item.get("name"), 255),
+            "quantity": item.get("quantity"),
+            "price": text(item.get("price"), 20),
+        }
+        for item in (order.get("line_items") or [])[:MAX_EVENT_LINES]
+        if isinstance(item, dict)
+    ]
+    created_at = moment(order.get("date_created_gmt"), "date_created_gmt", naive_is_utc=True)
+    _, created = pipeline.event_receive(
+        shop=delivery.shop,
+        data=EventData(
+            type=CART_ABANDONED,
+            occurred_at=modified or created_at or timezone.now(),
+            customer=customer,
+            payload={
+                "source": "woocommerce",
+                "order_id": order_id,
+                "status": text(order.get("status"), 20),
+                "total_price": text(order.get("total"), 20),
+                "currency": text(order.get("currency"), 3).upper(),
+                "url": text(order.get("payment_url"), 1000),
+                "line_items": items,
+            },
+            external_id=cart_key(order_id),
+        ),
+    )
+    return f"order {order_id} {order.get('status')}: a cart, not an order; {CART_ABANDONED} event " + (
+        "recorded" if created else "already recorded"
+    )
 
 
 def handle_customer(delivery: WebhookDelivery, customer: dict) -> str:

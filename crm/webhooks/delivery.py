@@ -17,7 +17,8 @@
 - **Disabling**: each endpoint counts its failed attempts in a row (a success resets it).
   Once every attempt has failed for ``WEBHOOK_DISABLE_AFTER`` (a day), or
   ``WEBHOOK_DISABLE_AFTER_FAILURES`` attempts in a row have failed, the endpoint is switched
-  off with the reason; the admin's endpoint list and pages say so, and its pending
+  off with the reason; the admin's endpoint list and pages say so, each manager is emailed
+  once (``crm.webhooks.alerts``, queued in the same transaction), and its pending
   deliveries wait until a manager switches it back on.
 """
 
@@ -40,6 +41,7 @@ from standardwebhooks.webhooks import Webhook
 
 from core.secrets import SecretUnreadable, secret_decrypt
 from crm.webhooks.addresses import UnsafeAddress, url_check
+from crm.webhooks.alerts import endpoint_off_alert
 from crm.webhooks.models import OutboundDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -200,6 +202,9 @@ def _disable_if_failing(endpoint_id: int, now: datetime) -> bool:
     for condition, reason in reasons:
         if active.filter(condition).update(active=False, disabled_at=now, disabled_reason=f"Switched off: {reason}."):
             logger.warning("Webhook endpoint %s switched off: %s", endpoint_id, reason)
+            # Only the one update that switched it off gets here: one email per switch-off.
+            shop_name = WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("shop__name", flat=True).get()
+            endpoint_off_alert(endpoint_id=endpoint_id, shop_name=shop_name, reason=reason, disabled_at=now)
             return True
     return False
 
