@@ -16,19 +16,12 @@ when a field on any model is left unmarked, or a mark names a field that no long
 """
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from django.db import models
 
 # What a free-text field says after erasure, so that a ticket or review reads as erased
 # rather than as empty.
 ERASED_TEXT = "[erased]"
-
-
-class Mark(StrEnum):
-    ERASE = "erase"
-    KEEP = "keep"
-    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -54,12 +47,6 @@ class Marks:
     @property
     def customer_paths(self) -> tuple[str, ...]:
         return (self.customer,) if isinstance(self.customer, str) and self.customer else tuple(self.customer)
-
-    def mark_of(self, name: str) -> Mark | None:
-        for mark, names in ((Mark.ERASE, self.erase), (Mark.KEEP, self.keep), (Mark.NONE, self.none)):
-            if name in names:
-                return mark
-        return None
 
 
 def blank_for(model_field: models.Field):

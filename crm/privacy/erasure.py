@@ -18,8 +18,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from core.personal_data import ERASED_TEXT, blank_for
-from crm.privacy.export import rows_of
-from crm.privacy.marks import all_marks, customer_models
+from crm.privacy.marks import all_marks, customer_models, rows_of
 from crm.privacy.matching import MATCHERS, Person, person_of
 from crm.privacy.models import ErasureLog, PrivacyRequest
 from crm.webhooks.events import customer_erased_record

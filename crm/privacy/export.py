@@ -8,20 +8,11 @@ import zipfile
 from datetime import datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from core.personal_data import Marks
-from crm.privacy.marks import all_marks, customer_models, model_of
+from crm.privacy.marks import all_marks, customer_models, rows_of
 from crm.privacy.matching import MATCHERS, person_of
 from customers.models import Customer, Shop
-
-
-def rows_of(marks: Marks, customer_id: int) -> QuerySet:
-    """The rows of ``marks``' model that are the customer's."""
-    condition = Q()
-    for path in marks.customer_paths:
-        condition |= Q(**{path: customer_id})
-    return model_of(marks).objects.filter(condition)
 
 
 class _Encoder(DjangoJSONEncoder):

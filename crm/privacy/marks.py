@@ -5,6 +5,7 @@ from functools import cache
 
 from django.apps import apps
 from django.db import models
+from django.db.models import Q, QuerySet
 
 from campaigns.personal_data import MARKS as CAMPAIGNS
 from core.personal_data import Marks
@@ -33,3 +34,11 @@ def customer_models() -> list[tuple[type[models.Model], Marks]]:
     erasure blanks what hangs from it first)."""
     found = [(model_of(m), m) for m in all_marks().values() if m.customer_paths]
     return sorted(found, key=lambda pair: (pair[0]._meta.label == "customers.Customer", pair[0]._meta.label))
+
+
+def rows_of(marks: Marks, customer_id: int) -> QuerySet:
+    """The rows of ``marks``' model that are the customer's."""
+    condition = Q()
+    for path in marks.customer_paths:
+        condition |= Q(**{path: customer_id})
+    return model_of(marks).objects.filter(condition)

@@ -1,7 +1,6 @@
 """What an erasure of a customer would blank: rows per kind, for the confirmation page."""
 
-from crm.privacy.export import rows_of
-from crm.privacy.marks import customer_models
+from crm.privacy.marks import customer_models, rows_of
 from crm.privacy.matching import MATCHERS, person_of
 from customers.models import Customer
 

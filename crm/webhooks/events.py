@@ -81,6 +81,19 @@ def _iso(at: datetime) -> str:
     return at.astimezone(timezone.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _outbox_source(name: str, event_type: str) -> Source:
+    """The events of one type written to the outbox (``WebhookEvent``) by the change itself."""
+    return Source(
+        name,
+        event_type,
+        "shop",
+        lambda: WebhookEvent.objects.filter(event_type=event_type).values(
+            "pk", "customer_id", "shop_id", "data", "created_at"
+        ),
+        lambda r: Event(r["customer_id"], f"event:{r['pk']}", r["created_at"], r["data"], shop_id=r["shop_id"]),
+    )
+
+
 SOURCES: list[Source] = [
     Source(
         "stage_changes",
@@ -186,24 +199,8 @@ SOURCES: list[Source] = [
         ),
         time_column="solved_at",
     ),
-    Source(
-        "reviews_published",
-        EventType.REVIEW_PUBLISHED,
-        "shop",
-        lambda: WebhookEvent.objects.filter(event_type=EventType.REVIEW_PUBLISHED).values(
-            "pk", "customer_id", "shop_id", "data", "created_at"
-        ),
-        lambda r: Event(r["customer_id"], f"event:{r['pk']}", r["created_at"], r["data"], shop_id=r["shop_id"]),
-    ),
-    Source(
-        "customers_erased",
-        EventType.CUSTOMER_ERASED,
-        "shop",
-        lambda: WebhookEvent.objects.filter(event_type=EventType.CUSTOMER_ERASED).values(
-            "pk", "customer_id", "shop_id", "data", "created_at"
-        ),
-        lambda r: Event(r["customer_id"], f"event:{r['pk']}", r["created_at"], r["data"], shop_id=r["shop_id"]),
-    ),
+    _outbox_source("reviews_published", EventType.REVIEW_PUBLISHED),
+    _outbox_source("customers_erased", EventType.CUSTOMER_ERASED),
     Source(
         "consent_events",
         EventType.CONSENT_CHANGED,
