@@ -33,7 +33,17 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest
 
-from customers.models import ConsentEvent, Customer, CustomerIdentity, CustomerMetrics, Order, Refund, Shop, ShopTag
+from customers.models import (
+    ConsentEvent,
+    Customer,
+    CustomerIdentity,
+    CustomerMerge,
+    CustomerMetrics,
+    Order,
+    Refund,
+    Shop,
+    ShopTag,
+)
 
 ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -308,3 +318,23 @@ def customer_consent(customer_id: int, *, limit: int) -> ConsentHistory:
         .order_by("-at", "-id")[: limit + 1]
     )
     return ConsentHistory(identities=identities, events=events[:limit], more=len(events) > limit)
+
+
+def merged_into(customer_id: int) -> list[int]:
+    """The customer and every customer merged into them and not unmerged, through chains of
+    merges (A into B, then B into C: C's list holds all three), the customer first.
+
+    The duplicates' own rows keep their profile (an undo needs it): whatever is done to the
+    person, an erasure say, is done to these rows too."""
+    found = [customer_id]
+    frontier = [customer_id]
+    while frontier:
+        frontier = [
+            m
+            for m in CustomerMerge.objects.filter(survivor_id__in=frontier, undone_at__isnull=True).values_list(
+                "merged_id", flat=True
+            )
+            if m not in found
+        ]
+        found.extend(frontier)
+    return found

@@ -19,13 +19,26 @@ from unfold.admin import ModelAdmin
 from core.errors import DomainError
 from crm.privacy.models import PRIVACY_DUE, ErasureLog, PrivacyRequest
 from crm.privacy.preview import erasure_preview
-from crm.privacy.requests import customer_found, erasure_answered, export_answered, privacy_request_close
+from crm.privacy.requests import (
+    customer_found,
+    erasure_answered,
+    export_answered,
+    privacy_request_close,
+    request_mismatches,
+)
 
 EXPORT_PERMISSION = "crm.export_customer_data"
 ERASE_PERMISSION = "crm.erase_customer_data"
 
 
 class PrivacyRequestForm(forms.ModelForm):
+    identity_checked = forms.BooleanField(
+        required=False,
+        label="Checked it is them",
+        help_text="Tick when the request names an address or shop id the customer picked is not known by, "
+        "and you checked by other means that it is theirs.",
+    )
+
     class Meta:
         model = PrivacyRequest
         fields = ["kind", "shop", "customer", "customer_external_id", "email", "phone", "received_at", "note"]
@@ -60,6 +73,18 @@ class PrivacyRequestForm(forms.ModelForm):
             cleaned.get("customer") or cleaned.get("email") or cleaned.get("customer_external_id")
         ):
             self.add_error("customer", "Pick the customer, or give their email or the shop's id for them.")
+        # The customer picked must be the one the request names (on a saved request, what it
+        # names is read-only: the instance's).
+        changed = self.instance.pk is None or "customer" in self.changed_data
+        if cleaned.get("customer") and changed and not cleaned.get("identity_checked"):
+            named = self.instance
+            for field, why in request_mismatches(
+                customer=cleaned["customer"],
+                shop=cleaned.get("shop", named.shop if named.shop_id else None),
+                external_id=cleaned.get("customer_external_id", named.customer_external_id) or "",
+                email=cleaned.get("email", named.email) or "",
+            ).items():
+                self.add_error(field if field in self.fields else "customer", why + ' Or tick "Checked it is them".')
         return cleaned
 
 
@@ -101,7 +126,7 @@ class PrivacyRequestAdmin(ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return PrivacyRequestForm.Meta.fields
+            return [*PrivacyRequestForm.Meta.fields, "identity_checked"]
         orders = ["order_external_ids"] if obj.order_external_ids else []  # a platform's, when it names any
         return [
             "kind",
@@ -109,6 +134,7 @@ class PrivacyRequestAdmin(ModelAdmin):
             "source",
             "shop",
             "customer",
+            *(["identity_checked"] if obj.status == PrivacyRequest.Status.OPEN else []),
             "customer_external_id",
             "email",
             "phone",

@@ -50,14 +50,14 @@ def _files(qs, model: type[models.Model], names: tuple[str, ...]) -> list[str]:
     return found
 
 
-def _audit_scrubbed(customer_id: int) -> int:
+def _audit_scrubbed(customer_ids: tuple[int, ...]) -> int:
     """The audit log's entries about the customer's rows keep who did what when, and lose
     the values (which were the personal data)."""
     scrubbed = 0
     for model, marks in customer_models():
         if not auditlog.contains(model):
             continue
-        ids = [str(pk) for pk in rows_of(marks, customer_id).values_list("pk", flat=True)]
+        ids = [str(pk) for pk in rows_of(marks, customer_ids).values_list("pk", flat=True)]
         content_type = ContentType.objects.get_for_model(model, for_concrete_model=True)
         for first in range(0, len(ids), 500):
             scrubbed += LogEntry.objects.filter(
@@ -82,7 +82,8 @@ def _matched_erased(person: Person, counts: dict[str, int]) -> None:
 def customer_erase(
     *, customer_id: int, user=None, request: PrivacyRequest | None = None, now: datetime | None = None
 ) -> ErasureLog:
-    """Erase the customer's personal data everywhere; record who did it and when."""
+    """Erase the customer's personal data everywhere, and that of the duplicates merged into
+    them (their rows keep a profile for an undo); record who did it and when."""
     now = now or timezone.now()
     files: list[str] = []
     with transaction.atomic():
@@ -95,11 +96,11 @@ def customer_erase(
             blanks = _blanks(model, marks.erase) | marks.on_erase
             if not blanks:
                 continue
-            qs = rows_of(marks, customer.pk)
+            qs = rows_of(marks, person.customer_ids)
             files += _files(qs, model, marks.erase)
             counts[model._meta.label] = qs.update(**blanks)
         _matched_erased(person, counts)
-        counts["auditlog.LogEntry"] = _audit_scrubbed(customer.pk)
+        counts["auditlog.LogEntry"] = _audit_scrubbed(person.customer_ids)
         erased_emails_record(person.addresses, now=now)
         customer_erased_record(customer_id=customer.pk, shop_ids=person.shop_ids, now=now)
         log = ErasureLog.objects.create(

@@ -22,7 +22,7 @@ class _Encoder(DjangoJSONEncoder):
         return super().default(o)
 
 
-def _values(qs: QuerySet, customer_id: int, ref: int | None) -> list[dict]:
+def _values(qs: QuerySet, customer_ids: tuple[int, ...], ref: int | None) -> list[dict]:
     """The rows, every stored field; with ``ref``, the customer's id as the shop knows it in
     place of the CRM's own (a shop's key never sees the internal id)."""
     fields = qs.model._meta.concrete_fields
@@ -31,7 +31,7 @@ def _values(qs: QuerySet, customer_id: int, ref: int | None) -> list[dict]:
         own = [f.attname for f in fields if f.is_relation and f.related_model is Customer]
         for row in rows:
             for name in own:
-                if row[name] == customer_id:
+                if row[name] in customer_ids:
                     row[name] = ref
     return rows
 
@@ -39,23 +39,24 @@ def _values(qs: QuerySet, customer_id: int, ref: int | None) -> list[dict]:
 def export_tables(customer: Customer, *, shop: Shop | None = None, ref: int | None = None) -> dict[str, list[dict]]:
     """{"app_label.Model": the customer's rows}. With ``shop``, that shop's slice only: the
     models that belong to one shop, filtered to it (a shop's key sees nothing else), with the
-    customer named by ``ref``, the id the shop's key knows them by."""
+    customer named by ``ref``, the id the shop's key knows them by. The duplicates merged into
+    the customer are part of them (``customers.selectors.merged_into``)."""
     tables: dict[str, list[dict]] = {}
+    person = person_of(customer)
     for model, marks in customer_models():
         if shop is not None and not marks.shop:
             continue
-        qs = rows_of(marks, customer.pk)
+        qs = rows_of(marks, person.customer_ids)
         if shop is not None:
             qs = qs.filter(**{marks.shop: shop.pk})
-        if rows := _values(qs, customer.pk, ref):
+        if rows := _values(qs, person.customer_ids, ref):
             tables[model._meta.label] = rows
-    person = person_of(customer)
     for label, matcher in MATCHERS.items():
         marks = all_marks()[label]
         qs = matcher.rows(person)
         if shop is not None:
             qs = qs.filter(**{marks.shop: shop.pk}) if marks.shop else qs.none()
-        if rows := _values(qs, customer.pk, ref):
+        if rows := _values(qs, person.customer_ids, ref):
             tables[label] = rows
     return tables
 

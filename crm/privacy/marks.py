@@ -1,6 +1,7 @@
 """Every app's personal-data marks, gathered: the composition layer is the one place that
 knows every app (docs/architecture.md)."""
 
+from collections.abc import Sequence
 from functools import cache
 
 from django.apps import apps
@@ -36,9 +37,10 @@ def customer_models() -> list[tuple[type[models.Model], Marks]]:
     return sorted(found, key=lambda pair: (pair[0]._meta.label == "customers.Customer", pair[0]._meta.label))
 
 
-def rows_of(marks: Marks, customer_id: int) -> QuerySet:
-    """The rows of ``marks``' model that are the customer's."""
+def rows_of(marks: Marks, customer_ids: Sequence[int]) -> QuerySet:
+    """The rows of ``marks``' model that are these customers' (a person and the duplicates
+    merged into them: ``customers.selectors.merged_into``)."""
     condition = Q()
     for path in marks.customer_paths:
-        condition |= Q(**{path: customer_id})
+        condition |= Q(**{f"{path}__in": list(customer_ids)})
     return model_of(marks).objects.filter(condition)

@@ -14,7 +14,7 @@ from crm.connectors.models import WebhookDelivery
 from crm.models import IdempotencyRecord
 from crm.webhooks.models import OutboundDelivery
 from customers.models import Customer, CustomerIdentity, Shop
-from customers.selectors import customer_refs
+from customers.selectors import customer_refs, merged_into
 from customers.services.customers import normalize_email
 from messaging.models import Message, Suppression
 
@@ -24,6 +24,7 @@ class Person:
     """What identifies a customer in rows that do not point at them."""
 
     customer_id: int
+    customer_ids: tuple[int, ...]  # the customer and the duplicates merged into them
     addresses: frozenset[str]  # normalised
     spellings: frozenset[str]  # the addresses as stored and as sent, for searching raw bodies
     shop_ids: frozenset[int]
@@ -31,14 +32,17 @@ class Person:
 
 
 def person_of(customer: Customer) -> Person:
-    identities = list(CustomerIdentity.objects.filter(customer=customer).values_list("shop_id", "email"))
-    sent_to = Message.objects.filter(customer=customer).values_list("to_email", flat=True).distinct()
-    raw = {e.strip() for e in [customer.email, *(e for _, e in identities), *sent_to] if e and e.strip()}
+    """The person behind the customer, and behind the duplicates merged into them."""
+    ids = merged_into(customer.pk)
+    own = Customer.objects.filter(pk__in=ids).values_list("email", flat=True)
+    identities = list(CustomerIdentity.objects.filter(customer_id__in=ids).values_list("shop_id", "email"))
+    sent_to = Message.objects.filter(customer_id__in=ids).values_list("to_email", flat=True).distinct()
+    raw = {e.strip() for e in [*own, *(e for _, e in identities), *sent_to] if e and e.strip()}
     addresses = {normalize_email(e) for e in raw}
     shops = Shop.objects.filter(pk__in={shop_id for shop_id, _ in identities}).select_related("group")
     refs = {shop.pk: customer_refs(shop=shop, customer_ids=[customer.pk]).get(customer.pk) for shop in shops}
     addresses.discard(None)
-    return Person(customer.pk, frozenset(addresses), frozenset(raw | addresses), frozenset(refs), refs)
+    return Person(customer.pk, tuple(ids), frozenset(addresses), frozenset(raw | addresses), frozenset(refs), refs)
 
 
 def deliveries(person: Person) -> QuerySet:

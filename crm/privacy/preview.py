@@ -6,14 +6,15 @@ from customers.models import Customer
 
 
 def erasure_preview(customer: Customer) -> list[tuple[str, int, str]]:
-    """(what, rows, fields blanked) for every kind of the customer's rows that has personal data."""
+    """(what, rows, fields blanked) for every kind of the customer's rows that has personal data,
+    the duplicates merged into them included."""
     found = []
+    person = person_of(customer)
     for model, marks in customer_models():
         if not marks.erase:
             continue
-        if count := rows_of(marks, customer.pk).count():
+        if count := rows_of(marks, person.customer_ids).count():
             found.append((str(model._meta.verbose_name_plural), count, ", ".join(marks.erase)))
-    person = person_of(customer)
     for matcher in MATCHERS.values():
         qs = matcher.rows(person)
         if count := qs.count():

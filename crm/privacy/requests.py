@@ -10,6 +10,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from crm.privacy.erasure import customer_erase
 from crm.privacy.export import export_zip
+from crm.privacy.matching import person_of
 from crm.privacy.models import PRIVACY_DUE, ErasureLog, PrivacyRequest
 from customers.models import ApiKey, Customer, CustomerIdentity, Shop
 from customers.services.customers import normalize_email
@@ -24,6 +25,27 @@ def customer_found(*, shop: Shop | None, external_id: str = "", email: str = "")
     if normalized := normalize_email(email):
         return Customer.objects.filter(email_normalized=normalized).first()
     return None
+
+
+def request_mismatches(*, customer: Customer, shop: Shop | None, external_id: str = "", email: str = "") -> dict:
+    """{field: why} for what a request says of the person that is not the picked customer's:
+    an address they were never known by, or a shop id that is someone else's. A request
+    answered for the wrong customer would export or erase a stranger."""
+    found = {}
+    person = person_of(customer)
+    if email and normalize_email(email) not in person.addresses:
+        found["email"] = (
+            f"{email} is not an address of the customer picked. Check that the request is theirs, "
+            "or leave the customer empty to find them by this address."
+        )
+    if external_id:
+        if shop is None:
+            found["shop"] = "Pick the shop whose id for the customer this is."
+        elif not CustomerIdentity.objects.filter(
+            shop=shop, external_id=external_id, customer_id__in=person.customer_ids
+        ).exists():
+            found["customer_external_id"] = f"{shop} knows no customer {external_id} that is the customer picked."
+    return found
 
 
 def privacy_request_open(

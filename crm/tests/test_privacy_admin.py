@@ -167,10 +167,40 @@ def test_an_open_request_is_linked_to_its_customer_by_hand(client, django_user_m
     url = reverse("admin:crm_privacyrequest_change", args=[request.pk])
     assert "No customer is linked yet" in client.get(url).content.decode()
 
-    client.post(url, {"customer": ada.pk, "note": "Same person: checked by phone."})
+    refused = client.post(url, {"customer": ada.pk, "note": "Same person?"})
+    assert "other-spelling@example.com is not an address of the customer picked" in refused.content.decode()
+    request.refresh_from_db()
+    assert request.customer is None
+
+    client.post(url, {"customer": ada.pk, "identity_checked": "on", "note": "Same person: checked by phone."})
 
     request.refresh_from_db()
     assert request.customer == ada and request.email == "other-spelling@example.com"
+
+
+def test_a_new_request_naming_someone_else_is_refused_for_the_customer_picked(client, django_user_model, ada):
+    signed_in(client, django_user_model, SUPPORT_AGENT)
+    stranger = CustomerFactory(email="stranger@example.com")
+    received = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%d")
+    form = {
+        "kind": "customer_redact",
+        "customer": stranger.pk,
+        "email": "ADA@example.com",
+        "shop": ada.identities.get().shop_id,
+        "customer_external_id": "ada-1",
+        "received_at_0": received,
+        "received_at_1": "10:00:00",
+        "note": "By email.",
+    }
+
+    page = client.post(reverse("admin:crm_privacyrequest_add"), form).content.decode()
+
+    assert "ADA@example.com is not an address of the customer picked" in page
+    assert "knows no customer ada-1 that is the customer picked" in page
+    assert not PrivacyRequest.objects.exists()
+    # The same request for Ada is taken.
+    assert client.post(reverse("admin:crm_privacyrequest_add"), form | {"customer": ada.pk}).status_code == 302
+    assert PrivacyRequest.objects.get().customer == ada
 
 
 def test_the_360_page_opens_a_request_for_the_customer_to_those_who_may(client, django_user_model, ada):

@@ -15,10 +15,11 @@ from crm.privacy.erasure import customer_erase
 from crm.privacy.export import export_zip
 from crm.privacy.marks import all_marks, customer_models, model_of
 from crm.privacy.models import ErasureLog
+from crm.tests.merge_data import two_records
 from crm.tests.privacy_data import EMAIL, NAME, PHONE, SECRETS, T0, a_story
 from crm.webhooks.models import EventType, WebhookEvent
 from customers.models import Customer, CustomerIdentity, ErasedEmail, Order
-from customers.selectors import customer_refs
+from customers.selectors import customer_refs, merged_into
 from customers.services.customers import CustomerData, customers_resolve
 from customers.tests.factories import CustomerFactory, ShopFactory
 from loyalty.models import Account, PointsEntry
@@ -114,14 +115,15 @@ def test_erasure_leaves_no_personal_data_anywhere_and_keeps_orders_and_figures(s
     assert PointsEntry.objects.filter(customer=customer).count() == entries_before
     erased = Customer.objects.get(pk=customer.pk)
     assert (erased.orders_count, erased.net_revenue, erased.email, erased.email_normalized) == (3, 120, "", None)
-    assert log.erased_by == admin_user and log.rows["customers.Customer"] == 1
+    # The customer, and the one the story's merge row merged into them.
+    assert log.erased_by == admin_user and log.rows["customers.Customer"] == len(merged_into(customer.pk)) == 2
     assert EMAIL not in json.dumps(log.rows)
     assert ErasureLog.objects.count() == logs_before + 1
     # The shop hears of it through its outbound webhook; the erased address is kept as a hash.
     assert list(
         WebhookEvent.objects.filter(event_type=EventType.CUSTOMER_ERASED).values_list("shop_id", flat=True)
     ) == [story.shop.pk]
-    assert ErasedEmail.objects.count() == 1
+    assert ErasedEmail.objects.count() == 2  # theirs, and the merged duplicate's
 
 
 def test_an_import_cannot_subscribe_an_erased_address_again(story, admin_user):
@@ -179,3 +181,30 @@ def test_a_shop_export_names_the_customer_by_the_shops_id_for_them(story):
 
     assert tables["manifest.json"]["customer_id"] == ref
     assert {o["customer_id"] for o in tables["customers.Order.json"]} == {ref}
+
+
+def test_erasing_a_customer_erases_the_duplicates_merged_into_them(admin_user):
+    """A merged-away duplicate keeps its profile for an undo; the person's erasure reaches it,
+    through a chain of merges too (A into B, B into C)."""
+    from crm.merging.services import customers_merge
+    from crm.privacy.preview import erasure_preview
+
+    pair = two_records(with_points=False)
+    third = CustomerFactory(first_name="Jane", last_name="Doe", email="j.doe@old.example", phone="+1 555 0199")
+    customers_merge(survivor_id=pair.duplicate.pk, merged_id=third.pk)
+    customers_merge(survivor_id=pair.survivor.pk, merged_id=pair.duplicate.pk)
+    tables = files_of(export_zip(pair.survivor, made_at=T0, made_by="test"))
+    assert {c["email"] for c in tables["customers.Customer.json"]} == {
+        "jane@example.com",
+        "jane.doe@work.example",
+        "j.doe@old.example",
+    }
+    assert [n for what, n, _ in erasure_preview(pair.survivor) if what == "customers"] == [3]
+
+    customer_erase(customer_id=pair.survivor.pk, user=admin_user)
+
+    stored = everything_stored()
+    for secret in ("jane@example.com", "jane.doe@work.example", "j.doe@old.example", "555 0100", "555 0199"):
+        assert secret not in stored
+    assert ErasedEmail.objects.count() == 3
+    assert sorted(Customer.objects.filter(first_name="Jane").values_list("pk", flat=True)) == []
