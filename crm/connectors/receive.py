@@ -13,8 +13,10 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from functools import cache
 
 import orjson
+import psycopg
 from django.db import connection as db_connection
 from django.utils import timezone
 
@@ -123,7 +125,9 @@ def delivery_store(*, connection: Receiver, key: str, topic: str, headers: dict,
 
     Written as one statement of its own, each value adapted by its model field, rather than
     through ``bulk_create``: compiling the ORM's INSERT was some 40 % of the intake's CPU,
-    and a burst of webhooks is this and nothing else."""
+    and a burst of webhooks is this and nothing else. On PostgreSQL the statement is
+    prepared once per connection and its values bound on the server, the body sent as
+    binary (``_insert_prepared``); elsewhere it goes through Django's cursor."""
     values = {
         "connection_id": connection.id,
         "shop_id": connection.shop_id,
@@ -137,15 +141,51 @@ def delivery_store(*, connection: Receiver, key: str, topic: str, headers: dict,
         "error": "",
         "attempts": 0,
     }
-    fields = {f.attname: f for f in WebhookDelivery._meta.concrete_fields}
-    params = [fields[name].get_db_prep_save(values[name], db_connection) for name in _STORED]
-    qn = db_connection.ops.quote_name
+    params = [_FIELDS()[name].get_db_prep_save(values[name], db_connection) for name in _STORED]
+    if db_connection.vendor == "postgresql":
+        _insert_prepared(params)
+        return
     with db_connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {qn(WebhookDelivery._meta.db_table)} ({', '.join(qn(n) for n in _STORED)}) "
-            f"VALUES ({', '.join(['%s'] * len(_STORED))}) ON CONFLICT DO NOTHING",
-            params,
-        )
+        cursor.execute(_insert_sql(), params)
+
+
+@cache
+def _FIELDS() -> dict:  # noqa: N802 (a constant, read once the app registry is ready)
+    return {f.attname: f for f in WebhookDelivery._meta.concrete_fields}
+
+
+@cache
+def _insert_sql() -> str:
+    qn = db_connection.ops.quote_name
+    return (
+        f"INSERT INTO {qn(WebhookDelivery._meta.db_table)} ({', '.join(qn(n) for n in _STORED)}) "
+        f"VALUES ({', '.join(['%s'] * len(_STORED))}) ON CONFLICT DO NOTHING"
+    )
+
+
+class _PreparedCursor(psycopg.Cursor):
+    """A server-binding psycopg cursor whose statements are prepared on first use."""
+
+    def execute(self, query, params=None, *, prepare=True, binary=None):
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+def _insert_prepared(params: list) -> None:
+    """The INSERT through a server-binding cursor, prepared once per connection.
+
+    Django's own cursors bind on the client: psycopg quotes a 2 KB body into the SQL text
+    and PostgreSQL parses and plans the statement every time. Here the body goes as binary
+    and the plan is kept per connection: about a tenth of the intake's CPU in the process.
+    The cursor is wrapped as Django wraps its own, so a lost database is still Django's
+    ``OperationalError`` (the 503 of ``crm.api.handlers``), the connection is marked for
+    closing, and the statement is counted and logged like any other. A pooler in
+    transaction mode in front of PostgreSQL must keep prepared statements per client
+    (PgBouncer 1.21 or later, ``max_prepared_statements``)."""
+    db_connection.ensure_connection()
+    raw = _PreparedCursor(db_connection.connection)
+    cursor = db_connection.make_debug_cursor(raw) if db_connection.queries_logged else db_connection.make_cursor(raw)
+    with cursor:
+        cursor.execute(_insert_sql(), params)
 
 
 def shopify_receive(*, token: str, headers, body: bytes) -> None:
