@@ -17,6 +17,7 @@ from crm.dashboard.refresh import (
     rollups_built,
 )
 from crm.follow_up import pending_updates_drain, pending_updates_kick
+from crm.privacy.shop_redact import shop_redacts_continue
 from crm.services import idempotency_records_purge
 from crm.webhooks.delivery import BATCH as WEBHOOK_BATCH
 from crm.webhooks.delivery import deliveries_send
@@ -38,6 +39,13 @@ def drain_pending_updates() -> int:
     over the workers."""
     pending_updates_kick.started()  # marks from now on queue a drain after this one
     return pending_updates_drain(on_full_batch=pending_updates_kick.queue)
+
+
+@crm_task()
+def continue_shop_erasures() -> int:
+    """Every minute (CELERY_BEAT_SCHEDULE): the started erasures of a shop's data go on, for
+    up to 50 s each run (``crm.privacy.shop_redact``). Returns the requests answered."""
+    return shop_redacts_continue(seconds=50.0)
 
 
 @crm_task()

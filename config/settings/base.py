@@ -352,6 +352,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-webhooks": {"task": "crm.tasks.send_webhooks", "schedule": 30.0},
     "purge-webhooks": {"task": "crm.tasks.purge_webhooks", "schedule": 3600.0},
     "purge-connector-deliveries": {"task": "crm.tasks.purge_connector_deliveries", "schedule": 3600.0},
+    "continue-shop-erasures": {"task": "crm.tasks.continue_shop_erasures", "schedule": 60.0},
 }
 
 # The platforms' webhooks as they arrived (crm/connectors/): processed and failed ones are

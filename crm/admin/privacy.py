@@ -26,6 +26,7 @@ from crm.privacy.requests import (
     privacy_request_close,
     request_mismatches,
 )
+from crm.privacy.shop_redact import shop_redact_preview, shop_redact_start
 
 EXPORT_PERMISSION = "crm.export_customer_data"
 ERASE_PERMISSION = "crm.erase_customer_data"
@@ -192,6 +193,11 @@ class PrivacyRequestAdmin(ModelAdmin):
                 name=f"{opts.app_label}_{opts.model_name}_erase",
             ),
             path(
+                "<int:pk>/erase-shop/",
+                self.admin_site.admin_view(self.erase_shop_view),
+                name=f"{opts.app_label}_{opts.model_name}_erase_shop",
+            ),
+            path(
                 "<int:pk>/close/",
                 self.admin_site.admin_view(self.close_view),
                 name=f"{opts.app_label}_{opts.model_name}_close",
@@ -207,6 +213,15 @@ class PrivacyRequestAdmin(ModelAdmin):
         )
         context["can_close"] = is_open and self.has_change_permission(request, obj)
         context["shop_wide"] = kind == PrivacyRequest.Kind.SHOP_REDACT
+        context["can_erase_shop"] = (
+            context["shop_wide"]
+            and is_open
+            and obj.erasing_since is None
+            and obj.shop_id is not None
+            and request.user.has_perm(ERASE_PERMISSION)
+        )
+        if context["shop_wide"] and obj.erasing_since:
+            context["shop_erased"] = ErasureLog.objects.filter(request=obj).count()
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _request(self, request, pk: int, permission: str) -> PrivacyRequest:
@@ -263,6 +278,40 @@ class PrivacyRequestAdmin(ModelAdmin):
             "preview": erasure_preview(privacy_request.customer),
         }
         return TemplateResponse(request, "admin/crm/privacyrequest/erase.html", context)
+
+    def erase_shop_view(self, request, pk: int):
+        """A shop's erasure (Shopify's shop/redact): a confirmation listing what goes, then
+        started in the background (``crm.privacy.shop_redact``)."""
+        privacy_request = self._request(request, pk, ERASE_PERMISSION)
+        if privacy_request.kind != PrivacyRequest.Kind.SHOP_REDACT or privacy_request.shop_id is None:
+            self.message_user(request, "Only a shop's erasure request erases a shop's data.", messages.ERROR)
+            return self._back(privacy_request)
+        if request.method == "POST" and request.POST.get("confirm") == "erase":
+            try:
+                started = shop_redact_start(request=privacy_request, user=request.user)
+            except DomainError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Erasing the data of {privacy_request.shop}: {started.erasing_total:,} customers, in the "
+                    "background, starting within a minute. Its connections are switched off.",
+                    messages.SUCCESS,
+                )
+            return self._back(privacy_request)
+        if privacy_request.status != PrivacyRequest.Status.OPEN or privacy_request.erasing_since:
+            self.message_user(request, f"Request #{pk} is answered or being answered already.", messages.ERROR)
+            return self._back(privacy_request)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Erase the data of {privacy_request.shop}?",
+            "opts": self.opts,
+            "original": privacy_request,
+            "privacy_request": privacy_request,
+            "shop": privacy_request.shop,
+            "preview": shop_redact_preview(privacy_request.shop),
+        }
+        return TemplateResponse(request, "admin/crm/privacyrequest/erase_shop.html", context)
 
     @staticmethod
     def _not_erasable(privacy_request) -> str:

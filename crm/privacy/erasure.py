@@ -26,7 +26,7 @@ from customers.models import Customer
 from customers.services.erased_emails import erased_emails_record
 
 
-def _blanks(model: type[models.Model], names: tuple[str, ...]) -> dict:
+def erased_values(model: type[models.Model], names: tuple[str, ...]) -> dict:
     """Each erased field's blank; text that was empty stays empty (no "[erased]" reply on a
     review that had none)."""
     blanks = {}
@@ -75,7 +75,7 @@ def _matched_erased(person: Person, counts: dict[str, int]) -> None:
         else:
             model = qs.model
             counts[label] = model.objects.filter(pk__in=list(qs.values_list("pk", flat=True))).update(
-                **_blanks(model, marks.erase)
+                **erased_values(model, marks.erase)
             )
 
 
@@ -89,11 +89,12 @@ def customer_erase(
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer_id)
         person = person_of(customer)
-        if request is not None:  # linked first, so that its own copy of the address is erased too
+        if request is not None and request.kind == PrivacyRequest.Kind.CUSTOMER_REDACT:
+            # Linked first, so that the request's own copy of the address is erased too.
             PrivacyRequest.objects.filter(pk=request.pk).update(customer=customer)
         counts: dict[str, int] = {}
         for model, marks in customer_models():
-            blanks = _blanks(model, marks.erase) | marks.on_erase
+            blanks = erased_values(model, marks.erase) | marks.on_erase
             if not blanks:
                 continue
             qs = rows_of(marks, person.customer_ids)

@@ -69,6 +69,13 @@ class PrivacyRequest(models.Model):
     api_key = models.ForeignKey(
         ApiKey, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )
+    # A shop's erasure runs in the background (crm.privacy.shop_redact): since when, started
+    # by whom, and how many customers it set out to erase (the page's progress).
+    erasing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    erasing_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+    erasing_total = models.PositiveIntegerField(default=0, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"

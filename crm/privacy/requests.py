@@ -164,5 +164,7 @@ def privacy_request_close(*, request: PrivacyRequest, status: str, user=None, no
         raise DomainError("Close a request as done or refused.", field="status")
     with transaction.atomic():
         current = _locked_open(request)
+        if current.erasing_since is not None:
+            raise DomainError("The shop's data is being erased: the request closes itself when it is done.")
         current.note = f"{current.note}\n{note}".strip()
         _completed(current, status, user, timezone.now())
