@@ -7,7 +7,7 @@ DEMO_CUSTOMERS ?= 3000
 PORT ?= 8000
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-privacy bench-loyalty bench-recommendations bench-attribution bench-email bench-campaigns bench-campaign-send bench-flows bench-connectors bench-inbound bench-imap worker beat serve migrate
+.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-privacy bench-merge-suggestions bench-loyalty bench-recommendations bench-attribution bench-email bench-campaigns bench-campaign-send bench-flows bench-connectors bench-inbound bench-imap worker beat serve migrate
 
 
 $(VENV)/.installed: requirements.txt
@@ -78,6 +78,12 @@ bench-support: $(VENV)/.installed
 # script: export, preview and erasure of one customer among 100,000 (docs/privacy.md).
 bench-privacy: $(VENV)/.installed
 	$(PY) bench/privacy.py
+
+# Its own database (BENCH_MERGE_DATABASE_URL, default crm_bench_merge), seeded by seed_demo
+# (100,000 customers; BENCH_MERGE_REUSE=1 measures a database seeded before): the suggested
+# duplicates' build and a page of them (docs/merge.md).
+bench-merge-suggestions: $(VENV)/.installed
+	$(PY) bench/merge_suggestions.py
 
 # Its own database (BENCH_LOYALTY_DATABASE_URL, default crm_bench_loyalty), seeded by the script.
 bench-loyalty: $(VENV)/.installed

@@ -123,6 +123,9 @@ from crm.dashboard.models import (  # noqa: E402
     RollupState,
 )
 
+# Suggested duplicates as last built live with their code (crm/merging/).
+from crm.merging.models import DuplicateSuggestion, SuggestionBuild  # noqa: E402
+
 # Privacy requests (exports and erasures) live with their code (crm/privacy/).
 from crm.privacy.models import ErasureLog, PrivacyRequest  # noqa: E402
 
@@ -146,6 +149,7 @@ __all__ = [
     "DailyResponseTimes",
     "DailySales",
     "DailyStageFlow",
+    "DuplicateSuggestion",
     "IdempotencyRecord",
     "OutboundDelivery",
     "PointsLiability",
@@ -154,6 +158,7 @@ __all__ = [
     "RollupState",
     "ScheduledRun",
     "ShopConnection",
+    "SuggestionBuild",
     "TaskFailure",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -28,6 +28,21 @@ MARKS = [
         none=("id", "name", "task", "last_run_at", "last_status", "last_error", "duration"),
     ),
     Marks(
+        "crm.DuplicateSuggestion",
+        customer=("first", "second"),
+        keep=("first", "second", "same_phone", "same_address"),
+        why_kept=(
+            "A pair of customer ids and why they were suggested as one person, derived from their "
+            "data: it holds none of it, and an erased customer's pairs go at the next build (the "
+            "phone, name and addresses it was found by are erased)."
+        ),
+        none=("id",),
+    ),
+    Marks(
+        "crm.SuggestionBuild",
+        none=("id", "built_at", "took", "pairs", "requested_at"),
+    ),
+    Marks(
         "crm.ShopConnection",
         shop="shop",
         none=(

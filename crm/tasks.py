@@ -17,6 +17,7 @@ from crm.dashboard.refresh import (
     rollups_built,
 )
 from crm.follow_up import pending_updates_drain, pending_updates_kick
+from crm.merging.suggestions import suggestions_build
 from crm.privacy.shop_redact import shop_redacts_continue
 from crm.services import idempotency_records_purge
 from crm.webhooks.delivery import BATCH as WEBHOOK_BATCH
@@ -76,6 +77,15 @@ def send_due_webhooks() -> int:
     if attempts == WEBHOOK_BATCH and not settings.CELERY_TASK_ALWAYS_EAGER:
         send_due_webhooks.delay()
     return attempts
+
+
+# Below the broker's visibility timeout (150 s); 100,000 customers take about a second
+# (docs/merge.md).
+@crm_task(time_limit=140)
+def build_duplicate_suggestions() -> int:
+    """Nightly (CELERY_BEAT_SCHEDULE), and when the staff ask from the page: the suggested
+    duplicates built afresh (``crm.merging.suggestions``). Returns the pairs found."""
+    return suggestions_build().pairs
 
 
 # ---------------------------------------------------------------------------- the dashboard

@@ -29,9 +29,15 @@ SQL_FUNCTION = "crm_unaccent"
 
 
 def fold(value: str | None) -> str | None:
-    """``value`` without accents or other marks, and without the letters in ``_LETTERS``."""
+    """``value`` without accents or other marks, and without the letters in ``_LETTERS``.
+
+    SQLite holds whatever a row was given, whatever the column's type (a number or bytes in
+    a name written around the app): those are read as text rather than failing the whole
+    statement that folds them (a search, the suggested duplicates' build)."""
     if value is None:
         return None
+    if not isinstance(value, str):
+        value = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     decomposed = unicodedata.normalize("NFKD", value.translate(_LETTERS))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
+from crm.merging.suggestions import suggestions_build
 from crm.roles import SUPPORT_AGENT
 from crm.tests.merge_data import two_records
 from customers.models import CustomerMerge, Order
@@ -25,6 +26,7 @@ def agent(django_user_model):
 
 def test_an_agent_previews_merges_and_undoes_a_duplicate(browser_login, live_server, agent, programme):  # noqa: F811
     pair = two_records()
+    suggestions_build()  # as the nightly build would have
     page = browser_login("sam", "agent-pass-1")
     page.set_viewport_size({"width": 1440, "height": 1000})
 
@@ -33,8 +35,12 @@ def test_an_agent_previews_merges_and_undoes_a_duplicate(browser_login, live_ser
     suggestion = page.locator("#suggestions tbody tr").first
     expect(suggestion).to_contain_text(f"#{pair.survivor.pk} Jane Doe")
     expect(suggestion).to_contain_text("same name and address")
+    expect(page.locator("#suggestions-built")).to_contain_text("List built")
     page.screenshot(path=SHOTS / "merge_suggestions.png", full_page=True)
     assert CustomerMerge.objects.count() == 0
+    # A rebuild asked for from the page runs in the background; the page says so.
+    page.click("#suggestions-rebuild [type=submit]")
+    expect(message(page, "being rebuilt in the background")).to_be_visible()
 
     # The agent merges from the customers list: both records selected, the action.
     page.goto(f"{live_server.url}/admin/customers/customer/?q=Doe")

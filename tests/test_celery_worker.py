@@ -84,3 +84,25 @@ def test_the_dashboards_first_refresh_queues_a_rebuild_that_the_worker_runs_as_a
     version = RollupState.objects.get().version
     refresh_dashboard.delay()  # built: the recent days
     assert wait_for(lambda: RollupState.objects.get().version == version + 1)
+
+
+def test_a_rebuild_of_the_suggested_duplicates_asked_for_on_the_page_is_built_by_the_worker(worker, django_user_model):
+    from django.contrib.auth.models import Group
+    from django.test import Client
+    from django.urls import reverse
+
+    from crm.merging.models import DuplicateSuggestion, SuggestionBuild
+    from crm.roles import SUPPORT_AGENT
+    from customers.tests.factories import CustomerFactory
+
+    a, b = CustomerFactory(phone="+1 555 0100 200"), CustomerFactory(phone="1-555-0100-200")
+    agent = django_user_model.objects.create_user("agent", is_staff=True)
+    agent.groups.add(Group.objects.get(name=SUPPORT_AGENT))
+    client = Client()
+    client.force_login(agent)
+
+    response = client.post(reverse("admin:customers_customermerge_suggestions_rebuild"))
+
+    assert response.status_code == 302
+    assert wait_for(lambda: SuggestionBuild.objects.filter(built_at__isnull=False, requested_at=None).exists())
+    assert list(DuplicateSuggestion.objects.values_list("first_id", "second_id")) == [(a.pk, b.pk)]

@@ -327,6 +327,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.build_recommendations",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Suggested duplicates (docs/merge.md): every pair afresh, read by the admin's page.
+    "build-duplicate-suggestions": {
+        "task": "crm.tasks.build_duplicate_suggestions",
+        "schedule": crontab(hour=3, minute=45),
+    },
     # The dashboard's rollups: the recent days and the days of changed orders (crm/dashboard/).
     "refresh-dashboard": {"task": "crm.tasks.refresh_dashboard", "schedule": 600.0},
     # ...and all of them from scratch, after the Sunday rebuild of every customer.

@@ -3,12 +3,14 @@ confirmation, the merge log with its Undo button, and the suggested duplicates.
 
 The customers list's action "Merge the two selected customers…" (``customers.admin``)
 opens the preview by this module's URL name; so do the suggestions. Every page here but the
-log needs ``customers.merge_customers`` (support agents and managers, ``crm.roles``).
+log needs ``customers.merge_customers`` (support agents and managers, ``crm.roles``), and so
+does asking for the suggestions to be rebuilt.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -19,10 +21,12 @@ from unfold.widgets import UnfoldAdminTextInputWidget
 
 from core.admin_tools import ReadOnly, customer_link
 from core.errors import DomainError
+from crm.after_response import after_response
 from crm.merging.relations import MOVING
 from crm.merging.selectors import merge_preview, undo_blockers
 from crm.merging.services import customers_merge, customers_merge_undo
-from crm.merging.suggestions import duplicate_suggestions
+from crm.merging.suggestions import duplicate_suggestions, needs_first_build, suggestions_rebuild_request
+from crm.tasks import build_duplicate_suggestions
 from customers.admin.commerce import MERGE_PERMISSION
 from customers.models import CustomerMerge, ShopGroup
 
@@ -89,6 +93,11 @@ class CustomerMergeAdmin(ReadOnly, ModelAdmin):
         return [
             path("merge/", view(self.merge_view), name="customers_customermerge_merge"),
             path("suggestions/", view(self.suggestions_view), name="customers_customermerge_suggestions"),
+            path(
+                "suggestions/rebuild/",
+                view(self.suggestions_rebuild_view),
+                name="customers_customermerge_suggestions_rebuild",
+            ),
             path("<int:merge_id>/undo/", view(self.undo_view), name="customers_customermerge_undo"),
             *super().get_urls(),
         ]
@@ -176,6 +185,10 @@ class CustomerMergeAdmin(ReadOnly, ModelAdmin):
             return TemplateResponse(request, "admin/customers/customermerge/suggestions.html", context, status=400)
         term = form.cleaned_data["q"] or ""
         result = duplicate_suggestions(term=term, page=form.cleaned_data["page"] or 1)
+        first_build = needs_first_build(result.build)
+        if first_build:  # never built (a new install): build it now, in the background
+            suggestions_rebuild_request()
+            _queue_suggestions_build()
         context = {
             **self.admin_site.each_context(request),
             "title": "Suggested duplicates",
@@ -184,8 +197,32 @@ class CustomerMergeAdmin(ReadOnly, ModelAdmin):
             "result": result,
             "term": term,
             "merge_url": reverse("admin:customers_customermerge_merge"),
+            "first_build": first_build,
         }
         return TemplateResponse(request, "admin/customers/customermerge/suggestions.html", context)
+
+    def suggestions_rebuild_view(self, request):
+        """The suggestions built afresh, in the background; back to the page with a message."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not may_merge(request.user):
+            raise PermissionDenied
+        suggestions_rebuild_request()
+        _queue_suggestions_build()
+        messages.success(
+            request,
+            "The suggested duplicates are being rebuilt in the background: reload this page in a moment "
+            "for the new list.",
+        )
+        return redirect("admin:customers_customermerge_suggestions")
+
+
+def _queue_suggestions_build() -> None:
+    """The build through the app's task path, once this request is answered: to a worker
+    (with Redis), or with no ``REDIS_URL`` in-process after the response has been sent, so
+    the page never waits for it. A broker that cannot be reached is logged; the nightly
+    build follows."""
+    transaction.on_commit(lambda: after_response(build_duplicate_suggestions.delay), robust=True)
 
 
 def _log_lines(log: CustomerMerge) -> list[tuple[str, int, int]]:

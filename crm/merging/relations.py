@@ -178,6 +178,16 @@ RELATIONS: list[Relation] = [
     ),
     # An open request about the duplicate is about the person: it follows them.
     Relation("crm.PrivacyRequest", "customer", Rule.MOVE, "privacy requests"),
+    *(
+        Relation(
+            "crm.DuplicateSuggestion",
+            field,
+            Rule.KEEP,
+            "suggested duplicates",
+            why="derived pairs: hidden once either customer is merged away, gone at the next build",
+        )
+        for field in ("first", "second")
+    ),
     Relation(
         "crm.ErasureLog",
         "customer",
