@@ -178,3 +178,13 @@ def api_auth_failures_forgotten():
     from crm.api.throttling import auth_failures_reset
 
     auth_failures_reset(address="127.0.0.1")
+
+
+@pytest.fixture
+def any_hour(db):
+    """No quiet hours (21:00–08:00 by default, the customer's clock): for tests whose sends
+    run on the real clock (an admin button, a task), which would otherwise hold the mail
+    when the suite happens to run in the evening."""
+    from campaigns.models import SendingPolicy
+
+    SendingPolicy.objects.update(quiet_start=0, quiet_end=0)

@@ -108,6 +108,7 @@ MARKS = [
             "erasing_since",
             "erasing_by",
             "erasing_total",
+            "erasing_lease_until",
             "completed_at",
             "completed_by",
         ),

@@ -19,7 +19,7 @@ from tests.test_browser_dashboard import problems
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_marketer_builds_previews_and_sends_a_campaign(browser_login, django_user_model, live_server, smtp):
+def test_a_marketer_builds_previews_and_sends_a_campaign(browser_login, django_user_model, live_server, smtp, any_hour):
     user = django_user_model.objects.create_user(
         "mia", password="marketer-pass-1", is_staff=True, email="mia@merchant.example"
     )

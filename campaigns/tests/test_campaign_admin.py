@@ -181,7 +181,7 @@ def test_the_page_previews_a_customer_of_the_audience_and_sends_a_test_to_onesel
 
 
 def test_an_agent_may_not_see_or_send_a_campaign_and_a_marketer_may(
-    agent, marketer, summer, smtp, django_capture_on_commit_callbacks
+    agent, marketer, summer, smtp, django_capture_on_commit_callbacks, any_hour
 ):
     send_now = reverse("admin:campaigns_campaign_send_now", args=[summer.pk])
     assert agent.get(send_now).status_code == 403
@@ -202,7 +202,9 @@ def test_an_agent_may_not_see_or_send_a_campaign_and_a_marketer_may(
     ]
 
 
-def test_a_sent_campaign_is_read_not_edited_and_shows_its_results(marketer, summer, django_assert_max_num_queries):
+def test_a_sent_campaign_is_read_not_edited_and_shows_its_results(
+    marketer, summer, django_assert_max_num_queries, any_hour
+):
     summer.status = CampaignStatus.SCHEDULED
     summer.send_at = summer.created_at
     summer.save()
@@ -222,7 +224,7 @@ def test_a_sent_campaign_is_read_not_edited_and_shows_its_results(marketer, summ
     assert "opens (unreliable)" in listing and "Sent" in listing
 
 
-def test_the_results_show_the_revenue_the_attribution_credits_under_each_model(marketer, summer):
+def test_the_results_show_the_revenue_the_attribution_credits_under_each_model(marketer, summer, any_hour):
     from datetime import timedelta
     from decimal import Decimal
 

@@ -277,7 +277,7 @@ def test_a_pass_costs_the_same_queries_for_ten_customers_as_for_forty():
 
 
 def test_send_now_with_the_broker_down_is_kept_and_the_periodic_pass_sends_it(
-    smtp, monkeypatch, django_capture_on_commit_callbacks
+    smtp, monkeypatch, django_capture_on_commit_callbacks, any_hour
 ):
     from kombu.exceptions import OperationalError
 

@@ -30,6 +30,8 @@ from crm.privacy.shop_redact import shop_redact_preview, shop_redact_start
 
 EXPORT_PERMISSION = "crm.export_customer_data"
 ERASE_PERMISSION = "crm.erase_customer_data"
+# Requests answered by an erasure: only those who may erase may say one was answered.
+ERASURE_KINDS = (PrivacyRequest.Kind.CUSTOMER_REDACT, PrivacyRequest.Kind.SHOP_REDACT)
 
 
 class PrivacyRequestForm(forms.ModelForm):
@@ -85,7 +87,8 @@ class PrivacyRequestForm(forms.ModelForm):
                 external_id=cleaned.get("customer_external_id", named.customer_external_id) or "",
                 email=cleaned.get("email", named.email) or "",
             ).items():
-                self.add_error(field if field in self.fields else "customer", why + ' Or tick "Checked it is them".')
+                advice = "" if field == "shop" else ' Or tick "Checked it is them".'
+                self.add_error(field if field in self.fields else "customer", why + advice)
         return cleaned
 
 
@@ -212,6 +215,7 @@ class PrivacyRequestAdmin(ModelAdmin):
             request.user.has_perm(ERASE_PERMISSION) and is_open and kind == PrivacyRequest.Kind.CUSTOMER_REDACT
         )
         context["can_close"] = is_open and self.has_change_permission(request, obj)
+        context["can_close_done"] = kind not in ERASURE_KINDS or request.user.has_perm(ERASE_PERMISSION)
         context["shop_wide"] = kind == PrivacyRequest.Kind.SHOP_REDACT
         context["can_erase_shop"] = (
             context["shop_wide"]
@@ -330,7 +334,7 @@ class PrivacyRequestAdmin(ModelAdmin):
         status = request.POST.get("status")
         if (
             status == PrivacyRequest.Status.DONE
-            and privacy_request.kind == PrivacyRequest.Kind.CUSTOMER_REDACT
+            and privacy_request.kind in ERASURE_KINDS
             and not request.user.has_perm(ERASE_PERMISSION)
         ):
             # Only those who may erase may say an erasure request was answered.

@@ -71,6 +71,8 @@ def idempotent(request, shop: Shop, handler: Callable[[], Response]) -> Response
         return handler()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise DomainError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", field=HEADER)
+    if not key.isprintable():
+        raise DomainError(f"{HEADER} must be printable characters (no NUL or control characters).", field=HEADER)
     fingerprint = _fingerprint(request)
     # Twice at most: a claim lost to a request whose record is then purged runs again.
     for _ in range(2):

@@ -194,9 +194,10 @@ def shopify_receive(*, token: str, headers, body: bytes) -> None:
     if not signature_valid(secret=connection.secret, body=body, signature=headers.get("X-Shopify-Hmac-Sha256")):
         raise Refused(401, "X-Shopify-Hmac-Sha256 does not match the body signed with this connection's secret.")
     domain = headers.get("X-Shopify-Shop-Domain", "")
-    if domain and domain.lower() != connection.domain.lower():
-        # The same app secret may sign for several stores: a store's webhooks go to its own URL.
-        raise Refused(401, f"X-Shopify-Shop-Domain {domain} is not this connection's store.")
+    if domain.lower() != connection.domain.lower():
+        # The same app secret may sign for several stores: a store's webhooks go to its own
+        # URL, and Shopify names the store on every delivery.
+        raise Refused(401, f"X-Shopify-Shop-Domain {domain or '(missing)'} is not this connection's store.")
     key = headers.get("X-Shopify-Webhook-Id", "").strip()
     topic = headers.get("X-Shopify-Topic", "").strip()
     if not key or len(key) > 255:

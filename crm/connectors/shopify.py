@@ -309,12 +309,33 @@ def handle_privacy(delivery: WebhookDelivery, body: dict) -> str:
         "customers/redact": PrivacyRequest.Kind.CUSTOMER_REDACT,
         "shop/redact": PrivacyRequest.Kind.SHOP_REDACT,
     }[delivery.topic]
+    # Shopify signs the body, not the topic header: a body captured from another topic and
+    # sent again under a privacy topic must not open a request. A privacy body names the
+    # store, and a shop's erasure names no customer.
+    domain = body.get("shop_domain")
+    if not isinstance(domain, str) or domain.lower() != delivery.connection.domain.lower():
+        raise DeliveryError(f"shop_domain: {domain!r} is not this connection's store; not a {delivery.topic} body.")
+    if kind == PrivacyRequest.Kind.SHOP_REDACT and "customer" in body:
+        raise DeliveryError("customer: a shop/redact body names no customer; not a shop/redact body.")
+    if kind != PrivacyRequest.Kind.SHOP_REDACT and body.get("customer") is None:
+        raise DeliveryError(f"customer: missing; a {delivery.topic} body names the customer.")
     customer = body.get("customer") or {}
     orders = body.get("orders_to_redact") or body.get("orders_requested") or []
     if not isinstance(customer, dict):
         raise DeliveryError(f"customer: {type(customer).__name__} where an object was expected.")
     if not isinstance(orders, list):
         raise DeliveryError(f"orders_to_redact: {type(orders).__name__} where a list was expected.")
+    # The same request sent again (a new webhook id, the same person): the open one stands.
+    again = PrivacyRequest.objects.filter(
+        shop=delivery.shop,
+        kind=kind,
+        status=PrivacyRequest.Status.OPEN,
+        customer_external_id=text(customer.get("id"), 255),
+        email=text(customer.get("email"), 254),
+        source=PrivacyRequest.Source.PLATFORM,
+    ).first()
+    if again is not None and again.delivery_id != delivery.pk:
+        return f"privacy request {again.pk} ({again.get_kind_display()}) is open already, due {again.due_at:%Y-%m-%d}"
     request = PrivacyRequest.objects.filter(delivery=delivery).first() or privacy_request_open(
         kind=kind,
         source=PrivacyRequest.Source.PLATFORM,

@@ -54,6 +54,10 @@ def moment(value, field: str, *, required: bool = False, naive_is_utc: bool = Fa
 
 
 def required_id(value, field: str) -> str:
+    """An id as the platform sends it: a whole number or text. A number with a fraction or an
+    exponent (``1e30``) is refused: two such ids could print as one."""
+    if isinstance(value, float | bool):
+        raise DeliveryError(f"{field}: {value!r} is not an id (a whole number or text).")
     found = text(value, 255)
     if not found:
         raise DeliveryError(f"{field}: missing.")

@@ -28,4 +28,9 @@ class Migration(migrations.Migration):
             name='erasing_total',
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
+        migrations.AddField(
+            model_name='privacyrequest',
+            name='erasing_lease_until',
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
     ]

@@ -88,6 +88,8 @@ def customer_erase(
     files: list[str] = []
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer_id)
+        if request is not None and (done := ErasureLog.objects.filter(customer=customer, request=request).first()):
+            return done  # erased for this request already (two runs of a shop's erasure)
         person = person_of(customer)
         if request is not None and request.kind == PrivacyRequest.Kind.CUSTOMER_REDACT:
             # Linked first, so that the request's own copy of the address is erased too.

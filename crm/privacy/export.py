@@ -53,7 +53,7 @@ def export_tables(customer: Customer, *, shop: Shop | None = None, ref: int | No
             tables[model._meta.label] = rows
     for label, matcher in MATCHERS.items():
         marks = all_marks()[label]
-        qs = matcher.rows(person)
+        qs = matcher.export_rows(person)
         if shop is not None:
             qs = qs.filter(**{marks.shop: shop.pk}) if marks.shop else qs.none()
         if rows := _values(qs, person.customer_ids, ref):

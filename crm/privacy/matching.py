@@ -68,6 +68,20 @@ def idempotency_records(person: Person) -> QuerySet:
     return IdempotencyRecord.objects.filter(shop_id__in=person.shop_ids)
 
 
+def idempotency_records_naming(person: Person) -> QuerySet:
+    """The stored API answers that name the person (one of their addresses, or the id their
+    shop knows them by): what an export holds. The others are other people's."""
+    condition = Q()
+    for spelling in sorted(person.spellings):
+        condition |= Q(response_body__icontains=spelling)
+    for shop_id, ref in person.refs.items():
+        if ref is not None:
+            condition |= Q(shop_id=shop_id, response_body__contains=f'"id":{ref},') | Q(
+                shop_id=shop_id, response_body__contains=f'"id": {ref},'
+            )
+    return idempotency_records(person).filter(condition) if condition else IdempotencyRecord.objects.none()
+
+
 def outbound_deliveries(person: Person) -> QuerySet:
     """Events sent (or to be sent) to the shops' endpoints about the person."""
     condition = Q()
@@ -86,12 +100,17 @@ class Matcher:
     rows: Callable[[Person], QuerySet]
     # What erasure does: "delete" the rows, or blank their ERASE fields.
     erasure: str
+    # The rows an export holds, where erasure takes more than the person's own.
+    exported: Callable[[Person], QuerySet] | None = None
+
+    def export_rows(self, person: Person) -> QuerySet:
+        return (self.exported or self.rows)(person)
 
 
 MATCHERS: dict[str, Matcher] = {
     "crm.WebhookDelivery": Matcher(deliveries, "blank"),
     # A stored answer replays verbatim; blanked it would replay as garbage, so it goes.
-    "crm.IdempotencyRecord": Matcher(idempotency_records, "delete"),
+    "crm.IdempotencyRecord": Matcher(idempotency_records, "delete", exported=idempotency_records_naming),
     "crm.OutboundDelivery": Matcher(outbound_deliveries, "blank"),
     # The address itself is the data; the erased list (customers.ErasedEmail) holds its hash.
     "messaging.Suppression": Matcher(suppressions, "delete"),

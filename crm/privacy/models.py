@@ -76,6 +76,7 @@ class PrivacyRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )
     erasing_total = models.PositiveIntegerField(default=0, editable=False)
+    erasing_lease_until = models.DateTimeField(null=True, blank=True, editable=False)  # a run holds it
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"

@@ -19,5 +19,6 @@ def erasure_preview(customer: Customer) -> list[tuple[str, int, str]]:
         qs = matcher.rows(person)
         if count := qs.count():
             what = "deleted" if matcher.erasure == "delete" else "blanked"
-            found.append((f"{qs.model._meta.verbose_name_plural} that name them", count, what))
+            whose = "of their shops" if matcher.exported else "that name them"
+            found.append((f"{qs.model._meta.verbose_name_plural} {whose}", count, what))
     return found

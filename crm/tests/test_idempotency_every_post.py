@@ -150,3 +150,12 @@ def test_without_a_key_a_refund_without_external_id_is_a_new_refund_each_time(ap
     for _ in range(2):
         assert api.post("/api/v1/orders/1001/refunds", {"amount": "1.00"}, format="json").status_code == 201
     assert Refund.objects.count() == 2
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "tab\there", "x" * 256])
+def test_a_key_with_a_nul_a_control_character_or_too_long_is_a_400_naming_the_header(api, order_payload, key):
+    response = api.post("/api/v1/orders", order_payload, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["Idempotency-Key"]
+    assert not Order.objects.exists() and not IdempotencyRecord.objects.exists()

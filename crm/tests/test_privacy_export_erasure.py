@@ -11,6 +11,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.files.storage import default_storage
 
+from crm.models import IdempotencyRecord
 from crm.privacy.erasure import customer_erase
 from crm.privacy.export import export_zip
 from crm.privacy.marks import all_marks, customer_models, model_of
@@ -68,8 +69,18 @@ def test_the_export_holds_a_file_for_every_model_with_their_rows(story):
         shop=story.shop, customer=other, external_id="not-theirs", placed_at=T0, currency="USD", total=1, total_base=1
     )
 
+    # A stored API answer of the same shop about someone else is theirs, not in this export.
+    IdempotencyRecord.objects.create(
+        shop=story.shop,
+        key="stranger-1",
+        request_fingerprint="f" * 64,
+        status_code=201,
+        response_body='{"id": 999, "email": "stranger.secret@example.com", "first_name": "Stranger"}',
+    )
+
     tables = files_of(export_zip(story.customer, made_at=T0, made_by="test"))
 
+    assert "stranger.secret@example.com" not in json.dumps(tables)
     expected = {f"{model._meta.label}.json" for model, _ in customer_models()}
     expected |= {"crm.WebhookDelivery.json", "crm.IdempotencyRecord.json", "crm.OutboundDelivery.json"}
     expected |= {"messaging.Suppression.json", "manifest.json"}

@@ -1,6 +1,9 @@
 """Shopify's webhooks end to end through HTTP: signed delivery → stored → ingested → the
 customer's figures, on both databases."""
 
+import base64
+import hashlib
+import hmac
 from datetime import timedelta
 from decimal import Decimal
 
@@ -340,6 +343,54 @@ def test_a_privacy_topic_with_a_malformed_customer_fails_with_its_reason(client,
     assert PrivacyRequest.objects.count() == 0
 
 
+def test_a_body_of_another_topic_sent_as_a_privacy_topic_opens_no_request(client, acme, run):
+    """Shopify signs the body, not the topic: an order's body, captured and sent again under
+    shop/redact or customers/redact, is refused with its reason."""
+    order = {"id": 5001, "email": "ann@example.com", "customer": {"id": 7001, "email": "ann@example.com"}}
+    run(client, acme, "shop/redact", order)
+    run(client, acme, "customers/redact", order)
+    run(client, acme, "shop/redact", {"shop_domain": "acme.myshopify.com", "customer": {"id": 7001}})
+
+    errors = list(WebhookDelivery.objects.order_by("id").values_list("status", "error"))
+    assert [status for status, _ in errors] == ["failed", "failed", "failed"]
+    assert "shop_domain" in errors[0][1] and "shop_domain" in errors[1][1] and "names no customer" in errors[2][1]
+    assert PrivacyRequest.objects.count() == 0
+
+
+def test_a_privacy_request_sent_again_under_a_new_webhook_id_opens_no_second_one(client, acme, run):
+    body = {"shop_id": 1, "shop_domain": "acme.myshopify.com", "customer": {"id": 7001, "email": "ann@example.com"}}
+    run(client, acme, "customers/redact", body)
+    run(client, acme, "customers/redact", body)
+
+    assert PrivacyRequest.objects.count() == 1
+    assert "is open already" in WebhookDelivery.objects.order_by("id").last().result
+
+
+def test_an_order_id_sent_as_a_fraction_or_exponent_fails_with_its_reason(client, acme, run):
+    run(client, acme, "orders/create", {"id": 1e30, "currency": "USD", "created_at": "2026-02-01T10:00:00Z"})
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "failed" and "id: 1e+30 is not an id" in delivery.error
+    assert not Order.objects.exists()
+
+
+def test_a_delivery_without_its_store_named_is_refused(client, acme):
+    body = b'{"id": 1}'
+    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+
+    response = client.post(
+        f"/connectors/shopify/{acme.token}/",
+        body,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_HMAC_SHA256=digest,
+        HTTP_X_SHOPIFY_TOPIC="orders/create",
+        HTTP_X_SHOPIFY_WEBHOOK_ID="no-domain-1",
+    )
+
+    assert response.status_code == 401 and "X-Shopify-Shop-Domain (missing)" in response.json()["detail"]
+    assert not WebhookDelivery.objects.exists()
+
+
 def test_an_unknown_topic_is_stored_and_marked_ignored(client, acme, run):
     run(client, acme, "products/update", {"id": 1})
 
@@ -359,6 +410,7 @@ def test_a_body_that_is_not_json_fails_with_its_reason(client, acme):
         headers={
             "X-Shopify-Hmac-Sha256": sign(body),
             "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Shop-Domain": "acme.myshopify.com",
             "X-Shopify-Webhook-Id": str(uuid.uuid4()),
         },
     )
