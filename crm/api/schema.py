@@ -6,13 +6,14 @@ from drf_spectacular.utils import OpenApiResponse
 from campaigns.payloads import SegmentPreviewIn
 from core.payloads import schema_hook
 from crm.api.commerce.payloads import BulkOrdersDoc, CustomerIn, EventIn, OrderIn, ProductsIn, RefundIn
+from crm.api.consent.payloads import SubscriptionIn
 from crm.api.errors import ErrorSerializer
 from crm.api.loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
 from crm.api.support.payloads import NpsIn, ReviewIn, TicketIn, TicketMessageIn
 
 REF = "#/components/schemas/{name}"
 PAYLOADS = [
-    *(OrderIn, BulkOrdersDoc, CustomerIn, RefundIn, EventIn, ProductsIn),
+    *(OrderIn, BulkOrdersDoc, CustomerIn, RefundIn, EventIn, ProductsIn, SubscriptionIn),
     SegmentPreviewIn,
     *(TicketIn, TicketMessageIn, ReviewIn, NpsIn),
     *(RedeemIn, ConsumeIn, AdjustIn, ReferralIn),
