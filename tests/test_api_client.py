@@ -23,7 +23,7 @@ GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 CONFIG = ROOT / "config" / "openapi-python-client.yaml"
 PACKAGE = "crm_api_client"
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("deferred_work_within_the_request")]
 
 
 @pytest.fixture

@@ -11,7 +11,11 @@ from customers.models import Order
 from customers.services.api_keys import shop_create
 from tests.conftest import SHOTS
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("deferred_work_within_the_request"),
+]
 
 
 def test_try_it_out_on_post_orders_creates_the_example_order(live_server):

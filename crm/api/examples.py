@@ -109,7 +109,7 @@ PROFILE = {
     "clv_historical": "34.90",
     "lifecycle": {
         "stage": "new",
-        "stage_reason": "first order 4 days ago",
+        "stage_reason": "last order 4 days ago; first purchase",
         "stage_since": "2026-12-04T10:00:01Z",
         "rfm_r": 5,
         "rfm_f": 1,
