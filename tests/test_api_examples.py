@@ -80,6 +80,13 @@ def test_every_request_field_has_a_description(schema):
     assert sorted(set(bare)) == []
 
 
+def test_every_response_field_has_a_description_too(schema):
+    bare = []
+    for name in schema["components"]["schemas"]:
+        bare += bare_fields(schema, {"$ref": f"#/components/schemas/{name}"}, name, set())
+    assert sorted(set(bare)) == []
+
+
 def test_every_body_and_the_important_responses_have_examples_that_match_their_schemas(schema):
     """Validated as JSON Schema 2020-12 (OpenAPI 3.1's), against the components."""
     checked = 0

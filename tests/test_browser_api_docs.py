@@ -29,6 +29,7 @@ def test_try_it_out_on_post_orders_creates_the_example_order(live_server):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{live_server.url}{reverse('api-docs')}")
         page.locator(".swagger-ui .info .title").wait_for(timeout=20_000)
+        page.screenshot(path=SHOTS / "api_docs.png", full_page=True)
 
         page.locator("button.authorize").first.click()
         page.locator(".modal-ux input").first.fill(issued.key)
