@@ -96,3 +96,16 @@ def test_additions_break_nothing_but_make_the_snapshot_stale(snapshot):
     report = compatibility.check(new, old=snapshot)
     assert (report.unlogged, report.stale) == ([], True)
     assert "make schema" in report.message()
+
+
+def test_a_request_type_may_widen_and_a_response_type_may_narrow_but_not_the_reverse(snapshot):
+    new = copy.deepcopy(snapshot)
+    order_in = new["components"]["schemas"]["OrderIn"]["properties"]
+    order_in["total"] = {"anyOf": [order_in["total"], {"type": "number"}]}  # a number accepted too
+    order_out = new["components"]["schemas"]["OrderOut"]["properties"]
+    order_out["customer_id"]["type"] = "integer"  # never null now
+    assert breaking_changes(snapshot, new) == []
+
+    order_out["total"]["type"] = ["string", "null"]  # may be null now: a client was not told
+    order_in["currency"]["type"] = "integer"  # a string is refused now
+    assert {c.name for c in breaking_changes(snapshot, new)} == {"OrderOut.total", "OrderIn.currency"}

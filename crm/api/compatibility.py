@@ -7,8 +7,9 @@ snapshot could have relied on that is gone or changed:
 - an operation (``POST /api/v1/orders``) or a parameter (``GET /api/v1/customers parameter
   page_size``) removed; a parameter that became required;
 - a schema component (``OrderOut``) or a field of one (``OrderOut.total_base``, nested:
-  ``LoyaltyOut.progress.needed``) removed or renamed; a field whose type changed; a request
-  field that became required;
+  ``LoyaltyOut.progress.needed``) removed or renamed; a request field that refuses a type it
+  took (``string`` to ``number``), or a response field that may hold one it did not (``null``
+  too); a request field that became required;
 - an enum value removed (``OrderStatusEnum: refunded``, ``OrderIn.status: refunded``).
 
 Each is allowed once ``docs/api-changelog.md`` names it in backticks (`` `OrderOut.total_base` ``;
@@ -87,18 +88,35 @@ class Change:
         return f"`{self.name}`: {self.what}"
 
 
-def _type_of(node: dict) -> str:
-    """A field's type as a client reads it: its JSON type(s), format, or the component it names."""
+def _alternatives(node: dict) -> frozenset[str]:
+    """The types a field may hold, as a client reads them: JSON types (a string with its
+    format), arrays by their items, components by name; ``null`` among them if it may be."""
     if "$ref" in node:
-        return node["$ref"].rsplit("/", 1)[1]
+        return frozenset({node["$ref"].rsplit("/", 1)[1]})
     members = node.get("anyOf") or node.get("oneOf")
     if members:
-        return " | ".join(sorted(_type_of(m) for m in members))
-    kind = node.get("type", "any")
-    kind = " | ".join(sorted(kind)) if isinstance(kind, list) else kind
-    if kind == "array" or "array" in kind:
-        return f"{kind} of {_type_of(node.get('items', {}))}"
-    return f"{kind}:{node['format']}" if node.get("format") not in (None, "int32", "int64") else kind
+        return frozenset().union(*(_alternatives(member) for member in members))
+    kinds = node.get("type", "any")
+    found = set()
+    for kind in kinds if isinstance(kinds, list) else [kinds]:
+        if kind == "array":
+            kind = f"array of {_type_of(node.get('items', {}))}"
+        elif node.get("format") and kind == "string":
+            kind = f"string:{node['format']}"
+        found.add(kind)
+    return frozenset(found)
+
+
+def _type_of(node: dict) -> str:
+    return " | ".join(sorted(_alternatives(node)))
+
+
+def _type_breaks(old: dict, new: dict, *, sent: bool, received: bool) -> bool:
+    """Whether a field's new type breaks a client: one that sends it, if a value it sent
+    before is refused now (the types narrowed); one that receives it, if a value may come
+    that it was not told of (the types widened, null included)."""
+    before, after = _alternatives(old), _alternatives(new)
+    return (sent and not before <= after) or (received and not after <= before)
 
 
 def _enum_values(node: dict) -> set:
@@ -122,9 +140,10 @@ def _fields(name: str, node: dict) -> Iterator[tuple[str, dict, bool]]:
                 yield from _fields(path, inner)
 
 
-def _request_components(schema: dict) -> set[str]:
-    """The components a request body names, directly or nested: a field newly required
-    there breaks clients that send the old body."""
+def _components_under(schema: dict, part: str) -> set[str]:
+    """The components an operation's ``part`` (``requestBody`` or ``responses``) names,
+    directly or nested: a field newly required in a request breaks the clients that send the
+    old body; a type that widens breaks those that receive it."""
     components = schema.get("components", {}).get("schemas", {})
     found: set[str] = set()
 
@@ -145,7 +164,7 @@ def _request_components(schema: dict) -> set[str]:
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             if method in METHODS:
-                walk(operation.get("requestBody", {}))
+                walk(operation.get(part, {}))
     return found
 
 
@@ -181,7 +200,8 @@ def breaking_changes(old: dict, new: dict) -> list[Change]:
 
     old_components = old.get("components", {}).get("schemas", {})
     new_components = new.get("components", {}).get("schemas", {})
-    requests = _request_components(new)
+    requests = _components_under(new, "requestBody")
+    responses = _components_under(new, "responses")
     for component, node in old_components.items():
         if component not in new_components:
             changes.append(Change(component, "schema component removed or renamed"))
@@ -196,7 +216,8 @@ def breaking_changes(old: dict, new: dict) -> list[Change]:
                 changes.append(Change(path, "field removed or renamed"))
                 continue
             new_prop, new_required = new_fields[path]
-            if _type_of(prop) != _type_of(new_prop):
+            sent, received = component in requests, component in responses or component not in requests
+            if _type_breaks(prop, new_prop, sent=sent, received=received):
                 changes.append(Change(path, f"type changed from {_type_of(prop)} to {_type_of(new_prop)}"))
             removed = _enum_values(prop) - _enum_values(new_prop)
             changes += [Change(f"{path}: {value}", "enum value removed") for value in sorted(removed, key=str)]
