@@ -188,3 +188,27 @@ def test_every_write_example_works_as_it_stands_on_a_fresh_database(schema, loya
         response = clients[filled.get("role")].post(url, body, format="json")
         assert 200 <= response.status_code < 300, f"{operation_id}: {response.status_code} {response.content[:500]}"
         answers[operation_id] = response.json()
+        shown = operation["responses"].get(str(response.status_code), {}).get("content", {}).get("application/json")
+        if shown and "example" in shown:  # the docs show the answer as it comes, field for field
+            assert differences(shown["example"], response.json()) == [], operation_id
+
+    profile_path, profile = next(
+        (p, op) for p, m, op in operations(schema) if op["operationId"] == "customers_retrieve"
+    )
+    answer = clients[None].get(profile_path.format(id=answers["orders_upsert"]["customer_id"])).json()
+    assert differences(profile["responses"]["200"]["content"]["application/json"]["example"], answer) == []
+
+
+def differences(example, answer, path: str = "") -> list[str]:
+    """Where an example and a real answer differ in shape: keys, nested (null, and an empty
+    list, match anything)."""
+    if example is None or answer is None:
+        return []
+    if isinstance(example, dict) and isinstance(answer, dict):
+        found = [f"{path}.{key}" for key in example.keys() ^ answer.keys()]
+        for key in example.keys() & answer.keys():
+            found += differences(example[key], answer[key], f"{path}.{key}")
+        return found
+    if isinstance(example, list) and isinstance(answer, list):
+        return differences(example[0], answer[0], f"{path}[0]") if example and answer else []
+    return [] if isinstance(example, dict | list) == isinstance(answer, dict | list) else [path]
