@@ -7,7 +7,7 @@ DEMO_CUSTOMERS ?= 3000
 PORT ?= 8000
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: demo test lint schema client bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-privacy bench-loyalty bench-recommendations bench-attribution bench-email bench-campaigns bench-campaign-send bench-flows bench-connectors bench-inbound bench-imap worker beat serve migrate
+.PHONY: demo test lint bench bench-faults bench-payload bench-lifecycle bench-segments bench-support bench-privacy bench-loyalty bench-recommendations bench-attribution bench-email bench-campaigns bench-campaign-send bench-flows bench-connectors bench-inbound bench-imap worker beat serve migrate
 
 
 $(VENV)/.installed: requirements.txt
@@ -41,6 +41,7 @@ test: $(VENV)/.installed
 # The API's OpenAPI schema snapshot, docs/openapi-v1.yaml: refreshed after the API grows;
 # refused while it loses or changes a field, parameter, operation or enum value that
 # docs/api-changelog.md does not name (docs/api.md, "Versioning"). `make test` checks it too.
+.PHONY: schema client
 schema: $(VENV)/.installed
 	$(PY) manage.py api_schema --write
 
