@@ -65,10 +65,12 @@ def test_the_quick_start_works_as_written(live_server):
 
 
 class Recording:
-    """``requests`` as the guide's loop uses it, noting the status of every answer."""
+    """``requests`` as the guide's loop uses it, noting each answer's status and each
+    request's Idempotency-Key."""
 
     def __init__(self):
         self.statuses: list[int] = []
+        self.keys: list[str] = []
 
     def __getattr__(self, name):
         return getattr(requests, name)
@@ -76,6 +78,7 @@ class Recording:
     def post(self, *args, **kwargs):
         response = requests.post(*args, **kwargs)
         self.statuses.append(response.status_code)
+        self.keys.append(kwargs.get("headers", {}).get("Idempotency-Key"))
         return response
 
 
@@ -99,3 +102,42 @@ def test_the_retrying_client_loop_gets_every_order_through_a_429(live_server, se
     assert sorted(set(recording.statuses)) == [201, 429]
     assert recording.statuses.count(201) == 5
     assert Order.objects.filter(external_id__startswith="A-").count() == 5
+
+
+def test_the_retrying_client_loop_waits_out_a_503_and_the_order_is_written_once(
+    live_server, monkeypatch, order_payload
+):
+    """The database drops the first attempt's connection (a 503 with Retry-After); the loop
+    waits that long and sends the same request, with the same Idempotency-Key, again."""
+    import time
+
+    from django.db import OperationalError
+
+    from crm import pipeline
+    from crm.api import errors
+    from customers.services.api_keys import shop_create
+
+    _, issued = shop_create(slug="my-shop", name="My Shop")
+    monkeypatch.setattr(errors, "DATABASE_RETRY_AFTER_SECONDS", 1)
+    receive, failed = pipeline.orders_receive, []
+
+    def drop_the_first_connection(**kwargs):
+        if not failed:
+            failed.append(True)
+            raise OperationalError("server closed the connection unexpectedly")
+        return receive(**kwargs)
+
+    monkeypatch.setattr(pipeline, "orders_receive", drop_the_first_connection)
+    (code,) = blocks(section("Rate limits and retries"), "python")
+    loop: dict = {}
+    exec(compile(code, str(GUIDE), "exec"), loop)  # noqa: S102 - the guide's own code
+    recording = loop["requests"] = Recording()
+
+    started = time.monotonic()
+    answer = loop["post"](f"{live_server.url}/api/v1/orders", order_payload, issued.key)
+
+    assert recording.statuses == [503, 201]
+    assert recording.keys[0] and recording.keys[0] == recording.keys[1]  # the retry is the same request
+    assert time.monotonic() - started >= 1  # Retry-After honoured
+    assert answer["external_id"] == order_payload["external_id"]
+    assert Order.objects.filter(external_id=order_payload["external_id"]).count() == 1
