@@ -5,7 +5,10 @@ Each write operation's example body is posted, in the order a shop's integration
 them, to a fresh database with a shop's key, and must answer 2xx. Path parameters come from
 earlier answers (the ticket's id, the customer's id, the reward code), as a client would fill
 them; the two body values that name something the server made (a reward's id, a referral
-code) are read the same way. The examples are also checked against their own schemas.
+code) are read the same way. On a new installation the examples' own ids are right too, as
+"Try it out" sends them in that order (only the codes the server makes up are read). The
+examples are also checked against their own schemas, and the answers' examples against the
+real answers.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -160,6 +163,29 @@ def loyalty_set_up(db):
 
 @pytest.mark.django_db
 def test_every_write_example_works_as_it_stands_on_a_fresh_database(schema, loyalty_set_up):
+    answers, clients = post_every_example(schema, ids_from_answers=True)
+
+    profile_path, profile = next(
+        (p, op) for p, m, op in operations(schema) if op["operationId"] == "customers_retrieve"
+    )
+    answer = clients[None].get(profile_path.format(id=answers["orders_upsert"]["customer_id"])).json()
+    assert differences(profile["responses"]["200"]["content"]["application/json"]["example"], answer) == []
+
+
+@pytest.mark.django_db(transaction=True, reset_sequences=True)
+def test_the_examples_ids_are_right_in_a_new_database(schema, loyalty_set_up):
+    """As "Try it out" sends them one after another on a new installation: every id in a path
+    or a body is the example's own; only the reward code and the referral code, which the
+    server makes up, are read from earlier answers."""
+    answers, _ = post_every_example(schema, ids_from_answers=False)
+
+    assert answers["orders_upsert"]["customer_id"] == 1
+    assert answers["customers_upsert"]["id"] == 2
+
+
+def post_every_example(schema, *, ids_from_answers: bool):
+    """Post each write operation's example in PLAN's order and expect a 2xx; the answers, by
+    operationId, and the clients (by role)."""
     shop, issued = shop_create(slug="my-shop", name="My Shop")
     manager = api_key_create(shop=shop, name="manager", role=Group.objects.get(name=MANAGER))
     clients = {}
@@ -180,6 +206,9 @@ def test_every_write_example_works_as_it_stands_on_a_fresh_database(schema, loya
             )
         path, operation = writes[operation_id]
         filled = fill(answers)
+        if not ids_from_answers:  # only what the server made up
+            filled["path"] = {k: v for k, v in filled.get("path", {}).items() if k == "code"}
+            filled["body"] = {k: v for k, v in filled.get("body", {}).items() if k == "referral_code"}
         params = {p["name"]: example_of(p) for p in operation.get("parameters", []) if p["in"] == "path"}
         params.update(filled.get("path", {}))
         url = path.format(**params)
@@ -191,12 +220,7 @@ def test_every_write_example_works_as_it_stands_on_a_fresh_database(schema, loya
         shown = operation["responses"].get(str(response.status_code), {}).get("content", {}).get("application/json")
         if shown and "example" in shown:  # the docs show the answer as it comes, field for field
             assert differences(shown["example"], response.json()) == [], operation_id
-
-    profile_path, profile = next(
-        (p, op) for p, m, op in operations(schema) if op["operationId"] == "customers_retrieve"
-    )
-    answer = clients[None].get(profile_path.format(id=answers["orders_upsert"]["customer_id"])).json()
-    assert differences(profile["responses"]["200"]["content"]["application/json"]["example"], answer) == []
+    return answers, clients
 
 
 def differences(example, answer, path: str = "") -> list[str]:
