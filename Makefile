@@ -38,6 +38,19 @@ demo: migrate
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
+# The API's OpenAPI schema snapshot, docs/openapi-v1.yaml: refreshed after the API grows;
+# refused while it loses or changes a field, parameter, operation or enum value that
+# docs/api-changelog.md does not name (docs/api.md, "Versioning"). `make test` checks it too.
+.PHONY: schema client
+schema: $(VENV)/.installed
+	$(PY) manage.py api_schema --write
+
+# A Python client for the API, generated from the snapshot by the pinned openapi-python-client
+# into build/crm-api-client (pip install it there); tests/test_api_client.py generates and uses one.
+client: $(VENV)/.installed
+	$(VENV)/bin/openapi-python-client generate --path docs/openapi-v1.yaml \
+		--config config/openapi-python-client.yaml --output-path build/crm-api-client --overwrite
+
 # What CI checks before the tests (also the pre-commit hooks, .pre-commit-config.yaml).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

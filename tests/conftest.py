@@ -10,6 +10,7 @@ import pytest
 from django.db import connections
 
 from conftest import CHROMIUM
+from crm import after_response
 
 SHOTS = Path(__file__).resolve().parent.parent / "build/screenshots"
 
@@ -71,3 +72,21 @@ def look(control) -> dict:
             border: `${s.borderTopWidth} ${s.borderTopStyle} ${s.borderTopColor}`,
             radius: s.borderTopLeftRadius, shadow: s.boxShadow, size: s.fontSize, appearance: s.appearance}; }"""
     )
+
+
+@pytest.fixture
+def deferred_work_within_the_request(monkeypatch):
+    """The work a request defers until its response is sent (crm.after_response) runs before
+    the response instead, for tests that call the API of a live server back to back. Else it
+    is still writing when the next request comes (the in-memory SQLite database the server's
+    threads share answers "table is locked" at once, without waiting: a 503) or when the test
+    ends (PostgreSQL's flush of the test database deadlocks with it)."""
+    middleware = after_response.AfterResponseMiddleware
+    original = middleware.__call__
+
+    def run_deferred_work_first(self, request):
+        response = original(self, request)
+        after_response._run_pending()
+        return response
+
+    monkeypatch.setattr(middleware, "__call__", run_deferred_work_first)

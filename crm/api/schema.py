@@ -6,13 +6,14 @@ from drf_spectacular.utils import OpenApiResponse
 from campaigns.payloads import SegmentPreviewIn
 from core.payloads import schema_hook
 from crm.api.commerce.payloads import BulkOrdersDoc, CustomerIn, EventIn, OrderIn, ProductsIn, RefundIn
+from crm.api.consent.payloads import SubscriptionIn
 from crm.api.errors import ErrorSerializer
 from crm.api.loyalty.payloads import AdjustIn, ConsumeIn, RedeemIn, ReferralIn
 from crm.api.support.payloads import NpsIn, ReviewIn, TicketIn, TicketMessageIn
 
 REF = "#/components/schemas/{name}"
 PAYLOADS = [
-    *(OrderIn, BulkOrdersDoc, CustomerIn, RefundIn, EventIn, ProductsIn),
+    *(OrderIn, BulkOrdersDoc, CustomerIn, RefundIn, EventIn, ProductsIn, SubscriptionIn),
     SegmentPreviewIn,
     *(TicketIn, TicketMessageIn, ReviewIn, NpsIn),
     *(RedeemIn, ConsumeIn, AdjustIn, ReferralIn),
@@ -40,9 +41,18 @@ def payload(struct: type[msgspec.Struct]) -> dict:
 
 
 def add_payload_components(result, generator, request, public):
-    """drf-spectacular post-processing hook: add the payload structs' JSON schemas."""
+    """drf-spectacular post-processing hook: add the payload structs' JSON schemas, and mark
+    the bodies that name one required (an empty body is a 400 on ``body``, whatever the
+    struct; a generated client would otherwise let a call go without one)."""
     _, components = msgspec.json.schema_components(PAYLOADS, ref_template=REF, schema_hook=schema_hook)
     result.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            if body and any(
+                media.get("schema", {}).get("$ref", "").startswith(REF[:-6]) for media in body["content"].values()
+            ):
+                body["required"] = True
     return result
 
 
