@@ -81,3 +81,42 @@ def test_an_agent_takes_a_request_and_exports_then_a_manager_erases(browser_logi
     page.goto(f"{live_server.url}/admin/customers/customer/{ada.pk}/delete/")
     expect(message(page, "Customers are not deleted")).to_be_visible()
     assert Customer.objects.filter(pk=ada.pk).exists()
+
+
+def test_a_manager_erases_a_shops_data_and_follows_it_to_the_end(browser_login, live_server, django_user_model):
+    """Shopify's shop/redact: the manager reads what goes, starts it, watches the progress,
+    and the background pass closes the request."""
+    from crm.connectors.models import ShopConnection
+    from crm.tasks import continue_shop_erasures
+
+    gone, kept = ShopFactory(slug="gone", name="Gone Store"), ShopFactory(slug="kept", name="Kept Store")
+    ShopConnection.objects.create(shop=gone, platform="shopify", domain="gone.myshopify.com")
+    for i in range(3):
+        person = CustomerFactory(email=f"only{i}@example.com", first_name=f"Only{i}")
+        IdentityFactory(shop=gone, customer=person, external_id=f"g-{i}", email=f"only{i}@example.com")
+    both = CustomerFactory(email="both@example.com", first_name="Both")
+    IdentityFactory(shop=gone, customer=both, external_id="g-b", email="both@gone.example")
+    IdentityFactory(shop=kept, customer=both, external_id="k-b", email="both@example.com")
+    request = PrivacyRequest.objects.create(
+        kind="shop_redact", source="platform", shop=gone, received_at=both.created_at, due_at=both.created_at
+    )
+    user = django_user_model.objects.create_user("manager", password="manager-pass-1", is_staff=True)
+    user.groups.add(Group.objects.get(name=MANAGER))
+
+    page = browser_login("manager", "manager-pass-1")
+    page.goto(f"{live_server.url}/admin/crm/privacyrequest/{request.pk}/change/")
+    page.click("text=Erase the shop's data…")
+    expect(page.get_by_text("Customers known only to Gone Store")).to_be_visible()
+    page.screenshot(path=SHOTS / "privacy_shop_confirm.png", full_page=True)
+    page.click("text=Erase the shop's data, for good")
+    expect(message(page, "Erasing the data of Gone Store: 3 customers")).to_be_visible()
+    expect(page.locator(".shop-erasure-progress")).to_contain_text("0 of 3")
+    page.screenshot(path=SHOTS / "privacy_shop_progress.png", full_page=True)
+
+    assert continue_shop_erasures() == 1
+
+    page.reload()
+    expect(page.get_by_text("Closed as")).to_be_visible()
+    page.screenshot(path=SHOTS / "privacy_shop_done.png", full_page=True)
+    assert list(Customer.objects.filter(email__startswith="only").values_list("pk", flat=True)) == []
+    assert Customer.objects.get(pk=both.pk).email == "both@example.com"
