@@ -5,9 +5,10 @@ JSON values, is walked against its struct type: each field's value is converted 
 by msgspec (so the rules are the fast path's own), nested structs and lists item by item,
 and each problem is said in words (``core.payload_words``) under its path
 (``customer.email``, ``lines[2].quantity``). Each struct whose fields could be read is built,
-so its ``check`` runs too; where a field could not be read, the check sees a stand-in
-(the default, or an empty value) and what it says about that field is dropped: the field
-has its message already.
+so its ``check`` runs too; where a field could not be read, the check sees the value as
+sent if it is of the field's plain type (text too long), else a stand-in (the default, or
+an empty value), and what it says about that field is dropped: the field has its message
+already.
 
 Only refused bodies are walked: the hot path is untouched.
 """
@@ -67,6 +68,20 @@ def _stand_in(type_: Any) -> Any:
         if issubclass(base, Decimal):
             return base("0")
     return None
+
+
+def _kept_as_sent(sent: Any, type_: Any) -> bool:
+    """Whether a refused value is of its field's plain type (text too long, a number out of
+    range), so that the struct's check may read it as sent."""
+    base, _ = _unwrap(type_)
+    if get_origin(base) in (Union, types.UnionType):
+        members = [m for m in get_args(base) if m not in (_NONE, msgspec.UnsetType)]
+        base = _unwrap(members[0])[0] if len(members) == 1 else None
+    if base is str:
+        return isinstance(sent, str)
+    if base is int:
+        return isinstance(sent, int) and not isinstance(sent, bool)
+    return False
 
 
 class Walk:
@@ -142,7 +157,10 @@ class Walk:
                     self.add(where, REQUIRED)
             if not ok:
                 unread.append(field.encode_name)
-                if field.required:
+                sent = value.get(field.encode_name, msgspec.NODEFAULT)
+                if _kept_as_sent(sent, field.type):
+                    kwargs[field.name] = sent  # too long, or out of range: the check sees it was sent
+                elif field.required:
                     kwargs[field.name] = _stand_in(field.type)
             elif converted is not msgspec.NODEFAULT:
                 kwargs[field.name] = converted
