@@ -320,6 +320,9 @@ _LONE_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-f
 
 def _malformed(said: str) -> str:
     """The decoder's reason a body is not JSON, in words: where it stops being JSON."""
+    said = said.split(" - at `", 1)[0]
+    if said == "Number out of range":
+        return "a number is too large to be read."
     if "truncated" in said:
         return "the body ends before the JSON does."
     if match := re.match(r"^JSON is malformed: (.+?)(?: \(byte (\d+)\))?$", said):

@@ -260,3 +260,18 @@ def test_an_empty_body_says_so():
         decode(b"", OrderIn)
 
     assert refused.value.errors == {"body": ["The body is empty: send a JSON object, with a Content-Length header."]}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"external_id": "1", ', "Malformed JSON: the body ends before the JSON does."),
+        (b'{"external_id": tru}', "Malformed JSON: invalid character at byte 20."),
+        (b'{"total": 1e400}', "Malformed JSON: a number is too large to be read."),
+    ],
+)
+def test_a_body_that_is_not_json_says_where_in_words(body, message):
+    with pytest.raises(PayloadError) as refused:
+        decode(body, OrderIn)
+
+    assert refused.value.errors == {"body": [message]}
