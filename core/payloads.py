@@ -5,10 +5,13 @@ DRF serializers: that is what lets one request carry 1,000 orders (docs/architec
 Each app declares its bodies as ``Payload`` structs in its ``payloads.py``. Decoding is two
 steps, and errors are data in both:
 1. msgspec decodes and checks the types, limits and patterns, and stops at the first
-   problem: ``errors_of`` turns its one error into ``{"field.path": [message]}``;
+   problem. Only then, off the fast path, the body is decoded again to plain JSON values
+   and walked field by field (``core.payload_walk``), so that every field's problem is
+   found, each under its path, in words for a person (``core.payload_words``);
 2. every ``Payload`` checks its values (``Payload.check``) as it is built, each problem
    reported to a ``Problems`` with its field; the path of a nested struct
-   (``lines[0].quantity``) is added afterwards. All of them come back at once.
+   (``lines[0].quantity``) is added afterwards. All of them come back at once, with those
+   of step 1.
 
 What every body gets here:
 - text: no NUL and no lone surrogates, at any depth (``check_text``);
@@ -28,6 +31,8 @@ from typing import Annotated, Any
 import msgspec
 
 from core.errors import DomainError
+from core.payload_walk import Walk
+from core.payload_words import MONEY_AS_NUMBER, NOT_MONEY, got, words
 
 # Free-form JSON (an event's payload, a segment rule), kept whole and read back by the admin.
 MAX_JSON_DEPTH = 32
@@ -39,6 +44,14 @@ def Text(max_length: int):  # noqa: N802 - reads as a type
     return Annotated[str, msgspec.Meta(max_length=max_length)]
 
 
+def Pattern(regex: str, *, words: str, description: str, max_length: int | None = None):  # noqa: N802 - a type
+    """Text matching ``regex``; ``words`` say what it takes to a person ("a two-letter country
+    code such as DE"), as the error message: a regular expression is no message."""
+    return Annotated[
+        str, msgspec.Meta(pattern=regex, max_length=max_length, description=description, extra={"words": words})
+    ]
+
+
 class DecimalString(Decimal):
     """A decimal sent as a JSON string (``"59.90"``): the type of money fields.
 
@@ -48,20 +61,17 @@ class DecimalString(Decimal):
     """
 
 
-NOT_A_DECIMAL_STRING = 'Expected a decimal string such as "59.90", got {kind}.'
-
-
 def decode_hook(type_: type, obj: Any) -> Any:
-    """msgspec's ``dec_hook``: build the custom types of payloads from the decoded JSON."""
+    """msgspec's ``dec_hook``: build the custom types of payloads from the decoded JSON.
+    Its messages reach the client as they are: words for a person (``core.payload_words``)."""
     if type_ is DecimalString:
         if not isinstance(obj, str):
             number = isinstance(obj, int | float) and not isinstance(obj, bool)
-            kind = "a number" if number else f"`{type(obj).__name__}`"
-            raise ValueError(NOT_A_DECIMAL_STRING.format(kind=kind))
+            raise ValueError(MONEY_AS_NUMBER if number else f"{NOT_MONEY[:-1]}, not {got(obj)}.")
         try:
             return DecimalString(obj)
         except InvalidOperation:
-            raise ValueError("Invalid decimal string.") from None
+            raise ValueError(NOT_MONEY) from None
     raise NotImplementedError(type_)
 
 
@@ -73,12 +83,17 @@ def schema_hook(type_: type) -> dict[str, Any]:
 
 
 class PayloadError(DomainError):
-    """An invalid body: ``errors`` maps each field path to its messages."""
+    """An invalid body: ``errors`` maps each field path to its messages; ``unread`` holds the
+    paths whose value could not be read as the field's type at all (the CSV import says those
+    in the file's own words)."""
 
-    def __init__(self, errors: dict[str, list[str]]):
+    def __init__(self, errors: dict[str, list[str]], unread: frozenset[str] = frozenset()):
         field, messages = next(iter(errors.items()))
-        super().__init__(f"Invalid input: {field}: {messages[0]}", field=field)
+        more = sum(len(m) for m in errors.values()) - 1
+        also = f" (and {more} more problem{'s' if more > 1 else ''}: see errors)" if more else ""
+        super().__init__(f"Invalid input: {field}: {messages[0]}{also}", field=field)
         self.errors = errors
+        self.unread = unread
 
 
 class Problems:
@@ -258,28 +273,61 @@ def check_json(problems: Problems, field: str, value: Any, *, path_in_message: b
     if problem := json_problem(value, field):
         where, message = problem
         if path_in_message:
-            problems.add(field, f"{where}: {message}")
+            problems.add(field, f"{message[:-1]} (at {where}).")
         else:
             problems.add(where, message)
 
 
-_MISSING = re.compile(r"^Object missing required field `(.+)`$")
-
-
 def errors_of(exc: msgspec.ValidationError) -> dict[str, list[str]]:
-    """msgspec's one-line error (a type, a limit or a pattern) as ``{"field.path": [message]}``:
-    msgspec gives its errors as text only, so the path is read from it."""
+    """msgspec's one-line error as ``{"field.path": [message]}``, in words: what is said when
+    the walk (``_every_problem``) finds nothing to add, which it should not."""
     message, sep, path = str(exc).rpartition(" - at `")
     if not sep:
         message, path = str(exc), "$`"
     path = path.rstrip("`")
     field = path[2:] if path.startswith("$.") else path[1:]
-    if match := _MISSING.match(message):
-        field, message = (f"{field}.{match[1]}" if field else match[1]), "This field is required."
-    return {field or "non_field_errors": [message]}
+    if match := re.match(r"^Object missing required field `(.+)`$", message):
+        field = f"{field}.{match[1]}" if field else match[1]
+    return {field or "non_field_errors": [words(message)]}
 
 
+def _build(cls: type, kwargs: dict[str, Any]) -> tuple[Any, dict[str, list[str]]]:
+    """The walk's ``build``: the struct from its converted fields, with its own check's
+    problems (its nested structs were built, and checked, before it)."""
+    found = _found.set([])
+    try:
+        built = cls(**kwargs)
+    except (AttributeError, TypeError, ValueError, ArithmeticError):
+        return None, {}  # the check could not read a stand-in: the fields' messages say enough
+    else:
+        return built, next((errors for struct, errors in _found.get() or () if struct is built), {})
+    finally:
+        _found.reset(found)
+
+
+def _every_problem(exc: msgspec.ValidationError, obj: Any, type_: type, *, strict: bool) -> PayloadError:
+    """All the problems of a body msgspec refused at its first (``core.payload_walk``)."""
+    walk = Walk(_build, strict=strict, dec_hook=decode_hook)
+    walk.value(obj, type_, "")
+    if not walk.errors:
+        return PayloadError(errors_of(exc), frozenset(errors_of(exc)))
+    return PayloadError(walk.errors, frozenset(walk.unread))
+
+
+EMPTY_BODY = "The body is empty: send a JSON object, with a Content-Length header."
 _LONE_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
+
+
+def _malformed(said: str) -> str:
+    """The decoder's reason a body is not JSON, in words: where it stops being JSON."""
+    said = said.split(" - at `", 1)[0]
+    if said == "Number out of range":
+        return "a number is too large to be read."
+    if "truncated" in said:
+        return "the body ends before the JSON does."
+    if match := re.match(r"^JSON is malformed: (.+?)(?: \(byte (\d+)\))?$", said):
+        return f"{match[1]} at byte {match[2]}." if match[2] else f"{match[1]}."
+    return said
 
 
 def decode[T](body: bytes, type_: type[T]) -> T:
@@ -295,18 +343,23 @@ def decode[T](body: bytes, type_: type[T]) -> T:
     try:
         if not data.isascii():
             data.decode()  # msgspec checks UTF-8 only in the strings it keeps, not those it skips
-        decoded = msgspec.json.decode(data or b"null", type=type_, dec_hook=decode_hook)
+        if not data or data.isspace():
+            raise PayloadError({"body": [EMPTY_BODY]})
+        try:
+            decoded = msgspec.json.decode(data, type=type_, dec_hook=decode_hook)
+        except msgspec.ValidationError as exc:
+            # Off the fast path: read the JSON as plain values and find every problem in it.
+            raise _every_problem(exc, msgspec.json.decode(data), type_, strict=True) from exc
         if problems := _found.get():
             raise PayloadError(_problems_by_path(decoded, problems))
         return decoded
-    except msgspec.ValidationError as exc:
-        raise PayloadError(errors_of(exc)) from exc
     except msgspec.DecodeError as exc:
-        if str(exc).endswith("truncated") and _LONE_HIGH_SURROGATE.search(data):
+        said = str(exc)
+        if ("truncated" in said or "surrogate" in said) and _LONE_HIGH_SURROGATE.search(data):
             # msgspec reads a high surrogate's escape as the start of a pair and reports the
             # missing half as the end of the input; the caller's mistake is the lone escape.
             raise PayloadError({"body": ["Malformed JSON: a \\uD800-\\uDBFF escape without its pair."]}) from exc
-        raise PayloadError({"body": [f"Malformed JSON: {exc}"]}) from exc
+        raise PayloadError({"body": [f"Malformed JSON: {_malformed(said)}"]}) from exc
     except UnicodeDecodeError as exc:
         raise PayloadError({"body": [f"The body is not valid UTF-8: {exc.reason}."]}) from exc
     except RecursionError as exc:
@@ -323,7 +376,7 @@ def convert[T](obj: Any, type_: type[T]) -> T:
         converted = msgspec.convert(obj, type=type_, strict=False, dec_hook=decode_hook)
         problems = _found.get()
     except msgspec.ValidationError as exc:
-        raise PayloadError(errors_of(exc)) from exc
+        raise _every_problem(exc, obj, type_, strict=False) from exc
     finally:
         _found.reset(found)
     if problems:

@@ -320,8 +320,11 @@ class CsvOrderReader:
                 payload.pop("tax_total")
         return payload
 
-    def describe(self, order: ParsedOrder, errors: dict[str, list[str]]) -> list[RowError]:
-        """The API's field errors for one order, as rows and columns of the file."""
+    def describe(
+        self, order: ParsedOrder, errors: dict[str, list[str]], unread: frozenset[str] = frozenset()
+    ) -> list[RowError]:
+        """The API's field errors for one order, as rows and columns of the file (``unread``:
+        the paths whose values could not be read as their type, said in the file's words)."""
         found = []
         lines = self._lines(order)
         for path, messages in errors.items():
@@ -331,16 +334,15 @@ class CsvOrderReader:
                 if index < len(lines):
                     row, raw = lines[index]
             if name in self.columns:
-                found.append(self._error(row, raw, name, self._plain(name, " ".join(messages))))
+                said = " ".join(messages)
+                found.append(self._error(row, raw, name, self._plain(name, said) if path in unread else said))
             else:
                 found.append(RowError(row, path, "", " ".join(messages)))
         return found
 
     def _plain(self, name: str, message: str) -> str:
-        """A decoder's message about a value's type ("Expected `int`, got `str`") in the words
-        of the file, with what is allowed."""
-        if not message.startswith(("Expected", "Invalid decimal")):
-            return message
+        """The API's message about a value it could not read ("Must be a whole number") in the
+        words of the file, with what is allowed."""
         if name in MONEY:
             comma = " or 59,90" if self.decimal_comma else " (59,90 with --decimal-comma)"
             return f"Not an amount. Allowed: a number such as 59.90{comma}."
@@ -353,7 +355,7 @@ class CsvOrderReader:
         try:
             order.data = convert(payload, OrderIn).to_data()
         except PayloadError as exc:
-            order.errors.extend(self.describe(order, exc.errors))
+            order.errors.extend(self.describe(order, exc.errors, exc.unread))
         return order
 
     def orders(self) -> Iterator[ParsedOrder]:

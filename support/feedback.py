@@ -135,12 +135,16 @@ def review_link_external_id(order: Order, sku: str) -> str:
 
 
 def review_via_link(*, order: Order, sku: str, rating: int, title: str = "", body: str = "", now=None):
-    """A review written through the order's signed link: one per product of the order (a
-    second one returns the first, False)."""
+    """A review written through the order's signed link, of a product of the order the
+    customer has not reviewed yet (the page offers no other): a second post, from a page
+    open twice, returns the review they wrote (False) and changes nothing."""
     order_reviewable(order)
-    if not review_link_products(order).filter(sku=sku).exists():
+    product = review_link_products(order).filter(sku=sku).first()
+    if product is None:
         raise DomainError("This product is not on the order.", field="sku")
     _check_rating(rating)
+    if (written := Review.objects.filter(customer_id=order.customer_id, product=product).first()) is not None:
+        return written, False
     data = ReviewData(
         sku=sku,
         rating=rating,
@@ -152,7 +156,8 @@ def review_via_link(*, order: Order, sku: str, rating: int, title: str = "", bod
 
 
 def reviews_of_order(order: Order) -> dict[str, Review]:
-    """The reviews already written through this order's link, by sku."""
-    ids = [review_link_external_id(order, sku) for sku in order.lines.values_list("sku", flat=True)]
-    reviews = Review.objects.filter(shop_id=order.shop_id, external_id__in=ids).select_related("product")
+    """The customer's reviews of the order's products, by sku, however they were written
+    (this link, another order's, the shop's API): the page offers no product twice."""
+    products = review_link_products(order).order_by()
+    reviews = Review.objects.filter(customer_id=order.customer_id, product__in=products).select_related("product")
     return {r.product.sku: r for r in reviews}

@@ -299,6 +299,9 @@ class Review(models.Model):
             models.UniqueConstraint(
                 fields=["shop", "external_id"], condition=~Q(external_id=""), name="review_shop_external_id_uniq"
             ),
+            # One review per customer and product: a second one updates it (support.reviews);
+            # also finds the customer's review of a product (the API, the order's review link).
+            models.UniqueConstraint(fields=["customer", "product"], name="review_customer_product_uniq"),
         ]
         indexes = [
             # A product's published reviews, newest first (the public API).

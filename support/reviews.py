@@ -1,4 +1,5 @@
-"""Product reviews: submitted by customers, moderated, answered by staff.
+"""Product reviews: submitted by customers, moderated, answered by staff. One review per
+customer and product: a second one updates the first.
 
 A 4–5 star review is a promoter fact for the lifecycle, 1–2 stars a detractor one and opens
 a follow-up ticket. Reviews as they are published are announced through
@@ -9,13 +10,13 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.create_once import create_once
 from core.errors import DomainError
 from customers.models import Customer, Order, OrderLine, Product, Shop
-from customers.services.signals import DETRACTOR, PROMOTER, signal_record
+from customers.services.signals import DETRACTOR, PROMOTER, signal_record, signals_withdraw
 from support.extensions import reviews_published
 from support.models import Review, ReviewModeration, Ticket
 from support.text import MAX_BODY, plain_text
@@ -51,22 +52,25 @@ def _bought(customer: Customer, product: Product) -> bool:
 def review_submit(
     *, shop: Shop, customer: Customer, data: ReviewData, now: datetime | None = None
 ) -> tuple[Review, bool]:
-    """Store a review of one of the shop's products. Verified when the customer bought it
-    there; published at once if moderation allows (``ReviewModeration``). A negative one
-    (1–2 stars) opens a follow-up ticket. A replayed ``external_id`` returns the first."""
+    """Store a customer's review of one of the shop's products: ``(review, True)`` when it is
+    new, ``(review, False)`` when it updated the one they wrote before, or was a replay.
+
+    One review per customer and product (a database constraint): a second one replaces the
+    rating and text of the first (``review_update``). A new review is verified when the
+    customer bought the product there, published at once if moderation allows
+    (``ReviewModeration``), and a negative one (1–2 stars) opens a follow-up ticket. An
+    ``external_id`` already used in the shop returns that review unchanged (a replay)."""
     now = now or timezone.now()
     product = Product.objects.filter(shop=shop, sku=data.sku).first()
     if product is None:
         raise DomainError("No such product in this shop.", field="sku")
+    earlier = Review.objects.select_for_update().filter(customer=customer, product=product)
+    if (review := earlier.first()) is not None:
+        return review_update(review=review, data=data, now=now), False
+    replays = Review.objects.filter(shop=shop, external_id=data.external_id) if data.external_id else None
 
     def create() -> Review:
         verified = _bought(customer, product)
-        moderation = ReviewModeration.current()
-        publish = (
-            moderation.auto_publish_min_rating is not None
-            and data.rating >= moderation.auto_publish_min_rating
-            and (verified or not moderation.verified_buyers_only)
-        )
         review = Review.objects.create(
             shop=shop,
             customer=customer,
@@ -76,26 +80,69 @@ def review_submit(
             title=plain_text(data.title),
             body=plain_text(data.body),
             verified_buyer=verified,
-            status=Review.Status.PUBLISHED if publish else Review.Status.PENDING,
+            status=_moderated(data.rating, verified),
             created_at=now,
         )
         _signal_from_rating(review, now)
         if review.status == Review.Status.PUBLISHED:
             reviews_published([review])
         if review.rating <= 2:
-            follow_up_open(
-                customer=customer,
-                shop=shop,
-                subject=f"Follow up: {review.rating}★ review of {product.name}",
-                body=f"<p><b>{html.escape(review.title)}</b></p><p>{html.escape(review.body)}</p>",
-                channel=Ticket.Channel.API,
-                review=review,
-                now=now,
-            )
+            _follow_up(review, now)
         return review
 
-    return create_once(
-        Review.objects.filter(shop=shop, external_id=data.external_id) if data.external_id else None, create
+    try:
+        return create_once(replays, create)
+    except IntegrityError:
+        # A concurrent first review of this product by the same customer won the constraint.
+        if (review := earlier.first()) is None:
+            raise
+        return review_update(review=review, data=data, now=now), False
+
+
+def review_update(*, review: Review, data: ReviewData, now: datetime | None = None) -> Review:
+    """The customer's new rating and text for a product they reviewed before. A changed
+    review is verified and moderated again, as a new one is; its lifecycle signal follows
+    the new rating, and a drop to 1–2 stars opens a follow-up ticket. The same rating and
+    text again (a replay) change nothing."""
+    now = now or timezone.now()
+    title, body = plain_text(data.title), plain_text(data.body)
+    if (review.rating, review.title, review.body) == (data.rating, title, body):
+        return review
+    was_rating, was_published = review.rating, review.status == Review.Status.PUBLISHED
+    review.rating, review.title, review.body = data.rating, title, body
+    review.verified_buyer = _bought(review.customer, review.product)
+    review.status = _moderated(review.rating, review.verified_buyer)
+    review.save(update_fields=["rating", "title", "body", "verified_buyer", "status"])
+    if review.rating != was_rating:
+        signals_withdraw(source="review", source_id=str(review.pk))
+        _signal_from_rating(review, now)
+    if review.status == Review.Status.PUBLISHED and not was_published:
+        reviews_published([review])  # the loyalty bonus is paid once per review, however often
+    if review.rating <= 2 < was_rating:
+        _follow_up(review, now)
+    return review
+
+
+def _moderated(rating: int, verified: bool) -> str:
+    """Published at once if moderation allows it, else pending (``ReviewModeration``)."""
+    moderation = ReviewModeration.current()
+    publish = (
+        moderation.auto_publish_min_rating is not None
+        and rating >= moderation.auto_publish_min_rating
+        and (verified or not moderation.verified_buyers_only)
+    )
+    return Review.Status.PUBLISHED if publish else Review.Status.PENDING
+
+
+def _follow_up(review: Review, now: datetime) -> None:
+    follow_up_open(
+        customer=review.customer,
+        shop=review.shop,
+        subject=f"Follow up: {review.rating}★ review of {review.product.name}",
+        body=f"<p><b>{html.escape(review.title)}</b></p><p>{html.escape(review.body)}</p>",
+        channel=Ticket.Channel.API,
+        review=review,
+        now=now,
     )
 
 

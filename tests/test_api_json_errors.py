@@ -43,6 +43,19 @@ def test_a_cursor_that_cannot_be_read_is_a_400_naming_it(api, debug, path):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_host_header_django_refuses_is_a_json_400_under_the_api(api, debug):
+    with override_settings(DEBUG=debug):
+        response = api.get("/api/v1/customers", HTTP_HOST=":'D;0['*")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "detail": "Bad request: the request could not be read as sent (an invalid Host header, for example).",
+        "errors": {},
+    }
+
+
+@pytest.mark.django_db
 def test_a_page_outside_the_api_keeps_django_s_html_404(client):
     with override_settings(DEBUG=False):
         response = client.get("/no-such-page")

@@ -120,6 +120,31 @@ def test_simultaneous_replays_of_a_ticket_or_a_review_store_one(shop_and_key):
     assert Ticket.objects.count() == 2 and Ticket.objects.filter(review__isnull=False).count() == 1
 
 
+def test_simultaneous_first_reviews_of_a_product_by_one_customer_store_one(shop_and_key):
+    """One review per customer and product: posts racing with different ids (or none) end as
+    one review, created once and updated by the others."""
+    from customers.models import Product
+    from support.models import Review
+
+    shop, issued = shop_and_key
+    Product.objects.create(shop=shop, sku="MUG-1", name="Mug")
+    bodies = iter(
+        {"customer": {"email": "race@example.com"}, "sku": "MUG-1", "rating": 4, "title": f"Take {i}", **ids}
+        for i, ids in enumerate([{"external_id": "a"}, {"external_id": "b"}, {}, {}])
+    )
+    lock = threading.Lock()
+
+    def send():
+        with lock:
+            body = next(bodies)
+        return _client(issued.key).post("/api/v1/reviews", body, format="json").status_code
+
+    statuses = _race(4, send)
+
+    assert sorted(statuses) == [200, 200, 200, 201]
+    assert Review.objects.count() == 1
+
+
 def _customer_with_points(shop, points: int):
     from django.contrib.auth import get_user_model
 

@@ -108,6 +108,9 @@ def _remember_exception(sender, request=None, **kwargs) -> None:
         request.crm_unhandled_exception = sys.exc_info()[1]
 
 
+BAD_REQUEST = "Bad request: the request could not be read as sent (an invalid Host header, for example)."
+
+
 class ApiErrorPagesMiddleware:
     """Second in MIDDLEWARE (after AfterResponseMiddleware): sees every other layer's answer."""
 
@@ -123,11 +126,13 @@ class ApiErrorPagesMiddleware:
             return database_unavailable(request, exc)
         if (
             is_api(request)
-            and response.status_code in (404, 500)
+            and response.status_code in (400, 404, 500)
             and not response.get("Content-Type", "").startswith("application/json")
         ):
             if response.status_code == 404:
                 return api_not_found(request)
+            if response.status_code == 400:  # Django's own page: a SuspiciousOperation (a bad Host)
+                return JsonResponse({"detail": BAD_REQUEST, "errors": {}}, status=400)
             return JsonResponse({"detail": "Internal server error.", "errors": {}}, status=500)
         return response
 

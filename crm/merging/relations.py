@@ -77,6 +77,12 @@ def _flow_run_taken(taker: int) -> Q:
     return Q(Exists(same_trigger)) | Q(status="active") & Q(Exists(runs.filter(status="active")))
 
 
+def _review_taken(taker: int) -> Q:
+    # One review per customer and product: the survivor's own review of the product stays theirs.
+    same = _rows("support.Review").filter(customer_id=taker, product=OuterRef("product"))
+    return Q(Exists(same))
+
+
 def _referrer_taken(taker: int) -> Q:
     return Q(referee_id=taker)  # the survivor would have referred themself
 
@@ -164,7 +170,7 @@ RELATIONS: list[Relation] = [
     Relation("messaging.Message", "customer", Rule.MOVE, "emails"),
     # support
     Relation("support.Ticket", "customer", Rule.MOVE, "tickets", watched=True),
-    Relation("support.Review", "customer", Rule.MOVE, "reviews"),
+    Relation("support.Review", "customer", Rule.MOVE_FREE, "reviews", taken=_review_taken),
     Relation("support.NpsResponse", "customer", Rule.MOVE, "NPS answers"),
     Relation("support.CsatResponse", "customer", Rule.MOVE, "CSAT answers"),
     # crm

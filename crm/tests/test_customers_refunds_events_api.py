@@ -221,8 +221,12 @@ class TestRefunds:
         response = api.post("/api/v1/orders/1001/refunds", {"amount": amount}, format="json")
 
         assert response.status_code == 400
-        kind = "`bool`" if amount is True else "a number"
-        assert response.json()["errors"] == {"amount": [f'Expected a decimal string such as "59.90", got {kind}.']}
+        said = (
+            'Must be a decimal string such as "19.99", not true or false.'
+            if amount is True
+            else 'Send money as a string such as "10.00", not as a number: a number may have been rounded on its way.'
+        )
+        assert response.json()["errors"] == {"amount": [said]}
         assert not Refund.objects.exists()
 
     def test_unknown_order_is_404(self, api, order):

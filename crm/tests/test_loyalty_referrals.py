@@ -81,7 +81,7 @@ def test_a_cancelled_first_order_pays_nothing(api, shop, people, referral_rule):
     [
         ("", "This field may not be blank."),
         ("NOPE1234", "No customer has this referral code."),
-        ("X" * 17, "Expected `str` of length <= 16"),
+        ("X" * 17, "Must be at most 16 characters long."),
     ],
 )
 def test_a_bad_code_is_refused_naming_the_field(api, people, programme, code, message):  # noqa: F811

@@ -180,7 +180,7 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(api, order_paylo
     assert (Order.objects.count(), Customer.objects.count(), Product.objects.count()) == (0, 0, 0)
 
 
-NOT_A_STRING = 'Expected a decimal string such as "59.90", got a number.'
+NOT_A_STRING = 'Send money as a string such as "10.00", not as a number: a number may have been rounded on its way.'
 
 
 @pytest.mark.parametrize(
@@ -214,6 +214,24 @@ def test_a_bulk_item_with_money_as_a_number_is_refused_alone(api, order_payload)
     assert [r["status"] for r in results] == ["created", "error"]
     assert results[1]["errors"] == {"total": [NOT_A_STRING]}
     assert list(Order.objects.values_list("external_id", flat=True)) == [order_payload["external_id"]]
+
+
+def test_every_field_s_problem_comes_back_in_one_400_and_nothing_is_written(api, order_payload):
+    order_payload.update(currency="euro", total=10.0)
+    order_payload["customer"].update(country="Germany", birthday="1990-02-30")
+    order_payload["lines"][0]["quantity"] = "two"
+
+    response = post(api, order_payload)
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {
+        "currency",
+        "total",
+        "customer.country",
+        "customer.birthday",
+        "lines[0].quantity",
+    }
+    assert (Order.objects.count(), Customer.objects.count()) == (0, 0)
 
 
 def test_malformed_json_is_400(api):

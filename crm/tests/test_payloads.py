@@ -178,3 +178,100 @@ def test_money_from_a_csv_is_read_from_its_text():
     order = convert({**MINIMAL_ORDER, "total": "5.00", "customer": {"email": "a@example.com"}}, OrderIn)
 
     assert order.total == Decimal("5.00")
+
+
+def test_a_body_missing_everything_names_every_required_field():
+    with pytest.raises(PayloadError) as refused:
+        decode(b"{}", OrderIn)
+
+    assert refused.value.errors == {
+        name: ["This field is required."] for name in ("external_id", "placed_at", "currency", "total", "customer")
+    }
+
+
+def test_type_problems_and_value_problems_all_come_back_at_once_in_words():
+    """msgspec stops at its first problem; the walk after it finds the others, the structs'
+    own checks included, each under its path."""
+    body = {
+        "external_id": "o-1",
+        "placed_at": "2026-01-02T10:00:00",
+        "currency": "euro",
+        "total": 10.0,
+        "shipping_total": "-3",
+        "status": "shipped",
+        "customer": {"email": "not-an-email", "country": "Germany", "birthday": "1990-02-30"},
+        "lines": [
+            {"sku": "MUG", "quantity": 1, "unit_price": "1.00"},
+            {"sku": "CUP", "quantity": "2", "unit_price": "1.00"},
+            {"sku": "PEN", "quantity": 0},
+        ],
+    }
+
+    with pytest.raises(PayloadError) as refused:
+        decode(json.dumps(body).encode(), OrderIn)
+
+    assert refused.value.errors == {
+        "placed_at": ['Give the time-zone offset too, such as "2026-01-02T10:00:00Z" or "2026-01-02T11:00:00+01:00".'],
+        "currency": ["Must be a three-letter currency code such as USD."],
+        "total": [
+            'Send money as a string such as "10.00", not as a number: a number may have been rounded on its way.'
+        ],
+        "shipping_total": ["Must be at least 0."],
+        "status": ["Must be one of: placed, paid, fulfilled, cancelled or refunded."],
+        "customer.email": ["Enter a valid email address."],
+        "customer.country": ["Must be a two-letter country code such as DE, or empty."],
+        "customer.birthday": ['Not a calendar date: use YYYY-MM-DD, such as "1990-02-28".'],
+        "lines[1].quantity": ["Must be a whole number, not text."],
+        "lines[2].quantity": ["Must be at least 1."],
+        "lines[2].unit_price": ["This field is required."],
+    }
+    assert refused.value.message.endswith("(and 10 more problems: see errors)")
+
+
+def test_a_nested_value_of_the_wrong_kind_is_named_with_the_rest():
+    body = {**MINIMAL_ORDER, "total": "-1", "customer": 5, "lines": "MUG", "shipping_address": []}
+
+    with pytest.raises(PayloadError) as refused:
+        decode(json.dumps(body).encode(), OrderIn)
+
+    assert refused.value.errors == {
+        "total": ["Must be at least 0."],
+        "customer": ["Must be an object, not a number."],
+        "shipping_address": ["Must be an object, not a list."],
+        "lines": ["Must be a list, not text."],
+    }
+
+
+def test_a_csv_row_s_values_are_walked_too():
+    with pytest.raises(PayloadError) as refused:
+        convert(
+            {**MINIMAL_ORDER, "currency": "euro", "customer": {"email": "a@example.com", "country": "Germany"}}, OrderIn
+        )
+
+    assert refused.value.errors == {
+        "currency": ["Must be a three-letter currency code such as USD."],
+        "customer.country": ["Must be a two-letter country code such as DE, or empty."],
+    }
+    assert refused.value.unread == {"currency", "customer.country"}
+
+
+def test_an_empty_body_says_so():
+    with pytest.raises(PayloadError) as refused:
+        decode(b"", OrderIn)
+
+    assert refused.value.errors == {"body": ["The body is empty: send a JSON object, with a Content-Length header."]}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"external_id": "1", ', "Malformed JSON: the body ends before the JSON does."),
+        (b'{"external_id": tru}', "Malformed JSON: invalid character at byte 20."),
+        (b'{"total": 1e400}', "Malformed JSON: a number is too large to be read."),
+    ],
+)
+def test_a_body_that_is_not_json_says_where_in_words(body, message):
+    with pytest.raises(PayloadError) as refused:
+        decode(body, OrderIn)
+
+    assert refused.value.errors == {"body": [message]}

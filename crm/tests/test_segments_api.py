@@ -43,7 +43,7 @@ def test_a_preview_counts_this_shops_customers_and_reads_the_rule(api, germans):
         ),
         ({"rule": {"match": "all", "children": []}}, "rule", "a group needs a non-empty list of children"),
         ({}, "rule", "required"),
-        ({"rule": "country = DE"}, "rule", "Expected `object`"),
+        ({"rule": "country = DE"}, "rule", "Must be an object, not text."),
     ],
 )
 def test_a_bad_preview_is_a_400_naming_the_field(api, body, field, message):

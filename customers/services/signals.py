@@ -25,3 +25,10 @@ def signal_record(
         signal, _ = CustomerSignal.objects.get_or_create(source=source, source_id=source_id, kind=kind, defaults=fields)
         return signal
     return CustomerSignal.objects.create(source=source, kind=kind, **fields)
+
+
+def signals_withdraw(*, source: str, source_id: str) -> int:
+    """Forget what a row said (a review whose rating changed): its signals, of any kind.
+    Returns how many were removed."""
+    deleted, _ = CustomerSignal.objects.filter(source=source, source_id=source_id).delete()
+    return deleted

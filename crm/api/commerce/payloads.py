@@ -29,7 +29,7 @@ import msgspec
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 
-from core.payloads import DecimalString, Payload, Problems, Text, check_json
+from core.payloads import DecimalString, Pattern, Payload, Problems, Text, check_json
 from core.time_zones import MAX_LENGTH as TIME_ZONE_LENGTH
 from core.time_zones import time_zone_problem
 from customers.services.addresses import address_key
@@ -63,6 +63,15 @@ Money = Annotated[
     DecimalString,
     msgspec.Meta(description=f'A decimal string such as "59.90" (a JSON number is refused); from 0 to {MAX_AMOUNT}'),
 ]
+Country = Pattern(
+    r"^([A-Za-z]{2})?$", words="a two-letter country code such as DE, or empty", description="ISO 3166-1 alpha-2"
+)
+Currency = Pattern(r"^[A-Za-z]{3}$", words="a three-letter currency code such as USD", description="ISO 4217, e.g. USD")
+EventType = Pattern(
+    r"^[a-z][a-z0-9_.:-]{0,63}$",
+    words='a lower-case name such as cart_abandoned: a letter, then up to 63 letters, digits or "_.:-"',
+    description="e.g. cart_abandoned",
+)
 OrderStatus = Literal["placed", "paid", "fulfilled", "cancelled", "refunded"]
 
 
@@ -124,7 +133,7 @@ class CustomerIn(Payload, kw_only=True):
     first_name: Text(150) = ""
     last_name: Text(150) = ""
     phone: Text(32) = ""
-    country: Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z]{2})?$", description="ISO 3166-1 alpha-2")] = ""
+    country: Country = ""
     birthday: date | None = None
     time_zone: Annotated[
         str,
@@ -192,7 +201,7 @@ class AddressIn(Payload, kw_only=True):
     line2: Text(255) = ""
     city: Text(100) = ""
     postal_code: Text(20) = ""
-    country: Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z]{2})?$", description="ISO 3166-1 alpha-2")] = ""
+    country: Country = ""
 
     def check(self, problems: Problems) -> None:
         if not self.line1.strip():
@@ -202,7 +211,7 @@ class AddressIn(Payload, kw_only=True):
 class OrderIn(Payload, kw_only=True):
     external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
     placed_at: AwareDateTime
-    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$", description="ISO 4217, e.g. USD")]
+    currency: Currency
     total: Money
     customer: CustomerIn
     status: OrderStatus = "placed"
@@ -262,7 +271,7 @@ class RefundIn(Payload, kw_only=True):
 
 
 class EventIn(Payload, kw_only=True):
-    type: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$", description="e.g. cart_abandoned")]
+    type: EventType
     customer: CustomerIn
     occurred_at: AwareDateTime | None = None
     payload: dict[str, Any] = {}
@@ -293,9 +302,7 @@ class ProductIn(Payload, kw_only=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | msgspec.UnsetType = msgspec.UNSET
     category: Text(100) | msgspec.UnsetType = msgspec.UNSET
     price: Money | msgspec.UnsetType = msgspec.UNSET
-    currency: (
-        Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$", description="ISO 4217, e.g. USD")] | msgspec.UnsetType
-    ) = msgspec.UNSET
+    currency: Currency | msgspec.UnsetType = msgspec.UNSET
     url: Annotated[str, msgspec.Meta(max_length=500, description="http(s); empty: none")] | msgspec.UnsetType = (
         msgspec.UNSET
     )
