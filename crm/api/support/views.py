@@ -155,8 +155,9 @@ class ReviewCreateView(ReplaySafePostMixin, APIView):
         operation_id="reviews_create",
         request=payload(ReviewIn),
         responses={201: ReviewOutSerializer, 200: ReviewOutSerializer, **errors(400, 401, 413)},
-        description="Store a customer's review of one of the shop's products (by sku). Verified when the customer "
-        "bought it here; published at once or held for moderation. A replayed external_id returns 200.",
+        description="Store a customer's review of one of the shop's products (by sku), 201. Verified when the "
+        "customer bought it here; published at once or held for moderation. One review per customer and product: "
+        "a second one updates the first (moderated again) and returns 200 with its id, as a replay does.",
     )
     def post(self, request):
         body = decode(request.body, ReviewIn)
