@@ -52,6 +52,9 @@ def Pattern(regex: str, *, words: str, description: str, max_length: int | None 
     ]
 
 
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 class DecimalString(Decimal):
     """A decimal sent as a JSON string (``"59.90"``): the type of money fields.
 
@@ -68,10 +71,15 @@ def decode_hook(type_: type, obj: Any) -> Any:
         if not isinstance(obj, str):
             number = isinstance(obj, int | float) and not isinstance(obj, bool)
             raise ValueError(MONEY_AS_NUMBER if number else f"{NOT_MONEY[:-1]}, not {got(obj)}.")
+        # Digits and one point, as the docs say: not Decimal's wider grammar ("+1", "1_0",
+        # "1e1", spaces, other scripts' digits), each of which a sender meant as something else.
+        if not DECIMAL_TEXT.fullmatch(obj):
+            raise ValueError(NOT_MONEY)
         try:
-            return DecimalString(obj)
+            value = DecimalString(obj)
         except InvalidOperation:
             raise ValueError(NOT_MONEY) from None
+        return DecimalString(obj.lstrip("-")) if value.is_zero() else value  # no "-0.00"
     raise NotImplementedError(type_)
 
 

@@ -89,13 +89,23 @@ def test_a_changed_type_or_a_newly_required_request_field_is_breaking_too(snapsh
 def test_additions_break_nothing_but_make_the_snapshot_stale(snapshot):
     new = copy.deepcopy(snapshot)
     new["components"]["schemas"]["OrderOut"]["properties"]["gift_note"] = {"type": "string"}
-    new["components"]["schemas"]["OrderStatusEnum"]["enum"].append("on_hold")
     new["paths"]["/api/v1/orders"]["get"] = copy.deepcopy(new["paths"]["/api/v1/customers"]["get"])
 
     assert breaking_changes(snapshot, new) == []
     report = compatibility.check(new, old=snapshot)
     assert (report.unlogged, report.stale) == ([], True)
     assert "make schema" in report.message()
+
+
+def test_a_value_a_response_enum_gains_needs_an_entry_so_strict_clients_are_regenerated(snapshot):
+    """A client generated with strict enums (openapi-python-client's) raises on a status it
+    does not know: a new value in a response is announced in the changelog."""
+    new = copy.deepcopy(snapshot)
+    new["components"]["schemas"]["OrderStatusEnum"]["enum"].append("on_hold")
+
+    assert names(snapshot, new) == ["OrderStatusEnum: on_hold"]
+    entry = HEADER + "## 2027-01-10\n\n- **Added:** `OrderStatusEnum: on_hold`, an order held by the shop.\n"
+    assert names(snapshot, new, entry) == []
 
 
 def test_a_request_type_may_widen_and_a_response_type_may_narrow_but_not_the_reverse(snapshot):

@@ -209,6 +209,8 @@ def breaking_changes(old: dict, new: dict) -> list[Change]:
         now = new_components[component]
         removed = _enum_values(node) - _enum_values(now)
         changes += [Change(f"{component}: {value}", "enum value removed") for value in sorted(removed, key=str)]
+        if component in responses:
+            changes += _enum_added(component, node, now)
         new_fields = {path: (prop, required) for path, prop, required in _fields(component, now)}
         old_fields = {path: (prop, required) for path, prop, required in _fields(component, node)}
         for path, (prop, required) in old_fields.items():
@@ -221,6 +223,8 @@ def breaking_changes(old: dict, new: dict) -> list[Change]:
                 changes.append(Change(path, f"type changed from {_type_of(prop)} to {_type_of(new_prop)}"))
             removed = _enum_values(prop) - _enum_values(new_prop)
             changes += [Change(f"{path}: {value}", "enum value removed") for value in sorted(removed, key=str)]
+            if received and component in responses:
+                changes += _enum_added(path, prop, new_prop)
             if component in requests and new_required and not required:
                 changes.append(Change(path, "request field now required"))
         if component in requests:
@@ -228,6 +232,16 @@ def breaking_changes(old: dict, new: dict) -> list[Change]:
                 if required and path not in old_fields:
                     changes.append(Change(path, "new required request field"))
     return changes
+
+
+def _enum_added(name: str, old: dict, new: dict) -> list[Change]:
+    """A value a response's enum gained. Within v1 that is allowed, but a client generated
+    with strict enums (openapi-python-client's) fails on a value it does not know: the
+    changelog announces each one, so that clients are regenerated."""
+    added = _enum_values(new) - _enum_values(old)
+    if not _enum_values(old):  # a field that was not an enum before: nothing a client parsed strictly
+        return []
+    return [Change(f"{name}: {value}", "enum value added to a response") for value in sorted(added, key=str)]
 
 
 def _names(change: Change) -> set[str]:
@@ -275,8 +289,8 @@ class Report:
         lines = []
         if self.unlogged:
             lines.append(
-                "The API schema loses or changes what /api/v1/ clients rely on, with no entry in "
-                "docs/api-changelog.md naming it (in backticks):"
+                "The API schema loses or changes what /api/v1/ clients rely on, or adds a value to a "
+                "response's enum, with no entry in docs/api-changelog.md naming it (in backticks):"
             )
             lines += [f"  - {change}" for change in self.unlogged]
             lines.append(

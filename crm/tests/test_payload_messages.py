@@ -327,3 +327,19 @@ def test_the_issue_s_examples_read_as_words(field, value, message):
 
 
 VALID_TYPES = {cls.__name__: cls for cls in body_structs()}
+
+
+@pytest.mark.parametrize("sent", [" 10.00 ", "+10.00", "1_0.00", "1e1", "١٠.٠٠", "10.", ".5", "NaN", "Infinity"])
+def test_money_is_digits_and_one_point_as_the_docs_say(api, order_payload, sent):
+    response = api.post("/api/v1/orders", order_payload | {"total": sent}, format="json")
+
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["total"]
+
+
+def test_negative_zero_money_is_read_as_zero(api, order_payload):
+    body = order_payload | {"shipping_total": "-0.00"}
+
+    response = api.post("/api/v1/orders", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["shipping_total"] == "0.00"
