@@ -15,7 +15,7 @@ from tests.live_worker import wait_for
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
-def test_send_now_is_sent_by_the_worker_after_the_commit(worker, smtp):
+def test_send_now_is_sent_by_the_worker_after_the_commit(worker, smtp, any_hour):
     shop = branded_shop()
     people = [customer(shop, email=f"w{i}@example.com") for i in range(3)]
     sale = campaign(shop, [segment("All", people)])
