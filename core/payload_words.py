@@ -36,7 +36,9 @@ def got(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true or false"
-    if isinstance(value, int | float):
+    if isinstance(value, float):
+        return f"{value:g}, a number with a fraction"
+    if isinstance(value, int):
         return "a number"
     if isinstance(value, str):
         return "text"

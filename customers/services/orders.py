@@ -134,7 +134,9 @@ def order_check(data: OrderData, rates: dict[str, Decimal]) -> dict[str, list[st
     }
     for name, amount in amounts.items():
         if amount is not None and amount != amount.quantize(unit):
-            errors[name] = [f"{data.currency} amounts have at most {abs(unit.as_tuple().exponent)} decimal places."]
+            places = abs(unit.as_tuple().exponent)
+            allowed = f"at most {places} decimal place{'s' if places > 1 else ''}" if places else "no decimal places"
+            errors[name] = [f"{data.currency} amounts have {allowed}."]
     if errors:
         return errors
     subtotal = derived_subtotal(data)

@@ -41,6 +41,10 @@ from customers.services.products import FIELDS as PRODUCT_FIELDS
 from customers.services.products import ProductData
 from customers.services.refunds import RefundData
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 MAX_MONEY = MAX_AMOUNT  # each amount; the lines' sum and the converted total: orders_ingest
 ZERO = Decimal("0.00")
 
@@ -114,7 +118,8 @@ def _moment(problems: Problems, field: str, value: datetime | None) -> datetime 
         hours = int(ahead.total_seconds() // 3600)
         problems.add(
             field,
-            f"Is in the future by more than a day ({hours // 24} days {hours % 24} hours ahead of the CRM's "
+            f"Is in the future by more than a day ({_plural(hours // 24, 'day')} {_plural(hours % 24, 'hour')} "
+            "ahead of the CRM's "
             "clock): check the sending system's clock.",
         )
         return value
