@@ -41,6 +41,7 @@ from customers.services.products import FIELDS as PRODUCT_FIELDS
 from customers.services.products import ProductData
 from customers.services.refunds import RefundData
 
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
