@@ -133,10 +133,10 @@ class PrivacyRequestAdmin(ModelAdmin):
             return [*PrivacyRequestForm.Meta.fields, "identity_checked"]
         orders = ["order_external_ids"] if obj.order_external_ids else []  # a platform's, when it names any
         # A shop's erasure is about no one person.
-        person = [] if obj.kind == PrivacyRequest.Kind.SHOP_REDACT else ["customer"]
-        if person and obj.status == PrivacyRequest.Status.OPEN:
-            person.append("identity_checked")
-        person += [] if obj.kind == PrivacyRequest.Kind.SHOP_REDACT else ["customer_external_id", "email", "phone"]
+        person = []
+        if obj.kind != PrivacyRequest.Kind.SHOP_REDACT:
+            checked = ["identity_checked"] if obj.status == PrivacyRequest.Status.OPEN else []
+            person = ["customer", *checked, "customer_external_id", "email", "phone"]
         return [
             "kind",
             "status",

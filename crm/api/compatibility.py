@@ -238,9 +238,9 @@ def _enum_added(name: str, old: dict, new: dict) -> list[Change]:
     """A value a response's enum gained. Within v1 that is allowed, but a client generated
     with strict enums (openapi-python-client's) fails on a value it does not know: the
     changelog announces each one, so that clients are regenerated."""
-    added = _enum_values(new) - _enum_values(old)
     if not _enum_values(old):  # a field that was not an enum before: nothing a client parsed strictly
         return []
+    added = _enum_values(new) - _enum_values(old)
     return [Change(f"{name}: {value}", "enum value added to a response") for value in sorted(added, key=str)]
 
 

@@ -141,7 +141,7 @@ def delivery_store(*, connection: Receiver, key: str, topic: str, headers: dict,
         "error": "",
         "attempts": 0,
     }
-    params = [_FIELDS()[name].get_db_prep_save(values[name], db_connection) for name in _STORED]
+    params = [_fields()[name].get_db_prep_save(values[name], db_connection) for name in _STORED]
     if db_connection.vendor == "postgresql":
         _insert_prepared(params)
         return
@@ -150,7 +150,8 @@ def delivery_store(*, connection: Receiver, key: str, topic: str, headers: dict,
 
 
 @cache
-def _FIELDS() -> dict:  # noqa: N802 (a constant, read once the app registry is ready)
+def _fields() -> dict:
+    """The delivery's model fields by column, read once the app registry is ready."""
     return {f.attname: f for f in WebhookDelivery._meta.concrete_fields}
 
 

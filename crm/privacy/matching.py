@@ -70,15 +70,17 @@ def idempotency_records(person: Person) -> QuerySet:
 
 def idempotency_records_naming(person: Person) -> QuerySet:
     """The stored API answers that name the person (one of their addresses, or the id their
-    shop knows them by): what an export holds. The others are other people's."""
+    shop knows them by as a ``customer_id``): what an export holds. The others are other
+    people's. A bare ``"id"`` is not matched: an order or a ticket may carry the same number."""
     condition = Q()
     for spelling in sorted(person.spellings):
         condition |= Q(response_body__icontains=spelling)
     for shop_id, ref in person.refs.items():
-        if ref is not None:
-            condition |= Q(shop_id=shop_id, response_body__contains=f'"id":{ref},') | Q(
-                shop_id=shop_id, response_body__contains=f'"id": {ref},'
-            )
+        if ref is None:
+            continue
+        for named in (f'"customer_id":{ref}', f'"customer_id": {ref}'):  # compact JSON, or spaced
+            for end in (",", "}"):
+                condition |= Q(shop_id=shop_id, response_body__contains=named + end)
     return idempotency_records(person).filter(condition) if condition else IdempotencyRecord.objects.none()
 
 

@@ -78,9 +78,29 @@ def test_the_export_holds_a_file_for_every_model_with_their_rows(story):
         response_body='{"id": 999, "email": "stranger.secret@example.com", "first_name": "Stranger"}',
     )
 
+    # Nor is an answer about something else that carries the same number as the shop's id for them.
+    ref = customer_refs(shop=story.shop, customer_ids=[story.customer.pk])[story.customer.pk]
+    IdempotencyRecord.objects.create(
+        shop=story.shop,
+        key="other-order",
+        request_fingerprint="f" * 64,
+        status_code=201,
+        response_body=f'{{"id":{ref},"customer_id":{ref + 1000},"note":"stranger.order@example.com"}}',
+    )
+    # An answer that names them by the shop's id for them is theirs.
+    IdempotencyRecord.objects.create(
+        shop=story.shop,
+        key="their-event",
+        request_fingerprint="f" * 64,
+        status_code=201,
+        response_body=f'{{"id":77,"customer_id":{ref},"type":"viewed_product"}}',
+    )
+
     tables = files_of(export_zip(story.customer, made_at=T0, made_by="test"))
 
     assert "stranger.secret@example.com" not in json.dumps(tables)
+    assert "stranger.order@example.com" not in json.dumps(tables)
+    assert "their-event" in [r["key"] for r in tables["crm.IdempotencyRecord.json"]]
     expected = {f"{model._meta.label}.json" for model, _ in customer_models()}
     expected |= {"crm.WebhookDelivery.json", "crm.IdempotencyRecord.json", "crm.OutboundDelivery.json"}
     expected |= {"messaging.Suppression.json", "manifest.json"}

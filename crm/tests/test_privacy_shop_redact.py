@@ -3,6 +3,7 @@ webhook, a manager confirms it, the background work erases whom only that shop k
 its copy of the others, deletes its raw deliveries and closes the request; resumable a
 batch at a time, and only for those whose role allows it."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -216,6 +217,4 @@ def test_a_started_shop_erasure_is_neither_started_twice_nor_closed_by_hand(clie
 
 def _cells(page: str) -> list[str]:
     """The confirmation table's counts, in order."""
-    import re
-
     return re.findall(r'<td class="text-right px-3 py-2">([^<]*)</td>', page)
