@@ -37,7 +37,7 @@ def got(value: Any) -> str:
     if isinstance(value, bool):
         return "true or false"
     if isinstance(value, float):
-        return f"{value:g}, a number with a fraction"
+        return f"{value!r}, a number with a decimal point"
     if isinstance(value, int):
         return "a number"
     if isinstance(value, str):

@@ -274,15 +274,24 @@ class PrivacyRequestAdmin(ModelAdmin):
                 messages.SUCCESS,
             )
             return self._back(privacy_request)
+        return self._confirmation(
+            request,
+            privacy_request,
+            "erase.html",
+            title=f"Erase the personal data of {_who(privacy_request.customer)}?",
+            preview=erasure_preview(privacy_request.customer),
+        )
+
+    def _confirmation(self, request, privacy_request, template: str, **context):
+        """The page before an erasure: what goes, and the button that does it."""
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Erase the personal data of {_who(privacy_request.customer)}?",
             "opts": self.opts,
             "original": privacy_request,
             "privacy_request": privacy_request,
-            "preview": erasure_preview(privacy_request.customer),
+            **context,
         }
-        return TemplateResponse(request, "admin/crm/privacyrequest/erase.html", context)
+        return TemplateResponse(request, f"admin/crm/privacyrequest/{template}", context)
 
     def erase_shop_view(self, request, pk: int):
         """A shop's erasure (Shopify's shop/redact): a confirmation listing what goes, then
@@ -307,16 +316,14 @@ class PrivacyRequestAdmin(ModelAdmin):
         if privacy_request.status != PrivacyRequest.Status.OPEN or privacy_request.erasing_since:
             self.message_user(request, f"Request #{pk} is answered or being answered already.", messages.ERROR)
             return self._back(privacy_request)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Erase the data of {privacy_request.shop}?",
-            "opts": self.opts,
-            "original": privacy_request,
-            "privacy_request": privacy_request,
-            "shop": privacy_request.shop,
-            "preview": shop_redact_preview(privacy_request.shop),
-        }
-        return TemplateResponse(request, "admin/crm/privacyrequest/erase_shop.html", context)
+        return self._confirmation(
+            request,
+            privacy_request,
+            "erase_shop.html",
+            title=f"Erase the data of {privacy_request.shop}?",
+            shop=privacy_request.shop,
+            preview=shop_redact_preview(privacy_request.shop),
+        )
 
     @staticmethod
     def _not_erasable(privacy_request) -> str:

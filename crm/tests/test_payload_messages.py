@@ -314,6 +314,7 @@ def test_every_pattern_has_words():
         ("country", "Germany", "Must be a two-letter country code such as DE, or empty."),
         ("birthday", "1990-02-30", 'Not a calendar date: use YYYY-MM-DD, such as "1990-02-28".'),
         ("first_name", 5, "Must be text, not a number."),
+        ("first_name", 5.0, "Must be text, not 5.0, a number with a decimal point."),
         ("marketing_consent", "yes", "Must be true or false, not text."),
         ("tags", "vip", "Must be a list, not text."),
         ("tags", ["x" * 65], "Must be at most 64 characters long."),
